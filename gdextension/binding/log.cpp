@@ -1,0 +1,27 @@
+#include "log.h"
+
+#include <cstdio>
+
+#include "api.h"
+
+namespace aigym::gd {
+
+void report_error(std::string_view message, const char *function, const char *file, int line) {
+    const std::string text(message);
+    if (api.print_error_with_message) {
+        api.print_error_with_message(text.c_str(), text.c_str(), function, file, line, false);
+    } else {
+        std::fprintf(stderr, "ERROR: %s\n", text.c_str());
+    }
+}
+
+void report_warning(std::string_view message, const char *function, const char *file, int line) {
+    const std::string text(message);
+    if (api.print_warning_with_message) {
+        api.print_warning_with_message(text.c_str(), text.c_str(), function, file, line, false);
+    } else {
+        std::fprintf(stderr, "WARNING: %s\n", text.c_str());
+    }
+}
+
+}  // namespace aigym::gd

@@ -1,0 +1,15 @@
+// Error and warning reporting into Godot's log (shown as "ERROR: ..." like push_error).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace aigym::gd {
+
+void report_error(std::string_view message, const char *function, const char *file, int line);
+void report_warning(std::string_view message, const char *function, const char *file, int line);
+
+}  // namespace aigym::gd
+
+#define AIGYM_ERROR(message) ::aigym::gd::report_error((message), __func__, __FILE__, __LINE__)
+#define AIGYM_WARNING(message) ::aigym::gd::report_warning((message), __func__, __FILE__, __LINE__)

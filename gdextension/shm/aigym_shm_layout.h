@@ -1,0 +1,370 @@
+/*
+ * aigym_shm_layout.h -- the one C definition of the godot-aigym shared-memory chunk.
+ *
+ * docs/PROTOCOL.md documents every byte; python_host/godot_aigym/shm/layout.py mirrors
+ * this file and tests/shm/test_layout_c_python.py proves both agree byte for byte.
+ *
+ * Pure C11, also valid C++20. Only <stdint.h>/<stddef.h>/<string.h>: no pointers live in
+ * the chunk, every field is fixed width and naturally aligned, so the host (Python, system
+ * glibc) and the engine (Godot, its own glibc) agree on it without sharing a compiler.
+ *
+ * Fields written while the other side may be reading (entry_count, engine_pid, shutdown)
+ * are read and written with the __atomic builtins through the accessors below.
+ */
+#ifndef AIGYM_SHM_LAYOUT_H
+#define AIGYM_SHM_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+#define AIGYM_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+extern "C" {
+#else
+#define AIGYM_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/* ---- constants ------------------------------------------------------------------ */
+
+#define AIGYM_SHM_MAGIC "AIGYMSHM" /* 8 bytes, no NUL stored */
+#define AIGYM_SHM_MAGIC_SIZE 8u
+#define AIGYM_SHM_LAYOUT_VERSION 1u
+#define AIGYM_SHM_HEADER_SIZE 128u
+#define AIGYM_SHM_ENTRY_SIZE 128u
+#define AIGYM_SHM_DIR_OFFSET 128u /* the directory starts right after the header */
+#define AIGYM_SHM_ALIGN 64u       /* every data slot starts on a cache line */
+#define AIGYM_SHM_NAME_SIZE 64u   /* name field bytes, including the NUL */
+#define AIGYM_SHM_NAME_MAX 63u    /* longest entry name in bytes */
+#define AIGYM_SHM_HANDLE_MAX 127u /* longest handle (shm name without '/') */
+#define AIGYM_SHM_MAX_CAPACITY 1024u
+#define AIGYM_SHM_SEM_SLOT_SIZE 64u /* bytes reserved per semaphore; sem_t sits at +0 */
+
+/* entry kinds */
+#define AIGYM_SHM_KIND_TENSOR 1u
+#define AIGYM_SHM_KIND_SEMAPHORE 2u
+
+/* tensor dtypes (0 = none, used by semaphores) */
+#define AIGYM_SHM_DTYPE_NONE 0u
+#define AIGYM_SHM_DTYPE_INT32 1u
+#define AIGYM_SHM_DTYPE_FLOAT32 2u
+#define AIGYM_SHM_DTYPE_UINT8 3u
+
+/* ---- structures ----------------------------------------------------------------- */
+
+/* Chunk header at offset 0 (128 bytes). */
+typedef struct aigym_shm_header {
+    char magic[8];            /*   0 "AIGYMSHM"                                       */
+    uint32_t layout_version;  /*   8 AIGYM_SHM_LAYOUT_VERSION                         */
+    uint32_t header_size;     /*  12 AIGYM_SHM_HEADER_SIZE                            */
+    uint64_t total_size;      /*  16 bytes of the whole chunk (== file size)          */
+    uint32_t entry_size;      /*  24 AIGYM_SHM_ENTRY_SIZE                             */
+    uint32_t capacity;        /*  28 directory slots, 1..AIGYM_SHM_MAX_CAPACITY       */
+    uint32_t entry_count;     /*  32 published entries; atomic, written last          */
+    uint32_t sem_size;        /*  36 sizeof(sem_t) of the creator (32 on glibc 64-bit)*/
+    uint64_t data_offset;     /*  40 align64(DIR_OFFSET + capacity * ENTRY_SIZE)      */
+    uint64_t data_used;       /*  48 bump allocator: bytes used after data_offset     */
+    int32_t host_pid;         /*  56 pid of the creating host process                 */
+    int32_t engine_pid;       /*  60 atomic; the engine stores its pid on attach      */
+    uint64_t host_start_time; /*  64 host start time (clock ticks since boot), 0=?    */
+    uint32_t shutdown;        /*  72 atomic; host stores 1 to ask the engine to quit  */
+    uint32_t reserved0;       /*  76 zero                                             */
+    uint8_t reserved[48];     /*  80 zero, up to 128                                  */
+} aigym_shm_header;
+
+/* Directory entry (128 bytes); entry i lives at DIR_OFFSET + i * ENTRY_SIZE. */
+typedef struct aigym_shm_entry {
+    char name[64];       /*   0 NUL-terminated, 1..63 bytes of [A-Za-z0-9_.-]   */
+    uint32_t kind;       /*  64 AIGYM_SHM_KIND_*                                */
+    uint32_t dtype;      /*  68 AIGYM_SHM_DTYPE_* (NONE for semaphores)         */
+    uint64_t count;      /*  72 elements (1 for semaphores)                     */
+    uint64_t offset;     /*  80 from the chunk start, multiple of 64            */
+    uint64_t nbytes;     /*  88 count * itemsize, or SEM_SLOT_SIZE              */
+    uint8_t reserved[32]; /* 96 zero, up to 128                                 */
+} aigym_shm_entry;
+
+AIGYM_STATIC_ASSERT(sizeof(aigym_shm_header) == AIGYM_SHM_HEADER_SIZE, "header is 128 bytes");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, magic) == 0, "magic at 0");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, layout_version) == 8, "layout_version at 8");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, header_size) == 12, "header_size at 12");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, total_size) == 16, "total_size at 16");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, entry_size) == 24, "entry_size at 24");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, capacity) == 28, "capacity at 28");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, entry_count) == 32, "entry_count at 32");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, sem_size) == 36, "sem_size at 36");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, data_offset) == 40, "data_offset at 40");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, data_used) == 48, "data_used at 48");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, host_pid) == 56, "host_pid at 56");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, engine_pid) == 60, "engine_pid at 60");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, host_start_time) == 64, "host_start_time at 64");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, shutdown) == 72, "shutdown at 72");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, reserved0) == 76, "reserved0 at 76");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, reserved) == 80, "reserved at 80");
+
+AIGYM_STATIC_ASSERT(sizeof(aigym_shm_entry) == AIGYM_SHM_ENTRY_SIZE, "entry is 128 bytes");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_entry, name) == 0, "name at 0");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_entry, kind) == 64, "kind at 64");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_entry, dtype) == 68, "dtype at 68");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_entry, count) == 72, "count at 72");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_entry, offset) == 80, "offset at 80");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_entry, nbytes) == 88, "nbytes at 88");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_entry, reserved) == 96, "reserved at 96");
+AIGYM_STATIC_ASSERT(sizeof(((aigym_shm_entry *)0)->name) == AIGYM_SHM_NAME_SIZE, "name is 64 bytes");
+AIGYM_STATIC_ASSERT(AIGYM_SHM_DIR_OFFSET == AIGYM_SHM_HEADER_SIZE, "directory follows header");
+AIGYM_STATIC_ASSERT(AIGYM_SHM_DIR_OFFSET % AIGYM_SHM_ALIGN == 0, "directory is aligned");
+AIGYM_STATIC_ASSERT(AIGYM_SHM_ENTRY_SIZE % 8 == 0, "entries keep 8-byte alignment");
+AIGYM_STATIC_ASSERT(AIGYM_SHM_SEM_SLOT_SIZE % AIGYM_SHM_ALIGN == 0, "semaphore slot is aligned");
+AIGYM_STATIC_ASSERT(sizeof(int32_t) == 4 && sizeof(float) == 4 && sizeof(uint8_t) == 1, "dtype sizes");
+
+/* ---- status codes ------------------------------------------------------------------
+ * Shared by attach, validate and find. The numbering and the messages are part of the
+ * protocol: Python raises errors with the same text (layout.STATUS_MESSAGES).          */
+typedef enum aigym_shm_status {
+    AIGYM_SHM_OK = 0,
+    AIGYM_SHM_ERR_NO_HANDLE = 1,
+    AIGYM_SHM_ERR_BAD_HANDLE = 2,
+    AIGYM_SHM_ERR_NOT_FOUND = 3,
+    AIGYM_SHM_ERR_OPEN_FAILED = 4,
+    AIGYM_SHM_ERR_TOO_SMALL = 5,
+    AIGYM_SHM_ERR_BAD_MAGIC = 6,
+    AIGYM_SHM_ERR_BAD_VERSION = 7,
+    AIGYM_SHM_ERR_BAD_HEADER_SIZE = 8,
+    AIGYM_SHM_ERR_BAD_TOTAL_SIZE = 9,
+    AIGYM_SHM_ERR_BAD_CAPACITY = 10,
+    AIGYM_SHM_ERR_BAD_DATA_OFFSET = 11,
+    AIGYM_SHM_ERR_BAD_ENTRY_COUNT = 12,
+    AIGYM_SHM_ERR_BAD_DATA_USED = 13,
+    AIGYM_SHM_ERR_BAD_SEM_SIZE = 14,
+    AIGYM_SHM_ERR_BAD_ENTRY_NAME = 15,
+    AIGYM_SHM_ERR_DUPLICATE_NAME = 16,
+    AIGYM_SHM_ERR_BAD_ENTRY_KIND = 17,
+    AIGYM_SHM_ERR_BAD_ENTRY_DTYPE = 18,
+    AIGYM_SHM_ERR_BAD_ENTRY_SIZE = 19,
+    AIGYM_SHM_ERR_BAD_ENTRY_OFFSET = 20,
+    AIGYM_SHM_ERR_INVALID_NAME = 21,
+    AIGYM_SHM_ERR_UNKNOWN_NAME = 22,
+    AIGYM_SHM_ERR_WRONG_KIND = 23,
+    AIGYM_SHM_STATUS_COUNT = 24
+} aigym_shm_status;
+
+/* A fixed message per status; callers add the handle / entry name for context. */
+static inline const char *aigym_shm_status_message(aigym_shm_status s) {
+    switch (s) {
+    case AIGYM_SHM_OK: return "ok";
+    case AIGYM_SHM_ERR_NO_HANDLE: return "no shared-memory handle given (start the engine with --handle <name>)";
+    case AIGYM_SHM_ERR_BAD_HANDLE: return "invalid handle: use 1-127 characters from [A-Za-z0-9_.-], not starting with '.'";
+    case AIGYM_SHM_ERR_NOT_FOUND: return "shared-memory chunk not found (is the host running?)";
+    case AIGYM_SHM_ERR_OPEN_FAILED: return "could not open or map the shared-memory chunk";
+    case AIGYM_SHM_ERR_TOO_SMALL: return "chunk is smaller than its 128-byte header";
+    case AIGYM_SHM_ERR_BAD_MAGIC: return "bad magic: not a godot-aigym chunk";
+    case AIGYM_SHM_ERR_BAD_VERSION: return "unsupported layout version";
+    case AIGYM_SHM_ERR_BAD_HEADER_SIZE: return "corrupt header: header_size or entry_size is not 128";
+    case AIGYM_SHM_ERR_BAD_TOTAL_SIZE: return "corrupt header: total_size does not match the mapped size";
+    case AIGYM_SHM_ERR_BAD_CAPACITY: return "corrupt header: directory capacity out of range";
+    case AIGYM_SHM_ERR_BAD_DATA_OFFSET: return "corrupt header: data_offset does not follow the directory";
+    case AIGYM_SHM_ERR_BAD_ENTRY_COUNT: return "corrupt header: entry_count exceeds capacity";
+    case AIGYM_SHM_ERR_BAD_DATA_USED: return "corrupt header: data_used exceeds the data area";
+    case AIGYM_SHM_ERR_BAD_SEM_SIZE: return "semaphore size mismatch: sem_t differs between host and engine";
+    case AIGYM_SHM_ERR_BAD_ENTRY_NAME: return "corrupt entry: name is not 1-63 bytes of [A-Za-z0-9_.-] with a NUL";
+    case AIGYM_SHM_ERR_DUPLICATE_NAME: return "corrupt directory: two entries share a name";
+    case AIGYM_SHM_ERR_BAD_ENTRY_KIND: return "corrupt entry: unknown kind";
+    case AIGYM_SHM_ERR_BAD_ENTRY_DTYPE: return "corrupt entry: dtype does not fit the kind";
+    case AIGYM_SHM_ERR_BAD_ENTRY_SIZE: return "corrupt entry: count and nbytes do not match";
+    case AIGYM_SHM_ERR_BAD_ENTRY_OFFSET: return "corrupt entry: data range misaligned, overlapping or outside the used data area";
+    case AIGYM_SHM_ERR_INVALID_NAME: return "invalid name: use 1-63 characters from [A-Za-z0-9_.-]";
+    case AIGYM_SHM_ERR_UNKNOWN_NAME: return "no entry with that name";
+    case AIGYM_SHM_ERR_WRONG_KIND: return "entry has a different kind or dtype than requested";
+    default: return "unknown status";
+    }
+}
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+static inline uint64_t aigym_shm_align_up(uint64_t v) {
+    return (v + (AIGYM_SHM_ALIGN - 1u)) & ~(uint64_t)(AIGYM_SHM_ALIGN - 1u);
+}
+
+/* Where data starts for a directory of `capacity` slots. */
+static inline uint64_t aigym_shm_data_offset_for(uint32_t capacity) {
+    return aigym_shm_align_up((uint64_t)AIGYM_SHM_DIR_OFFSET + (uint64_t)capacity * AIGYM_SHM_ENTRY_SIZE);
+}
+
+/* Bytes per element of a dtype, 0 if unknown. */
+static inline uint32_t aigym_shm_dtype_size(uint32_t dtype) {
+    switch (dtype) {
+    case AIGYM_SHM_DTYPE_INT32: return 4u;
+    case AIGYM_SHM_DTYPE_FLOAT32: return 4u;
+    case AIGYM_SHM_DTYPE_UINT8: return 1u;
+    default: return 0u;
+    }
+}
+
+/* "int32 tensor", "float32 tensor", "uint8 tensor", "semaphore" or "unknown entry". */
+static inline const char *aigym_shm_type_name(uint32_t kind, uint32_t dtype) {
+    if (kind == AIGYM_SHM_KIND_SEMAPHORE) return "semaphore";
+    if (kind == AIGYM_SHM_KIND_TENSOR) {
+        switch (dtype) {
+        case AIGYM_SHM_DTYPE_INT32: return "int32 tensor";
+        case AIGYM_SHM_DTYPE_FLOAT32: return "float32 tensor";
+        case AIGYM_SHM_DTYPE_UINT8: return "uint8 tensor";
+        default: break;
+        }
+    }
+    return "unknown entry";
+}
+
+static inline int aigym_shm_name_char_ok(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+}
+
+/* 1 if `s` is 1..max_len bytes of [A-Za-z0-9_.-] followed by a NUL within `field_size`
+ * bytes (field_size = 0: no bound beyond max_len + 1). Reads at most max_len + 1 bytes. */
+static inline int aigym_shm_ident_valid(const char *s, uint32_t max_len, uint32_t field_size) {
+    uint32_t n = 0;
+    uint32_t limit = max_len + 1u;
+    if (s == NULL) return 0;
+    if (field_size != 0u && field_size < limit) limit = field_size;
+    while (n < limit && s[n] != '\0') {
+        if (!aigym_shm_name_char_ok(s[n])) return 0;
+        ++n;
+    }
+    return n >= 1u && n <= max_len && n < limit;
+}
+
+/* Entry names: 1..63 bytes of [A-Za-z0-9_.-]. */
+static inline int aigym_shm_name_valid(const char *name) {
+    return aigym_shm_ident_valid(name, AIGYM_SHM_NAME_MAX, 0u);
+}
+
+/* Handles: 1..127 bytes of [A-Za-z0-9_.-], not starting with '.' (no "." / ".."). */
+static inline int aigym_shm_handle_valid(const char *handle) {
+    return aigym_shm_ident_valid(handle, AIGYM_SHM_HANDLE_MAX, 0u) && handle[0] != '.';
+}
+
+/* ---- atomic accessors for fields shared while both sides run ---------------------- */
+
+static inline uint32_t aigym_shm_load_entry_count(const aigym_shm_header *h) {
+    return __atomic_load_n(&h->entry_count, __ATOMIC_ACQUIRE);
+}
+static inline void aigym_shm_publish_entry_count(aigym_shm_header *h, uint32_t count) {
+    __atomic_store_n(&h->entry_count, count, __ATOMIC_RELEASE);
+}
+static inline int32_t aigym_shm_load_engine_pid(const aigym_shm_header *h) {
+    return __atomic_load_n(&h->engine_pid, __ATOMIC_ACQUIRE);
+}
+static inline void aigym_shm_store_engine_pid(aigym_shm_header *h, int32_t pid) {
+    __atomic_store_n(&h->engine_pid, pid, __ATOMIC_RELEASE);
+}
+static inline uint32_t aigym_shm_load_shutdown(const aigym_shm_header *h) {
+    return __atomic_load_n(&h->shutdown, __ATOMIC_ACQUIRE);
+}
+static inline void aigym_shm_store_shutdown(aigym_shm_header *h, uint32_t value) {
+    __atomic_store_n(&h->shutdown, value, __ATOMIC_RELEASE);
+}
+
+static inline const aigym_shm_entry *aigym_shm_entry_at(const void *base, uint32_t index) {
+    return (const aigym_shm_entry *)((const uint8_t *)base + AIGYM_SHM_DIR_OFFSET +
+                                     (uint64_t)index * AIGYM_SHM_ENTRY_SIZE);
+}
+
+/* Start of an entry's data (tensor elements or the semaphore slot). */
+static inline void *aigym_shm_entry_data(void *base, const aigym_shm_entry *e) {
+    return (uint8_t *)base + e->offset;
+}
+
+/* ---- validation ------------------------------------------------------------------
+ * Checks run in the order documented in docs/PROTOCOL.md ("Validation"); the first
+ * failure is returned and Python's validator returns the same status for the same bytes.
+ * `mapped_size` is the size of the readable mapping at `base` (the file size).
+ * `expected_sem_size` is sizeof(sem_t) of the caller, or 0 to skip that check.
+ * On an entry error, *bad_entry (if not NULL) receives the entry index; else UINT32_MAX. */
+static inline aigym_shm_status aigym_shm_validate(const void *base, uint64_t mapped_size,
+                                                  uint32_t expected_sem_size, uint32_t *bad_entry) {
+    const aigym_shm_header *h = (const aigym_shm_header *)base;
+    uint64_t data_end, prev_end;
+    uint32_t count, i, j;
+    if (bad_entry) *bad_entry = UINT32_MAX;
+    if (base == NULL || mapped_size < AIGYM_SHM_HEADER_SIZE) return AIGYM_SHM_ERR_TOO_SMALL;
+    if (memcmp(h->magic, AIGYM_SHM_MAGIC, AIGYM_SHM_MAGIC_SIZE) != 0) return AIGYM_SHM_ERR_BAD_MAGIC;
+    if (h->layout_version != AIGYM_SHM_LAYOUT_VERSION) return AIGYM_SHM_ERR_BAD_VERSION;
+    if (h->header_size != AIGYM_SHM_HEADER_SIZE || h->entry_size != AIGYM_SHM_ENTRY_SIZE)
+        return AIGYM_SHM_ERR_BAD_HEADER_SIZE;
+    if (h->total_size != mapped_size) return AIGYM_SHM_ERR_BAD_TOTAL_SIZE;
+    if (h->capacity < 1u || h->capacity > AIGYM_SHM_MAX_CAPACITY) return AIGYM_SHM_ERR_BAD_CAPACITY;
+    if (h->data_offset != aigym_shm_data_offset_for(h->capacity) || h->data_offset > h->total_size)
+        return AIGYM_SHM_ERR_BAD_DATA_OFFSET;
+    count = aigym_shm_load_entry_count(h);
+    if (count > h->capacity) return AIGYM_SHM_ERR_BAD_ENTRY_COUNT;
+    if (h->data_used > h->total_size - h->data_offset) return AIGYM_SHM_ERR_BAD_DATA_USED;
+    if (h->sem_size < 1u || h->sem_size > AIGYM_SHM_SEM_SLOT_SIZE ||
+        (expected_sem_size != 0u && h->sem_size != expected_sem_size))
+        return AIGYM_SHM_ERR_BAD_SEM_SIZE;
+
+    data_end = h->data_offset + h->data_used;
+    prev_end = h->data_offset;
+    for (i = 0; i < count; ++i) {
+        const aigym_shm_entry *e = aigym_shm_entry_at(base, i);
+        uint32_t itemsize;
+        if (bad_entry) *bad_entry = i;
+        if (!aigym_shm_ident_valid(e->name, AIGYM_SHM_NAME_MAX, AIGYM_SHM_NAME_SIZE))
+            return AIGYM_SHM_ERR_BAD_ENTRY_NAME;
+        for (j = 0; j < i; ++j) {
+            if (strncmp(aigym_shm_entry_at(base, j)->name, e->name, AIGYM_SHM_NAME_SIZE) == 0)
+                return AIGYM_SHM_ERR_DUPLICATE_NAME;
+        }
+        if (e->kind == AIGYM_SHM_KIND_TENSOR) {
+            itemsize = aigym_shm_dtype_size(e->dtype);
+            if (itemsize == 0u) return AIGYM_SHM_ERR_BAD_ENTRY_DTYPE;
+            if (e->count < 1u || e->count > h->total_size / itemsize || e->nbytes != e->count * itemsize)
+                return AIGYM_SHM_ERR_BAD_ENTRY_SIZE;
+        } else if (e->kind == AIGYM_SHM_KIND_SEMAPHORE) {
+            if (e->dtype != AIGYM_SHM_DTYPE_NONE) return AIGYM_SHM_ERR_BAD_ENTRY_DTYPE;
+            if (e->count != 1u || e->nbytes != AIGYM_SHM_SEM_SLOT_SIZE) return AIGYM_SHM_ERR_BAD_ENTRY_SIZE;
+        } else {
+            return AIGYM_SHM_ERR_BAD_ENTRY_KIND;
+        }
+        /* entries are laid out in directory order by the bump allocator: no overlap */
+        if (e->offset % AIGYM_SHM_ALIGN != 0u || e->offset < prev_end || e->offset > data_end ||
+            e->nbytes > data_end - e->offset)
+            return AIGYM_SHM_ERR_BAD_ENTRY_OFFSET;
+        prev_end = e->offset + e->nbytes;
+    }
+    if (bad_entry) *bad_entry = UINT32_MAX;
+    return AIGYM_SHM_OK;
+}
+
+/* ---- lookup ------------------------------------------------------------------------
+ * Find entry `name`. The chunk is re-validated first (cheap: setup-time call, capacity is
+ * small), so an entry the host appended after attach is only returned once it is complete
+ * and consistent; a validation failure is returned as is. kind = 0 accepts any kind,
+ * dtype = 0 any dtype. Returns OK (and *out), a validation error, INVALID_NAME,
+ * UNKNOWN_NAME or WRONG_KIND; on WRONG_KIND *out points at the stored entry so the caller
+ * can say what it is (aigym_shm_type_name(e->kind, e->dtype)). */
+static inline aigym_shm_status aigym_shm_find(const void *base, uint64_t mapped_size, const char *name,
+                                              uint32_t kind, uint32_t dtype, const aigym_shm_entry **out) {
+    const aigym_shm_header *h = (const aigym_shm_header *)base;
+    uint32_t count, i;
+    aigym_shm_status st;
+    if (out) *out = NULL;
+    if (!aigym_shm_name_valid(name)) return AIGYM_SHM_ERR_INVALID_NAME;
+    /* read the count before validating: validation then covers every entry we search */
+    count = aigym_shm_load_entry_count(h);
+    st = aigym_shm_validate(base, mapped_size, 0u, NULL);
+    if (st != AIGYM_SHM_OK) return st;
+    for (i = 0; i < count; ++i) {
+        const aigym_shm_entry *e = aigym_shm_entry_at(base, i);
+        if (strncmp(e->name, name, AIGYM_SHM_NAME_SIZE) != 0) continue;
+        if (out) *out = e;
+        if ((kind != 0u && e->kind != kind) || (dtype != 0u && e->dtype != dtype))
+            return AIGYM_SHM_ERR_WRONG_KIND;
+        return AIGYM_SHM_OK;
+    }
+    return AIGYM_SHM_ERR_UNKNOWN_NAME;
+}
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* AIGYM_SHM_LAYOUT_H */

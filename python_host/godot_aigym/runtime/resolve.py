@@ -1,0 +1,130 @@
+"""Find a Godot >= 4.3 engine: explicit path -> `godot` on PATH -> cached runtime -> provision.
+
+Every candidate that is looked at and rejected is recorded with the reason, so that
+`godot-aigym doctor` can tell the user exactly why a given engine was (not) used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import GodotNotFoundError
+from .provision import DebianGodotProvisioner, Progress
+
+MIN_VERSION = (4, 3)
+ENV_VAR = "GODOT_BIN"
+
+
+def cache_root() -> Path:
+    """Per-user cache folder (override with GODOT_AIGYM_CACHE)."""
+    if os.environ.get("GODOT_AIGYM_CACHE"):
+        return Path(os.environ["GODOT_AIGYM_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "godot-aigym"
+
+
+def runtime_dir() -> Path:
+    return cache_root() / "godot-debian"
+
+
+@dataclass
+class GodotRuntime:
+    path: Path
+    version: str
+    source: str  # "explicit", "GODOT_BIN", "PATH", "cache", "provisioned"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def version_tuple(self) -> tuple[int, int]:
+        return parse_version(self.version) or (0, 0)
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    m = re.search(r"(\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def probe_version(path: str | os.PathLike) -> str:
+    """Run `godot --headless --version`; raises GodotNotFoundError with the reason on failure."""
+    try:
+        proc = subprocess.run(
+            [str(path), "--headless", "--version"], capture_output=True, text=True, timeout=60
+        )
+    except FileNotFoundError:
+        raise GodotNotFoundError(f"{path}: no such file") from None
+    except PermissionError:
+        raise GodotNotFoundError(f"{path}: not executable") from None
+    except OSError as e:
+        raise GodotNotFoundError(f"{path}: cannot run ({e})") from None
+    except subprocess.TimeoutExpired:
+        raise GodotNotFoundError(f"{path}: `--version` did not answer within 60 s") from None
+    lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
+    if proc.returncode != 0 or not lines:
+        err = (proc.stderr.strip() or proc.stdout.strip())[-300:]
+        raise GodotNotFoundError(f"{path}: `--version` failed (exit {proc.returncode}): {err}")
+    version = lines[-1]
+    if parse_version(version) is None:
+        raise GodotNotFoundError(f"{path}: unrecognised version output {version!r}")
+    return version
+
+
+def _accept(path: str, source: str, notes: list[str]) -> GodotRuntime | None:
+    try:
+        version = probe_version(path)
+    except GodotNotFoundError as e:
+        notes.append(f"{source}: rejected {e}")
+        return None
+    if parse_version(version) < MIN_VERSION:
+        notes.append(f"{source}: rejected {path}: version {version} is older than 4.3")
+        return None
+    notes.append(f"{source}: using {path} ({version})")
+    return GodotRuntime(Path(path), version, source, notes)
+
+
+def resolve_godot(
+    explicit: str | os.PathLike | None = None,
+    *,
+    provision: bool = True,
+    progress: Progress | None = None,
+) -> GodotRuntime:
+    """Return a usable Godot engine, provisioning Debian's package if nothing else is there.
+
+    An explicitly named engine (argument or $GODOT_BIN) that does not work is an error, not a
+    reason to fall back: the user asked for that one.
+    """
+    notes: list[str] = []
+    for value, source in ((explicit, "explicit"), (os.environ.get(ENV_VAR), ENV_VAR)):
+        if value:
+            found = _accept(str(value), source, notes)
+            if found is None:
+                raise GodotNotFoundError(f"the Godot named by {source} is not usable: {notes[-1]}")
+            return found
+    on_path = shutil.which("godot")
+    if on_path:
+        found = _accept(on_path, "PATH", notes)
+        if found:
+            return found
+    else:
+        notes.append("PATH: no `godot` executable")
+    prov = DebianGodotProvisioner(runtime_dir(), progress)
+    if prov.binary.exists():
+        found = _accept(str(prov.binary), "cache", notes)
+        if found:
+            return found
+    else:
+        notes.append(f"cache: nothing at {prov.binary}")
+    if not provision:
+        raise GodotNotFoundError("no Godot >= 4.3 found:\n  " + "\n  ".join(notes))
+    binary = prov.provision()
+    found = _accept(str(binary), "provisioned", notes)
+    if found is None:
+        raise GodotNotFoundError(
+            "the provisioned Godot does not run:\n  " + "\n  ".join(notes)
+            + "\nInstall Godot >= 4.3 yourself and set GODOT_BIN=/path/to/godot"
+        )
+    return found

@@ -1,0 +1,423 @@
+/*
+ * _sync.c - the synchronisation core of godot_aigym.shared_object.
+ *
+ * One "sync block" (128 bytes) lives in the header page of every shared object:
+ *
+ *   +0   u64  pub        (version << 1) | active data slot.  Its low 32 bits are
+ *                        the futex word that wait() sleeps on.
+ *   +8   u32  waiters    number of threads sleeping (or about to) in FUTEX_WAIT
+ *   +12  u32  reserved
+ *   +16  u64  mtime[2]   publish time (CLOCK_REALTIME ns) of version v in [v & 1]
+ *   +32  u64  recovered  times the writer lock was taken over from a dead owner
+ *   +40  ...  reserved
+ *   +64  pthread_mutex_t  robust, process-shared writer lock (<= 64 bytes)
+ *
+ * Protocol (double-buffered sequence lock, see docs/SHARED_OBJECT.md):
+ *   writer:  lock(); write the *inactive* slot and its metadata; commit(slot)
+ *            which stores mtime, then publishes pub with a release (seq_cst)
+ *            store, wakes sleepers if any, and unlocks.
+ *   reader:  p = load() (acquire); read slot p & 1; t = end(p): acquire fence,
+ *            reload pub, success iff it still equals p.  Readers never write
+ *            shared memory and never wait for a writer.
+ * A writer only ever touches the slot that is not published, so a writer that
+ * dies mid-write leaves the published value intact; the robust mutex hands the
+ * lock to the next locker with EOWNERDEAD and there is nothing to repair.
+ *
+ * Every potentially blocking call releases the GIL, has a timeout, and checks
+ * for Python signals (Ctrl-C) at least every 100 ms.
+ */
+#define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if ATOMIC_LLONG_LOCK_FREE != 2 || ATOMIC_INT_LOCK_FREE != 2
+#error "SharedObject needs lock-free 32- and 64-bit atomics (they live in shared memory)"
+#endif
+
+typedef struct {
+    _Atomic uint64_t pub;
+    _Atomic uint32_t waiters;
+    uint32_t reserved0;
+    _Atomic uint64_t mtime[2];
+    _Atomic uint64_t recovered;
+    uint8_t reserved1[24];
+    pthread_mutex_t mutex;
+} sync_block;
+
+#define SYNC_BLOCK_SIZE 128
+#define MUTEX_OFFSET 64
+_Static_assert(sizeof(pthread_mutex_t) <= SYNC_BLOCK_SIZE - MUTEX_OFFSET, "mutex too large");
+_Static_assert(offsetof(sync_block, mutex) == MUTEX_OFFSET, "layout drift");
+_Static_assert(offsetof(sync_block, mtime) == 16, "layout drift");
+_Static_assert(sizeof(sync_block) <= SYNC_BLOCK_SIZE, "sync block too large");
+
+/* The futex syscall compares 32 bits: use the low half of pub, which changes on
+ * every publish (the version is in it). */
+static inline uint32_t *futex_word(sync_block *b) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (uint32_t *)&b->pub;
+#else
+    return (uint32_t *)&b->pub + 1;
+#endif
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static inline int64_t now_ns(clockid_t clk) {
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+#define SLICE_NS 100000000LL /* wake at least this often to run Python signal handlers */
+/* Spin phases: pure pause-loop spinning for PURE_SPIN_NS, then spinning with
+ * sched_yield().  The yield matters when the partner process shares our CPU (a
+ * third process busies the other vCPU): without it we would burn the whole spin
+ * budget while the partner, runnable on our run queue, cannot answer.  When
+ * nothing else is runnable, sched_yield returns at once. */
+#define PURE_SPIN_NS 4000LL
+
+/* Timed lock against a CLOCK_MONOTONIC deadline (immune to wall-clock jumps);
+ * C libraries without pthread_mutex_clocklock get the CLOCK_REALTIME variant. */
+static int mutex_lock_until(pthread_mutex_t *m, int64_t mono_deadline) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+    struct timespec abs = {mono_deadline / 1000000000LL, mono_deadline % 1000000000LL};
+    return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
+#else
+    int64_t real = now_ns(CLOCK_REALTIME) + (mono_deadline - now_ns(CLOCK_MONOTONIC));
+    struct timespec abs = {real / 1000000000LL, real % 1000000000LL};
+    return pthread_mutex_timedlock(m, &abs);
+#endif
+}
+
+static PyObject *closed_error = NULL; /* set by Python: ObjectClosedError */
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer view;
+    sync_block *blk;
+} SyncObject;
+
+static int sync_closed(SyncObject *self) {
+    if (self->blk != NULL) return 0;
+    PyErr_SetString(closed_error ? closed_error : PyExc_ValueError,
+                    "operation on a closed SharedObject handle");
+    return 1;
+}
+
+static int Sync_init(SyncObject *self, PyObject *args, PyObject *kwds) {
+    PyObject *buf;
+    Py_ssize_t offset;
+    static char *kwlist[] = {"buffer", "offset", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "On", kwlist, &buf, &offset)) return -1;
+    if (self->blk != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Sync already initialised");
+        return -1;
+    }
+    if (PyObject_GetBuffer(buf, &self->view, PyBUF_WRITABLE) < 0) return -1;
+    if (offset < 0 || offset + SYNC_BLOCK_SIZE > self->view.len ||
+        ((uintptr_t)((char *)self->view.buf + offset) % 64) != 0) {
+        PyBuffer_Release(&self->view);
+        PyErr_SetString(PyExc_ValueError, "sync block out of bounds or not 64-byte aligned");
+        return -1;
+    }
+    self->blk = (sync_block *)((char *)self->view.buf + offset);
+    return 0;
+}
+
+static void Sync_dealloc(SyncObject *self) {
+    if (self->blk != NULL) {
+        self->blk = NULL;
+        PyBuffer_Release(&self->view);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Creator only, before the object is made visible (the magic is written after). */
+static PyObject *Sync_initialise(SyncObject *self, PyObject *noargs) {
+    if (sync_closed(self)) return NULL;
+    sync_block *b = self->blk;
+    memset(b, 0, SYNC_BLOCK_SIZE);
+    pthread_mutexattr_t attr;
+    int rc = pthread_mutexattr_init(&attr);
+    if (!rc) rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (!rc) rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    if (!rc) rc = pthread_mutex_init(&b->mutex, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc) {
+        errno = rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    atomic_store_explicit(&b->mtime[0], (uint64_t)now_ns(CLOCK_REALTIME), memory_order_relaxed);
+    atomic_store_explicit(&b->pub, 0, memory_order_release);
+    Py_RETURN_NONE;
+}
+
+/* Start of a read section: acquire, so the slot reads that follow cannot be
+ * hoisted above it. */
+static PyObject *Sync_load(SyncObject *self, PyObject *noargs) {
+    if (sync_closed(self)) return NULL;
+    return PyLong_FromUnsignedLongLong(atomic_load_explicit(&self->blk->pub, memory_order_acquire));
+}
+
+/* End of a read section that started with p.  Returns the mtime of version p
+ * if nothing was published meanwhile, else 0.  The acquire fence orders every
+ * load of the section (made by numpy/struct in other C functions, and the mtime
+ * load here) before the re-load of pub: if pub is unchanged, no writer touched
+ * the slot we read (a writer only writes the slot that is not published). */
+static PyObject *Sync_end(SyncObject *self, PyObject *arg) {
+    if (sync_closed(self)) return NULL;
+    uint64_t p = PyLong_AsUnsignedLongLong(arg);
+    if (p == (uint64_t)-1 && PyErr_Occurred()) return NULL;
+    sync_block *b = self->blk;
+    uint64_t t = atomic_load_explicit(&b->mtime[(p >> 1) & 1], memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    uint64_t q = atomic_load_explicit(&b->pub, memory_order_relaxed);
+    return PyLong_FromUnsignedLongLong(q == p ? (t ? t : 1) : 0);
+}
+
+/* Take the writer lock.  Fast path: uncontended trylock with the GIL held.
+ * Otherwise, GIL released: spin with trylock for spin seconds, then sleep in
+ * the kernel in slices.  Returns pub (acquire) or -1 on timeout (timeout < 0
+ * means none).  A dead previous owner (EOWNERDEAD) is not an error: writers
+ * only ever write the unpublished slot, so the protected state is consistent. */
+static int lock_result(sync_block *b, int rc) {
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(&b->mutex);
+        atomic_fetch_add_explicit(&b->recovered, 1, memory_order_relaxed);
+        return 0;
+    }
+    return rc;
+}
+
+static PyObject *Sync_lock(SyncObject *self, PyObject *args) {
+    double timeout, spin;
+    if (!PyArg_ParseTuple(args, "dd", &timeout, &spin)) return NULL;
+    if (sync_closed(self)) return NULL;
+    sync_block *b = self->blk;
+    int rc = lock_result(b, pthread_mutex_trylock(&b->mutex));
+    if (rc == EBUSY) {
+        int64_t start = now_ns(CLOCK_MONOTONIC);
+        int64_t deadline = timeout < 0 ? INT64_MAX : start + (int64_t)(timeout * 1e9);
+        int64_t spin_end = start + (int64_t)(spin * 1e9);
+        PyThreadState *ts = PyEval_SaveThread();
+        for (int64_t now = start; rc == EBUSY && now < spin_end; now = now_ns(CLOCK_MONOTONIC)) {
+            if (now - start < PURE_SPIN_NS)
+                for (int i = 0; i < 32; i++) cpu_relax();
+            else
+                sched_yield();
+            rc = lock_result(b, pthread_mutex_trylock(&b->mutex));
+        }
+        while (rc == EBUSY || rc == ETIMEDOUT) {
+            int64_t now = now_ns(CLOCK_MONOTONIC);
+            if (now >= deadline) { rc = ETIMEDOUT; break; }
+            int64_t until = deadline - now > SLICE_NS ? now + SLICE_NS : deadline;
+            rc = lock_result(b, mutex_lock_until(&b->mutex, until));
+            if (rc == ETIMEDOUT) {
+                PyEval_RestoreThread(ts);
+                if (PyErr_CheckSignals() < 0) return NULL;
+                ts = PyEval_SaveThread();
+            }
+        }
+        PyEval_RestoreThread(ts);
+    }
+    if (rc == ETIMEDOUT) return PyLong_FromLong(-1);
+    if (rc) {
+        errno = rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromUnsignedLongLong(atomic_load_explicit(&b->pub, memory_order_acquire));
+}
+
+static PyObject *Sync_unlock(SyncObject *self, PyObject *noargs) {
+    if (sync_closed(self)) return NULL;
+    int rc = pthread_mutex_unlock(&self->blk->mutex);
+    if (rc) {
+        errno = rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+/* Publish version v+1 in data slot `slot`, wake sleepers, unlock.
+ * Caller holds the lock and has finished writing `slot`.
+ * mtime[(v+1) & 1] is not read by readers of version v (they read [v & 1]).
+ * The seq_cst store of pub is a release (slot data and mtime are visible before
+ * the new pub) and, paired with the seq_cst load of waiters below and the
+ * seq_cst increment + re-check in wait(), forms a Dekker handshake: either the
+ * waiter sees the new pub before sleeping, or we see waiters > 0 and wake it.
+ * The futex itself re-checks the word in the kernel, closing the last gap. */
+static PyObject *Sync_commit(SyncObject *self, PyObject *arg) {
+    if (sync_closed(self)) return NULL;
+    long slot = PyLong_AsLong(arg);
+    if (slot == -1 && PyErr_Occurred()) return NULL;
+    sync_block *b = self->blk;
+    uint64_t v = (atomic_load_explicit(&b->pub, memory_order_relaxed) >> 1) + 1;
+    uint64_t t = (uint64_t)now_ns(CLOCK_REALTIME);
+    atomic_store_explicit(&b->mtime[v & 1], t, memory_order_relaxed);
+    uint64_t np = (v << 1) | (uint64_t)(slot & 1);
+    atomic_store_explicit(&b->pub, np, memory_order_seq_cst);
+    if (atomic_load_explicit(&b->waiters, memory_order_seq_cst) != 0)
+        syscall(SYS_futex, futex_word(b), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    pthread_mutex_unlock(&b->mutex);
+    return Py_BuildValue("(KK)", (unsigned long long)np, (unsigned long long)t);
+}
+
+/* Wait until pub != p.  Spin (GIL released) for `spin` seconds - a cross-CPU
+ * futex wake-up costs ~60 us on an idle vCPU - then sleep on the futex word.
+ * Returns True when pub changed, False on timeout (timeout < 0: none). */
+static PyObject *Sync_wait(SyncObject *self, PyObject *args) {
+    unsigned long long p;
+    double timeout, spin;
+    if (!PyArg_ParseTuple(args, "Kdd", &p, &timeout, &spin)) return NULL;
+    if (sync_closed(self)) return NULL;
+    sync_block *b = self->blk;
+    if (atomic_load_explicit(&b->pub, memory_order_acquire) != p) Py_RETURN_TRUE;
+    int64_t start = now_ns(CLOCK_MONOTONIC);
+    int64_t deadline = timeout < 0 ? INT64_MAX : start + (int64_t)(timeout * 1e9);
+    int64_t spin_end = start + (int64_t)(spin * 1e9);
+    if (spin_end > deadline) spin_end = deadline;
+    int changed = 0;
+    PyThreadState *ts = PyEval_SaveThread();
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load_explicit(&b->pub, memory_order_acquire) != p) { changed = 1; break; }
+            cpu_relax();
+        }
+        if (changed) break;
+        int64_t now = now_ns(CLOCK_MONOTONIC);
+        if (now >= spin_end) break;
+        if (now - start >= PURE_SPIN_NS) sched_yield();
+    }
+    if (!changed) {
+        atomic_fetch_add_explicit(&b->waiters, 1, memory_order_seq_cst);
+        for (;;) {
+            if (atomic_load_explicit(&b->pub, memory_order_seq_cst) != p) { changed = 1; break; }
+            int64_t now = now_ns(CLOCK_MONOTONIC);
+            if (now >= deadline) break;
+            int64_t rel = deadline - now > SLICE_NS ? SLICE_NS : deadline - now;
+            struct timespec ts_rel = {rel / 1000000000LL, rel % 1000000000LL};
+            long r = syscall(SYS_futex, futex_word(b), FUTEX_WAIT, (uint32_t)p, &ts_rel, NULL, 0);
+            if (r == -1 && (errno == EINTR || errno == ETIMEDOUT)) {
+                PyEval_RestoreThread(ts);
+                if (PyErr_CheckSignals() < 0) {
+                    atomic_fetch_sub_explicit(&b->waiters, 1, memory_order_seq_cst);
+                    return NULL;
+                }
+                ts = PyEval_SaveThread();
+            }
+        }
+        atomic_fetch_sub_explicit(&b->waiters, 1, memory_order_seq_cst);
+    }
+    PyEval_RestoreThread(ts);
+    return PyBool_FromLong(changed);
+}
+
+static PyObject *Sync_recovered(SyncObject *self, PyObject *noargs) {
+    if (sync_closed(self)) return NULL;
+    return PyLong_FromUnsignedLongLong(atomic_load_explicit(&self->blk->recovered, memory_order_relaxed));
+}
+
+static PyObject *Sync_close(SyncObject *self, PyObject *noargs) {
+    if (self->blk != NULL) {
+        self->blk = NULL;
+        PyBuffer_Release(&self->view);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Sync_methods[] = {
+    {"initialise", (PyCFunction)Sync_initialise, METH_NOARGS, "Zero the block and create the robust mutex (creator only)."},
+    {"load", (PyCFunction)Sync_load, METH_NOARGS, "Acquire-load pub: start a read section."},
+    {"end", (PyCFunction)Sync_end, METH_O, "end(p) -> mtime of version p if pub is still p, else 0."},
+    {"lock", (PyCFunction)Sync_lock, METH_VARARGS, "lock(timeout, spin) -> pub, or -1 on timeout."},
+    {"unlock", (PyCFunction)Sync_unlock, METH_NOARGS, "Release the writer lock without publishing."},
+    {"commit", (PyCFunction)Sync_commit, METH_O, "commit(slot) -> (new pub, mtime); publishes, wakes waiters, unlocks."},
+    {"wait", (PyCFunction)Sync_wait, METH_VARARGS, "wait(p, timeout, spin) -> True if pub != p, False on timeout."},
+    {"recovered", (PyCFunction)Sync_recovered, METH_NOARGS, "Times the lock was taken over from a dead owner."},
+    {"close", (PyCFunction)Sync_close, METH_NOARGS, "Release the buffer; later calls raise ObjectClosedError."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SyncType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "godot_aigym.shared_object._sync.Sync",
+    .tp_basicsize = sizeof(SyncObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Sequence-lock, futex and robust-mutex operations on a 128-byte block of shared memory.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Sync_init,
+    .tp_dealloc = (destructor)Sync_dealloc,
+    .tp_methods = Sync_methods,
+};
+
+static PyObject *mod_shm_open(PyObject *m, PyObject *args) {
+    const char *name;
+    int flags, mode;
+    if (!PyArg_ParseTuple(args, "sii", &name, &flags, &mode)) return NULL;
+    int fd;
+    Py_BEGIN_ALLOW_THREADS
+    fd = shm_open(name, flags, (mode_t)mode);
+    Py_END_ALLOW_THREADS
+    if (fd < 0) return PyErr_SetFromErrnoWithFilename(PyExc_OSError, name);
+    return PyLong_FromLong(fd);
+}
+
+static PyObject *mod_shm_unlink(PyObject *m, PyObject *args) {
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    if (shm_unlink(name) < 0) return PyErr_SetFromErrnoWithFilename(PyExc_OSError, name);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_set_closed_error(PyObject *m, PyObject *cls) {
+    Py_XSETREF(closed_error, Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"shm_open", mod_shm_open, METH_VARARGS, "shm_open(name, flags, mode) -> fd"},
+    {"shm_unlink", mod_shm_unlink, METH_VARARGS, "shm_unlink(name)"},
+    {"set_closed_error", mod_set_closed_error, METH_O, "Exception class raised on a closed handle."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef sync_module = {
+    PyModuleDef_HEAD_INIT, "_sync", "Atomics, futex wait/wake and a robust writer lock for SharedObject.", -1,
+    module_methods,
+};
+
+PyMODINIT_FUNC PyInit__sync(void) {
+    if (PyType_Ready(&SyncType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&sync_module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "Sync", (PyObject *)&SyncType) < 0 ||
+        PyModule_AddIntConstant(m, "SYNC_BLOCK_SIZE", SYNC_BLOCK_SIZE) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

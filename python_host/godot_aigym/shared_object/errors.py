@@ -1,0 +1,60 @@
+"""Exceptions raised by SharedObject: one base class, each also a familiar builtin.
+
+Every error names the object and what was wrong; none of them leaves the stored
+value changed (validation happens before the writer lock is taken, and writers
+only ever write the unpublished slot).
+"""
+
+from __future__ import annotations
+
+
+class SharedObjectError(Exception):
+    """Base class of every SharedObject error."""
+
+
+class InvalidNameError(SharedObjectError, ValueError):
+    """The object name is empty, too long, or contains '/' or NUL."""
+
+
+class ObjectNotFoundError(SharedObjectError, FileNotFoundError):
+    """No shared object exists under that name (mount with create=False, unpickling, unlink)."""
+
+
+class ObjectExistsError(SharedObjectError, FileExistsError):
+    """An object already exists under that name (create=True)."""
+
+
+class UnsupportedTypeError(SharedObjectError, TypeError):
+    """The value (or an element of it) has a type that cannot be stored."""
+
+
+class UnsupportedValueError(SharedObjectError, ValueError):
+    """The type is supported but this value is not (int beyond 64 bits, nesting too deep...)."""
+
+
+class TypeMismatchError(SharedObjectError, TypeError):
+    """A fixed SharedObject cannot change its type or its array dtype; use SharedDynamicObject."""
+
+
+class ShapeMismatchError(SharedObjectError, ValueError):
+    """A fixed SharedObject holding an array cannot change the array shape."""
+
+
+class ObjectTooLargeError(SharedObjectError, BufferError):
+    """The value does not fit the capacity a fixed SharedObject was created with."""
+
+
+class LockTimeoutError(SharedObjectError, TimeoutError):
+    """The writer lock could not be taken within the timeout (a live writer holds it)."""
+
+
+class ObjectClosedError(SharedObjectError, ValueError):
+    """The handle was closed; mount the object again to use it."""
+
+
+class CorruptObjectError(SharedObjectError):
+    """The shared memory under that name is not a (complete, compatible) SharedObject."""
+
+
+class SyncUnavailableError(SharedObjectError, ImportError):
+    """The compiled helper godot_aigym.shared_object._sync is missing (run `pip install -e .`)."""

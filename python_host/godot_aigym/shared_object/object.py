@@ -1,0 +1,327 @@
+"""SharedObject: a Python value shared between processes by name.
+
+Synchronisation (details in docs/SHARED_OBJECT.md): a double-buffered sequence lock.
+Writers take a robust process-shared mutex, write the unpublished of two slots and
+publish it with one atomic store; readers never lock and never write: they read the
+published slot and retry if a publication happened meanwhile (after READ_ATTEMPTS
+retries they read under the writer lock, so they cannot be starved either).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import codec, layout
+from .errors import CorruptObjectError, LockTimeoutError, ObjectExistsError, TypeMismatchError
+from .segment import Segment, check_name, process_alive, unlink_name
+from .sync import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    LOCK_SPIN_S,
+    MOUNT_TIMEOUT_S,
+    READ_ATTEMPTS,
+    WAIT_SPIN_S,
+    ext,
+    timeout_arg,
+)
+
+_ATTEMPTS = range(READ_ATTEMPTS)
+
+
+def _mount(cls: type[SharedObject], name: str, lock_timeout: float | None) -> SharedObject:
+    """Unpickling target: mount an existing object (never create one)."""
+    return cls(name, create=False, lock_timeout=lock_timeout)
+
+
+class SharedObject:
+    """A value in shared memory that any process can mount by name.
+
+    ``SharedObject(name, data=x)`` creates the object holding ``x`` (or, if it already
+    exists, mounts it and assigns ``x``); ``SharedObject(name)`` mounts it, or creates a
+    *trigger object* holding None.  ``create=True`` / ``create=False`` insist on creating
+    / mounting.  The type is fixed at creation: arrays keep dtype and shape, text and
+    containers may change content within their capacity (the initial size plus
+    ``max(init_size, initial size)`` bytes).  Use SharedDynamicObject for anything else.
+
+    The creating process owns the name and unlinks it at exit; see ``unlink()``.
+    Handles pickle by name, so they can be passed to spawned processes.
+    """
+
+    _kind = layout.KIND_FIXED
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        data: Any = None,
+        init_size: int = 100,
+        create: bool | None = None,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT_S,
+    ) -> None:
+        """
+        Args:
+            name: object name (1..200 bytes, no '/'); becomes /dev/shm/<name>.
+            data: initial value (creating) or value to assign (mounting); None makes a
+                trigger object when creating and leaves the value alone when mounting.
+            init_size: extra bytes reserved for text and containers to grow into.
+            create: None = mount if it exists else create; True = must create
+                (ObjectExistsError); False = must mount (ObjectNotFoundError).
+            lock_timeout: seconds to wait for the writer lock (None = forever);
+                LockTimeoutError when exceeded.
+        """
+        self._seg: Segment | None = None
+        self.name = check_name(name)
+        if type(init_size) is not int or init_size < 0:
+            raise ValueError(f"init_size must be an int >= 0, got {init_size!r}")
+        self.init_size = init_size
+        self._lock_timeout_arg = lock_timeout
+        self._lock_timeout = timeout_arg(lock_timeout, "lock_timeout")
+        ext()  # fail early and clearly if the C helper is not built
+        if create is not False:
+            plan = codec.encode(data, name)  # bad data raises before anything is created
+            try:
+                self._create(data, plan)
+                return
+            except ObjectExistsError:
+                if create:
+                    raise
+        self._mount()
+        if data is not None:
+            try:
+                self.assign(data)
+            except BaseException:
+                self.close()
+                raise
+
+    # -- creation and mounting -----------------------------------------------------------
+    def _create(self, data: Any, plan: codec.Plan) -> None:
+        tag = codec.tag_of(data)
+        cap = codec.fixed_capacity(data, plan, self.init_size)
+        offs, size = layout.fixed_slots(cap)
+        seg = Segment.create(self.name, size, self._kind, tag, self.init_size)
+        try:
+            layout.SLOT_TABLE.pack_into(seg.header, layout.SLOT_TABLE_OFFSET, offs[0], cap, offs[1], cap)
+            # Both slots get the value: slot 1 is published, slot 0 is pre-faulted.
+            codec.write_plan(seg.mv, offs[0], plan)
+            codec.write_plan(seg.mv, offs[1], plan)
+            self._bind(seg, codec.fixed_codec(tag, seg.mv, offs, cap, self.name))
+            self._sync.initialise()
+            self._publish_first(1)
+        except BaseException:
+            self.close()
+            unlink_name(self.name)
+            raise
+
+    def _publish_first(self, slot: int) -> None:
+        """First publication: pub becomes non-zero, which is what mounters wait for."""
+        if self._lock(self._lock_timeout, LOCK_SPIN_S) < 0:
+            raise self._timeout_error()
+        self._seen, self._mtime = self._commit(slot)
+
+    def _mount(self) -> None:
+        seg = Segment.open(self.name, MOUNT_TIMEOUT_S)
+        try:
+            magic, version, kind, tag, pid, _ = seg.ident()
+            if kind != self._kind:
+                other = "SharedDynamicObject" if kind == layout.KIND_DYNAMIC else "SharedObject"
+                raise TypeMismatchError(f"{self.name!r} is a {other}; mount it with {other}")
+            self._bind(seg, None)
+            self._wait_ready(pid)
+            self._codec = self._mount_codec(seg, tag)
+            self._bind_codec()
+            p = self._load()
+            while not (t := self._end(p)):
+                p = self._load()
+            self._seen, self._mtime = p, t
+        except BaseException:
+            self.close()
+            raise
+
+    def _mount_codec(self, seg: Segment, tag: int) -> codec.FixedCodec:
+        o0, cap, o1, _ = layout.SLOT_TABLE.unpack_from(seg.header, layout.SLOT_TABLE_OFFSET)
+        return codec.fixed_codec(tag, seg.mv, (o0, o1), cap, self.name)
+
+    def _wait_ready(self, creator_pid: int) -> None:
+        """Wait for the creator's first publication (pub != 0)."""
+        deadline = time.monotonic() + MOUNT_TIMEOUT_S
+        delay = 50e-6
+        while self._load() == 0:
+            if time.monotonic() > deadline:
+                state = "alive" if process_alive(creator_pid) else "dead"
+                raise CorruptObjectError(
+                    f"shared object {self.name!r} was never finished by its creator (pid {creator_pid}, {state})"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 5e-3)
+
+    def _bind(self, seg: Segment, fixed: codec.FixedCodec | None) -> None:
+        """Cache bound methods: the hot paths are a handful of attribute loads."""
+        self._seg = seg
+        self._sync = ext().Sync(seg.header, layout.SYNC_OFFSET)
+        self._load, self._end, self._lock = self._sync.load, self._sync.end, self._sync.lock
+        self._unlock, self._commit, self._wait = self._sync.unlock, self._sync.commit, self._sync.wait
+        if fixed is not None:
+            self._codec = fixed
+            self._bind_codec()
+
+    def _bind_codec(self) -> None:
+        self._read, self._prepare, self._write = self._codec.read, self._codec.prepare, self._codec.write
+        self._fn_inside = self._codec.fn_inside
+
+    def _timeout_error(self) -> LockTimeoutError:
+        return LockTimeoutError(
+            f"writer lock of shared object {self.name!r} not acquired within {self._lock_timeout_arg} s"
+        )
+
+    # -- data access ---------------------------------------------------------------------
+    def fetch(self, fn: Callable[[Any], Any] | None = None) -> Any:
+        """Return a copy of the current value, or ``fn`` applied to it.
+
+        For arrays ``fn`` receives a read-only view of shared memory (no copy is made
+        first) and its result is copied only if it is still a view of shared memory;
+        ``fn`` may run more than once when a concurrent writer forces a retry, so it
+        should have no side effects.  For other types ``fn`` gets the decoded copy.
+        """
+        load, end, read = self._load, self._end, self._read
+        for _ in _ATTEMPTS:
+            p = load()
+            try:
+                value = read(p & 1, fn)
+            except codec.Torn:
+                if end(p):
+                    raise self._corrupt() from None
+                continue
+            except Exception:
+                if end(p):
+                    raise  # a genuine error (from fn) on a consistent value
+                continue
+            t = end(p)
+            if t:
+                self._seen = p
+                self._mtime = t
+                break
+        else:
+            value = self._fetch_locked(fn)
+        if fn is not None and not self._fn_inside:
+            return fn(value)
+        return value
+
+    def _fetch_locked(self, fn: Callable[[Any], Any] | None) -> Any:
+        """Read under the writer lock: the fallback that bounds reader retries."""
+        p = self._lock(self._lock_timeout, LOCK_SPIN_S)
+        if p < 0:
+            raise self._timeout_error()
+        try:
+            try:
+                value = self._read(p & 1, fn)
+            except codec.Torn:
+                raise self._corrupt() from None
+            self._seen = p
+            self._mtime = self._end(p) or self._mtime
+        finally:
+            self._unlock()
+        return value
+
+    def _corrupt(self) -> CorruptObjectError:
+        return CorruptObjectError(f"shared object {self.name!r} holds undecodable bytes")
+
+    def assign(self, data: Any) -> SharedObject:
+        """Store ``data`` (validated first: on error the stored value is untouched)."""
+        prepared = self._prepare(data)
+        p = self._lock(self._lock_timeout, LOCK_SPIN_S)
+        if p < 0:
+            raise self._timeout_error()
+        slot = (p & 1) ^ 1
+        try:
+            self._write(slot, prepared)
+        except BaseException:
+            self._unlock()  # nothing published: the half-written slot is never read
+            raise
+        self._seen, self._mtime = self._commit(slot)
+        return self
+
+    def trigger(self) -> SharedObject:
+        """Publish a new version of the unchanged value (wakes ``wait_modified``).
+
+        Like real_robot, the triggering handle does not mark the new version as
+        seen, so its own ``modified``/``triggered`` report it too.
+        """
+        p = self._lock(self._lock_timeout, LOCK_SPIN_S)
+        if p < 0:
+            raise self._timeout_error()
+        self._commit(p & 1)
+        return self
+
+    @property
+    def modified(self) -> bool:
+        """True if a version was published since this handle last fetched or assigned."""
+        return self._load() != self._seen
+
+    @property
+    def triggered(self) -> bool:
+        """Like ``modified``, but also marks the current version as seen."""
+        p = self._load()
+        changed = p != self._seen
+        if changed:
+            while not (t := self._end(p)):
+                p = self._load()
+            self._seen, self._mtime = p, t
+        return changed
+
+    @property
+    def mtime(self) -> int:
+        """Publish time (ns since the epoch) of the version this handle last saw."""
+        return self._mtime
+
+    def wait_modified(self, timeout: float | None = None) -> bool:
+        """Block until another version is published (assign or trigger) or ``timeout``
+        seconds pass; True if modified.  Spins ~50 us, then sleeps on a futex.
+        Does not mark the version as seen: follow with ``fetch()`` or ``triggered``."""
+        return self._wait(self._seen, timeout_arg(timeout, "timeout"), WAIT_SPIN_S)
+
+    # -- lifetime ------------------------------------------------------------------------
+    @property
+    def nbytes(self) -> int:
+        """Size of the shared-memory segment in bytes."""
+        return self._seg.size if self._seg is not None else 0
+
+    @property
+    def closed(self) -> bool:
+        return self._seg is None
+
+    def close(self) -> None:
+        """Unmap this handle (the object lives on); further use raises ObjectClosedError."""
+        seg, self._seg = self._seg, None
+        if seg is None:
+            return
+        if getattr(self, "_codec", None) is not None:
+            self._codec.release()
+        if getattr(self, "_sync", None) is not None:
+            self._sync.close()
+        seg.close()
+
+    def unlink(self) -> None:
+        """Remove the name (any handle may; call it once).  Mapped handles keep working;
+        new mounts fail.  The creating process does this at exit if nobody did."""
+        unlink_name(self.name)
+
+    def __enter__(self) -> SharedObject:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _mount, (type(self), self.name, self._lock_timeout_arg)
+
+    def __repr__(self) -> str:
+        if self._seg is None:
+            return f"<{type(self).__name__} {self.name!r} (closed)>"
+        return f"<{type(self).__name__} {self.name!r} holding {self._codec.describe()}, {self.nbytes} bytes>"

@@ -1,0 +1,270 @@
+"""POSIX shared-memory segments: create, open, map, grow, unlink, and clean-up.
+
+Ownership: the process that creates an object owns its name.  At interpreter exit
+(and at the end of a multiprocessing child) it unlinks the names it created and
+has not unlinked yet, but only if the name still refers to the segment it created
+(another process may have unlinked and re-created it).  Mounting never takes
+ownership.  Processes that die without cleaning up leave stale names behind;
+`sweep_stale()` removes the ones whose creator is gone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import mmap
+import os
+import time
+
+from . import layout
+from .errors import CorruptObjectError, InvalidNameError, ObjectExistsError, ObjectNotFoundError
+from .sync import ext
+
+SHM_DIR = "/dev/shm"
+MAX_NAME = 200
+
+
+def check_name(name: object) -> str:
+    """Validate a user-facing object name (the POSIX name is '/' + name)."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"object name must be a str, got {type(name).__name__}")
+    if not name or len(name.encode()) > MAX_NAME or "/" in name or "\0" in name or name in (".", ".."):
+        raise InvalidNameError(
+            f"invalid object name {name!r}: need 1..{MAX_NAME} bytes without '/' or NUL"
+        )
+    return name
+
+
+def _proc_start_ticks(pid: int) -> int:
+    """Start time of a process in clock ticks since boot (0 if unknown); tells pid reuse apart."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])  # field 22 of stat(5); fields[0] is field 3
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def process_alive(pid: int, start_ticks: int = 0) -> bool:
+    """True if `pid` runs and (when known) started at `start_ticks`; zombies count as dead."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        if fields[0] == b"Z":
+            return False
+        return not start_ticks or int(fields[19]) == start_ticks
+    except (OSError, IndexError, ValueError):
+        return True
+
+
+class Segment:
+    """One shared-memory object: its fd, a fixed header mapping and a data mapping."""
+
+    def __init__(self, name: str, fd: int, created: bool) -> None:
+        self.name = name
+        self.fd = fd
+        self.created = created
+        self.header = mmap.mmap(fd, layout.HEADER_SIZE)
+        self.mm: mmap.mmap | None = None
+        self.mv: memoryview | None = None
+        self.size = 0
+
+    # -- creation and opening -------------------------------------------------------
+    @classmethod
+    def create(cls, name: str, size: int, kind: int, top_tag: int, init_size: int) -> Segment:
+        """Create a new segment of `size` bytes and stamp its identity; raises ObjectExistsError."""
+        try:
+            fd = ext().shm_open("/" + name, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        except FileExistsError:
+            raise ObjectExistsError(f"a shared object named {name!r} already exists") from None
+        seg = None
+        try:
+            os.ftruncate(fd, size)
+            seg = cls(name, fd, created=True)
+            pid = os.getpid()
+            layout.IDENT.pack_into(seg.header, 0, layout.MAGIC, layout.LAYOUT_VERSION, kind, top_tag, pid, 0)
+            layout.CREATOR.pack_into(
+                seg.header, layout.CREATOR_OFFSET, _proc_start_ticks(pid), int.from_bytes(os.urandom(8), "little"), init_size
+            )
+            seg.map_data()
+        except BaseException:
+            if seg is not None:
+                seg.close()
+            else:
+                os.close(fd)
+            ext().shm_unlink("/" + name)
+            raise
+        _register_owned(seg)
+        return seg
+
+    @classmethod
+    def open(cls, name: str, timeout: float) -> Segment:
+        """Open an existing segment, waiting up to `timeout` s for a concurrent creator."""
+        try:
+            fd = ext().shm_open("/" + name, os.O_RDWR, 0)
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"no shared object named {name!r}") from None
+        seg = None
+        try:
+            deadline = time.monotonic() + timeout
+            delay = 50e-6
+            while os.fstat(fd).st_size < layout.HEADER_SIZE:  # creator between open and ftruncate
+                if time.monotonic() > deadline:
+                    raise CorruptObjectError(
+                        f"shared memory {name!r} exists but is smaller than a SharedObject header; "
+                        "it is not a SharedObject or its creator died while creating it"
+                    )
+                time.sleep(delay)
+                delay = min(delay * 2, 5e-3)
+            seg = cls(name, fd, created=False)
+            magic, version = layout.IDENT.unpack_from(seg.header, 0)[:2]
+            if magic != layout.MAGIC or version != layout.LAYOUT_VERSION:
+                raise CorruptObjectError(
+                    f"shared memory {name!r} is not a godot_aigym SharedObject of layout "
+                    f"v{layout.LAYOUT_VERSION} (magic={magic!r}, version={version})"
+                )
+            seg.map_data()
+            return seg
+        except BaseException:
+            if seg is not None:
+                seg.close()
+            else:
+                os.close(fd)
+            raise
+
+    # -- header fields --------------------------------------------------------------
+    def ident(self) -> tuple[bytes, int, int, int, int, int]:
+        return layout.IDENT.unpack_from(self.header, 0)
+
+    def creator(self) -> tuple[int, int, int]:
+        """(start ticks, token, init_size) stamped by the creator."""
+        return layout.CREATOR.unpack_from(self.header, layout.CREATOR_OFFSET)
+
+    # -- mappings -------------------------------------------------------------------
+    def map_data(self) -> None:
+        """(Re)map the whole segment; old mappings stay valid until unreferenced."""
+        size = os.fstat(self.fd).st_size
+        self._release_mv()
+        self.mm = mmap.mmap(self.fd, size)
+        self.mv = memoryview(self.mm)
+        self.size = size
+
+    def _release_mv(self) -> None:
+        if self.mv is not None:
+            try:
+                self.mv.release()
+            except BufferError:
+                pass  # an array made from it is alive (e.g. a view kept by a fetch fn)
+            self.mv = None
+
+    def grow(self, new_size: int) -> None:
+        """Extend the segment (never shrink: other processes may map the old size)."""
+        if new_size > os.fstat(self.fd).st_size:
+            os.ftruncate(self.fd, new_size)
+        self.map_data()
+
+    def close(self) -> None:
+        """Unmap and close; maps still exported (user-held views) are left to the GC."""
+        self._release_mv()
+        for m in (self.mm, self.header):
+            if m is not None:
+                try:
+                    m.close()
+                except BufferError:
+                    pass  # a view into it is still alive; unmapped when that view dies
+        self.mm = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+def unlink_name(name: str) -> None:
+    """shm_unlink an object by name and drop this process's ownership of it."""
+    _owned.pop(name, None)
+    try:
+        ext().shm_unlink("/" + name)
+    except FileNotFoundError:
+        raise ObjectNotFoundError(f"no shared object named {name!r} (already unlinked?)") from None
+
+
+# -- ownership registry and exit clean-up -----------------------------------------------
+_owned: dict[str, tuple[int, int, int]] = {}  # name -> (creator pid, st_dev, st_ino)
+_registered_pid = 0
+
+
+def _register_owned(seg: Segment) -> None:
+    global _registered_pid
+    st = os.fstat(seg.fd)
+    _owned[seg.name] = (os.getpid(), st.st_dev, st.st_ino)
+    if _registered_pid != os.getpid():
+        _registered_pid = os.getpid()
+        atexit.register(cleanup_owned)
+        # multiprocessing children end in os._exit (fork) or skip atexit ordering;
+        # their util finalizers do run, so register there too (cleanup is idempotent).
+        from multiprocessing import util
+
+        util.Finalize(None, cleanup_owned, exitpriority=0)
+
+
+def cleanup_owned() -> list[str]:
+    """Unlink the objects this process created and did not unlink; returns their names."""
+    pid = os.getpid()
+    removed = []
+    for name, (owner, dev, ino) in list(_owned.items()):
+        if owner != pid:
+            continue  # inherited through fork: the parent owns it
+        _owned.pop(name, None)
+        try:
+            st = os.stat(os.path.join(SHM_DIR, name))
+            if (st.st_dev, st.st_ino) != (dev, ino):
+                continue  # unlinked and re-created by someone else: not ours any more
+            ext().shm_unlink("/" + name)
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def sweep_stale(prefix: str = "") -> list[str]:
+    """Unlink SharedObjects (names starting with `prefix`) whose creator process is gone.
+
+    Use at start-up of a stack to collect what crashed runs left in /dev/shm.  An
+    object whose creator died is removed even if others still map it: their
+    mappings keep working, but the name can no longer be mounted.
+    """
+    removed = []
+    try:
+        entries = os.listdir(SHM_DIR)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.startswith(prefix):
+            continue
+        try:
+            fd = os.open(os.path.join(SHM_DIR, entry), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            head = os.pread(fd, layout.CREATOR_OFFSET + 8, 0)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        if len(head) < layout.CREATOR_OFFSET + 8 or head[:4] != layout.MAGIC:
+            continue
+        pid = layout.IDENT.unpack_from(head, 0)[4]
+        ticks = int.from_bytes(head[layout.CREATOR_OFFSET : layout.CREATOR_OFFSET + 8], "little")
+        if process_alive(pid, ticks):
+            continue
+        try:
+            ext().shm_unlink("/" + entry)
+            removed.append(entry)
+        except OSError:
+            pass
+    return removed

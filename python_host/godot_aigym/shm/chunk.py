@@ -1,0 +1,482 @@
+"""SharedMemory: create (host) or attach to a godot-aigym chunk and allocate named entries in it."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import operator
+import os
+import secrets
+import weakref
+from typing import Any
+
+import numpy as np
+
+from . import _libc, cleanup
+from . import layout as L
+from .errors import (BadChunk, ChunkClosed, ChunkExists, ChunkFull, ChunkNotFound, DuplicateName, InvalidHandle,
+                     InvalidName, NotOwner, SharedMemoryError, UnknownName, WrongKind)
+from .liveness import Peer, start_time
+from .semaphore import SharedMemorySemaphore
+from .tensor import TENSOR_CLASSES, SharedFloatTensor, SharedIntTensor, SharedTensor, SharedUintTensor
+from .validate import Entry, parse
+
+DEFAULT_SIZE = 64 * 1024 * 1024  # sparse: pages cost nothing until allocated
+DEFAULT_CAPACITY = 64
+_CREATE_ATTEMPTS = 16
+
+_latest: weakref.ref[SharedMemory] | None = None
+_swept = False
+
+
+def latest_memory() -> SharedMemory | None:
+    """The SharedMemory most recently created in this process, if still open."""
+    mem = _latest() if _latest is not None else None
+    return mem if mem is not None and not mem.closed else None
+
+
+def _check_handle(handle: Any) -> str:
+    if handle is None or handle == "":
+        raise InvalidHandle(L.STATUS_MESSAGES[L.ERR_NO_HANDLE])
+    if not isinstance(handle, str) or not handle.isascii() or not L.handle_valid(handle.encode()):
+        raise InvalidHandle(f"{handle!r}: {L.STATUS_MESSAGES[L.ERR_BAD_HANDLE]}")
+    return handle
+
+
+def _a(noun: str) -> str:
+    """'an int32 tensor', 'a uint8 tensor', 'a semaphore'."""
+    return ("an " if noun[0] in "aeio" or noun.startswith("unknown") else "a ") + noun
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.isascii() or not L.name_valid(name.encode()):
+        raise InvalidName(f"{name!r}: {L.STATUS_MESSAGES[L.ERR_INVALID_NAME]}")
+    return name
+
+
+class _LiveFields:
+    """Header fields shared while both sides run, accessed with single aligned loads/stores
+    (ctypes scalars; struct.pack_into would write byte by byte and could tear)."""
+
+    def __init__(self, mm: mmap.mmap) -> None:
+        off = L.HEADER_OFFSETS
+        self.entry_count = ctypes.c_uint32.from_buffer(mm, off["entry_count"])
+        self.data_used = ctypes.c_uint64.from_buffer(mm, off["data_used"])
+        self.engine_pid = ctypes.c_int32.from_buffer(mm, off["engine_pid"])
+        self.host_pid = ctypes.c_int32.from_buffer(mm, off["host_pid"])
+        self.shutdown = ctypes.c_uint32.from_buffer(mm, off["shutdown"])
+
+
+class SharedMemory:
+    """A named POSIX shared-memory chunk holding tensors and semaphores.
+
+    ``SharedMemory(handle=None, size=64 MiB, capacity=64)`` creates a chunk (mode 0600) under
+    ``handle`` or a generated unique ``aigym_<hex>``; pass ``handle`` to the engine as
+    ``--handle``. ``SharedMemory.attach(handle)`` opens an existing chunk after validating it.
+    The creator owns the chunk: ``close()`` unmaps it and removes its name, and so do the exit
+    and SIGINT/SIGTERM handlers. Use it as a context manager.
+    """
+
+    # -- construction ------------------------------------------------------------------------
+    def __init__(self, handle: str | None = None, size: int = DEFAULT_SIZE, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._init_state()
+        capacity = self._check_int("capacity", capacity, 1, L.MAX_CAPACITY)
+        data_offset = L.data_offset_for(capacity)
+        size = self._check_int("size", size, 0, 2**63 - 1)
+        if size < data_offset:
+            raise ValueError(f"size must be at least {data_offset} bytes (header and a directory of {capacity} "
+                             f"entries), got {size}")
+        _sweep_once()
+        if handle is not None:
+            self._create(_check_handle(handle), size, capacity, data_offset)
+            return
+        for _ in range(_CREATE_ATTEMPTS):
+            try:
+                self._create(cleanup.HANDLE_PREFIX + secrets.token_hex(8), size, capacity, data_offset)
+                return
+            except ChunkExists:
+                continue
+        raise ChunkExists(f"could not find a free handle in {_CREATE_ATTEMPTS} attempts")
+
+    @classmethod
+    def attach(cls, handle: str | None, as_engine: bool = False) -> SharedMemory:
+        """Open an existing chunk, validating header and directory (BadChunk on corruption).
+
+        The attached object can find, read and write entries but not create them. With
+        ``as_engine`` it records this process as the engine (tests and tools acting as one).
+        """
+        self = cls.__new__(cls)
+        self._init_state()
+        handle = _check_handle(handle)
+        self.handle = handle
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ChunkNotFound(f"shared memory '{handle}': {L.STATUS_MESSAGES[L.ERR_NOT_FOUND]}") from None
+        except OSError as exc:
+            raise SharedMemoryError(f"shared memory '{handle}': {L.STATUS_MESSAGES[L.ERR_OPEN_FAILED]} "
+                                    f"({exc.strerror})") from None
+        try:
+            self._fd = fd
+            st = os.fstat(fd)
+            if st.st_size < L.HEADER_SIZE:
+                raise BadChunk(f"shared memory '{handle}': {L.STATUS_MESSAGES[L.ERR_TOO_SMALL]} "
+                               f"(it has {st.st_size} bytes)", L.ERR_TOO_SMALL)
+            self._mm = mmap.mmap(fd, st.st_size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            header, entries = parse(self._mm, handle)
+            self._size = header.total_size
+            self._capacity = header.capacity
+            self._data_offset = header.data_offset
+            self._entries = {e.name: e for e in entries}
+            self._live = _LiveFields(self._mm)
+            self._closed = False
+            if as_engine:
+                self._live.engine_pid.value = os.getpid()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _init_state(self) -> None:
+        # everything close() touches exists before anything can fail
+        self.handle: str = "?"
+        self._fd = -1
+        self._mm: mmap.mmap | None = None
+        self._live: _LiveFields | None = None
+        self._owner = False
+        self._creator_pid = os.getpid()  # a forked child inherits the object, not the ownership
+        self._closed = True
+        self._identity: tuple[int, int] | None = None
+        self._entries: dict[str, Entry] = {}
+        # weak: tensors/semaphores keep the chunk alive, not the other way round (no cycle,
+        # so a dropped SharedMemory is closed and unlinked at once by refcounting)
+        self._objects: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        self._peer: Peer | None = None
+        self._size = 0
+        self._capacity = 0
+        self._data_offset = 0
+
+    @staticmethod
+    def _check_int(what: str, value: Any, lo: int, hi: int) -> int:
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            value = operator.index(value)
+        except TypeError:
+            raise TypeError(f"{what} must be an integer, got {type(value).__name__}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"{what} must be between {lo} and {hi}, got {value}")
+        return value
+
+    def _create(self, handle: str, size: int, capacity: int, data_offset: int) -> None:
+        path = os.path.join(cleanup.SHM_DIR, handle)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            raise ChunkExists(f"shared memory '{handle}' already exists; choose another handle or omit it "
+                              "to generate one") from None
+        self.handle, self._fd, self._owner = handle, fd, True
+        try:
+            st = os.fstat(fd)
+            self._identity = (st.st_dev, st.st_ino)
+            cleanup.register(path, st.st_dev, st.st_ino)  # from here on it is cleaned up at exit
+            os.fchmod(fd, 0o600)  # exact mode whatever the umask
+            os.ftruncate(fd, size)
+            self._reserve(0, data_offset, "the header and directory")
+            self._mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            L.HEADER_STRUCT.pack_into(
+                self._mm, 0, b"\0" * 8, L.LAYOUT_VERSION, L.HEADER_SIZE, size, L.ENTRY_SIZE, capacity, 0,
+                L.SEM_T_SIZE, data_offset, 0, os.getpid(), 0, start_time(os.getpid()), 0, 0, b"")
+            self._mm[0:8] = L.MAGIC  # last: a sweep never sees a header without its pid
+            self._size, self._capacity, self._data_offset = size, capacity, data_offset
+            self._live = _LiveFields(self._mm)
+            self._closed = False
+        except BaseException:
+            self.close()  # roll back: unmap, unlink, close fd
+            raise
+        global _latest
+        _latest = weakref.ref(self)
+
+    def _reserve(self, offset: int, nbytes: int, what: str) -> None:
+        """Back a range with real tmpfs pages now, so a full /dev/shm is an error, not SIGBUS."""
+        try:
+            os.posix_fallocate(self._fd, offset, nbytes)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EFBIG):
+                raise ChunkFull(f"shared memory '{self.handle}': no space left in {cleanup.SHM_DIR} for "
+                                f"{what} ({nbytes} bytes)") from None
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # fs without fallocate: skip
+                raise
+
+    # -- properties ----------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        return os.path.join(cleanup.SHM_DIR, self.handle)
+
+    @property
+    def size(self) -> int:
+        """Total bytes of the chunk."""
+        return self._size
+
+    @property
+    def capacity(self) -> int:
+        """Directory slots (entries the chunk can hold)."""
+        return self._capacity
+
+    @property
+    def owner(self) -> bool:
+        """True in the creating process (which unlinks the chunk); False in forked children."""
+        return self._owner and os.getpid() == self._creator_pid
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def host_pid(self) -> int:
+        return self._fields().host_pid.value
+
+    @property
+    def engine_pid(self) -> int:
+        """Pid the engine wrote on attach, 0 until it attached."""
+        return self._fields().engine_pid.value
+
+    @property
+    def shutdown_requested(self) -> bool:
+        return self._fields().shutdown.value != 0
+
+    @property
+    def bytes_free(self) -> int:
+        """Bytes left for new entries (before alignment)."""
+        fields = self._fields()
+        return self._size - self._data_offset - fields.data_used.value
+
+    def names(self) -> list[str]:
+        """Names of all entries, in creation order."""
+        self._fields()
+        return list(self._entries)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("owner" if self._owner else "attached")
+        return f"<SharedMemory '{self.handle}' {state} {len(self._entries)} entries>"
+
+    def _fields(self) -> _LiveFields:
+        live = self._live
+        if live is None or self._closed:
+            raise ChunkClosed(f"shared memory '{self.handle}' is closed")
+        return live
+
+    # -- liveness of the other side -----------------------------------------------------------
+    def set_peer(self, peer: Peer | None) -> None:
+        """Process whose death aborts waits (Popen or pid). Default: the engine_pid the engine
+        wrote (for the host) or the host_pid (for an attached process)."""
+        self._peer = peer
+
+    def _watched_peer(self) -> Peer | None:
+        if self._peer is not None:
+            return self._peer
+        live = self._live
+        if live is None:
+            return None
+        pid = live.engine_pid.value if self._owner else live.host_pid.value
+        return pid if pid > 0 and pid != os.getpid() else None
+
+    def _peer_role(self) -> str:
+        return "engine" if self._owner else "host"
+
+    def request_shutdown(self) -> None:
+        """Ask the engine to quit (it checks the flag while waiting and between steps)."""
+        self._fields().shutdown.value = 1
+
+    # -- creating entries ----------------------------------------------------------------------
+    def newIntTensor(self, name: str, size: int) -> SharedIntTensor:
+        """Create an int32 tensor of ``size`` elements."""
+        return self._new_tensor(name, size, L.DTYPE_INT32)  # type: ignore[return-value]
+
+    def newFloatTensor(self, name: str, size: int) -> SharedFloatTensor:
+        """Create a float32 tensor of ``size`` elements."""
+        return self._new_tensor(name, size, L.DTYPE_FLOAT32)  # type: ignore[return-value]
+
+    def newUintTensor(self, name: str, size: int) -> SharedUintTensor:
+        """Create a uint8 tensor of ``size`` elements (image observations)."""
+        return self._new_tensor(name, size, L.DTYPE_UINT8)  # type: ignore[return-value]
+
+    def newSemaphore(self, name: str, init_val: int = 0, **kwargs: Any) -> SharedMemorySemaphore:
+        """Create a semaphore (same as ``SharedMemorySemaphore(name, init_val, memory=self)``)."""
+        return SharedMemorySemaphore(name, init_val, memory=self, **kwargs)
+
+    new_int_tensor, new_float_tensor, new_uint_tensor, new_semaphore = (
+        newIntTensor, newFloatTensor, newUintTensor, newSemaphore)
+
+    def _new_tensor(self, name: str, size: int, dtype: int) -> SharedTensor:
+        size = self._check_int(f"size of tensor {name!r}", size, 1, 2**62)
+        entry = self._allocate(name, L.KIND_TENSOR, dtype, size, size * L.DTYPE_SIZES[dtype])
+        tensor = self._wrap(entry)
+        return tensor
+
+    def _create_semaphore(self, name: str, init_val: int) -> Entry:
+        init_val = self._check_int(f"init_val of semaphore {name!r}", init_val, 0, _libc.SEM_VALUE_MAX)
+        return self._allocate(name, L.KIND_SEMAPHORE, L.DTYPE_NONE, 1, L.SEM_SLOT_SIZE, init_val)
+
+    def _allocate(self, name: str, kind: int, dtype: int, count: int, nbytes: int, init_val: int = 0) -> Entry:
+        """Append an entry: reserve its data, fill it, then publish it (entry_count last)."""
+        fields = self._fields()
+        name = _check_name(name)
+        if not self.owner:
+            raise NotOwner(f"cannot create '{name}' in shared memory '{self.handle}': only the process that "
+                           "created the chunk adds entries")
+        if name in self._entries:
+            raise DuplicateName(f"shared memory '{self.handle}' already has an entry named '{name}' "
+                                f"({_a(self._entries[name].type_name)})")
+        index = fields.entry_count.value
+        if index >= self._capacity:
+            raise ChunkFull(f"shared memory '{self.handle}': directory is full ({self._capacity} entries); "
+                            "create it with a larger capacity=")
+        offset = L.align_up(self._data_offset + fields.data_used.value)
+        if offset + nbytes > self._size:
+            free = max(0, self._size - offset)
+            raise ChunkFull(f"shared memory '{self.handle}': '{name}' needs {nbytes} bytes but only {free} of "
+                            f"{self._size} are free; create it with a larger size=")
+        self._reserve(offset, nbytes, f"'{name}'")
+        mm = self._mm
+        assert mm is not None
+        if kind == L.KIND_SEMAPHORE:
+            anchor = (ctypes.c_char * L.SEM_SLOT_SIZE).from_buffer(mm, offset)
+            rc = _libc.sem_init(ctypes.addressof(anchor), 1, init_val)
+            del anchor
+            if rc != 0:
+                raise SharedMemoryError(f"sem_init for semaphore '{name}' failed: {_libc.strerror(_libc.errno())}")
+        L.ENTRY_STRUCT.pack_into(mm, L.entry_offset(index), name.encode(), kind, dtype, count, offset, nbytes, b"")
+        fields.data_used.value = offset + nbytes - self._data_offset
+        fields.entry_count.value = index + 1  # publish: the entry is complete (x86-64 keeps store order)
+        entry = Entry(index, name, kind, dtype, count, offset, nbytes)
+        self._entries[name] = entry
+        return entry
+
+    # -- finding entries -----------------------------------------------------------------------
+    def _lookup(self, name: str) -> Entry:
+        self._fields()
+        name = _check_name(name)
+        entry = self._entries.get(name)
+        if entry is None and not self.owner:
+            self._refresh()  # the host may have added entries since we attached
+            entry = self._entries.get(name)
+        if entry is None:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise UnknownName(f"shared memory '{self.handle}' has no entry named '{name}' (entries: {known})")
+        return entry
+
+    def _refresh(self) -> None:
+        assert self._mm is not None
+        _, entries = parse(self._mm, self.handle)
+        self._entries = {e.name: e for e in entries}
+
+    def _wrap(self, entry: Entry) -> Any:
+        obj = self._objects.get(entry.name)
+        if obj is not None:
+            return obj
+        if entry.kind == L.KIND_SEMAPHORE:
+            obj = SharedMemorySemaphore._from_entry(self, entry)
+        else:
+            view = np.frombuffer(self._mm, dtype=L.NUMPY_DTYPES[entry.dtype], count=entry.count, offset=entry.offset)
+            obj = TENSOR_CLASSES[entry.dtype](self, entry, view)
+        self._objects[entry.name] = obj
+        return obj
+
+    def _remember(self, obj: Any) -> None:
+        self._objects.setdefault(obj.name, obj)
+
+    def find_tensor(self, name: str, dtype: int | None = None) -> SharedTensor:
+        """The tensor ``name``; with ``dtype`` (layout.DTYPE_*) it must also have that dtype."""
+        entry = self._lookup(name)
+        if entry.kind != L.KIND_TENSOR or (dtype is not None and entry.dtype != dtype):
+            wanted = L.type_name(L.KIND_TENSOR, dtype) if dtype is not None else "tensor"
+            raise WrongKind(f"entry '{name}' of shared memory '{self.handle}' is {_a(entry.type_name)}, "
+                            f"not {_a(wanted)}")
+        return self._wrap(entry)
+
+    def findIntTensor(self, name: str) -> SharedIntTensor:
+        return self.find_tensor(name, L.DTYPE_INT32)  # type: ignore[return-value]
+
+    def findFloatTensor(self, name: str) -> SharedFloatTensor:
+        return self.find_tensor(name, L.DTYPE_FLOAT32)  # type: ignore[return-value]
+
+    def findUintTensor(self, name: str) -> SharedUintTensor:
+        return self.find_tensor(name, L.DTYPE_UINT8)  # type: ignore[return-value]
+
+    def find_semaphore(self, name: str) -> SharedMemorySemaphore:
+        """The semaphore ``name``."""
+        entry = self._lookup(name)
+        if entry.kind != L.KIND_SEMAPHORE:
+            raise WrongKind(f"entry '{name}' of shared memory '{self.handle}' is {_a(entry.type_name)}, "
+                            "not a semaphore")
+        return self._wrap(entry)
+
+    # -- teardown ----------------------------------------------------------------------------
+    def unlink(self) -> None:
+        """Remove the chunk's name now (idempotent). Existing mappings, ours and the engine's,
+        stay valid; nothing can attach any more and nothing can leak."""
+        if not self.owner:
+            raise NotOwner(f"shared memory '{self.handle}' was attached or inherited, not created, by this "
+                           "process; only its creator unlinks it")
+        if self._identity is not None:
+            cleanup.unregister(self.path)
+            try:
+                cleanup.unlink_if_same(self.path, *self._identity)
+            except OSError:
+                pass
+            self._identity = None
+
+    def close(self) -> None:
+        """Unmap the chunk; the creator also asks the engine to quit and unlinks the name.
+
+        Safe to call twice and after a failed constructor. Numpy views handed out by
+        ``tensor.view`` keep the memory mapped until they are garbage collected.
+        """
+        was_open = not self._closed
+        self._closed = True
+        if was_open and self.owner and self._live is not None:
+            self._live.shutdown.value = 1
+        for obj in list(self._objects.values()):
+            obj._release()
+        self._objects = weakref.WeakValueDictionary()
+        self._live = None
+        if self._mm is not None:
+            try:
+                self._mm.close()
+            except BufferError:
+                pass  # user views still export it; it is unmapped when they are freed
+            self._mm = None
+        if self.owner:
+            self.unlink()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> SharedMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+SharedMemoryTensor = SharedMemory  # the seed's name for the chunk class
+
+
+def _sweep_once() -> None:
+    """Remove chunks left by dead hosts, once per process, before creating the first chunk."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    try:
+        cleanup.sweep_stale_chunks()
+    except Exception:
+        pass

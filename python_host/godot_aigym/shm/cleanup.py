@@ -1,0 +1,143 @@
+"""Keep /dev/shm clean: unlink owned chunks at exit and on SIGINT/SIGTERM, sweep stale ones.
+
+The registry holds only names and inode identities (not the SharedMemory objects), so the
+handlers work even while objects are being torn down, and a name reused by someone else
+after we unlinked ours is never touched.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import stat
+import threading
+
+from . import layout as L
+from .liveness import owner_alive
+
+SHM_DIR = "/dev/shm"
+HANDLE_PREFIX = "aigym_"
+
+_lock = threading.Lock()
+_owned: dict[str, tuple[int, int, int]] = {}  # path -> (creator pid, st_dev, st_ino)
+_previous_handlers: dict[int, object] = {}
+
+
+def register(path: str, dev: int, ino: int) -> None:
+    """Remember a chunk this process created, so exit/signal handlers can unlink it."""
+    with _lock:
+        _owned[path] = (os.getpid(), dev, ino)
+    _install_signal_handlers()
+
+
+def unregister(path: str) -> None:
+    with _lock:
+        _owned.pop(path, None)
+
+
+def unlink_if_same(path: str, dev: int, ino: int) -> bool:
+    """Unlink ``path`` only if it is still the file (dev, ino); True if it was removed."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        if (st.st_dev, st.st_ino) != (dev, ino):
+            return False
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def unlink_all_owned() -> None:
+    """Unlink every chunk this process created and still owns (mappings stay valid)."""
+    with _lock:
+        items = list(_owned.items())
+        _owned.clear()
+    me = os.getpid()
+    for path, (pid, dev, ino) in items:
+        if pid == me:  # never a parent's chunk in a forked child
+            try:
+                unlink_if_same(path, dev, ino)
+            except OSError:
+                pass
+
+
+def _signal_handler(signum: int, frame) -> None:
+    unlink_all_owned()
+    previous = _previous_handlers.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)  # e.g. default_int_handler raises KeyboardInterrupt
+        return
+    # previous disposition was SIG_DFL: die of the same signal, as without us
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_signal_handlers() -> None:
+    """Chain SIGINT/SIGTERM once, from the main thread, unless the signal is ignored/foreign."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal.signal only works there; atexit still cleans up
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signum in _previous_handlers:
+            continue
+        current = signal.getsignal(signum)
+        if current is signal.SIG_IGN or current is None:
+            continue  # ignored, or installed outside Python: leave it alone
+        _previous_handlers[signum] = current
+        signal.signal(signum, _signal_handler)
+
+
+def _after_fork_in_child() -> None:
+    with _lock:
+        _owned.clear()
+
+
+atexit.register(unlink_all_owned)
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def sweep_stale_chunks(prefix: str = HANDLE_PREFIX, dry_run: bool = False) -> list[str]:
+    """Remove chunks in /dev/shm named ``prefix*`` whose creator process is gone.
+
+    Only regular files owned by this user, with the godot-aigym magic, whose recorded host
+    pid (and start time, guarding against pid reuse) is dead are removed. Returns the
+    handles removed (or that would be, with ``dry_run``). Never raises for odd files.
+    """
+    removed: list[str] = []
+    try:
+        names = os.listdir(SHM_DIR)
+    except OSError:
+        return removed
+    uid = os.getuid()
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        path = os.path.join(SHM_DIR, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != uid or st.st_size < L.HEADER_SIZE:
+                continue
+            head = os.pread(fd, L.HEADER_SIZE, 0)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        if len(head) < L.HEADER_SIZE or head[:8] != L.MAGIC:
+            continue  # not ours, or a creation still in progress (magic is written last)
+        host_pid = L.I32.unpack_from(head, L.HEADER_OFFSETS["host_pid"])[0]
+        started = L.U64.unpack_from(head, L.HEADER_OFFSETS["host_start_time"])[0]
+        if owner_alive(host_pid, started):
+            continue
+        if dry_run:
+            removed.append(name)
+            continue
+        try:
+            if unlink_if_same(path, st.st_dev, st.st_ino):
+                removed.append(name)
+        except OSError:
+            pass
+    return removed

@@ -1,0 +1,190 @@
+"""No /dev/shm leaks: exit and signal handlers unlink owned chunks, the sweep removes dead owners' chunks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from shm_testutil import read_json_line, spawn_python, unique_handle
+
+from godot_aigym.shm import SharedMemory, layout as L, sweep_stale_chunks
+
+
+_children: list[subprocess.Popen] = []
+
+
+def _owner(extra: str = "", tail: str = "import time; time.sleep(60)") -> subprocess.Popen:
+    """A child that creates a chunk, reports its handle, waits for a line on stdin, then runs ``tail``."""
+    proc = spawn_python(f"""
+        import json, sys
+        {extra}
+        from godot_aigym.shm import SharedMemory
+        mem = SharedMemory({unique_handle("c")!r}, size=1 << 16)
+        mem.newFloatTensor("obs", 4)
+        print(json.dumps({{"handle": mem.handle}}), flush=True)
+        sys.stdin.readline()
+        {tail}
+    """)
+    _children.append(proc)
+    return proc
+
+
+def _handle_of(proc: subprocess.Popen) -> str:
+    """The child's handle once it exists; then the child is let go on to its tail."""
+    handle = read_json_line(proc)["handle"]
+    assert os.path.exists(f"/dev/shm/{handle}")
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    return handle
+
+
+def _reap(proc: subprocess.Popen) -> int:
+    try:
+        return proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _reap_children():
+    yield
+    while _children:
+        _reap(_children.pop())
+
+
+def test_sigkill_then_sweep_removes_the_chunk():
+    proc = _owner()
+    handle = _handle_of(proc)
+    assert handle not in sweep_stale_chunks()  # owner alive: kept
+    proc.kill()
+    assert _reap(proc) == -signal.SIGKILL
+    assert os.path.exists(f"/dev/shm/{handle}")  # SIGKILL cannot be handled...
+    assert handle in sweep_stale_chunks(dry_run=True)
+    assert os.path.exists(f"/dev/shm/{handle}")
+    assert handle in sweep_stale_chunks()  # ...so the sweep removes it
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_sweep_runs_when_the_next_chunk_is_created():
+    proc = _owner()
+    handle = _handle_of(proc)
+    proc.kill()
+    _reap(proc)
+    child = spawn_python("""
+        from godot_aigym.shm import SharedMemory
+        SharedMemory(size=1 << 16).close()
+    """)
+    assert child.wait(30) == 0, child.stderr.read()
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_sweep_keeps_live_and_foreign_files(mem):
+    junk = f"/dev/shm/{unique_handle('junk')}"
+    fd = os.open(junk, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        os.write(fd, b"not a chunk".ljust(200, b"\0"))
+        removed = sweep_stale_chunks()
+        assert mem.handle not in removed and os.path.basename(junk) not in removed
+        assert os.path.exists(mem.path) and os.path.exists(junk)
+    finally:
+        os.close(fd)
+        os.unlink(junk)
+
+
+def test_sweep_detects_reused_pid(mem):
+    """Right pid, wrong start time: the recorded owner is gone even though the pid runs."""
+    with open(mem.path, "r+b") as f:
+        f.seek(L.HEADER_OFFSETS["host_start_time"])
+        f.write((1).to_bytes(8, "little"))
+    assert mem.handle in sweep_stale_chunks()
+    assert not os.path.exists(mem.path)
+
+
+def test_sigterm_unlinks_and_dies_by_the_signal():
+    proc = _owner()
+    handle = _handle_of(proc)
+    proc.send_signal(signal.SIGTERM)
+    assert _reap(proc) == -signal.SIGTERM
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_sigint_unlinks_and_raises_keyboard_interrupt():
+    proc = _owner()
+    handle = _handle_of(proc)
+    proc.send_signal(signal.SIGINT)
+    assert _reap(proc) == -signal.SIGINT  # Python re-raises an unhandled KeyboardInterrupt as SIGINT
+    assert "KeyboardInterrupt" in proc.stderr.read()
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_previous_sigterm_handler_still_runs():
+    extra = ("import signal, os\n"
+             "        signal.signal(signal.SIGTERM, lambda s, f: (print('{\"previous\": 1}', flush=True), "
+             "os._exit(3)))")
+    proc = _owner(extra=extra)
+    handle = _handle_of(proc)
+    proc.send_signal(signal.SIGTERM)
+    assert read_json_line(proc) == {"previous": 1}
+    assert _reap(proc) == 3
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_ignored_signal_stays_ignored():
+    extra = "import signal\n        signal.signal(signal.SIGTERM, signal.SIG_IGN)"
+    proc = _owner(extra=extra, tail="import time; time.sleep(0.3); print('{\"alive\": 1}', flush=True)")
+    handle = _handle_of(proc)
+    proc.send_signal(signal.SIGTERM)
+    assert read_json_line(proc) == {"alive": 1}
+    assert _reap(proc) == 0
+    assert not os.path.exists(f"/dev/shm/{handle}")  # normal exit: atexit cleaned up
+
+
+def test_exit_without_close_unlinks():
+    proc = _owner(tail="del mem  # not closed explicitly\n        sys.exit(0)")
+    handle = _handle_of(proc)
+    assert _reap(proc) == 0
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_unhandled_exception_unlinks():
+    proc = _owner(tail="raise RuntimeError('boom')")
+    handle = _handle_of(proc)
+    assert _reap(proc) == 1
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_forked_child_does_not_unlink_parents_chunk():
+    proc = _owner(tail=("import os\n"
+                        "        pid = os.fork()\n"
+                        "        if pid == 0:\n"
+                        "            sys.exit(0)  # runs atexit in the child\n"
+                        "        os.waitpid(pid, 0)\n"
+                        "        print(json.dumps({'exists': os.path.exists(mem.path)}), flush=True)"))
+    handle = _handle_of(proc)
+    assert read_json_line(proc) == {"exists": True}
+    assert _reap(proc) == 0
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_garbage_collected_chunk_is_unlinked(handles):
+    h = handles()
+    m = SharedMemory(h, size=1 << 16)
+    m.newFloatTensor("x", 2)
+    del m
+    assert not os.path.exists(f"/dev/shm/{h}")
+
+
+def test_name_reused_after_unlink_is_not_removed(handles):
+    h = handles()
+    first = SharedMemory(h, size=1 << 16)
+    first.unlink()
+    second = SharedMemory(h, size=1 << 16)  # same name, new file
+    first.close()  # must not remove the second chunk
+    assert os.path.exists(second.path)
+    second.close()
+    assert not os.path.exists(f"/dev/shm/{h}")
