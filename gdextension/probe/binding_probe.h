@@ -25,7 +25,7 @@ class cBindingProbe : public gd::ExtensionObject {
     bool echo_bool(bool v) const { return v; }
     std::string echo_string(std::string v) const { return v; }
     int64_t string_name_length(gd::StringName v) const { return static_cast<int64_t>(v.utf8().size()); }
-    int32_t add_int32(int32_t a, int32_t b) const { return a + b; }
+    int32_t add_int32(int32_t a, int32_t b) const { return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b)); }
     float half_float(float v) const { return v * 0.5f; }
     gd::Variant echo_variant(gd::Variant v) const { return v; }
     gd::PackedInt32Array reverse_int32(gd::PackedInt32Array values) const;

@@ -135,3 +135,14 @@ def dynamic_fetch(name: str, out: Any) -> None:
     obj = SharedDynamicObject(name, create=False)
     out.put(obj.fetch())
     obj.close()
+
+
+def interruptible_wait(name: str, ready: Any, out: Any) -> None:
+    """Wait without a timeout; Ctrl-C (SIGINT) must still get through."""
+    obj = SharedObject(name, create=False)
+    ready.set()
+    try:
+        obj.wait_modified()
+        out.put("returned")
+    except KeyboardInterrupt:
+        out.put("interrupted")

@@ -217,3 +217,31 @@ def test_sweep_removes_objects_of_dead_creators(make_name: Callable[[], str]) ->
     assert removed == [stale] or (stale in removed and alive not in removed)
     assert not os.path.exists(f"/dev/shm/{stale}")
     assert os.path.exists(f"/dev/shm/{alive}")
+
+
+@pytest.mark.timeout(60)
+def test_wait_modified_wakes_another_thread(name: str) -> None:
+    import threading
+
+    owner = SharedObject(name, data="a")
+    reader = SharedObject(name)
+    got: list[object] = []
+    t = threading.Thread(target=lambda: got.append((reader.wait_modified(timeout=20), reader.fetch())))
+    t.start()
+    time.sleep(0.05)  # the waiter sleeps in the futex with the GIL released
+    owner.assign("b")
+    t.join(JOIN_S)
+    assert not t.is_alive() and got == [(True, "b")]
+
+
+@pytest.mark.timeout(60)
+def test_sigint_interrupts_an_infinite_wait(name: str) -> None:
+    SharedObject(name, data=0)
+    ready, out = FORK.Event(), FORK.Queue()
+    child = FORK.Process(target=w.interruptible_wait, args=(name, ready, out))
+    child.start()
+    assert ready.wait(JOIN_S)
+    time.sleep(0.05)
+    os.kill(child.pid, signal.SIGINT)
+    assert out.get(timeout=JOIN_S) == "interrupted"
+    _join(child)

@@ -327,3 +327,29 @@ def test_close_asks_engine_to_quit(handles):
     assert not other.shutdown_requested
     m.close()
     assert other.shutdown_requested
+
+
+def test_find_tensor_dtype_spellings(mem):
+    import numpy as np
+
+    mem.newFloatTensor("obs", 2)
+    for dtype in (L.DTYPE_FLOAT32, np.float32, "float32", "f4", np.dtype("<f4")):
+        assert mem.find_tensor("obs", dtype).name == "obs"
+    with pytest.raises(WrongKind, match="is a float32 tensor, not a uint8 tensor"):
+        mem.find_tensor("obs", "uint8")
+    with pytest.raises(ValueError, match=r"^dtype must be int32, float32 or uint8 \(or a layout.DTYPE_\* code\), "
+                                         r"got 'float64'$"):
+        mem.find_tensor("obs", "float64")
+
+
+def test_create_rollback_before_inode_is_known(handles, monkeypatch):
+    h = handles()
+
+    def broken_fstat(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(chunk_mod.os, "fstat", broken_fstat)
+    with pytest.raises(OSError, match="Input/output error"):
+        SharedMemory(h, size=1 << 16)
+    monkeypatch.undo()
+    assert not os.path.exists(f"/dev/shm/{h}")

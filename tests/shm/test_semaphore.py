@@ -228,6 +228,8 @@ def test_post_overflow(mem):
 def test_close_during_wait_raises_instead_of_crashing(handles):
     m = SharedMemory(handles(), size=1 << 16)
     s = m.newSemaphore("s", 0)
-    threading.Timer(0.2, m.close).start()
+    closer = threading.Timer(0.2, m.close)
+    closer.start()
     with pytest.raises(ChunkClosed, match=rf"^shared memory '{m.handle}' was closed while waiting on semaphore 's'$"):
         s.wait()
+    closer.join()  # the waiter may notice before close() has finished unlinking

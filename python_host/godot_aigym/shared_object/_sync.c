@@ -98,7 +98,7 @@ static inline int64_t now_ns(clockid_t clk) {
  * third process busies the other vCPU): without it we would burn the whole spin
  * budget while the partner, runnable on our run queue, cannot answer.  When
  * nothing else is runnable, sched_yield returns at once. */
-#define PURE_SPIN_NS 4000LL
+#define PURE_SPIN_NS 2000LL
 
 /* Timed lock against a CLOCK_MONOTONIC deadline (immune to wall-clock jumps);
  * C libraries without pthread_mutex_clocklock get the CLOCK_REALTIME variant. */
@@ -111,6 +111,12 @@ static int mutex_lock_until(pthread_mutex_t *m, int64_t mono_deadline) {
     struct timespec abs = {real / 1000000000LL, real % 1000000000LL};
     return pthread_mutex_timedlock(m, &abs);
 #endif
+}
+
+/* Seconds (double) to a deadline in ns; negative or absurdly large means never. */
+static int64_t deadline_after(int64_t start, double seconds) {
+    if (seconds < 0 || seconds > 1e9) return INT64_MAX;
+    return start + (int64_t)(seconds * 1e9);
 }
 
 static PyObject *closed_error = NULL; /* set by Python: ObjectClosedError */
@@ -221,8 +227,8 @@ static PyObject *Sync_lock(SyncObject *self, PyObject *args) {
     int rc = lock_result(b, pthread_mutex_trylock(&b->mutex));
     if (rc == EBUSY) {
         int64_t start = now_ns(CLOCK_MONOTONIC);
-        int64_t deadline = timeout < 0 ? INT64_MAX : start + (int64_t)(timeout * 1e9);
-        int64_t spin_end = start + (int64_t)(spin * 1e9);
+        int64_t deadline = deadline_after(start, timeout);
+        int64_t spin_end = deadline_after(start, spin > 1.0 ? 1.0 : spin);
         PyThreadState *ts = PyEval_SaveThread();
         for (int64_t now = start; rc == EBUSY && now < spin_end; now = now_ns(CLOCK_MONOTONIC)) {
             if (now - start < PURE_SPIN_NS)
@@ -249,6 +255,12 @@ static PyObject *Sync_lock(SyncObject *self, PyObject *args) {
         errno = rc;
         return PyErr_SetFromErrno(PyExc_OSError);
     }
+    /* Release fence between taking the lock and the slot writes the caller makes next.
+     * The previous writer's publish happens-before our lock; if a lapped reader's load
+     * sees one of our slot writes, this fence synchronises with the acquire fence in
+     * its end(), so its re-load of pub sees that publish and it retries.  (x86: a
+     * compiler barrier only; it matters on weakly ordered CPUs.) */
+    atomic_thread_fence(memory_order_release);
     return PyLong_FromUnsignedLongLong(atomic_load_explicit(&b->pub, memory_order_acquire));
 }
 
@@ -297,8 +309,8 @@ static PyObject *Sync_wait(SyncObject *self, PyObject *args) {
     sync_block *b = self->blk;
     if (atomic_load_explicit(&b->pub, memory_order_acquire) != p) Py_RETURN_TRUE;
     int64_t start = now_ns(CLOCK_MONOTONIC);
-    int64_t deadline = timeout < 0 ? INT64_MAX : start + (int64_t)(timeout * 1e9);
-    int64_t spin_end = start + (int64_t)(spin * 1e9);
+    int64_t deadline = deadline_after(start, timeout);
+    int64_t spin_end = deadline_after(start, spin > 1.0 ? 1.0 : spin);
     if (spin_end > deadline) spin_end = deadline;
     int changed = 0;
     PyThreadState *ts = PyEval_SaveThread();

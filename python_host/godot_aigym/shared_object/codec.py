@@ -55,8 +55,6 @@ SUPPORTED = "None, bool, int, float, complex, str, bytes, bytearray, numpy array
 MAX_DEPTH = 100
 FLAG_SCALAR = 1
 
-_B = struct.Struct("<B")
-_BB = struct.Struct("<BB")
 _BBool = struct.Struct("<B?")
 _Bq = struct.Struct("<Bq")
 _Bd = struct.Struct("<Bd")

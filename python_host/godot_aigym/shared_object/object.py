@@ -122,7 +122,7 @@ class SharedObject:
     def _mount(self) -> None:
         seg = Segment.open(self.name, MOUNT_TIMEOUT_S)
         try:
-            magic, version, kind, tag, pid, _ = seg.ident()
+            _, _, kind, tag, pid, _ = seg.ident()
             if kind != self._kind:
                 other = "SharedDynamicObject" if kind == layout.KIND_DYNAMIC else "SharedObject"
                 raise TypeMismatchError(f"{self.name!r} is a {other}; mount it with {other}")

@@ -124,6 +124,11 @@ class Segment:
                 time.sleep(delay)
                 delay = min(delay * 2, 5e-3)
             seg = cls(name, fd, created=False)
+            while (magic := layout.IDENT.unpack_from(seg.header, 0)[0]) == b"\0\0\0\0":
+                if time.monotonic() > deadline:  # creator between ftruncate and stamping
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 5e-3)
             magic, version = layout.IDENT.unpack_from(seg.header, 0)[:2]
             if magic != layout.MAGIC or version != layout.LAYOUT_VERSION:
                 raise CorruptObjectError(

@@ -49,6 +49,20 @@ def _a(noun: str) -> str:
     return ("an " if noun[0] in "aeio" or noun.startswith("unknown") else "a ") + noun
 
 
+def _dtype_code(dtype: Any) -> int | None:
+    """None, a DTYPE_* code, or anything np.dtype() maps to int32/float32/uint8 -> code."""
+    if dtype is None or (isinstance(dtype, int) and not isinstance(dtype, bool) and dtype in L.NUMPY_DTYPES):
+        return dtype
+    try:
+        npd = np.dtype(dtype)
+    except TypeError:
+        npd = None
+    for code, known in L.NUMPY_DTYPES.items():
+        if npd == known:
+            return code
+    raise ValueError(f"dtype must be int32, float32 or uint8 (or a layout.DTYPE_* code), got {dtype!r}")
+
+
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.isascii() or not L.name_valid(name.encode()):
         raise InvalidName(f"{name!r}: {L.STATUS_MESSAGES[L.ERR_INVALID_NAME]}")
@@ -177,10 +191,12 @@ class SharedMemory:
             raise ChunkExists(f"shared memory '{handle}' already exists; choose another handle or omit it "
                               "to generate one") from None
         self.handle, self._fd, self._owner = handle, fd, True
+        registered = False
         try:
             st = os.fstat(fd)
             self._identity = (st.st_dev, st.st_ino)
             cleanup.register(path, st.st_dev, st.st_ino)  # from here on it is cleaned up at exit
+            registered = True
             os.fchmod(fd, 0o600)  # exact mode whatever the umask
             os.ftruncate(fd, size)
             self._reserve(0, data_offset, "the header and directory")
@@ -194,6 +210,11 @@ class SharedMemory:
             self._closed = False
         except BaseException:
             self.close()  # roll back: unmap, unlink, close fd
+            if not registered:  # failed before the inode was recorded: the name is still ours
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
             raise
         global _latest
         _latest = weakref.ref(self)
@@ -253,8 +274,10 @@ class SharedMemory:
         return self._size - self._data_offset - fields.data_used.value
 
     def names(self) -> list[str]:
-        """Names of all entries, in creation order."""
+        """Names of all entries, in creation order (re-read from the chunk when attached)."""
         self._fields()
+        if not self.owner:
+            self._refresh()
         return list(self._entries)
 
     def __repr__(self) -> str:
@@ -387,8 +410,10 @@ class SharedMemory:
     def _remember(self, obj: Any) -> None:
         self._objects.setdefault(obj.name, obj)
 
-    def find_tensor(self, name: str, dtype: int | None = None) -> SharedTensor:
-        """The tensor ``name``; with ``dtype`` (layout.DTYPE_*) it must also have that dtype."""
+    def find_tensor(self, name: str, dtype: Any = None) -> SharedTensor:
+        """The tensor ``name``; with ``dtype`` (a layout.DTYPE_* code, or np.float32 / "int32" /
+        "uint8" and the like) it must also have that dtype (else WrongKind)."""
+        dtype = _dtype_code(dtype)
         entry = self._lookup(name)
         if entry.kind != L.KIND_TENSOR or (dtype is not None and entry.dtype != dtype):
             wanted = L.type_name(L.KIND_TENSOR, dtype) if dtype is not None else "tensor"

@@ -209,7 +209,6 @@ class SharedMemorySemaphore:
                 raise EngineDiedError(f"{self._memory._peer_role()} process {describe_peer(peer)} died while "
                                       f"waiting on semaphore '{self.name}' of shared memory "
                                       f"'{self._memory.handle}'")
-        del anchor  # pragma: no cover
 
     def _watched_peer(self) -> Peer | None:
         return self.peer if self.peer is not None else self._memory._watched_peer()

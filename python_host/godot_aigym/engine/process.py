@@ -1,0 +1,192 @@
+"""Launch and supervise a Godot engine process.
+
+`GodotProcess` starts Godot (headless by default) on a project, optionally with a scene,
+`--handle`, a seed, a fixed frame rate and extra user arguments; writes its output to a log
+file; and guarantees the engine does not outlive us: the child gets a parent-death signal
+(SIGKILL when this Python process dies, however it dies), `close()` first waits for a clean
+exit, then terminates, then kills by the recorded pid, and is harmless when called twice.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..runtime import GodotRuntime, resolve_godot
+
+PR_SET_PDEATHSIG = 1
+
+
+class GodotProcessError(RuntimeError):
+    """The engine could not be started, or failed while we waited for it."""
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+@dataclass
+class LaunchOptions:
+    """What to run: every field maps to one engine command-line option."""
+
+    project: Path
+    scene: str | None = None          # res:// path of the scene to run (default: the main scene)
+    script: str | None = None         # res:// path of a SceneTree script to run instead (--script)
+    handle: str | None = None         # shared-memory handle passed as --handle
+    seed: int | None = None           # passed as --seed (our addon seeds the game with it)
+    fixed_fps: int | None = None      # --fixed-fps: deterministic steps, no frame sleeping
+    headless: bool = True
+    quit_after: int | None = None     # --quit-after N frames (a safety net for tests)
+    engine_args: Sequence[str] = ()   # before "--": options for the engine itself
+    user_args: Sequence[str] = ()     # after "--": read by the game with OS.get_cmdline_user_args()
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(self, godot: Path) -> list[str]:
+        cmd = [str(godot)]
+        if self.headless:
+            cmd.append("--headless")
+        cmd += ["--path", str(self.project)]
+        if self.fixed_fps:
+            cmd += ["--fixed-fps", str(int(self.fixed_fps))]
+        if self.quit_after:
+            cmd += ["--quit-after", str(int(self.quit_after))]
+        if self.script:
+            cmd += ["--script", self.script]
+        cmd += list(self.engine_args)
+        if self.scene:
+            cmd.append(self.scene)
+        user = list(self.user_args)
+        if self.handle:
+            user = ["--handle", self.handle, *user]
+        if self.seed is not None:
+            user = [*user, "--seed", str(int(self.seed))]
+        if user:
+            cmd += ["--", *user]
+        return cmd
+
+
+class GodotProcess:
+    """A running engine. Use as a context manager, or call `close()`."""
+
+    def __init__(self, options: LaunchOptions, *, godot: GodotRuntime | None = None,
+                 log_path: str | os.PathLike | None = None):
+        self.options = options
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file = None
+        project = Path(options.project)
+        if not (project / "project.godot").is_file():
+            raise GodotProcessError(f"not a Godot project (no project.godot): {project}")
+        if options.scene and options.scene.startswith("res://"):
+            scene_file = project / options.scene[len("res://"):]
+            if not scene_file.is_file():
+                raise GodotProcessError(f"scene not found: {options.scene} (looked for {scene_file})")
+        self.godot = godot or resolve_godot()
+        if log_path is None:
+            fd, log_path = tempfile.mkstemp(prefix="godot-aigym-", suffix=".log")
+            os.close(fd)
+        self.log_path = Path(log_path)
+        self.command = options.command(self.godot.path)
+        self._log_file = open(self.log_path, "wb")
+        try:
+            self._proc = subprocess.Popen(
+                self.command, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
+                env={**os.environ, **options.env}, preexec_fn=_die_with_parent, cwd=str(project),
+            )
+        except OSError as e:
+            self._log_file.close()
+            raise GodotProcessError(f"cannot start Godot ({self.godot.path}): {e}") from e
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        return self._proc.pid if self._proc else -1
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes] | None:
+        return self._proc
+
+    def poll(self) -> int | None:
+        return self._proc.poll() if self._proc else -1
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log(self) -> str:
+        """Everything the engine printed so far."""
+        if self._log_file and not self._log_file.closed:
+            self._log_file.flush()
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    # -- waiting and stopping -------------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the engine to exit; on timeout kill it and raise GodotProcessError."""
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close(grace=0)
+            raise GodotProcessError(
+                f"Godot did not exit within {timeout} s; killed it. Last output:\n{self.log_tail()}"
+            ) from None
+
+    def close(self, grace: float = 5.0) -> int | None:
+        """Stop the engine: wait `grace` s for it to exit by itself, then SIGTERM, then SIGKILL."""
+        proc, self._proc = self._proc, None
+        code = None
+        if proc is not None:
+            if grace > 0:
+                try:
+                    code = proc.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    pass
+            if code is None:
+                for sig, wait_s in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 10.0)):
+                    try:
+                        proc.send_signal(sig)
+                        code = proc.wait(timeout=wait_s)
+                        break
+                    except subprocess.TimeoutExpired:
+                        continue
+                    except ProcessLookupError:
+                        code = proc.wait()
+                        break
+        if self._log_file and not self._log_file.closed:
+            self._log_file.close()
+        return code
+
+    def __enter__(self) -> "GodotProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close(grace=0 if exc[0] else 5.0)
+
+    def __del__(self) -> None:  # last resort: never leave an engine behind
+        if getattr(self, "_proc", None) is not None:
+            self.close(grace=0)
+
+
+def run_godot(options: LaunchOptions, timeout: float = 120.0, godot: GodotRuntime | None = None) -> tuple[int, str]:
+    """Run the engine to completion; return (exit code, output). Kills it after `timeout` s."""
+    with GodotProcess(options, godot=godot) as proc:
+        try:
+            code = proc.wait(timeout=timeout)
+        finally:
+            output = proc.log()
+    try:
+        os.unlink(proc.log_path)
+    except OSError:
+        pass
+    return code, output

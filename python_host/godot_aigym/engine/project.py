@@ -1,0 +1,57 @@
+"""Prepare a Godot project for headless runs.
+
+Godot loads GDExtensions listed in `.godot/extension_list.cfg` and resolves `class_name`
+scripts from `.godot/global_script_class_cache.cfg`; both are written by an editor import.
+We run `--import` once, and again whenever a script, scene or extension file is newer than the
+last import (a stamp file records it), so a second run costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from ..runtime import GodotRuntime, resolve_godot
+
+WATCHED_SUFFIXES = (".gd", ".tscn", ".tres", ".gdextension", ".godot", ".so", ".jit")
+STAMP = ".godot/godot_aigym_import.stamp"
+
+
+class ProjectImportError(RuntimeError):
+    """The editor import of a project failed."""
+
+
+def _newest_source_mtime(project: Path) -> float:
+    newest = 0.0
+    for root, dirs, files in os.walk(project, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.endswith(WATCHED_SUFFIXES):
+                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+    return newest
+
+
+def needs_import(project: Path) -> bool:
+    stamp = project / STAMP
+    if not stamp.exists() or not (project / ".godot/extension_list.cfg").exists():
+        return True
+    return _newest_source_mtime(project) > stamp.stat().st_mtime
+
+
+def ensure_imported(project: str | os.PathLike, godot: GodotRuntime | None = None, timeout: float = 300) -> bool:
+    """Import `project` if anything changed since the last import; True if it ran."""
+    project = Path(project).resolve()
+    if not (project / "project.godot").is_file():
+        raise ProjectImportError(f"not a Godot project (no project.godot): {project}")
+    if not needs_import(project):
+        return False
+    godot = godot or resolve_godot()
+    proc = subprocess.run(
+        [str(godot.path), "--headless", "--path", str(project), "--import"],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+    if proc.returncode != 0:
+        raise ProjectImportError(f"Godot import of {project} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    (project / STAMP).write_text(godot.version + "\n")
+    return True
