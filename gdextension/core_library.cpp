@@ -2,9 +2,20 @@
 // (TorchScript lives in its own library so that games and tests without it skip libtorch.)
 #include "binding/entry.h"
 #include "probe/binding_probe.h"
+#include "shm/persistent_tensor.h"
+#include "shm/shared_memory.h"
+#include "shm/shared_memory_semaphore.h"
 
 namespace {
-void register_core() { aigym::gd::register_class<aigym::cBindingProbe>(); }
+void register_core() {
+    using namespace aigym;
+    gd::register_class<cBindingProbe>();
+    gd::register_class<cPersistentIntTensor>();
+    gd::register_class<cPersistentFloatTensor>();
+    gd::register_class<cPersistentUintTensor>();
+    gd::register_class<cSharedMemorySemaphore>();
+    gd::register_class<cSharedMemory>();
+}
 void unregister_core() {}
 }  // namespace
 

@@ -1,0 +1,73 @@
+#include "shm/shared_chunk.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace aigym::shm {
+
+namespace {
+// Weak references: the mapping goes away with the last object using it.
+std::mutex registry_mutex;
+std::map<std::string, std::weak_ptr<SharedChunk>> &registry() {
+    static std::map<std::string, std::weak_ptr<SharedChunk>> chunks;
+    return chunks;
+}
+}  // namespace
+
+SharedChunk::~SharedChunk() { aigym_shm_detach(&mapping_); }
+
+std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std::string &error) {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    if (auto existing = registry()[handle].lock()) return existing;
+    std::shared_ptr<SharedChunk> chunk(new SharedChunk(handle));
+    const aigym_shm_status status = aigym_shm_attach(handle.c_str(), &chunk->mapping_);
+    if (status != AIGYM_SHM_OK) {
+        error = std::string(aigym_shm_status_message(status));
+        if (!handle.empty()) error = "chunk '" + handle + "': " + error;
+        if (chunk->mapping_.err_no != 0) error += std::string(" (") + std::strerror(chunk->mapping_.err_no) + ")";
+        if (chunk->mapping_.bad_entry != UINT32_MAX) error += " (directory entry " + std::to_string(chunk->mapping_.bad_entry) + ")";
+        return nullptr;
+    }
+    // Tell the host who we are, so its waits notice if this engine dies.
+    aigym_shm_store_engine_pid(chunk->header(), static_cast<int32_t>(getpid()));
+    registry()[handle] = chunk;
+    return chunk;
+}
+
+const aigym_shm_entry *SharedChunk::find(const std::string &name, uint32_t kind, uint32_t dtype, std::string &error) const {
+    const aigym_shm_entry *entry = nullptr;
+    const aigym_shm_status status = aigym_shm_find(base(), size(), name.c_str(), kind, dtype, &entry);
+    if (status == AIGYM_SHM_OK) return entry;
+    if (status == AIGYM_SHM_ERR_WRONG_KIND && entry) {
+        error = "'" + name + "' is a " + aigym_shm_type_name(entry->kind, entry->dtype) + ", not a " +
+                aigym_shm_type_name(kind, dtype);
+    } else if (status == AIGYM_SHM_ERR_UNKNOWN_NAME) {
+        error = std::string("no ") + aigym_shm_type_name(kind, dtype) + " named '" + name + "' in chunk '" + handle_ + "'";
+    } else {
+        error = "'" + name + "': " + aigym_shm_status_message(status);
+    }
+    return nullptr;
+}
+
+std::string command_line_handle() {
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> args;
+    for (size_t start = 0; start < all.size();) {
+        const size_t end = all.find('\0', start);
+        args.push_back(all.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    for (size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--handle" && i + 1 < args.size()) return args[i + 1];
+        if (args[i].rfind("--handle=", 0) == 0) return args[i].substr(9);
+    }
+    return {};
+}
+
+}  // namespace aigym::shm

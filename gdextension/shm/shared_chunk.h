@@ -1,0 +1,45 @@
+// A chunk attached by the engine: one mapping per handle, shared by every object that uses it
+// (cSharedMemory, its tensors and semaphores keep it mapped while they live). The engine
+// never creates, resizes or unlinks a chunk; the Python host owns it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "shm/aigym_shm_wait.h"
+
+namespace aigym::shm {
+
+class SharedChunk {
+  public:
+    ~SharedChunk();
+    SharedChunk(const SharedChunk &) = delete;
+    SharedChunk &operator=(const SharedChunk &) = delete;
+
+    // Attaches to `handle` (or returns the process's existing mapping of it). On failure
+    // returns null and sets `error` to a message naming the handle and the cause.
+    static std::shared_ptr<SharedChunk> attach(const std::string &handle, std::string &error);
+
+    const std::string &handle() const { return handle_; }
+    void *base() const { return mapping_.base; }
+    uint64_t size() const { return mapping_.size; }
+    aigym_shm_header *header() const { return static_cast<aigym_shm_header *>(mapping_.base); }
+    int32_t host_pid() const { return header()->host_pid; }
+    bool host_alive() const { return aigym_pid_alive(host_pid()) != 0; }
+    bool shutdown_requested() const { return aigym_shm_load_shutdown(header()) != 0; }
+
+    // Looks up `name` of `kind`/`dtype`; null with a message naming what is wrong otherwise.
+    const aigym_shm_entry *find(const std::string &name, uint32_t kind, uint32_t dtype, std::string &error) const;
+
+  private:
+    explicit SharedChunk(std::string handle) : handle_(std::move(handle)) {}
+    std::string handle_;
+    aigym_shm_mapping mapping_{};
+};
+
+// The handle given on the command line: `--handle NAME` or `--handle=NAME`, among the engine
+// arguments or the user arguments after `--`. Empty when absent.
+std::string command_line_handle();
+
+}  // namespace aigym::shm

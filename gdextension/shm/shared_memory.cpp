@@ -1,0 +1,77 @@
+#include "shm/shared_memory.h"
+
+#include "binding/log.h"
+
+namespace aigym {
+
+void cSharedMemory::bind(gd::ClassBinder<cSharedMemory> &b) {
+    b.method<&cSharedMemory::init>("init", {"handle"})
+        .method<&cSharedMemory::exists>("exists")
+        .method<&cSharedMemory::get_handle>("get_handle")
+        .method<&cSharedMemory::findIntTensor>("findIntTensor", {"name"})
+        .method<&cSharedMemory::findFloatTensor>("findFloatTensor", {"name"})
+        .method<&cSharedMemory::findUintTensor>("findUintTensor", {"name"})
+        .method<&cSharedMemory::findSemaphore>("findSemaphore", {"name"})
+        .method<&cSharedMemory::host_alive>("host_alive")
+        .method<&cSharedMemory::shutdown_requested>("shutdown_requested");
+}
+
+// Seed behaviour: attach to the command-line chunk if there is one; silently stay detached
+// otherwise (exists() says so, and lookups report why).
+cSharedMemory::cSharedMemory() {
+    const std::string handle = shm::command_line_handle();
+    chunk_ = shm::SharedChunk::attach(handle, attach_error_);
+}
+
+bool cSharedMemory::init(std::string handle) {
+    std::string error;
+    auto chunk = shm::SharedChunk::attach(handle, error);
+    if (!chunk) {
+        AIGYM_ERROR("cSharedMemory.init('" + handle + "'): " + error);
+        return false;
+    }
+    chunk_ = std::move(chunk);
+    attach_error_.clear();
+    return true;
+}
+
+const aigym_shm_entry *cSharedMemory::find_entry(const std::string &name, uint32_t kind, uint32_t dtype, const char *method) {
+    const std::string where = std::string("cSharedMemory.") + method + "('" + name + "')";
+    if (!chunk_) {
+        AIGYM_ERROR(where + ": not attached: " + attach_error_);
+        return nullptr;
+    }
+    std::string error;
+    const aigym_shm_entry *entry = chunk_->find(name, kind, dtype, error);
+    if (!entry) AIGYM_ERROR(where + ": " + error);
+    return entry;
+}
+
+template <class Tensor>
+gd::Ref<Tensor> cSharedMemory::find_tensor(const std::string &name, uint32_t dtype, const char *method) {
+    const aigym_shm_entry *entry = find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method);
+    if (!entry) return {};
+    Tensor *tensor = gd::instantiate<Tensor>();
+    tensor->attach(chunk_, entry);
+    return {tensor};
+}
+
+gd::Ref<cPersistentIntTensor> cSharedMemory::findIntTensor(std::string name) {
+    return find_tensor<cPersistentIntTensor>(name, AIGYM_SHM_DTYPE_INT32, "findIntTensor");
+}
+gd::Ref<cPersistentFloatTensor> cSharedMemory::findFloatTensor(std::string name) {
+    return find_tensor<cPersistentFloatTensor>(name, AIGYM_SHM_DTYPE_FLOAT32, "findFloatTensor");
+}
+gd::Ref<cPersistentUintTensor> cSharedMemory::findUintTensor(std::string name) {
+    return find_tensor<cPersistentUintTensor>(name, AIGYM_SHM_DTYPE_UINT8, "findUintTensor");
+}
+
+gd::Ref<cSharedMemorySemaphore> cSharedMemory::findSemaphore(std::string name) {
+    const aigym_shm_entry *entry = find_entry(name, AIGYM_SHM_KIND_SEMAPHORE, AIGYM_SHM_DTYPE_NONE, "findSemaphore");
+    if (!entry) return {};
+    auto *sem = gd::instantiate<cSharedMemorySemaphore>();
+    sem->attach(chunk_, entry);
+    return {sem};
+}
+
+}  // namespace aigym

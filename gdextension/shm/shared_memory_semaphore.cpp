@@ -1,0 +1,106 @@
+#include "shm/shared_memory_semaphore.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "binding/engine.h"
+#include "binding/log.h"
+
+namespace aigym {
+
+void cSharedMemorySemaphore::bind(gd::ClassBinder<cSharedMemorySemaphore> &b) {
+    b.method<&cSharedMemorySemaphore::init>("init", {"name"})
+        .method<&cSharedMemorySemaphore::post>("post")
+        .method<&cSharedMemorySemaphore::wait>("wait")
+        .method<&cSharedMemorySemaphore::timed_wait>("timed_wait", {"msec"})
+        .method<&cSharedMemorySemaphore::try_wait>("try_wait")
+        .method<&cSharedMemorySemaphore::set_spin_us>("set_spin_us", {"microseconds"})
+        .method<&cSharedMemorySemaphore::get_spin_us>("get_spin_us")
+        .method<&cSharedMemorySemaphore::get_name>("get_name")
+        .property("spin_us", GDEXTENSION_VARIANT_TYPE_INT, "set_spin_us", "get_spin_us");
+}
+
+bool cSharedMemorySemaphore::init(std::string name) {
+    name_ = name;
+    const std::string handle = shm::command_line_handle();
+    std::string error;
+    auto chunk = shm::SharedChunk::attach(handle, error);
+    if (!chunk) {
+        AIGYM_ERROR(where("init") + ": " + error);
+        return false;
+    }
+    const aigym_shm_entry *entry = chunk->find(name, AIGYM_SHM_KIND_SEMAPHORE, AIGYM_SHM_DTYPE_NONE, error);
+    if (!entry) {
+        AIGYM_ERROR(where("init") + ": " + error);
+        return false;
+    }
+    attach(std::move(chunk), entry);
+    return true;
+}
+
+void cSharedMemorySemaphore::attach(std::shared_ptr<shm::SharedChunk> chunk, const aigym_shm_entry *entry) {
+    chunk_ = std::move(chunk);
+    sem_ = aigym_shm_entry_sem(chunk_->base(), entry);
+    name_ = entry->name;
+}
+
+bool cSharedMemorySemaphore::post() {
+    if (!sem_) {
+        AIGYM_ERROR(where("post") + ": semaphore is not initialised (call init(name) first)");
+        return false;
+    }
+    if (aigym_sem_post(sem_) != 0) {
+        AIGYM_ERROR(where("post") + ": " + std::strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+bool cSharedMemorySemaphore::wait() { return wait_for(AIGYM_WAIT_FOREVER, "wait"); }
+
+bool cSharedMemorySemaphore::timed_wait(int64_t msec) {
+    if (msec < 0) {
+        AIGYM_ERROR(where("timed_wait") + ": msec must be >= 0, got " + std::to_string(msec));
+        return false;
+    }
+    return wait_for(msec * 1000000LL, "timed_wait");
+}
+
+bool cSharedMemorySemaphore::try_wait() { return wait_for(0, "try_wait"); }
+
+void cSharedMemorySemaphore::set_spin_us(int64_t us) {
+    if (us < 0 || us > 1000000) {
+        AIGYM_ERROR(where("set_spin_us") + ": spin must be 0..1000000 microseconds, got " + std::to_string(us));
+        return;
+    }
+    spin_us_ = us;
+}
+
+bool cSharedMemorySemaphore::wait_for(int64_t timeout_ns, const char *method) {
+    if (!sem_) {
+        AIGYM_ERROR(where(method) + ": semaphore is not initialised (call init(name) first)");
+        return false;
+    }
+    const auto status = aigym_sem_wait(sem_, timeout_ns, static_cast<uint32_t>(spin_us_), chunk_->host_pid(),
+                                       &chunk_->header()->shutdown);
+    switch (status) {
+    case AIGYM_WAIT_OK:
+        return true;
+    case AIGYM_WAIT_TIMEOUT:
+        return false;
+    case AIGYM_WAIT_PEER_DEAD:
+        // No orphaned engines: the host that fed us is gone, so the game ends.
+        AIGYM_ERROR(where(method) + ": the host process (pid " + std::to_string(chunk_->host_pid()) + ") died; quitting");
+        gd::engine::quit_scene_tree(1);
+        return false;
+    case AIGYM_WAIT_SHUTDOWN:
+        AIGYM_WARNING(where(method) + ": the host asked the engine to shut down; quitting");
+        gd::engine::quit_scene_tree(0);
+        return false;
+    default:
+        AIGYM_ERROR(where(method) + ": " + aigym_wait_status_message(status) + " (" + std::strerror(errno) + ")");
+        return false;
+    }
+}
+
+}  // namespace aigym

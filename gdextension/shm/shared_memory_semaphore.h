@@ -1,0 +1,44 @@
+// cSharedMemorySemaphore: a process-shared semaphore living in the host's chunk.
+// wait() spins for a bounded time (spin_us, 0 disables) before blocking, and gives up when
+// the host dies (then the SceneTree quits: no orphaned engines) or asks for shutdown.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "binding/class_db.h"
+#include "shm/shared_chunk.h"
+
+namespace aigym {
+
+class cSharedMemorySemaphore : public gd::ExtensionObject {
+  public:
+    static constexpr const char *kClassName = "cSharedMemorySemaphore";
+    static constexpr const char *kParentName = "RefCounted";
+    static void bind(gd::ClassBinder<cSharedMemorySemaphore> &b);
+
+    // Seed API: finds semaphore `name` in the chunk named by --handle.
+    bool init(std::string name);
+    // Called by cSharedMemory.findSemaphore.
+    void attach(std::shared_ptr<shm::SharedChunk> chunk, const aigym_shm_entry *entry);
+
+    bool post();
+    bool wait();                      // blocks until posted; false if the host died / asked to quit
+    bool timed_wait(int64_t msec);    // false on timeout (no error) or when the host is gone
+    bool try_wait();
+    void set_spin_us(int64_t us);
+    int64_t get_spin_us() const { return spin_us_; }
+    std::string get_name() const { return name_; }
+
+  private:
+    bool wait_for(int64_t timeout_ns, const char *method);
+    std::string where(const char *method) const { return std::string(kClassName) + "." + method + "('" + name_ + "')"; }
+
+    std::shared_ptr<shm::SharedChunk> chunk_;
+    sem_t *sem_ = nullptr;
+    std::string name_;
+    int64_t spin_us_ = AIGYM_WAIT_DEFAULT_SPIN_US;
+};
+
+}  // namespace aigym

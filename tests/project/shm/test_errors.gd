@@ -1,0 +1,50 @@
+## One error case per run (named by the first user argument): each must log its message and
+## return null/false, never crash.
+extends SceneTree
+
+const Report := preload("res://lib/report.gd")
+
+
+func _initialize() -> void:
+	var r := Report.new()
+	var args := OS.get_cmdline_user_args()
+	var case_name: String = args[args.find("--case") + 1]
+	var mem := cSharedMemory.new()
+	match case_name:
+		"no_handle":
+			r.check(not mem.exists(), "not attached without --handle")
+			r.check(mem.findFloatTensor("x") == null, "lookup returns null")
+			var sem := cSharedMemorySemaphore.new()
+			r.check(not sem.init("s"), "semaphore init fails")
+			r.check(not sem.post(), "post on an uninitialised semaphore fails")
+		"absent":
+			r.check(not mem.init("aigym_no_such_chunk_0000"), "init of an absent chunk fails")
+		"bad_handle":
+			r.check(not mem.init("../etc/passwd"), "init with an invalid handle fails")
+		"corrupt":
+			r.check(not mem.init(args[args.find("--target") + 1]), "init of a corrupt chunk fails")
+		"unknown_name":
+			r.check(mem.findFloatTensor("nope") == null, "unknown tensor is null")
+		"wrong_kind":
+			r.check(mem.findIntTensor("floats") == null, "int lookup of a float tensor is null")
+			r.check(mem.findSemaphore("floats") == null, "semaphore lookup of a tensor is null")
+		"wrong_length":
+			var t: cPersistentFloatTensor = mem.findFloatTensor("floats")
+			r.check(not t.write(PackedFloat32Array([1.0, 2.0])), "short write refused")
+			r.check_eq(t.read(), PackedFloat32Array([7.0, 7.0, 7.0, 7.0]), "tensor untouched by the refused write")
+		"unknown_semaphore":
+			var sem := cSharedMemorySemaphore.new()
+			r.check(not sem.init("no_such_sem"), "init of an unknown semaphore fails")
+		"fuzz":
+			var handles: Array = JSON.parse_string(args[args.find("--targets") + 1])
+			var accepted := 0
+			for h in handles:
+				var m := cSharedMemory.new()
+				if m.init(h):
+					accepted += 1
+					for name in ["floats", "ints", "s"]:
+						var t = m.findFloatTensor(name)
+						if t != null:
+							t.read()
+			r.result("fuzz_accepted", accepted)
+	r.finish(self)

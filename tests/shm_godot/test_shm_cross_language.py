@@ -1,0 +1,228 @@
+"""Python host <-> Godot engine through one shared-memory chunk: real engine, real chunk."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from godot_aigym import EngineDiedError, SharedMemory, sweep_stale_chunks
+from godot_aigym.engine import GodotProcess, LaunchOptions
+
+SIZES = [1, 1000, 1_000_000]
+
+
+def _shm_entries() -> set[str]:
+    return {n for n in os.listdir("/dev/shm") if n.startswith("aigym_")}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_chunks():
+    before = _shm_entries()
+    yield
+    leaked = _shm_entries() - before
+    assert not leaked, f"test left /dev/shm entries behind: {leaked}"
+
+
+def test_tensors_round_trip_1_to_1e6_elements(run_gdscript):
+    rng = np.random.default_rng(1234)
+    with SharedMemory(size=64 << 20) as mem:
+        data = {}
+        for n in SIZES:
+            data[n] = (rng.integers(-(2**20), 2**20, n, dtype=np.int32),
+                       rng.standard_normal(n).astype(np.float32),
+                       rng.integers(0, 256, n, dtype=np.uint8))
+            mem.newIntTensor(f"int_{n}", n).write(data[n][0])
+            mem.newFloatTensor(f"float_{n}", n).write(data[n][1])
+            mem.newUintTensor(f"uint_{n}", n).write(data[n][2])
+            mem.newIntTensor(f"int_out_{n}", n)
+            mem.newFloatTensor(f"float_out_{n}", n)
+            mem.newUintTensor(f"uint_out_{n}", n)
+        done = mem.newSemaphore("done", 0)
+        run = run_gdscript("res://shm/test_tensors.gd", handle=mem.handle, user_args=[json.dumps(SIZES)], timeout=180)
+        assert run.results["handle"] == mem.handle
+        done.wait(timeout=0)  # Godot posted before exiting
+        for n in SIZES:
+            ints, floats, bytes_ = data[n]
+            np.testing.assert_array_equal(mem.findIntTensor(f"int_out_{n}").read(), ints * 3 + 1)
+            # GDScript computes in float64 and stores float32: same as numpy's float64 path.
+            expected = (floats.astype(np.float64) * 2.0 + 0.5).astype(np.float32)
+            np.testing.assert_array_equal(mem.findFloatTensor(f"float_out_{n}").read(), expected)
+            np.testing.assert_array_equal(mem.findUintTensor(f"uint_out_{n}").read(), 255 - bytes_)
+
+
+def test_100k_semaphore_round_trips_lose_and_double_nothing(godot, test_project):
+    rounds = 100_000
+    with SharedMemory() as mem:
+        ping, pong = mem.newSemaphore("ping", 0), mem.newSemaphore("pong", 0)
+        counter = mem.newIntTensor("counter", 1)
+        counter.write([0])
+        opts = LaunchOptions(project=test_project, script="res://shm/test_ping_pong.gd", handle=mem.handle,
+                             user_args=[str(rounds)])
+        with GodotProcess(opts, godot=godot) as proc:
+            mem.set_peer(proc.popen)
+            view = counter.view
+            for i in range(rounds):
+                assert view[0] == 2 * i
+                view[0] = 2 * i + 1
+                ping.post()
+                pong.wait(timeout=30)
+            assert view[0] == 2 * rounds
+            assert proc.wait(timeout=60) == 0, proc.log_tail()
+            output = proc.log()
+        assert not pong.try_wait(), "a doubled wake-up left an extra post"
+        assert 'RESULT {"name":"mismatches","value":0}' in output
+        assert 'RESULT {"name":"extra_pings","value":0}' in output
+
+
+ERROR_CASES = {
+    "no_handle": [r"cSharedMemory\.findFloatTensor\('x'\): not attached: no shared-memory handle given",
+                  r"cSharedMemorySemaphore\.init\('s'\): no shared-memory handle given",
+                  r"cSharedMemorySemaphore\.post\('s'\): semaphore is not initialised"],
+    "absent": [r"cSharedMemory\.init\('aigym_no_such_chunk_0000'\): chunk 'aigym_no_such_chunk_0000': "
+               r"shared-memory chunk not found"],
+    "bad_handle": [r"cSharedMemory\.init\('\.\./etc/passwd'\): .*invalid handle"],
+    "unknown_name": [r"cSharedMemory\.findFloatTensor\('nope'\): no float32 tensor named 'nope' in chunk"],
+    "wrong_kind": [r"cSharedMemory\.findIntTensor\('floats'\): 'floats' is a float32 tensor, not a int32 tensor",
+                   r"cSharedMemory\.findSemaphore\('floats'\): 'floats' is a float32 tensor, not a semaphore"],
+    "wrong_length": [r"cPersistentFloatTensor\.write\('floats'\): wrong length 2, the tensor holds 4 elements"],
+    "unknown_semaphore": [r"cSharedMemorySemaphore\.init\('no_such_sem'\): no semaphore named 'no_such_sem'"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERROR_CASES))
+def test_error_cases_are_reported_by_name(run_gdscript, case):
+    with SharedMemory() as mem:
+        mem.newFloatTensor("floats", 4).write([7, 7, 7, 7])
+        mem.newIntTensor("ints", 2)
+        handle = None if case == "no_handle" else mem.handle
+        run_gdscript("res://shm/test_errors.gd", handle=handle, user_args=["--case", case],
+                     expected_errors=tuple(ERROR_CASES[case]))
+
+
+def _write_raw_chunk(name: str, data: bytes) -> None:
+    fd = os.open(f"/dev/shm/{name}", os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("corruption, message", [
+    (lambda b: b"NOTAGYM!" + b[8:], r"bad magic: not a godot-aigym chunk"),
+    (lambda b: b[:8] + (99).to_bytes(4, "little") + b[12:], r"unsupported layout version"),
+])
+def test_corrupt_header_is_rejected_with_its_cause(run_gdscript, corruption, message):
+    with SharedMemory(size=1 << 16) as mem:
+        mem.newFloatTensor("floats", 4)
+        raw = open(mem.path, "rb").read()
+    name = f"aigym_corrupt_{random.randrange(1 << 30):x}"
+    _write_raw_chunk(name, corruption(raw))
+    try:
+        run_gdscript("res://shm/test_errors.gd", user_args=["--case", "corrupt", "--target", name],
+                     expected_errors=(message,))
+    finally:
+        os.unlink(f"/dev/shm/{name}")
+
+
+def test_fuzzed_chunks_never_crash_the_engine(run_gdscript):
+    rng = random.Random(20261122)
+    with SharedMemory(size=1 << 16, capacity=8) as mem:
+        mem.newFloatTensor("floats", 16)
+        mem.newIntTensor("ints", 16)
+        mem.newSemaphore("s", 0)
+        raw = bytearray(open(mem.path, "rb").read())
+    names = []
+    try:
+        for i in range(40):
+            data = bytearray(raw)
+            for _ in range(rng.randint(1, 8)):  # corrupt the header and directory region
+                pos = rng.randrange(0, 128 + 8 * 128)
+                data[pos] = rng.randrange(256)
+            name = f"aigym_fuzz_{i}_{rng.randrange(1 << 30):x}"
+            _write_raw_chunk(name, bytes(data))
+            names.append(name)
+        run = run_gdscript("res://shm/test_errors.gd", user_args=["--case", "fuzz", "--targets", json.dumps(names)],
+                           expected_errors=(r"cSharedMemory\.(init|findFloatTensor)",), timeout=120)
+        # Every chunk is either rejected with a message or accepted after full validation.
+        rejected = len([e for e in run.errors if "cSharedMemory.init" in e])
+        assert rejected + run.results["fuzz_accepted"] == len(names)
+    finally:
+        for name in names:
+            os.unlink(f"/dev/shm/{name}")
+
+
+HOST_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from godot_aigym import SharedMemory
+    mem = SharedMemory()
+    mem.newSemaphore("ping", 0)
+    mem.newSemaphore("ready", 0)
+    print(mem.handle, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_engine_quits_when_its_host_dies(godot, test_project):
+    host = subprocess.Popen([sys.executable, "-c", HOST_SCRIPT], stdout=subprocess.PIPE, text=True)
+    handle = host.stdout.readline().strip()
+    try:
+        attached = SharedMemory.attach(handle)
+        ready = attached.find_semaphore("ready")
+        opts = LaunchOptions(project=test_project, script="res://shm/test_wait_host.gd", handle=handle)
+        with GodotProcess(opts, godot=godot) as proc:
+            ready.wait(timeout=30)
+            host.send_signal(signal.SIGKILL)
+            host.wait()
+            start = time.monotonic()
+            code = proc.wait(timeout=10)
+            elapsed = time.monotonic() - start
+            output = proc.log()
+        attached.close()
+        assert code == 1, output
+        assert elapsed < 5
+        assert "WAIT RETURNED false" in output
+        assert f"the host process (pid {host.pid}) died; quitting" in output
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        sweep_stale_chunks()
+    assert not os.path.exists(f"/dev/shm/{handle}"), "the sweep must remove the dead host's chunk"
+
+
+def test_engine_quits_cleanly_on_shutdown_request(godot, test_project):
+    with SharedMemory() as mem:
+        mem.newSemaphore("ping", 0)
+        ready = mem.newSemaphore("ready", 0)
+        opts = LaunchOptions(project=test_project, script="res://shm/test_wait_host.gd", handle=mem.handle)
+        with GodotProcess(opts, godot=godot) as proc:
+            mem.set_peer(proc.popen)
+            ready.wait(timeout=30)
+            mem.request_shutdown()
+            assert proc.wait(timeout=10) == 0
+            assert "the host asked the engine to shut down; quitting" in proc.log()
+
+
+def test_host_wait_raises_when_the_engine_dies(godot, test_project):
+    with SharedMemory() as mem:
+        mem.newSemaphore("ping", 0)
+        ready = mem.newSemaphore("ready", 0)
+        never = mem.newSemaphore("never", 0)
+        opts = LaunchOptions(project=test_project, script="res://shm/test_wait_host.gd", handle=mem.handle)
+        with GodotProcess(opts, godot=godot) as proc:
+            ready.wait(timeout=30)
+            assert mem.engine_pid == proc.pid, "the engine stores its pid in the header on attach"
+            os.kill(proc.pid, signal.SIGKILL)
+            start = time.monotonic()
+            with pytest.raises(EngineDiedError):
+                never.wait(timeout=None)
+            assert time.monotonic() - start < 5
