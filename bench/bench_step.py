@@ -94,14 +94,22 @@ def summarize_latencies(lat_ns: list[int]) -> dict:
 
 # ---- engines ----------------------------------------------------------------------------------------
 def measure_godot_round_trip(round_trips: int, warmup: int, spin_us: float) -> dict:
-    """TO BE FILLED IN BY THE LEAD: the step round trip with a GDScript engine in Godot.
+    """The step round trip with a GDScript engine: tests/project/bench/step_engine.gd in Godot."""
+    from godot_aigym.engine import GodotProcess, LaunchOptions, ensure_imported
 
-    Expected shape: create ``SharedMemory`` + ``make_channel(mem)``, launch Godot with
-    ``--handle mem.handle`` running a scene whose GDScript loops: act_ready.wait(); read
-    "act" (16 floats); write "obs" = act + 1; obs_ready.post(). Set ``mem.set_peer(proc)``, then
-    ``return summarize_latencies(host_round_trips(ch, round_trips, warmup))`` and stop Godot.
-    """
-    raise NotImplementedError("measure_godot_round_trip: the Godot engine side is not wired up yet")
+    project = REPO / "tests" / "project"
+    ensure_imported(project)
+    set_default_spin_us(spin_us)
+    with SharedMemory(size=1 << 16) as mem:
+        ch = make_channel(mem)
+        opts = LaunchOptions(project=project, script="res://bench/step_engine.gd", handle=mem.handle,
+                             user_args=[str(warmup + round_trips), str(int(spin_us))])
+        with GodotProcess(opts) as proc:
+            mem.set_peer(proc.popen)
+            lat = host_round_trips(ch, round_trips, warmup)
+            if proc.wait(timeout=60) != 0:
+                raise RuntimeError(f"Godot engine failed:\n{proc.log_tail()}")
+    return summarize_latencies(lat)
 
 
 PY_ENGINE = """
