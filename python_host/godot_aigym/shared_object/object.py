@@ -15,7 +15,8 @@ from typing import Any
 
 from . import codec, layout
 from .errors import CorruptObjectError, LockTimeoutError, ObjectExistsError, TypeMismatchError
-from .segment import Segment, check_name, process_alive, unlink_name
+from ..liveness import owner_alive
+from .segment import Segment, check_name, unlink_name
 from .sync import (
     DEFAULT_LOCK_TIMEOUT_S,
     LOCK_SPIN_S,
@@ -148,7 +149,7 @@ class SharedObject:
         delay = 50e-6
         while self._load() == 0:
             if time.monotonic() > deadline:
-                state = "alive" if process_alive(creator_pid) else "dead"
+                state = "alive" if owner_alive(creator_pid, 0) else "dead"
                 raise CorruptObjectError(
                     f"shared object {self.name!r} was never finished by its creator (pid {creator_pid}, {state})"
                 )

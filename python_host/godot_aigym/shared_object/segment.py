@@ -15,6 +15,7 @@ import mmap
 import os
 import time
 
+from ..liveness import owner_alive, start_time
 from . import layout
 from .errors import CorruptObjectError, InvalidNameError, ObjectExistsError, ObjectNotFoundError
 from .sync import ext
@@ -32,36 +33,6 @@ def check_name(name: object) -> str:
             f"invalid object name {name!r}: need 1..{MAX_NAME} bytes without '/' or NUL"
         )
     return name
-
-
-def _proc_start_ticks(pid: int) -> int:
-    """Start time of a process in clock ticks since boot (0 if unknown); tells pid reuse apart."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return int(fields[19])  # field 22 of stat(5); fields[0] is field 3
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def process_alive(pid: int, start_ticks: int = 0) -> bool:
-    """True if `pid` runs and (when known) started at `start_ticks`; zombies count as dead."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        if fields[0] == b"Z":
-            return False
-        return not start_ticks or int(fields[19]) == start_ticks
-    except (OSError, IndexError, ValueError):
-        return True
 
 
 class Segment:
@@ -91,7 +62,7 @@ class Segment:
             pid = os.getpid()
             layout.IDENT.pack_into(seg.header, 0, layout.MAGIC, layout.LAYOUT_VERSION, kind, top_tag, pid, 0)
             layout.CREATOR.pack_into(
-                seg.header, layout.CREATOR_OFFSET, _proc_start_ticks(pid), int.from_bytes(os.urandom(8), "little"), init_size
+                seg.header, layout.CREATOR_OFFSET, start_time(pid), int.from_bytes(os.urandom(8), "little"), init_size
             )
             seg.map_data()
         except BaseException:
@@ -265,7 +236,7 @@ def sweep_stale(prefix: str = "") -> list[str]:
             continue
         pid = layout.IDENT.unpack_from(head, 0)[4]
         ticks = int.from_bytes(head[layout.CREATOR_OFFSET : layout.CREATOR_OFFSET + 8], "little")
-        if process_alive(pid, ticks):
+        if owner_alive(pid, ticks):
             continue
         try:
             ext().shm_unlink("/" + entry)

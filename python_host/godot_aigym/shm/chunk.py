@@ -17,7 +17,7 @@ from . import _libc, cleanup
 from . import layout as L
 from .errors import (BadChunk, ChunkClosed, ChunkExists, ChunkFull, ChunkNotFound, DuplicateName, InvalidHandle,
                      InvalidName, NotOwner, SharedMemoryError, UnknownName, WrongKind)
-from .liveness import Peer, start_time
+from ..liveness import Peer, start_time
 from .semaphore import SharedMemorySemaphore
 from .tensor import TENSOR_CLASSES, SharedFloatTensor, SharedIntTensor, SharedTensor, SharedUintTensor
 from .validate import Entry, parse

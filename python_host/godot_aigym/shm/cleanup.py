@@ -14,7 +14,7 @@ import stat
 import threading
 
 from . import layout as L
-from .liveness import owner_alive
+from ..liveness import owner_alive
 
 SHM_DIR = "/dev/shm"
 HANDLE_PREFIX = "aigym_"

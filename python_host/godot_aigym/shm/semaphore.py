@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from . import _libc
 from . import layout as L
 from .errors import ChunkClosed, EngineDiedError, SharedMemoryError, WaitTimeout
-from .liveness import Peer, describe_peer, peer_alive
+from ..liveness import Peer, describe_peer, peer_alive
 from .validate import Entry
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Is a process still alive? Used by semaphore waits (engine died?) and the stale-chunk sweep."""
+"""Is a process still alive? Used by semaphore waits (engine died?), the stale-chunk sweep and SharedObject."""
 
 from __future__ import annotations
 
