@@ -52,6 +52,8 @@ namespace aigym::gd {
       "packed_float32_array_operator_index_const")                                         \
     X(packed_string_array_operator_index_const, PackedStringArrayOperatorIndexConst,       \
       "packed_string_array_operator_index_const")                                          \
+    X(array_operator_index, ArrayOperatorIndex, "array_operator_index")                    \
+    X(array_operator_index_const, ArrayOperatorIndexConst, "array_operator_index_const")   \
     X(object_method_bind_ptrcall, ObjectMethodBindPtrcall, "object_method_bind_ptrcall")   \
     X(object_destroy, ObjectDestroy, "object_destroy")                                     \
     X(global_get_singleton, GlobalGetSingleton, "global_get_singleton")                    \

@@ -18,6 +18,8 @@ struct Tables {
     GDExtensionPtrBuiltInMethod packed_size[kTypes]{};
     GDExtensionPtrBuiltInMethod packed_resize[kTypes]{};
     GDExtensionPtrConstructor string_from_string_name = nullptr;
+    GDExtensionPtrBuiltInMethod array_size = nullptr;
+    GDExtensionPtrBuiltInMethod array_resize = nullptr;
 } t;
 
 constexpr GDExtensionVariantType kPacked[] = {
@@ -47,6 +49,8 @@ void load_builtins() {
         t.packed_size[type] = builtin_method(type, "size", AIGYM_HASH_PACKED_SIZE);
         t.packed_resize[type] = builtin_method(type, "resize", AIGYM_HASH_PACKED_RESIZE);
     }
+    t.array_size = builtin_method(GDEXTENSION_VARIANT_TYPE_ARRAY, "size", AIGYM_HASH_Array_size);
+    t.array_resize = builtin_method(GDEXTENSION_VARIANT_TYPE_ARRAY, "resize", AIGYM_HASH_Array_resize);
 }
 
 namespace detail {
@@ -139,6 +143,39 @@ template class PackedArray<GDEXTENSION_VARIANT_TYPE_PACKED_INT32_ARRAY, int32_t>
 template class PackedArray<GDEXTENSION_VARIANT_TYPE_PACKED_FLOAT32_ARRAY, float>;
 template class PackedArray<GDEXTENSION_VARIANT_TYPE_PACKED_STRING_ARRAY, String>;
 
+// ---- Array ---------------------------------------------------------------------------------
+
+int64_t Array::size() const {
+    int64_t n = 0;
+    t.array_size(const_cast<void *>(ptr()), nullptr, &n, 0);
+    return n;
+}
+
+void Array::resize(int64_t n) {
+    int64_t err = 0;
+    const GDExtensionConstTypePtr args[1] = {&n};
+    t.array_resize(ptr(), args, &err, 1);
+    if (err != 0) throw std::runtime_error("cannot resize an Array to " + std::to_string(n));
+}
+
+Variant Array::get(int64_t i) const {
+    if (i < 0 || i >= size()) throw std::out_of_range("Array index " + std::to_string(i) + " out of range");
+    return Variant::copy_of(api.array_operator_index_const(ptr(), i));
+}
+
+void Array::set(int64_t i, const Variant &value) {
+    if (i < 0 || i >= size()) throw std::out_of_range("Array index " + std::to_string(i) + " out of range");
+    void *slot = api.array_operator_index(ptr(), i);
+    api.variant_destroy(slot);
+    api.variant_new_copy(slot, value.ptr());
+}
+
+void Array::append(const Variant &value) {
+    const int64_t n = size();
+    resize(n + 1);
+    set(n, value);
+}
+
 // ---- Variant ------------------------------------------------------------------------------
 
 Variant::Variant() { api.variant_new_nil(opaque_); }
@@ -180,6 +217,7 @@ Variant::Variant(const PackedByteArray &v) { make_variant(opaque_, v.variant_typ
 Variant::Variant(const PackedInt32Array &v) { make_variant(opaque_, v.variant_type, v.ptr()); }
 Variant::Variant(const PackedFloat32Array &v) { make_variant(opaque_, v.variant_type, v.ptr()); }
 Variant::Variant(const PackedStringArray &v) { make_variant(opaque_, v.variant_type, v.ptr()); }
+Variant::Variant(const Array &v) { make_variant(opaque_, v.variant_type, v.ptr()); }
 
 Variant Variant::from_object(GDExtensionObjectPtr object) {
     Variant out;
@@ -229,6 +267,7 @@ template <> PackedByteArray Variant::as<PackedByteArray>() const { return builti
 template <> PackedInt32Array Variant::as<PackedInt32Array>() const { return builtin_from_variant<PackedInt32Array>(opaque_); }
 template <> PackedFloat32Array Variant::as<PackedFloat32Array>() const { return builtin_from_variant<PackedFloat32Array>(opaque_); }
 template <> PackedStringArray Variant::as<PackedStringArray>() const { return builtin_from_variant<PackedStringArray>(opaque_); }
+template <> Array Variant::as<Array>() const { return builtin_from_variant<Array>(opaque_); }
 
 GDExtensionObjectPtr Variant::as_object() const {
     if (type() != GDEXTENSION_VARIANT_TYPE_OBJECT) return nullptr;

@@ -127,6 +127,8 @@ using PackedInt32Array = PackedArray<GDEXTENSION_VARIANT_TYPE_PACKED_INT32_ARRAY
 using PackedFloat32Array = PackedArray<GDEXTENSION_VARIANT_TYPE_PACKED_FLOAT32_ARRAY, float>;
 using PackedStringArray = PackedArray<GDEXTENSION_VARIANT_TYPE_PACKED_STRING_ARRAY, String>;
 
+class Array;
+
 // A Variant: any engine value. Holding one that wraps a RefCounted keeps that object alive.
 class Variant {
   public:
@@ -147,6 +149,7 @@ class Variant {
     Variant(const PackedInt32Array &v);
     Variant(const PackedFloat32Array &v);
     Variant(const PackedStringArray &v);
+    Variant(const Array &v);
     // Wraps an object (null gives a null object Variant). RefCounted objects gain a reference.
     static Variant from_object(GDExtensionObjectPtr object);
     // Copies an engine Variant given by pointer.
@@ -166,6 +169,18 @@ class Variant {
 
   private:
     alignas(8) uint8_t opaque_[AIGYM_SIZE_Variant];
+};
+
+// An untyped engine Array of Variants (shared, reference-counted storage: a copy is the same array).
+class Array : public Builtin<Array, GDEXTENSION_VARIANT_TYPE_ARRAY, AIGYM_SIZE_Array> {
+  public:
+    Array() = default;
+    int64_t size() const;
+    bool empty() const { return size() == 0; }
+    void resize(int64_t n);  // new elements are null
+    Variant get(int64_t i) const;
+    void set(int64_t i, const Variant &value);
+    void append(const Variant &value);
 };
 
 // Name of a variant type, for error messages ("PackedFloat32Array").

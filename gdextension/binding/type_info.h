@@ -20,7 +20,7 @@ template <class T, class Enable = void>
 struct TypeInfo {
     static_assert(sizeof(T) == 0,
                   "this type cannot cross the engine boundary: use bool, int32_t/int64_t, float/double, "
-                  "String/std::string, StringName, Variant, a Packed*Array, T* (argument) or Ref<T> (return) "
+                  "String/std::string, StringName, Variant, Array, a Packed*Array, T* (argument) or Ref<T> (return) "
                   "for one of our classes");
 };
 
@@ -42,6 +42,7 @@ template <> struct TypeInfo<PackedByteArray> : BuiltinTypeInfo<PackedByteArray> 
 template <> struct TypeInfo<PackedInt32Array> : BuiltinTypeInfo<PackedInt32Array> {};
 template <> struct TypeInfo<PackedFloat32Array> : BuiltinTypeInfo<PackedFloat32Array> {};
 template <> struct TypeInfo<PackedStringArray> : BuiltinTypeInfo<PackedStringArray> {};
+template <> struct TypeInfo<Array> : BuiltinTypeInfo<Array> {};
 
 // std::string travels as a Godot String (UTF-8 conversion at the boundary).
 template <>

@@ -19,8 +19,10 @@ ENGINE_METHODS = [
     ("Engine", "get_main_loop"),
     ("SceneTree", "quit"),
 ]
-BUILTIN_SIZES = ["String", "StringName", "Variant", "PackedByteArray", "PackedInt32Array",
+BUILTIN_SIZES = ["String", "StringName", "Variant", "Array", "PackedByteArray", "PackedInt32Array",
                  "PackedFloat32Array", "PackedStringArray"]
+# (built-in, method) pairs called through variant_get_ptr_builtin_method.
+BUILTIN_METHODS = [("Array", "size"), ("Array", "resize")]
 
 
 def generate(api_json: str, out_header: str) -> None:
@@ -56,6 +58,8 @@ def generate(api_json: str, out_header: str) -> None:
         sys.exit("packed array size/resize hashes differ between array types")
     lines.append(f"#define AIGYM_HASH_PACKED_SIZE {size_hashes.pop()}LL")
     lines.append(f"#define AIGYM_HASH_PACKED_RESIZE {resize_hashes.pop()}LL")
+    for cls, method in BUILTIN_METHODS:
+        lines.append(f"#define AIGYM_HASH_{cls}_{method} {builtin_hash(cls, method)}LL")
 
     classes = {c["name"]: c for c in api["classes"]}
     for cls, method in ENGINE_METHODS:

@@ -47,11 +47,19 @@ def ensure_imported(project: str | os.PathLike, godot: GodotRuntime | None = Non
     if not needs_import(project):
         return False
     godot = godot or resolve_godot()
-    proc = subprocess.run(
-        [str(godot.path), "--headless", "--path", str(project), "--import"],
-        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-    )
-    if proc.returncode != 0:
-        raise ProjectImportError(f"Godot import of {project} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    # Godot 4.6.3 (Debian build) can crash at exit of the very first import of a project whose
+    # extensions register classes; the import itself is complete by then (extension list and
+    # class cache written), and a second import runs clean. So: import, and once more if needed.
+    for attempt in (1, 2):
+        proc = subprocess.run(
+            [str(godot.path), "--headless", "--path", str(project), "--import"],
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+        if proc.returncode == 0:
+            break
+        if attempt == 2 or not (project / ".godot/extension_list.cfg").exists():
+            raise ProjectImportError(
+                f"Godot import of {project} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            )
     (project / STAMP).write_text(godot.version + "\n")
     return True
