@@ -21,7 +21,18 @@ SIZES = [1, 1000, 1_000_000]
 
 
 def _shm_entries() -> set[str]:
-    return {n for n in os.listdir("/dev/shm") if n.startswith("aigym_")}
+    """Our chunks in /dev/shm (host pid = this process; other suites may run concurrently)."""
+    mine = set()
+    for name in os.listdir("/dev/shm"):
+        if name.startswith("aigym_"):
+            try:
+                with open(f"/dev/shm/{name}", "rb") as f:
+                    header = f.read(64)
+            except OSError:
+                continue
+            if len(header) == 64 and int.from_bytes(header[56:60], "little", signed=True) == os.getpid():
+                mine.add(name)
+    return mine
 
 
 @pytest.fixture(autouse=True)

@@ -80,6 +80,7 @@ class GodotProcess:
         self.options = options
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file = None
+        self._final_log: str | None = None  # kept after close() when the log file was ours
         project = Path(options.project)
         if not (project / "project.godot").is_file():
             raise GodotProcessError(f"not a Godot project (no project.godot): {project}")
@@ -88,6 +89,7 @@ class GodotProcess:
             if not scene_file.is_file():
                 raise GodotProcessError(f"scene not found: {options.scene} (looked for {scene_file})")
         self.godot = godot or resolve_godot()
+        self._owns_log = log_path is None
         if log_path is None:
             fd, log_path = tempfile.mkstemp(prefix="godot-aigym-", suffix=".log")
             os.close(fd)
@@ -120,6 +122,8 @@ class GodotProcess:
 
     def log(self) -> str:
         """Everything the engine printed so far."""
+        if self._final_log is not None:
+            return self._final_log
         if self._log_file and not self._log_file.closed:
             self._log_file.flush()
         try:
@@ -165,6 +169,9 @@ class GodotProcess:
                         break
         if self._log_file and not self._log_file.closed:
             self._log_file.close()
+            if self._owns_log:  # a temporary log: keep its text, leave no file behind
+                self._final_log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+                self.log_path.unlink(missing_ok=True)
         return code
 
     def __enter__(self) -> "GodotProcess":
@@ -181,12 +188,5 @@ class GodotProcess:
 def run_godot(options: LaunchOptions, timeout: float = 120.0, godot: GodotRuntime | None = None) -> tuple[int, str]:
     """Run the engine to completion; return (exit code, output). Kills it after `timeout` s."""
     with GodotProcess(options, godot=godot) as proc:
-        try:
-            code = proc.wait(timeout=timeout)
-        finally:
-            output = proc.log()
-    try:
-        os.unlink(proc.log_path)
-    except OSError:
-        pass
-    return code, output
+        code = proc.wait(timeout=timeout)
+    return code, proc.log()

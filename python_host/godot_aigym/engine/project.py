@@ -32,6 +32,28 @@ def _newest_source_mtime(project: Path) -> float:
     return newest
 
 
+def seed_extension_list(project: Path) -> list[str]:
+    """List every .gdextension of `project` in .godot/extension_list.cfg; return those added.
+
+    A headless editor session that discovers a GDExtension for the first time crashes at exit
+    (SIGSEGV, exit 134) after a complete import (godotengine/godot#111048 and #123511; seen with
+    Godot 4.6.3 on every fresh import of the demo and test projects). Listed beforehand, the
+    extensions load at start-up, as on every later run, and the import exits cleanly.
+    """
+    found = []
+    for root, dirs, files in os.walk(project, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [f"res://{Path(root, f).relative_to(project).as_posix()}" for f in sorted(files)
+                  if f.endswith(".gdextension")]
+    cfg = project / ".godot" / "extension_list.cfg"
+    listed = cfg.read_text().split() if cfg.exists() else []
+    missing = [f for f in found if f not in listed]
+    if missing:
+        cfg.parent.mkdir(exist_ok=True)
+        cfg.write_text("".join(f"{line}\n" for line in listed + missing))
+    return missing
+
+
 def needs_import(project: Path) -> bool:
     stamp = project / STAMP
     if not stamp.exists() or not (project / ".godot/extension_list.cfg").exists():
@@ -47,19 +69,14 @@ def ensure_imported(project: str | os.PathLike, godot: GodotRuntime | None = Non
     if not needs_import(project):
         return False
     godot = godot or resolve_godot()
-    # Godot 4.6.3 (Debian build) can crash at exit of the very first import of a project whose
-    # extensions register classes; the import itself is complete by then (extension list and
-    # class cache written), and a second import runs clean. So: import, and once more if needed.
-    for attempt in (1, 2):
-        proc = subprocess.run(
-            [str(godot.path), "--headless", "--path", str(project), "--import"],
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    seed_extension_list(project)
+    proc = subprocess.run(
+        [str(godot.path), "--headless", "--path", str(project), "--import"],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+    if proc.returncode != 0:
+        raise ProjectImportError(
+            f"Godot import of {project} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         )
-        if proc.returncode == 0:
-            break
-        if attempt == 2 or not (project / ".godot/extension_list.cfg").exists():
-            raise ProjectImportError(
-                f"Godot import of {project} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-            )
     (project / STAMP).write_text(godot.version + "\n")
     return True

@@ -40,10 +40,14 @@ def _default_progress(msg: str) -> None:
     print(f"[godot-aigym] {msg}", flush=True)
 
 
-def machine_debian_mirror() -> str:
-    """The first Debian archive URI of this machine's own apt sources (deb822 or one-line)."""
+def machine_debian_mirror(root: str | os.PathLike = "/") -> str:
+    """The first Debian archive URI of this machine's own apt sources (deb822 or one-line).
+
+    ``root`` is the file-system root the apt configuration is read from (tests pass a folder).
+    """
+    apt = Path(root) / "etc" / "apt"
     candidates: list[str] = []
-    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    for path in sorted(glob.glob(str(apt / "sources.list.d" / "*.sources"))):
         text = Path(path).read_text(errors="replace")
         for stanza in re.split(r"\n\s*\n", text):
             if "Enabled: no" in stanza:
@@ -52,7 +56,7 @@ def machine_debian_mirror() -> str:
             uris = re.search(r"^URIs:\s*(.+)$", stanza, re.M)
             if uris and suites and "security" not in suites.group(1):
                 candidates.extend(uris.group(1).split())
-    for path in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]:
+    for path in [str(apt / "sources.list"), *sorted(glob.glob(str(apt / "sources.list.d" / "*.list")))]:
         if os.path.exists(path):
             for line in Path(path).read_text(errors="replace").splitlines():
                 m = re.match(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", line)

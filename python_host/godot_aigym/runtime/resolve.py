@@ -18,6 +18,7 @@ from .provision import DebianGodotProvisioner, Progress
 
 MIN_VERSION = (4, 3)
 ENV_VAR = "GODOT_BIN"
+PROBE_TIMEOUT = 60.0  # seconds `godot --version` may take (a cold start reads the whole binary)
 
 
 def cache_root() -> Path:
@@ -49,11 +50,13 @@ def parse_version(text: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def probe_version(path: str | os.PathLike) -> str:
+def probe_version(path: str | os.PathLike, timeout: float | None = None) -> str:
     """Run `godot --headless --version`; raises GodotNotFoundError with the reason on failure."""
+    timeout = PROBE_TIMEOUT if timeout is None else timeout
     try:
         proc = subprocess.run(
-            [str(path), "--headless", "--version"], capture_output=True, text=True, timeout=60
+            [str(path), "--headless", "--version"], capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
     except FileNotFoundError:
         raise GodotNotFoundError(f"{path}: no such file") from None
@@ -62,7 +65,7 @@ def probe_version(path: str | os.PathLike) -> str:
     except OSError as e:
         raise GodotNotFoundError(f"{path}: cannot run ({e})") from None
     except subprocess.TimeoutExpired:
-        raise GodotNotFoundError(f"{path}: `--version` did not answer within 60 s") from None
+        raise GodotNotFoundError(f"{path}: `--version` did not answer within {timeout:g} s") from None
     lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
     if proc.returncode != 0 or not lines:
         err = (proc.stderr.strip() or proc.stdout.strip())[-300:]

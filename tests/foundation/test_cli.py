@@ -1,0 +1,185 @@
+"""The `godot-aigym` command: unit tests with fake engines, then doctor and smoke on the real one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from godot_aigym import __version__, cli
+from godot_aigym.engine.project import seed_extension_list
+from godot_aigym.runtime import resolve
+from godot_aigym.runtime.provision import DebianGodotProvisioner
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "godot_aigym", *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, cwd=REPO, env=env)
+
+
+@pytest.fixture
+def no_engine(tmp_path, monkeypatch):
+    """No engine anywhere: empty PATH, no GODOT_BIN, empty private cache, provisioning forbidden."""
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.delenv("GODOT_BIN", raising=False)
+    monkeypatch.setenv("GODOT_AIGYM_CACHE", str(tmp_path / "cache"))
+
+    def provision_must_not_run(self):
+        raise AssertionError("provisioning must not run in this test")
+
+    monkeypatch.setattr(DebianGodotProvisioner, "provision", provision_must_not_run)
+    return tmp_path
+
+
+def fake_godot(path: Path, version: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho '{version}'\n")
+    path.chmod(0o755)
+    return path
+
+
+# ---- without a real engine ------------------------------------------------------------------------
+def test_no_command_prints_help(capsys):
+    assert cli.main([]) == 2
+    assert "doctor" in capsys.readouterr().out
+
+
+def test_doctor_json_without_engine_fails_clearly(no_engine, capsys):
+    assert cli.main(["doctor", "--json", "--no-provision"]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["ok"] is False and report["engine"]["path"] is None
+    assert "no Godot >= 4.3 found" in report["engine"]["error"]
+    assert "no Godot >= 4.3 found" in captured.err
+
+
+def test_doctor_reports_every_candidate_with_reasons(no_engine, monkeypatch, capsys):
+    old = fake_godot(no_engine / "bin" / "godot", "4.2.1.stable")
+    mine = fake_godot(no_engine / "mine" / "godot", "4.6.3.stable.custom")
+    monkeypatch.setenv("GODOT_BIN", str(mine))
+    assert cli.main(["doctor", "--json", "--no-provision"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["engine"]["path"] == str(mine) and report["engine"]["source"] == "GODOT_BIN"
+    assert report["engine"]["version"] == "4.6.3.stable.custom"
+    by_source = {c["source"]: c for c in report["candidates"]}
+    assert by_source["GODOT_BIN"]["usable"] is True
+    assert by_source["PATH"]["path"] == str(old) and by_source["PATH"]["reason"] == "older than 4.3"
+    assert by_source["cache"]["reason"] == "not provisioned yet"
+    for key in ("core", "torch"):
+        assert report["extension"][key]["path"].endswith(f"libaigym_{key}.linux.debug.x86_64.so")
+    assert report["python"]["executable"] == sys.executable
+    assert report["python"]["version"].startswith(f"{sys.version_info[0]}.{sys.version_info[1]}.")
+    assert report["shm"]["free_bytes"] > 0
+
+
+def test_doctor_text_names_the_rejection(no_engine, capsys):
+    fake_godot(no_engine / "bin" / "godot", "4.2.1.stable")
+    assert cli.main(["doctor", "--no-provision"]) == 1
+    text = capsys.readouterr().out
+    assert "version 4.2.1.stable is older than 4.3" in text
+    assert "GODOT_BIN" in text
+
+
+def test_setup_outside_a_checkout_is_explained(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "REPO", Path("/nonexistent"))
+    assert cli.main(["setup"]) == 1
+    assert "source checkout" in capsys.readouterr().err
+
+
+def test_scons_command_passes_the_resolved_engine():
+    rt = resolve.GodotRuntime(Path("/opt/godot/godot"), "4.6.3.stable", "explicit")
+    cmd = cli.scons_command(rt, release=True, torch=False)
+    assert cmd[:3] == [sys.executable, "-m", "SCons"]
+    assert {"target=release", "torch=no", "godot=/opt/godot/godot"} <= set(cmd)
+
+
+def test_demo_calls_the_demo_module_with_its_arguments(monkeypatch):
+    seen = []
+    monkeypatch.setattr(cli, "_demo_main", lambda: lambda argv: seen.append(argv) or 7)
+    assert cli.main(["demo", "--steps", "10", "--no-render"]) == 7
+    assert seen == [["--steps", "10", "--no-render"]]
+
+
+def test_demo_falls_back_to_smoke(monkeypatch):
+    monkeypatch.setattr(cli, "_demo_main", lambda: None)
+    monkeypatch.setattr(cli, "cmd_smoke", lambda args: 42)
+    assert cli.main(["demo"]) == 42
+
+
+def test_library_staleness(tmp_path, monkeypatch):
+    gdext = tmp_path / "gdextension"
+    for rel in ("binding/api.cpp", "probe/p.cpp", "torch/t.cpp", "core_library.cpp", "torch_library.cpp"):
+        (gdext / rel).parent.mkdir(parents=True, exist_ok=True)
+        (gdext / rel).write_text("//\n")
+    monkeypatch.setattr(cli, "REPO", tmp_path)
+    monkeypatch.setattr(cli, "GDEXTENSION", gdext)
+    monkeypatch.setattr(cli, "ADDON_BIN", tmp_path / "bin")
+    assert cli.library_status("core")["exists"] is False
+    (tmp_path / "bin").mkdir()
+    for kind in ("core", "torch"):
+        cli.library_path(kind).write_bytes(b"")
+        os.utime(cli.library_path(kind), (2e9, 2e9))
+    assert cli.library_status("core")["up_to_date"] is True
+    os.utime(gdext / "torch/t.cpp", (3e9, 3e9))  # a torch source changed: only torch is stale
+    assert cli.library_status("core")["up_to_date"] is True
+    torch = cli.library_status("torch")
+    assert torch["up_to_date"] is False and torch["newer_sources"] == ["gdextension/torch/t.cpp"]
+
+
+# ---- the real engine ----------------------------------------------------------------------------
+def test_doctor_json_matches_the_resolver(godot, built_core):
+    proc = run_cli("doctor", "--json", "--no-provision")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] is True
+    assert report["engine"]["version"] == godot.version
+    assert Path(report["engine"]["path"]) == godot.path
+    assert report["engine"]["source"] == godot.source
+    assert report["engine"]["notes"], "the resolver's notes explain the choice"
+    core = report["extension"]["core"]
+    assert core["exists"] is True and Path(core["path"]) == built_core
+    assert report["python"]["shared_object_helper"]["built"] is True
+
+
+def test_smoke_prints_engine_version_and_extension_line(godot, built_core):
+    proc = run_cli("smoke")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"Godot engine: {godot.version}" in proc.stdout
+    assert (f"Extension: godot-aigym {__version__} extension running in Godot Engine v{godot.version}"
+            in proc.stdout), proc.stdout
+
+
+# ---- project import -----------------------------------------------------------------------------
+def test_seed_extension_list_adds_every_gdextension_once(tmp_path):
+    addon = tmp_path / "shared" / "addons" / "x"
+    addon.mkdir(parents=True)
+    (addon / "a.gdextension").write_text("")
+    (addon / "b.gdextension").write_text("")
+    project = tmp_path / "p"
+    (project / ".hidden").mkdir(parents=True)
+    (project / ".hidden" / "c.gdextension").write_text("")  # dot folders are not part of the project
+    (project / "addons").symlink_to(tmp_path / "shared" / "addons")  # like tests/project/addons
+    (project / ".godot").mkdir()
+    (project / ".godot" / "extension_list.cfg").write_text("res://addons/x/b.gdextension\n")
+    assert seed_extension_list(project) == ["res://addons/x/a.gdextension"]
+    assert (project / ".godot" / "extension_list.cfg").read_text().splitlines() == [
+        "res://addons/x/b.gdextension", "res://addons/x/a.gdextension"]
+    assert seed_extension_list(project) == []
+
+
+def test_first_import_of_a_fresh_project_exits_cleanly(godot, built_core, tmp_path):
+    """Godot crashes at the end of a headless session that discovers a GDExtension for the
+    first time; `ensure_imported` lists the extensions first, so a fresh import must exit 0."""
+    project = tmp_path / "fresh"
+    project.mkdir()
+    (project / "project.godot").write_text('config_version=5\n\n[application]\nconfig/name="fresh"\n')
+    (project / "addons").symlink_to(REPO / "demo_project" / "addons")
+    assert cli.import_project(project, godot) is True
+    assert (project / ".godot" / "extension_list.cfg").is_file()
+    assert cli.import_project(project, godot) is False  # nothing changed: no second import
