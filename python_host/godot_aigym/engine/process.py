@@ -10,6 +10,7 @@ exit, then terminates, then kills by the recorded pid, and is harmless when call
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import signal
 import subprocess
@@ -81,7 +82,8 @@ class GodotProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file = None
         self._final_log: str | None = None  # kept after close() when the log file was ours
-        project = Path(options.project)
+        project = Path(options.project).resolve()  # the engine runs with cwd=project
+        options = self.options = dataclasses.replace(options, project=project)
         if not (project / "project.godot").is_file():
             raise GodotProcessError(f"not a Godot project (no project.godot): {project}")
         if options.scene and options.scene.startswith("res://"):

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Environment step rates of godot-aigym, next to an empty headless Godot scene, from one run.
+
+Measured (raw loops: no gymnasium wrappers, no policy; every repeat runs each config in turn):
+
+  * empty loop: demo_project/bench/empty_loop.tscn with --fixed-fps, frames timed inside Godot
+    with Time.get_ticks_usec() -- the engine's own frame rate, the ceiling of one step per frame;
+  * the trivial environment (4-float observation, 2-float action, no physics) and the demo
+    cart-pole (Godot 2D physics: two rigid bodies and two joints per agent), each through
+    GodotEnv.step (1 agent) and GodotVectorEnv.step with 1 and 16 agents in one engine
+    (plus 2 engines x 16 agents), in agent steps per second.
+
+Goals (from the issue): 1 agent >= 0.4x the empty-loop frame rate; 16 agents >= 8x the 1-agent
+agent-steps/s; and >= 10x godot_rl_agents measured on this machine with --fixed-fps
+(5,000 steps/s with 1 agent, 36,000 agent-steps/s with 16).
+Results: a rich table and bench/results/env.json (per metric: ours, baseline, ratio, goal, pass).
+
+    .venv/bin/python bench/bench_env.py [--repeats 5] [--seconds 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "python_host"))
+
+from godot_aigym.engine import GodotProcess, LaunchOptions  # noqa: E402
+from godot_aigym.env import GodotEnv, GodotVectorEnv  # noqa: E402
+from godot_aigym.env.link import demo_project, prepare_project, project_physics_fps  # noqa: E402
+from godot_aigym.runtime import resolve_godot  # noqa: E402
+
+RESULTS = REPO / "bench" / "results" / "env.json"
+TRIVIAL = "res://envs/trivial/trivial.tscn"
+CARTPOLE = "res://envs/cartpole/cartpole.tscn"
+EMPTY = "res://bench/empty_loop.tscn"
+GODOT_RL_1 = 5_000.0      # godot_rl_agents, measured here with --fixed-fps: steps/s with 1 agent
+GODOT_RL_16 = 36_000.0    # ... agent-steps/s with 16 agents
+
+
+def placement(k: int) -> set[int] | None:
+    """The CPU of engine k in every configuration (what cpus="auto" picks for a lone env)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    return {allowed[-1 - k % len(allowed)]} if len(allowed) >= 2 else None
+
+
+def empty_loop_fps(project: Path, godot, frames: int, fps: int) -> float:
+    cpus = placement(0)  # the same CPU as the environments' (first) engine
+    saved = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        proc = GodotProcess(LaunchOptions(project=project, scene=EMPTY, fixed_fps=fps,
+                                          user_args=("--frames", str(frames))), godot=godot)
+    finally:
+        os.sched_setaffinity(0, saved)
+    with proc:
+        code = proc.wait(timeout=120)
+        log = proc.log()
+    for line in log.splitlines():
+        if line.startswith("AIGYM_EMPTY_LOOP "):
+            return float(json.loads(line[len("AIGYM_EMPTY_LOOP "):])["fps"])
+    raise RuntimeError(f"empty loop printed no result (exit {code}):\n{log[-2000:]}")
+
+
+class Config:
+    """One environment set-up and its raw step loop."""
+
+    def __init__(self, key: str, label: str, scene: str, api: str, n_agents: int, n_engines: int = 1):
+        self.key, self.label, self.scene, self.api = key, label, scene, api
+        self.n_agents, self.n_engines = n_agents, n_engines
+        self.env = None
+        self.rates: list[float] = []
+
+    @property
+    def agents(self) -> int:
+        return self.n_agents * self.n_engines
+
+    def open(self, project: Path, godot) -> None:
+        # max_episode_steps=0: no truncation, so the trivial loop never resets; the cart-pole's
+        # episodes end (and restart) naturally, inside the engine for the vector env.
+        # all configurations stay open during the run: place them explicitly, as each would be alone
+        cpus = [placement(k) for k in range(self.n_engines)]
+        if self.api == "GodotEnv":
+            self.env = GodotEnv(project, self.scene, seed=0, max_episode_steps=0, cpus=cpus[0], godot=godot)
+        else:
+            self.env = GodotVectorEnv(project, self.scene, n_agents=self.n_agents, n_engines=self.n_engines,
+                                      seed=0, max_episode_steps=0, cpus=[sorted(c) for c in cpus] if cpus[0] else None,
+                                      godot=godot)
+        self.env.reset(seed=0)
+
+    def step_fn(self):
+        env = self.env
+        discrete = env.env_spec.discrete
+        if self.api == "GodotEnv":
+            if discrete:  # a cheap balancing rule keeps cart-pole episodes going
+                state = {"a": 0}
+
+                def step():
+                    obs, _, terminated, truncated, _ = env.step(state["a"])
+                    state["a"] = 1 if obs[2] > 0 else 0
+                    if terminated or truncated:
+                        env.reset()
+                return step
+            action = np.zeros(2, np.float32)
+
+            def step():
+                _, _, terminated, truncated, _ = env.step(action)
+                if terminated or truncated:
+                    env.reset()
+            return step
+        if discrete:
+            state = {"a": np.zeros(self.agents, np.int64)}
+
+            def step():
+                obs, *_ = env.step(state["a"])
+                state["a"] = (obs[:, 2] > 0).astype(np.int64)
+            return step
+        actions = np.zeros((self.agents, 2), np.float32)
+        return lambda: env.step(actions)
+
+    def measure(self, seconds: float) -> float:
+        step = self.step_fn()
+        for _ in range(2000):  # warm-up
+            step()
+        n, batch = 0, 500
+        t0 = time.perf_counter()
+        while True:
+            for _ in range(batch):
+                step()
+            n += batch
+            elapsed = time.perf_counter() - t0
+            if elapsed >= seconds:
+                break
+        rate = n * self.agents / elapsed
+        self.rates.append(rate)
+        return rate
+
+    def close(self) -> None:
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+
+
+def median_spread(values: list[float]) -> tuple[float, list[float]]:
+    return statistics.median(values), [min(values), max(values)]
+
+
+def run(args: argparse.Namespace) -> dict:
+    godot = resolve_godot()
+    project = demo_project()
+    prepare_project(project, godot)
+    fps = project_physics_fps(project)
+    configs = [
+        Config("trivial_1_env", "trivial, GodotEnv, 1 agent", TRIVIAL, "GodotEnv", 1),
+        Config("trivial_1_vec", "trivial, vector env, 1 agent", TRIVIAL, "vector", 1),
+        Config("trivial_16_vec", "trivial, vector env, 16 agents", TRIVIAL, "vector", 16),
+        Config("trivial_2x16_vec", "trivial, vector env, 2 engines x 16", TRIVIAL, "vector", 16, 2),
+        Config("cartpole_1_env", "cart-pole, GodotEnv, 1 agent", CARTPOLE, "GodotEnv", 1),
+        Config("cartpole_1_vec", "cart-pole, vector env, 1 agent", CARTPOLE, "vector", 1),
+        Config("cartpole_16_vec", "cart-pole, vector env, 16 agents", CARTPOLE, "vector", 16),
+        Config("cartpole_2x16_vec", "cart-pole, vector env, 2 engines x 16", CARTPOLE, "vector", 16, 2),
+    ]
+    empty: list[float] = []
+    try:
+        for c in configs:
+            c.open(project, godot)
+        for rep in range(args.repeats):
+            empty.append(empty_loop_fps(project, godot, args.frames, fps))
+            line = [f"empty {empty[-1]:,.0f} fps"]
+            for c in configs:
+                line.append(f"{c.key} {c.measure(args.seconds):,.0f}")
+            print(f"repeat {rep + 1}/{args.repeats}: " + ", ".join(line), flush=True)
+    finally:
+        for c in configs:
+            c.close()
+
+    by = {c.key: c for c in configs}
+    metrics: dict[str, dict] = {}
+
+    def add(key, label, values, unit, baseline=None, baseline_value=None, goal=None, note=""):
+        value, spread = median_spread(values)
+        ratio = value / baseline_value if baseline_value else None
+        metrics[key] = {"label": label, "value": round(value, 1), "unit": unit, "spread": [round(s, 1) for s in spread],
+                        "baseline": baseline, "baseline_value": round(baseline_value, 1) if baseline_value else None,
+                        "ratio": round(ratio, 3) if ratio is not None else None, "goal": goal,
+                        "goal_met": (ratio >= goal) if (goal is not None and ratio is not None) else None,
+                        "note": note}
+
+    empty_med = statistics.median(empty)
+    add("empty_loop_fps", "empty headless scene", empty, "frames/s", note=f"--fixed-fps {fps}, timed in Godot")
+    for env in ("trivial", "cartpole"):
+        one_env, one_vec, sixteen, two = (by[f"{env}_1_env"], by[f"{env}_1_vec"], by[f"{env}_16_vec"],
+                                          by[f"{env}_2x16_vec"])
+        add(f"{env}_1_agent_godotenv", one_env.label, one_env.rates, "steps/s", "empty loop frame rate", empty_med,
+            0.4 if env == "trivial" else None)
+        add(f"{env}_1_agent_vs_godot_rl", one_env.label, one_env.rates, "steps/s",
+            "godot_rl_agents, 1 agent", GODOT_RL_1, 10.0)
+        add(f"{env}_1_agent_vector", one_vec.label, one_vec.rates, "agent-steps/s", "empty loop frame rate", empty_med)
+        add(f"{env}_16_agents_vs_1", sixteen.label, sixteen.rates, "agent-steps/s",
+            "same API, 1 agent", statistics.median(one_vec.rates), 8.0)
+        add(f"{env}_16_agents_vs_godotenv", sixteen.label, sixteen.rates, "agent-steps/s",
+            "GodotEnv, 1 agent", statistics.median(one_env.rates))
+        add(f"{env}_16_agents_vs_godot_rl", sixteen.label, sixteen.rates, "agent-steps/s",
+            "godot_rl_agents, 16 agents", GODOT_RL_16, 10.0)
+        add(f"{env}_2x16_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
+            statistics.median(sixteen.rates))
+    return {
+        "schema": 1,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "numpy": np.__version__, "godot": godot.version},
+        "params": {"repeats": args.repeats, "seconds_per_measurement": args.seconds, "empty_loop_frames": args.frames,
+                   "fixed_fps": fps, "engine_cpus": "auto (each engine pinned to one CPU)",
+                   "godot_rl_agents_reference": {"1_agent_steps_per_s": GODOT_RL_1, "16_agents_steps_per_s": GODOT_RL_16}},
+        "metrics": metrics,
+    }
+
+
+def report(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"godot-aigym environment steps ({result['machine']['cpus']} CPUs, Godot "
+                  f"{result['machine']['godot']}, median of {result['params']['repeats']} repeats)")
+    for col, justify in (("metric", "left"), ("ours", "right"), ("spread", "right"), ("baseline", "left"),
+                         ("baseline value", "right"), ("ratio", "right"), ("goal", "right"), ("pass", "center")):
+        table.add_column(col, justify=justify)
+    for m in result["metrics"].values():
+        ok = m["goal_met"]
+        table.add_row(m["label"], f"{m['value']:,.0f} {m['unit']}", f"{m['spread'][0]:,.0f}-{m['spread'][1]:,.0f}",
+                      m["baseline"] or "", f"{m['baseline_value']:,.0f}" if m["baseline_value"] else "",
+                      f"{m['ratio']:.2f}x" if m["ratio"] is not None else "",
+                      f">= {m['goal']:g}x" if m["goal"] is not None else "",
+                      "" if ok is None else ("[green]yes[/]" if ok else "[red]no[/]"))
+    Console(width=170).print(table)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=1.0, help="duration of one measurement (default 1 s)")
+    ap.add_argument("--frames", type=int, default=300_000, help="frames of the empty loop (default 300k)")
+    ap.add_argument("--no-save", action="store_true", help="do not write bench/results/env.json")
+    args = ap.parse_args(argv)
+    result = run(args)
+    report(result)
+    if not args.no_save:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Gymnasium environments backed by Godot scenes (docs/ENVIRONMENTS.md).
+
+* `GodotEnv` -- a single-agent `gymnasium.Env` (one engine process, one agent).
+* `GodotVectorEnv` -- a `gymnasium.vector.VectorEnv`: N agents in one engine x M engines.
+* `godot_aigym.env.sb3.GodotVecEnv` -- the same for Stable-Baselines3 (imports SB3 lazily).
+* Gymnasium ids for the demo scenes, registered on import: ``godot_aigym/CartPole-v0``,
+  ``godot_aigym/Trivial-v0``.
+"""
+
+from .godot_env import GodotEnv
+from .link import EngineLink, demo_project
+from .protocol import GodotEnvError
+from .registration import register_envs
+from .vector_env import GodotVectorEnv
+
+register_envs()
+
+__all__ = ["GodotEnv", "GodotVectorEnv", "GodotEnvError", "EngineLink", "demo_project", "register_envs"]

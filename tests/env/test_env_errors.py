@@ -1,0 +1,131 @@
+"""Failures give clear errors and leave nothing behind: no engine process, no /dev/shm chunk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from env_testutil import CARTPOLE, DEMO, TRIVIAL, our_chunks, wait_gone
+
+from godot_aigym import sweep_stale_chunks
+from godot_aigym.engine import GodotProcessError
+from godot_aigym.env import GodotEnv, GodotEnvError, GodotVectorEnv
+from godot_aigym.shm import EngineDiedError
+
+
+def shm_names() -> set[str]:
+    return {n for n in os.listdir("/dev/shm") if n.startswith("aigym_")}
+
+
+def test_wrong_project(tmp_path, no_leaks):
+    before = shm_names()
+    with pytest.raises(GodotProcessError, match="not a Godot project"):
+        GodotEnv(tmp_path / "nowhere", TRIVIAL)
+    with pytest.raises(GodotProcessError, match="not a Godot project"):
+        GodotVectorEnv(tmp_path, TRIVIAL, n_agents=2)
+    assert shm_names() <= before
+
+
+def test_wrong_scene(no_leaks):
+    with pytest.raises(GodotProcessError, match=r"scene not found: res://envs/nope.tscn"):
+        GodotEnv(DEMO, "res://envs/nope.tscn")
+    with pytest.raises(GodotProcessError, match="not a scene file"):
+        GodotEnv(DEMO, "res://project.godot")
+    with pytest.raises(GodotProcessError, match="not inside the project"):
+        GodotEnv(DEMO, "/etc/hostname")
+
+
+def test_scene_that_quits_without_an_env(no_leaks):
+    with pytest.raises(GodotEnvError, match="exited during start-up") as info:
+        GodotEnv(DEMO, "res://smoke/smoke.tscn")
+    assert "engine log" in str(info.value)
+
+
+def test_scene_without_an_env_times_out(no_leaks):
+    t = time.monotonic()
+    with pytest.raises(GodotEnvError, match="did not start a GymEnv within 3 s"):
+        GodotEnv(DEMO, "res://envs/cartpole/cartpole_agent.tscn", timeout=3)
+    assert time.monotonic() - t < 15
+
+
+def test_engine_side_error_is_reported(no_leaks):
+    with pytest.raises(GodotEnvError, match=r"the environment reported an error: n_agents must be 1\.\.100000, got 0"):
+        GodotEnv(DEMO, TRIVIAL, user_args=("--n-agents", "0"))
+
+
+def test_engine_killed_mid_episode(no_leaks):
+    env = GodotEnv(DEMO, CARTPOLE)
+    handle = env.link.mem.handle
+    proc = env.engine
+    env.reset(seed=0)
+    env.step(0)
+    os.kill(proc.pid, signal.SIGKILL)
+    t = time.monotonic()
+    with pytest.raises(EngineDiedError, match=r"died \(exit code -9\) in the middle of an episode"):
+        for _ in range(1000):
+            env.step(1)
+            env.step(0)
+    assert time.monotonic() - t < 2.0
+    assert not proc.alive() and proc.popen is None  # reaped
+    assert not os.path.exists(f"/dev/shm/{handle}")
+    with pytest.raises(Exception):
+        env.step(0)
+    env.close()
+
+
+def test_vector_engine_killed(no_leaks):
+    venv = GodotVectorEnv(DEMO, TRIVIAL, n_agents=2, n_engines=2)
+    venv.reset(seed=0)
+    handles = [link.mem.handle for link in venv.links]
+    os.kill(venv.engines[1].pid, signal.SIGKILL)
+    with pytest.raises(EngineDiedError):
+        for _ in range(100):
+            venv.step(np.zeros((4, 2), np.float32))
+    venv.close()
+    assert not any(os.path.exists(f"/dev/shm/{h}") for h in handles)
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from godot_aigym.env import GodotEnv
+    env = GodotEnv(sys.argv[1], sys.argv[2])
+    env.reset(seed=0)
+    print(env.engine.pid, env.link.mem.handle, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_no_orphan_engine_when_python_is_killed(demo):
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(DEMO), TRIVIAL], stdout=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline().split()
+        assert len(line) == 2, "the child did not start its environment"
+        engine_pid, handle = int(line[0]), line[1]
+        assert os.path.exists(f"/dev/shm/{handle}")
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        assert wait_gone(engine_pid, 10.0), "the engine outlived its Python parent"
+        # the chunk of the killed host is stale: the sweep removes it
+        sweep_stale_chunks()
+        assert not os.path.exists(f"/dev/shm/{handle}")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_nothing_left_after_many_envs(no_leaks):
+    before = our_chunks()
+    envs = [GodotEnv(DEMO, TRIVIAL) for _ in range(3)]
+    for env in envs:
+        env.reset()
+    del env
+    for e in envs:
+        e.close()
+    assert our_chunks() == before

@@ -1,0 +1,78 @@
+"""Stable-Baselines3 trains on the Godot environments unchanged (not a convergence test)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from env_testutil import CARTPOLE, TRIVIAL
+
+torch = pytest.importorskip("torch")
+sb3 = pytest.importorskip("stable_baselines3")
+
+from stable_baselines3 import PPO, SAC  # noqa: E402
+from stable_baselines3.common.env_checker import check_env as sb3_check_env  # noqa: E402
+from stable_baselines3.common.vec_env import VecMonitor  # noqa: E402
+
+from godot_aigym.env import GodotEnv  # noqa: E402
+from godot_aigym.env.sb3 import GodotVecEnv  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_sb3_check_env_and_ppo_on_godot_env(demo, no_leaks):
+    env = GodotEnv(demo, CARTPOLE, seed=0)
+    try:
+        sb3_check_env(env, warn=True)
+        model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, n_epochs=1, seed=0, device="cpu")
+        model.learn(512)
+        action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
+        assert env.action_space.contains(int(action))
+    finally:
+        env.close()
+
+
+def test_ppo_on_vec_env_many_agents(demo, no_leaks):
+    venv = VecMonitor(GodotVecEnv(demo, CARTPOLE, n_agents=8, n_engines=2, seed=0))
+    try:
+        assert venv.num_envs == 16
+        model = PPO("MlpPolicy", venv, n_steps=64, batch_size=256, n_epochs=2, seed=0, device="cpu")
+        model.learn(4096)
+        assert model.num_timesteps >= 4096
+        assert len(model.ep_info_buffer) > 16  # episodes ended and were reset inside the engines
+    finally:
+        venv.close()
+
+
+def test_vec_env_terminal_observation(demo, no_leaks):
+    venv = GodotVecEnv(demo, TRIVIAL, n_agents=2, seed=0)
+    try:
+        obs = venv.reset()
+        assert obs.shape == (2, 4)
+        acts = np.array([[1.0, 1.0], [0.0, 0.0]], np.float32)
+        for _ in range(5):
+            obs, rew, dones, infos = venv.step(acts)
+        assert dones.tolist() == [True, False]
+        assert infos[0]["terminal_observation"].tolist() == [1.0, 1.0, 10.0, 5.0]
+        assert infos[0]["TimeLimit.truncated"] is False
+        assert obs[0, 3] == 0.0 and "terminal_observation" not in infos[1]
+        venv.seed(5)
+        first = venv.reset()
+        venv.seed(5)
+        np.testing.assert_array_equal(first, venv.reset())
+    finally:
+        venv.close()
+
+
+def test_sac_on_box_actions(demo, no_leaks):
+    venv = GodotVecEnv(demo, TRIVIAL, n_agents=4, seed=0)
+    try:
+        model = SAC("MlpPolicy", venv, learning_starts=64, batch_size=32, seed=0, device="cpu")
+        model.learn(400)
+    finally:
+        venv.close()

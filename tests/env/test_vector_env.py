@@ -1,0 +1,172 @@
+"""GodotVectorEnv: N agents in one engine x M engines, batched values, autoreset modes, seeds."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+from env_testutil import CARTPOLE, TRIVIAL
+from gymnasium.vector import AutoresetMode
+
+from godot_aigym.env import GodotVectorEnv
+
+
+def distinct_actions(n: int) -> np.ndarray:
+    """Per-agent actions that never terminate the trivial env (sum of a step stays < 0.3)."""
+    a0 = np.linspace(-0.9, 0.1, n, dtype=np.float32)
+    a1 = np.linspace(0.1, -0.2, n, dtype=np.float32)
+    return np.stack([a0, a1], axis=1)
+
+
+@pytest.fixture(scope="module")
+def venv(demo):
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=3, n_engines=2, seed=100)
+    yield env
+    env.close()
+
+
+def test_shapes_and_batched_values(venv):
+    assert venv.num_envs == 6 and venv.n_agents == 3 and venv.n_engines == 2
+    assert venv.single_observation_space.shape == (4,)
+    assert venv.observation_space.shape == (6, 4)
+    assert venv.action_space.shape == (6, 2)
+    assert venv.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    obs, info = venv.reset(seed=1)
+    assert obs.shape == (6, 4) and obs.dtype == np.float32 and info == {}
+    assert np.all(obs[:, 2:] == 0)
+    acts = distinct_actions(6)
+    obs, rew, term, trunc, info = venv.step(acts)
+    assert rew.shape == (6,) and term.dtype == np.bool_ and trunc.dtype == np.bool_
+    np.testing.assert_array_equal(obs[:, :2], acts)
+    np.testing.assert_allclose(obs[:, 2], acts.sum(axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(obs[:, 3], 1)
+    np.testing.assert_allclose(rew, acts[:, 0] - 0.5 * acts[:, 1], rtol=1e-6)
+    obs2, *_ = venv.step(acts)
+    np.testing.assert_allclose(obs2[:, 2], 2 * acts.sum(axis=1), rtol=1e-6)
+    assert not np.shares_memory(obs, obs2)
+
+
+def test_engines_are_seeded_differently(venv, demo):
+    obs, _ = venv.reset(seed=5)
+    again, _ = venv.reset(seed=5)
+    np.testing.assert_array_equal(obs, again)
+    assert not np.array_equal(obs[:3], obs[3:])  # engine 1 is seeded with seed + 1
+    other = GodotVectorEnv(demo, TRIVIAL, n_agents=3, n_engines=1)
+    try:
+        third, _ = other.reset(seed=6)
+        np.testing.assert_array_equal(third, obs[3:])
+    finally:
+        other.close()
+
+
+def test_next_step_autoreset(venv):
+    venv.reset(seed=2)
+    acts = distinct_actions(6)
+    acts[4] = [1.0, 1.0]  # agent 1 of engine 1 terminates at step 5
+    for step in range(1, 6):
+        obs, rew, term, trunc, _ = venv.step(acts)
+    assert term.tolist() == [False, False, False, False, True, False] and not trunc.any()
+    assert obs[4].tolist() == [1.0, 1.0, 10.0, 5.0]
+    obs, rew, term, trunc, _ = venv.step(acts)  # its action is ignored; it starts a new episode
+    assert obs[4, 2] == 0.0 and obs[4, 3] == 0.0 and rew[4] == 0.0 and not term[4] and not trunc[4]
+    assert np.all(obs[[0, 1, 2, 3, 5], 3] == 6)
+    obs, *_ = venv.step(acts)
+    assert obs[4].tolist() == [1.0, 1.0, 2.0, 1.0]
+
+
+def test_truncation_in_vector(demo):
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=2, max_episode_steps=3)
+    try:
+        env.reset(seed=0)
+        zero = np.zeros((2, 2), np.float32)
+        flags = [env.step(zero)[3].tolist() for _ in range(4)]
+        assert flags == [[False, False], [False, False], [True, True], [False, False]]
+    finally:
+        env.close()
+
+
+def test_same_step_autoreset(demo):
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=4, autoreset_mode="SameStep")
+    try:
+        assert env.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+        env.reset(seed=3)
+        acts = distinct_actions(4)
+        acts[2] = [1.0, 1.0]
+        for _ in range(4):
+            _, _, term, _, info = env.step(acts)
+            assert info == {}
+        obs, rew, term, trunc, info = env.step(acts)
+        assert term.tolist() == [False, False, True, False]
+        assert rew[2] == 0.5  # the reward of the last step, not 0
+        assert obs[2, 2] == 0.0 and obs[2, 3] == 0.0  # already the first observation of the next episode
+        assert info["_final_obs"].tolist() == [False, False, True, False]
+        assert info["final_obs"][2].tolist() == [1.0, 1.0, 10.0, 5.0]
+        assert info["final_obs"][0] is None
+        obs, *_ = env.step(acts)
+        assert obs[2].tolist() == [1.0, 1.0, 2.0, 1.0]
+    finally:
+        env.close()
+
+
+def test_disabled_autoreset_and_reset_mask(demo):
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=3, autoreset_mode=AutoresetMode.DISABLED)
+    try:
+        env.reset(seed=4)
+        acts = distinct_actions(3)
+        acts[0] = [1.0, 1.0]
+        for _ in range(5):
+            obs, _, term, *_ = env.step(acts)
+        assert term.tolist() == [True, False, False]
+        with pytest.raises(RuntimeError, match="reset_mask"):
+            env.step(acts)
+        obs, _ = env.reset(options={"reset_mask": np.array([True, False, False])})
+        assert obs[0, 3] == 0 and obs[1, 3] == 5 and obs[2, 3] == 5
+        obs, *_ = env.step(acts)
+        assert obs[:, 3].tolist() == [1, 6, 6]
+    finally:
+        env.close()
+
+
+def test_sixteen_agents_cartpole(demo):
+    env = GodotVectorEnv(demo, CARTPOLE, n_agents=16, seed=0)
+    try:
+        obs, _ = env.reset(seed=0)
+        assert obs.shape == (16, 4)
+        assert len({tuple(o) for o in obs}) == 16  # every agent has its own initial state
+        pushes = np.array([0, 1] * 8)
+        for _ in range(8):
+            obs, rew, *_ = env.step(pushes)
+        assert np.all(rew == 1.0)
+        assert np.all(obs[0::2, 1] < -0.5) and np.all(obs[1::2, 1] > 0.5)  # left pushes move left
+        returns = np.zeros(16)
+        done = np.zeros(16, bool)
+        for _ in range(100):
+            _, rew, term, trunc, _ = env.step(env.action_space.sample())
+            returns += np.where(done, 0, rew)
+            done |= term | trunc
+        assert done.all() and returns.max() < 100  # random play fails fast
+    finally:
+        env.close()
+
+
+def test_vector_actions_checked(venv):
+    venv.reset(seed=0)
+    bad = distinct_actions(6)
+    bad[3] = [0.0, 2.0]
+    with pytest.raises(ValueError, match="sub-environment 3 is outside the action space"):
+        venv.step(bad)
+    with pytest.raises(ValueError, match="shape"):
+        venv.step(np.zeros((5, 2), np.float32))
+    venv.step(distinct_actions(6))
+
+
+def test_make_vec_registration(demo, no_leaks):
+    envs = gymnasium.make_vec("godot_aigym/Trivial-v0", num_envs=4)
+    try:
+        assert isinstance(envs.unwrapped, GodotVectorEnv)
+        assert envs.num_envs == 4 and envs.unwrapped.n_engines == 1
+        obs, _ = envs.reset(seed=0)
+        assert obs.shape == (4, 4)
+        envs.step(envs.action_space.sample())
+    finally:
+        envs.close()
