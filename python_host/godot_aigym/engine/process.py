@@ -12,8 +12,10 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import os
+import queue
 import signal
 import subprocess
+import threading
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,45 @@ class GodotProcessError(RuntimeError):
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class _Spawner:
+    """Starts engines from one daemon thread that lives as long as the process.
+
+    The parent-death signal fires when the *thread* that forked the child ends, not the
+    process: an engine started from a short-lived worker thread would be killed when that
+    thread returns. The main thread and this daemon thread only end with the process.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def popen(self, *args, **kwargs) -> subprocess.Popen:
+        if threading.current_thread() is threading.main_thread():
+            return subprocess.Popen(*args, **kwargs)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="godot-aigym-spawner", daemon=True)
+                self._thread.start()
+        done: queue.SimpleQueue = queue.SimpleQueue()
+        self._requests.put((args, kwargs, done))
+        ok, value = done.get()
+        if not ok:
+            raise value
+        return value
+
+    def _serve(self) -> None:
+        while True:
+            args, kwargs, done = self._requests.get()
+            try:
+                done.put((True, subprocess.Popen(*args, **kwargs)))
+            except BaseException as e:  # handed back to the requesting thread
+                done.put((False, e))
+
+
+_spawner = _Spawner()
 
 
 @dataclass
@@ -99,7 +140,7 @@ class GodotProcess:
         self.command = options.command(self.godot.path)
         self._log_file = open(self.log_path, "wb")
         try:
-            self._proc = subprocess.Popen(
+            self._proc = _spawner.popen(
                 self.command, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
                 env={**os.environ, **options.env}, preexec_fn=_die_with_parent, cwd=str(project),
             )

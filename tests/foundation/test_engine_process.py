@@ -1,0 +1,64 @@
+"""GodotProcess: launching, supervising and stopping real engines."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from godot_aigym.engine import GodotProcess, GodotProcessError, LaunchOptions, run_godot
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+DEMO = REPO / "demo_project"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def test_wrong_project_and_scene_are_rejected_before_launch(tmp_path, godot):
+    with pytest.raises(GodotProcessError, match=r"not a Godot project \(no project.godot\)"):
+        GodotProcess(LaunchOptions(project=tmp_path), godot=godot)
+    with pytest.raises(GodotProcessError, match=r"scene not found: res://nope.tscn"):
+        GodotProcess(LaunchOptions(project=DEMO, scene="res://nope.tscn"), godot=godot)
+
+
+def test_smoke_scene_runs_from_a_relative_project_path(godot, built_core, monkeypatch):
+    monkeypatch.chdir(REPO)
+    code, output = run_godot(LaunchOptions(project="demo_project", scene="res://smoke/smoke.tscn"), godot=godot)
+    assert code == 0, output
+    assert "AIGYM_EXTENSION godot-aigym" in output
+
+
+def test_wait_timeout_kills_the_engine_and_leaves_no_log_file(godot, test_project):
+    proc = GodotProcess(LaunchOptions(project=test_project, script="res://lib/idle.gd"), godot=godot)
+    with pytest.raises(GodotProcessError, match=r"Godot did not exit within 1 s; killed it"):
+        proc.wait(timeout=1)
+    assert not _alive(proc.pid)
+    assert "IDLE" in proc.log()
+    assert not proc.log_path.exists(), "a temporary log file must not outlive the process"
+    proc.close()  # harmless a second time
+
+
+def test_engine_started_from_a_worker_thread_outlives_the_thread(godot, test_project):
+    """The parent-death signal is per thread: engines are forked from a long-lived thread."""
+    box = {}
+
+    def start():
+        box["proc"] = GodotProcess(LaunchOptions(project=test_project, script="res://lib/idle.gd"), godot=godot)
+
+    worker = threading.Thread(target=start)
+    worker.start()
+    worker.join()
+    proc = box["proc"]
+    try:
+        time.sleep(0.5)
+        assert _alive(proc.pid), "the engine died with the thread that started it:\n" + proc.log_tail()
+    finally:
+        proc.close(grace=0)
+    assert not _alive(proc.pid)
