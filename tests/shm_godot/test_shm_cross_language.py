@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from godot_aigym import EngineDiedError, SharedMemory, sweep_stale_chunks
-from godot_aigym.engine import GodotProcess, LaunchOptions
+from godot_aigym.engine import GodotProcess, LaunchOptions, run_godot
 
 SIZES = [1, 1000, 1_000_000]
 
@@ -169,6 +169,23 @@ def test_fuzzed_chunks_never_crash_the_engine(run_gdscript):
     finally:
         for name in names:
             os.unlink(f"/dev/shm/{name}")
+
+
+@pytest.mark.parametrize("style", ["engine_args", "engine_args_equals", "user_args_equals"])
+def test_handle_is_found_among_engine_and_user_arguments(godot, test_project, style):
+    """`--handle X` / `--handle=X` before `--` (engine arguments) or after it (user arguments)."""
+    with SharedMemory() as mem:
+        mem.newFloatTensor("floats", 4).write([7, 7, 7, 7])
+        mem.newIntTensor("ints", 2)
+        extra = {"engine_args": dict(engine_args=["--handle", mem.handle]),
+                 "engine_args_equals": dict(engine_args=[f"--handle={mem.handle}"]),
+                 "user_args_equals": dict(user_args=[f"--handle={mem.handle}", "--case", "wrong_length"])}[style]
+        opts = LaunchOptions(project=test_project, script="res://shm/test_errors.gd",
+                             user_args=extra.get("user_args", ["--case", "wrong_length"]),
+                             engine_args=extra.get("engine_args", ()))
+        code, output = run_godot(opts, godot=godot, timeout=60)
+        assert code == 0, output
+        assert "PASS tensor untouched by the refused write" in output
 
 
 HOST_SCRIPT = textwrap.dedent("""
