@@ -24,16 +24,21 @@ func _gym_observe() -> void:
 	const PX := CartPoleAgent.PX_PER_M
 	const X_LIMIT := CartPoleAgent.X_LIMIT
 	const ANGLE_LIMIT := CartPoleAgent.ANGLE_LIMIT
+	# Locals instead of member lookups: this loop runs for every agent on every step.
+	var r := reward_offset
+	var te := terminated_offset
+	var tr := truncated_offset
+	var o := 0
 	for i in n_agents:
 		var cart := _carts[i]
 		var pole := _poles[i]
 		var x := cart.position.x / PX
 		var theta := wrapf(pole.rotation, -PI, PI)
-		var o := 4 * i
 		out[o] = x
 		out[o + 1] = cart.linear_velocity.x / PX
 		out[o + 2] = theta
 		out[o + 3] = pole.angular_velocity
-		out[reward_offset + i] = 1.0
-		out[terminated_offset + i] = 1.0 if absf(x) > X_LIMIT or absf(theta) > ANGLE_LIMIT else 0.0
-		out[truncated_offset + i] = 0.0
+		out[r + i] = 1.0
+		out[te + i] = 1.0 if absf(x) > X_LIMIT or absf(theta) > ANGLE_LIMIT else 0.0
+		out[tr + i] = 0.0
+		o += 4

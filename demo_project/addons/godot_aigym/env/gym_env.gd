@@ -482,23 +482,29 @@ func _finish_step() -> void:
 	_gym_observe()
 	if _failed:
 		return
-	var limit := max_episode_steps
-	var any_done := false
+	# The hot loop only counts steps; the rarer cases get loops of their own.
+	var limit := max_episode_steps if max_episode_steps > 0 else 0x7fffffff
+	var tr := truncated_offset
 	for i in n:
 		var s := episode_steps[i] + 1
 		episode_steps[i] = s
-		if s == 0:
-			out[reward_offset + i] = 0.0
-			out[terminated_offset + i] = 0.0
-			out[truncated_offset + i] = 0.0
-			continue
-		if limit > 0 and s >= limit:
-			out[truncated_offset + i] = 1.0
-			any_done = true
-		elif out[terminated_offset + i] != 0.0 or out[truncated_offset + i] != 0.0:
-			any_done = true
-	if any_done and (_flags & FLAG_SAME_STEP_AUTORESET) != 0:
+		if s >= limit:
+			out[tr + i] = 1.0
+	if n_masked > 0:  # agents that restarted this step report no reward and no flags
+		for i in n:
+			if episode_steps[i] == 0:
+				out[reward_offset + i] = 0.0
+				out[terminated_offset + i] = 0.0
+				out[truncated_offset + i] = 0.0
+	if (_flags & FLAG_SAME_STEP_AUTORESET) != 0 and _any_done():
 		_same_step_autoreset()
+
+
+func _any_done() -> bool:
+	for i in n_agents:
+		if out[terminated_offset + i] != 0.0 or out[truncated_offset + i] != 0.0:
+			return true
+	return false
 
 
 ## SAME_STEP autoreset: keep the final observation, reset finished agents, report their first observation.
