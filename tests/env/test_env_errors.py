@@ -96,7 +96,7 @@ CHILD = textwrap.dedent("""
     from godot_aigym.env import GodotEnv
     env = GodotEnv(sys.argv[1], sys.argv[2])
     env.reset(seed=0)
-    print(env.engine.pid, env.link.mem.handle, flush=True)
+    print(env.engine.pid, env.link.mem.handle, env.engine.log_path, flush=True)
     time.sleep(600)
 """)
 
@@ -105,8 +105,8 @@ def test_no_orphan_engine_when_python_is_killed(demo):
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(DEMO), TRIVIAL], stdout=subprocess.PIPE, text=True)
     try:
         line = child.stdout.readline().split()
-        assert len(line) == 2, "the child did not start its environment"
-        engine_pid, handle = int(line[0]), line[1]
+        assert len(line) == 3, "the child did not start its environment"
+        engine_pid, handle, log_path = int(line[0]), line[1], line[2]
         assert os.path.exists(f"/dev/shm/{handle}")
         child.send_signal(signal.SIGKILL)
         child.wait(10)
@@ -114,6 +114,7 @@ def test_no_orphan_engine_when_python_is_killed(demo):
         # the chunk of the killed host is stale: the sweep removes it
         sweep_stale_chunks()
         assert not os.path.exists(f"/dev/shm/{handle}")
+        os.unlink(log_path)  # the killed child could not remove its engine's temporary log
     finally:
         if child.poll() is None:
             child.kill()
