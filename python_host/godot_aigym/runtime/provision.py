@@ -50,7 +50,7 @@ def machine_debian_mirror(root: str | os.PathLike = "/") -> str:
     for path in sorted(glob.glob(str(apt / "sources.list.d" / "*.sources"))):
         text = Path(path).read_text(errors="replace")
         for stanza in re.split(r"\n\s*\n", text):
-            if "Enabled: no" in stanza:
+            if re.search(r"^Enabled:\s*no\b", stanza, re.M | re.I):
                 continue
             suites = re.search(r"^Suites:\s*(.+)$", stanza, re.M)
             uris = re.search(r"^URIs:\s*(.+)$", stanza, re.M)
