@@ -213,47 +213,37 @@ std::shared_ptr<const cTorchModel::State> cTorchModel::prepare(const char *metho
     return s;
 }
 
-gd::PackedFloat32Array cTorchModel::run(gd::PackedFloat32Array input) {
+bool cTorchModel::forward(const char *method, const gd::PackedFloat32Array &input, int64_t rows, bool all_outputs,
+                          torchrt::OutputSink &sink) const {
     std::vector<int64_t> shape;
-    auto s = prepare("run", input, 1, shape);
-    if (!s) return {};
-    FirstOutput sink;
-    const std::string error = s->model->forward(input.view().data(), shape.data(), shape.size(), num_threads_.load(std::memory_order_relaxed),
-                                                false, sink);
+    auto s = prepare(method, input, rows, shape);
+    if (!s) return false;
+    const std::string error = s->model->forward(input.view().data(), shape.data(), shape.size(),
+                                                num_threads_.load(std::memory_order_relaxed), all_outputs, sink);
     if (!error.empty()) {
-        AIGYM_ERROR("cTorchModel.run: " + error);
-        return {};
+        AIGYM_ERROR(std::string("cTorchModel.") + method + ": " + error);
+        return false;
     }
+    return true;
+}
+
+gd::PackedFloat32Array cTorchModel::run(gd::PackedFloat32Array input) {
+    FirstOutput sink;
+    if (!forward("run", input, 1, false, sink)) return {};
     last_output_size_.store(sink.numel, std::memory_order_relaxed);
     return std::move(sink.values);
 }
 
 gd::PackedFloat32Array cTorchModel::run_batch(gd::PackedFloat32Array input, int64_t rows) {
-    std::vector<int64_t> shape;
-    auto s = prepare("run_batch", input, rows, shape);
-    if (!s) return {};
     FirstOutput sink;
-    const std::string error = s->model->forward(input.view().data(), shape.data(), shape.size(), num_threads_.load(std::memory_order_relaxed),
-                                                false, sink);
-    if (!error.empty()) {
-        AIGYM_ERROR("cTorchModel.run_batch: " + error);
-        return {};
-    }
+    if (!forward("run_batch", input, rows, false, sink)) return {};
     if (sink.numel % rows == 0) last_output_size_.store(sink.numel / rows, std::memory_order_relaxed);
     return std::move(sink.values);
 }
 
 gd::Array cTorchModel::run_outputs(gd::PackedFloat32Array input) {
-    std::vector<int64_t> shape;
-    auto s = prepare("run_outputs", input, 1, shape);
-    if (!s) return {};
     AllOutputs sink;
-    const std::string error = s->model->forward(input.view().data(), shape.data(), shape.size(), num_threads_.load(std::memory_order_relaxed),
-                                                true, sink);
-    if (!error.empty()) {
-        AIGYM_ERROR("cTorchModel.run_outputs: " + error);
-        return {};
-    }
+    if (!forward("run_outputs", input, 1, true, sink)) return {};
     if (sink.first_numel >= 0) last_output_size_.store(sink.first_numel, std::memory_order_relaxed);
     return std::move(sink.values);
 }
@@ -270,17 +260,9 @@ bool cTorchModel::warmup() {
         zeros.resize(s->sample_size);
         for (float &v : zeros.view_mut()) v = 0.0f;
     }
-    std::vector<int64_t> shape;
-    s = prepare("warmup", zeros, 1, shape);
-    if (!s) return false;
     for (int i = 0; i < 2; ++i) {
         AllOutputs sink;
-        const std::string error = s->model->forward(zeros.view().data(), shape.data(), shape.size(),
-                                                    num_threads_.load(std::memory_order_relaxed), true, sink);
-        if (!error.empty()) {
-            AIGYM_ERROR("cTorchModel.warmup: " + error);
-            return false;
-        }
+        if (!forward("warmup", zeros, 1, true, sink)) return false;
     }
     return true;
 }

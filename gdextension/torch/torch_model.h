@@ -25,6 +25,7 @@ namespace aigym {
 class cTorchModelData;
 namespace torchrt {
 class Model;
+class OutputSink;
 }
 
 class cTorchModel : public gd::ExtensionObject {
@@ -59,6 +60,9 @@ class cTorchModel : public gd::ExtensionObject {
     // The loaded state and the input tensor's shape for `rows` rows, or null after logging why.
     std::shared_ptr<const State> prepare(const char *method, const gd::PackedFloat32Array &input, int64_t rows,
                                          std::vector<int64_t> &shape) const;
+    // prepare() + one forward pass into `sink`; false after logging why (as cTorchModel.<method>).
+    bool forward(const char *method, const gd::PackedFloat32Array &input, int64_t rows, bool all_outputs,
+                 torchrt::OutputSink &sink) const;
 
     mutable std::mutex mutex_;
     std::shared_ptr<const State> state_;

@@ -74,6 +74,33 @@ class _Spawner:
 _spawner = _Spawner()
 
 
+def check_project(project: str | os.PathLike, scene: str | None) -> tuple[Path, str | None]:
+    """Resolve and check the project directory and scene before anything is created.
+
+    Returns the absolute project path and the scene as a res:// path (a path inside the project
+    is converted); raises GodotProcessError naming what is wrong.
+    """
+    root = Path(project).expanduser().resolve()
+    if not (root / "project.godot").is_file():
+        raise GodotProcessError(f"not a Godot project (no project.godot): {root}")
+    if scene is not None:
+        if not isinstance(scene, str) or not scene:
+            raise GodotProcessError(f"scene must be a res:// path or a path inside the project, got {scene!r}")
+        if not scene.startswith("res://"):
+            p = Path(scene)
+            p = p if p.is_absolute() else root / p
+            try:
+                scene = "res://" + p.resolve().relative_to(root).as_posix()
+            except ValueError:
+                raise GodotProcessError(f"scene {scene!r} is not inside the project {root}") from None
+        file = root / scene[len("res://"):]
+        if not file.is_file():
+            raise GodotProcessError(f"scene not found: {scene} (looked for {file})")
+        if file.suffix not in (".tscn", ".scn"):
+            raise GodotProcessError(f"not a scene file (.tscn/.scn): {scene}")
+    return root, scene
+
+
 @dataclass
 class LaunchOptions:
     """What to run: every field maps to one engine command-line option."""
@@ -123,14 +150,8 @@ class GodotProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file = None
         self._final_log: str | None = None  # kept after close() when the log file was ours
-        project = Path(options.project).resolve()  # the engine runs with cwd=project
-        options = self.options = dataclasses.replace(options, project=project)
-        if not (project / "project.godot").is_file():
-            raise GodotProcessError(f"not a Godot project (no project.godot): {project}")
-        if options.scene and options.scene.startswith("res://"):
-            scene_file = project / options.scene[len("res://"):]
-            if not scene_file.is_file():
-                raise GodotProcessError(f"scene not found: {options.scene} (looked for {scene_file})")
+        project, scene = check_project(options.project, options.scene)  # absolute: the engine runs with cwd=project
+        options = self.options = dataclasses.replace(options, project=project, scene=scene)
         self.godot = godot or resolve_godot()
         self._owns_log = log_path is None
         if log_path is None:

@@ -22,7 +22,8 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from ..engine import GodotProcess, GodotProcessError, LaunchOptions, ProjectImportError, ensure_imported
+from ..engine import GodotProcess, GodotProcessError, LaunchOptions, ensure_imported
+from ..engine import check_project as engine_check_project
 from ..shm import EngineDiedError, SharedMemory, SharedMemoryError, WaitTimeout
 from . import protocol as P
 
@@ -40,26 +41,8 @@ def demo_project() -> Path:
 
 
 def check_project(project: str | os.PathLike | None, scene: str | None) -> tuple[Path, str | None]:
-    """Resolve and check the project directory and scene file before anything is created."""
-    root = demo_project() if project is None else Path(project).expanduser().resolve()
-    if not (root / "project.godot").is_file():
-        raise GodotProcessError(f"not a Godot project (no project.godot): {root}")
-    if scene is not None:
-        if not isinstance(scene, str) or not scene:
-            raise GodotProcessError(f"scene must be a res:// path or a path inside the project, got {scene!r}")
-        if not scene.startswith("res://"):
-            p = Path(scene)
-            p = p if p.is_absolute() else root / p
-            try:
-                scene = "res://" + p.resolve().relative_to(root).as_posix()
-            except ValueError:
-                raise GodotProcessError(f"scene {scene!r} is not inside the project {root}") from None
-        file = root / scene[len("res://"):]
-        if not file.is_file():
-            raise GodotProcessError(f"scene not found: {scene} (looked for {file})")
-        if file.suffix not in (".tscn", ".scn"):
-            raise GodotProcessError(f"not a scene file (.tscn/.scn): {scene}")
-    return root, scene
+    """`engine.check_project`, with the demo project when `project` is None."""
+    return engine_check_project(demo_project() if project is None else project, scene)
 
 
 def prepare_project(project: Path, godot=None) -> None:
@@ -67,12 +50,7 @@ def prepare_project(project: Path, godot=None) -> None:
     with _import_lock:
         if project in _imported:
             return
-        try:
-            ensure_imported(project, godot)
-        except ProjectImportError:
-            # The first import of a fresh project can crash on exit after doing its work; the
-            # second one then finds everything in place.
-            ensure_imported(project, godot)
+        ensure_imported(project, godot)
         _imported.add(project)
 
 
