@@ -56,4 +56,4 @@ bench: build
 
 clean:
 	rm -rf build demo_project/.godot tests/project/.godot .sconsign.dblite compile_commands.json
-	rm -f demo_project/addons/godot_aigym/bin/*.so python_host/godot_aigym/shared_object/_sync.*.so
+	rm -f demo_project/addons/godot_aigym/bin/*.so python_host/godot_aigym/shared_object/_*.so

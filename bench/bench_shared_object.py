@@ -5,7 +5,10 @@
 
 Prints a table (median and p10-p90 per call, in microseconds) and writes
 bench/results/shared_object.json.  Every baseline is measured in the same run, with
-the implementations interleaved sample by sample so machine noise hits all alike.
+the implementations interleaved sample by sample (in rotating order) so machine noise
+hits all alike.  glibc's malloc is told to keep freed memory (see `keep_freed_memory`):
+otherwise the 9.8 MB arrays that fetches return are handed back to the kernel once per
+round and whichever implementation samples next pays ~2400 page faults.
 
 Metrics: assign / fetch of an int, a 100-character str, a (7,) float64 array, and
 (480, 848, 3) uint8 and float64 arrays; and the cross-process trigger -> wake-up
@@ -18,6 +21,7 @@ shared memory (assign) / .copy() out of it (fetch); round trip >= 10x faster.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import functools
 import gc
 import json
@@ -43,11 +47,10 @@ RR_VERSION = "0.2.1"
 INSTALL_HINT = f".venv/bin/pip install real-robot=={RR_VERSION}"
 NOTES = [
     "SharedObject double-buffers: a writer fills the unpublished slot, so a writer killed "
-    "mid-assign leaves the last value intact. In a single-process hot loop that alternation "
-    "doubles the destination's cache footprint: a 1.2 MB uint8 frame then no longer stays "
-    "in the 2 MB L2 the way a raw copy into one buffer does (about 1.3x). With a consumer "
-    "process reading the frames, as in use, the raw copy loses that advantage too "
-    "(the 'live reader process' row).",
+    "mid-assign leaves the last value intact. Alternating between two slots would cost a "
+    "1.2 MB frame its place in the 2 MB L2 (about 1.3x the raw copy into one buffer), so "
+    "assign writes arrays larger than L2/3 with non-temporal stores that skip reading the "
+    "standby slot into the cache (_slotcopy.c; docs/SHARED_OBJECT.md, 'Large arrays').",
     "Round trips share 2 vCPUs with whatever else runs: when a third process is busy, "
     "wait_modified yields the CPU to its partner after 2 us of spinning (p90 rises to ~7 us).",
 ]
@@ -74,6 +77,19 @@ def load_real_robot() -> Any:
 
 
 # -- timing ----------------------------------------------------------------------------------
+def keep_freed_memory() -> bool:
+    """Stop glibc's malloc from returning freed large blocks to the kernel (mallopt), so
+    that an allocator artifact does not land on whichever implementation runs next.
+    It applies to every implementation alike; False where mallopt is unavailable."""
+    try:
+        libc = ctypes.CDLL(None)
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        big = 1 << 30
+        return bool(libc.mallopt(m_trim_threshold, big)) and bool(libc.mallopt(m_mmap_threshold, 32 << 20))
+    except (OSError, AttributeError):
+        return False
+
+
 def per_call_us(fn: Callable[[], Any], n: int) -> float:
     t0 = time.perf_counter_ns()
     for _ in range(n):
@@ -103,14 +119,20 @@ def stats(samples: list[float]) -> dict[str, float]:
 
 
 def measure(impls: dict[str, Callable[[], Any]], repeats: int, target_s: float) -> dict[str, dict[str, float]]:
-    """Interleaved samples of each implementation's per-call time (us)."""
+    """Interleaved samples of each implementation's per-call time (us).
+
+    The order rotates every round so that each implementation takes each position
+    equally often: the position matters (glibc handing freed memory back to the kernel
+    once per round made whichever fetch ran first pay ~2400 page faults, +25%).
+    """
     counts = {k: calibrate(fn, target_s) for k, fn in impls.items()}
     samples: dict[str, list[float]] = {k: [] for k in impls}
+    keys = list(impls)
     gc.disable()
     try:
-        for _ in range(repeats):
-            for k, fn in impls.items():
-                samples[k].append(per_call_us(fn, counts[k]))
+        for r in range(repeats):
+            for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
+                samples[k].append(per_call_us(impls[k], counts[k]))
     finally:
         gc.enable()
     return {k: stats(v) for k, v in samples.items()}
@@ -396,6 +418,8 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
     args = ap.parse_args()
     load_real_robot()
+    if not keep_freed_memory():
+        print("note: mallopt unavailable; large fetches may show allocator page faults", file=sys.stderr)
     print("measuring (interleaved, medians of repeated samples)...")
     result = run(args.quick)
     print_table(result)

@@ -66,12 +66,15 @@ if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
   echo "$want" >"$STAMP"
 else
   info "requirements up to date (requirements.txt + pyproject.toml unchanged)"
-  # The editable install: still pointing here, console script present, C helper built and fresh.
-  sync_c=python_host/godot_aigym/shared_object/_sync.c
-  sync_so=$(ls python_host/godot_aigym/shared_object/_sync.*.so 2>/dev/null | head -n1 || true)
-  if [[ ! -x $VENV/bin/godot-aigym ]] || [[ -z $sync_so ]] || [[ $sync_c -nt $sync_so ]] \
+  # The editable install: still pointing here, console script present, C helpers built and fresh.
+  stale_ext=""
+  for ext_c in python_host/godot_aigym/shared_object/_*.c; do
+    ext_so=$(ls "${ext_c%.c}".*.so 2>/dev/null | head -n1 || true)
+    if [[ -z $ext_so ]] || [[ $ext_c -nt $ext_so ]]; then stale_ext=$ext_c; fi
+  done
+  if [[ ! -x $VENV/bin/godot-aigym ]] || [[ -n $stale_ext ]] \
     || [[ "$("$PY" -c 'import godot_aigym; print(godot_aigym.__file__)' 2>/dev/null)" != "$REPO/python_host/"* ]]; then
-    info "pip install -e . (editable install missing or C helper out of date)"
+    info "pip install -e . (editable install missing or a C helper out of date)"
     "$PY" -m pip install --disable-pip-version-check -e .
   else
     info "godot-aigym installed in editable mode"

@@ -132,7 +132,7 @@ def collect_doctor(godot: str | None = None, provision: bool = True, progress=No
         "torch": library_status("torch"),
         "release": {"core": library_status("core", "release"), "torch": library_status("torch", "release")},
     }
-    sync = importlib.util.find_spec("godot_aigym.shared_object._sync")
+    helpers = {m: importlib.util.find_spec(f"godot_aigym.shared_object.{m}") for m in ("_sync", "_slotcopy")}
     report["python"] = {
         "executable": sys.executable,
         "version": ".".join(map(str, sys.version_info[:3])),
@@ -140,7 +140,8 @@ def collect_doctor(godot: str | None = None, provision: bool = True, progress=No
         "venv": sys.prefix != sys.base_prefix,
         "packages": {name: _package_version(name) for name in
                      ("numpy", "torch", "gymnasium", "stable-baselines3", "rich", "scons", "godot-aigym")},
-        "shared_object_helper": {"built": sync is not None, "path": sync.origin if sync else None},
+        "shared_object_helper": {"built": all(helpers.values()),
+                                 "path": {m: spec.origin if spec else None for m, spec in helpers.items()}},
     }
     shm: dict[str, Any] = {"path": "/dev/shm", "free_bytes": None, "total_bytes": None, "aigym_chunks": None}
     try:
@@ -192,8 +193,9 @@ def print_doctor(r: dict[str, Any]) -> None:
     out.print(f"  {p['executable']}  (Python {p['version']}{', venv' if p['venv'] else ''})")
     out.print("  " + ", ".join(f"{k} {v or '[red]missing[/]'}" for k, v in p["packages"].items()))
     helper = p["shared_object_helper"]
-    out.print("  SharedObject C helper: " + (f"[green]built[/] {helper['path']}" if helper["built"]
-                                             else "[red]not built[/] (run `pip install -e .`)"))
+    for mod, path in helper["path"].items():
+        out.print(f"  SharedObject C helper {mod}: " + (f"[green]built[/] {path}" if path
+                                                        else "[red]not built[/] (run `pip install -e .`)"))
     s = r["shm"]
     out.print("\n[bold]Shared memory[/]")
     if s.get("error"):

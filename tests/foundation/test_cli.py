@@ -145,6 +145,7 @@ def test_doctor_json_matches_the_resolver(godot, built_core):
     core = report["extension"]["core"]
     assert core["exists"] is True and Path(core["path"]) == built_core
     assert report["python"]["shared_object_helper"]["built"] is True
+    assert set(report["python"]["shared_object_helper"]["path"]) == {"_sync", "_slotcopy"}
 
 
 def test_smoke_prints_engine_version_and_extension_line(godot, built_core):

@@ -49,7 +49,7 @@ def hammer_dict_writer(name: str, iterations: int, seed: int) -> None:
 
 def hammer_reader(name: str, deadline_s: float, mode: str, out: Any) -> None:
     """Fetch until the test's sentinel (or the deadline); report torn or regressing values."""
-    obj = (SharedObject if mode == "fixed" else SharedDynamicObject)(name, create=False)
+    obj = (SharedObject if mode in ("fixed", "streamed") else SharedDynamicObject)(name, create=False)
     torn, regress, reads, last = 0, 0, 0, -1.0
     stop = time.monotonic() + deadline_s
     final = None

@@ -22,6 +22,7 @@ from godot_aigym.shared_object import (
     SharedObject,
     sweep_stale,
 )
+from godot_aigym.shared_object.sync import slotcopy
 
 FORK = mp.get_context("fork")
 SPAWN = mp.get_context("spawn")
@@ -38,12 +39,13 @@ def _join(*procs: mp.process.BaseProcess) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("mode", ["fixed", "dynamic", "dict"])
+@pytest.mark.parametrize("mode", ["fixed", "streamed", "dynamic", "dict"])
 def test_hammer_no_torn_reads(name: str, mode: str) -> None:
     """One writer, two readers (one half of reads via fetch(fn)); no value is ever torn.
 
     fixed/dynamic: arrays whose elements all equal a counter (dynamic: random shapes, so
-    the segment grows under the readers); dict: nested values of varying size.
+    the segment grows under the readers); streamed: an array large enough that assign
+    writes it with non-temporal stores; dict: nested values of varying size.
     """
     if mode == "dict":
         owner = SharedDynamicObject(name, data=w.record(0, np.random.default_rng(0)))
@@ -51,9 +53,13 @@ def test_hammer_no_torn_reads(name: str, mode: str) -> None:
         sentinel = {"i": -1, "s": "-1", "a": np.full(1, -1, np.int64), "t": (-1.0, [])}
     else:
         cls = SharedDynamicObject if mode == "dynamic" else SharedObject
-        owner = cls(name, data=np.zeros((256, 256), np.float64))  # 512 KiB: copies take a while
-        writer = FORK.Process(target=w.hammer_writer, args=(name, 20_000, 1234, mode == "dynamic"))
-        sentinel = np.full((256, 256), -1.0)
+        rows = max(1024, slotcopy().L2_BYTES // 2048) if mode == "streamed" else 256  # 2 MiB or 512 KiB
+        owner = cls(name, data=np.zeros((rows, 256), np.float64))
+        if mode == "streamed":
+            assert slotcopy().streams(owner.fetch().nbytes)
+        iterations = 5_000 if mode == "streamed" else 20_000
+        writer = FORK.Process(target=w.hammer_writer, args=(name, iterations, 1234, mode == "dynamic"))
+        sentinel = np.full((rows, 256), -1.0)
     out = FORK.Queue()
     readers = [FORK.Process(target=w.hammer_reader, args=(name, 40.0, mode, out)) for _ in range(2)]
     for p in readers:

@@ -41,6 +41,7 @@ from .errors import (
     UnsupportedValueError,
 )
 from .layout import ALIGN
+from .sync import slotcopy
 
 TAG_NONE, TAG_BOOL, TAG_INT, TAG_FLOAT, TAG_COMPLEX = 0, 1, 2, 3, 4
 TAG_STR, TAG_BYTES, TAG_BYTEARRAY, TAG_NDARRAY = 5, 6, 7, 8
@@ -264,7 +265,17 @@ def write_plan(mv: memoryview, base: int, plan: Plan) -> None:
         if type(part) is bytes:
             mv[base + off : base + off + len(part)] = part
         else:
-            np.copyto(np.ndarray(part.shape, part.dtype, buffer=mv, offset=base + off), part, casting="no")
+            copy_array(np.ndarray(part.shape, part.dtype, buffer=mv, offset=base + off), part)
+
+
+def copy_array(dst: np.ndarray, src: np.ndarray) -> None:
+    """Copy src into a slot view of the same dtype and shape: C-contiguous sources take the
+    cache-aware standby-slot copy (_slotcopy.c), others numpy's strided copy.  (Object
+    arrays never get here, encode() refuses them; the check keeps raw pointers out anyway.)"""
+    if src.flags.c_contiguous and not src.dtype.hasobject:
+        slotcopy().copy(dst, src)
+    else:
+        np.copyto(dst, src, casting="no")
 
 
 # -- decoding ----------------------------------------------------------------------------
@@ -516,7 +527,7 @@ class ArrayCodec(FixedCodec):
         return value
 
     def write(self, slot: int, value: Any) -> None:
-        np.copyto(self.views[slot], value, casting="no")
+        copy_array(self.views[slot], value)
 
     def read(self, slot: int, fn: Any) -> Any:
         if fn is None:

@@ -57,4 +57,4 @@ class CorruptObjectError(SharedObjectError):
 
 
 class SyncUnavailableError(SharedObjectError, ImportError):
-    """The compiled helper godot_aigym.shared_object._sync is missing (run `pip install -e .`)."""
+    """A compiled helper (godot_aigym.shared_object._sync or _slotcopy) is missing (run `pip install -e .`)."""

@@ -23,6 +23,12 @@ DEFAULT_LOCK_TIMEOUT_S = 10.0
 MOUNT_TIMEOUT_S = 5.0
 
 _ext: ModuleType | None = None
+_copy: ModuleType | None = None
+
+_NOT_BUILT = (
+    "godot_aigym.shared_object.{} is not built; run `pip install -e .` "
+    "from the repository root (needs a C compiler and Python headers)"
+)
 
 
 def ext() -> ModuleType:
@@ -32,13 +38,22 @@ def ext() -> ModuleType:
         try:
             from . import _sync
         except ImportError as exc:  # pragma: no cover - depends on the build
-            raise SyncUnavailableError(
-                "godot_aigym.shared_object._sync is not built; run `pip install -e .` "
-                "from the repository root (needs a C compiler and Python headers)"
-            ) from exc
+            raise SyncUnavailableError(_NOT_BUILT.format("_sync")) from exc
         _sync.set_closed_error(ObjectClosedError)
         _ext = _sync
     return _ext
+
+
+def slotcopy() -> ModuleType:
+    """The compiled `_slotcopy` module: the cache-aware copy into a standby slot."""
+    global _copy
+    if _copy is None:
+        try:
+            from . import _slotcopy
+        except ImportError as exc:  # pragma: no cover - depends on the build
+            raise SyncUnavailableError(_NOT_BUILT.format("_slotcopy")) from exc
+        _copy = _slotcopy
+    return _copy
 
 
 def timeout_arg(timeout: float | None, what: str) -> float:
