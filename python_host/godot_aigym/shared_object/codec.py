@@ -506,6 +506,7 @@ class ArrayCodec(FixedCodec):
         rel = data - offs[0]
         self.views = tuple(np.ndarray(self.shape, self.dtype, buffer=mv, offset=o + rel) for o in offs)
         self.ro = tuple(v.view() for v in self.views)
+        self.copy, self.has_objects = slotcopy().copy, self.dtype.hasobject
         for v in self.ro:
             v.flags.writeable = False
 
@@ -527,7 +528,10 @@ class ArrayCodec(FixedCodec):
         return value
 
     def write(self, slot: int, value: Any) -> None:
-        copy_array(self.views[slot], value)
+        if value.flags.c_contiguous and not self.has_objects:
+            self.copy(self.views[slot], value)  # the common case of copy_array, inlined
+        else:
+            np.copyto(self.views[slot], value, casting="no")
 
     def read(self, slot: int, fn: Any) -> Any:
         if fn is None:

@@ -1,11 +1,12 @@
-"""Loads the compiled synchronisation helper and holds the tuning constants.
+"""Loads the compiled helpers (`_sync`, `_slotcopy`) and holds the tuning constants.
 
 The import is lazy so that `import godot_aigym` works (and stays cheap) even where
-the C helper has not been built; the first SharedObject then raises a clear error.
+the C helpers have not been built; the first SharedObject then raises a clear error.
 """
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
 from .errors import ObjectClosedError, SyncUnavailableError
@@ -22,38 +23,34 @@ DEFAULT_LOCK_TIMEOUT_S = 10.0
 # How long mounting waits for a concurrently created object to become ready.
 MOUNT_TIMEOUT_S = 5.0
 
-_ext: ModuleType | None = None
-_copy: ModuleType | None = None
+_loaded: dict[str, ModuleType] = {}
 
-_NOT_BUILT = (
-    "godot_aigym.shared_object.{} is not built; run `pip install -e .` "
-    "from the repository root (needs a C compiler and Python headers)"
-)
+
+def _helper(name: str) -> ModuleType:
+    """Import a compiled helper of this package on first use, with a clear error if unbuilt."""
+    mod = _loaded.get(name)
+    if mod is None:
+        try:
+            mod = importlib.import_module(f"{__package__}.{name}")
+        except ImportError as exc:  # pragma: no cover - depends on the build
+            raise SyncUnavailableError(
+                f"godot_aigym.shared_object.{name} is not built; run `pip install -e .` "
+                "from the repository root (needs a C compiler and Python headers)"
+            ) from exc
+        if name == "_sync":
+            mod.set_closed_error(ObjectClosedError)
+        _loaded[name] = mod
+    return mod
 
 
 def ext() -> ModuleType:
-    """The compiled `_sync` module (imported on first use)."""
-    global _ext
-    if _ext is None:
-        try:
-            from . import _sync
-        except ImportError as exc:  # pragma: no cover - depends on the build
-            raise SyncUnavailableError(_NOT_BUILT.format("_sync")) from exc
-        _sync.set_closed_error(ObjectClosedError)
-        _ext = _sync
-    return _ext
+    """The compiled `_sync` module: atomics, futex wait/wake and the robust writer lock."""
+    return _helper("_sync")
 
 
 def slotcopy() -> ModuleType:
     """The compiled `_slotcopy` module: the cache-aware copy into a standby slot."""
-    global _copy
-    if _copy is None:
-        try:
-            from . import _slotcopy
-        except ImportError as exc:  # pragma: no cover - depends on the build
-            raise SyncUnavailableError(_NOT_BUILT.format("_slotcopy")) from exc
-        _copy = _slotcopy
-    return _copy
+    return _helper("_slotcopy")
 
 
 def timeout_arg(timeout: float | None, what: str) -> float:
