@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from so_helpers import assert_same
 
-from godot_aigym.shared_object import SharedObject
+from godot_aigym.shared_object import SharedDynamicObject, SharedObject
 from godot_aigym.shared_object.sync import slotcopy
 
 COPY = slotcopy()
@@ -64,3 +64,20 @@ def test_streamed_assign_round_trips_any_layout(name: str, order: str) -> None:
         obj.assign(value)
         assert_same(obj.fetch(), np.ascontiguousarray(value))
     obj.close()
+
+
+def test_streamed_arrays_inside_containers_and_read_only_sources(name: str, make_name) -> None:
+    """Arrays nested in a dict go through the same copy (write_plan); read-only sources work."""
+    n = 2 * L2 // 8  # float64 elements: 2 x L2 bytes, streamed
+    rng = np.random.default_rng(3)
+    frame = rng.random(n)
+    frame.flags.writeable = False
+    value = {"frame": frame, "t": 1.5, "tag": "cam0"}
+    fixed = SharedObject(name, data=value)
+    dynamic = SharedDynamicObject(make_name(), data={"frame": np.zeros(3)})
+    for obj in (fixed, dynamic):
+        for k in range(3):
+            v = dict(value, frame=np.frombuffer((frame + k).tobytes(), np.float64))  # read-only buffer
+            obj.assign(v)
+            assert_same(obj.fetch(), v)
+        obj.close()
