@@ -263,6 +263,8 @@ bool cTorchModel::warmup() {
     for (int i = 0; i < 2; ++i) {
         AllOutputs sink;
         if (!forward("warmup", zeros, 1, true, sink)) return false;
+        // A run like any other: callers can check the output size before the first real input.
+        if (sink.first_numel >= 0) last_output_size_.store(sink.first_numel, std::memory_order_relaxed);
     }
     return true;
 }

@@ -10,6 +10,7 @@ from godot_aigym.env.link import demo_project
 DEMO = demo_project()
 TRIVIAL = "res://envs/trivial/trivial.tscn"
 CARTPOLE = "res://envs/cartpole/cartpole.tscn"
+DIALS = "res://envs/dials/dials.tscn"
 
 
 def our_chunks() -> set[str]:

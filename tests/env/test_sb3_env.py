@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from env_testutil import CARTPOLE, TRIVIAL
+from env_testutil import CARTPOLE, DIALS, TRIVIAL
 
 torch = pytest.importorskip("torch")
 sb3 = pytest.importorskip("stable_baselines3")
@@ -74,5 +74,20 @@ def test_sac_on_box_actions(demo, no_leaks):
     try:
         model = SAC("MlpPolicy", venv, learning_starts=64, batch_size=32, seed=0, device="cpu")
         model.learn(400)
+    finally:
+        venv.close()
+
+
+def test_ppo_with_a_multi_discrete_action_space(demo, no_leaks):
+    venv = GodotVecEnv(demo, DIALS, n_agents=8, seed=2)
+    try:
+        model = PPO("MlpPolicy", venv, n_steps=64, batch_size=128, n_epochs=1, seed=0, device="cpu")
+        model.learn(1024)
+        obs = venv.reset()
+        actions, _ = model.predict(obs, deterministic=True)
+        assert actions.shape == (8, 3)
+        assert all(venv.action_space.contains(a) for a in actions)
+        obs, rewards, dones, infos = venv.step(actions)
+        assert obs.shape == (8, 3) and rewards.shape == (8,)
     finally:
         venv.close()

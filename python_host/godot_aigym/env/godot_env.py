@@ -46,6 +46,26 @@ def discrete_action(action: Any, n: int) -> int:
     return index
 
 
+def multi_discrete_actions(actions: Any, space: gym.spaces.MultiDiscrete, shape: tuple[int, ...]) -> np.ndarray:
+    """The actions as an integer array of `shape`, each in [0, nvec); ValueError naming them
+    otherwise (integral floats are accepted, as policies often emit them)."""
+    try:
+        a = actions if type(actions) is np.ndarray else np.asarray(actions)
+    except (TypeError, ValueError):
+        a = None
+    if a is not None and a.dtype.kind == "f" and np.isfinite(a).all() and (a == np.round(a)).all():
+        a = a.astype(np.int64)
+    if a is None or a.shape != shape or a.dtype.kind not in "iub":
+        raise ValueError(f"action {actions!r} is not in the action space {space}: expected integers of shape {shape}")
+    inside = (a >= 0) & (a < space.nvec)
+    if not inside.all():
+        if a.ndim == 2:
+            bad = int(np.flatnonzero(~inside.all(axis=1))[0])
+            raise ValueError(f"action {a[bad]!r} of sub-environment {bad} is outside the action space {space}")
+        raise ValueError(f"action {actions!r} is outside the action space {space}")
+    return a
+
+
 class GodotEnv(gym.Env):
     """A single-agent Gymnasium environment running in a Godot engine process.
 
@@ -96,6 +116,7 @@ class GodotEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": link.physics_fps / max(1, spec.action_repeat),
                          "name": spec.name}
         self._discrete = spec.discrete
+        self._multi = isinstance(spec.action_space, gym.spaces.MultiDiscrete)
         self._n_actions = int(spec.action_space.n) if spec.discrete else 0
         self._act = link.actions[0]
         self._obs = link.obs[0]
@@ -111,6 +132,8 @@ class GodotEnv(gym.Env):
         self._needs_reset = True
         if spec.discrete:
             self._low = self._high = None
+        elif self._multi:
+            self._shape = spec.action_space.shape
         else:
             self._low_list = spec.action_space.low.tolist()
             self._high_list = spec.action_space.high.tolist()
@@ -130,6 +153,8 @@ class GodotEnv(gym.Env):
             raise RuntimeError("call reset() before step() (and after an episode ended)")
         if self._discrete:
             self._act[0] = discrete_action(action, self._n_actions)
+        elif self._multi:
+            self._act[:] = multi_discrete_actions(action, self.action_space, self._shape)
         else:
             a = action
             if type(a) is not np.ndarray or a.dtype != np.float32:

@@ -97,6 +97,12 @@ class EnvSpec:
         if act["type"] == "discrete":
             action_space: spaces.Space = spaces.Discrete(int(act["n"]))
             width, discrete = 1, True
+        elif act["type"] == "multi_discrete":
+            nvec = [int(k) for k in act["nvec"]]
+            if not nvec or min(nvec) < 1:
+                raise GodotEnvError(f"invalid multi_discrete action space: nvec {nvec}")
+            action_space = spaces.MultiDiscrete(nvec)
+            width, discrete = len(nvec), False
         elif act["type"] == "box":
             a = int(act["shape"][0])
             action_space = spaces.Box(_bounds(act["low"], -math.inf), _bounds(act["high"], math.inf),

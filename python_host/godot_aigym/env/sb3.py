@@ -34,7 +34,6 @@ class GodotVecEnv(VecEnv):
         self.render_mode = None
         super().__init__(self.venv.num_envs, self.venv.single_observation_space, self.venv.single_action_space)
         self._actions: np.ndarray | None = None
-        self._discrete = self.venv.env_spec.discrete
 
     # -- VecEnv API ------------------------------------------------------------------------------------
     def reset(self) -> np.ndarray:

@@ -23,7 +23,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from . import protocol as P
-from .godot_env import discrete_action
+from .godot_env import discrete_action, multi_discrete_actions
 from .link import EngineLink
 
 
@@ -104,7 +104,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._pending_resets = False
         self._pending_count = 0
         self._n_actions = int(spec.action_space.n) if self._discrete else 0
-        if not self._discrete:
+        self._multi = isinstance(spec.action_space, gym.spaces.MultiDiscrete)
+        if not self._discrete and not self._multi:
             self._low = spec.action_space.low
             self._high = spec.action_space.high
             self._low_flat = np.tile(self._low, self.num_envs).tolist()
@@ -249,6 +250,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 bad = int(np.flatnonzero((a < 0) | (a >= nact))[0])
                 discrete_action(a[bad], nact)  # raises, naming the action
             return a
+        if self._multi:
+            return multi_discrete_actions(actions, self.single_action_space, (n, self._width)).reshape(-1)
         a = actions
         if type(a) is not np.ndarray or a.dtype != np.float32:
             try:

@@ -65,6 +65,11 @@ func _initialize() -> void:
 	r.check(not plain.warmup(), "warmup() needs an input shape")
 	plain.set_input_shape(PackedInt32Array([4]))
 	r.check(plain.warmup(), "warmup() after set_input_shape")
+	var fresh := model_for("plain")
+	fresh.set_input_shape(PackedInt32Array([4]))
+	r.check_eq(fresh.get_output_size(), -1, "no output size before any run")
+	r.check(fresh.warmup(), "warmup() of a fresh model")
+	r.check_eq(fresh.get_output_size(), 2, "warmup() tells the output size")
 
 	case("int_output")
 	var argmax := model_for("argmax")

@@ -10,7 +10,8 @@
 ##  * agent nodes (the simple way): set `agent_scene` (GymEnv instances `n_agents` copies) or add
 ##    agent children; each agent implements
 ##        reset_agent(rng: RandomNumberGenerator) -> void
-##        apply_action(action) -> void      # int for DISCRETE, PackedFloat32Array for BOX
+##        apply_action(action) -> void      # int (DISCRETE), PackedInt32Array (MULTI_DISCRETE)
+##                                          # or PackedFloat32Array (BOX)
 ##        get_observation() -> PackedFloat32Array   # (or Array) of `observation_size` numbers
 ##        get_reward() -> float
 ##        is_terminated() -> bool
@@ -33,7 +34,7 @@ const FLAG_SAME_STEP_AUTORESET := 1
 const FLAG_SEED := 2
 const IN_HEADER := 4            # in: [command, flags, reset count, reserved | mask (n) | actions (n*A)]
 
-enum ActionType { BOX, DISCRETE }
+enum ActionType { BOX, DISCRETE, MULTI_DISCRETE }
 enum Mode { NONE, REMOTE, PLAY, RANDOM }
 enum StepMode { PHYSICS, IMMEDIATE }
 
@@ -44,8 +45,10 @@ enum StepMode { PHYSICS, IMMEDIATE }
 @export var observation_low := PackedFloat32Array()
 @export var observation_high := PackedFloat32Array()
 @export var action_type: ActionType = ActionType.BOX
-## BOX: number of action dimensions. DISCRETE: number of actions.
+## BOX: number of action dimensions. DISCRETE: number of actions. MULTI_DISCRETE: unused.
 @export var action_size := 1
+## MULTI_DISCRETE: the number of choices of each action dimension (a gymnasium MultiDiscrete).
+@export var action_nvec := PackedInt32Array()
 ## BOX bounds per dimension; empty means [-1, 1].
 @export var action_low := PackedFloat32Array()
 @export var action_high := PackedFloat32Array()
@@ -66,7 +69,7 @@ enum StepMode { PHYSICS, IMMEDIATE }
 ## Offset between consecutive instanced agents (Node2D/Node3D agents).
 @export var agent_spacing := Vector2.ZERO
 @export_group("Play (no Python)")
-## A TorchScript policy (.jit) run by cTorchModel when no --handle is given.
+## A TorchScript policy (.jit) run by cTorchModel when no --handle is given (or --policy PATH).
 @export var policy_path := ""
 @export var play_episodes := 10
 @export var play_seed := 0
@@ -78,7 +81,8 @@ var mode: Mode = Mode.NONE
 ## Output buffer, written to shared memory once per step:
 ## [obs (n*D) | reward (n) | terminated (n) | truncated (n) | final obs (n*D)].
 var out := PackedFloat32Array()
-## The actions of the current step, n * action_width floats (DISCRETE: the index as a float).
+## The actions of the current step, n * action_width floats (DISCRETE, MULTI_DISCRETE: the
+## indices as floats).
 var actions := PackedFloat32Array()
 var obs_dim := 0
 var action_width := 1
@@ -138,6 +142,13 @@ func _gym_act(acts: PackedFloat32Array) -> void:
 	if action_type == ActionType.DISCRETE:
 		for i in n_agents:
 			agents[i].apply_action(int(acts[i]))
+	elif action_type == ActionType.MULTI_DISCRETE:
+		for i in n_agents:
+			var a := PackedInt32Array()  # a new one per agent: agents may keep it
+			a.resize(w)
+			for j in w:
+				a[j] = int(acts[i * w + j])
+			agents[i].apply_action(a)
 	else:
 		for i in n_agents:
 			agents[i].apply_action(acts.slice(i * w, i * w + w))
@@ -179,6 +190,8 @@ func _ready() -> void:
 		Engine.physics_ticks_per_second = int(args["physics-fps"])
 	if args.has("play-episodes"):
 		play_episodes = int(args["play-episodes"])
+	if args.has("policy"):
+		policy_path = str(args["policy"])
 	if args.has("seed"):
 		rng.seed = int(args["seed"])
 		seed(int(args["seed"]))
@@ -251,14 +264,21 @@ func _configure() -> String:
 		return "action_repeat must be >= 1, got %d" % action_repeat
 	if observation_size < 1:
 		return "observation_size must be >= 1"
-	if action_size < 1:
+	if action_type != ActionType.MULTI_DISCRETE and action_size < 1:
 		return "action_size must be >= 1"
+	if action_type == ActionType.MULTI_DISCRETE:
+		if action_nvec.is_empty():
+			return "action_nvec must list the choices of each action dimension (MULTI_DISCRETE)"
+		for k in action_nvec:
+			if k < 1:
+				return "action_nvec entries must be >= 1, got %s" % action_nvec
 	if observation_low.size() not in [0, observation_size] or observation_high.size() not in [0, observation_size]:
 		return "observation_low/high must be empty or have observation_size (%d) values" % observation_size
 	if action_type == ActionType.BOX and (action_low.size() not in [0, action_size] or action_high.size() not in [0, action_size]):
 		return "action_low/high must be empty or have action_size (%d) values" % action_size
 	obs_dim = observation_size
-	action_width = action_size if action_type == ActionType.BOX else 1
+	action_width = {ActionType.BOX: action_size, ActionType.DISCRETE: 1,
+			ActionType.MULTI_DISCRETE: action_nvec.size()}[action_type]
 	var n := n_agents
 	reward_offset = n * obs_dim
 	terminated_offset = reward_offset + n
@@ -314,6 +334,8 @@ func spec() -> Dictionary:
 	var action := {}
 	if action_type == ActionType.DISCRETE:
 		action = {"type": "discrete", "n": action_size}
+	elif action_type == ActionType.MULTI_DISCRETE:
+		action = {"type": "multi_discrete", "nvec": Array(action_nvec)}
 	else:
 		var lo: Array = []
 		var hi: Array = []
@@ -538,12 +560,18 @@ func _start_play() -> void:
 		return
 	_model = ClassDB.instantiate(&"cTorchModel")
 	_model.call(&"set_data", data)
+	var in_size: int = _model.call(&"get_input_size")
+	if in_size < 0:  # a plain torch.jit file without export_policy metadata: it gets flat observations
+		_model.call(&"set_input_shape", PackedInt32Array([obs_dim]))
+	elif in_size != obs_dim:
+		_fail("the policy %s takes %d values per observation; the observation space has %d" % [policy_path, in_size, obs_dim])
+		return
 	if not _model.call(&"warmup"):
 		_fail("the policy %s does not run (see the errors above)" % policy_path)
 		return
 	var out_size: int = _model.call(&"get_output_size")
-	if out_size > 0 and out_size != action_size:
-		_fail("the policy %s outputs %d values per observation; the action space needs %d" % [policy_path, out_size, action_size])
+	if out_size > 0 and out_size != _policy_outputs():
+		_fail("the policy %s outputs %d values per observation; the action space needs %d" % [policy_path, out_size, _policy_outputs()])
 		return
 	print("AIGYM_PLAY_START {\"policy\": \"%s\", \"agents\": %d, \"episodes\": %d, \"seed\": %d}" % [
 		policy_path, n_agents, play_episodes, _initial_seed])
@@ -586,21 +614,27 @@ func _play_tick() -> void:
 		if k_out == 0:
 			_fail("the policy returned no output (see the errors above)")
 			return
+		if k_out != _policy_outputs():
+			_fail("the policy %s returned %d values per observation; the action space needs %d" % [policy_path, k_out, _policy_outputs()])
+			return
 	for i in n:
 		if mode == Mode.RANDOM:
 			if action_type == ActionType.DISCRETE:
 				actions[i] = rng.randi_range(0, action_size - 1)
+			elif action_type == ActionType.MULTI_DISCRETE:
+				for j in w:
+					actions[i * w + j] = rng.randi_range(0, action_nvec[j] - 1)
 			else:
 				for j in w:
 					actions[i * w + j] = rng.randf_range(_bound(action_low, j, -1.0), _bound(action_high, j, 1.0))
 			continue
 		var base := i * k_out
 		if action_type == ActionType.DISCRETE:  # logits -> the most likely action
-			var best := 0
-			for k in k_out:
-				if y[base + k] > y[base + best]:
-					best = k
-			actions[i] = best
+			actions[i] = _argmax(y, base, k_out)
+		elif action_type == ActionType.MULTI_DISCRETE:  # one block of logits per dimension
+			for j in w:
+				actions[i * w + j] = _argmax(y, base, action_nvec[j])
+				base += action_nvec[j]
 		else:  # the mean action, clipped to the space
 			for j in w:
 				actions[i * w + j] = clampf(y[base + j], _bound(action_low, j, -1.0), _bound(action_high, j, 1.0))
@@ -612,6 +646,25 @@ func _play_tick() -> void:
 		_finish_step_play()
 		return
 	_repeat_left = action_repeat - 1
+
+
+## Index of the largest of y[base .. base + count) (the first one on ties).
+func _argmax(y: PackedFloat32Array, base: int, count: int) -> int:
+	var best := 0
+	for k in count:
+		if y[base + k] > y[base + best]:
+			best = k
+	return best
+
+
+## Values a policy outputs per observation: one per BOX dimension, one logit per choice otherwise.
+func _policy_outputs() -> int:
+	if action_type == ActionType.MULTI_DISCRETE:
+		var total := 0
+		for k in action_nvec:
+			total += k
+		return total
+	return action_size
 
 
 func _bound(a: PackedFloat32Array, j: int, default: float) -> float:
