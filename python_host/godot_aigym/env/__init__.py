@@ -9,10 +9,11 @@
 
 from .godot_env import GodotEnv
 from .link import EngineLink, demo_project
-from .protocol import GodotEnvError
+from .protocol import GodotEnvError, GodotScriptError, GodotScriptWarning
 from .registration import register_envs
 from .vector_env import GodotVectorEnv
 
 register_envs()
 
-__all__ = ["GodotEnv", "GodotVectorEnv", "GodotEnvError", "EngineLink", "demo_project", "register_envs"]
+__all__ = ["GodotEnv", "GodotVectorEnv", "GodotEnvError", "GodotScriptError", "GodotScriptWarning", "EngineLink",
+           "demo_project", "register_envs"]

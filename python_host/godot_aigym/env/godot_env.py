@@ -95,7 +95,8 @@ class GodotEnv(gym.Env):
                  render_mode: str | None = None, headless: bool | None = None, realtime: bool | None = None,
                  timeout: float = 60.0, step_timeout: float | None = 120.0, spin_us: float | None = None,
                  engine_spin_us: int | None = None, cpus="auto", log_path: str | os.PathLike | None = None,
-                 engine_args: Sequence[str] = (), user_args: Sequence[str] = (), godot=None) -> None:
+                 engine_args: Sequence[str] = (), user_args: Sequence[str] = (), engine_errors: str = "raise",
+                 godot=None) -> None:
         self._link: EngineLink | None = None
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
@@ -107,7 +108,8 @@ class GodotEnv(gym.Env):
         link = EngineLink(project, scene, n_agents=1, seed=seed, action_repeat=action_repeat,
                           max_episode_steps=max_episode_steps, headless=headless, realtime=realtime,
                           timeout=timeout, step_timeout=step_timeout, spin_us=spin_us, engine_spin_us=engine_spin_us,
-                          cpus=cpus, log_path=log_path, engine_args=engine_args, user_args=user_args, godot=godot)
+                          cpus=cpus, log_path=log_path, engine_args=engine_args, user_args=user_args,
+                          engine_errors=engine_errors, godot=godot)
         self._link = link
         spec = link.connect()
         self.env_spec = spec
@@ -129,6 +131,7 @@ class GodotEnv(gym.Env):
         self._post = link.sem_action.post
         self._wait = link.sem_obs.wait
         self._step_timeout = link.step_timeout
+        self._errors = link.errors
         self._needs_reset = True
         if spec.discrete:
             self._low = self._high = None
@@ -172,6 +175,10 @@ class GodotEnv(gym.Env):
             self._wait(self._step_timeout)
         except (EngineDiedError, WaitTimeout) as e:
             raise self._link.wait_failed(e) from None
+        if self._errors[0]:
+            self._needs_reset = True  # raising loses this step's results: start over with reset()
+            self._link.report_errors(stacklevel=3)
+            self._needs_reset = False
         reward, terminated, truncated = self._rtt.tolist()
         if terminated or truncated:
             self._needs_reset = True

@@ -16,6 +16,7 @@ import atexit
 import os
 import re
 import threading
+import warnings
 import weakref
 from pathlib import Path
 from typing import Sequence, Union
@@ -119,7 +120,8 @@ class EngineLink:
                  timeout: float = 60.0, step_timeout: float | None = 120.0, spin_us: float | None = None,
                  engine_spin_us: int | None = None, cpus: CpuSpec = "auto", index: int | None = None,
                  log_path: str | os.PathLike | None = None, engine_args: Sequence[str] = (),
-                 user_args: Sequence[str] = (), env: dict | None = None, godot=None) -> None:
+                 user_args: Sequence[str] = (), env: dict | None = None, engine_errors: str = "raise",
+                 godot=None) -> None:
         self._closed = False
         self.proc: GodotProcess | None = None
         self.mem: SharedMemory | None = None
@@ -130,6 +132,9 @@ class EngineLink:
             raise ValueError(f"n_agents must be a positive integer, got {n_agents!r}")
         if action_repeat is not None and (not isinstance(action_repeat, (int, np.integer)) or action_repeat < 1):
             raise ValueError(f"action_repeat must be a positive integer, got {action_repeat!r}")
+        if engine_errors not in P.ENGINE_ERRORS:
+            raise ValueError(f"engine_errors must be one of {P.ENGINE_ERRORS}, got {engine_errors!r}")
+        self.engine_errors = engine_errors
         self.project, self.scene = check_project(project, scene)
         self.n_agents = int(n_agents)
         self.timeout = timeout
@@ -157,6 +162,9 @@ class EngineLink:
             self.mem = SharedMemory(size=1 << 24, capacity=16)
             self._spec_t = self.mem.newUintTensor(self.names["spec"], P.SPEC_CAPACITY)
             self._seed_t = self.mem.newIntTensor(self.names["seed"], 2)
+            # the engine counts the errors it logged while running a command here (texts: spec tensor)
+            # (a memoryview: checked after every step, and its item reads cost half of numpy's)
+            self.errors = memoryview(self.mem.newIntTensor(self.names["errors"], 1).view).cast("B").cast("i")
             kw = {} if spin_us is None else {"spin_us": spin_us}
             self.sem_action = self.mem.newSemaphore(self.names["sem_action"], 0)
             self.sem_obs = self.mem.newSemaphore(self.names["sem_obs"], 0, **kw)
@@ -227,12 +235,33 @@ class EngineLink:
     def post(self) -> None:
         self.sem_action.post()
 
-    def wait(self) -> None:
-        """Wait for the engine's answer; on death or hang close everything and raise."""
+    def wait(self, report: bool = True) -> None:
+        """Wait for the engine's answer; on death or hang close everything and raise.
+        With `report`, errors the engine logged meanwhile are raised or warned about here
+        (callers waiting for several engines report once all have answered)."""
         try:
             self.sem_obs.wait(self.step_timeout)
         except (EngineDiedError, WaitTimeout) as e:
             raise self.wait_failed(e) from None
+        if report and self.errors[0]:
+            self.report_errors()
+
+    def report_errors(self, stacklevel: int = 4) -> None:
+        """The engine logged errors during the last command: raise or warn (``engine_errors``)."""
+        count = int(self.errors[0])
+        self.errors[0] = 0
+        try:
+            texts = list((P.parse_spec_bytes(self._spec_t.view) or {}).get("engine_errors", []))
+        except P.GodotEnvError:
+            texts = []
+        more = f"\n  ... and {count - len(texts)} more" if count > len(texts) else ""
+        where = f" ({self.proc.log_path})" if self._keep_log and self.proc else ""
+        msg = (f"the Godot engine running {self.scene} logged {count} error(s) during this "
+               f"command{where}:\n  " + "\n  ".join(texts) + more)
+        if self.engine_errors == "raise":
+            raise P.GodotScriptError(msg)
+        if self.engine_errors == "warn":
+            warnings.warn(msg, P.GodotScriptWarning, stacklevel=stacklevel)
 
     def wait_failed(self, exc: BaseException) -> EngineDiedError:
         """Close everything after a failed wait; the error to raise (with the engine's last words)."""

@@ -45,8 +45,19 @@ class GodotEnvError(RuntimeError):
     """The environment could not be set up (bad scene, spec mismatch, engine-side error)."""
 
 
+class GodotScriptError(GodotEnvError):
+    """The engine logged errors (script errors, push_error) while it ran a command."""
+
+
+class GodotScriptWarning(UserWarning):
+    """Like GodotScriptError, with ``engine_errors="warn"``."""
+
+
+ENGINE_ERRORS = ("raise", "warn", "ignore")
+
+
 def entry_names(prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
-    return {k: prefix + k for k in ("spec", "seed", "sem_action", "sem_obs", "in", "out")}
+    return {k: prefix + k for k in ("spec", "seed", "errors", "sem_action", "sem_obs", "in", "out")}
 
 
 F32_MAX = float(np.finfo(np.float32).max)

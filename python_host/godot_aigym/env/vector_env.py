@@ -44,7 +44,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                  render_mode: str | None = None, headless: bool | None = None, realtime: bool | None = None,
                  timeout: float = 60.0, step_timeout: float | None = 120.0, spin_us: float | None = None,
                  engine_spin_us: int | None = None, cpus="auto", log_dir: str | os.PathLike | None = None,
-                 engine_args: Sequence[str] = (), user_args: Sequence[str] = (), godot=None) -> None:
+                 engine_args: Sequence[str] = (), user_args: Sequence[str] = (), engine_errors: str = "raise",
+                 godot=None) -> None:
         self.links: list[EngineLink] = []
         self._closed = False
         if isinstance(n_engines, bool) or not isinstance(n_engines, (int, np.integer)) or n_engines < 1:
@@ -75,7 +76,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                     action_repeat=action_repeat, max_episode_steps=max_episode_steps, headless=headless,
                     realtime=realtime, timeout=timeout, step_timeout=step_timeout, spin_us=spin_us,
                     engine_spin_us=engine_spin_us, cpus=engine_cpu, index=k, log_path=log_path, engine_args=engine_args,
-                    user_args=user_args, godot=godot))
+                    user_args=user_args, engine_errors=engine_errors, godot=godot))
             for link in self.links:  # engines start in parallel; now collect their specs
                 link.connect()
         except BaseException:
@@ -142,9 +143,10 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             link.header[1] = flags
             link.post()
         for k, link in enumerate(self.links):
-            link.wait()
+            link.wait(report=False)
             sl = self._slices[k]
             self._obs[sl] = link.obs  # the engine observes every agent (the others as they are)
+        self._report_engine_errors()
         if mask is None:
             self._autoreset = np.zeros(self.num_envs, np.bool_)
         else:
@@ -182,7 +184,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             h[0] = P.CMD_STEP
             h[1] = flags
             link.post()
-            link.wait()
+            link.wait(report=False)
             obs = link.obs.copy()
             rew = link.reward.astype(np.float64)
             term = link.terminated != 0
@@ -204,13 +206,14 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 link.post()
             obs, rew, term, trunc = self._obs, self._rew, self._term, self._trunc
             for k, link in enumerate(links):
-                link.wait()
+                link.wait(report=False)
                 sl = self._slices[k]
                 obs[sl] = link.obs
                 rew[sl] = link.reward
                 np.not_equal(link.terminated, 0, out=term[sl])
                 np.not_equal(link.truncated, 0, out=trunc[sl])
             obs, rew, term, trunc = obs.copy(), rew.copy(), term.copy(), trunc.copy()
+        self._report_engine_errors()
         done = term | trunc
         infos: dict[str, Any] = {}
         if done.any():
@@ -229,6 +232,15 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             self._autoreset = np.zeros(self.num_envs, np.bool_)
             self._pending_resets = False
         return obs, rew, term, trunc, infos
+
+    def _report_engine_errors(self) -> None:
+        """Raise or warn about errors the engines logged (``engine_errors``), once all answered.
+        A raise loses the command's results, so the environment then needs reset()."""
+        for link in self.links:
+            if link.errors[0]:
+                needs_reset, self._needs_reset = self._needs_reset, True
+                link.report_errors(stacklevel=4)
+                self._needs_reset = needs_reset
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         """The actions as one flat float32-compatible array (n * width), checked against the space."""

@@ -99,6 +99,8 @@ var _in_tensor: cPersistentFloatTensor
 var _out_tensor: cPersistentFloatTensor
 var _spec_tensor: cPersistentUintTensor
 var _seed_tensor: cPersistentIntTensor
+var _errors_tensor: cPersistentIntTensor  # errors logged during the last command (hosts since 0.2)
+var _watch: RefCounted = null  # an ErrorWatch (error_watch.gd) where Godot has Logger (>= 4.5)
 var _prefix := "gym_"
 var _inp := PackedFloat32Array()
 var _flags := 0
@@ -223,6 +225,13 @@ func _ready() -> void:
 			return
 		if args.has("spin-us"):
 			_sem_action.spin_us = int(args["spin-us"])
+		_errors_tensor = _mem.findIntTensor(_prefix + "errors")
+		if _errors_tensor != null and ClassDB.class_exists(&"Logger"):
+			# beside this file (get_script() may be a subclass elsewhere); load(), not preload():
+			# error_watch.gd does not parse where Logger does not exist
+			var here: Script = preload("gym_env.gd")
+			_watch = load(here.resource_path.get_base_dir().path_join("error_watch.gd")).new()
+			OS.call(&"add_logger", _watch)
 
 	var err := _configure()
 	if err != "":
@@ -417,6 +426,8 @@ func _remote_tick() -> void:
 		_finish_step()
 		if _failed:
 			return
+		if _watch != null and _watch.count > 0:  # inlined: a GDScript call costs ~0.1 us per step
+			_report_errors()
 		_out_tensor.write(out)
 		_sem_obs.post()
 	while true:
@@ -437,6 +448,8 @@ func _remote_tick() -> void:
 				_finish_step()
 				if _failed:
 					return
+				if _watch != null and _watch.count > 0:
+					_report_errors()
 				_out_tensor.write(out)
 				_sem_obs.post()
 				return  # one step per frame: the rest of the frame runs while Python works
@@ -447,6 +460,8 @@ func _remote_tick() -> void:
 			_reset_all((int(_inp[1]) & FLAG_SEED) != 0)
 			if _failed:
 				return
+			if _watch != null and _watch.count > 0:
+				_report_errors()
 			_out_tensor.write(out)
 			_sem_obs.post()
 		elif cmd == CMD_CLOSE:
@@ -457,6 +472,20 @@ func _remote_tick() -> void:
 		else:
 			_fail("unknown command %d from the host" % cmd)
 			return
+
+
+## Before a command's results are posted: hand Python the errors logged while it ran. Their
+## texts go to the spec tensor (free after start-up), their number to the errors tensor.
+func _report_errors() -> void:
+	var taken: Array = _watch.take()
+	_write_spec({"protocol": PROTOCOL, "version": PROTOCOL_VERSION, "engine_errors": taken[0], "count": taken[1]})
+	_errors_tensor.write(PackedInt32Array([taken[1]]))
+
+
+func _exit_tree() -> void:
+	if _watch != null:
+		OS.call(&"remove_logger", _watch)
+		_watch = null
 
 
 func _attach_io() -> bool:

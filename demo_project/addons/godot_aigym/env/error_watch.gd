@@ -1,0 +1,39 @@
+## ErrorWatch: collects the errors the engine logs (script errors, push_error, engine errors)
+## while GymEnv serves Python, so that they reach the host instead of only the engine's log.
+## A Logger subclass (Godot >= 4.5; GymEnv loads this file only where Logger exists).
+## _log_error may run on any thread, hence the mutex; `count` is read without it (a hint).
+extends Logger
+
+const MAX_KEPT := 20
+
+var count := 0
+var _messages := PackedStringArray()
+var _mutex := Mutex.new()
+
+
+func _log_error(function: String, file: String, line: int, code: String, rationale: String,
+		_editor_notify: bool, error_type: int, script_backtraces: Array[ScriptBacktrace]) -> void:
+	if error_type == ERROR_TYPE_WARNING:
+		return
+	var what := rationale if rationale != "" else code
+	var where := "%s:%d, %s" % [file, line, function]
+	for bt in script_backtraces:  # push_error & co: the script line, not the engine's C++ one
+		if bt.get_frame_count() > 0:
+			where = "%s:%d, %s" % [bt.get_frame_file(0), bt.get_frame_line(0), bt.get_frame_function(0)]
+			break
+	var text := "%s (%s)" % [what, where]
+	_mutex.lock()
+	if _messages.size() < MAX_KEPT:
+		_messages.append(text)
+	count += 1
+	_mutex.unlock()
+
+
+## The errors since the last call (at most MAX_KEPT texts) and how many there were in all.
+func take() -> Array:
+	_mutex.lock()
+	var result := [_messages, count]
+	_messages = PackedStringArray()
+	count = 0
+	_mutex.unlock()
+	return result
