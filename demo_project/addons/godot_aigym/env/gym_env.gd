@@ -99,7 +99,7 @@ var _in_tensor: cPersistentFloatTensor
 var _out_tensor: cPersistentFloatTensor
 var _spec_tensor: cPersistentUintTensor
 var _seed_tensor: cPersistentIntTensor
-var _errors_tensor: cPersistentIntTensor  # errors logged during the last command (hosts since 0.2)
+var _errors_tensor: cPersistentIntTensor  # errors logged during the last command (null: an older host)
 var _watch: RefCounted = null  # an ErrorWatch (error_watch.gd) where Godot has Logger (>= 4.5)
 var _prefix := "gym_"
 var _inp := PackedFloat32Array()
@@ -113,6 +113,7 @@ var _failed := false
 
 # play / random mode
 var _model: Object = null
+var _model_outputs := 0  # values the policy must output per observation (_policy_outputs())
 var _play_started := false
 var _ep_return := PackedFloat64Array()
 var _agent_active := PackedByteArray()
@@ -598,9 +599,10 @@ func _start_play() -> void:
 	if not _model.call(&"warmup"):
 		_fail("the policy %s does not run (see the errors above)" % policy_path)
 		return
+	_model_outputs = _policy_outputs()
 	var out_size: int = _model.call(&"get_output_size")
-	if out_size > 0 and out_size != _policy_outputs():
-		_fail("the policy %s outputs %d values per observation; the action space needs %d" % [policy_path, out_size, _policy_outputs()])
+	if out_size > 0 and out_size != _model_outputs:
+		_fail("the policy %s outputs %d values per observation; the action space needs %d" % [policy_path, out_size, _model_outputs])
 		return
 	print("AIGYM_PLAY_START {\"policy\": \"%s\", \"agents\": %d, \"episodes\": %d, \"seed\": %d}" % [
 		policy_path, n_agents, play_episodes, _initial_seed])
@@ -643,8 +645,8 @@ func _play_tick() -> void:
 		if k_out == 0:
 			_fail("the policy returned no output (see the errors above)")
 			return
-		if k_out != _policy_outputs():
-			_fail("the policy %s returned %d values per observation; the action space needs %d" % [policy_path, k_out, _policy_outputs()])
+		if k_out != _model_outputs:
+			_fail("the policy %s returned %d values per observation; the action space needs %d" % [policy_path, k_out, _model_outputs])
 			return
 	for i in n:
 		if mode == Mode.RANDOM:
