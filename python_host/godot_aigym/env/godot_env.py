@@ -176,9 +176,11 @@ class GodotEnv(gym.Env):
         except (EngineDiedError, WaitTimeout) as e:
             raise self._link.wait_failed(e) from None
         if self._errors[0]:
-            self._needs_reset = True  # raising loses this step's results: start over with reset()
-            self._link.report_errors(stacklevel=3)
-            self._needs_reset = False
+            try:
+                self._link.report_errors(stacklevel=3)
+            except P.GodotScriptError:
+                self._needs_reset = True  # this step's results are lost: start over with reset()
+                raise
         reward, terminated, truncated = self._rtt.tolist()
         if terminated or truncated:
             self._needs_reset = True

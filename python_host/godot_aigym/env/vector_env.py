@@ -238,9 +238,11 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         A raise loses the command's results, so the environment then needs reset()."""
         for link in self.links:
             if link.errors[0]:
-                needs_reset, self._needs_reset = self._needs_reset, True
-                link.report_errors(stacklevel=4)
-                self._needs_reset = needs_reset
+                try:
+                    link.report_errors(stacklevel=4)
+                except P.GodotScriptError:
+                    self._needs_reset = True
+                    raise
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         """The actions as one flat float32-compatible array (n * width), checked against the space."""

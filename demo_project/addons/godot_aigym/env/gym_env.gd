@@ -427,7 +427,7 @@ func _remote_tick() -> void:
 		_finish_step()
 		if _failed:
 			return
-		if _watch != null and _watch.count > 0:  # inlined: a GDScript call costs ~0.1 us per step
+		if _watch != null and _watch.count > 0:  # inlined, not a helper: this runs on every step
 			_report_errors()
 		_out_tensor.write(out)
 		_sem_obs.post()
