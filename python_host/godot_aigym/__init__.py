@@ -7,6 +7,7 @@ Gymnasium environments load on first use.
 from .shared_object import SharedDynamicObject, SharedObject
 from .shm import (BadChunk, ChunkNotFound, EngineDiedError, SharedMemory, SharedMemoryError, SharedMemorySemaphore,
                   SharedMemoryTensor, UnknownName, WaitTimeout, WrongKind, WrongLength, sweep_stale_chunks)
+from .shm.errors import EngineTimeoutError
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,9 @@ _LAZY = {
     "LaunchOptions": ("godot_aigym.engine", "LaunchOptions"),
     "resolve_godot": ("godot_aigym.runtime", "resolve_godot"),
     "GodotEnv": ("godot_aigym.env", "GodotEnv"),
+    "GodotProcessError": ("godot_aigym.engine", "GodotProcessError"),
+    "InvalidCpusError": ("godot_aigym.engine", "InvalidCpusError"),
+    "sweep_stale_logs": ("godot_aigym.engine", "sweep_stale_logs"),
 }
 
 
@@ -30,6 +34,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "SharedObject", "SharedDynamicObject", "SharedMemory", "SharedMemoryTensor", "SharedMemorySemaphore",
-    "sweep_stale_chunks", "SharedMemoryError", "BadChunk", "ChunkNotFound", "EngineDiedError", "UnknownName",
+    "sweep_stale_chunks", "SharedMemoryError", "BadChunk", "ChunkNotFound", "EngineDiedError", "EngineTimeoutError",
+    "UnknownName",
     "WaitTimeout", "WrongKind", "WrongLength", *_LAZY,
 ]

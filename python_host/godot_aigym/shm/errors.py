@@ -78,3 +78,11 @@ class WaitTimeout(SharedMemoryError, TimeoutError):
 
 class EngineDiedError(SharedMemoryError):
     """The peer (engine) process died while the host waited on a semaphore."""
+
+
+class EngineTimeoutError(WaitTimeout):
+    """The engine is alive but did not answer within the timeout (hung, or far too slow).
+
+    A hang is not a death: this is a ``TimeoutError`` (and a ``WaitTimeout``), never an
+    ``EngineDiedError``. The environment layer stops the engine before raising it.
+    """
