@@ -55,14 +55,8 @@ def placement(k: int) -> set[int] | None:
 
 def empty_loop_fps(project: Path, godot, frames: int, fps: int) -> float:
     cpus = placement(0)  # the same CPU as the environments' (first) engine
-    saved = os.sched_getaffinity(0)
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    try:
-        proc = GodotProcess(LaunchOptions(project=project, scene=EMPTY, fixed_fps=fps,
-                                          user_args=("--frames", str(frames))), godot=godot)
-    finally:
-        os.sched_setaffinity(0, saved)
+    proc = GodotProcess(LaunchOptions(project=project, scene=EMPTY, fixed_fps=fps,
+                                      user_args=("--frames", str(frames))), godot=godot, cpus=cpus)
     with proc:
         code = proc.wait(timeout=120)
         log = proc.log()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from engine_testutil import wait_for_output
 
 from godot_aigym.engine import GodotProcess, GodotProcessError, LaunchOptions, run_godot
 
@@ -37,8 +37,9 @@ def test_smoke_scene_runs_from_a_relative_project_path(godot, built_core, monkey
 
 def test_wait_timeout_kills_the_engine_and_leaves_no_log_file(godot, test_project):
     proc = GodotProcess(LaunchOptions(project=test_project, script="res://lib/idle.gd"), godot=godot)
-    with pytest.raises(GodotProcessError, match=r"Godot did not exit within 1 s; killed it"):
-        proc.wait(timeout=1)
+    assert wait_for_output(proc, "IDLE"), proc.log_tail()  # running, whatever the machine's speed
+    with pytest.raises(GodotProcessError, match=r"Godot did not exit within 0.2 s; killed it"):
+        proc.wait(timeout=0.2)  # idle.gd never exits: any timeout expires
     assert not _alive(proc.pid)
     assert "IDLE" in proc.log()
     assert not proc.log_path.exists(), "a temporary log file must not outlive the process"
@@ -57,8 +58,9 @@ def test_engine_started_from_a_worker_thread_outlives_the_thread(godot, test_pro
     worker.join()
     proc = box["proc"]
     try:
-        time.sleep(0.5)
-        assert _alive(proc.pid), "the engine died with the thread that started it:\n" + proc.log_tail()
+        # the worker thread has ended; an engine killed by its end never prints its line
+        assert wait_for_output(proc, "IDLE"), "the engine died with the thread that started it:\n" + proc.log_tail()
+        assert _alive(proc.pid)
     finally:
         proc.close(grace=0)
     assert not _alive(proc.pid)

@@ -371,13 +371,7 @@ def _play_in_engine(project: Path, godot, seed: int, episodes: int, physics_fps:
                             fixed_fps=None if window else physics_fps,
                             user_args=("--play-episodes", str(episodes)))
     cpus = None if window else engine_cpus("auto")  # placed like the training engines
-    saved = os.sched_getaffinity(0)
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    try:
-        proc = GodotProcess(options, godot=godot)
-    finally:
-        os.sched_setaffinity(0, saved)
+    proc = GodotProcess(options, godot=godot, cpus=cpus)
     with proc:
         code = proc.wait(timeout=600 if window else 180)
         log = proc.log()

@@ -2,76 +2,26 @@
 
 `GodotProcess` starts Godot (headless by default) on a project, optionally with a scene,
 `--handle`, a seed, a fixed frame rate and extra user arguments; writes its output to a log
-file; and guarantees the engine does not outlive us: the child gets a parent-death signal
-(SIGKILL when this Python process dies, however it dies), `close()` first waits for a clean
-exit, then terminates, then kills by the recorded pid, and is harmless when called twice.
+file (a private temporary one by default, see `logs.py`); and guarantees the engine does not
+outlive us: it is started through `launch.spawn` (parent-death signal, CPU mask set in the
+child), `close()` first waits for a clean exit, then terminates, then kills by the recorded
+pid, and is harmless when called twice.
 """
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import os
-import queue
 import signal
 import subprocess
-import threading
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from ..runtime import GodotRuntime, resolve_godot
-
-PR_SET_PDEATHSIG = 1
-
-
-class GodotProcessError(RuntimeError):
-    """The engine could not be started, or failed while we waited for it."""
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-class _Spawner:
-    """Starts engines from one daemon thread that lives as long as the process.
-
-    The parent-death signal fires when the *thread* that forked the child ends, not the
-    process: an engine started from a short-lived worker thread would be killed when that
-    thread returns. The main thread and this daemon thread only end with the process.
-    """
-
-    def __init__(self) -> None:
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def popen(self, *args, **kwargs) -> subprocess.Popen:
-        if threading.current_thread() is threading.main_thread():
-            return subprocess.Popen(*args, **kwargs)
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="godot-aigym-spawner", daemon=True)
-                self._thread.start()
-        done: queue.SimpleQueue = queue.SimpleQueue()
-        self._requests.put((args, kwargs, done))
-        ok, value = done.get()
-        if not ok:
-            raise value
-        return value
-
-    def _serve(self) -> None:
-        while True:
-            args, kwargs, done = self._requests.get()
-            try:
-                done.put((True, subprocess.Popen(*args, **kwargs)))
-            except BaseException as e:  # handed back to the requesting thread
-                done.put((False, e))
-
-
-_spawner = _Spawner()
+from . import logs
+from .errors import GodotProcessError
+from .launch import check_cpus, spawn
 
 
 def check_project(project: str | os.PathLike, scene: str | None) -> tuple[Path, str | None]:
@@ -145,28 +95,32 @@ class GodotProcess:
     """A running engine. Use as a context manager, or call `close()`."""
 
     def __init__(self, options: LaunchOptions, *, godot: GodotRuntime | None = None,
-                 log_path: str | os.PathLike | None = None):
+                 log_path: str | os.PathLike | None = None, cpus: int | Iterable[int] | None = None):
+        """``cpus``: run the engine (all its threads) on these CPUs only; None inherits ours.
+        ``log_path``: write the engine's output there and keep the file; by default a private
+        temporary log is used and removed by `close()` (its text stays in `log()`)."""
         self.options = options
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file = None
+        self._log_file = None          # the caller's log file (log_path given)
+        self._log_fd: int | None = None  # our temporary log, readable even once unlinked
         self._final_log: str | None = None  # kept after close() when the log file was ours
         project, scene = check_project(options.project, options.scene)  # absolute: the engine runs with cwd=project
         options = self.options = dataclasses.replace(options, project=project, scene=scene)
+        self.cpus = check_cpus(cpus)  # before anything is created
         self.godot = godot or resolve_godot()
         self._owns_log = log_path is None
         if log_path is None:
-            fd, log_path = tempfile.mkstemp(prefix="godot-aigym-", suffix=".log")
-            os.close(fd)
+            self._log_fd, log_path = logs.create_log()
+            out = self._log_fd
+        else:
+            out = self._log_file = open(log_path, "wb")
         self.log_path = Path(log_path)
         self.command = options.command(self.godot.path)
-        self._log_file = open(self.log_path, "wb")
         try:
-            self._proc = _spawner.popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-                env={**os.environ, **options.env}, preexec_fn=_die_with_parent, cwd=str(project),
-            )
-        except OSError as e:
-            self._log_file.close()
+            self._proc = spawn(self.command, cpus=self.cpus, stdout=out, stderr=subprocess.STDOUT,
+                               env={**os.environ, **options.env}, cwd=str(project))
+        except (OSError, subprocess.SubprocessError) as e:
+            self._release_log()
             raise GodotProcessError(f"cannot start Godot ({self.godot.path}): {e}") from e
 
     # -- state ----------------------------------------------------------------------------------
@@ -188,6 +142,8 @@ class GodotProcess:
         """Everything the engine printed so far."""
         if self._final_log is not None:
             return self._final_log
+        if self._log_fd is not None:
+            return self._read_own_log()
         if self._log_file and not self._log_file.closed:
             self._log_file.flush()
         try:
@@ -231,12 +187,29 @@ class GodotProcess:
                     except ProcessLookupError:
                         code = proc.wait()
                         break
-        if self._log_file and not self._log_file.closed:
-            self._log_file.close()
-            if self._owns_log:  # a temporary log: keep its text, leave no file behind
-                self._final_log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-                self.log_path.unlink(missing_ok=True)
+        self._release_log()
         return code
+
+    def _read_own_log(self) -> str:
+        assert self._log_fd is not None
+        chunks, offset = [], 0
+        while chunk := os.pread(self._log_fd, 1 << 20, offset):
+            chunks.append(chunk)
+            offset += len(chunk)
+        return b"".join(chunks).decode(errors="replace")
+
+    def _release_log(self) -> None:
+        """Close our side of the log; a temporary log keeps its text and leaves no file behind."""
+        if self._log_fd is not None:
+            fd = self._log_fd
+            try:
+                self._final_log = self._read_own_log()
+            finally:
+                self._log_fd = None
+                os.close(fd)
+                logs.remove_log(str(self.log_path))
+        if self._log_file is not None and not self._log_file.closed:
+            self._log_file.close()
 
     def __enter__(self) -> "GodotProcess":
         return self

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from ..runtime import GodotRuntime, resolve_godot
+from .launch import spawn
 
 WATCHED_SUFFIXES = (".gd", ".tscn", ".tres", ".gdextension", ".godot", ".so", ".jit")
 STAMP = ".godot/godot_aigym_import.stamp"
@@ -70,13 +71,24 @@ def ensure_imported(project: str | os.PathLike, godot: GodotRuntime | None = Non
         return False
     godot = godot or resolve_godot()
     seed_extension_list(project)
-    proc = subprocess.run(
-        [str(godot.path), "--headless", "--path", str(project), "--import"],
-        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-    )
+    # through the launcher like every engine we start: it dies with us (a host killed during a
+    # first import must not leave the import running)
+    proc = spawn([str(godot.path), "--headless", "--path", str(project), "--import"],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise ProjectImportError(f"Godot import of {project} did not finish within {timeout:g} s; killed it:\n"
+                                 f"{out[-2000:]}{err[-2000:]}") from None
+    finally:
+        if proc.poll() is None:  # interrupted (KeyboardInterrupt...): never leave the import running
+            proc.kill()
+            proc.wait()
     if proc.returncode != 0:
         raise ProjectImportError(
-            f"Godot import of {project} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            f"Godot import of {project} failed (exit {proc.returncode}):\n{out[-2000:]}{err[-2000:]}"
         )
     (project / STAMP).write_text(godot.version + "\n")
     return True

@@ -23,9 +23,10 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from ..engine import GodotProcess, GodotProcessError, LaunchOptions, ensure_imported
+from ..engine import GodotProcess, GodotProcessError, LaunchOptions, check_cpus, ensure_imported
 from ..engine import check_project as engine_check_project
 from ..shm import EngineDiedError, SharedMemory, SharedMemoryError, WaitTimeout
+from ..shm.errors import EngineTimeoutError
 from . import protocol as P
 
 _imported: set[Path] = set()
@@ -101,10 +102,7 @@ def engine_cpus(spec: CpuSpec, index: int | None = None) -> set[int] | None:
         if index:
             order = order[index % len(order):] + order[:index % len(order)]
         return {min(order, key=lambda c: load[c])}
-    if isinstance(spec, (int, np.integer)):
-        return {int(spec)}
-    cpus = {int(c) for c in spec}
-    return cpus or None
+    return set(check_cpus(spec))  # InvalidCpusError names the CPUs that exist
 
 
 class EngineLink:
@@ -142,9 +140,9 @@ class EngineLink:
         self.prefix = prefix
         self.names = P.entry_names(prefix)
         self.physics_fps = int(physics_fps or project_physics_fps(self.project))
+        self.cpus = engine_cpus(cpus, index)  # validated before anything is created
         prepare_project(self.project, godot)
 
-        self.cpus = engine_cpus(cpus, index)
         if self.cpus:
             # the engine has a CPU of its own: both sides spin longer before blocking (a blocking
             # wake-up across CPUs costs ~55 us here, more than a whole physics step)
@@ -173,14 +171,7 @@ class EngineLink:
             options = LaunchOptions(project=self.project, scene=self.scene, handle=self.mem.handle, seed=seed,
                                     fixed_fps=None if realtime else self.physics_fps, headless=headless,
                                     engine_args=tuple(engine_args), user_args=tuple(user), env=dict(env or {}))
-            saved = os.sched_getaffinity(0) if self.cpus else None
-            if self.cpus:  # this thread only, around the fork: the engine and all its threads inherit it
-                os.sched_setaffinity(0, self.cpus)
-            try:
-                self.proc = GodotProcess(options, godot=godot, log_path=log_path)
-            finally:
-                if saved is not None:
-                    os.sched_setaffinity(0, saved)
+            self.proc = GodotProcess(options, godot=godot, log_path=log_path, cpus=self.cpus)
             self.mem.set_peer(self.proc.popen)
         except BaseException:
             self.close()
@@ -195,6 +186,7 @@ class EngineLink:
             try:
                 self.sem_obs.wait(timeout=self.timeout)
             except WaitTimeout:
+                self.close(grace=0)  # known hung (or no GymEnv): nothing will answer a clean CLOSE
                 raise P.GodotEnvError(
                     f"{self.scene or 'the main scene'} of {self.project} did not start a GymEnv within "
                     f"{self.timeout:g} s (does the scene contain a GymEnv node?)" + self._log_excerpt()) from None
@@ -263,13 +255,13 @@ class EngineLink:
         if self.engine_errors == "warn":
             warnings.warn(msg, P.GodotScriptWarning, stacklevel=stacklevel)
 
-    def wait_failed(self, exc: BaseException) -> EngineDiedError:
+    def wait_failed(self, exc: BaseException) -> EngineDiedError | EngineTimeoutError:
         """Close everything after a failed wait; the error to raise (with the engine's last words)."""
         if isinstance(exc, WaitTimeout):
             log = self._log_excerpt()
             self.close(grace=0)
-            return EngineDiedError(f"the engine did not answer within {self.step_timeout:g} s (hung?); "
-                                   f"it was stopped{log}")
+            return EngineTimeoutError(f"the engine did not answer within {self.step_timeout:g} s (hung?); "
+                                      f"it was stopped{log}")
         return self._died()
 
     def command(self, cmd: int, flags: int = 0, seed: int | None = None) -> None:

@@ -1,0 +1,152 @@
+"""Temporary engine log files: private, owned by one host, never left behind.
+
+A log we create is ``<tmp>/godot-aigym-<host pid>-<host start time>-<random>.log``, made by
+``mkstemp`` (O_EXCL, O_NOFOLLOW, mode 0600, unguessable suffix), so a file or symlink planted
+by another local user is never opened. The owner is in the name, so:
+- this process removes its logs when the engine is closed, at exit and on SIGINT/SIGTERM;
+- a host killed with SIGKILL cannot, so the next host sweeps the logs whose owner is dead
+  (`sweep_stale_logs`, the pid + start-time check the chunk sweep uses, once per process).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import signal
+import stat
+import tempfile
+import threading
+
+from ..liveness import owner_alive, start_time
+
+LOG_PREFIX = "godot-aigym-"
+_NAME_RE = re.compile(r"^godot-aigym-(\d+)-(\d+)-[A-Za-z0-9_]+\.log$")
+
+_lock = threading.Lock()
+_owned: dict[str, tuple[int, int, int]] = {}  # path -> (creator pid, st_dev, st_ino)
+_previous_handlers: dict[int, object] = {}
+_swept = False
+
+
+def log_dir() -> str:
+    return tempfile.gettempdir()
+
+
+def create_log() -> tuple[int, str]:
+    """Create a new private log file of this process; returns (fd opened for writing, path)."""
+    _sweep_once()
+    pid = os.getpid()
+    fd, path = tempfile.mkstemp(prefix=f"{LOG_PREFIX}{pid}-{start_time(pid)}-", suffix=".log", dir=log_dir())
+    st = os.fstat(fd)
+    with _lock:
+        _owned[path] = (pid, st.st_dev, st.st_ino)
+    _install_signal_handlers()
+    return fd, path
+
+
+def remove_log(path: str) -> None:
+    """Remove a log this process created (only if the name still refers to that very file)."""
+    with _lock:
+        entry = _owned.pop(path, None)
+    if entry is not None and entry[0] == os.getpid():
+        _unlink_if_same(path, entry[1], entry[2])
+
+
+def _unlink_if_same(path: str, dev: int, ino: int) -> None:
+    try:
+        st = os.lstat(path)
+        if (st.st_dev, st.st_ino) == (dev, ino):
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def remove_all_owned() -> None:
+    """Remove every log this process still owns (exit, signals)."""
+    with _lock:
+        items = list(_owned.items())
+        _owned.clear()
+    me = os.getpid()
+    for path, (pid, dev, ino) in items:
+        if pid == me:  # never a parent's log in a forked child
+            _unlink_if_same(path, dev, ino)
+
+
+def sweep_stale_logs(dry_run: bool = False) -> list[str]:
+    """Remove engine logs in the temp directory whose owning host process is gone.
+
+    Only regular files owned by this user, named by `create_log` with a dead owner (pid gone,
+    zombie or reused: the recorded start time differs) are removed. Returns their paths.
+    """
+    removed: list[str] = []
+    directory = log_dir()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    uid = os.getuid()
+    for name in names:
+        m = _NAME_RE.match(name)
+        if not m:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != uid:
+            continue  # symlinks and other users' files are never touched
+        if owner_alive(int(m.group(1)), int(m.group(2))):
+            continue
+        if not dry_run:
+            try:
+                _unlink_if_same(path, st.st_dev, st.st_ino)
+            except OSError:
+                continue
+        removed.append(path)
+    return removed
+
+
+def _sweep_once() -> None:
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    try:
+        sweep_stale_logs()
+    except Exception:
+        pass
+
+
+def _signal_handler(signum: int, frame) -> None:
+    remove_all_owned()
+    previous = _previous_handlers.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)  # e.g. the chunk clean-up's handler, or KeyboardInterrupt
+        return
+    signal.signal(signum, signal.SIG_DFL)  # die of the same signal, as without us
+    os.kill(os.getpid(), signum)
+
+
+def _install_signal_handlers() -> None:
+    """Chain SIGINT/SIGTERM once, from the main thread, unless the signal is ignored/foreign."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal.signal only works there; atexit still cleans up
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signum in _previous_handlers:
+            continue
+        current = signal.getsignal(signum)
+        if current is signal.SIG_IGN or current is None:
+            continue
+        _previous_handlers[signum] = current
+        signal.signal(signum, _signal_handler)
+
+
+def _after_fork_in_child() -> None:
+    with _lock:
+        _owned.clear()
+
+
+atexit.register(remove_all_owned)
+os.register_at_fork(after_in_child=_after_fork_in_child)
