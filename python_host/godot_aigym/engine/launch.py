@@ -3,8 +3,9 @@
 Every child gets, between fork and exec, in the child itself:
 - the parent-death signal (SIGKILL when the forking thread, hence this process, dies), with a
   check that the parent did not already die before the signal was armed;
-- its CPU affinity, when ``cpus`` is given. Setting the mask in the child (not on the calling
-  thread around the fork) gives each engine exactly its own mask whichever thread forks it.
+- its CPU affinity: ``cpus`` when given, else the mask of the thread that asked (as if it had
+  forked the child itself). Setting the mask in the child (not on the calling thread around the
+  fork) gives each engine exactly its own mask whichever thread forks it.
 
 Children are forked from the main thread or from one daemon thread that lives as long as the
 process: the parent-death signal fires when the *thread* that forked the child ends, so an
@@ -30,8 +31,9 @@ _prctl = _libc.prctl
 
 
 def usable_cpus() -> list[int]:
-    """The CPUs this process may run on (its affinity mask), sorted."""
-    return sorted(os.sched_getaffinity(0))
+    """The CPUs this process may run on, sorted: the main thread's affinity mask (and the
+    calling thread's, should it differ: a thread pinned itself)."""
+    return sorted(os.sched_getaffinity(os.getpid()) | os.sched_getaffinity(0))
 
 
 def check_cpus(cpus: int | Iterable[int] | None) -> frozenset[int] | None:
@@ -59,13 +61,12 @@ def check_cpus(cpus: int | Iterable[int] | None) -> frozenset[int] | None:
     return wanted
 
 
-def _child_setup(parent_pid: int, cpus: frozenset[int] | None):
+def _child_setup(parent_pid: int, cpus: frozenset[int] | set[int]):
     def setup() -> None:  # runs in the child between fork and exec
         _prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before the signal was armed
             os._exit(1)
-        if cpus:
-            os.sched_setaffinity(0, cpus)  # the engine and all its threads inherit it
+        os.sched_setaffinity(0, cpus)  # the engine and all its threads inherit it
     return setup
 
 
@@ -104,13 +105,14 @@ _spawner = _Spawner()
 
 
 def spawn(command: list[str], *, cpus: int | Iterable[int] | None = None, **popen_kwargs) -> subprocess.Popen:
-    """Start ``command`` as an engine child: dies with us, runs on ``cpus`` (None: inherit).
+    """Start ``command`` as an engine child: dies with us, runs on ``cpus`` (None: the calling
+    thread's CPUs, not those of the thread that happens to fork).
 
     Other keyword arguments go to ``subprocess.Popen`` (not ``preexec_fn``: that is ours).
     """
     if "preexec_fn" in popen_kwargs:
         raise TypeError("spawn() sets preexec_fn itself")
-    mask = check_cpus(cpus)
+    mask = check_cpus(cpus) or os.sched_getaffinity(0)
     popen_kwargs.setdefault("stdin", subprocess.DEVNULL)
     popen_kwargs["preexec_fn"] = _child_setup(os.getpid(), mask)
     return _spawner.popen(command, popen_kwargs)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..runtime import GodotRuntime, resolve_godot
 from .launch import spawn
+from .logs import create_log, remove_log
 
 WATCHED_SUFFIXES = (".gd", ".tscn", ".tres", ".gdextension", ".godot", ".so", ".jit")
 STAMP = ".godot/godot_aigym_import.stamp"
@@ -72,23 +73,26 @@ def ensure_imported(project: str | os.PathLike, godot: GodotRuntime | None = Non
     godot = godot or resolve_godot()
     seed_extension_list(project)
     # through the launcher like every engine we start: it dies with us (a host killed during a
-    # first import must not leave the import running)
-    proc = spawn([str(godot.path), "--headless", "--path", str(project), "--import"],
-                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # first import must not leave the import running), its output in a private temporary log
+    fd, log = create_log()
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise ProjectImportError(f"Godot import of {project} did not finish within {timeout:g} s; killed it:\n"
-                                 f"{out[-2000:]}{err[-2000:]}") from None
+        proc = spawn([str(godot.path), "--headless", "--path", str(project), "--import"],
+                     stdout=fd, stderr=subprocess.STDOUT)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            if proc.poll() is None:  # timed out or interrupted: never leave the import running
+                proc.kill()
+                proc.wait()
+        output = os.pread(fd, 4000, max(0, os.fstat(fd).st_size - 4000)).decode(errors="replace")
     finally:
-        if proc.poll() is None:  # interrupted (KeyboardInterrupt...): never leave the import running
-            proc.kill()
-            proc.wait()
-    if proc.returncode != 0:
-        raise ProjectImportError(
-            f"Godot import of {project} failed (exit {proc.returncode}):\n{out[-2000:]}{err[-2000:]}"
-        )
+        os.close(fd)
+        remove_log(log)
+    if code is None:
+        raise ProjectImportError(f"Godot import of {project} did not finish within {timeout:g} s; killed it:\n{output}")
+    if code != 0:
+        raise ProjectImportError(f"Godot import of {project} failed (exit {code}):\n{output}")
     (project / STAMP).write_text(godot.version + "\n")
     return True
