@@ -1,0 +1,192 @@
+"""The GodotAIGym-compatible Python API (godot_aigym.compat): semantics of the original,
+errors of our documented families. Real shared memory; the engine side is played by a
+second mapping of the chunk (SharedMemory.attach), as the engine would."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+import torch
+
+import godot_aigym.compat as compat
+from godot_aigym.compat import SharedMemorySemaphore, SharedMemoryTensor
+from godot_aigym.shm import (ChunkExists, EngineDiedError, InvalidHandle, InvalidName, SharedMemory, SharedMemoryError,
+                             WrongDtype, WrongLength)
+
+
+@pytest.fixture
+def handle():
+    """A handle like the original's fixed 'environment', unique per test."""
+    return f"environment_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def chunk(handle):
+    with SharedMemoryTensor(handle) as mem:
+        yield mem
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_tensors_read_torch_and_write_torch_like_the_original(chunk):
+    floats = chunk.newFloatTensor("observation", 3)
+    ints = chunk.newIntTensor("env_action", 2)
+    floats.write(torch.tensor([1.5, -2.0, 3.25]))
+    ints.write(torch.tensor([1, 0], dtype=torch.int))
+    got_f, got_i = floats.read(), ints.read()
+    assert isinstance(got_f, torch.Tensor) and got_f.dtype == torch.float32
+    assert isinstance(got_i, torch.Tensor) and got_i.dtype == torch.int32
+    assert got_f.tolist() == [1.5, -2.0, 3.25] and got_i.tolist() == [1, 0]
+    # .numpy() on what read() returns works, as scripts written for the original do
+    np.testing.assert_array_equal(got_f.numpy(), np.array([1.5, -2.0, 3.25], np.float32))
+    # read() is a copy: changing it does not touch the shared memory
+    got_f[0] = 99.0
+    assert floats.read()[0].item() == 1.5
+    # .item() on a 1-element tensor, as the original drivers' reward.item()
+    reward = chunk.newFloatTensor("reward", 1)
+    reward.write(torch.tensor([-0.25]))
+    assert reward.read().item() == -0.25
+
+
+def test_write_takes_any_shape_with_the_right_element_count(chunk):
+    action = chunk.newFloatTensor("agent_action", 2)
+    action.write(torch.tensor([[0.5], [-1.0]]))  # a policy's (2, 1) output, read flat as the original did
+    assert action.read().tolist() == [0.5, -1.0]
+    action.write(np.array([3.0, 4.0], dtype=np.float64))
+    action.write([5, 6])
+    assert action.read().tolist() == [5.0, 6.0]
+
+
+def test_uint_tensor_reads_int32_as_the_original(chunk):
+    frame = chunk.newUintTensor("frame", 3)
+    frame.write(torch.tensor([0, 128, 255], dtype=torch.int))
+    got = frame.read()
+    assert got.dtype == torch.int32 and got.tolist() == [0, 128, 255]
+    assert frame.idiomatic.read().dtype == np.uint8
+
+
+def test_bad_writes_raise_our_errors(chunk):
+    floats = chunk.newFloatTensor("observation", 3)
+    ints = chunk.newIntTensor("done", 1)
+    with pytest.raises(WrongLength, match=r"'observation'.*expected 3 values, got 2"):
+        floats.write(torch.tensor([1.0, 2.0]))  # the original read past the end
+    with pytest.raises(WrongDtype, match=r"'done'"):
+        ints.write(torch.tensor([0.5]))
+    with pytest.raises(WrongDtype, match=r"'frame'.*outside"):
+        chunk.newUintTensor("frame", 1).write(torch.tensor([256], dtype=torch.int))
+    with pytest.raises(InvalidName):
+        chunk.newFloatTensor("no spaces allowed", 1)
+
+
+def test_timed_wait_takes_milliseconds(chunk):
+    sem = SharedMemorySemaphore("sem_observation", 0)
+    start = time.monotonic()
+    assert sem.timed_wait(50) is False  # 50 ms, not 50 s
+    elapsed = time.monotonic() - start
+    assert 0.045 <= elapsed < 30, elapsed  # upper bound: a safety net, only hit if seconds were used
+    sem.post()
+    assert sem.timed_wait(1000) is True
+    assert sem.timed_wait(0) is False
+    for bad in (-1, None, "10", True):
+        with pytest.raises(ValueError, match="milliseconds"):
+            sem.timed_wait(bad)
+
+
+def test_post_and_wait_cross_processes(chunk):
+    """The engine side (another process with its own mapping) posts; wait() returns."""
+    sem_act = SharedMemorySemaphore("sem_action", 0)
+    sem_obs = SharedMemorySemaphore("sem_observation", 0)
+    obs = chunk.newFloatTensor("observation", 1)
+    code = ("import sys; from godot_aigym.shm import SharedMemory;"
+            "m = SharedMemory.attach(sys.argv[1], as_engine=True);"
+            "m.find_semaphore('sem_action').wait(timeout=60);"
+            "m.findFloatTensor('observation').write([42.0]);"
+            "m.find_semaphore('sem_observation').post(); m.close()")
+    child = subprocess.Popen([sys.executable, "-c", code, chunk.handle])
+    try:
+        sem_act.post()
+        sem_obs.wait()
+        assert obs.read().tolist() == [42.0]
+    finally:
+        assert child.wait(timeout=60) == 0
+
+
+def test_semaphore_may_be_created_before_its_shared_memory(handle):
+    early = SharedMemorySemaphore(f"early_{os.getpid()}", 1)
+    assert early.pending
+    early.post()  # counted until the chunk exists: value 2 once created
+    with SharedMemoryTensor(handle) as mem:
+        assert not early.pending
+        engine = SharedMemory.attach(mem.handle)
+        try:
+            seen = engine.find_semaphore(early.name)
+            assert seen.try_wait() and seen.try_wait() and not seen.try_wait()
+        finally:
+            engine.close()
+
+
+def test_pending_semaphore_wait_is_an_error_not_a_hang():
+    sem = SharedMemorySemaphore(f"lonely_{os.getpid()}", 0)
+    assert sem.pending  # no SharedMemoryTensor is open
+    with pytest.raises(SharedMemoryError, match=r"lonely_.*not in any shared memory yet"):
+        sem.wait()
+    with pytest.raises(SharedMemoryError, match="not in any shared memory yet"):
+        sem.timed_wait(10)
+    sem.post()
+    assert sem.timed_wait(10) is True  # its own pending post
+
+
+def test_semaphore_argument_errors(chunk):
+    with pytest.raises(InvalidName):
+        SharedMemorySemaphore("bad name", 0)
+    with pytest.raises(ValueError, match=">= 0"):
+        SharedMemorySemaphore("s", -1)
+    with pytest.raises(TypeError, match="integer"):
+        SharedMemorySemaphore("s", 1.5)
+
+
+def test_handle_errors_and_stale_leftovers(handle):
+    with pytest.raises(InvalidHandle):
+        SharedMemoryTensor("../etc/passwd")
+    with SharedMemoryTensor(handle):
+        with pytest.raises(ChunkExists, match=r"running process"):
+            SharedMemoryTensor(handle)  # a live host's chunk is never taken over
+    # a chunk left by a killed host is replaced, as the original's remove-then-create did
+    code = ("import os, sys; from godot_aigym.compat import SharedMemoryTensor;"
+            "m = SharedMemoryTensor(sys.argv[1]); os.kill(os.getpid(), 9)")
+    subprocess.run([sys.executable, "-c", code, handle], check=False)
+    assert os.path.exists(f"/dev/shm/{handle}")
+    with SharedMemoryTensor(handle) as mem:
+        assert mem.memory.host_pid == os.getpid()
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_engine_dying_before_it_attached_ends_wait(chunk):
+    """An original driver launches the game itself; if it exits before attaching, wait()
+    raises EngineDiedError instead of blocking forever."""
+    sem_obs = SharedMemorySemaphore("sem_observation", 0)
+    sem_act = SharedMemorySemaphore("sem_action", 0)
+    fake_engine = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "--handle", chunk.handle],
+                                   stdin=subprocess.PIPE)
+    sem_act.post()
+    fake_engine.stdin.close()  # now it exits, without ever attaching
+    with pytest.raises(EngineDiedError, match=r"sem_observation"):
+        sem_obs.wait()
+    fake_engine.wait(timeout=60)
+
+
+def test_shim_module_is_importable_as_GodotEnv(monkeypatch):
+    monkeypatch.syspath_prepend(compat.SHIM_DIR)
+    sys.modules.pop("_GodotEnv", None)
+    module = importlib.import_module("_GodotEnv")
+    try:
+        assert module.SharedMemoryTensor is SharedMemoryTensor
+        assert module.SharedMemorySemaphore is SharedMemorySemaphore
+    finally:
+        sys.modules.pop("_GodotEnv", None)
