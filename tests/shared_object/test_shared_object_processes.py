@@ -240,6 +240,24 @@ def test_wait_modified_wakes_another_thread(name: str) -> None:
     assert not t.is_alive() and got == [(True, "b")]
 
 
+def _wait_blocked_in_futex(pid: int) -> bool:
+    """Wait (an event, not a delay) until `pid` sleeps in a futex wait: the kernel's wait
+    channel names it, or (x86-64, where wchan may be hidden) the current syscall is futex (202)."""
+    deadline = time.monotonic() + JOIN_S  # safety only
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/wchan") as f:
+                wchan = f.read()
+            with open(f"/proc/{pid}/syscall") as f:
+                syscall = f.read().split()[:1]
+        except OSError:
+            wchan, syscall = "", []
+        if "futex" in wchan or (os.uname().machine == "x86_64" and syscall == ["202"]):
+            return True
+        time.sleep(0.001)
+    return False
+
+
 @pytest.mark.timeout(60)
 def test_sigint_interrupts_an_infinite_wait(name: str) -> None:
     SharedObject(name, data=0)
@@ -247,7 +265,7 @@ def test_sigint_interrupts_an_infinite_wait(name: str) -> None:
     child = FORK.Process(target=w.interruptible_wait, args=(name, ready, out))
     child.start()
     assert ready.wait(JOIN_S)
-    time.sleep(0.05)
+    assert _wait_blocked_in_futex(child.pid), "the child never blocked in its wait"
     os.kill(child.pid, signal.SIGINT)
     assert out.get(timeout=JOIN_S) == "interrupted"
     _join(child)
