@@ -1,7 +1,10 @@
-"""The cache-aware standby-slot copy (_slotcopy.c): exact bytes on every path and
-alignment, nothing written outside the destination, clear errors on bad buffers."""
+"""The standby-slot copy (_slotcopy.c): exact bytes for every strategy, size and
+alignment, nothing written outside the destination, clear errors on bad buffers; and
+SharedObject round trips under each strategy the planner can choose."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -9,38 +12,42 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from so_helpers import assert_same
 
-from godot_aigym.shared_object import SharedDynamicObject, SharedObject
+from godot_aigym.shared_object import SharedDynamicObject, SharedObject, copy_strategy
+from godot_aigym.shared_object.copy_strategy import MEMCPY, STREAM, Caches, CopyPlanner, stream_keep
 from godot_aigym.shared_object.sync import slotcopy
 
 COPY = slotcopy()
-L2 = COPY.L2_BYTES
-# Sizes around every boundary of the copy: the streaming threshold (L2/3), the ordinary
-# tail (L2/8) and the 64-byte line; plus a few lines and sizes well past L2.
-EDGES = [0, 1, 63, 64, 65, 4096, L2 // 8 - 1, L2 // 8 + 1, L2 // 3, L2 // 3 + 1, L2 // 3 + 64 * 7 + 5, L2 + 3, 2 * L2 + 13]
+L2 = copy_strategy.planner().caches.l2
+# Sizes around every boundary: the GIL release / streaming minimum (64 KiB), the 64-byte
+# line, the L2 tail; plus sizes well past L2.
+SIZES = [0, 1, 63, 64, 65, 4096, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 65, L2 // 8 + 1, L2 // 3 + 64 * 7 + 5, L2 + 3, 2 * L2 + 13]
 
 
-def test_streaming_threshold_follows_the_l2_size() -> None:
-    assert L2 >= 64 * 1024
-    assert not COPY.streams(L2 // 3)
-    assert COPY.streams(L2 // 3 + 1)
-    assert COPY.streams(10 * L2)  # large arrays stream too (they crowd L3 otherwise)
-    assert not COPY.streams(0)
-
-
-@settings(max_examples=60, deadline=None)
-@given(n=st.sampled_from(EDGES), dst_off=st.integers(0, 63), src_off=st.integers(0, 63), seed=st.integers(0, 2**32 - 1))
-def test_copy_is_exact_at_any_size_and_alignment(n: int, dst_off: int, src_off: int, seed: int) -> None:
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.sampled_from(SIZES),
+    keep_frac=st.sampled_from([0.0, 0.01, 0.5, 0.99, 1.0, 2.0]),
+    keep_extra=st.integers(-1, 1),
+    dst_off=st.integers(0, 63),
+    src_off=st.integers(0, 63),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_copy_is_exact_for_any_keep_size_and_alignment(
+    n: int, keep_frac: float, keep_extra: int, dst_off: int, src_off: int, seed: int
+) -> None:
+    """keep = 0 streams everything, keep >= n is memcpy; every split in between is exact."""
+    keep = max(0, int(n * keep_frac) + keep_extra)
     rng = np.random.default_rng(seed)
     src_buf = rng.integers(0, 256, n + 64, dtype=np.uint8)
     dst_buf = np.full(n + 128, 0xA5, np.uint8)
     src = src_buf[src_off : src_off + n]
     dst = dst_buf[dst_off : dst_off + n]
-    COPY.copy(dst, src)
+    COPY.copy(dst, src, keep)
     assert np.array_equal(dst, src)
     assert (dst_buf[:dst_off] == 0xA5).all() and (dst_buf[dst_off + n :] == 0xA5).all(), "wrote outside the destination"
 
 
-def test_bad_buffers_are_refused_without_writing() -> None:
+def test_bad_buffers_and_keep_are_refused_without_writing() -> None:
     dst = np.zeros(100, np.uint8)
     with pytest.raises(ValueError, match="destination holds 100 bytes, source has 99"):
         COPY.copy(dst, np.ones(99, np.uint8))
@@ -48,27 +55,129 @@ def test_bad_buffers_are_refused_without_writing() -> None:
         COPY.copy(b"\0" * 100, np.ones(100, np.uint8))  # read-only destination
     with pytest.raises((ValueError, BufferError)):
         COPY.copy(dst, np.ones(200, np.uint8)[::2])  # strided source
+    with pytest.raises(ValueError, match="keep must be >= 0, got -1"):
+        COPY.copy(dst, np.ones(100, np.uint8), -1)
     assert not dst.any()
 
 
+# -- the strategy chooser ------------------------------------------------------------------
+EPYC = Caches(l2=512 << 10, l3=32 << 20)  # this project's CI machine (fast, large L3)
+SMALL_L3 = Caches(l2=2 << 20, l3=6 << 20)
+FRAME = 480 * 848 * 3  # uint8 camera frame
+FLOAT_FRAME = FRAME * 8
+
+
+@pytest.mark.parametrize(
+    ("n", "caches", "streaming", "expected"),
+    [
+        (100_000, EPYC, True, MEMCPY),  # 3n fits in L2: nothing to gain
+        (FRAME, EPYC, True, "calibrate"),  # 3n fits in L3, not L2: measure
+        (FLOAT_FRAME, EPYC, True, STREAM),  # 3n beyond half the L3: stream
+        (FRAME, SMALL_L3, True, STREAM),
+        (600_000, SMALL_L3, True, MEMCPY),
+        (FRAME, Caches(l2=1 << 20, l3=0), True, STREAM),  # L3 unknown: stream past L2
+        (FLOAT_FRAME, EPYC, False, MEMCPY),  # no streaming stores on this architecture
+        (60_000, Caches(l2=128 << 10, l3=0), True, MEMCPY),  # below the streaming minimum
+    ],
+)
+def test_rule_picks_each_strategy_from_the_cache_sizes(n: int, caches: Caches, streaming: bool, expected: str) -> None:
+    assert copy_strategy.rule(n, caches, streaming) == expected
+
+
+class FakeTimer:
+    """Calibration timings chosen by the test; records what was asked."""
+
+    def __init__(self, memcpy_ns: float, stream_ns: float) -> None:
+        self.ns = {MEMCPY: memcpy_ns, STREAM: stream_ns}
+        self.calls: list[tuple[int, dict[str, int]]] = []
+
+    def __call__(self, n: int, keeps: dict[str, int]) -> dict[str, float]:
+        self.calls.append((n, keeps))
+        return {k: self.ns[k] for k in keeps}
+
+
+@pytest.mark.parametrize(
+    ("memcpy_ns", "stream_ns", "expected"),
+    [(50_000, 65_000, MEMCPY), (60_000, 50_000, STREAM), (50_000, 49_000, MEMCPY)],  # last: within the margin
+)
+def test_calibration_picks_the_faster_copy_once_per_size_class(memcpy_ns: float, stream_ns: float, expected: str) -> None:
+    timer = FakeTimer(memcpy_ns, stream_ns)
+    planner = CopyPlanner(EPYC, streaming=True, timer=timer)
+    assert planner.strategy(FRAME) == expected
+    assert planner.strategy(FRAME + 4096) == expected  # same power-of-two class: cached
+    assert len(timer.calls) == 1
+    assert timer.calls[0] == (FRAME, {MEMCPY: FRAME, STREAM: stream_keep(FRAME, EPYC)})
+    assert planner.keep(FRAME) == (FRAME if expected == MEMCPY else stream_keep(FRAME, EPYC))
+    planner.strategy(2 * FRAME)  # the next class is measured anew
+    assert len(timer.calls) == 2
+    assert planner.strategy(FLOAT_FRAME) == STREAM and planner.strategy(1000) == MEMCPY  # decided without timing
+    assert len(timer.calls) == 2
+
+
+def test_stream_keep_leaves_the_l2_share_and_at_least_an_eighth() -> None:
+    assert stream_keep(FRAME, Caches(2 << 20, 0)) == ((2 << 20) - FRAME) // 2
+    assert stream_keep(FRAME, EPYC) == (512 << 10) // 8
+    assert stream_keep(100 << 20, EPYC) == (512 << 10) // 8
+
+
+def test_real_calibration_times_both_copies() -> None:
+    timings = copy_strategy.time_candidates(256 << 10, {MEMCPY: 256 << 10, STREAM: 0}, COPY.copy)
+    assert set(timings) == {MEMCPY, STREAM} and all(t > 0 for t in timings.values())
+
+
+def test_cache_sizes_are_read_from_sysfs(tmp_path) -> None:
+    entries = [(1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "512K"), (3, "Unified", "32768K")]
+    for i, (level, kind, size) in enumerate(entries):
+        d = tmp_path / f"index{i}"
+        d.mkdir()
+        (d / "level").write_text(f"{level}\n")
+        (d / "type").write_text(f"{kind}\n")
+        (d / "size").write_text(f"{size}\n")
+    assert copy_strategy.caches_from_sysfs(tmp_path) == Caches(512 << 10, 32 << 20)
+    assert copy_strategy.caches_from_sysfs(tmp_path / "missing") == Caches(0, 0)
+    caches = copy_strategy.detect_caches()
+    assert caches.l2 >= 64 << 10
+
+
+# -- SharedObject under each strategy --------------------------------------------------------
+@pytest.fixture(params=[MEMCPY, STREAM])
+def forced(request: pytest.FixtureRequest) -> Iterator[str]:
+    """This process's planner chooses `request.param` for every array of 64 KiB and more."""
+    with copy_strategy.forced(request.param):
+        yield request.param
+
+
+def test_forced_strategy_is_scoped_and_validated() -> None:
+    before = copy_strategy.planner()
+    with copy_strategy.forced(STREAM) as p:
+        assert copy_strategy.planner() is p and p.strategy(FRAME) == (STREAM if COPY.STREAMING else MEMCPY)
+        assert p.strategy(1000) == MEMCPY
+    assert copy_strategy.planner() is before
+    with pytest.raises(ValueError, match="forced must be None, 'memcpy' or 'stream', got 'fast'"):
+        CopyPlanner(EPYC, True, forced="fast")
+
+
 @pytest.mark.parametrize("order", ["C", "F", "strided"])
-def test_streamed_assign_round_trips_any_layout(name: str, order: str) -> None:
-    """A frame large enough to stream, from C-ordered, Fortran-ordered and strided sources."""
+def test_large_assign_round_trips_any_layout_with_each_strategy(name: str, order: str, forced: str) -> None:
+    """A frame past L2, from C-ordered, Fortran-ordered and strided sources."""
     rows = max(480, -(-L2 // (848 * 3 * 2)))  # at least L2 bytes of uint16
     obj = SharedObject(name, data=np.zeros((rows, 848, 3), np.uint16))
-    assert COPY.streams(obj.fetch().nbytes)
+    nbytes = obj.fetch().nbytes
     rng = np.random.default_rng(7)
     for _ in range(3):  # both slots, twice
         base = rng.integers(0, 65535, (rows * 2, 848, 3), dtype=np.uint16)
         value = {"C": base[:rows].copy(), "F": np.asfortranarray(base[:rows]), "strided": base[::2]}[order]
         obj.assign(value)
         assert_same(obj.fetch(), np.ascontiguousarray(value))
+    assert copy_strategy.planner().strategy(nbytes) == (forced if COPY.STREAMING else MEMCPY)
+    expected_keep = nbytes if forced == MEMCPY or not COPY.STREAMING else stream_keep(nbytes, copy_strategy.planner().caches)
+    assert obj._codec.keep == expected_keep
     obj.close()
 
 
-def test_streamed_arrays_inside_containers_and_read_only_sources(name: str, make_name) -> None:
+def test_large_arrays_inside_containers_and_read_only_sources(name: str, make_name, forced: str) -> None:
     """Arrays nested in a dict go through the same copy (write_plan); read-only sources work."""
-    n = 2 * L2 // 8  # float64 elements: 2 x L2 bytes, streamed
+    n = 2 * L2 // 8  # float64 elements: 2 x L2 bytes
     rng = np.random.default_rng(3)
     frame = rng.random(n)
     frame.flags.writeable = False
@@ -81,3 +190,4 @@ def test_streamed_arrays_inside_containers_and_read_only_sources(name: str, make
             obj.assign(v)
             assert_same(obj.fetch(), v)
         obj.close()
+    assert copy_strategy.planner().strategy(frame.nbytes) == (forced if COPY.STREAMING else MEMCPY)

@@ -40,6 +40,7 @@ from .errors import (
     UnsupportedTypeError,
     UnsupportedValueError,
 )
+from .copy_strategy import MIN_STREAM_BYTES, keep_bytes
 from .layout import ALIGN
 from .sync import slotcopy
 
@@ -146,6 +147,8 @@ class _Encoder:
         pad = -pos % ALIGN
         buf += bytes(pad)
         self.array_bytes += pad + a.nbytes
+        if a.nbytes >= MIN_STREAM_BYTES:
+            keep_bytes(a.nbytes)  # choose (maybe time) the slot copy here, outside the writer lock
         if a.nbytes:
             self.ops.append((self.base, bytes(buf)))
             self.ops.append((pos + pad, a))
@@ -270,10 +273,11 @@ def write_plan(mv: memoryview, base: int, plan: Plan) -> None:
 
 def copy_array(dst: np.ndarray, src: np.ndarray) -> None:
     """Copy src into a slot view of the same dtype and shape: C-contiguous sources take the
-    cache-aware standby-slot copy (_slotcopy.c), others numpy's strided copy.  (Object
-    arrays never get here, encode() refuses them; the check keeps raw pointers out anyway.)"""
+    cache-aware standby-slot copy (_slotcopy.c, strategy from copy_strategy.py, chosen
+    during encode()), others numpy's strided copy.  (Object arrays never get here,
+    encode() refuses them; the check keeps raw pointers out anyway.)"""
     if src.flags.c_contiguous and not src.dtype.hasobject:
-        slotcopy().copy(dst, src)
+        slotcopy().copy(dst, src, keep_bytes(src.nbytes))
     else:
         np.copyto(dst, src, casting="no")
 
@@ -507,6 +511,9 @@ class ArrayCodec(FixedCodec):
         self.views = tuple(np.ndarray(self.shape, self.dtype, buffer=mv, offset=o + rel) for o in offs)
         self.ro = tuple(v.view() for v in self.views)
         self.copy, self.has_objects = slotcopy().copy, self.dtype.hasobject
+        # Bytes of the copy written with ordinary stores (the rest streamed), chosen by
+        # copy_strategy at the first prepare(), outside the writer lock; until then memcpy.
+        self.nbytes, self.keep, self.planned = nbytes, nbytes, False
         for v in self.ro:
             v.flags.writeable = False
 
@@ -525,11 +532,13 @@ class ArrayCodec(FixedCodec):
             raise ShapeMismatchError(
                 f"shared object {self.name!r} holds shape {self.shape}, got {value.shape}; use SharedDynamicObject"
             )
+        if not self.planned:
+            self.keep, self.planned = keep_bytes(self.nbytes), True
         return value
 
     def write(self, slot: int, value: Any) -> None:
         if value.flags.c_contiguous and not self.has_objects:
-            self.copy(self.views[slot], value)  # copy_array, inlined: 0.1 us of a 0.6 us small assign
+            self.copy(self.views[slot], value, self.keep)  # copy_array, inlined: 0.1 us of a 0.6 us small assign
         else:
             np.copyto(self.views[slot], value, casting="no")
 

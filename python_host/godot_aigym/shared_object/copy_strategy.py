@@ -1,0 +1,196 @@
+"""Which copy the standby slot gets, chosen per array size for this machine's caches.
+
+The mechanism is `_slotcopy.copy(dst, src, keep)`: all but the last `keep` bytes are
+written with non-temporal (streaming) stores, `keep >= n` is a plain memcpy.  Which
+is faster depends on the whole hierarchy, not on L2 alone (docs/SHARED_OBJECT.md,
+"Large arrays"): a writer that alternates between two slots touches 3n bytes per
+assign where a raw copy touches 2n.
+
+* 3n fits in L2: nothing to gain, plain memcpy.
+* 3n exceeds half the L3 (the L3 is shared with the other cores and the readers):
+  the slots cannot stay cached anywhere, so stream, keeping an ordinary-store tail
+  of each slot that fits in L2 beside the source.
+* In between it depends on how fast the L3 is against streaming to memory (a
+  512 KiB-L2 / 32 MiB-L3 EPYC keeps the frame's slots in L3 and plain memcpy wins;
+  a 2 MiB-L2 Xeon streamed a 1.2 MB frame at 1.05x the raw copy where memcpy took
+  1.25x), so both copies are timed once, at the first array of that size class in
+  this process, and the faster one is kept (streaming only if >= 5% faster).  The timing runs outside the writer
+  lock (from `prepare`/`encode`), on private buffers.
+
+Cache sizes come from sysfs (`/sys/devices/system/cpu/cpu0/cache`), with `sysconf`
+as the fallback: glibc's sysconf reports the L3 of the whole package on AMD EPYC
+(256 MiB where one core's L3 is 32 MiB).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .sync import slotcopy
+
+MEMCPY, STREAM, CALIBRATE = "memcpy", "stream", "calibrate"
+# Below this a copy is so short that neither the choice nor a calibration is worth it.
+MIN_STREAM_BYTES = 64 * 1024
+# Calibration: rounds of (2 warm-up copies, then TIMED copies) per candidate, interleaved.
+CALIBRATION_ROUNDS = 7
+CALIBRATION_TIMED = 4
+# Streaming must beat memcpy by this factor to be chosen: memcpy is what a raw copy does,
+# and where streaming loses it loses a lot (1.4-1.6x the raw copy on the 32 MiB-L3 EPYC).
+STREAM_MARGIN = 0.95
+SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
+
+
+class Caches(NamedTuple):
+    """Per-core L2 and the L3 shared by the cores, in bytes (0: unknown / none)."""
+
+    l2: int
+    l3: int
+
+
+def _size(text: str) -> int:
+    text = text.strip().upper()
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
+
+
+def caches_from_sysfs(root: Path = SYSFS_CACHE) -> Caches:
+    """Unified/data L2 and L3 sizes of cpu0 from sysfs; zeros for what is not there."""
+    found = {2: 0, 3: 0}
+    for index in sorted(root.glob("index*")):
+        try:
+            level = int((index / "level").read_text())
+            kind = (index / "type").read_text().strip()
+            size = _size((index / "size").read_text())
+        except (OSError, ValueError, IndexError):
+            continue
+        if level in found and kind in ("Unified", "Data"):
+            found[level] = size
+    return Caches(found[2], found[3])
+
+
+def detect_caches() -> Caches:
+    """This machine's caches: sysfs first, sysconf for what sysfs does not say."""
+    l2, l3 = caches_from_sysfs()
+    for level, name in ((2, "SC_LEVEL2_CACHE_SIZE"), (3, "SC_LEVEL3_CACHE_SIZE")):
+        if (l2 if level == 2 else l3) == 0 and name in os.sysconf_names:
+            try:
+                value = max(0, os.sysconf(name))
+            except (OSError, ValueError):
+                value = 0
+            l2, l3 = (value, l3) if level == 2 else (l2, value)
+    return Caches(l2 if l2 >= MIN_STREAM_BYTES else 2 << 20, l3)
+
+
+def stream_keep(n: int, caches: Caches) -> int:
+    """Bytes at the end of a streamed slot written with ordinary stores: what still fits
+    in L2 beside the source, (L2 - n) / 2, but at least L2/8 (measured on the 2 MiB-L2
+    machine: this tail 1.02x the raw copy, L2/8 1.05x, none at all 1.3x)."""
+    return max((caches.l2 - n) // 2, caches.l2 // 8, 0)
+
+
+def rule(n: int, caches: Caches, streaming: bool = True) -> str:
+    """MEMCPY, STREAM, or CALIBRATE (the caches alone do not decide) for an n-byte slot copy."""
+    if not streaming or n < MIN_STREAM_BYTES or 3 * n <= caches.l2:
+        return MEMCPY
+    if 3 * n > caches.l3 // 2:
+        return STREAM
+    return CALIBRATE
+
+
+def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) -> dict[str, float]:
+    """Median ns per copy of each candidate `keep` into two alternating private buffers.
+
+    Each round runs the candidates in a shuffled order, each after two untimed copies
+    that bring the cache into that candidate's steady state (streaming evicts the
+    slots a memcpy would find cached, so back-to-back timing would be unfair)."""
+    src = np.frombuffer(os.urandom(min(n, 4096)) * (n // 4096 + 1), np.uint8, n)
+    slots = {k: (np.empty(n, np.uint8), np.empty(n, np.uint8)) for k in keeps}
+    times: dict[str, list[float]] = {k: [] for k in keeps}
+    order = np.random.default_rng(n)
+    for _ in range(CALIBRATION_ROUNDS):
+        for name in order.permutation(list(keeps)):
+            a, b = slots[name]
+            keep = keeps[name]
+            copy(a, src, keep)
+            copy(b, src, keep)
+            t0 = time.perf_counter_ns()
+            for i in range(CALIBRATION_TIMED):
+                copy(b if i & 1 else a, src, keep)
+            times[name].append((time.perf_counter_ns() - t0) / CALIBRATION_TIMED)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+class CopyPlanner:
+    """Chooses `keep` for each slot-copy size; calibrations are cached per size class
+    (powers of two) for the life of the process."""
+
+    def __init__(
+        self,
+        caches: Caches,
+        streaming: bool,
+        timer: Callable[..., dict[str, float]] | None = None,
+        forced: str | None = None,
+    ) -> None:
+        if forced not in (None, MEMCPY, STREAM):
+            raise ValueError(f"forced must be None, {MEMCPY!r} or {STREAM!r}, got {forced!r}")
+        self.caches, self.streaming, self.forced = caches, streaming, forced
+        self.timer = timer or (lambda n, keeps: time_candidates(n, keeps, slotcopy().copy))
+        self.chosen: dict[int, str] = {}  # size class -> MEMCPY | STREAM, from calibrations
+        self.timings: dict[int, dict[str, float]] = {}
+
+    def strategy(self, n: int) -> str:
+        """MEMCPY or STREAM for an n-byte copy, calibrating its size class on first sight."""
+        if self.forced is not None and self.streaming and n >= MIN_STREAM_BYTES:
+            return self.forced
+        decided = rule(n, self.caches, self.streaming)
+        if decided != CALIBRATE:
+            return decided
+        size_class = n.bit_length()
+        choice = self.chosen.get(size_class)
+        if choice is None:
+            timings = self.timer(n, {MEMCPY: n, STREAM: stream_keep(n, self.caches)})
+            choice = STREAM if timings[STREAM] < STREAM_MARGIN * timings[MEMCPY] else MEMCPY
+            self.chosen[size_class], self.timings[size_class] = choice, timings
+        return choice
+
+    def keep(self, n: int) -> int:
+        """The `keep` argument of `_slotcopy.copy` for an n-byte standby-slot copy."""
+        return stream_keep(n, self.caches) if self.strategy(n) == STREAM else n
+
+
+_planner: CopyPlanner | None = None
+
+
+def planner() -> CopyPlanner:
+    """This process's planner (cache sizes detected once)."""
+    global _planner
+    if _planner is None:
+        _planner = CopyPlanner(detect_caches(), bool(slotcopy().STREAMING))
+    return _planner
+
+
+def keep_bytes(n: int) -> int:
+    """`keep` for an n-byte standby-slot copy on this machine (may calibrate on first sight
+    of a size class: call it outside the writer lock)."""
+    return n if n < MIN_STREAM_BYTES else planner().keep(n)
+
+
+@contextmanager
+def forced(strategy: str) -> Iterator[CopyPlanner]:
+    """Within the block, arrays of MIN_STREAM_BYTES and more get `strategy` (MEMCPY or
+    STREAM) in this process and in children forked meanwhile - for tests and benchmarks.
+    An object keeps the copy chosen at its first assign."""
+    global _planner
+    saved = planner()
+    _planner = CopyPlanner(saved.caches, saved.streaming, forced=strategy)
+    try:
+        yield _planner
+    finally:
+        _planner = saved
