@@ -1,0 +1,84 @@
+## Turns what a SubViewport rendered into exactly H×W×C channel-last uint8 bytes.
+##
+## Shared by [CameraSensor2D] and [CameraSensor3D]. The compatibility renderer reads viewports
+## back as RGBA8; this converts to the declared format in one engine pass
+## ([method Image.convert]): RGB drops alpha; GRAY is the engine's L8 conversion, which in Godot
+## 4.6 is the Rec. 709 luma 0.2126 R + 0.7152 G + 0.0722 B rounded (older engines used the mean of
+## R, G and B: a policy trained on GRAY expects the engine version it was trained with).
+class_name CameraFrame
+extends RefCounted
+
+## Channel formats a camera sensor can declare.
+enum ColorFormat { RGB, GRAY }
+
+## The largest side a camera viewport may have (the GL texture limit of Mesa's llvmpipe).
+const MAX_SIDE := 16384
+
+
+## Channels per pixel of [param format]: 3 for RGB, 1 for GRAY.
+static func channels(format: ColorFormat) -> int:
+	return 1 if format == ColorFormat.GRAY else 3
+
+
+## Why a camera of this size and format cannot work, or "" when it can.
+static func check_config(width: int, height: int, format: int) -> String:
+	if width <= 0 or height <= 0:
+		return "size %dx%d: width and height must be at least 1" % [width, height]
+	if width > MAX_SIDE or height > MAX_SIDE:
+		return "size %dx%d: larger than the engine allows (%d per side)" % [width, height, MAX_SIDE]
+	if format != ColorFormat.RGB and format != ColorFormat.GRAY:
+		return "color_format %d: must be CameraFrame.ColorFormat.RGB or GRAY" % format
+	return ""
+
+
+## Makes the SubViewport a camera renders into: [param width]×[param height], redrawn every
+## frame, opaque, no MSAA, so the bytes read back are exactly what was drawn.
+static func make_viewport(width: int, height: int) -> SubViewport:
+	var vp := SubViewport.new()
+	vp.size = Vector2i(width, height)
+	vp.render_target_update_mode = SubViewport.UPDATE_ALWAYS
+	vp.transparent_bg = false
+	vp.msaa_2d = Viewport.MSAA_DISABLED
+	vp.msaa_3d = Viewport.MSAA_DISABLED
+	vp.screen_space_aa = Viewport.SCREEN_SPACE_AA_DISABLED
+	vp.use_debanding = false
+	vp.handle_input_locally = false
+	vp.gui_disable_input = true
+	vp.audio_listener_enable_2d = false
+	vp.audio_listener_enable_3d = false
+	return vp
+
+
+## The last frame [param vp] rendered as H×W×C bytes, or an empty array (with an error naming
+## [param who]) when there is none, e.g. under [code]--headless[/code], which renders nothing.
+static func read(vp: SubViewport, format: ColorFormat, who: String) -> PackedByteArray:
+	var image := vp.get_texture().get_image()
+	if image == null or image.is_empty():
+		push_error(("%s: the viewport has no image; rendering needs the engine started with a display and "
+				+ "the opengl3 renderer (not --headless; see docs/RENDERING.md)") % who)
+		return PackedByteArray()
+	if image.get_width() != vp.size.x or image.get_height() != vp.size.y:
+		push_error("%s: the viewport rendered %dx%d, expected %dx%d" % [who, image.get_width(), image.get_height(), vp.size.x, vp.size.y])
+		return PackedByteArray()
+	var wanted := Image.FORMAT_L8 if format == ColorFormat.GRAY else Image.FORMAT_RGB8
+	if image.get_format() != wanted:
+		image.convert(wanted)
+	return image.get_data()
+
+
+## Writes [param frame] into [param tensor] at byte [param offset]. Until the tensor can write at
+## an offset itself, only a frame that fills the whole tensor can go in directly; batches go
+## through [CameraBatch].
+static func write_into(frame: PackedByteArray, tensor: cPersistentUintTensor, offset: int, who: String) -> bool:
+	if tensor == null:
+		push_error("%s.write_into: tensor is null" % who)
+		return false
+	if offset < 0 or offset + frame.size() > tensor.size():
+		push_error("%s.write_into: %d bytes at offset %d do not fit tensor '%s' of %d bytes" % [who, frame.size(), offset, tensor.get_name(), tensor.size()])
+		return false
+	if tensor.has_method("write_at"):
+		return tensor.call("write_at", offset, frame)
+	if offset == 0 and frame.size() == tensor.size():
+		return tensor.write(frame)
+	push_error("%s.write_into: this build's cPersistentUintTensor cannot write at an offset; write all cameras at once with CameraBatch.write_frames" % who)
+	return false

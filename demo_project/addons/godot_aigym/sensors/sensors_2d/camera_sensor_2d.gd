@@ -1,0 +1,81 @@
+## A camera for one agent: renders the agent's 2D world around this node's position into its own
+## SubViewport of [member width]×[member height] and hands out the last frame as exactly
+## H×W×C channel-last uint8 bytes (C = 3 for RGB, 1 for GRAY).
+##
+## Needs an engine that renders (a display and the opengl3 renderer; see docs/RENDERING.md).
+## Read frames with [method capture] or [method write_into]; many agents' cameras go into one
+## batch tensor with [CameraBatch].
+class_name CameraSensor2D
+extends Sensor2D
+
+## Image width in pixels.
+@export_range(1, 16384) var width: int = 84
+## Image height in pixels.
+@export_range(1, 16384) var height: int = 84
+## RGB (3 channels) or GRAY (1 channel, luma; see [CameraFrame]).
+@export var color_format: CameraFrame.ColorFormat = CameraFrame.ColorFormat.RGB
+## Zoom of the camera (2 shows the world twice as large).
+@export var zoom: Vector2 = Vector2.ONE
+## Turn the image with the node's rotation.
+@export var follow_rotation: bool = false
+
+var _viewport: SubViewport
+var _camera: Camera2D
+
+
+func _ready() -> void:
+	var problem := CameraFrame.check_config(width, height, color_format)
+	if problem:
+		push_error("CameraSensor2D '%s': %s" % [name, problem])
+		return
+	if zoom.x <= 0.0 or zoom.y <= 0.0:
+		push_error("CameraSensor2D '%s': zoom %s must be positive" % [name, zoom])
+		return
+	_viewport = CameraFrame.make_viewport(width, height)
+	_viewport.world_2d = get_viewport().world_2d  # sees the agent's world, not an empty one
+	_camera = Camera2D.new()
+	_camera.zoom = zoom
+	_camera.ignore_rotation = not follow_rotation
+	_camera.enabled = true
+	_viewport.add_child(_camera)
+	add_child(_viewport)
+	_follow()
+
+
+func _process(_delta: float) -> void:
+	if _camera:
+		_follow()
+
+
+func _follow() -> void:
+	_camera.global_position = global_position  # the SubViewport breaks the transform chain
+	_camera.global_rotation = global_rotation
+
+
+## (height, width, channels).
+func get_shape() -> PackedInt32Array:
+	return PackedInt32Array([height, width, CameraFrame.channels(color_format)])
+
+
+func get_dtype() -> String:
+	return "uint8"
+
+
+## The SubViewport this camera renders into (null if the configuration was refused).
+func get_viewport_node() -> SubViewport:
+	return _viewport
+
+
+## The last rendered frame: height × width × channels bytes, row after row from the top-left
+## pixel, channels last. Empty (with an error) if there is no frame.
+func capture() -> PackedByteArray:
+	if _viewport == null:
+		push_error("CameraSensor2D '%s'.capture: the sensor is not ready (not in the tree, or its configuration was refused)" % name)
+		return PackedByteArray()
+	return CameraFrame.read(_viewport, color_format, "CameraSensor2D '%s'" % name)
+
+
+## Captures and writes the frame into [param tensor] at byte [param offset].
+func write_into(tensor: cPersistentUintTensor, offset: int = 0) -> bool:
+	var frame := capture()
+	return not frame.is_empty() and CameraFrame.write_into(frame, tensor, offset, "CameraSensor2D '%s'" % name)

@@ -1,0 +1,51 @@
+"""Launch options for an engine that renders: one private X server per host, shared by its engines.
+
+Envs without pixels never come here: they keep ``--headless`` and start no X server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+from ..engine import LaunchOptions
+from ..runtime import GodotRuntime
+from ..runtime.rendering import RenderingSupport, ensure_rendering, rendering_environment
+from .xvfb import VirtualDisplay
+
+# The compatibility renderer (OpenGL 3.3) runs on Mesa's llvmpipe; Vulkan would need a GPU.
+# No sound card here: ALSA would log errors the strict log checks (rightly) refuse.
+RENDER_ARGS = ("--display-driver", "x11", "--rendering-driver", "opengl3", "--audio-driver", "Dummy")
+DEFAULT_WINDOW = (64, 64)  # the main window is presented every frame: keep it small
+
+_lock = threading.Lock()
+_shared: tuple[VirtualDisplay, RenderingSupport] | None = None
+
+
+def shared_display(godot: GodotRuntime) -> tuple[VirtualDisplay, RenderingSupport]:
+    """This host's X server (started, and rendering provisioned, on first use)."""
+    global _shared
+    with _lock:
+        if _shared is None or not _shared[0].alive():
+            support = ensure_rendering(godot)
+            _shared = (VirtualDisplay(support.xvfb), support)
+        return _shared
+
+
+def close_shared_display() -> None:
+    global _shared
+    with _lock:
+        current, _shared = _shared, None
+    if current is not None:
+        current[0].close()
+
+
+def rendering_launch_options(options: LaunchOptions, display: VirtualDisplay, support: RenderingSupport,
+                             window: tuple[int, int] = DEFAULT_WINDOW) -> LaunchOptions:
+    """``options`` changed to render on ``display``: no --headless, X11 + opengl3, the GL environment."""
+    w, h = (int(v) for v in window)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"window must be a positive (width, height), got {window!r}")
+    env = {**options.env, **rendering_environment(display.display, support), **display.environment()}
+    return dataclasses.replace(options, headless=False, env=env,
+                               engine_args=(*RENDER_ARGS, "--resolution", f"{w}x{h}", *options.engine_args))

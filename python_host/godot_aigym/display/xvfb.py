@@ -1,0 +1,335 @@
+"""A private virtual X server (Xvfb) owned by this Python host, for engines that render.
+
+- The server picks a free display itself (``-displayfd``), listens on no TCP port, and only
+  accepts clients holding a random MIT cookie kept in a 0700 folder of ours (``-auth``).
+- It dies with the host: parent-death signal SIGTERM (so it removes its own lock and socket),
+  ``close()`` stops it by pid (SIGTERM, then SIGKILL), and so do the exit and SIGINT/SIGTERM
+  handlers. It is never looked up or killed by name.
+- After a crash, a record (host pid + start time, server pid + start time, display) is left
+  in the records folder; the next host's ``sweep_stale_displays`` stops such a server if it
+  still runs and removes its files, like stale shared-memory chunks are swept.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import json
+import os
+import queue
+import secrets
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ..liveness import owner_alive, pid_alive, start_time
+
+PR_SET_PDEATHSIG = 1
+START_TIMEOUT = 30.0  # seconds for the server to report its display (only fires if broken)
+STOP_TIMEOUT = 10.0
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class DisplayError(RuntimeError):
+    """The X server could not be started or is unusable; the message says why and what to do."""
+
+
+def records_dir() -> Path:
+    """Per-user folder of server records and auth files (0700; refused if someone else owns it)."""
+    path = Path(tempfile.gettempdir()) / f"godot-aigym-x11-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        st = os.stat(path, follow_symlinks=False)
+    except OSError as e:
+        raise DisplayError(f"cannot create the X server records folder {path}: {e}") from None
+    if not os.path.isdir(path) or os.path.islink(path) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise DisplayError(f"{path} is not a private folder of this user (owner {st.st_uid}, mode "
+                           f"{oct(st.st_mode & 0o777)}): remove it and try again")
+    return path
+
+
+def _xauth_entry(display_number: str, cookie: bytes) -> bytes:
+    """One Xauthority record: FamilyWild (any host), the display number, an MIT-MAGIC-COOKIE-1."""
+    def field(data: bytes) -> bytes:
+        return struct.pack(">H", len(data)) + data
+    return struct.pack(">H", 0xFFFF) + field(b"") + field(display_number.encode()) + \
+        field(b"MIT-MAGIC-COOKIE-1") + field(cookie)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _child_setup(parent_pid: int):
+    def setup() -> None:  # in the child between fork and exec
+        _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+    return setup
+
+
+def _popen_from_lasting_thread(args: list[str], **kwargs) -> subprocess.Popen:
+    """Popen from the main thread or from one daemon thread that lives as long as the process.
+
+    The parent-death signal fires when the forking *thread* ends: a server started from a
+    short-lived worker thread would otherwise die with that thread.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return subprocess.Popen(args, **kwargs)
+    global _spawn_thread
+    with _spawn_lock:
+        if _spawn_thread is None:
+            _spawn_thread = threading.Thread(target=_serve_spawns, name="godot-aigym-xvfb-spawner", daemon=True)
+            _spawn_thread.start()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    _spawn_requests.put((args, kwargs, done))
+    ok, value = done.get()
+    if not ok:
+        raise value
+    return value
+
+
+def _serve_spawns() -> None:
+    while True:
+        args, kwargs, done = _spawn_requests.get()
+        try:
+            done.put((True, subprocess.Popen(args, **kwargs)))
+        except BaseException as e:  # handed back to the requesting thread
+            done.put((False, e))
+
+
+_spawn_lock = threading.Lock()
+_spawn_thread: threading.Thread | None = None
+_spawn_requests: queue.SimpleQueue = queue.SimpleQueue()
+
+
+def _stop_pid(pid: int, started: int) -> None:
+    """SIGTERM, then SIGKILL, the server ``pid`` if it is still the process started at ``started``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not owner_alive(pid, started):
+            return
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while owner_alive(pid, started) and time.monotonic() < deadline:
+            time.sleep(0.01)  # not our child (swept): no wait() possible; bounded poll
+
+
+def _remove_server_files(display_number: int, server_pid: int) -> None:
+    """Remove a killed server's lock and socket, only if the lock still names that server."""
+    lock = Path(f"/tmp/.X{display_number}-lock")
+    try:
+        if lock.stat().st_uid == os.getuid() and int(lock.read_text().strip() or 0) == server_pid:
+            Path(f"/tmp/.X11-unix/X{display_number}").unlink(missing_ok=True)
+            lock.unlink(missing_ok=True)
+    except (OSError, ValueError):
+        pass
+
+
+class VirtualDisplay:
+    """A running private Xvfb. ``display`` (":N") and ``xauthority`` go into the engine's environment."""
+
+    def __init__(self, xvfb: str = "Xvfb", *, width: int = 320, height: int = 240, depth: int = 24):
+        self._proc: subprocess.Popen | None = None
+        self.display_number = -1
+        folder = records_dir()
+        sweep_stale_displays()
+        self._id = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.record_path = folder / f"xvfb-{self._id}.json"
+        self.xauthority = folder / f"xvfb-{self._id}.xauth"
+        self._cookie = secrets.token_bytes(16)
+        _write_private(self.xauthority, _xauth_entry("", self._cookie))
+        read_fd, write_fd = os.pipe()
+        try:
+            cmd = [xvfb, "-displayfd", str(write_fd), "-nolisten", "tcp", "-noreset", "-auth", str(self.xauthority),
+                   "-screen", "0", f"{int(width)}x{int(height)}x{int(depth)}"]
+            try:
+                self._proc = _popen_from_lasting_thread(
+                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                    pass_fds=(write_fd,), preexec_fn=_child_setup(os.getpid()), start_new_session=True)
+            except OSError as e:
+                raise DisplayError(f"cannot start the X server {xvfb!r}: {e} (install it: apt-get install -y xvfb)") from None
+            os.close(write_fd)
+            write_fd = -1
+            self._register()
+            self.display_number = self._read_display(read_fd)
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            os.close(read_fd)
+            if write_fd >= 0:
+                os.close(write_fd)
+        # the client's cookie names the display; the server already holds the cookie itself
+        _write_private(self.xauthority, _xauth_entry(str(self.display_number), self._cookie))
+        self._write_record()
+
+    @property
+    def display(self) -> str:
+        return f":{self.display_number}"
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid if self._proc else -1
+
+    def environment(self) -> dict[str, str]:
+        return {"DISPLAY": self.display, "XAUTHORITY": str(self.xauthority)}
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _read_display(self, fd: int) -> int:
+        data = b""
+        deadline = time.monotonic() + START_TIMEOUT
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DisplayError(f"the X server did not report its display within {START_TIMEOUT:g} s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 64)
+            if not chunk:  # the server exited before choosing a display
+                err = self._proc.stderr.read().decode(errors="replace") if self._proc and self._proc.stderr else ""
+                raise DisplayError(f"the X server exited at start (code {self._proc.wait()}): {err.strip()[-600:]}")
+            data += chunk
+        try:
+            return int(data.strip())
+        except ValueError:
+            raise DisplayError(f"the X server reported an unreadable display {data!r}") from None
+
+    def _register(self) -> None:
+        assert self._proc is not None
+        self._server_start = start_time(self._proc.pid)
+        self._proc.stderr.close()  # not needed past start-up; a full pipe must never block it
+        with _lock:
+            _owned[self.record_path] = self
+        _install_signal_handlers()
+        self._write_record()
+
+    def _write_record(self) -> None:
+        me = os.getpid()
+        record = {"host_pid": me, "host_start_time": start_time(me), "server_pid": self.pid,
+                  "server_start_time": self._server_start, "display": self.display_number,
+                  "xauthority": str(self.xauthority)}
+        tmp = self.record_path.with_suffix(".partial")
+        _write_private(tmp, json.dumps(record).encode())
+        os.replace(tmp, self.record_path)
+
+    def close(self) -> None:
+        """Stop the server by pid and remove its files. Harmless when called twice."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _stop_pid(proc.pid, getattr(self, "_server_start", 0))
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+            if proc.stderr and not proc.stderr.closed:
+                proc.stderr.close()
+            if self.display_number >= 0:
+                _remove_server_files(self.display_number, proc.pid)
+        with _lock:
+            _owned.pop(getattr(self, "record_path", None), None)
+        for path in (getattr(self, "record_path", None), getattr(self, "xauthority", None)):
+            if path is not None:
+                Path(path).unlink(missing_ok=True)
+
+    def __enter__(self) -> "VirtualDisplay":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_proc", None) is not None:
+            self.close()
+
+
+def sweep_stale_displays() -> list[int]:
+    """Stop servers whose host died and remove their records; returns the displays swept."""
+    swept = []
+    try:
+        folder = Path(tempfile.gettempdir()) / f"godot-aigym-x11-{os.getuid()}"
+        records = sorted(folder.glob("xvfb-*.json"))
+    except OSError:
+        return swept
+    for path in records:
+        try:
+            if path.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            rec = json.loads(path.read_text())
+            host, host_started = int(rec["host_pid"]), int(rec["host_start_time"])
+            server, server_started = int(rec["server_pid"]), int(rec["server_start_time"])
+            display = int(rec["display"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if owner_alive(host, host_started):
+            continue
+        if server > 0 and server_started and pid_alive(server):
+            _stop_pid(server, server_started)  # only the very process recorded (start time checked)
+        if display >= 0:
+            _remove_server_files(display, server)
+        for stale in (path, Path(str(rec.get("xauthority", ""))) if rec.get("xauthority") else None):
+            if stale is not None and stale.parent == folder:
+                stale.unlink(missing_ok=True)
+        swept.append(display)
+    return swept
+
+
+# -- exit and signal handlers (like the shared-memory chunks') ------------------------------------
+_lock = threading.Lock()
+_owned: dict[Path, VirtualDisplay] = {}
+_previous_handlers: dict[int, object] = {}
+
+
+def close_all_owned() -> None:
+    with _lock:
+        displays = list(_owned.values())
+    for d in displays:
+        try:
+            d.close()
+        except Exception:
+            pass
+
+
+def _signal_handler(signum: int, frame) -> None:
+    close_all_owned()
+    previous = _previous_handlers.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)
+        return
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_signal_handlers() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal.signal only works there; atexit and the parent-death signal still apply
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signum in _previous_handlers:
+            continue
+        current = signal.getsignal(signum)
+        if current is signal.SIG_IGN or current is None:
+            continue
+        _previous_handlers[signum] = current
+        signal.signal(signum, _signal_handler)
+
+
+def _after_fork_in_child() -> None:
+    with _lock:
+        _owned.clear()  # a forked child owns none of its parent's servers
+
+
+atexit.register(close_all_owned)
+os.register_at_fork(after_in_child=_after_fork_in_child)
