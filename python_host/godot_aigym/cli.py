@@ -1,43 +1,37 @@
-"""The `godot-aigym` command: doctor, setup, smoke and demo.
+"""The `godot-aigym` command.
 
     godot-aigym doctor [--json] [--godot PATH] [--no-provision]   what was found, and why
-    godot-aigym setup [--release] [--no-torch] [--godot PATH]     engine + extension build + project import
+    godot-aigym setup [--release] [--no-torch] [--godot PATH]     engine + extension build (+ the checkout's imports)
     godot-aigym smoke [--godot PATH]                              the demo project's smoke scene, headless
-    godot-aigym demo [ARGS...]                                    godot_aigym.demo.main(ARGS), else smoke
+    godot-aigym demo [ARGS...]                                    the demo (needs the `demo` extra)
+    godot-aigym add PROJECT_DIR [--force] [--no-torch]            the addon into your Godot project
+    godot-aigym new-env PROJECT_DIR NAME [--force]                an environment scene from a template
+    godot-aigym export PROJECT_DIR --out DIR --policy FILE        the game + policy, runnable without Python
 
-`setup`, `smoke` and `demo` work from a source checkout (they need SConstruct and
-demo_project/ next to python_host/); `doctor` works anywhere.
+Every command works from an installed package (the extension is built on first use into the
+per-user cache) and from a source checkout (`make build` builds it in demo_project/).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
-import os
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from rich.console import Console
 
-from . import __version__
-from .runtime import GodotNotFoundError, GodotRuntime, cache_root, probe_version, resolve_godot, runtime_dir
-from .runtime.resolve import ENV_VAR, MIN_VERSION, parse_version
+from . import __version__, locations
+from .doctor import collect_doctor, print_doctor
+from .project_tools import ProjectError
+from .project_tools.libraries import build_libraries
+from .runtime import GodotNotFoundError, GodotRuntime, resolve_godot
+from .runtime.resolve import ENV_VAR
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_PROJECT = REPO / "demo_project"
-TEST_PROJECT = REPO / "tests" / "project"
-GDEXTENSION = REPO / "gdextension"
-ADDON_BIN = DEMO_PROJECT / "addons" / "godot_aigym" / "bin"
 SMOKE_SCENE = "res://smoke/smoke.tscn"
-SOURCE_SUFFIXES = (".cpp", ".h", ".hpp", ".c", ".inc")
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -47,165 +41,28 @@ class CliError(Exception):
     """A failure with a message for the user (printed without a traceback)."""
 
 
-# ---- the extension libraries --------------------------------------------------------------------
-def library_path(kind: str, target: str = "debug") -> Path:
-    """demo_project/addons/godot_aigym/bin/libaigym_<kind>.linux.<target>.x86_64.so"""
-    return ADDON_BIN / f"libaigym_{kind}.linux.{target}.x86_64.so"
+def _say(msg: str) -> None:
+    out.print(f"    [dim]{msg}[/]")
 
 
-def _library_sources(kind: str) -> list[Path]:
-    """Source files a library is built from (approximate: core = all but torch, torch = binding + torch)."""
-    if not GDEXTENSION.is_dir():
-        return []
-    files = [p for p in GDEXTENSION.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES]
-    rel = lambda p: p.relative_to(GDEXTENSION).parts  # noqa: E731
-    if kind == "torch":
-        return [p for p in files if rel(p)[0] in ("binding", "torch", "torch_library.cpp", "version.h")]
-    return [p for p in files if rel(p)[0] not in ("torch", "torch_library.cpp", "tools")]
+def _resolve(godot: str | None) -> GodotRuntime:
+    try:
+        return resolve_godot(godot, progress=_say)
+    except GodotNotFoundError as e:
+        raise CliError(str(e)) from None
 
 
-def library_status(kind: str, target: str = "debug") -> dict[str, Any]:
-    lib = library_path(kind, target)
-    status: dict[str, Any] = {"path": str(lib), "exists": lib.is_file(), "up_to_date": None, "newer_sources": []}
-    sources = _library_sources(kind)
-    if lib.is_file():
-        built = lib.stat().st_mtime
-        newer = sorted(str(p.relative_to(REPO)) for p in sources if p.stat().st_mtime > built)
-        status["up_to_date"] = not newer
-        status["newer_sources"] = newer
-    return status
+def import_project(project: Path, runtime: GodotRuntime) -> bool:
+    """`ensure_imported` (which seeds the extension list first); True if an import ran."""
+    from .engine import ProjectImportError, ensure_imported
+
+    try:
+        return ensure_imported(project, runtime)
+    except ProjectImportError as e:
+        raise CliError(str(e)) from None
 
 
 # ---- doctor -------------------------------------------------------------------------------------
-def _survey(explicit: str | None) -> list[dict[str, Any]]:
-    """Every engine the resolver could consider, probed one by one (the resolver stops at the first)."""
-    found: list[tuple[str, str | None]] = []
-    if explicit:
-        found.append(("explicit", explicit))
-    if os.environ.get(ENV_VAR):
-        found.append((ENV_VAR, os.environ[ENV_VAR]))
-    found.append(("PATH", shutil.which("godot")))
-    found.append(("cache", str(runtime_dir() / "bin" / "godot")))
-    rows = []
-    for source, path in found:
-        row: dict[str, Any] = {"source": source, "path": path, "version": None, "usable": False, "reason": ""}
-        if path is None:
-            row["reason"] = "no `godot` executable on PATH"
-        elif source == "cache" and not Path(path).exists():
-            row["reason"] = "not provisioned yet"
-        else:
-            try:
-                row["version"] = probe_version(path)
-                ok = (parse_version(row["version"]) or (0, 0)) >= MIN_VERSION
-                row["usable"] = ok
-                row["reason"] = "" if ok else f"older than {MIN_VERSION[0]}.{MIN_VERSION[1]}"
-            except GodotNotFoundError as e:
-                row["reason"] = str(e)
-        rows.append(row)
-    return rows
-
-
-def _package_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def collect_doctor(godot: str | None = None, provision: bool = True, progress=None) -> dict[str, Any]:
-    """Everything `doctor` reports, as one JSON-able dict (`ok` is False when no engine)."""
-    report: dict[str, Any] = {"godot_aigym": __version__, "repo": str(REPO), "ok": True}
-    engine: dict[str, Any] = {"path": None, "version": None, "source": None, "notes": [], "error": None}
-    try:
-        rt = resolve_godot(godot, provision=provision, progress=progress)
-        engine.update(path=str(rt.path), version=rt.version, source=rt.source, notes=list(rt.notes))
-    except GodotNotFoundError as e:
-        engine["error"] = str(e)
-        report["ok"] = False
-    report["engine"] = engine
-    report["candidates"] = _survey(godot)
-    report["cache"] = {"root": str(cache_root()), "runtime": str(runtime_dir()),
-                       "override": "GODOT_AIGYM_CACHE"}
-    report["extension"] = {
-        "bin": str(ADDON_BIN),
-        "core": library_status("core"),
-        "torch": library_status("torch"),
-        "release": {"core": library_status("core", "release"), "torch": library_status("torch", "release")},
-    }
-    helpers = {m: importlib.util.find_spec(f"godot_aigym.shared_object.{m}") for m in ("_sync", "_slotcopy")}
-    report["python"] = {
-        "executable": sys.executable,
-        "version": ".".join(map(str, sys.version_info[:3])),
-        "prefix": sys.prefix,
-        "venv": sys.prefix != sys.base_prefix,
-        "packages": {name: _package_version(name) for name in
-                     ("numpy", "torch", "gymnasium", "stable-baselines3", "rich", "scons", "godot-aigym")},
-        "shared_object_helper": {"built": all(helpers.values()),
-                                 "path": {m: spec.origin if spec else None for m, spec in helpers.items()}},
-    }
-    shm: dict[str, Any] = {"path": "/dev/shm", "free_bytes": None, "total_bytes": None, "aigym_chunks": None}
-    try:
-        usage = shutil.disk_usage("/dev/shm")
-        shm.update(free_bytes=usage.free, total_bytes=usage.total,
-                   aigym_chunks=len([n for n in os.listdir("/dev/shm") if n.startswith("aigym_")]))
-    except OSError as e:
-        shm["error"] = str(e)
-    report["shm"] = shm
-    return report
-
-
-def _mib(n: int | None) -> str:
-    return "?" if n is None else f"{n / (1 << 20):,.0f} MiB"
-
-
-def _lib_line(status: dict[str, Any]) -> str:
-    if not status["exists"]:
-        return f"[red]missing[/] {status['path']}  (run `make build` or `godot-aigym setup`)"
-    if status["up_to_date"]:
-        return f"[green]built[/] {status['path']}"
-    shown = ", ".join(status["newer_sources"][:3]) + (" ..." if len(status["newer_sources"]) > 3 else "")
-    return f"[yellow]stale[/] {status['path']}  (newer: {shown}; run `make build`)"
-
-
-def print_doctor(r: dict[str, Any]) -> None:
-    out.print(f"[bold]godot-aigym {r['godot_aigym']}[/] doctor  (repo {r['repo']})")
-    e = r["engine"]
-    out.print("\n[bold]Godot engine[/]")
-    if e["error"]:
-        out.print(f"  [red]no usable engine[/]: {e['error']}")
-    else:
-        out.print(f"  using   [green]{e['path']}[/]")
-        out.print(f"  version {e['version']}  (source: {e['source']})")
-    for note in e["notes"]:
-        out.print(f"  resolver: {note}")
-    out.print("  engines considered, in the resolver's order:")
-    for c in r["candidates"]:
-        verdict = f"[green]usable[/] {c['version']}" if c["usable"] else f"[yellow]{c['reason']}[/]"
-        out.print(f"    {c['source']:<9} {c['path'] or '-'}: {verdict}")
-    out.print(f"  cache: {r['cache']['runtime']}  (override the folder with GODOT_AIGYM_CACHE; "
-              f"use your own engine with {ENV_VAR}=/path/to/godot)")
-    x = r["extension"]
-    out.print("\n[bold]Extension libraries[/] (debug target; the editor build of Godot loads these)")
-    out.print(f"  core  {_lib_line(x['core'])}")
-    out.print(f"  torch {_lib_line(x['torch'])}")
-    p = r["python"]
-    out.print("\n[bold]Python[/]")
-    out.print(f"  {p['executable']}  (Python {p['version']}{', venv' if p['venv'] else ''})")
-    out.print("  " + ", ".join(f"{k} {v or '[red]missing[/]'}" for k, v in p["packages"].items()))
-    helper = p["shared_object_helper"]
-    for mod, path in helper["path"].items():
-        out.print(f"  SharedObject C helper {mod}: " + (f"[green]built[/] {path}" if path
-                                                        else "[red]not built[/] (run `pip install -e .`)"))
-    s = r["shm"]
-    out.print("\n[bold]Shared memory[/]")
-    if s.get("error"):
-        out.print(f"  [red]{s['error']}[/]")
-    else:
-        low = s["free_bytes"] is not None and s["free_bytes"] < (256 << 20)
-        free = f"[red]{_mib(s['free_bytes'])}[/]" if low else _mib(s["free_bytes"])
-        out.print(f"  /dev/shm: {free} free of {_mib(s['total_bytes'])}; {s['aigym_chunks']} aigym_* chunk(s)")
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
     progress = (lambda msg: err.print(f"[dim]{msg}[/]")) if args.json else (lambda msg: out.print(f"[dim]{msg}[/]"))
     report = collect_doctor(args.godot, provision=not args.no_provision, progress=progress)
@@ -219,66 +76,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- project import -----------------------------------------------------------------------------
-def import_project(project: Path, runtime: GodotRuntime) -> bool:
-    """`ensure_imported` with the extension list seeded first; True if an import ran."""
-    from .engine import ProjectImportError, ensure_imported
-
-    try:
-        return ensure_imported(project, runtime)
-    except ProjectImportError as e:
-        raise CliError(str(e)) from None
-
-
 # ---- setup --------------------------------------------------------------------------------------
-def _require_checkout() -> None:
-    if not (REPO / "SConstruct").is_file() or not DEMO_PROJECT.is_dir():
-        raise CliError(f"this command needs the godot-aigym source checkout (no SConstruct/demo_project in {REPO}); "
-                       "install with `pip install -e .` from a clone")
-
-
-def _resolve(godot: str | None) -> GodotRuntime:
-    try:
-        return resolve_godot(godot, progress=lambda msg: out.print(f"    [dim]{msg}[/]"))
-    except GodotNotFoundError as e:
-        raise CliError(str(e)) from None
-
-
-def scons_command(runtime: GodotRuntime, release: bool = False, torch: bool = True) -> list[str]:
-    return [sys.executable, "-m", "SCons", "-Q", f"-j{os.cpu_count() or 2}",
-            f"target={'release' if release else 'debug'}", f"torch={'yes' if torch else 'no'}",
-            f"godot={runtime.path}"]
-
-
 def cmd_setup(args: argparse.Namespace) -> int:
-    _require_checkout()
     t0 = time.monotonic()
     out.print("[bold]==> Godot engine[/]")
     rt = _resolve(args.godot)
     out.print(f"    Godot {rt.version} ({rt.source}): {rt.path}")
-
     out.print("[bold]==> Extension build (scons)[/]")
-    if importlib.util.find_spec("SCons") is None:
-        raise CliError(f"scons is not installed in {sys.executable}: pip install -r requirements.txt")
-    torch = not args.no_torch
-    if torch and importlib.util.find_spec("torch") is None:
-        raise CliError("torch is not installed in this Python: pip install -r requirements.txt "
-                       "(torch==2.13.0, CPU), or `godot-aigym setup --no-torch`")
-    cmd = scons_command(rt, release=args.release, torch=torch)
-    t = time.monotonic()
-    proc = subprocess.run(cmd, cwd=REPO, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        raise CliError(f"scons failed (exit {proc.returncode}): {' '.join(cmd)}")
-    out.print(f"    libraries in {ADDON_BIN.relative_to(REPO)}/ ({time.monotonic() - t:.1f} s)")
-
-    out.print("[bold]==> Project import[/]")
-    for project in (DEMO_PROJECT, TEST_PROJECT):
-        if not (project / "project.godot").is_file():
-            continue
-        t = time.monotonic()
-        ran = import_project(project, rt)
-        what = f"imported ({time.monotonic() - t:.1f} s)" if ran else "up to date"
-        out.print(f"    {project.relative_to(REPO)}: {what}")
+    build_libraries(rt, release=args.release, torch=not args.no_torch, say=_say)
+    lay = locations.layout()
+    if lay.repo is not None:
+        out.print("[bold]==> Project import[/]")
+        for project in (lay.demo_project, lay.repo / "tests" / "project"):
+            if not (project / "project.godot").is_file():
+                continue
+            t = time.monotonic()
+            ran = import_project(project, rt)
+            what = f"imported ({time.monotonic() - t:.1f} s)" if ran else "up to date"
+            out.print(f"    {project.relative_to(lay.repo)}: {what}")
     out.print(f"[green]setup done[/] in {time.monotonic() - t0:.1f} s")
     return 0
 
@@ -292,12 +107,12 @@ class SmokeResult:
     extension: str | None
 
 
-def run_smoke(runtime: GodotRuntime, timeout: float = 120.0) -> SmokeResult:
+def run_smoke(runtime: GodotRuntime, project: Path, timeout: float = 120.0) -> SmokeResult:
     """Run the demo project's smoke scene headless; parse its AIGYM_* lines."""
     from .engine import LaunchOptions, run_godot
 
-    import_project(DEMO_PROJECT, runtime)
-    code, output = run_godot(LaunchOptions(project=DEMO_PROJECT, scene=SMOKE_SCENE), timeout=timeout, godot=runtime)
+    import_project(project, runtime)
+    code, output = run_godot(LaunchOptions(project=project, scene=SMOKE_SCENE), timeout=timeout, godot=runtime)
     engine = extension = None
     for line in output.splitlines():
         if line.startswith("AIGYM_ENGINE "):
@@ -308,12 +123,14 @@ def run_smoke(runtime: GodotRuntime, timeout: float = 120.0) -> SmokeResult:
 
 
 def cmd_smoke(args: argparse.Namespace) -> int:
-    _require_checkout()
+    from .demo.project import DemoProjectError, ready_demo_project
+
     rt = _resolve(getattr(args, "godot", None))
-    core = library_path("core")
-    if not core.is_file():
-        raise CliError(f"the extension is not built ({core} missing): run `make build` or `godot-aigym setup`")
-    res = run_smoke(rt)
+    try:
+        project = ready_demo_project(None, rt, say=_say)
+    except DemoProjectError as e:
+        raise CliError(str(e)) from None
+    res = run_smoke(rt, project)
     out.print(f"Godot engine: {rt.version} ({rt.source}: {rt.path})")
     if res.engine:
         out.print(f"Engine reports: {res.engine}")
@@ -327,22 +144,66 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 
 
 # ---- demo ---------------------------------------------------------------------------------------
-def _demo_main():
-    """godot_aigym.demo.main if that module exists and has it, else None."""
-    if importlib.util.find_spec("godot_aigym.demo") is None:
-        return None
-    return getattr(importlib.import_module("godot_aigym.demo"), "main", None)
+def cmd_demo(extra: Sequence[str]) -> int:
+    from .demo import main as demo_main
+
+    missing = [m for m in ("torch", "stable_baselines3", "matplotlib") if not _importable(m)]
+    if missing:
+        raise CliError(f"the demo needs {', '.join(missing)}: pip install 'godot-aigym[demo]'")
+    result = demo_main(list(extra))
+    return result if isinstance(result, int) else 0
 
 
-def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    main = _demo_main()
-    if main is not None:
-        result = main(list(extra))
-        return result if isinstance(result, int) else 0
-    if extra:
-        raise CliError(f"unexpected arguments for the smoke demo: {' '.join(extra)}")
-    out.print("[dim]godot_aigym.demo is not there yet: running the smoke scene[/]")
-    return cmd_smoke(args)
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+# ---- your own project ---------------------------------------------------------------------------
+def cmd_add(args: argparse.Namespace) -> int:
+    from .project_tools import add_addon, next_steps
+
+    rt = _resolve(args.godot)
+    out.print(f"[bold]==> Adding godot-aigym {__version__} to {Path(args.project).expanduser()}[/] "
+              f"(Godot {rt.version})")
+    result = add_addon(args.project, rt, force=args.force, torch=False if args.no_torch else None, say=_say)
+    if result.changed:
+        out.print(f"    {result.addon}: {len(result.changed)} file(s) written")
+    else:
+        out.print(f"    {result.addon}: already up to date")
+    if result.registered:
+        out.print(f"    registered in .godot/extension_list.cfg: {', '.join(result.registered)}")
+    out.print(f"    import: {'done' if result.imported else 'up to date'}")
+    out.print(next_steps(result))
+    return 0
+
+
+def cmd_new_env(args: argparse.Namespace) -> int:
+    from .project_tools import new_env
+
+    result = new_env(args.project, args.name, force=args.force)
+    for path in result.files:
+        out.print(f"    wrote {path}")
+    project = Path(args.project).expanduser().resolve()
+    out.print(f"Step it from Python:\n    from godot_aigym import GodotEnv\n"
+              f"    env = GodotEnv(project=\"{project}\", scene=\"{result.scene}\")\n"
+              "    obs, info = env.reset(seed=0); obs, reward, terminated, truncated, info = env.step(env.action_space.sample())")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .project_tools import export_game
+
+    rt = _resolve(args.godot)
+    result = export_game(args.project, args.out, rt, policy=args.policy, no_policy=args.no_policy, scene=args.scene,
+                         engine=args.engine, force=args.force, say=_say)
+    out.print(f"[green]exported[/] {result.out}: {result.size / 1e6:,.0f} MB in {result.files} files; engine: {result.engine}")
+    if result.missing_system_libs:
+        out.print(f"    [yellow]not in the engine's runtime, taken from the system where the game runs:[/] "
+                  f"{', '.join(result.missing_system_libs)}")
+    out.print(f"Run it from anywhere: {result.out / 'run.sh'} --headless   (arguments go to Godot)")
+    return 0
 
 
 # ---- entry point --------------------------------------------------------------------------------
@@ -357,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--godot", metavar="PATH", help=godot_help)
     p.add_argument("--no-provision", action="store_true", help="do not download Godot if none is found")
 
-    p = sub.add_parser("setup", help="get the engine, build the extension, import the projects (idempotent)")
+    p = sub.add_parser("setup", help="get the engine, build the extension (in a checkout: import the projects)")
     p.add_argument("--release", action="store_true", help="build the release libraries (export templates load "
                    "these; the editor build of Godot loads the debug ones)")
     p.add_argument("--no-torch", action="store_true", help="skip the libtorch library")
@@ -366,9 +227,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("smoke", help="run the demo project's smoke scene headless")
     p.add_argument("--godot", metavar="PATH", help=godot_help)
 
-    sub.add_parser("demo", help="the demo: godot_aigym.demo.main(ARGS) when present, else the smoke scene",
-                   add_help=False)
+    sub.add_parser("demo", help="the demo: train in Godot, play in Godot (`godot-aigym demo --help`)", add_help=False)
+
+    p = sub.add_parser("add", help="add the addon (with built libraries) to your Godot project and import it")
+    p.add_argument("project", metavar="PROJECT_DIR", help="the folder with your project.godot")
+    p.add_argument("--force", action="store_true", help="replace addon files you changed (listed otherwise)")
+    p.add_argument("--no-torch", action="store_true", help="without the TorchScript library (no policies in-game)")
+    p.add_argument("--godot", metavar="PATH", help=godot_help)
+
+    p = sub.add_parser("new-env", help="write an environment scene and agent script from a template")
+    p.add_argument("project", metavar="PROJECT_DIR", help="the folder with your project.godot")
+    p.add_argument("name", metavar="NAME", help="environment name: envs/NAME/NAME.tscn (lower_case)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files of that name")
+
+    p = sub.add_parser("export", help="a folder that runs the game with its policy, without Python")
+    p.add_argument("project", metavar="PROJECT_DIR", help="the folder with your project.godot")
+    p.add_argument("--out", required=True, metavar="DIR", help="the folder to create (outside the project)")
+    p.add_argument("--policy", metavar="FILE", help="the TorchScript policy (godot_aigym.export_policy)")
+    p.add_argument("--no-policy", action="store_true", help="ship a game that runs without a policy")
+    p.add_argument("--scene", metavar="RES_PATH", help="scene to run (default: the project's main scene)")
+    p.add_argument("--engine", choices=("auto", "template", "runtime"), default="auto",
+                   help="auto: your Linux export template for this Godot version if installed, else the engine")
+    p.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    p.add_argument("--godot", metavar="PATH", help=godot_help)
     return ap
+
+
+COMMANDS = {"doctor": cmd_doctor, "setup": cmd_setup, "smoke": cmd_smoke, "add": cmd_add, "new-env": cmd_new_env,
+            "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -382,14 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.print_help()
         return 2
     try:
-        if args.command == "doctor":
-            return cmd_doctor(args)
-        if args.command == "setup":
-            return cmd_setup(args)
-        if args.command == "smoke":
-            return cmd_smoke(args)
-        return cmd_demo(args, extra)
-    except CliError as e:
+        if args.command == "demo":
+            return cmd_demo(extra)
+        return COMMANDS[args.command](args)
+    except (CliError, ProjectError) as e:
         err.print(f"[red]error:[/] {e}")
         return 1
     except KeyboardInterrupt:

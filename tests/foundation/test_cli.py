@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from godot_aigym import __version__, cli
+from godot_aigym import __version__, cli, doctor, locations
 from godot_aigym.engine.project import seed_extension_list
+from godot_aigym.project_tools.libraries import library_path, scons_command
 from godot_aigym.runtime import resolve
 from godot_aigym.runtime.provision import DebianGodotProvisioner
 
@@ -86,30 +87,61 @@ def test_doctor_text_names_the_rejection(no_engine, capsys):
     assert "GODOT_BIN" in text
 
 
-def test_setup_outside_a_checkout_is_explained(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "REPO", Path("/nonexistent"))
-    assert cli.main(["setup"]) == 1
-    assert "source checkout" in capsys.readouterr().err
+def test_the_checkout_is_found_by_its_files_not_by_a_parent_count():
+    lay = locations.layout()
+    assert lay.kind == "checkout" and lay.repo == REPO
+    assert locations.addon_source() == REPO / "demo_project" / "addons" / "godot_aigym"
+    assert locations.library_dir() == REPO / "demo_project" / "addons" / "godot_aigym" / "bin"
+    assert locations.demo_project() == REPO / "demo_project"
+
+
+def test_an_installed_package_uses_its_package_data(tmp_path, monkeypatch):
+    data = tmp_path / "_data"
+    for folder in ("addon", "demo_project", "extension"):
+        (data / folder).mkdir(parents=True)
+    monkeypatch.setattr(locations, "DATA_DIR", data)
+    monkeypatch.setenv("GODOT_AIGYM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GODOT_AIGYM_DEMO_PROJECT", raising=False)
+    locations.layout.cache_clear()
+    try:
+        assert locations.layout().kind == "installed" and not locations.is_checkout()
+        assert locations.addon_source() == data / "addon"
+        assert locations.extension_sources() == data / "extension"
+        assert locations.extension_tree() == tmp_path / "cache" / "build" / __version__
+        assert locations.demo_project() == tmp_path / "cache" / "demo" / __version__ / "demo_project"
+    finally:
+        locations.layout.cache_clear()
 
 
 def test_scons_command_passes_the_resolved_engine():
     rt = resolve.GodotRuntime(Path("/opt/godot/godot"), "4.6.3.stable", "explicit")
-    cmd = cli.scons_command(rt, release=True, torch=False)
+    cmd = scons_command(rt, release=True, torch=False)
     assert cmd[:3] == [sys.executable, "-m", "SCons"]
     assert {"target=release", "torch=no", "godot=/opt/godot/godot"} <= set(cmd)
 
 
 def test_demo_calls_the_demo_module_with_its_arguments(monkeypatch):
+    import godot_aigym.demo
+
     seen = []
-    monkeypatch.setattr(cli, "_demo_main", lambda: lambda argv: seen.append(argv) or 7)
+    monkeypatch.setattr(godot_aigym.demo, "main", lambda argv: seen.append(argv) or 7)
     assert cli.main(["demo", "--steps", "10", "--no-render"]) == 7
     assert seen == [["--steps", "10", "--no-render"]]
 
 
-def test_demo_falls_back_to_smoke(monkeypatch):
-    monkeypatch.setattr(cli, "_demo_main", lambda: None)
-    monkeypatch.setattr(cli, "cmd_smoke", lambda args: 42)
-    assert cli.main(["demo"]) == 42
+def test_importing_the_plot_module_does_not_load_the_demo():
+    code = ("import sys, godot_aigym.demo.plot; "
+            "print(sorted(m for m in sys.modules if m.startswith(('godot_aigym.demo', 'stable_baselines3'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "['godot_aigym.demo', 'godot_aigym.demo.plot']", proc.stderr
+
+
+def test_doctor_lists_engines_in_the_resolvers_own_order(no_engine, monkeypatch):
+    mine = fake_godot(no_engine / "mine" / "godot", "4.6.3.stable")
+    monkeypatch.setenv("GODOT_BIN", str(mine))
+    rows = doctor._survey(str(mine))
+    assert [(r["source"], r["path"]) for r in rows] == resolve.search_order(str(mine))
+    assert [r["source"] for r in rows] == ["explicit", "GODOT_BIN", "PATH", "cache"]
 
 
 def test_library_staleness(tmp_path, monkeypatch):
@@ -117,18 +149,17 @@ def test_library_staleness(tmp_path, monkeypatch):
     for rel in ("binding/api.cpp", "probe/p.cpp", "torch/t.cpp", "core_library.cpp", "torch_library.cpp"):
         (gdext / rel).parent.mkdir(parents=True, exist_ok=True)
         (gdext / rel).write_text("//\n")
-    monkeypatch.setattr(cli, "REPO", tmp_path)
-    monkeypatch.setattr(cli, "GDEXTENSION", gdext)
-    monkeypatch.setattr(cli, "ADDON_BIN", tmp_path / "bin")
-    assert cli.library_status("core")["exists"] is False
+    monkeypatch.setattr(locations, "extension_tree", lambda: tmp_path)
+    monkeypatch.setattr(locations, "library_dir", lambda: tmp_path / "bin")
+    assert doctor.library_status("core")["exists"] is False
     (tmp_path / "bin").mkdir()
     for kind in ("core", "torch"):
-        cli.library_path(kind).write_bytes(b"")
-        os.utime(cli.library_path(kind), (2e9, 2e9))
-    assert cli.library_status("core")["up_to_date"] is True
+        library_path(kind).write_bytes(b"")
+        os.utime(library_path(kind), (2e9, 2e9))
+    assert doctor.library_status("core")["up_to_date"] is True
     os.utime(gdext / "torch/t.cpp", (3e9, 3e9))  # a torch source changed: only torch is stale
-    assert cli.library_status("core")["up_to_date"] is True
-    torch = cli.library_status("torch")
+    assert doctor.library_status("core")["up_to_date"] is True
+    torch = doctor.library_status("torch")
     assert torch["up_to_date"] is False and torch["newer_sources"] == ["gdextension/torch/t.cpp"]
 
 

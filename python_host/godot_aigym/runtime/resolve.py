@@ -89,6 +89,18 @@ def _accept(path: str, source: str, notes: list[str]) -> GodotRuntime | None:
     return GodotRuntime(Path(path), version, source, notes)
 
 
+def search_order(explicit: str | os.PathLike | None = None) -> list[tuple[str, str | None]]:
+    """The engines `resolve_godot` considers, in its order: (source, path, or None if there is none)."""
+    order: list[tuple[str, str | None]] = []
+    if explicit:
+        order.append(("explicit", str(explicit)))
+    if os.environ.get(ENV_VAR):
+        order.append((ENV_VAR, os.environ[ENV_VAR]))
+    order.append(("PATH", shutil.which("godot")))
+    order.append(("cache", str(DebianGodotProvisioner(runtime_dir()).binary)))
+    return order
+
+
 def resolve_godot(
     explicit: str | os.PathLike | None = None,
     *,
@@ -101,26 +113,21 @@ def resolve_godot(
     reason to fall back: the user asked for that one.
     """
     notes: list[str] = []
-    for value, source in ((explicit, "explicit"), (os.environ.get(ENV_VAR), ENV_VAR)):
-        if value:
-            found = _accept(str(value), source, notes)
+    for source, path in search_order(explicit):
+        if source in ("explicit", ENV_VAR):
+            found = _accept(path, source, notes)
             if found is None:
                 raise GodotNotFoundError(f"the Godot named by {source} is not usable: {notes[-1]}")
             return found
-    on_path = shutil.which("godot")
-    if on_path:
-        found = _accept(on_path, "PATH", notes)
-        if found:
-            return found
-    else:
-        notes.append("PATH: no `godot` executable")
+        if path is None:
+            notes.append(f"{source}: no `godot` executable")
+        elif source == "cache" and not Path(path).exists():
+            notes.append(f"cache: nothing at {path}")
+        else:
+            found = _accept(path, source, notes)
+            if found:
+                return found
     prov = DebianGodotProvisioner(runtime_dir(), progress)
-    if prov.binary.exists():
-        found = _accept(str(prov.binary), "cache", notes)
-        if found:
-            return found
-    else:
-        notes.append(f"cache: nothing at {prov.binary}")
     if not provision:
         raise GodotNotFoundError("no Godot >= 4.3 found:\n  " + "\n  ".join(notes))
     binary = prov.provision()

@@ -1,0 +1,151 @@
+"""`godot-aigym add PROJECT_DIR`: put the addon, with built libraries, into a user's Godot project.
+
+The new addon folder is staged completely next to the old one (same file system), then swapped
+in with two renames, so a failure leaves the project as it was. A manifest
+(`addons/godot_aigym/.installed.json`, hashes of what we wrote) tells our own unmodified files
+from files the user changed: ours are updated, the user's are never overwritten without
+`--force`, and files the user added to the folder are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .. import __version__, locations
+from ..runtime import GodotRuntime
+from .errors import ProjectError
+from .godot_project import GodotProject, check_engine_major, open_project
+from .libraries import ensure_libraries
+
+ADDON_REL = Path("addons") / locations.ADDON_NAME
+MANIFEST = ".installed.json"
+IGNORED = shutil.ignore_patterns("bin", ".godot", "*.uid", "__pycache__", MANIFEST)
+
+
+@dataclass
+class AddResult:
+    project: GodotProject
+    addon: Path
+    changed: list[str] = field(default_factory=list)  # files written or removed, relative to the addon
+    registered: list[str] = field(default_factory=list)  # extensions newly listed in extension_list.cfg
+    imported: bool = False
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()
+            and p.name != MANIFEST}
+
+
+def stage_addon(dest: Path, libraries: dict[str, Path]) -> dict[str, str]:
+    """Write our addon (sources + libraries) into `dest`; return {relative path: sha256}."""
+    # plain copies (no time stamps): the project's import must see the files as new
+    shutil.copytree(locations.addon_source(), dest, ignore=IGNORED, copy_function=shutil.copy)
+    (dest / "bin").mkdir()
+    for lib in libraries.values():
+        shutil.copy(lib, dest / "bin" / lib.name)
+    return {rel: _sha256(p) for rel, p in _files(dest).items()}
+
+
+def _plan(current: Path, ours: dict[str, str], force: bool) -> tuple[list[str], list[str], list[str]]:
+    """(files to write, our stale files to remove, conflicts: user's files that differ from ours)."""
+    try:
+        previous = json.loads((current / MANIFEST).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        previous = {}
+    existing = _files(current)
+    write, conflicts = [], []
+    for rel, digest in ours.items():
+        if rel not in existing:
+            write.append(rel)
+            continue
+        have = _sha256(existing[rel])
+        if have == digest:
+            continue
+        (write if force or previous.get(rel) == have else conflicts).append(rel)
+    remove = [rel for rel, p in existing.items() if rel not in ours and previous.get(rel) == _sha256(p)]
+    return write, remove, conflicts
+
+
+def _swap_in(addon: Path, staged: Path) -> None:
+    """Replace `addon` by `staged` with renames; on failure the old folder is back in place."""
+    if not addon.exists():
+        os.rename(staged, addon)
+        return
+    backup = addon.with_name(f".{addon.name}.old-{os.getpid()}")
+    os.rename(addon, backup)
+    try:
+        os.rename(staged, addon)
+    except BaseException:
+        os.rename(backup, addon)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def add_addon(project_dir: str | os.PathLike, runtime: GodotRuntime, *, force: bool = False,
+              torch: bool | None = None, do_import: bool = True, say: Callable[[str], None] = print) -> AddResult:
+    """Install (or update) the addon in a Godot 4 project, register the extensions, import it."""
+    from ..engine import ProjectImportError, ensure_imported
+    from ..engine.project import seed_extension_list
+
+    project = open_project(project_dir)
+    check_engine_major(project, runtime.version_tuple)
+    addon = project.path / ADDON_REL
+    if addon.is_symlink() or (addon.exists() and not addon.is_dir()):
+        raise ProjectError(f"{addon} exists and is not a plain folder: remove it or replace it by hand")
+    libraries = ensure_libraries(runtime, torch=torch, say=say)
+    result = AddResult(project, addon)
+    addon.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".godot_aigym-staging-", dir=addon.parent) as tmp:
+        staged = Path(tmp) / locations.ADDON_NAME
+        ours = stage_addon(staged, libraries)
+        write, remove, conflicts = _plan(addon, ours, force)
+        if conflicts:
+            raise ProjectError(
+                f"{addon} has files that differ from godot-aigym {__version__}'s and were not written by it:\n  "
+                + "\n  ".join(conflicts) + "\nnothing was changed; move your changes elsewhere, or replace these "
+                "files with --force")
+        if write or remove or not (addon / MANIFEST).is_file():
+            # the user's own extra files in the folder stay: copy them into the staged folder
+            for rel, path in _files(addon).items():
+                if rel not in ours and rel not in remove:
+                    (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, staged / rel)  # the user's file, as it was
+            (staged / MANIFEST).write_text(json.dumps({"godot_aigym": __version__, "files": ours}, indent=1) + "\n")
+            _swap_in(addon, staged)
+        result.changed = write + [f"{rel} (removed)" for rel in remove]
+    result.registered = seed_extension_list(project.path)
+    if do_import:
+        try:
+            result.imported = ensure_imported(project.path, runtime)
+        except ProjectImportError as e:
+            raise ProjectError(f"the addon is in place, but Godot's import of {project.path} failed: {e}") from None
+    return result
+
+
+def next_steps(result: AddResult) -> str:
+    p = result.project.path
+    return "\n".join([
+        "Next steps:",
+        f"  1. an environment scene from the template:  godot-aigym new-env {p} my_env",
+        "  2. fill in the agent script's callbacks (observation, action, reward, episode end)",
+        f"  3. step it from Python:  GodotEnv(project=\"{p}\", scene=\"res://envs/my_env/my_env.tscn\")",
+        f"  4. ship the game with its policy:  godot-aigym export {p} --out DIR --policy policy.jit",
+        "  See docs/YOUR_GAME.md.",
+    ])

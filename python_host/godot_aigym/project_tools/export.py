@@ -1,0 +1,190 @@
+"""`godot-aigym export PROJECT_DIR --out DIR --policy FILE`: a folder that runs the game, no Python.
+
+    DIR/run.sh        starts the game from any directory (checks the folder is complete first)
+    DIR/game.pck      the project, packed by Godot's --export-pack (no export templates needed)
+    DIR/policy.jit    the TorchScript policy, passed to the game as `--policy` (GymEnv's play mode)
+    DIR/bin/          the engine (an export template if the user has one for this version, else the
+                      runtime engine, the provisioned one with its own loader and libraries), our
+                      libraries and exactly the libtorch libraries they need, all found via $ORIGIN
+
+The folder is staged next to DIR and renamed into place, so a failure leaves nothing behind;
+the project gets a temporary Linux preset in export_presets.cfg when it has none, removed after.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..runtime import GodotRuntime
+from .add import ADDON_REL
+from .bundle import EngineBundle, bundle_engine, bundle_extension
+from .errors import ProjectError
+from .godot_project import check_engine_major, open_project
+from .libraries import ensure_libraries
+
+PRESET_NAME = "godot-aigym Linux"
+EXPORT_TIMEOUT = 900.0
+
+RUN_SH = """#!/bin/sh
+# Starts {name} with its policy: made by `godot-aigym export`; works from any directory.
+# Arguments go to Godot (e.g. --headless); the policy is passed as `--policy` to GymEnv.
+HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd -P) || exit 1
+BIN="$HERE/bin"
+while read -r f; do
+  [ -e "$BIN/$f" ] || {{ echo "run.sh: $BIN/$f is missing (engine, extension or libtorch library): copy the whole folder, or export again with godot-aigym export" >&2; exit 1; }}
+done < "$BIN/needed.txt"
+data=${{XDG_DATA_HOME:-${{HOME:-/nonexistent}}/.local/share}}
+if ! mkdir -p "$data/godot" 2>/dev/null || [ ! -w "$data/godot" ]; then
+  echo "run.sh: Godot keeps the game's user data and logs in $data/godot, which cannot be written: set HOME or XDG_DATA_HOME to a writable folder" >&2
+  exit 1
+fi
+exec {engine} --main-pack "$HERE/game.pck" {scene}"$@"{policy}
+"""
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    size: int
+    engine: str
+    files: int
+    missing_system_libs: list[str]
+
+
+def check_policy(policy: Path) -> None:
+    """Refuse a policy that does not load (torch.jit, as the engine's libtorch loads it)."""
+    if not policy.is_file():
+        raise ProjectError(f"the policy {policy} does not exist: export one with godot_aigym.export_policy(...)")
+    try:
+        import torch
+    except ImportError:
+        raise ProjectError("torch is needed to check and ship a policy: pip install 'godot-aigym[torch]'") from None
+    try:
+        torch.jit.load(str(policy), map_location="cpu")
+    except Exception as e:  # noqa: BLE001 (torch raises many kinds)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ProjectError(f"the policy {policy} does not load as TorchScript ({first}): export it with "
+                           "godot_aigym.export_policy(module, example_input, path)") from None
+
+
+def find_export_template(runtime: GodotRuntime) -> Path | None:
+    """Godot's Linux release export template for the engine's version, where the user installed one."""
+    m = re.match(r"(\d+\.\d+(?:\.\d+)?\.[a-z0-9]+)", runtime.version)
+    if not m:
+        return None
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    template = base / "godot" / "export_templates" / m.group(1) / "linux_release.x86_64"
+    return template if template.is_file() else None
+
+
+@contextmanager
+def linux_preset(project: Path) -> Iterator[str]:
+    """The name of a Linux export preset; a temporary one when the project has none (removed after)."""
+    cfg = project / "export_presets.cfg"
+    original = cfg.read_bytes() if cfg.exists() else None
+    text = original.decode(errors="replace") if original is not None else ""
+    for m in re.finditer(r'^\[preset\.(\d+)\]\s*$(.*?)(?=^\[preset\.\d+\]|\Z)', text, re.M | re.S):
+        if re.search(r'^platform="Linux(/X11)?"', m.group(2), re.M):
+            yield re.search(r'^name="([^"]*)"', m.group(2), re.M).group(1)
+            return
+    index = len(re.findall(r"^\[preset\.\d+\]", text, re.M))
+    preset = (f'\n[preset.{index}]\n\nname="{PRESET_NAME}"\nplatform="Linux"\nrunnable=false\n'
+              f'export_filter="all_resources"\ninclude_filter=""\nexclude_filter=""\nexport_path=""\n\n'
+              f'[preset.{index}.options]\n\nbinary_format/embed_pck=false\n')
+    cfg.write_text(text + preset)
+    try:
+        yield PRESET_NAME
+    finally:
+        if original is None:
+            cfg.unlink(missing_ok=True)
+        else:
+            cfg.write_bytes(original)
+
+
+def export_pack(project: Path, runtime: GodotRuntime, pck: Path) -> None:
+    with linux_preset(project) as preset:
+        try:
+            proc = subprocess.run([str(runtime.path), "--headless", "--path", str(project), "--export-pack", preset,
+                                   str(pck)], capture_output=True, text=True, timeout=EXPORT_TIMEOUT,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise ProjectError(f"Godot's --export-pack of {project} did not finish within {EXPORT_TIMEOUT:g} s") from None
+    if proc.returncode != 0 or not pck.is_file():
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+        raise ProjectError(f"Godot's --export-pack of {project} failed (exit {proc.returncode}):\n{tail}")
+
+
+def _du(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime: GodotRuntime, *,
+                policy: str | os.PathLike | None = None, no_policy: bool = False, scene: str | None = None,
+                engine: str = "auto", force: bool = False, say: Callable[[str], None] = print) -> ExportResult:
+    """Export the project into `out` (see the module doc); returns what was written."""
+    from ..engine import ProjectImportError, ensure_imported
+
+    project = open_project(project_dir)
+    check_engine_major(project, runtime.version_tuple)
+    if not (project.path / ADDON_REL).is_dir():
+        raise ProjectError(f"{project.path} has no godot-aigym addon: run `godot-aigym add {project.path}` first")
+    if policy is None and not no_policy:
+        raise ProjectError("no policy given: pass --policy FILE (a TorchScript file from godot_aigym.export_policy), "
+                           "or --no-policy to ship a game that runs without one")
+    policy_path = Path(policy).expanduser().resolve() if policy is not None else None
+    if policy_path is not None:
+        check_policy(policy_path)
+    if scene is not None and not scene.startswith("res://"):
+        raise ProjectError(f"--scene takes a res:// path (e.g. res://envs/my_env/my_env.tscn), not {scene!r}")
+    out = Path(out).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise ProjectError(f"{out} exists and is not empty: choose another --out, or replace it with --force")
+    if out == project.path or project.path in out.parents:
+        raise ProjectError(f"--out {out} is inside the project: Godot would pack the export into the game; "
+                           "choose a folder outside it")
+    template = find_export_template(runtime) if engine in ("auto", "template") else None
+    if engine == "template" and template is None:
+        raise ProjectError(f"no Linux export template for Godot {runtime.version} in ~/.local/share/godot/"
+                           "export_templates: install it from the Godot editor (Editor > Manage Export Templates)")
+
+    libraries = ensure_libraries(runtime, release=template is not None, torch=None, say=say)
+    try:
+        ensure_imported(project.path, runtime)
+    except ProjectImportError as e:
+        raise ProjectError(str(e)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        say(f"packing {project.path} with Godot {runtime.version} (--export-pack)")
+        export_pack(project.path, runtime, staging / "game.pck")
+        bin_dir = staging / "bin"
+        bin_dir.mkdir()
+        if template is not None:
+            shutil.copy2(template, bin_dir / "godot")
+            bundle = EngineBundle('"$BIN/godot"', ["godot"], f"export template {template}", [])
+        else:
+            bundle = bundle_engine(runtime, bin_dir)
+        ours = bundle_extension(libraries, bin_dir)
+        (bin_dir / "needed.txt").write_text("".join(f"{f}\n" for f in bundle.files + ours))
+        if policy_path is not None:
+            shutil.copy2(policy_path, staging / "policy.jit")
+        run_sh = staging / "run.sh"
+        run_sh.write_text(RUN_SH.format(name=project.name, engine=bundle.command,
+                                        scene=f'"{scene}" ' if scene else "",
+                                        policy=' -- --policy "$HERE/policy.jit"' if policy_path else ""))
+        run_sh.chmod(0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        os.rename(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportResult(out, _du(out), bundle.kind, sum(1 for p in out.rglob("*") if p.is_file()), bundle.missing)

@@ -1,0 +1,141 @@
+"""The extension libraries: found where they were built, or built on first use against the engine.
+
+In a checkout `make build` builds them into `demo_project/addons/godot_aigym/bin/`. An installed
+wheel carries the sources instead (`locations.extension_sources()`); the first `godot-aigym
+setup`/`add`/`export` copies them into the per-user build folder (`locations.extension_tree()`)
+and runs scons there against the resolved engine, with its output on the terminal. scons is
+incremental, so later calls cost a couple of seconds; a lock serialises concurrent builds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import filecmp
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from .. import locations
+from ..runtime import GodotRuntime
+from .errors import ProjectError
+
+KINDS = ("core", "torch")  # the libraries the .gdextension files name
+LIBTORCH_RECORD = "libtorch_dir.txt"  # where the build's libtorch is (development only, never shipped)
+
+
+def library_name(kind: str, target: str = "debug") -> str:
+    return f"libaigym_{kind}.linux.{target}.x86_64.so"
+
+
+def library_path(kind: str, target: str = "debug") -> Path:
+    return locations.library_dir() / library_name(kind, target)
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def scons_command(runtime: GodotRuntime, release: bool = False, torch: bool = True) -> list[str]:
+    return [sys.executable, "-m", "SCons", "-Q", f"-j{os.cpu_count() or 2}",
+            f"target={'release' if release else 'debug'}", f"torch={'yes' if torch else 'no'}",
+            f"godot={runtime.path}"]
+
+
+def _mirror(src: Path, dest: Path) -> int:
+    """Make `dest` hold exactly the files of `src` (unchanged files keep their time stamps); count the copies."""
+    copied = 0
+    wanted = set()
+    for root, dirs, files in os.walk(src):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            rel = Path(root, name).relative_to(src)
+            wanted.add(rel)
+            target = dest / rel
+            if not target.is_file() or not filecmp.cmp(Path(root, name), target, shallow=False):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(Path(root, name), target)
+                copied += 1
+    for root, _dirs, files in os.walk(dest):
+        for name in files:
+            if Path(root, name).relative_to(dest) not in wanted:
+                os.unlink(Path(root, name))
+    return copied
+
+
+def _sync_sources(tree: Path) -> None:
+    """Copy the shipped SConstruct and gdextension/ into the build folder (installed layout only)."""
+    src = locations.extension_sources()
+    tree.mkdir(parents=True, exist_ok=True)
+    dest = tree / "SConstruct"
+    if not dest.is_file() or not filecmp.cmp(src / "SConstruct", dest, shallow=False):
+        shutil.copy2(src / "SConstruct", dest)
+    _mirror(src / "gdextension", tree / "gdextension")
+
+
+def build_libraries(runtime: GodotRuntime, *, release: bool = False, torch: bool = True,
+                    say: Callable[[str], None] = print) -> Path:
+    """Run scons in the build tree (incremental); return the folder holding the libraries."""
+    if importlib.util.find_spec("SCons") is None:
+        raise ProjectError(f"scons is not installed in {sys.executable}: pip install scons")
+    if torch and not torch_available():
+        raise ProjectError("torch is not installed in this Python, so the TorchScript library cannot be built: "
+                           "pip install 'godot-aigym[torch]' (or build without it: --no-torch)")
+    if shutil.which(os.environ.get("CXX", "g++")) is None:
+        raise ProjectError("a C++ compiler is needed to build the extension libraries on first use: "
+                           "sudo apt-get install g++ (or set CXX)")
+    tree = locations.extension_tree()
+    (tree / "build").mkdir(parents=True, exist_ok=True)
+    with open(tree / "build" / "godot-aigym.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another `godot-aigym` building the same tree: wait for it
+        if not locations.is_checkout():
+            _sync_sources(tree)
+        cmd = scons_command(runtime, release=release, torch=torch)
+        target = "release" if release else "debug"
+        say(f"building the extension libraries ({target}{', with libtorch' if torch else ''}) against Godot "
+            f"{runtime.version} in {tree} (the first build takes a few minutes; later ones seconds)")
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, cwd=tree, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise ProjectError(f"building the extension failed (scons exit {proc.returncode}; its output is above): "
+                               f"{' '.join(cmd)} in {tree}")
+        say(f"libraries ready in {locations.library_dir()} ({time.monotonic() - t0:.1f} s)")
+    return locations.library_dir()
+
+
+def built_libraries(target: str = "debug") -> dict[str, Path]:
+    """{file name: path} of the built extension libraries of `target` (core, the torch loader and
+    the TorchScript library it loads, ...), plus the build's libtorch record when there is one."""
+    folder = locations.library_dir()
+    files = {p.name: p for p in sorted(folder.glob(f"libaigym_*.linux.{target}.x86_64.so"))}
+    if (folder / LIBTORCH_RECORD).is_file():
+        files[LIBTORCH_RECORD] = folder / LIBTORCH_RECORD
+    return files
+
+
+def ensure_libraries(runtime: GodotRuntime, *, release: bool = False, torch: bool | None = None,
+                     say: Callable[[str], None] = print) -> dict[str, Path]:
+    """The built libraries (`built_libraries`); built first when one is missing (torch: None = if installed).
+
+    A checkout's libraries are `make build`'s: used as they are when present. An installed
+    package always lets scons check its build tree (a no-change run takes a couple of seconds).
+    Without torch, the torch libraries are left out even where they were built.
+    """
+    target = "release" if release else "debug"
+    want_torch = torch_available() if torch is None else torch
+    kinds = KINDS if want_torch else ("core",)
+    missing = [k for k in kinds if not library_path(k, target).is_file()]
+    if missing or not locations.is_checkout():
+        build_libraries(runtime, release=release, torch=want_torch, say=say)
+    missing = [k for k in kinds if not library_path(k, target).is_file()]
+    if missing:
+        raise ProjectError(f"the build produced no {', '.join(library_name(k, target) for k in missing)} "
+                           f"in {locations.library_dir()}")
+    files = built_libraries(target)
+    if not want_torch:
+        files = {name: path for name, path in files.items() if "torch" not in name}
+    return files
