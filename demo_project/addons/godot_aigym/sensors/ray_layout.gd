@@ -1,0 +1,40 @@
+## What the raycast sensors share: checking their configuration and laying out one observation,
+## [code][distance of ray 0 .. n-1, hit class of ray 0 .. n-1][/code] as float32.
+##
+## A distance is in world units ([member normalize]: divided by the ray length, so 1.0 means
+## nothing was hit within reach); a ray that hits nothing reports the full ray length. A hit
+## class is 1 + the index of the first group in [code]hit_groups[/code] the collider belongs
+## to, 0 when nothing was hit or the collider is in none of them. With no [code]hit_groups[/code]
+## the observation holds distances only.
+class_name RayLayout
+extends RefCounted
+
+## The most rays one sensor may cast per observation.
+const MAX_RAYS := 4096
+
+
+## Why this configuration cannot work, or "" when it can.
+static func check_config(ray_count: int, ray_length: float) -> String:
+	if ray_count <= 0:
+		return "ray count %d: there must be at least 1 ray" % ray_count
+	if ray_count > MAX_RAYS:
+		return "ray count %d: at most %d rays per sensor" % [ray_count, MAX_RAYS]
+	if not (ray_length > 0.0) or is_inf(ray_length):
+		return "ray_length %s: must be a positive, finite distance" % ray_length
+	return ""
+
+
+## Values per observation: one distance per ray, plus one class per ray when classes are on.
+static func size(ray_count: int, with_classes: bool) -> int:
+	return ray_count * (2 if with_classes else 1)
+
+
+## The hit class of [param collider] (see the class description).
+static func hit_class(collider: Object, hit_groups: Array[StringName]) -> float:
+	var node := collider as Node
+	if node == null:
+		return 0.0
+	for i in hit_groups.size():
+		if node.is_in_group(hit_groups[i]):
+			return float(i + 1)
+	return 0.0
