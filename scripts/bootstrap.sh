@@ -68,9 +68,14 @@ else
   info "requirements up to date (requirements.txt + pyproject.toml unchanged)"
   # The editable install: still pointing here, console script present, C helpers built and fresh.
   stale_ext=""
-  for ext_c in python_host/godot_aigym/shared_object/_*.c; do
+  for ext_c in python_host/godot_aigym/shared_object/_*.c python_host/godot_aigym/shm/_*.c; do
     ext_so=$(ls "${ext_c%.c}".*.so 2>/dev/null | head -n1 || true)
     if [[ -z $ext_so ]] || [[ $ext_c -nt $ext_so ]]; then stale_ext=$ext_c; fi
+  done
+  # _futexsem.c compiles the engine's semaphore header: a changed header also makes it stale
+  futexsem_so=$(ls python_host/godot_aigym/shm/_futexsem.*.so 2>/dev/null | head -n1 || true)
+  for dep in gdextension/shm/aigym_shm_sem.h gdextension/shm/aigym_shm_layout.h; do
+    if [[ -n $futexsem_so ]] && [[ $dep -nt $futexsem_so ]]; then stale_ext=$dep; fi
   done
   if [[ ! -x $VENV/bin/godot-aigym ]] || [[ -n $stale_ext ]] \
     || [[ "$("$PY" -c 'import godot_aigym; print(godot_aigym.__file__)' 2>/dev/null)" != "$REPO/python_host/"* ]]; then

@@ -20,7 +20,7 @@
 typedef struct {
     aigym_shm_mapping m;
     float *act, *obs;
-    sem_t *act_ready, *obs_ready;
+    aigym_sem *act_ready, *obs_ready;
 } channel;
 
 static int open_channel(const char *handle, channel *c) {

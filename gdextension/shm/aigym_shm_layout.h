@@ -29,7 +29,7 @@ extern "C" {
 
 #define AIGYM_SHM_MAGIC "AIGYMSHM" /* 8 bytes, no NUL stored */
 #define AIGYM_SHM_MAGIC_SIZE 8u
-#define AIGYM_SHM_LAYOUT_VERSION 1u
+#define AIGYM_SHM_LAYOUT_VERSION 2u /* 2: our own futex semaphore instead of glibc sem_t */
 #define AIGYM_SHM_HEADER_SIZE 128u
 #define AIGYM_SHM_ENTRY_SIZE 128u
 #define AIGYM_SHM_DIR_OFFSET 128u /* the directory starts right after the header */
@@ -38,7 +38,11 @@ extern "C" {
 #define AIGYM_SHM_NAME_MAX 63u    /* longest entry name in bytes */
 #define AIGYM_SHM_HANDLE_MAX 127u /* longest handle (shm name without '/') */
 #define AIGYM_SHM_MAX_CAPACITY 1024u
-#define AIGYM_SHM_SEM_SLOT_SIZE 64u /* bytes reserved per semaphore; sem_t sits at +0 */
+#define AIGYM_SHM_SEM_SLOT_SIZE 64u /* bytes reserved per semaphore; an aigym_sem sits at +0 */
+#define AIGYM_SHM_SEM_SIZE 16u      /* sizeof(aigym_sem), stored in the header's sem_size */
+#define AIGYM_SEM_MAGIC 0x4D534741u /* "AGSM" little-endian: this slot holds an aigym_sem */
+#define AIGYM_SEM_VALUE_MAX 0x7FFFFFFFu /* largest count; above it the semaphore is corrupt */
+#define AIGYM_SEM_WAITERS_MAX 0x10000u  /* more blocked waiters than this: corrupt */
 
 /* entry kinds */
 #define AIGYM_SHM_KIND_TENSOR 1u
@@ -61,7 +65,7 @@ typedef struct aigym_shm_header {
     uint32_t entry_size;      /*  24 AIGYM_SHM_ENTRY_SIZE                             */
     uint32_t capacity;        /*  28 directory slots, 1..AIGYM_SHM_MAX_CAPACITY       */
     uint32_t entry_count;     /*  32 published entries; atomic, written last          */
-    uint32_t sem_size;        /*  36 sizeof(sem_t) of the creator (32 on glibc 64-bit)*/
+    uint32_t sem_size;        /*  36 AIGYM_SHM_SEM_SIZE (sizeof(aigym_sem))           */
     uint64_t data_offset;     /*  40 align64(DIR_OFFSET + capacity * ENTRY_SIZE)      */
     uint64_t data_used;       /*  48 bump allocator: bytes used after data_offset     */
     int32_t host_pid;         /*  56 pid of the creating host process                 */
@@ -71,6 +75,15 @@ typedef struct aigym_shm_header {
     uint32_t reserved0;       /*  76 zero                                             */
     uint8_t reserved[48];     /*  80 zero, up to 128                                  */
 } aigym_shm_header;
+
+/* Semaphore (16 bytes at the start of a 64-byte semaphore slot). Every field is checked
+ * before use (aigym_shm_sem.h): a slot with garbage is reported as corrupt, never trusted. */
+typedef struct aigym_sem {
+    uint32_t value;    /*  0 count, 0..AIGYM_SEM_VALUE_MAX; the futex word (atomic)       */
+    uint32_t waiters;  /*  4 processes blocked on the futex (atomic); post wakes if != 0 */
+    uint32_t magic;    /*  8 AIGYM_SEM_MAGIC                                             */
+    uint32_t reserved; /* 12 zero                                                        */
+} aigym_sem;
 
 /* Directory entry (128 bytes); entry i lives at DIR_OFFSET + i * ENTRY_SIZE. */
 typedef struct aigym_shm_entry {
@@ -114,6 +127,11 @@ AIGYM_STATIC_ASSERT(AIGYM_SHM_DIR_OFFSET == AIGYM_SHM_HEADER_SIZE, "directory fo
 AIGYM_STATIC_ASSERT(AIGYM_SHM_DIR_OFFSET % AIGYM_SHM_ALIGN == 0, "directory is aligned");
 AIGYM_STATIC_ASSERT(AIGYM_SHM_ENTRY_SIZE % 8 == 0, "entries keep 8-byte alignment");
 AIGYM_STATIC_ASSERT(AIGYM_SHM_SEM_SLOT_SIZE % AIGYM_SHM_ALIGN == 0, "semaphore slot is aligned");
+AIGYM_STATIC_ASSERT(sizeof(aigym_sem) == AIGYM_SHM_SEM_SIZE, "aigym_sem is 16 bytes");
+AIGYM_STATIC_ASSERT(offsetof(aigym_sem, value) == 0 && offsetof(aigym_sem, waiters) == 4 &&
+                        offsetof(aigym_sem, magic) == 8 && offsetof(aigym_sem, reserved) == 12,
+                    "aigym_sem field offsets");
+AIGYM_STATIC_ASSERT(AIGYM_SHM_SEM_SIZE <= AIGYM_SHM_SEM_SLOT_SIZE, "aigym_sem fits a semaphore slot");
 AIGYM_STATIC_ASSERT(sizeof(int32_t) == 4 && sizeof(float) == 4 && sizeof(uint8_t) == 1, "dtype sizes");
 
 /* ---- status codes ------------------------------------------------------------------
@@ -144,7 +162,9 @@ typedef enum aigym_shm_status {
     AIGYM_SHM_ERR_INVALID_NAME = 21,
     AIGYM_SHM_ERR_UNKNOWN_NAME = 22,
     AIGYM_SHM_ERR_WRONG_KIND = 23,
-    AIGYM_SHM_STATUS_COUNT = 24
+    AIGYM_SHM_ERR_CLAIMED = 24,
+    AIGYM_SHM_ERR_NOT_PRIVATE = 25,
+    AIGYM_SHM_STATUS_COUNT = 26
 } aigym_shm_status;
 
 /* A fixed message per status; callers add the handle / entry name for context. */
@@ -164,7 +184,7 @@ static inline const char *aigym_shm_status_message(aigym_shm_status s) {
     case AIGYM_SHM_ERR_BAD_DATA_OFFSET: return "corrupt header: data_offset does not follow the directory";
     case AIGYM_SHM_ERR_BAD_ENTRY_COUNT: return "corrupt header: entry_count exceeds capacity";
     case AIGYM_SHM_ERR_BAD_DATA_USED: return "corrupt header: data_used exceeds the data area";
-    case AIGYM_SHM_ERR_BAD_SEM_SIZE: return "semaphore size mismatch: sem_t differs between host and engine";
+    case AIGYM_SHM_ERR_BAD_SEM_SIZE: return "semaphore size mismatch: host and engine use different semaphore formats";
     case AIGYM_SHM_ERR_BAD_ENTRY_NAME: return "corrupt entry: name is not 1-63 bytes of [A-Za-z0-9_.-] with a NUL";
     case AIGYM_SHM_ERR_DUPLICATE_NAME: return "corrupt directory: two entries share a name";
     case AIGYM_SHM_ERR_BAD_ENTRY_KIND: return "corrupt entry: unknown kind";
@@ -174,6 +194,8 @@ static inline const char *aigym_shm_status_message(aigym_shm_status s) {
     case AIGYM_SHM_ERR_INVALID_NAME: return "invalid name: use 1-63 characters from [A-Za-z0-9_.-]";
     case AIGYM_SHM_ERR_UNKNOWN_NAME: return "no entry with that name";
     case AIGYM_SHM_ERR_WRONG_KIND: return "entry has a different kind or dtype than requested";
+    case AIGYM_SHM_ERR_CLAIMED: return "chunk already claimed by another engine that is still running";
+    case AIGYM_SHM_ERR_NOT_PRIVATE: return "chunk is not private to this user (another owner, or group/other access)";
     default: return "unknown status";
     }
 }
@@ -256,6 +278,15 @@ static inline int32_t aigym_shm_load_engine_pid(const aigym_shm_header *h) {
 static inline void aigym_shm_store_engine_pid(aigym_shm_header *h, int32_t pid) {
     __atomic_store_n(&h->engine_pid, pid, __ATOMIC_RELEASE);
 }
+/* Claim the chunk for engine `pid`: one compare-and-swap from `expected` (0 = unclaimed, or
+ * the dead holder being taken over) to `pid`. Returns 1 on success; else 0 and *holder
+ * receives the pid that holds it now. */
+static inline int aigym_shm_cas_engine_pid(aigym_shm_header *h, int32_t expected, int32_t pid, int32_t *holder) {
+    int32_t seen = expected;
+    if (__atomic_compare_exchange_n(&h->engine_pid, &seen, pid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 1;
+    if (holder) *holder = seen;
+    return 0;
+}
 static inline uint32_t aigym_shm_load_shutdown(const aigym_shm_header *h) {
     return __atomic_load_n(&h->shutdown, __ATOMIC_ACQUIRE);
 }
@@ -277,7 +308,7 @@ static inline void *aigym_shm_entry_data(void *base, const aigym_shm_entry *e) {
  * Checks run in the order documented in docs/PROTOCOL.md ("Validation"); the first
  * failure is returned and Python's validator returns the same status for the same bytes.
  * `mapped_size` is the size of the readable mapping at `base` (the file size).
- * `expected_sem_size` is sizeof(sem_t) of the caller, or 0 to skip that check.
+ * `expected_sem_size` is AIGYM_SHM_SEM_SIZE (the caller's semaphore format), or 0 to skip it.
  * On an entry error, *bad_entry (if not NULL) receives the entry index; else UINT32_MAX. */
 static inline aigym_shm_status aigym_shm_validate(const void *base, uint64_t mapped_size,
                                                   uint32_t expected_sem_size, uint32_t *bad_entry) {

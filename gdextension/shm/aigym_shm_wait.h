@@ -4,23 +4,24 @@
  * semaphore wait. Layout lives in aigym_shm_layout.h; docs/PROTOCOL.md explains both.
  *
  * C11 (also valid C++20), Linux/glibc. The engine attaches only: it never creates,
- * resizes or unlinks a chunk, and never initialises a semaphore.
+ * resizes or initialises a chunk; it unlinks one only when its host died (host_watch.cpp).
+ * The semaphore itself (a validated futex word, not glibc's sem_t) is in aigym_shm_sem.h.
  */
 #ifndef AIGYM_SHM_WAIT_H
 #define AIGYM_SHM_WAIT_H
 
-/* sem_clockwait is a GNU extension (glibc >= 2.30). C++ compilers define _GNU_SOURCE
- * already; C code must include this header first or build with -D_GNU_SOURCE. */
+/* C++ compilers define _GNU_SOURCE already; C code must include this header first or build
+ * with -D_GNU_SOURCE. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
 
 #include "aigym_shm_layout.h"
+#include "aigym_shm_sem.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -31,8 +32,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-AIGYM_STATIC_ASSERT(sizeof(sem_t) <= AIGYM_SHM_SEM_SLOT_SIZE, "sem_t fits a semaphore slot");
 
 #define AIGYM_WAIT_SLICE_NS 100000000LL      /* block at most 100 ms before re-checking */
 #define AIGYM_WAIT_DEFAULT_SPIN_US 50u       /* spin budget before blocking */
@@ -53,11 +52,17 @@ typedef struct aigym_shm_mapping {
     uint64_t size;     /* mapped bytes (== header total_size) */
     int err_no;        /* errno of a failed open/fstat/mmap, else 0 */
     uint32_t bad_entry; /* entry index of an entry validation error, else UINT32_MAX */
+    uint32_t owner_uid; /* the file's owner and permission bits (NOT_PRIVATE says which) */
+    uint32_t mode;
+    uint64_t dev, ino;  /* the file's identity: unlink the name only if it is still this file */
+    int32_t holder_pid; /* the engine that holds the chunk (CLAIMED) */
 } aigym_shm_mapping;
 
-/* Open and map chunk `handle` (no leading '/'), validate it and check that the host's
- * sem_t has the size of ours. On OK, `out` holds the mapping (detach it later); on error
- * nothing stays mapped or open, out->err_no/bad_entry say more. */
+/* Open and map chunk `handle` (no leading '/'), check that it is private to our user (owned
+ * by our euid, no group/other permission bits: NOT_PRIVATE otherwise, checked with fstat
+ * on the opened fd), validate it and check the host's semaphore format. On OK, `out` holds
+ * the mapping (detach it later); on error nothing stays mapped or open, out->err_no /
+ * bad_entry / owner_uid / mode say more. Claiming the chunk is aigym_shm_claim's job. */
 static inline aigym_shm_status aigym_shm_attach(const char *handle, aigym_shm_mapping *out) {
     char path[AIGYM_SHM_HANDLE_MAX + 2];
     struct stat st;
@@ -68,6 +73,10 @@ static inline aigym_shm_status aigym_shm_attach(const char *handle, aigym_shm_ma
     out->size = 0;
     out->err_no = 0;
     out->bad_entry = UINT32_MAX;
+    out->owner_uid = 0;
+    out->mode = 0;
+    out->dev = out->ino = 0;
+    out->holder_pid = 0;
     if (handle == NULL || handle[0] == '\0') return AIGYM_SHM_ERR_NO_HANDLE;
     if (!aigym_shm_handle_valid(handle)) return AIGYM_SHM_ERR_BAD_HANDLE;
     snprintf(path, sizeof path, "/%s", handle);
@@ -81,6 +90,15 @@ static inline aigym_shm_status aigym_shm_attach(const char *handle, aigym_shm_ma
         close(fd);
         return AIGYM_SHM_ERR_OPEN_FAILED;
     }
+    out->owner_uid = (uint32_t)st.st_uid;
+    out->mode = (uint32_t)(st.st_mode & 07777);
+    out->dev = (uint64_t)st.st_dev;
+    out->ino = (uint64_t)st.st_ino;
+    /* a squatter's file (another owner, or readable/writable by others) is never trusted */
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+        close(fd);
+        return AIGYM_SHM_ERR_NOT_PRIVATE;
+    }
     if ((uint64_t)st.st_size < AIGYM_SHM_HEADER_SIZE) {
         close(fd);
         return AIGYM_SHM_ERR_TOO_SMALL;
@@ -89,7 +107,7 @@ static inline aigym_shm_status aigym_shm_attach(const char *handle, aigym_shm_ma
     out->err_no = base == MAP_FAILED ? errno : 0;
     close(fd); /* the mapping keeps the chunk alive */
     if (base == MAP_FAILED) return AIGYM_SHM_ERR_OPEN_FAILED;
-    status = aigym_shm_validate(base, (uint64_t)st.st_size, (uint32_t)sizeof(sem_t), &out->bad_entry);
+    status = aigym_shm_validate(base, (uint64_t)st.st_size, AIGYM_SHM_SEM_SIZE, &out->bad_entry);
     if (status != AIGYM_SHM_OK) {
         munmap(base, (size_t)st.st_size);
         return status;
@@ -105,9 +123,9 @@ static inline void aigym_shm_detach(aigym_shm_mapping *m) {
     m->size = 0;
 }
 
-/* The sem_t of a semaphore entry (check the entry's kind first, e.g. via aigym_shm_find). */
-static inline sem_t *aigym_shm_entry_sem(void *base, const aigym_shm_entry *e) {
-    return (sem_t *)aigym_shm_entry_data(base, e);
+/* The semaphore of a semaphore entry (check the entry's kind first, e.g. via aigym_shm_find). */
+static inline aigym_sem *aigym_shm_entry_sem(void *base, const aigym_shm_entry *e) {
+    return (aigym_sem *)aigym_shm_entry_data(base, e);
 }
 
 /* ---- liveness --------------------------------------------------------------------- */
@@ -134,6 +152,24 @@ static inline int aigym_pid_alive(int32_t pid) {
     return !(p[2] == 'Z' || p[2] == 'X');
 }
 
+/* ---- claiming the chunk as its one engine ----------------------------------------- */
+
+/* Claim an attached chunk for engine `pid` (compare-and-swap on the header's engine_pid).
+ * OK if it was unclaimed, already ours, or held by a dead engine (a stale claim is taken
+ * over); CLAIMED with m->holder_pid if another live process holds it. */
+static inline aigym_shm_status aigym_shm_claim(aigym_shm_mapping *m, int32_t pid) {
+    aigym_shm_header *h = (aigym_shm_header *)m->base;
+    int32_t holder = 0;
+    int tries;
+    for (tries = 0; tries < 16; ++tries) {
+        if (aigym_shm_cas_engine_pid(h, 0, pid, &holder) || holder == pid) return AIGYM_SHM_OK;
+        if (holder > 0 && aigym_pid_alive(holder)) break;
+        if (aigym_shm_cas_engine_pid(h, holder, pid, &holder)) return AIGYM_SHM_OK; /* dead holder */
+    }
+    m->holder_pid = holder;
+    return AIGYM_SHM_ERR_CLAIMED;
+}
+
 /* ---- spin-then-block wait ---------------------------------------------------------- */
 
 typedef enum aigym_wait_status {
@@ -141,7 +177,8 @@ typedef enum aigym_wait_status {
     AIGYM_WAIT_TIMEOUT = 1,   /* timeout_ns elapsed first */
     AIGYM_WAIT_PEER_DEAD = 2, /* peer_pid is gone (checked between blocking slices) */
     AIGYM_WAIT_SHUTDOWN = 3,  /* *shutdown_flag became non-zero */
-    AIGYM_WAIT_ERROR = 4      /* sem_* failed; errno says why */
+    AIGYM_WAIT_ERROR = 4,     /* futex(2) failed; errno says why */
+    AIGYM_WAIT_CORRUPT = 5    /* the semaphore's bytes are garbage (aigym_sem_valid) */
 } aigym_wait_status;
 
 static inline const char *aigym_wait_status_message(aigym_wait_status s) {
@@ -151,6 +188,7 @@ static inline const char *aigym_wait_status_message(aigym_wait_status s) {
     case AIGYM_WAIT_PEER_DEAD: return "the peer process died while we waited";
     case AIGYM_WAIT_SHUTDOWN: return "the host asked the engine to shut down";
     case AIGYM_WAIT_ERROR: return "semaphore wait failed";
+    case AIGYM_WAIT_CORRUPT: return aigym_sem_status_message(AIGYM_SEM_CORRUPT);
     default: return "unknown wait status";
     }
 }
@@ -171,24 +209,30 @@ static inline void aigym_cpu_relax(void) {
 #endif
 }
 
+/* Map a semaphore status of the wait's fast path to a wait status (OK/AGAIN handled by caller). */
+static inline aigym_wait_status aigym_wait_from_sem(aigym_sem_status st) {
+    return st == AIGYM_SEM_CORRUPT ? AIGYM_WAIT_CORRUPT : AIGYM_WAIT_ERROR;
+}
+
 /* Wait on `sem`:
- *   1. sem_trywait; on success return at once.
- *   2. spin up to spin_us microseconds with sem_trywait + a pause instruction
- *      (glibc's trywait only reads the shared line while the value is 0); after the
- *      first AIGYM_WAIT_BUSY_SPIN_NS (default 0) each iteration also calls sched_yield()
- *      so a peer sharing our vCPU can run.
- *   3. block in sem_clockwait(CLOCK_MONOTONIC) slices of <= 100 ms; between slices
- *      check *shutdown_flag (if not NULL) and peer_pid (if > 0) and give up if needed.
+ *   1. trywait; on success return at once.
+ *   2. spin up to spin_us microseconds with trywait + a pause instruction (trywait only
+ *      reads the shared line while the count is 0); after the first AIGYM_WAIT_BUSY_SPIN_NS
+ *      (default 0) each iteration also calls sched_yield() so a peer sharing our vCPU can run.
+ *   3. block on the futex in slices of <= 100 ms; between slices check *shutdown_flag (if
+ *      not NULL) and peer_pid (if > 0) and give up if needed.
  * timeout_ns < 0 waits forever (still checking the peer), 0 polls once, > 0 bounds it.
- * spin_us = 0 disables spinning. EINTR is retried. Before reporting PEER_DEAD or
- * SHUTDOWN a last trywait runs, so a post made just before the peer exited is taken. */
-static inline aigym_wait_status aigym_sem_wait(sem_t *sem, int64_t timeout_ns, uint32_t spin_us,
+ * spin_us = 0 disables spinning. Signals are retried. Before reporting PEER_DEAD or
+ * SHUTDOWN a last trywait runs, so a post made just before the peer exited is taken.
+ * A corrupted semaphore returns CORRUPT (at once, whatever the phase). */
+static inline aigym_wait_status aigym_sem_wait(aigym_sem *sem, int64_t timeout_ns, uint32_t spin_us,
                                                int32_t peer_pid, const uint32_t *shutdown_flag) {
     int64_t start, deadline, spin_end, busy_end, now, slice_end;
-    struct timespec abs_ts;
+    aigym_sem_status st;
     unsigned iter = 0;
-    if (sem_trywait(sem) == 0) return AIGYM_WAIT_OK;
-    if (errno != EAGAIN && errno != EINTR) return AIGYM_WAIT_ERROR;
+    st = aigym_sem_trywait(sem);
+    if (st == AIGYM_SEM_OK) return AIGYM_WAIT_OK;
+    if (st != AIGYM_SEM_AGAIN) return aigym_wait_from_sem(st);
     if (timeout_ns == 0) return AIGYM_WAIT_TIMEOUT;
     start = aigym_now_ns();
     deadline = (timeout_ns < 0 || timeout_ns > INT64_MAX - start) ? INT64_MAX : start + timeout_ns;
@@ -198,7 +242,9 @@ static inline aigym_wait_status aigym_sem_wait(sem_t *sem, int64_t timeout_ns, u
         busy_end = start + AIGYM_WAIT_BUSY_SPIN_NS;
         for (;;) {
             aigym_cpu_relax();
-            if (sem_trywait(sem) == 0) return AIGYM_WAIT_OK;
+            st = aigym_sem_trywait(sem);
+            if (st == AIGYM_SEM_OK) return AIGYM_WAIT_OK;
+            if (st != AIGYM_SEM_AGAIN) return aigym_wait_from_sem(st);
             if ((++iter & 3u) != 0u) continue;
             now = aigym_now_ns();
             if (now >= spin_end) break;
@@ -207,22 +253,19 @@ static inline aigym_wait_status aigym_sem_wait(sem_t *sem, int64_t timeout_ns, u
     }
     for (;;) {
         now = aigym_now_ns();
-        if (now >= deadline) return sem_trywait(sem) == 0 ? AIGYM_WAIT_OK : AIGYM_WAIT_TIMEOUT;
+        if (now >= deadline) {
+            st = aigym_sem_trywait(sem);
+            return st == AIGYM_SEM_OK ? AIGYM_WAIT_OK : st == AIGYM_SEM_AGAIN ? AIGYM_WAIT_TIMEOUT : aigym_wait_from_sem(st);
+        }
         slice_end = deadline - now > AIGYM_WAIT_SLICE_NS ? now + AIGYM_WAIT_SLICE_NS : deadline;
-        abs_ts.tv_sec = (time_t)(slice_end / 1000000000LL);
-        abs_ts.tv_nsec = (long)(slice_end % 1000000000LL);
-        if (sem_clockwait(sem, CLOCK_MONOTONIC, &abs_ts) == 0) return AIGYM_WAIT_OK;
-        if (errno != ETIMEDOUT && errno != EINTR) return AIGYM_WAIT_ERROR;
+        st = aigym_sem_block(sem, slice_end);
+        if (st == AIGYM_SEM_OK) return AIGYM_WAIT_OK;
+        if (st != AIGYM_SEM_TIMEDOUT && st != AIGYM_SEM_INTERRUPTED) return aigym_wait_from_sem(st);
         if (shutdown_flag != NULL && __atomic_load_n(shutdown_flag, __ATOMIC_ACQUIRE) != 0u)
-            return sem_trywait(sem) == 0 ? AIGYM_WAIT_OK : AIGYM_WAIT_SHUTDOWN;
+            return aigym_sem_trywait(sem) == AIGYM_SEM_OK ? AIGYM_WAIT_OK : AIGYM_WAIT_SHUTDOWN;
         if (peer_pid > 0 && !aigym_pid_alive(peer_pid))
-            return sem_trywait(sem) == 0 ? AIGYM_WAIT_OK : AIGYM_WAIT_PEER_DEAD;
+            return aigym_sem_trywait(sem) == AIGYM_SEM_OK ? AIGYM_WAIT_OK : AIGYM_WAIT_PEER_DEAD;
     }
-}
-
-/* Post `sem`; 0 on success, -1 with errno (EOVERFLOW) on failure. */
-static inline int aigym_sem_post(sem_t *sem) {
-    return sem_post(sem);
 }
 
 #ifdef __cplusplus

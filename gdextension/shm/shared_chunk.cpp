@@ -1,11 +1,17 @@
 #include "shm/shared_chunk.h"
 
+#include <cstdio>
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <mutex>
 #include <vector>
+
+#include "binding/log.h"
+#include "shm/host_watch.h"
 
 namespace aigym::shm {
 
@@ -30,12 +36,30 @@ std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std:
         if (!handle.empty()) error = "chunk '" + handle + "': " + error;
         if (chunk->mapping_.err_no != 0) error += std::string(" (") + std::strerror(chunk->mapping_.err_no) + ")";
         if (chunk->mapping_.bad_entry != UINT32_MAX) error += " (directory entry " + std::to_string(chunk->mapping_.bad_entry) + ")";
+        if (status == AIGYM_SHM_ERR_NOT_PRIVATE) {
+            char mode[16];
+            std::snprintf(mode, sizeof mode, "%04o", chunk->mapping_.mode);
+            error += ": owner uid " + std::to_string(chunk->mapping_.owner_uid) + ", mode " + mode + " (we are uid " +
+                     std::to_string(geteuid()) + " and need mode 0600)";
+        }
         return nullptr;
     }
-    // Tell the host who we are, so its waits notice if this engine dies.
-    aigym_shm_store_engine_pid(chunk->header(), static_cast<int32_t>(getpid()));
+    // One engine per chunk: claim it (this also tells the host whose death to watch for).
+    if (aigym_shm_claim(&chunk->mapping_, static_cast<int32_t>(getpid())) != AIGYM_SHM_OK) {
+        error = "chunk '" + handle + "': " + aigym_shm_status_message(AIGYM_SHM_ERR_CLAIMED) + " (pid " +
+                std::to_string(chunk->mapping_.holder_pid) + "); one engine per chunk";
+        return nullptr;
+    }
+    std::string watch_error;
+    if (!start_host_watch(handle, chunk->mapping_.dev, chunk->mapping_.ino, chunk->host_pid(), watch_error)) {
+        AIGYM_WARNING("chunk '" + handle + "': cannot watch the host for cleanup after its death: " + watch_error);
+    }
     registry()[handle] = chunk;
     return chunk;
+}
+
+bool SharedChunk::unlink_if_host_dead() const {
+    return unlink_if_same_and_host_dead(handle_, mapping_.dev, mapping_.ino, host_pid());
 }
 
 const aigym_shm_entry *SharedChunk::find(const std::string &name, uint32_t kind, uint32_t dtype, std::string &error) const {

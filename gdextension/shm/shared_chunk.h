@@ -1,6 +1,7 @@
 // A chunk attached by the engine: one mapping per handle, shared by every object that uses it
 // (cSharedMemory, its tensors and semaphores keep it mapped while they live). The engine
-// never creates, resizes or unlinks a chunk; the Python host owns it.
+// claims the chunk (one engine per chunk), never creates or resizes one, and unlinks it only
+// when the host that owns it died (host_watch.h).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,8 @@ class SharedChunk {
     int32_t host_pid() const { return header()->host_pid; }
     bool host_alive() const { return aigym_pid_alive(host_pid()) != 0; }
     bool shutdown_requested() const { return aigym_shm_load_shutdown(header()) != 0; }
+    // The host died: remove its chunk's name (only if it is still our file). True if removed.
+    bool unlink_if_host_dead() const;
 
     // Looks up `name` of `kind`/`dtype`; null with a message naming what is wrong otherwise.
     const aigym_shm_entry *find(const std::string &name, uint32_t kind, uint32_t dtype, std::string &error) const;

@@ -49,8 +49,9 @@ bool cSharedMemorySemaphore::post() {
         AIGYM_ERROR(where("post") + ": semaphore is not initialised (call init(name) first)");
         return false;
     }
-    if (aigym_sem_post(sem_) != 0) {
-        AIGYM_ERROR(where("post") + ": " + std::strerror(errno));
+    const aigym_sem_status status = aigym_sem_post(sem_);
+    if (status != AIGYM_SEM_OK) {
+        AIGYM_ERROR(where("post") + " in chunk '" + chunk_->handle() + "': " + aigym_sem_status_message(status));
         return false;
     }
     return true;
@@ -89,9 +90,13 @@ bool cSharedMemorySemaphore::wait_for(int64_t timeout_ns, const char *method) {
     case AIGYM_WAIT_TIMEOUT:
         return false;
     case AIGYM_WAIT_PEER_DEAD:
-        // No orphaned engines: the host that fed us is gone, so the game ends.
+        // No orphaned engines: the host that fed us is gone, so the game ends (and its chunk goes).
         AIGYM_ERROR(where(method) + ": the host process (pid " + std::to_string(chunk_->host_pid()) + ") died; quitting");
+        chunk_->unlink_if_host_dead();
         gd::engine::quit_scene_tree(1);
+        return false;
+    case AIGYM_WAIT_CORRUPT:
+        AIGYM_ERROR(where(method) + " in chunk '" + chunk_->handle() + "': " + aigym_wait_status_message(status));
         return false;
     case AIGYM_WAIT_SHUTDOWN:
         AIGYM_WARNING(where(method) + ": the host asked the engine to shut down; quitting");

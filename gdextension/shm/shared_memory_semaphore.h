@@ -36,7 +36,7 @@ class cSharedMemorySemaphore : public gd::ExtensionObject {
     std::string where(const char *method) const { return std::string(kClassName) + "." + method + "('" + name_ + "')"; }
 
     std::shared_ptr<shm::SharedChunk> chunk_;
-    sem_t *sem_ = nullptr;
+    aigym_sem *sem_ = nullptr;
     std::string name_;
     int64_t spin_us_ = AIGYM_WAIT_DEFAULT_SPIN_US;
 };

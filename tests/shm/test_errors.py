@@ -91,14 +91,14 @@ def _poke(path: str, offset: int, data: bytes) -> None:
 
 @pytest.mark.parametrize("offset, data, status", [
     (0, b"NOTAIGYM", L.ERR_BAD_MAGIC),
-    (8, (2).to_bytes(4, "little"), L.ERR_BAD_VERSION),
+    (8, (1).to_bytes(4, "little"), L.ERR_BAD_VERSION),  # version 1 used glibc sem_t
     (12, (64).to_bytes(4, "little"), L.ERR_BAD_HEADER_SIZE),
     (16, (12345).to_bytes(8, "little"), L.ERR_BAD_TOTAL_SIZE),
     (28, (0).to_bytes(4, "little"), L.ERR_BAD_CAPACITY),
     (40, (4096).to_bytes(8, "little"), L.ERR_BAD_DATA_OFFSET),
     (32, (17).to_bytes(4, "little"), L.ERR_BAD_ENTRY_COUNT),
     (48, (1 << 40).to_bytes(8, "little"), L.ERR_BAD_DATA_USED),
-    (36, (16).to_bytes(4, "little"), L.ERR_BAD_SEM_SIZE),
+    (36, (32).to_bytes(4, "little"), L.ERR_BAD_SEM_SIZE),  # e.g. a glibc sem_t
 ])
 def test_attach_corrupt_header(mem, offset, data, status):
     mem.newFloatTensor("obs", 4)

@@ -100,7 +100,7 @@ def _assert_consistent(buf, header, entries) -> None:
 @given(OPS)
 def test_python_parser_never_crashes(ops):
     buf = mutate(bytearray(BASE), ops)
-    status, bad_entry, header, entries = check(bytes(buf), L.SEM_T_SIZE)
+    status, bad_entry, header, entries = check(bytes(buf), L.SEM_SIZE)
     assert 0 <= status < L.STATUS_COUNT
     try:
         header, entries = parse(bytes(buf), "fuzz")
@@ -167,7 +167,7 @@ def test_c_and_python_validators_agree(cc, tmp_path):
     assert len(c_results) == len(images)
     statuses = set()
     for img, (c_status, c_bad) in zip(images, c_results):
-        status, bad, _, _ = check(img, L.SEM_T_SIZE)
+        status, bad, _, _ = check(img, L.SEM_SIZE)
         assert (c_status, c_bad) == (status, -1 if bad is None else bad), f"image {images.index(img)}"
         statuses.add(status)
     # the corpus reaches most checks, not just the magic

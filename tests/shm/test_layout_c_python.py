@@ -29,7 +29,8 @@ def test_constants_match(dump):
     c = dump["constants"]
     assert c["MAGIC"].encode() == L.MAGIC and c["MAGIC_SIZE"] == len(L.MAGIC)
     for name in ("LAYOUT_VERSION", "HEADER_SIZE", "ENTRY_SIZE", "DIR_OFFSET", "ALIGN", "NAME_SIZE", "NAME_MAX",
-                 "HANDLE_MAX", "MAX_CAPACITY", "SEM_SLOT_SIZE", "SEM_T_SIZE", "KIND_TENSOR", "KIND_SEMAPHORE",
+                 "HANDLE_MAX", "MAX_CAPACITY", "SEM_SLOT_SIZE", "SEM_SIZE", "SEM_MAGIC", "SEM_VALUE_MAX",
+                 "SEM_WAITERS_MAX", "KIND_TENSOR", "KIND_SEMAPHORE",
                  "DTYPE_NONE", "DTYPE_INT32", "DTYPE_FLOAT32", "DTYPE_UINT8", "STATUS_COUNT"):
         assert c[name] == getattr(L, name), name
     assert c["sizeof_header"] == L.HEADER_STRUCT.size == L.HEADER_SIZE
@@ -37,7 +38,8 @@ def test_constants_match(dump):
     assert c["alignof_header"] == c["alignof_entry"] == 8
 
 
-@pytest.mark.parametrize("which, fields", [("header", L.HEADER_FIELDS), ("entry", L.ENTRY_FIELDS)])
+@pytest.mark.parametrize("which, fields", [("header", L.HEADER_FIELDS), ("entry", L.ENTRY_FIELDS),
+                                           ("sem", L.SEM_FIELDS)])
 def test_offsets_and_sizes_match(dump, which, fields):
     import struct
 
@@ -48,11 +50,11 @@ def test_offsets_and_sizes_match(dump, which, fields):
         # naturally aligned: both compilers and numpy/ctypes agree without packing pragmas
         assert offset % min(struct.calcsize("<" + code), 8) == 0, name
     # the Python struct really puts each field at that offset
-    s = L.HEADER_STRUCT if which == "header" else L.ENTRY_STRUCT
     for i, (name, code, offset) in enumerate(fields):
         prefix = "<" + "".join(c for _, c, _ in fields[:i])
         assert struct.calcsize(prefix) == offset, name
-    assert s.size == (L.HEADER_SIZE if which == "header" else L.ENTRY_SIZE)
+    size = {"header": L.HEADER_SIZE, "entry": L.ENTRY_SIZE, "sem": L.SEM_SIZE}[which]
+    assert struct.calcsize("<" + "".join(c for _, c, _ in fields)) == size
 
 
 def test_messages_names_and_helpers_match(dump):
@@ -68,13 +70,13 @@ def test_chunk_bytes_are_what_the_spec_says(mem):
     t = mem.newFloatTensor("obs", 16)
     raw = open(mem.path, "rb").read(L.data_offset_for(16))
     assert raw[0:8] == b"AIGYMSHM"
-    assert int.from_bytes(raw[8:12], "little") == 1
+    assert int.from_bytes(raw[8:12], "little") == 2
     assert int.from_bytes(raw[12:16], "little") == 128
     assert int.from_bytes(raw[16:24], "little") == mem.size == os.path.getsize(mem.path)
     assert int.from_bytes(raw[24:28], "little") == 128
     assert int.from_bytes(raw[28:32], "little") == 16
     assert int.from_bytes(raw[32:36], "little") == 1
-    assert int.from_bytes(raw[36:40], "little") == 32
+    assert int.from_bytes(raw[36:40], "little") == 16  # sizeof(aigym_sem)
     assert int.from_bytes(raw[40:48], "little") == 128 + 16 * 128
     assert int.from_bytes(raw[48:56], "little") == 64
     assert int.from_bytes(raw[56:60], "little") == os.getpid()
@@ -83,6 +85,10 @@ def test_chunk_bytes_are_what_the_spec_says(mem):
     assert [int.from_bytes(e[a:b], "little") for a, b in ((64, 68), (68, 72), (72, 80), (80, 88), (88, 96))] == [
         L.KIND_TENSOR, L.DTYPE_FLOAT32, 16, 128 + 16 * 128, 64]
     assert t.offset % 64 == 0
+    sem = mem.newSemaphore("ready", 3)
+    slot = open(mem.path, "rb").read()[sem._entry.offset:sem._entry.offset + 64]
+    assert [int.from_bytes(slot[i:i + 4], "little") for i in (0, 4, 8, 12)] == [3, 0, 0x4D534741, 0]
+    assert slot[8:12] == b"AGSM" and slot[16:] == bytes(48)
 
 
 def test_c_attach_errors(cc, handles):

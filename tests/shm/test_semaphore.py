@@ -221,7 +221,7 @@ def test_spin_configuration(mem):
 
 def test_post_overflow(mem):
     s = mem.newSemaphore("s", 2**31 - 1)
-    with pytest.raises(SharedMemoryError, match=r"^post on semaphore 's' failed: Value too large"):
+    with pytest.raises(SharedMemoryError, match=r"^post on semaphore 's' of shared memory '.*' failed: the count is at its maximum"):
         s.post()
 
 

@@ -8,16 +8,19 @@ import mmap
 import operator
 import os
 import secrets
+import stat
 import weakref
 from typing import Any
 
 import numpy as np
 
-from . import _libc, cleanup
+from . import cleanup
+from . import _futexsem as _fs
 from . import layout as L
-from .errors import (BadChunk, ChunkClosed, ChunkExists, ChunkFull, ChunkNotFound, DuplicateName, InvalidHandle,
-                     InvalidName, NotOwner, SharedMemoryError, UnknownName, WrongKind)
-from ..liveness import Peer, start_time
+from .errors import (BadChunk, ChunkClaimed, ChunkClosed, ChunkExists, ChunkFull, ChunkNotFound, ChunkNotPrivate,
+                     DuplicateName, InvalidHandle, InvalidName, NotOwner, SharedMemoryError, UnknownName, WrongKind)
+from .ownership import not_private_reason, user_name
+from ..liveness import Peer, pid_alive, start_time
 from .semaphore import SharedMemorySemaphore
 from .tensor import TENSOR_CLASSES, SharedFloatTensor, SharedIntTensor, SharedTensor, SharedUintTensor
 from .validate import Entry, parse
@@ -117,8 +120,10 @@ class SharedMemory:
     def attach(cls, handle: str | None, as_engine: bool = False) -> SharedMemory:
         """Open an existing chunk, validating header and directory (BadChunk on corruption).
 
-        The attached object can find, read and write entries but not create them. With
-        ``as_engine`` it records this process as the engine (tests and tools acting as one).
+        The attached object can find, read and write entries but not create them. A file owned
+        by another user or granting group/other access is refused (ChunkNotPrivate). With
+        ``as_engine`` this process claims the chunk as its one engine, like the GDExtension
+        does: ChunkClaimed if another live engine holds it (a dead holder's claim is taken over).
         """
         self = cls.__new__(cls)
         self._init_state()
@@ -128,12 +133,18 @@ class SharedMemory:
             fd = os.open(self.path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             raise ChunkNotFound(f"shared memory '{handle}': {L.STATUS_MESSAGES[L.ERR_NOT_FOUND]}") from None
+        except PermissionError as exc:
+            raise _permission_error(handle, exc) from None
         except OSError as exc:
             raise SharedMemoryError(f"shared memory '{handle}': {L.STATUS_MESSAGES[L.ERR_OPEN_FAILED]} "
                                     f"({exc.strerror})") from None
         try:
             self._fd = fd
             st = os.fstat(fd)
+            reason = not_private_reason(st)
+            if reason is not None:
+                raise ChunkNotPrivate(f"shared memory '{handle}': {L.STATUS_MESSAGES[L.ERR_NOT_PRIVATE]}: {reason}",
+                                      st.st_uid, stat.S_IMODE(st.st_mode))
             if st.st_size < L.HEADER_SIZE:
                 raise BadChunk(f"shared memory '{handle}': {L.STATUS_MESSAGES[L.ERR_TOO_SMALL]} "
                                f"(it has {st.st_size} bytes)", L.ERR_TOO_SMALL)
@@ -146,11 +157,26 @@ class SharedMemory:
             self._live = _LiveFields(self._mm)
             self._closed = False
             if as_engine:
-                self._live.engine_pid.value = os.getpid()
+                self._claim_as_engine()
         except BaseException:
             self.close()
             raise
         return self
+
+    def _claim_as_engine(self) -> None:
+        """Compare-and-swap engine_pid to our pid (as aigym_shm_claim in C)."""
+        addr = ctypes.addressof(self._fields().engine_pid)
+        me, holder = os.getpid(), 0
+        for _ in range(16):
+            holder = _fs.cas_i32(addr, 0, me)
+            if holder in (0, me):
+                return
+            if holder > 0 and pid_alive(holder):
+                break
+            if _fs.cas_i32(addr, holder, me) == holder:  # the holder died: take its stale claim over
+                return
+        raise ChunkClaimed(f"shared memory '{self.handle}': {L.STATUS_MESSAGES[L.ERR_CLAIMED]} (pid {holder}); "
+                           "one engine per chunk", holder)
 
     def _init_state(self) -> None:
         # everything close() touches exists before anything can fail
@@ -184,38 +210,49 @@ class SharedMemory:
         return value
 
     def _create(self, handle: str, size: int, capacity: int, data_offset: int) -> None:
+        """Build the chunk under a temporary name, then link it into place complete.
+
+        A host killed at any point leaves either nothing, a temporary file whose name holds
+        our pid and start time, or a complete chunk with our pid in its header: the sweep
+        removes both kinds once we are dead (no zero-filled file nothing would ever remove).
+        """
         path = os.path.join(cleanup.SHM_DIR, handle)
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except FileExistsError:
+        if os.path.lexists(path):  # cheap early answer; os.link below is the atomic check
             raise ChunkExists(f"shared memory '{handle}' already exists; choose another handle or omit it "
-                              "to generate one") from None
-        self.handle, self._fd, self._owner = handle, fd, True
-        registered = False
+                              "to generate one")
+        tmp = cleanup.temp_path()
         try:
-            st = os.fstat(fd)
-            self._identity = (st.st_dev, st.st_ino)
-            cleanup.register(path, st.st_dev, st.st_ino)  # from here on it is cleaned up at exit
-            registered = True
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise SharedMemoryError(f"shared memory '{handle}': cannot create {tmp}: {exc.strerror}") from None
+        self.handle, self._fd, self._owner = handle, fd, True
+        st = os.fstat(fd)
+        cleanup.register(tmp, st.st_dev, st.st_ino)  # exit and signal handlers remove it too
+        try:
             os.fchmod(fd, 0o600)  # exact mode whatever the umask
             os.ftruncate(fd, size)
             self._reserve(0, data_offset, "the header and directory")
             self._mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
             L.HEADER_STRUCT.pack_into(
                 self._mm, 0, b"\0" * 8, L.LAYOUT_VERSION, L.HEADER_SIZE, size, L.ENTRY_SIZE, capacity, 0,
-                L.SEM_T_SIZE, data_offset, 0, os.getpid(), 0, start_time(os.getpid()), 0, 0, b"")
+                L.SEM_SIZE, data_offset, 0, os.getpid(), 0, start_time(os.getpid()), 0, 0, b"")
             self._mm[0:8] = L.MAGIC  # last: a sweep never sees a header without its pid
+            try:
+                os.link(tmp, path)  # atomic publication; never replaces an existing name
+            except FileExistsError:
+                raise ChunkExists(f"shared memory '{handle}' already exists; choose another handle or omit it "
+                                  "to generate one") from None
+            self._identity = (st.st_dev, st.st_ino)
+            cleanup.register(path, st.st_dev, st.st_ino)
             self._size, self._capacity, self._data_offset = size, capacity, data_offset
             self._live = _LiveFields(self._mm)
             self._closed = False
         except BaseException:
-            self.close()  # roll back: unmap, unlink, close fd
-            if not registered:  # failed before the inode was recorded: the name is still ours
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
+            self.close()  # roll back: unmap, unlink the published name if any, close the fd
             raise
+        finally:
+            cleanup.unregister(tmp)
+            cleanup.unlink_if_same(tmp, st.st_dev, st.st_ino)
         global _latest
         _latest = weakref.ref(self)
 
@@ -339,7 +376,7 @@ class SharedMemory:
         return tensor
 
     def _create_semaphore(self, name: str, init_val: int) -> Entry:
-        init_val = self._check_int(f"init_val of semaphore {name!r}", init_val, 0, _libc.SEM_VALUE_MAX)
+        init_val = self._check_int(f"init_val of semaphore {name!r}", init_val, 0, L.SEM_VALUE_MAX)
         return self._allocate(name, L.KIND_SEMAPHORE, L.DTYPE_NONE, 1, L.SEM_SLOT_SIZE, init_val)
 
     def _allocate(self, name: str, kind: int, dtype: int, count: int, nbytes: int, init_val: int = 0) -> Entry:
@@ -366,10 +403,10 @@ class SharedMemory:
         assert mm is not None
         if kind == L.KIND_SEMAPHORE:
             anchor = (ctypes.c_char * L.SEM_SLOT_SIZE).from_buffer(mm, offset)
-            rc = _libc.sem_init(ctypes.addressof(anchor), 1, init_val)
+            rc = _fs.init(ctypes.addressof(anchor), init_val)
             del anchor
-            if rc != 0:
-                raise SharedMemoryError(f"sem_init for semaphore '{name}' failed: {_libc.strerror(_libc.errno())}")
+            if rc != _fs.OK:
+                raise SharedMemoryError(f"cannot initialise semaphore '{name}' (status {rc})")
         L.ENTRY_STRUCT.pack_into(mm, L.entry_offset(index), name.encode(), kind, dtype, count, offset, nbytes, b"")
         fields.data_used.value = offset + nbytes - self._data_offset
         fields.entry_count.value = index + 1  # publish: the entry is complete (x86-64 keeps store order)
@@ -493,6 +530,19 @@ class SharedMemory:
 
 
 SharedMemoryTensor = SharedMemory  # the seed's name for the chunk class
+
+
+def _permission_error(handle: str, exc: OSError) -> ChunkNotPrivate:
+    """A chunk we may not open: name its owner and mode (an lstat just for the message)."""
+    try:
+        st = os.lstat(os.path.join(cleanup.SHM_DIR, handle))
+        owner, mode = st.st_uid, stat.S_IMODE(st.st_mode)
+        detail = f"owned by {user_name(owner)}, mode {mode:04o}"
+    except OSError:
+        owner = mode = None
+        detail = "owner unknown"
+    return ChunkNotPrivate(f"shared memory '{handle}': permission denied ({detail}); "
+                           f"{L.STATUS_MESSAGES[L.ERR_NOT_PRIVATE]}", owner, mode)
 
 
 def _sweep_once() -> None:

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import signal
 import stat
 import threading
 
 from . import layout as L
-from ..liveness import owner_alive
+from ..liveness import owner_alive, start_time
 
 SHM_DIR = "/dev/shm"
 HANDLE_PREFIX = "aigym_"
+# A chunk is built under ".aigym-new.<creator pid>.<creator start time>.<random>" and linked
+# to its handle only when complete; the leading '.' keeps it from ever being a valid handle.
+TEMP_PREFIX = ".aigym-new."
 
 _lock = threading.Lock()
 _owned: dict[str, tuple[int, int, int]] = {}  # path -> (creator pid, st_dev, st_ino)
@@ -29,6 +33,20 @@ def register(path: str, dev: int, ino: int) -> None:
     with _lock:
         _owned[path] = (os.getpid(), dev, ino)
     _install_signal_handlers()
+
+
+def temp_path() -> str:
+    """A fresh temporary creation path naming this process (pid and start time)."""
+    pid = os.getpid()
+    return os.path.join(SHM_DIR, f"{TEMP_PREFIX}{pid}.{start_time(pid)}.{secrets.token_hex(8)}")
+
+
+def _temp_owner(name: str) -> tuple[int, int] | None:
+    """(pid, start time) encoded in a temporary creation name, None if it is not one."""
+    parts = name[len(TEMP_PREFIX):].split(".") if name.startswith(TEMP_PREFIX) else []
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    return int(parts[0]), int(parts[1])
 
 
 def unregister(path: str) -> None:
@@ -100,8 +118,9 @@ def sweep_stale_chunks(prefix: str = HANDLE_PREFIX, dry_run: bool = False) -> li
     """Remove chunks in /dev/shm named ``prefix*`` whose creator process is gone.
 
     Only regular files owned by this user, with the godot-aigym magic, whose recorded host
-    pid (and start time, guarding against pid reuse) is dead are removed. Returns the
-    handles removed (or that would be, with ``dry_run``). Never raises for odd files.
+    pid (and start time, guarding against pid reuse) is dead are removed; so are temporary
+    creation files (``TEMP_PREFIX``) whose creator, named in the file name, is dead. Returns
+    the names removed (or that would be, with ``dry_run``). Never raises for odd files.
     """
     removed: list[str] = []
     try:
@@ -110,7 +129,8 @@ def sweep_stale_chunks(prefix: str = HANDLE_PREFIX, dry_run: bool = False) -> li
         return removed
     uid = os.getuid()
     for name in names:
-        if not name.startswith(prefix):
+        temp_owner = _temp_owner(name)
+        if not name.startswith(prefix) and temp_owner is None:
             continue
         path = os.path.join(SHM_DIR, name)
         try:
@@ -119,17 +139,25 @@ def sweep_stale_chunks(prefix: str = HANDLE_PREFIX, dry_run: bool = False) -> li
             continue
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_uid != uid or st.st_size < L.HEADER_SIZE:
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != uid:
                 continue
-            head = os.pread(fd, L.HEADER_SIZE, 0)
+            if temp_owner is not None:
+                head = b""  # judged by the name: the creator may have died before writing anything
+            elif st.st_size < L.HEADER_SIZE:
+                continue
+            else:
+                head = os.pread(fd, L.HEADER_SIZE, 0)
         except OSError:
             continue
         finally:
             os.close(fd)
-        if len(head) < L.HEADER_SIZE or head[:8] != L.MAGIC:
-            continue  # not ours, or a creation still in progress (magic is written last)
-        host_pid = L.I32.unpack_from(head, L.HEADER_OFFSETS["host_pid"])[0]
-        started = L.U64.unpack_from(head, L.HEADER_OFFSETS["host_start_time"])[0]
+        if temp_owner is not None:
+            host_pid, started = temp_owner
+        elif len(head) < L.HEADER_SIZE or head[:8] != L.MAGIC:
+            continue  # not ours (chunks are only linked into place complete)
+        else:
+            host_pid = L.I32.unpack_from(head, L.HEADER_OFFSETS["host_pid"])[0]
+            started = L.U64.unpack_from(head, L.HEADER_OFFSETS["host_start_time"])[0]
         if owner_alive(host_pid, started):
             continue
         if dry_run:

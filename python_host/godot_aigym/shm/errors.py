@@ -86,3 +86,30 @@ class EngineTimeoutError(WaitTimeout):
     A hang is not a death: this is a ``TimeoutError`` (and a ``WaitTimeout``), never an
     ``EngineDiedError``. The environment layer stops the engine before raising it.
     """
+
+
+class CorruptedSemaphore(SharedMemoryError):
+    """A semaphore's bytes in the chunk are garbage (bad magic, count or waiter count): someone
+    other than godot-aigym wrote into the chunk. ``name`` is the semaphore's name."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class ChunkClaimed(SharedMemoryError):
+    """Another live engine already claimed the chunk (``holder_pid``); one engine per chunk."""
+
+    def __init__(self, message: str, holder_pid: int) -> None:
+        super().__init__(message)
+        self.holder_pid = holder_pid
+
+
+class ChunkNotPrivate(SharedMemoryError, PermissionError):
+    """The file under the handle is owned by another user or grants group/other access (a
+    possible name squatter), or we may not open it; ``owner_uid`` and ``mode`` say which."""
+
+    def __init__(self, message: str, owner_uid: int | None = None, mode: int | None = None) -> None:
+        super().__init__(message)
+        self.owner_uid = owner_uid
+        self.mode = mode

@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 
 MAGIC: Final = b"AIGYMSHM"
-LAYOUT_VERSION: Final = 1
+LAYOUT_VERSION: Final = 2  # 2: our own futex semaphore instead of glibc sem_t
 HEADER_SIZE: Final = 128
 ENTRY_SIZE: Final = 128
 DIR_OFFSET: Final = 128
@@ -24,9 +24,14 @@ NAME_MAX: Final = 63
 HANDLE_MAX: Final = 127
 MAX_CAPACITY: Final = 1024
 SEM_SLOT_SIZE: Final = 64
-# sizeof(sem_t) on 64-bit glibc (x86_64 and aarch64); stored in the header so an engine
-# built against a different sem_t refuses the chunk instead of corrupting it.
-SEM_T_SIZE: Final = 32
+# The semaphore at the start of each slot (aigym_sem): u32 value (the futex word), u32 waiters,
+# u32 magic, u32 reserved. Its size is stored in the header's sem_size, so an engine with
+# another semaphore format refuses the chunk instead of corrupting it.
+SEM_SIZE: Final = 16
+SEM_MAGIC: Final = 0x4D534741  # "AGSM" little-endian
+SEM_VALUE_MAX: Final = 0x7FFFFFFF
+SEM_WAITERS_MAX: Final = 0x10000
+SEM_FIELDS: Final = (("value", "I", 0), ("waiters", "I", 4), ("magic", "I", 8), ("reserved", "I", 12))
 
 KIND_TENSOR: Final = 1
 KIND_SEMAPHORE: Final = 2
@@ -153,7 +158,9 @@ ERR_BAD_ENTRY_OFFSET: Final = 20
 ERR_INVALID_NAME: Final = 21
 ERR_UNKNOWN_NAME: Final = 22
 ERR_WRONG_KIND: Final = 23
-STATUS_COUNT: Final = 24
+ERR_CLAIMED: Final = 24
+ERR_NOT_PRIVATE: Final = 25
+STATUS_COUNT: Final = 26
 
 STATUS_MESSAGES: Final = {
     OK: "ok",
@@ -170,7 +177,7 @@ STATUS_MESSAGES: Final = {
     ERR_BAD_DATA_OFFSET: "corrupt header: data_offset does not follow the directory",
     ERR_BAD_ENTRY_COUNT: "corrupt header: entry_count exceeds capacity",
     ERR_BAD_DATA_USED: "corrupt header: data_used exceeds the data area",
-    ERR_BAD_SEM_SIZE: "semaphore size mismatch: sem_t differs between host and engine",
+    ERR_BAD_SEM_SIZE: "semaphore size mismatch: host and engine use different semaphore formats",
     ERR_BAD_ENTRY_NAME: "corrupt entry: name is not 1-63 bytes of [A-Za-z0-9_.-] with a NUL",
     ERR_DUPLICATE_NAME: "corrupt directory: two entries share a name",
     ERR_BAD_ENTRY_KIND: "corrupt entry: unknown kind",
@@ -180,6 +187,8 @@ STATUS_MESSAGES: Final = {
     ERR_INVALID_NAME: "invalid name: use 1-63 characters from [A-Za-z0-9_.-]",
     ERR_UNKNOWN_NAME: "no entry with that name",
     ERR_WRONG_KIND: "entry has a different kind or dtype than requested",
+    ERR_CLAIMED: "chunk already claimed by another engine that is still running",
+    ERR_NOT_PRIVATE: "chunk is not private to this user (another owner, or group/other access)",
 }
 assert len(STATUS_MESSAGES) == STATUS_COUNT
 

@@ -1,34 +1,39 @@
 """Process-shared semaphores inside a chunk, with a spin-then-block wait that watches the peer.
 
+A semaphore is a validated futex word of our own (``gdextension/shm/aigym_shm_sem.h``, run
+through the ``_futexsem`` C extension): garbage written into it by anyone is reported as
+``CorruptedSemaphore`` naming it, never a process abort as with glibc's ``sem_t``.
+
 Waiting is the hot path of every environment step. On a small VM a blocking wake-up across
-vCPUs costs ~55 us, so ``wait`` first spins on ``sem_trywait`` for a bounded time
-(``spin_us``, 0 disables), then blocks in ``sem_clockwait`` slices of at most 100 ms and
-checks between slices that the peer process is still alive.
+vCPUs costs ~55 us, so ``wait`` first spins for a bounded time (``spin_us``, 0 disables),
+then blocks on the futex in slices of at most 100 ms and checks between slices that the
+peer process is still alive. The GIL is released while spinning and blocking.
 """
 
 from __future__ import annotations
 
 import ctypes
-import errno as _errno
 import os
 import time
 from typing import TYPE_CHECKING
 
-from . import _libc
 from . import layout as L
-from .errors import ChunkClosed, EngineDiedError, SharedMemoryError, WaitTimeout
+from .errors import ChunkClosed, CorruptedSemaphore, EngineDiedError, SharedMemoryError, WaitTimeout
 from ..liveness import Peer, describe_peer, peer_alive
 from .validate import Entry
+
+try:
+    from . import _futexsem as _fs
+except ImportError as exc:  # pragma: no cover - only without the compiled helper
+    raise ImportError("godot_aigym.shm._futexsem (the compiled semaphore helper) is missing or stale: run "
+                      "`pip install -e .` in the repository") from exc
 
 if TYPE_CHECKING:
     from .chunk import SharedMemory
 
 SLICE_NS = 100_000_000  # longest uninterrupted block: bounds how late a dead peer is noticed
-# After BUSY_SPIN_NS of pure spinning each spin iteration also calls sched_yield: a peer on our
-# own vCPU then runs at once instead of after our whole spin budget (measured on 2 vCPUs:
-# ~7 us instead of ~110 us per round trip). 1 us of pure spin first catches a peer on the
-# other vCPU without a syscall (1.4 us round trip vs ~1.9 us when yielding from the start).
-BUSY_SPIN_NS = 1_000
+# The spin itself runs in C (_futexsem.wait): after 1 us of pure spinning each iteration also
+# calls sched_yield, so a peer on our own vCPU runs at once instead of after our whole budget.
 
 
 def _env_spin_us() -> float:
@@ -100,10 +105,9 @@ class SharedMemorySemaphore:
         self.name: str = entry.name
         self.spin_us: float | None = None if spin_us is None else _check_spin(spin_us)
         self.peer: Peer | None = peer
-        # the buffer export keeps the mapping alive while this object can touch the sem_t
+        # the buffer export keeps the mapping alive while this object can touch the semaphore
         self._anchor: ctypes.Array | None = (ctypes.c_char * L.SEM_SLOT_SIZE).from_buffer(memory._mm, entry.offset)
-        self._ptr = ctypes.c_void_p(ctypes.addressof(self._anchor))
-        self._ts = _libc.Timespec()
+        self._addr: int = ctypes.addressof(self._anchor)
 
     def _release(self) -> None:
         """Drop the mapping export (called by SharedMemory.close)."""
@@ -123,14 +127,15 @@ class SharedMemorySemaphore:
     def post(self) -> None:
         """Increment the semaphore, waking one waiter."""
         self._live()
-        if _libc.sem_post(self._ptr) != 0:
-            code = _libc.errno()
-            raise SharedMemoryError(f"post on semaphore '{self.name}' failed: {_libc.strerror(code)}")
+        status = _fs.post(self._addr)
+        if status != _fs.OK:
+            self._fail("post", status)
 
     def wait(self, timeout: float | None = None) -> None:
         """Decrement, waiting if needed. ``None`` waits forever (but still watches the peer),
         ``0`` only polls, ``> 0`` waits that many seconds. Raises WaitTimeout when the time
-        runs out and EngineDiedError when the peer process dies meanwhile."""
+        runs out, EngineDiedError when the peer process dies meanwhile and CorruptedSemaphore
+        when the semaphore's bytes are garbage."""
         if not self._acquire(timeout):
             raise WaitTimeout(f"semaphore '{self.name}' of shared memory '{self._memory.handle}' was not "
                               f"posted within {timeout:g} s")
@@ -149,18 +154,20 @@ class SharedMemorySemaphore:
     def value(self) -> int:
         """Current count (a snapshot; racy by nature)."""
         self._live()
-        out = ctypes.c_int()
-        _libc.sem_getvalue(self._ptr, ctypes.byref(out))
-        return out.value
+        value = _fs.value(self._addr)
+        if value < 0:
+            self._fail("read", _fs.CORRUPT)
+        return value
 
     # -- the wait ---------------------------------------------------------------------------
     def _acquire(self, timeout: float | None) -> bool:
-        anchor = self._live()  # held in this frame: the mapping cannot vanish under the wait
-        ptr = self._ptr
-        trywait = _libc.sem_trywait
-        if trywait(ptr) == 0:
+        anchor = self._live()  # noqa: F841 - held in this frame: the mapping cannot vanish under the wait
+        addr = self._addr
+        status = _fs.trywait(addr)
+        if status == _fs.OK:
             return True
-        self._check_errno(_libc.errno())
+        if status != _fs.AGAIN:
+            self._fail("wait", status)
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
                 raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
@@ -170,41 +177,27 @@ class SharedMemorySemaphore:
         start = now()
         # beyond ~31 years (or inf) is forever; avoids float -> int overflow
         deadline = None if timeout is None or timeout >= 1e9 else start + int(timeout * 1e9)
-
         spin_us = _default_spin_us if self.spin_us is None else self.spin_us
-        if spin_us > 0:
-            spin_end = start + int(spin_us * 1000)
-            if deadline is not None and spin_end > deadline:
-                spin_end = deadline
-            busy_end = start + BUSY_SPIN_NS
-            yield_cpu = os.sched_yield
-            while True:
-                if trywait(ptr) == 0:
-                    return True
-                t = now()
-                if t >= spin_end:
-                    break
-                if t >= busy_end:
-                    # the peer may share our vCPU: let it run instead of spinning against it
-                    yield_cpu()
-
-        ts = self._ts
+        spin_ns = int(spin_us * 1000)
         while True:
             t = now()
-            if deadline is not None and t >= deadline:
-                return trywait(ptr) == 0
             slice_end = t + SLICE_NS if deadline is None or deadline - t > SLICE_NS else deadline
-            if _libc.sem_wait_until(ptr, slice_end, ts) == 0:
+            status = _fs.wait(addr, spin_ns, slice_end)  # GIL released: spin, then block on the futex
+            if status == _fs.OK:
                 return True
-            code = _libc.errno()
-            if code not in (_errno.ETIMEDOUT, _errno.EINTR):
-                self._check_errno(code)
+            if status not in (_fs.TIMEDOUT, _fs.INTERRUPTED):
+                self._fail("wait", status)
+            spin_ns = 0  # spin only once per wait
+            if status == _fs.INTERRUPTED:
+                continue  # the interpreter ran the signal handlers on the way back here
+            if deadline is not None and now() >= deadline:
+                return _fs.trywait(addr) == _fs.OK
             if self._memory.closed:
                 raise ChunkClosed(f"shared memory '{self._memory.handle}' was closed while waiting on "
                                   f"semaphore '{self.name}'")
             peer = self._watched_peer()
             if peer is not None and not peer_alive(peer):
-                if trywait(ptr) == 0:  # it posted just before exiting
+                if _fs.trywait(addr) == _fs.OK:  # it posted just before exiting
                     return True
                 raise EngineDiedError(f"{self._memory._peer_role()} process {describe_peer(peer)} died while "
                                       f"waiting on semaphore '{self.name}' of shared memory "
@@ -213,6 +206,11 @@ class SharedMemorySemaphore:
     def _watched_peer(self) -> Peer | None:
         return self.peer if self.peer is not None else self._memory._watched_peer()
 
-    def _check_errno(self, code: int) -> None:
-        if code not in (_errno.EAGAIN, _errno.EINTR, _errno.ETIMEDOUT, 0):
-            raise SharedMemoryError(f"wait on semaphore '{self.name}' failed: {_libc.strerror(code)}")
+    def _fail(self, operation: str, status: int) -> None:
+        where = f"semaphore '{self.name}' of shared memory '{self._memory.handle}'"
+        if status == _fs.CORRUPT:
+            raise CorruptedSemaphore(f"{operation} on {where}: {_fs.CORRUPT_MESSAGE}; something other than "
+                                     "godot-aigym wrote into the chunk", self.name)
+        if status == _fs.OVERFLOW:
+            raise SharedMemoryError(f"post on {where} failed: the count is at its maximum ({_fs.VALUE_MAX})")
+        raise SharedMemoryError(f"{operation} on {where} failed: futex system call error (status {status})")

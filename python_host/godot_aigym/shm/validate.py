@@ -120,7 +120,7 @@ def check(buf, expected_sem_size: int = 0) -> tuple[int, int | None, Header | No
     return L.OK, None, header, entries
 
 
-def parse(buf, handle: str = "?", expected_sem_size: int = L.SEM_T_SIZE) -> tuple[Header, list[Entry]]:
+def parse(buf, handle: str = "?", expected_sem_size: int = L.SEM_SIZE) -> tuple[Header, list[Entry]]:
     """Validate ``buf`` and return its header and entries, or raise :class:`BadChunk`.
 
     The message names the chunk, the fixed protocol message, and the bad entry if any.

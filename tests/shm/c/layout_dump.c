@@ -25,8 +25,10 @@ int main(void) {
            AIGYM_SHM_MAGIC, AIGYM_SHM_MAGIC_SIZE, AIGYM_SHM_LAYOUT_VERSION, AIGYM_SHM_HEADER_SIZE);
     printf("\"ENTRY_SIZE\": %u, \"DIR_OFFSET\": %u, \"ALIGN\": %u, \"NAME_SIZE\": %u, \"NAME_MAX\": %u, ",
            AIGYM_SHM_ENTRY_SIZE, AIGYM_SHM_DIR_OFFSET, AIGYM_SHM_ALIGN, AIGYM_SHM_NAME_SIZE, AIGYM_SHM_NAME_MAX);
-    printf("\"HANDLE_MAX\": %u, \"MAX_CAPACITY\": %u, \"SEM_SLOT_SIZE\": %u, \"SEM_T_SIZE\": %zu, ",
-           AIGYM_SHM_HANDLE_MAX, AIGYM_SHM_MAX_CAPACITY, AIGYM_SHM_SEM_SLOT_SIZE, sizeof(sem_t));
+    printf("\"HANDLE_MAX\": %u, \"MAX_CAPACITY\": %u, \"SEM_SLOT_SIZE\": %u, \"SEM_SIZE\": %zu, ",
+           AIGYM_SHM_HANDLE_MAX, AIGYM_SHM_MAX_CAPACITY, AIGYM_SHM_SEM_SLOT_SIZE, sizeof(aigym_sem));
+    printf("\"SEM_MAGIC\": %u, \"SEM_VALUE_MAX\": %u, \"SEM_WAITERS_MAX\": %u, ",
+           AIGYM_SEM_MAGIC, AIGYM_SEM_VALUE_MAX, AIGYM_SEM_WAITERS_MAX);
     printf("\"KIND_TENSOR\": %u, \"KIND_SEMAPHORE\": %u, ", AIGYM_SHM_KIND_TENSOR, AIGYM_SHM_KIND_SEMAPHORE);
     printf("\"DTYPE_NONE\": %u, \"DTYPE_INT32\": %u, \"DTYPE_FLOAT32\": %u, \"DTYPE_UINT8\": %u, ",
            AIGYM_SHM_DTYPE_NONE, AIGYM_SHM_DTYPE_INT32, AIGYM_SHM_DTYPE_FLOAT32, AIGYM_SHM_DTYPE_UINT8);
@@ -47,6 +49,9 @@ int main(void) {
     FIELD(aigym_shm_entry, name); FIELD(aigym_shm_entry, kind); FIELD(aigym_shm_entry, dtype);
     FIELD(aigym_shm_entry, count); FIELD(aigym_shm_entry, offset); FIELD(aigym_shm_entry, nbytes);
     FIELD(aigym_shm_entry, reserved);
+    printf("},\n\"sem\": {");
+    first = 1;
+    FIELD(aigym_sem, value); FIELD(aigym_sem, waiters); FIELD(aigym_sem, magic); FIELD(aigym_sem, reserved);
     printf("},\n\"status_messages\": {");
     for (s = 0; s < (int)AIGYM_SHM_STATUS_COUNT; ++s) {
         printf("%s\"%d\": ", s ? ", " : "", s);

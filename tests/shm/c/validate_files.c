@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
         buf = malloc(size > 0 ? (size_t)size : 1u);
         if (!buf || (size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size)) { fclose(f); return 2; }
         fclose(f);
-        st = aigym_shm_validate(buf, (uint64_t)size, 32u, &bad);
+        st = aigym_shm_validate(buf, (uint64_t)size, AIGYM_SHM_SEM_SIZE, &bad);
         printf("%d %lld\n", (int)st, bad == UINT32_MAX ? -1LL : (long long)bad);
         free(buf);
     }

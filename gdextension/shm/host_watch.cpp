@@ -1,0 +1,119 @@
+#include "shm/host_watch.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shm/aigym_shm_wait.h"
+
+namespace aigym::shm {
+
+namespace {
+
+// Everything below runs in the forked watcher too: raw system calls only, no allocation.
+
+bool same_file_unlink(const char *path, uint64_t dev, uint64_t ino) {
+    const int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return false;
+    struct stat st;
+    const bool same = fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_dev) == dev &&
+                      static_cast<uint64_t>(st.st_ino) == ino;
+    close(fd);
+    return same && unlink(path) == 0;
+}
+
+// Dead, a zombie, or already exiting (PF_EXITING: the kernel sends the parent-death signal
+// to the engine while the host is still tearing down, before its pidfd becomes readable).
+bool host_gone_or_exiting(int32_t pid) {
+    if (!aigym_pid_alive(pid)) return true;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;
+    const ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (p == nullptr) return false;
+    // fields after ')': state(3) ppid pgrp session tty_nr tpgid flags(9)
+    unsigned long flags = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags) != 1) return false;
+    return (flags & 0x4ul) != 0;  // PF_EXITING
+}
+
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+[[noreturn]] void watch(const char *path, uint64_t dev, uint64_t ino, int32_t host_pid, int host_fd, int engine_fd) {
+    prctl(PR_SET_NAME, "aigym-watch", 0, 0, 0);
+    const int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {  // do not hold the engine's log or pipes open
+        dup2(null_fd, 0);
+        dup2(null_fd, 1);
+        dup2(null_fd, 2);
+    }
+    for (int fd = 3; fd < 1024; ++fd) {
+        if (fd != host_fd && fd != engine_fd) close(fd);
+    }
+    struct pollfd fds[2] = {{host_fd, POLLIN, 0}, {engine_fd, POLLIN, 0}};
+    for (;;) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            _exit(1);
+        }
+        if (fds[0].revents != 0 || host_gone_or_exiting(host_pid)) {
+            same_file_unlink(path, dev, ino);  // the host is dead: nobody else will remove it
+            _exit(0);
+        }
+        if (fds[1].revents != 0) _exit(0);  // the engine ended first and the host lives: its chunk
+    }
+}
+
+}  // namespace
+
+bool unlink_if_same_and_host_dead(const std::string &handle, uint64_t dev, uint64_t ino, int32_t host_pid) {
+    if (host_pid <= 0 || aigym_pid_alive(host_pid)) return false;
+    return same_file_unlink(("/dev/shm/" + handle).c_str(), dev, ino);
+}
+
+bool start_host_watch(const std::string &handle, uint64_t dev, uint64_t ino, int32_t host_pid, std::string &error) {
+    if (host_pid <= 0) {
+        error = "the chunk names no host pid";
+        return false;
+    }
+    char path[AIGYM_SHM_HANDLE_MAX + 16];
+    snprintf(path, sizeof path, "/dev/shm/%s", handle.c_str());
+    const int host_fd = pidfd_open(host_pid);
+    const int engine_fd = pidfd_open(getpid());
+    if (host_fd < 0 || engine_fd < 0) {
+        error = std::string("pidfd_open: ") + std::strerror(errno);
+        if (host_fd >= 0) close(host_fd);
+        if (engine_fd >= 0) close(engine_fd);
+        return false;
+    }
+    // Double fork: the watcher is re-parented at once, so the engine never keeps a zombie.
+    const pid_t child = fork();
+    if (child == 0) {
+        if (fork() == 0) watch(path, dev, ino, host_pid, host_fd, engine_fd);
+        _exit(0);
+    }
+    close(host_fd);
+    close(engine_fd);
+    if (child < 0) {
+        error = std::string("fork: ") + std::strerror(errno);
+        return false;
+    }
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return true;
+}
+
+}  // namespace aigym::shm

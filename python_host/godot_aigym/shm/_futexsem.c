@@ -1,0 +1,173 @@
+/*
+ * _futexsem.c -- the host side of the chunk's semaphores: the same validated futex word as
+ * the engine (gdextension/shm/aigym_shm_sem.h, included here so both sides run one
+ * implementation), plus the header's engine_pid compare-and-swap.
+ *
+ * Semaphores are addressed by raw addresses into the chunk's mapping (Python ints); the
+ * caller keeps the mapping alive (a buffer export) while it uses an address. Every call
+ * returns an aigym_sem_status number; semaphore.py turns it into an exception naming the
+ * semaphore. wait() releases the GIL while it spins and blocks, so other threads run.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <sched.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "aigym_shm_sem.h"
+
+/* Pure pause-spin this long before each spin iteration also yields (see semaphore.py). */
+#define BUSY_SPIN_NS 1000LL
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static int get_addr(PyObject *arg, void **out) {
+    void *p = PyLong_AsVoidPtr(arg);
+    if (p == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "null semaphore address");
+        return -1;
+    }
+    if (((uintptr_t)p & 3u) != 0u) {
+        PyErr_SetString(PyExc_ValueError, "semaphore address is not 4-byte aligned");
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+static int get_i64(PyObject *arg, int64_t *out) {
+    long long v = PyLong_AsLongLong(arg);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int check_nargs(Py_ssize_t nargs, Py_ssize_t want, const char *name) {
+    if (nargs == want) return 0;
+    PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, want, nargs);
+    return -1;
+}
+
+/* init(addr, value) -> status */
+static PyObject *fs_init(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    void *p;
+    int64_t v;
+    if (check_nargs(nargs, 2, "init") || get_addr(args[0], &p) || get_i64(args[1], &v)) return NULL;
+    if (v < 0 || v > (int64_t)AIGYM_SEM_VALUE_MAX) return PyLong_FromLong(AIGYM_SEM_OVERFLOW);
+    return PyLong_FromLong(aigym_sem_init((aigym_sem *)p, (uint32_t)v));
+}
+
+/* trywait(addr) -> status (OK, AGAIN or CORRUPT) */
+static PyObject *fs_trywait(PyObject *m, PyObject *arg) {
+    void *p;
+    if (get_addr(arg, &p)) return NULL;
+    return PyLong_FromLong(aigym_sem_trywait((aigym_sem *)p));
+}
+
+/* post(addr) -> status */
+static PyObject *fs_post(PyObject *m, PyObject *arg) {
+    void *p;
+    if (get_addr(arg, &p)) return NULL;
+    return PyLong_FromLong(aigym_sem_post((aigym_sem *)p));
+}
+
+/* value(addr) -> count, or -1 if corrupt */
+static PyObject *fs_value(PyObject *m, PyObject *arg) {
+    void *p;
+    if (get_addr(arg, &p)) return NULL;
+    return PyLong_FromLongLong(aigym_sem_value((aigym_sem *)p));
+}
+
+/* wait(addr, spin_ns, deadline_ns) -> status: spin for spin_ns (0: none), then block until
+ * deadline_ns (CLOCK_MONOTONIC, as time.monotonic_ns). OK, TIMEDOUT, INTERRUPTED (the
+ * caller runs signal handlers and calls again), CORRUPT or FUTEX_ERROR. GIL released. */
+static PyObject *fs_wait(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    void *p;
+    int64_t spin_ns, deadline, start, t, spin_end, busy_end;
+    aigym_sem_status st;
+    unsigned iter = 0;
+    if (check_nargs(nargs, 3, "wait") || get_addr(args[0], &p) || get_i64(args[1], &spin_ns) ||
+        get_i64(args[2], &deadline))
+        return NULL;
+    aigym_sem *s = (aigym_sem *)p;
+    st = aigym_sem_trywait(s);
+    if (st != AIGYM_SEM_AGAIN) return PyLong_FromLong(st);
+    Py_BEGIN_ALLOW_THREADS
+    start = now_ns();
+    spin_end = spin_ns > 0 ? start + spin_ns : start;
+    if (spin_end > deadline) spin_end = deadline;
+    busy_end = start + BUSY_SPIN_NS;
+    st = AIGYM_SEM_AGAIN;
+    while (spin_end > start) {
+        cpu_relax();
+        st = aigym_sem_trywait(s);
+        if (st != AIGYM_SEM_AGAIN) break;
+        if ((++iter & 3u) != 0u) continue;
+        t = now_ns();
+        if (t >= spin_end) break;
+        if (t >= busy_end) sched_yield(); /* the peer may share our vCPU: let it run */
+    }
+    if (st == AIGYM_SEM_AGAIN) st = aigym_sem_block(s, deadline);
+    Py_END_ALLOW_THREADS
+    if (st == AIGYM_SEM_INTERRUPTED && PyErr_CheckSignals() != 0) return NULL; /* e.g. KeyboardInterrupt */
+    return PyLong_FromLong(st);
+}
+
+/* cas_i32(addr, expected, new) -> value seen (== expected if swapped); acquire-release. */
+static PyObject *fs_cas_i32(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    void *p;
+    int64_t expected, desired;
+    if (check_nargs(nargs, 3, "cas_i32") || get_addr(args[0], &p) || get_i64(args[1], &expected) ||
+        get_i64(args[2], &desired))
+        return NULL;
+    int32_t seen = (int32_t)expected;
+    __atomic_compare_exchange_n((int32_t *)p, &seen, (int32_t)desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return PyLong_FromLong(seen);
+}
+
+static PyMethodDef methods[] = {
+    {"init", (PyCFunction)(void (*)(void))fs_init, METH_FASTCALL, "init(addr, value) -> status"},
+    {"trywait", fs_trywait, METH_O, "trywait(addr) -> status"},
+    {"post", fs_post, METH_O, "post(addr) -> status"},
+    {"value", fs_value, METH_O, "value(addr) -> count, -1 if corrupt"},
+    {"wait", (PyCFunction)(void (*)(void))fs_wait, METH_FASTCALL, "wait(addr, spin_ns, deadline_ns) -> status"},
+    {"cas_i32", (PyCFunction)(void (*)(void))fs_cas_i32, METH_FASTCALL, "cas_i32(addr, expected, new) -> seen"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_futexsem",
+    "The chunk's validated futex semaphores (aigym_shm_sem.h) for the Python host.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__futexsem(void) {
+    PyObject *mod = PyModule_Create(&module);
+    if (mod == NULL) return NULL;
+    if (PyModule_AddIntConstant(mod, "OK", AIGYM_SEM_OK) || PyModule_AddIntConstant(mod, "AGAIN", AIGYM_SEM_AGAIN) ||
+        PyModule_AddIntConstant(mod, "TIMEDOUT", AIGYM_SEM_TIMEDOUT) ||
+        PyModule_AddIntConstant(mod, "INTERRUPTED", AIGYM_SEM_INTERRUPTED) ||
+        PyModule_AddIntConstant(mod, "CORRUPT", AIGYM_SEM_CORRUPT) ||
+        PyModule_AddIntConstant(mod, "OVERFLOW", AIGYM_SEM_OVERFLOW) ||
+        PyModule_AddIntConstant(mod, "FUTEX_ERROR", AIGYM_SEM_FUTEX_ERROR) ||
+        PyModule_AddIntConstant(mod, "SEM_SIZE", AIGYM_SHM_SEM_SIZE) ||
+        PyModule_AddIntConstant(mod, "VALUE_MAX", AIGYM_SEM_VALUE_MAX) ||
+        PyModule_AddStringConstant(mod, "CORRUPT_MESSAGE", aigym_sem_status_message(AIGYM_SEM_CORRUPT))) {
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}
