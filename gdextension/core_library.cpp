@@ -1,7 +1,9 @@
-// Entry point of the core extension library: the shared-memory classes and the binding probe.
-// (TorchScript lives in its own library so that games and tests without it skip libtorch.)
+// Entry point of the core extension library: the shared-memory classes and cAigymExtension.
+// (TorchScript lives in its own library so that games and tests without it skip libtorch; the
+// test-only cBindingProbe in libaigym_probe, which only the test project loads.)
 #include "binding/entry.h"
-#include "probe/binding_probe.h"
+#include "doc_classes_core.gen.h"  // class reference XML from gdextension/doc_classes/core/
+#include "info/extension_info.h"
 #include "shm/persistent_tensor.h"
 #include "shm/shared_memory.h"
 #include "shm/shared_memory_semaphore.h"
@@ -9,7 +11,7 @@
 namespace {
 void register_core() {
     using namespace aigym;
-    gd::register_class<cBindingProbe>();
+    gd::register_class<cAigymExtension>();
     gd::register_class<cPersistentIntTensor>();
     gd::register_class<cPersistentFloatTensor>();
     gd::register_class<cPersistentUintTensor>();
@@ -19,4 +21,4 @@ void register_core() {
 void unregister_core() {}
 }  // namespace
 
-AIGYM_GDEXTENSION_ENTRY(aigym_core_library_init, register_core, unregister_core)
+AIGYM_GDEXTENSION_ENTRY(aigym_core_library_init, register_core, unregister_core, aigym::docs::kCore)

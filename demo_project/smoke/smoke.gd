@@ -7,11 +7,11 @@ extends Node
 func _ready() -> void:
 	print("AIGYM_ENGINE ", Engine.get_version_info()["string"])
 	var code := 0
-	if ClassDB.class_exists(&"cBindingProbe"):
-		# Through ClassDB, not `cBindingProbe.new()`: this script must parse without the extension.
-		var probe: RefCounted = ClassDB.instantiate(&"cBindingProbe")
-		print("AIGYM_EXTENSION ", probe.call(&"describe"))
+	if ClassDB.class_exists(&"cAigymExtension"):
+		# Through ClassDB, not `cAigymExtension.new()`: this script must parse without the extension.
+		var info: RefCounted = ClassDB.instantiate(&"cAigymExtension")
+		print("AIGYM_EXTENSION ", info.call(&"describe"))
 	else:
-		print("AIGYM_EXTENSION_MISSING class cBindingProbe is not registered")
+		print("AIGYM_EXTENSION_MISSING class cAigymExtension is not registered")
 		code = 1
 	get_tree().quit(code)

@@ -34,6 +34,8 @@ bool load_interface(GDExtensionInterfaceGetProcAddress get, GDExtensionClassLibr
     AIGYM_GD_INTERFACE(AIGYM_GD_LOAD)
 #undef AIGYM_GD_LOAD
     api.library = library;
+    api.editor_help_load_xml = reinterpret_cast<GDExtensionsInterfaceEditorHelpLoadXmlFromUtf8CharsAndLen>(
+        reinterpret_cast<void *>(get("editor_help_load_xml_from_utf8_chars_and_len")));
     api.get_godot_version(&api.version);
     if (api.version.major != kMinMajor || api.version.minor < kMinMinor) {
         std::snprintf(message, sizeof message, "godot-aigym: needs Godot 4.%u or newer 4.x, this is %s",

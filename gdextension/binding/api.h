@@ -81,6 +81,8 @@ struct Interface {
 #undef AIGYM_GD_MEMBER
     GDExtensionClassLibraryPtr library = nullptr;
     GDExtensionGodotVersion version{};
+    // Optional: present in editor builds of Godot >= 4.3 (null elsewhere): loads class reference XML.
+    GDExtensionsInterfaceEditorHelpLoadXmlFromUtf8CharsAndLen editor_help_load_xml = nullptr;
 };
 
 // The one table; valid after a successful `load_interface`.

@@ -14,10 +14,14 @@
 //
 // and one line registers it: `gd::register_class<cThing>()`. Both engine calling
 // conventions (varcall and ptrcall) are generated from the member function's signature, and
-// every callback is a firewall: a C++ exception is reported in Godot's log with the class and
-// method name and never crosses into the engine.
+// every callback (create, free, get_virtual, call, ptrcall, virtuals) is a firewall: a C++
+// exception is reported in Godot's log with the class and method name and never crosses into
+// the engine. A varcall that threw is also reported to the caller as failed (GDScript stops
+// the calling function, as for any failed call); a ptrcall has no error channel in the C
+// interface, so its return value stays the engine-initialised default.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
@@ -52,6 +56,21 @@ struct MemberTraits<R (C::*)(A...) const> : MemberTraits<R (C::*)(A...)> {
     static constexpr bool is_const = true;
 };
 
+// ---- Property usage flags (Godot's PropertyUsageFlags, from extension_api.json) -------------
+
+// What an ordinary argument, return value or property declares: stored and shown in the editor.
+inline constexpr uint32_t kUsageDefault = AIGYM_PROPERTY_USAGE_DEFAULT;
+// A NIL-typed slot means "any Variant" (not "nothing"): the flag tells the engine so.
+inline constexpr uint32_t kUsageVariant = AIGYM_PROPERTY_USAGE_DEFAULT | AIGYM_PROPERTY_USAGE_NIL_IS_VARIANT;
+
+// ---- What register_class<T> needs of T -------------------------------------------------------
+
+template <class T>
+concept DeclaresEngineNames = requires {
+    { T::kClassName } -> std::convertible_to<const char *>;
+    { T::kParentName } -> std::convertible_to<const char *>;
+};
+
 // ---- Per-class static state --------------------------------------------------------------
 
 namespace detail {
@@ -60,13 +79,16 @@ extern const GDExtensionInstanceBindingCallbacks kBindingCallbacks;
 // Remembers a registered class for unregistration (newest first) and its static state's cleanup.
 void record_class(const char *name, void (*cleanup)());
 std::string describe_exception();     // message of the exception being handled
+// Reports the exception being handled as "<where>: <message>" in Godot's log; never throws
+// (it runs inside catch blocks of callbacks the engine calls).
+void report_exception(const char *where_class, const char *where_member) noexcept;
 // Keeps registration-time engine strings alive until the engine has copied them.
 struct PropertyInfoStorage {
     StringName name, class_name;
     String hint_string;
     GDExtensionPropertyInfo info{};
     PropertyInfoStorage(GDExtensionVariantType type, const char *name, const char *class_name,
-                        uint32_t hint = 0, const char *hint_string = "", uint32_t usage = 6 /* DEFAULT */);
+                        uint32_t hint = 0, const char *hint_string = "", uint32_t usage = kUsageDefault);
 };
 }  // namespace detail
 
@@ -77,21 +99,41 @@ struct ClassGlue {
     using Virtual = GDExtensionClassCallVirtual;
     static inline std::unordered_map<std::string, Virtual> *virtuals = nullptr;
 
-    static GDExtensionObjectPtr create(void *) {
-        StringName parent(T::kParentName);
-        GDExtensionObjectPtr owner = api.classdb_construct_object(parent.ptr());
-        T *self = new T();
-        static_cast<ExtensionObject *>(self)->owner_ = owner;
-        api.object_set_instance(owner, name->ptr(), self);
-        api.object_set_instance_binding(owner, api.library, static_cast<ExtensionObject *>(self), &detail::kBindingCallbacks);
-        return owner;
+    // A constructor that throws gives the caller null (`T.new()` is null), with the error logged.
+    static GDExtensionObjectPtr create(void *) noexcept {
+        GDExtensionObjectPtr owner = nullptr;
+        try {
+            StringName parent(T::kParentName);
+            owner = api.classdb_construct_object(parent.ptr());
+            T *self = new T();
+            static_cast<ExtensionObject *>(self)->owner_ = owner;
+            api.object_set_instance(owner, name->ptr(), self);
+            api.object_set_instance_binding(owner, api.library, static_cast<ExtensionObject *>(self), &detail::kBindingCallbacks);
+            return owner;
+        } catch (...) {
+            detail::report_exception(T::kClassName, "new");
+            if (owner) api.object_destroy(owner);  // the half-made engine object is not handed out
+            return nullptr;
+        }
     }
-    static void free(void *, GDExtensionClassInstancePtr instance) { delete static_cast<T *>(instance); }
-    static GDExtensionClassCallVirtual get_virtual(void *, GDExtensionConstStringNamePtr method) {
+    static void free(void *, GDExtensionClassInstancePtr instance) noexcept {
+        // Destructors are noexcept (register_class checks it), so this only guards operator delete.
+        try {
+            delete static_cast<T *>(instance);
+        } catch (...) {
+            detail::report_exception(T::kClassName, "free");
+        }
+    }
+    static GDExtensionClassCallVirtual get_virtual(void *, GDExtensionConstStringNamePtr method) noexcept {
         if (!virtuals) return nullptr;
-        // Engine StringNames are compared by content: rebuild the name as UTF-8.
-        auto it = virtuals->find(StringName::copy_of(method).utf8());
-        return it == virtuals->end() ? nullptr : it->second;
+        try {
+            // Engine StringNames are compared by content: rebuild the name as UTF-8.
+            auto it = virtuals->find(StringName::copy_of(method).utf8());
+            return it == virtuals->end() ? nullptr : it->second;
+        } catch (...) {
+            detail::report_exception(T::kClassName, "get_virtual");
+            return nullptr;  // the engine then runs its own (default) implementation
+        }
     }
 };
 
@@ -129,14 +171,15 @@ struct MethodGlue {
         return (self->*Method)(TypeInfo<std::tuple_element_t<I, Args>>::from_ptr(args[I])...);
     }
 
+    // ptrcall has no error channel: a failure is logged and `ret` keeps its default value.
     static void ptrcall(void *userdata, GDExtensionClassInstancePtr instance, const GDExtensionConstTypePtr *args,
-                        GDExtensionTypePtr ret) {
+                        GDExtensionTypePtr ret) noexcept {
         auto *record = static_cast<MethodRecord *>(userdata);
-        if (!instance) {
-            report_error(record->where() + ": called on a null instance", __func__, __FILE__, __LINE__);
-            return;
-        }
         try {
+            if (!instance) {
+                report_error(record->where() + ": called on a null instance", __func__, __FILE__, __LINE__);
+                return;
+            }
             auto *self = static_cast<C *>(instance);
             if constexpr (std::is_void_v<R>) {
                 invoke_ptr(self, args, std::make_index_sequence<kArgc>{});
@@ -144,7 +187,7 @@ struct MethodGlue {
                 TypeInfo<std::decay_t<R>>::to_ptr_slot(invoke_ptr(self, args, std::make_index_sequence<kArgc>{}), ret);
             }
         } catch (...) {
-            report_error(record->where() + ": " + detail::describe_exception(), __func__, __FILE__, __LINE__);
+            detail::report_exception(record->class_name.c_str(), record->method_name.c_str());
         }
     }
 
@@ -202,7 +245,7 @@ struct MethodGlue {
     }
 
     static void call(void *userdata, GDExtensionClassInstancePtr instance, const GDExtensionConstVariantPtr *args,
-                     GDExtensionInt argc, GDExtensionVariantPtr ret, GDExtensionCallError *r_error) {
+                     GDExtensionInt argc, GDExtensionVariantPtr ret, GDExtensionCallError *r_error) noexcept {
         auto *record = static_cast<MethodRecord *>(userdata);
         *r_error = {GDEXTENSION_CALL_OK, 0, 0};
         if (!instance) {
@@ -217,9 +260,9 @@ struct MethodGlue {
             *r_error = {GDEXTENSION_CALL_ERROR_TOO_MANY_ARGUMENTS, 0, static_cast<int32_t>(kArgc)};
             return;
         }
-        std::unique_ptr<Variant> converted[kArgc > 0 ? kArgc : 1];
-        if (!check_args(args, converted, r_error, std::make_index_sequence<kArgc>{})) return;
         try {
+            std::unique_ptr<Variant> converted[kArgc > 0 ? kArgc : 1];
+            if (!check_args(args, converted, r_error, std::make_index_sequence<kArgc>{})) return;
             auto *self = static_cast<C *>(instance);
             if constexpr (std::is_void_v<R>) {
                 invoke_var(self, args, converted, std::make_index_sequence<kArgc>{});
@@ -228,13 +271,17 @@ struct MethodGlue {
                                                            ret);
             }
         } catch (...) {
-            report_error(record->where() + ": " + detail::describe_exception(), __func__, __FILE__, __LINE__);
+            detail::report_exception(record->class_name.c_str(), record->method_name.c_str());
+            // As gdext's handle_varcall_panic: the caller sees a failed call (GDScript stops the
+            // function with "Invalid call") right after our error line that says why.
+            *r_error = {GDEXTENSION_CALL_ERROR_INVALID_METHOD, 0, 0};
         }
     }
 
     // Engine virtuals are ptrcalls without userdata: the name comes from the template.
     static inline MethodRecord *virtual_record = nullptr;
-    static void call_virtual(GDExtensionClassInstancePtr instance, const GDExtensionConstTypePtr *args, GDExtensionTypePtr ret) {
+    static void call_virtual(GDExtensionClassInstancePtr instance, const GDExtensionConstTypePtr *args,
+                             GDExtensionTypePtr ret) noexcept {
         ptrcall(virtual_record, instance, args, ret);
     }
 };
@@ -250,6 +297,9 @@ class ClassBinder {
         using Glue = MethodGlue<Method>;
         static_assert(std::is_same_v<typename Glue::C, T> || std::is_base_of_v<typename Glue::C, T>,
                       "method<&X::f>: f must be a member of the class being bound");
+        static_assert(std::is_base_of_v<ExtensionObject, typename Glue::C>,
+                      "method<&X::f>: X must derive from gd::ExtensionObject; wrap a helper's function in a "
+                      "member of the bound class instead");
         auto *record = new MethodRecord{T::kClassName, name};
         records().emplace_back(record);
 
@@ -267,7 +317,7 @@ class ClassBinder {
             using RI = TypeInfo<std::decay_t<R>>;
             ret_storage = std::make_unique<detail::PropertyInfoStorage>(
                 RI::variant_type, "", RI::class_name(), 0, "",
-                RI::variant_type == GDEXTENSION_VARIANT_TYPE_NIL ? (6u | 131072u) /* NIL_IS_VARIANT */ : 6u);
+                RI::variant_type == GDEXTENSION_VARIANT_TYPE_NIL ? kUsageVariant : kUsageDefault);
             ret_meta = RI::metadata;
         }
         StringName method_name(name);
@@ -328,7 +378,7 @@ class ClassBinder {
                 const char *arg_name = names + I < names_end ? names[I] : fallback.c_str();
                 storage.emplace_back(std::make_unique<detail::PropertyInfoStorage>(
                     A::variant_type, arg_name, A::class_name(), 0, "",
-                    A::variant_type == GDEXTENSION_VARIANT_TYPE_NIL ? (6u | 131072u) : 6u));
+                    A::variant_type == GDEXTENSION_VARIANT_TYPE_NIL ? kUsageVariant : kUsageDefault));
                 info.push_back(storage.back()->info);
                 meta.push_back(A::metadata);
             }(),
@@ -342,8 +392,14 @@ template <class T>
 void register_class() {
     static_assert(std::is_base_of_v<ExtensionObject, T>, "register_class<T>: T must derive from gd::ExtensionObject");
     static_assert(std::is_default_constructible_v<T>, "register_class<T>: T needs a default constructor (the engine creates it)");
-    static_assert(sizeof(T::kClassName) > 0 && sizeof(T::kParentName) > 0,
-                  "register_class<T>: declare `static constexpr const char *kClassName` and `kParentName`");
+    static_assert(DeclaresEngineNames<T>,
+                  "register_class<T>: declare `static constexpr const char *kClassName = \"cThing\";` and "
+                  "`static constexpr const char *kParentName = \"RefCounted\";` (the engine class it extends) in T");
+    static_assert(std::is_nothrow_destructible_v<T>,
+                  "register_class<T>: T's destructor must not throw (the engine frees T from C, where an exception "
+                  "terminates the process): catch inside it instead of declaring it noexcept(false)");
+    static_assert(requires(ClassBinder<T> &b) { T::bind(b); },
+                  "register_class<T>: declare `static void bind(gd::ClassBinder<T> &b)` in T (it may bind nothing)");
 
     ClassGlue<T>::name = new StringName(T::kClassName);
     StringName parent(T::kParentName);

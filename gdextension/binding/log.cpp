@@ -15,6 +15,14 @@ void report_error(std::string_view message, const char *function, const char *fi
     }
 }
 
+void report_error_static(const char *message, const char *function) noexcept {
+    if (api.print_error_with_message) {
+        api.print_error_with_message(message, message, function, __FILE__, __LINE__, false);
+    } else {
+        std::fprintf(stderr, "ERROR: %s\n", message);
+    }
+}
+
 void report_warning(std::string_view message, const char *function, const char *file, int line) {
     const std::string text(message);
     if (api.print_warning_with_message) {

@@ -8,6 +8,8 @@ namespace aigym::gd {
 
 void report_error(std::string_view message, const char *function, const char *file, int line);
 void report_warning(std::string_view message, const char *function, const char *file, int line);
+// For failure paths that must not allocate (or throw): reports a fixed text.
+void report_error_static(const char *message, const char *function) noexcept;
 
 }  // namespace aigym::gd
 

@@ -31,6 +31,7 @@ void cBindingProbe::bind(gd::ClassBinder<cBindingProbe> &b) {
         .method<&cBindingProbe::counter_of>("counter_of", {"other"})
         .method<&cBindingProbe::fail>("fail", {"message"})
         .method<&cBindingProbe::live_instances>("live_instances")
+        .method<&cBindingProbe::arm_construction_failure>("arm_construction_failure")
         .property("counter", GDEXTENSION_VARIANT_TYPE_INT, "set_counter", "get_counter");
 }
 

@@ -1,9 +1,10 @@
-// cBindingProbe: a small class that exercises every conversion of the binding layer, used by
-// the test-suite (tests/binding) and by the smoke scene to show the extension is alive.
+// cBindingProbe: a small class that exercises every conversion and failure path of the binding
+// layer, used by the test-suite (tests/binding). It lives in the test-only libaigym_probe.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include "binding/class_db.h"
@@ -16,7 +17,10 @@ class cBindingProbe : public gd::ExtensionObject {
     static constexpr const char *kParentName = "RefCounted";
     static void bind(gd::ClassBinder<cBindingProbe> &b);
 
-    cBindingProbe() { ++live_; }
+    cBindingProbe() {
+        if (fail_next_construction_.exchange(false)) throw std::runtime_error("cBindingProbe: constructor failure armed by the test");
+        ++live_;
+    }
     ~cBindingProbe() override { --live_; }
 
     std::string describe() const;
@@ -40,10 +44,13 @@ class cBindingProbe : public gd::ExtensionObject {
     int64_t counter_of(cBindingProbe *other) const;
     void fail(std::string message) const;
     int64_t live_instances() const { return live_.load(); }
+    // The next cBindingProbe constructor throws (tests the `create` firewall).
+    void arm_construction_failure() const { fail_next_construction_ = true; }
 
   private:
     int64_t counter_ = 0;
     static inline std::atomic<int64_t> live_{0};
+    static inline std::atomic<bool> fail_next_construction_{false};
 };
 
 }  // namespace aigym

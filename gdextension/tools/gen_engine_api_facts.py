@@ -23,6 +23,9 @@ BUILTIN_SIZES = ["String", "StringName", "Variant", "Array", "PackedByteArray", 
                  "PackedFloat32Array", "PackedStringArray"]
 # (built-in, method) pairs called through variant_get_ptr_builtin_method.
 BUILTIN_METHODS = [("Array", "size"), ("Array", "resize")]
+# Values of the engine's global enums the registration uses (PropertyUsageFlags, ...).
+GLOBAL_CONSTANTS = [("PropertyUsageFlags", "PROPERTY_USAGE_DEFAULT"),
+                    ("PropertyUsageFlags", "PROPERTY_USAGE_NIL_IS_VARIANT")]
 
 
 def generate(api_json: str, out_header: str) -> None:
@@ -60,6 +63,12 @@ def generate(api_json: str, out_header: str) -> None:
     lines.append(f"#define AIGYM_HASH_PACKED_RESIZE {resize_hashes.pop()}LL")
     for cls, method in BUILTIN_METHODS:
         lines.append(f"#define AIGYM_HASH_{cls}_{method} {builtin_hash(cls, method)}LL")
+
+    enums = {e["name"]: {v["name"]: v["value"] for v in e["values"]} for e in api["global_enums"]}
+    for enum, name in GLOBAL_CONSTANTS:
+        if name not in enums.get(enum, {}):
+            sys.exit(f"extension_api.json: global enum {enum}.{name} not found")
+        lines.append(f"#define AIGYM_{name} {enums[enum][name]}u")
 
     classes = {c["name"]: c for c in api["classes"]}
     for cls, method in ENGINE_METHODS:

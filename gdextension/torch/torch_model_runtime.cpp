@@ -8,9 +8,15 @@
 #include <sstream>
 #include <utility>
 
+// The narrow headers, not <torch/script.h> (which pulls in the whole C++ frontend): this file
+// is the one slow translation unit of the build, and these are all it uses.
 #include <ATen/Parallel.h>
+#include <ATen/core/ivalue.h>
+#include <ATen/ops/from_blob.h>
+#include <c10/core/InferenceMode.h>
 #include <caffe2/serialize/read_adapter_interface.h>
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/serialization/import.h>
 #include <torch/version.h>
 
 namespace aigym::torchrt {
@@ -132,8 +138,8 @@ class TorchModel final : public Model {
         try {
             if (num_threads > 0 && at::get_num_threads() != num_threads) at::set_num_threads(num_threads);
             c10::InferenceMode inference;
-            at::Tensor x = torch::from_blob(const_cast<float *>(input), c10::IntArrayRef(shape, rank),
-                                            torch::TensorOptions().dtype(torch::kFloat32));
+            at::Tensor x = at::from_blob(const_cast<float *>(input), c10::IntArrayRef(shape, rank),
+                                         at::TensorOptions().dtype(at::kFloat));
             std::vector<c10::IValue> args;
             args.emplace_back(std::move(x));
             c10::IValue out;
@@ -202,7 +208,7 @@ std::shared_ptr<Model> Model::load(const uint8_t *bytes, size_t size, std::strin
     try {
         torch::jit::ExtraFilesMap extra{{kInfoFileName, ""}};
         auto reader = std::make_shared<MemoryReader>(bytes, size);
-        torch::jit::Module module = torch::jit::load(reader, torch::kCPU, extra);
+        torch::jit::Module module = torch::jit::load(reader, c10::Device(c10::kCPU), extra);
         module.eval();
         if (!module.find_method("forward")) {
             error = "the TorchScript module has no forward() method";

@@ -1,4 +1,5 @@
-"""The binding layer, exercised through cBindingProbe in the real engine."""
+"""The binding layer, exercised through cBindingProbe (the test-only libaigym_probe, loaded by
+tests/project/binding/aigym_probe.gdextension) in the real engine."""
 
 import pytest
 
@@ -37,4 +38,24 @@ def test_wrong_arguments_give_clear_errors(run_gdscript, case, message):
     run = run_gdscript("res://binding/test_bad_arguments.gd", user_args=[case], quit_after=5,
                        expected_errors=(message, "SCRIPT ERROR"))
     assert f"CASE {case}" in run.output
+    assert "SURVIVED" not in run.output
+
+
+def test_exceptions_in_create_and_ptrcall_are_contained(run_gdscript):
+    run = run_gdscript("res://binding/test_exceptions.gd", user_args=["create_and_ptrcall"],
+                       expected_errors=(r"cBindingProbe\.new: cBindingProbe: constructor failure armed by the test",
+                                        r"cBindingProbe\.fail: thrown in a ptrcall",
+                                        # the engine's own line when an instance cannot be made
+                                        r"Class type: 'cBindingProbe' is not instantiable"))
+    assert run.results["live_after_failed_create"] == 1, "the failed construction left an instance behind"
+    assert run.results["live_after_create"] == 2
+    assert run.results["after_ptrcall_exception"] == 5
+
+
+def test_exception_in_varcall_fails_the_call(run_gdscript):
+    # The caller sees a failed call (GDScript stops the function: "SURVIVED" is never printed),
+    # right after our error line naming the class, method and exception; the engine exits normally.
+    run = run_gdscript("res://binding/test_exceptions.gd", user_args=["varcall"], quit_after=5,
+                       expected_errors=(r"cBindingProbe\.fail: thrown in a varcall", "SCRIPT ERROR"))
+    assert "CASE varcall" in run.output
     assert "SURVIVED" not in run.output

@@ -1,8 +1,13 @@
 // Entry point of the TorchScript library: cTorchModelData, its .jit loader, and cTorchModel.
 //
+// The engine does not load this library itself: the small loader library named in
+// godot_aigym_torch.gdextension (torch_loader/) first finds libtorch, then opens this one and
+// hands its entry call over to `aigym_torch_model_library_init` (see docs/TORCH.md).
+//
 // Initialisation also runs during `--import` and in the editor, so it only registers classes
 // and one ResourceFormatLoader: no libtorch work happens until a model is first used.
 #include "binding/entry.h"
+#include "doc_classes_torch.gen.h"  // class reference XML from gdextension/doc_classes/torch/
 #include "torch/torch_model.h"
 #include "torch/torch_model_data.h"
 
@@ -16,4 +21,4 @@ void register_torch() {
 void unregister_torch() { aigym::cTorchModelLoader::uninstall(); }
 }  // namespace
 
-AIGYM_GDEXTENSION_ENTRY(aigym_torch_library_init, register_torch, unregister_torch)
+AIGYM_GDEXTENSION_ENTRY(aigym_torch_model_library_init, register_torch, unregister_torch, aigym::docs::kTorch)
