@@ -163,6 +163,7 @@ class VirtualDisplay:
             write_fd = -1
             self._register()
             self.display_number = self._read_display(read_fd)
+            self._proc.stderr.close()  # only read for start-up errors; a full pipe must never block it
         except BaseException:
             self.close()
             raise
@@ -211,7 +212,6 @@ class VirtualDisplay:
     def _register(self) -> None:
         assert self._proc is not None
         self._server_start = start_time(self._proc.pid)
-        self._proc.stderr.close()  # not needed past start-up; a full pipe must never block it
         with _lock:
             _owned[self.record_path] = self
         _install_signal_handlers()

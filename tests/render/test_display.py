@@ -1,0 +1,131 @@
+"""The host's private X server: started, used by a rendering engine, and gone afterwards.
+
+Gone means: no Xvfb process, no record or cookie file, no display lock or socket, whether the
+host closes it, exits, is sent SIGTERM, or is killed with SIGKILL (then the server dies with it
+and the next host's sweep removes the record).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from godot_aigym.display import DisplayError, VirtualDisplay, records_dir, sweep_stale_displays
+from godot_aigym.liveness import pid_alive
+from godot_aigym.runtime import rendering
+
+SAFETY_TIMEOUT = 60.0  # only reached when something is broken
+
+
+def wait_pid_gone(pid: int) -> None:
+    deadline = time.monotonic() + SAFETY_TIMEOUT
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"pid {pid} still alive after {SAFETY_TIMEOUT} s"
+        time.sleep(0.01)
+
+
+def assert_server_gone(display_number: int, server_pid: int, record: Path) -> None:
+    wait_pid_gone(server_pid)
+    assert not record.exists(), f"record left behind: {record}"
+    assert not record.with_suffix(".xauth").exists(), "cookie file left behind"
+    assert not Path(f"/tmp/.X{display_number}-lock").exists(), "display lock left behind"
+    assert not Path(f"/tmp/.X11-unix/X{display_number}").exists(), "display socket left behind"
+
+
+def test_server_runs_privately_and_close_removes_everything(display):
+    vd, support = display
+    with VirtualDisplay(support.xvfb) as own:
+        assert own.alive() and own.display_number >= 0 and own.display != vd.display
+        rec = json.loads(own.record_path.read_text())
+        assert rec["host_pid"] == os.getpid() and rec["server_pid"] == own.pid and rec["display"] == own.display_number
+        assert (own.xauthority.stat().st_mode & 0o777) == 0o600
+        assert (records_dir().stat().st_mode & 0o777) == 0o700
+        cmdline = Path(f"/proc/{own.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"-nolisten" in cmdline and b"tcp" in cmdline and b"-auth" in cmdline
+        number, pid, record = own.display_number, own.pid, own.record_path
+    assert_server_gone(number, pid, record)
+    own.close()  # harmless twice
+
+
+HOST = textwrap.dedent("""
+    import os, sys, signal
+    from godot_aigym.display import VirtualDisplay, rendering_launch_options
+    from godot_aigym.engine import GodotProcess, LaunchOptions
+    from godot_aigym.runtime import resolve_godot
+    from godot_aigym.runtime.rendering import ensure_rendering
+    godot = resolve_godot(provision=False)
+    support = ensure_rendering(godot)
+    vd = VirtualDisplay(support.xvfb)
+    options = rendering_launch_options(LaunchOptions(project=sys.argv[1], script="res://lib/idle.gd"), vd, support)
+    engine = GodotProcess(options, godot=godot)
+    print("READY", vd.display_number, vd.pid, engine.pid, vd.record_path, flush=True)
+    sys.stdin.read()  # until the test kills us
+""")
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_killed_host_leaves_no_server_engine_or_record(display, test_project, how):
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(test_project)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = host.stdout.readline().split()
+        assert line and line[0] == "READY", f"host did not start: {line}"
+        number, server, engine, record = int(line[1]), int(line[2]), int(line[3]), Path(line[4])
+        assert pid_alive(server) and pid_alive(engine) and record.exists()
+        host.send_signal(getattr(signal, how))
+        host.wait(timeout=SAFETY_TIMEOUT)
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        host.stdin.close()
+        host.stdout.close()
+    wait_pid_gone(engine)  # parent-death signal
+    wait_pid_gone(server)  # parent-death signal (SIGTERM: it removes its own lock and socket)
+    if how == "SIGKILL":  # no handler ran: the record stays until the next host sweeps it
+        assert record.exists()
+        assert number in sweep_stale_displays()
+    assert_server_gone(number, server, record)
+
+
+def test_sweep_stops_a_server_whose_host_died(display):
+    """A server that outlived its host (no parent-death signal reached it) is stopped by pid."""
+    vd, support = display
+    own = VirtualDisplay(support.xvfb)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    rec = json.loads(own.record_path.read_text())
+    rec["host_pid"], rec["host_start_time"] = dead.pid, 1  # as if written by a host now dead
+    own.record_path.write_text(json.dumps(rec))
+    number, pid, record = own.display_number, own.pid, own.record_path
+    assert number in sweep_stale_displays()
+    assert_server_gone(number, pid, record)
+    assert vd.alive(), "the sweep must not touch a live host's server"
+    own.close()
+
+
+def test_missing_or_failing_x_server_is_a_clear_error(tmp_path):
+    before = set(records_dir().iterdir())
+    with pytest.raises(DisplayError, match=r"cannot start the X server .*apt-get install -y xvfb"):
+        VirtualDisplay(str(tmp_path / "no-such-Xvfb"))
+    failing = tmp_path / "Xvfb"
+    failing.write_text("#!/bin/sh\necho 'no screens found' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    with pytest.raises(DisplayError, match=r"the X server exited at start \(code 1\): no screens found"):
+        VirtualDisplay(str(failing))
+    assert set(records_dir().iterdir()) == before, "a failed start left files behind"
+
+
+def test_no_xvfb_and_not_root_names_the_package(monkeypatch):
+    monkeypatch.setattr(rendering.shutil, "which", lambda name: None)
+    monkeypatch.setattr(rendering.os, "geteuid", lambda: 1000)
+    with pytest.raises(rendering.RenderingUnavailableError, match=r"sudo apt-get install -y xvfb"):
+        rendering.ensure_xvfb()
