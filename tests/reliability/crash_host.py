@@ -1,0 +1,41 @@
+"""A host process for the crash-cycle test, killed with SIGKILL at a random point.
+
+usage: crash_host.py chunk <handle prefix>   create and close small chunks in a loop
+       crash_host.py env <project> <scene>   start a GodotEnv, then reset and step it forever
+       crash_host.py import <project>        run the first import of a fresh project
+
+Prints "GO" right before the phase in which it is meant to be killed, then works until killed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+mode = sys.argv[1]
+if mode == "chunk":
+    from godot_aigym import SharedMemory
+
+    print("GO", flush=True)
+    i = 0
+    while True:
+        mem = SharedMemory(handle=f"{sys.argv[2]}{i % 4}", size=1 << 20, capacity=8)
+        mem.newFloatTensor("obs", 1024)
+        mem.newSemaphore("sem", 0)
+        mem.close()
+        i += 1
+elif mode == "env":
+    from godot_aigym.env import GodotEnv
+
+    print("GO", flush=True)
+    env = GodotEnv(sys.argv[2], sys.argv[3])
+    env.reset(seed=0)
+    while True:
+        env.step(env.action_space.sample())
+elif mode == "import":
+    from godot_aigym.engine import ensure_imported
+
+    print("GO", flush=True)
+    ensure_imported(sys.argv[2])
+    sys.stdin.readline()  # imported before the kill: wait for it
+else:
+    raise SystemExit(f"unknown mode {mode!r}")

@@ -1,0 +1,185 @@
+"""Crash cycles: hosts killed with SIGKILL at random points leave nothing behind.
+
+Each cycle starts a real host process (`crash_host.py`) that creates chunks, runs a GodotEnv
+on the demo project, or runs the first import of a fresh copy of a tiny project, and kills it
+with SIGKILL at a random moment of that phase (seeded RNG). After each batch, and a fresh
+host's sweep (the documented clean-up of a killed host's leftovers at the next start), there
+must be 0 `/dev/shm` chunks of those hosts, 0 engine processes and 0 engine log files.
+
+Every host and engine carries a tag in its environment, so the test finds exactly its own
+processes among those of anyone else using the machine. Waits are for events (a marker line,
+a pid's exit); the random delays only choose where the kill lands, nothing is timed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from godot_aigym.engine.logs import log_dir
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DEMO = REPO / "demo_project"
+TRIVIAL = "res://envs/trivial/trivial.tscn"
+TINY = REPO / "tests" / "foundation" / "tiny_project"
+SEED = 20261129
+BATCHES = 4
+CYCLES_PER_BATCH = 13          # 52 cycles
+KILL_WINDOW_S = {"chunk": 0.05, "env": 1.0, "import": 0.5}  # where in the phase the kill may land
+CHILD_MARK = {"env": b"--handle", "import": b"--import"}  # the engine child a kill should often catch
+SAFETY_S = 60.0                # only reached when something is broken
+TAG = "GODOT_AIGYM_CRASH_TEST"
+
+SHM_MAGIC = b"AIGYMSHM"
+HOST_PID_AT = 56
+
+
+def tagged_processes(tag: str) -> set[int]:
+    """Live (non-zombie) processes whose environment carries our tag: hosts, engines, imports."""
+    needle = f"{TAG}={tag}".encode()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    continue
+        except OSError:
+            continue
+        found.add(int(entry))
+    return found
+
+
+def wait_until(predicate, what: str) -> None:
+    deadline = time.monotonic() + SAFETY_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} (waited {SAFETY_S:g} s)")
+        time.sleep(0.01)
+
+
+def chunks_of(host_pids: set[int], handle_prefix: str) -> list[str]:
+    """/dev/shm chunks named with our prefix (magic or not), or whose header names a killed host."""
+    left = []
+    for name in os.listdir("/dev/shm"):
+        if not name.startswith("aigym_"):
+            continue
+        if name.startswith(handle_prefix):
+            left.append(name)
+            continue
+        try:
+            with open(f"/dev/shm/{name}", "rb") as f:
+                head = f.read(64)
+        except OSError:
+            continue
+        if len(head) >= 64 and head[:8] == SHM_MAGIC and struct.unpack_from("<i", head, HOST_PID_AT)[0] in host_pids:
+            left.append(name)
+    return left
+
+
+def logs_of(host_pids: set[int]) -> list[str]:
+    return [n for n in os.listdir(log_dir())
+            if n.startswith("godot-aigym-") and n.split("-")[2:3] and n.split("-")[2].isdigit()
+            and int(n.split("-")[2]) in host_pids]
+
+
+def child_with(host: subprocess.Popen, mark: bytes) -> bool:
+    """Whether `host` has a child whose command line holds `mark` (e.g. the --import run)."""
+    try:
+        tids = os.listdir(f"/proc/{host.pid}/task")
+    except FileNotFoundError:  # exited and reaped
+        return False
+    for tid in tids:
+        try:
+            with open(f"/proc/{host.pid}/task/{tid}/children") as f:
+                kids = f.read().split()
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                with open(f"/proc/{kid}/cmdline", "rb") as f:
+                    if mark in f.read().split(b"\0"):
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def run_cycle(rng: random.Random, mode: str, env: dict, tmp: Path, handle_prefix: str, k: int) -> tuple[int, bool]:
+    """One host killed at a random point; returns its pid and whether its engine child was running."""
+    if mode == "chunk":
+        args = ["chunk", f"{handle_prefix}{k}_"]
+    elif mode == "env":
+        args = ["env", str(DEMO), TRIVIAL]
+    else:
+        project = tmp / f"tiny{k}"
+        shutil.copytree(TINY, project)  # a fresh project: the import is real
+        args = ["import", str(project)]
+    host = subprocess.Popen([sys.executable, str(HERE / "crash_host.py"), *args], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert host.stdout.readline().strip() == "GO", f"the {mode} host did not start"
+        if mode in CHILD_MARK and rng.random() < 0.7:  # mostly while the engine/import runs
+            wait_until(lambda: child_with(host, CHILD_MARK[mode]) or host.poll() is not None,
+                       f"the {mode} host never started its engine")
+        time.sleep(rng.uniform(0.0, KILL_WINDOW_S[mode]))  # where the kill lands, not a wait
+        caught = mode in CHILD_MARK and child_with(host, CHILD_MARK[mode])
+        if host.poll() is not None:
+            pytest.fail(f"the {mode} host exited by itself (code {host.returncode}) before it was killed")
+    finally:
+        host.send_signal(signal.SIGKILL)
+        host.wait()
+        host.stdout.close()
+        host.stdin.close()
+    return host.pid, caught
+
+
+SWEEP = "from godot_aigym import sweep_stale_chunks, sweep_stale_logs; sweep_stale_chunks(); sweep_stale_logs()"
+
+
+@pytest.mark.timeout(600)
+def test_hosts_killed_at_random_points_leave_nothing_behind(tmp_path, demo_imported):
+    rng = random.Random(SEED)
+    tag = uuid.uuid4().hex
+    handle_prefix = f"aigym_crash{os.getpid()}x"
+    env = {**os.environ, TAG: tag}
+    modes = ["chunk", "env", "import"]
+    all_hosts: set[int] = set()
+    caught = 0
+    for batch in range(BATCHES):
+        for i in range(CYCLES_PER_BATCH):
+            pid, with_child = run_cycle(rng, rng.choice(modes), env, tmp_path, handle_prefix,
+                                        batch * CYCLES_PER_BATCH + i)
+            all_hosts.add(pid)
+            caught += with_child
+        # engines and imports die with their host (parent-death signal): wait for the exits
+        wait_until(lambda: not tagged_processes(tag), f"processes of killed hosts still running: "
+                                                      f"{tagged_processes(tag)}")
+        # the next host's start-up sweep removes what a SIGKILLed host could not
+        subprocess.run([sys.executable, "-c", SWEEP], check=True, timeout=SAFETY_S)
+        assert chunks_of(all_hosts, handle_prefix) == [], f"batch {batch}: chunks left"
+        assert logs_of(all_hosts) == [], f"batch {batch}: engine log files left"
+    assert caught >= 10, f"only {caught} kills landed while an engine or import was running"
+
+
+@pytest.fixture(scope="module")
+def demo_imported(godot):
+    from godot_aigym.engine import ensure_imported
+
+    ensure_imported(DEMO, godot)  # the env hosts must not all race to import the demo project
+    return DEMO
