@@ -10,7 +10,8 @@ from env_testutil import DEMO
 
 pytest.importorskip("torch")
 
-from godot_aigym.demo import _play_in_engine, _python_returns, main  # noqa: E402
+from godot_aigym.demo import main  # noqa: E402
+from godot_aigym.demo.playback import _play_in_engine, _python_returns  # noqa: E402
 from godot_aigym.env.link import project_physics_fps  # noqa: E402
 
 POLICY = DEMO / "policy.jit"

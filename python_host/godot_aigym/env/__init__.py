@@ -8,12 +8,14 @@
 """
 
 from .godot_env import GodotEnv
-from .link import EngineLink, demo_project
+from .link import EngineLink, Results
+from .options import EnvOptions
+from .project import demo_project
 from .protocol import GodotEnvError, GodotScriptError, GodotScriptWarning
 from .registration import register_envs
 from .vector_env import GodotVectorEnv
 
 register_envs()
 
-__all__ = ["GodotEnv", "GodotVectorEnv", "GodotEnvError", "GodotScriptError", "GodotScriptWarning", "EngineLink",
-           "demo_project", "register_envs"]
+__all__ = ["GodotEnv", "GodotVectorEnv", "EnvOptions", "GodotEnvError", "GodotScriptError", "GodotScriptWarning",
+           "EngineLink", "Results", "demo_project", "register_envs"]

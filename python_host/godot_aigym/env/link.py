@@ -1,190 +1,124 @@
-"""One engine process running a GymEnv scene, connected over one shared-memory chunk.
+"""`EngineLink`: one engine process running a GymEnv scene, and the only Python code that reads
+or writes the step protocol's tensors (docs/STEP_PROTOCOL.md).
 
-`EngineLink` checks the project and scene, imports the project when needed, creates the chunk
-and the start-up entries, launches Godot (headless, `--fixed-fps` matching the physics rate so
-one frame is one physics tick and nothing sleeps), reads the space description the scene
-published, then creates the step tensors. `GodotEnv` and `GodotVectorEnv` are thin layers on it.
+Construction checks the project and scene, imports the project when needed, creates the chunk
+and the start-up entries and launches Godot (headless, ``--fixed-fps`` matching the physics
+rate so one frame is one physics tick and nothing sleeps); `connect()` reads the description the
+scene published and creates the step tensors. Then each command is `send_*` + `receive` (or
+`step` / `reset` for both), and `receive` returns the `Results`: views of the engine's answer.
 
 Nothing is left behind: a failure at any point closes the engine (clean CLOSE, then SIGTERM,
-then SIGKILL) and unlinks the chunk; a dead engine surfaces as `EngineDiedError` with the tail
-of its log; the engine dies with us (parent-death signal) and quits when we vanish.
+then SIGKILL) and unlinks the chunk; a dead engine surfaces as `EngineDiedError`, a hung one as
+`EngineTimeoutError`, both with the tail of its log; the engine dies with us (parent-death
+signal) and quits when we vanish.
 """
 
 from __future__ import annotations
 
 import atexit
-import os
 import re
-import threading
 import warnings
-import weakref
-from pathlib import Path
-from typing import Sequence, Union
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..engine import GodotProcess, GodotProcessError, LaunchOptions, check_cpus, ensure_imported
-from ..engine import check_project as engine_check_project
+from ..engine import GodotProcess, LaunchOptions
 from ..shm import EngineDiedError, SharedMemory, SharedMemoryError, WaitTimeout
 from ..shm.errors import EngineTimeoutError
+from . import placement
 from . import protocol as P
+from .options import EnvOptions
+from .placement import PINNED_SPIN_US, engine_cpus  # noqa: F401  (public: the demo places engines)
+from .project import check_project, demo_project, prepare_project, project_physics_fps  # noqa: F401
 
-_imported: set[Path] = set()
-_import_lock = threading.Lock()
-_open_links: "weakref.WeakSet[EngineLink]" = weakref.WeakSet()
-
-
-def demo_project() -> Path:
-    """The demo Godot project (env GODOT_AIGYM_DEMO_PROJECT overrides the repository copy)."""
-    env = os.environ.get("GODOT_AIGYM_DEMO_PROJECT")
-    if env:
-        return Path(env).resolve()
-    return (Path(__file__).resolve().parents[3] / "demo_project").resolve()
+# Godot's own noise in its log, left out of the excerpts our errors quote
+_LOG_NOISE = re.compile(r"misc2|^[0-9a-f]{32},")
 
 
-def check_project(project: str | os.PathLike | None, scene: str | None) -> tuple[Path, str | None]:
-    """`engine.check_project`, with the demo project when `project` is None."""
-    return engine_check_project(demo_project() if project is None else project, scene)
+@dataclass(frozen=True)
+class Results:
+    """The engine's answer to the last command: views into the shared ``out`` tensor, valid until
+    the next command (copy what you keep). Agent ``i``'s values are at index ``i``."""
 
-
-def prepare_project(project: Path, godot=None) -> None:
-    """`ensure_imported` once per process and project (class_name scripts, extension list)."""
-    with _import_lock:
-        if project in _imported:
-            return
-        ensure_imported(project, godot)
-        _imported.add(project)
-
-
-_TICKS_RE = re.compile(r"^\s*common/physics_ticks_per_second\s*=\s*(\d+)", re.M)
-
-
-def project_physics_fps(project: Path) -> int:
-    """physics/common/physics_ticks_per_second of the project (Godot's default: 60)."""
-    text = (project / "project.godot").read_text(errors="replace")
-    section = re.search(r"^\[physics\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
-    if section:
-        m = _TICKS_RE.search(section.group(1))
-        if m:
-            return int(m.group(1))
-    return 60
-
-
-CpuSpec = Union[str, int, Sequence[int], None]
-PINNED_SPIN_US = 1000
-
-
-def engine_cpus(spec: CpuSpec, index: int | None = None) -> set[int] | None:
-    """The CPUs a new engine may run on.
-
-    "auto" (default): one CPU, the one with the fewest engines of this process on it (the
-    highest-numbered on a tie), when we may use at least two. Godot's physics hands every step
-    to its worker threads; on a single CPU those hand-offs are cheap context switches instead
-    of cross-CPU wake-ups (measured on 2 vCPUs: 3x faster physics steps), and the other CPU
-    stays free for Python. ``index`` (engine k of a vector env) is only a tie-breaker.
-    None/False: no pinning. An int or a list of ints: exactly those CPUs.
-    """
-    if spec is None or spec is False:
-        return None
-    if isinstance(spec, str):
-        if spec != "auto":
-            raise ValueError(f"cpus must be 'auto', None, a CPU number or a list of them, got {spec!r}")
-        allowed = sorted(os.sched_getaffinity(0))
-        if len(allowed) < 2:
-            return None
-        load = {c: 0 for c in allowed}
-        for link in list(_open_links):
-            if link.cpus and len(link.cpus) == 1 and not link.closed:
-                (c,) = link.cpus
-                if c in load:
-                    load[c] += 1
-        order = allowed[::-1]
-        if index:
-            order = order[index % len(order):] + order[:index % len(order)]
-        return {min(order, key=lambda c: load[c])}
-    return set(check_cpus(spec))  # InvalidCpusError names the CPUs that exist
+    obs: np.ndarray          # (n, D) float32
+    reward: np.ndarray       # (n,)
+    terminated: np.ndarray   # (n,) 0.0 / 1.0
+    truncated: np.ndarray    # (n,) 0.0 / 1.0
+    final_obs: np.ndarray    # (n, D): SAME_STEP autoreset, the last observation of a finished episode
+    first_agent: np.ndarray  # (3,) reward, terminated, truncated of agent 0 when n == 1 (one read)
 
 
 class EngineLink:
-    """Start one engine on a GymEnv scene and talk the environment protocol with it.
+    """Start one engine on a GymEnv scene and talk the step protocol with it.
 
     Construction launches the engine and returns at once; `connect()` waits for its space
     description and creates the step tensors (so several engines start in parallel).
     """
 
-    def __init__(self, project=None, scene: str | None = None, *, n_agents: int = 1, seed: int | None = None,
-                 action_repeat: int | None = None, max_episode_steps: int | None = None, headless: bool = True,
-                 realtime: bool = False, physics_fps: int | None = None, prefix: str = P.DEFAULT_PREFIX,
-                 timeout: float = 60.0, step_timeout: float | None = 120.0, spin_us: float | None = None,
-                 engine_spin_us: int | None = None, cpus: CpuSpec = "auto", index: int | None = None,
-                 log_path: str | os.PathLike | None = None, engine_args: Sequence[str] = (),
-                 user_args: Sequence[str] = (), env: dict | None = None, engine_errors: str = "raise",
-                 godot=None) -> None:
+    def __init__(self, options: EnvOptions | None = None, *, n_agents: int = 1, index: int | None = None) -> None:
         self._closed = False
+        self._connected = False
         self.proc: GodotProcess | None = None
         self.mem: SharedMemory | None = None
         self.spec: P.EnvSpec | None = None
-        self._keep_log = log_path is not None
-        self._connected = False
+        self.results: Results | None = None
+        options = options or EnvOptions()
+        self.options = options
         if isinstance(n_agents, bool) or not isinstance(n_agents, (int, np.integer)) or n_agents < 1:
             raise ValueError(f"n_agents must be a positive integer, got {n_agents!r}")
-        if action_repeat is not None and (not isinstance(action_repeat, (int, np.integer)) or action_repeat < 1):
-            raise ValueError(f"action_repeat must be a positive integer, got {action_repeat!r}")
-        if engine_errors not in P.ENGINE_ERRORS:
-            raise ValueError(f"engine_errors must be one of {P.ENGINE_ERRORS}, got {engine_errors!r}")
-        self.engine_errors = engine_errors
-        self.project, self.scene = check_project(project, scene)
         self.n_agents = int(n_agents)
-        self.timeout = timeout
-        self.step_timeout = step_timeout
-        self.prefix = prefix
-        self.names = P.entry_names(prefix)
-        self.physics_fps = int(physics_fps or project_physics_fps(self.project))
-        self.cpus = engine_cpus(cpus, index)  # validated before anything is created
-        prepare_project(self.project, godot)
-
+        self.engine_errors = options.engine_errors
+        self.timeout = options.timeout
+        self.step_timeout = options.step_timeout
+        self._keep_log = options.log_path is not None
+        self.project, self.scene = check_project(options.project, options.scene)
+        self.names = P.entry_names(options.prefix)
+        self.physics_fps = int(options.physics_fps or project_physics_fps(self.project))
+        self.cpus = engine_cpus(options.cpus, index)  # validated before anything is created
+        launcher = options.launcher or GodotProcess
+        if options.launcher is None:
+            prepare_project(self.project, options.godot)
+        spin_us, engine_spin_us = options.spin_us, options.engine_spin_us
         if self.cpus:
             # the engine has a CPU of its own: both sides spin longer before blocking (a blocking
             # wake-up across CPUs costs ~55 us here, more than a whole physics step)
             spin_us = PINNED_SPIN_US if spin_us is None else spin_us
             engine_spin_us = PINNED_SPIN_US if engine_spin_us is None else engine_spin_us
-        user = ["--n-agents", str(self.n_agents), "--env-prefix", prefix, "--physics-fps", str(self.physics_fps)]
-        if action_repeat is not None:
-            user += ["--action-repeat", str(int(action_repeat))]
-        if max_episode_steps is not None:
-            user += ["--max-episode-steps", str(int(max_episode_steps))]
-        if engine_spin_us is not None:
-            user += ["--spin-us", str(int(engine_spin_us))]
-        user += list(user_args)
+        user = P.launch_args(self.n_agents, options.prefix, self.physics_fps, options.action_repeat,
+                             options.max_episode_steps, engine_spin_us) + list(options.user_args)
         try:
             self.mem = SharedMemory(size=1 << 24, capacity=16)
-            self._spec_t = self.mem.newUintTensor(self.names["spec"], P.SPEC_CAPACITY)
+            self._messages = {kind: self.mem.newUintTensor(self.names[kind], capacity)
+                              for kind, capacity in P.MESSAGE_CAPACITY.items()}
             self._seed_t = self.mem.newIntTensor(self.names["seed"], 2)
-            # the engine counts the errors it logged while running a command here (texts: spec tensor)
-            # (a memoryview: checked after every step, and its item reads cost half of numpy's)
-            self.errors = memoryview(self.mem.newIntTensor(self.names["errors"], 1).view).cast("B").cast("i")
+            # errors the engine logged while running a command (a memoryview: checked after every
+            # step, and its item reads cost half of numpy's)
+            self._errors = memoryview(self.mem.newIntTensor(self.names["errors"], 1).view).cast("B").cast("i")
             kw = {} if spin_us is None else {"spin_us": spin_us}
-            self.sem_action = self.mem.newSemaphore(self.names["sem_action"], 0)
-            self.sem_obs = self.mem.newSemaphore(self.names["sem_obs"], 0, **kw)
+            self._sem_action = self.mem.newSemaphore(self.names["sem_action"], 0)
+            self._sem_obs = self.mem.newSemaphore(self.names["sem_obs"], 0, **kw)
+            seed = options.seed
             if seed is not None:  # any Python int: the game's RNG takes its 64 bits (as a signed int)
                 seed = ((int(seed) + 2**63) % 2**64) - 2**63
-            options = LaunchOptions(project=self.project, scene=self.scene, handle=self.mem.handle, seed=seed,
-                                    fixed_fps=None if realtime else self.physics_fps, headless=headless,
-                                    engine_args=tuple(engine_args), user_args=tuple(user), env=dict(env or {}))
-            self.proc = GodotProcess(options, godot=godot, log_path=log_path, cpus=self.cpus)
+            launch = LaunchOptions(project=self.project, scene=self.scene, handle=self.mem.handle, seed=seed,
+                                   fixed_fps=None if options.run_realtime else self.physics_fps,
+                                   headless=options.run_headless, engine_args=tuple(options.engine_args),
+                                   user_args=tuple(user), env=dict(options.env or {}))
+            self.proc = launcher(launch, godot=options.godot, log_path=options.log_path, cpus=self.cpus)
             self.mem.set_peer(self.proc.popen)
         except BaseException:
             self.close()
             raise
-        _open_links.add(self)
+        placement.register(self)
 
-    # -- start-up -----------------------------------------------------------------------------------
+    # -- start-up -------------------------------------------------------------------------------
     def connect(self) -> P.EnvSpec:
         """Wait for the scene's space description, then create the step tensors."""
         assert self.mem is not None and self.proc is not None
         try:
             try:
-                self.sem_obs.wait(timeout=self.timeout)
+                self._sem_obs.wait(timeout=self.timeout)
             except WaitTimeout:
                 self.close(grace=0)  # known hung (or no GymEnv): nothing will answer a clean CLOSE
                 raise P.GodotEnvError(
@@ -192,9 +126,12 @@ class EngineLink:
                     f"{self.timeout:g} s (does the scene contain a GymEnv node?)" + self._log_excerpt()) from None
             except EngineDiedError:
                 raise P.GodotEnvError(f"Godot exited during start-up (code {self.proc.poll()})"
-                                      + self._engine_error_text() + self._log_excerpt()) from None
+                                      + self._fatal_text() + self._log_excerpt()) from None
+            fatal = self._message("fatal")
+            if fatal is not None:
+                raise P.GodotEnvError(f"the environment reported an error: {fatal.get('error')}" + self._log_excerpt())
             try:
-                spec = P.EnvSpec.parse(self._spec_t.view)
+                spec = P.EnvSpec.from_message(self._message("spec"))
             except P.GodotEnvError as e:
                 raise P.GodotEnvError(f"{e} [{self.scene}]" + self._log_excerpt()) from None
             if spec.n_agents != self.n_agents:
@@ -204,48 +141,95 @@ class EngineLink:
                 raise P.GodotEnvError(f"the engine ticks physics at {spec.physics_ticks_per_second} Hz, not at the "
                                       f"{self.physics_fps} Hz we launched it with")
             self.spec = spec
-            n, d, w = spec.n_agents, spec.obs_dim, spec.action_width
-            self._in_t = self.mem.newFloatTensor(self.names["in"], spec.in_size)
-            self._out_t = self.mem.newFloatTensor(self.names["out"], spec.out_size)
-            inv, outv = self._in_t.view, self._out_t.view
-            self.header = inv[:P.IN_HEADER]
-            self.mask = inv[P.IN_HEADER:P.IN_HEADER + n]
-            self.actions_flat = inv[P.IN_HEADER + n:]
-            self.actions = self.actions_flat.reshape(n, w)
-            self.obs = outv[:n * d].reshape(n, d)
-            self.reward = outv[n * d:n * d + n]
-            self.terminated = outv[n * d + n:n * d + 2 * n]
-            self.truncated = outv[n * d + 2 * n:n * d + 3 * n]
-            self.final_obs = outv[n * d + 3 * n:].reshape(n, d)
+            layout = spec.layout
+            inv = self.mem.newFloatTensor(self.names["in"], layout.in_size).view
+            outv = self.mem.newFloatTensor(self.names["out"], layout.out_size).view
+            self._header = inv[layout.header]
+            self._mask = inv[layout.mask]
+            self._actions = inv[layout.actions]
+            n, d = spec.n_agents, spec.obs_dim
+            self.results = Results(obs=outv[layout.obs].reshape(n, d), reward=outv[layout.reward],
+                                   terminated=outv[layout.terminated], truncated=outv[layout.truncated],
+                                   final_obs=outv[layout.final_obs].reshape(n, d),
+                                   first_agent=outv[layout.first_agent])
+            self._flags = 0
             self._connected = True
             return spec
         except BaseException:
             self.close()
             raise
 
-    # -- the step ------------------------------------------------------------------------------------
-    def post(self) -> None:
-        self.sem_action.post()
+    # -- commands -------------------------------------------------------------------------------
+    def send_reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> None:
+        """RESET every agent, or those where `mask` is true; `seed` seeds the game's RNG first."""
+        flags = 0
+        if seed is not None:
+            self._seed_t.view[:] = P.seed_words(seed)
+            flags |= P.FLAG_SEED
+        h = self._live_header()
+        if mask is not None:
+            self._mask[:] = mask
+            h[P.H_MASKED] = int(np.count_nonzero(mask))
+        else:
+            h[P.H_MASKED] = 0
+        h[P.H_COMMAND] = P.CMD_RESET
+        h[P.H_FLAGS] = flags
+        self._flags = flags
+        self._sem_action.post()
 
-    def wait(self, report: bool = True) -> None:
-        """Wait for the engine's answer; on death or hang close everything and raise.
-        With `report`, errors the engine logged meanwhile are raised or warned about here
-        (callers waiting for several engines report once all have answered)."""
+    def send_step(self, actions: Any, autoreset: int = P.AUTORESET_NONE) -> None:
+        """STEP every agent with `actions` (checked, flat); `autoreset` says what the engine does
+        with agents whose episode ended (protocol.AUTORESET_*)."""
+        h = self._live_header()
+        self._actions[:] = actions
+        if self._flags != autoreset:
+            h[P.H_FLAGS] = self._flags = autoreset
+        h[P.H_COMMAND] = P.CMD_STEP
+        self._sem_action.post()
+
+    def receive(self, report: bool = True, stacklevel: int = 3) -> Results:
+        """Wait for the answer to the command sent. With `report`, errors the engine logged while
+        running it are raised or warned about here (``engine_errors``); callers waiting for
+        several engines pass False and call `report_errors` once all answered."""
         try:
-            self.sem_obs.wait(self.step_timeout)
+            self._sem_obs.wait(self.step_timeout)
         except (EngineDiedError, WaitTimeout) as e:
-            raise self.wait_failed(e) from None
-        if report and self.errors[0]:
-            self.report_errors()
+            raise self._wait_failed(e) from None
+        if report and self._errors[0]:
+            self.report_errors(stacklevel + 1)
+        return self.results
+
+    def step(self, actions: Any, autoreset: int = P.AUTORESET_NONE) -> Results:
+        """`send_step` + `receive` (inlined: this is the single-agent hot path)."""
+        h = self._live_header()
+        self._actions[:] = actions
+        if self._flags != autoreset:
+            h[P.H_FLAGS] = self._flags = autoreset
+        h[P.H_COMMAND] = P.CMD_STEP
+        self._sem_action.post()
+        try:
+            self._sem_obs.wait(self.step_timeout)
+        except (EngineDiedError, WaitTimeout) as e:
+            raise self._wait_failed(e) from None
+        if self._errors[0]:
+            self.report_errors(4)
+        return self.results
+
+    def reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> Results:
+        self.send_reset(seed, mask)
+        return self.receive(stacklevel=4)
+
+    @property
+    def errors_pending(self) -> int:
+        """How many errors the engine logged during the last command (not yet reported)."""
+        return int(self._errors[0]) if self._connected and not self._closed else 0
 
     def report_errors(self, stacklevel: int = 4) -> None:
         """The engine logged errors during the last command: raise or warn (``engine_errors``)."""
-        count = int(self.errors[0])
-        self.errors[0] = 0
-        try:
-            texts = list((P.parse_spec_bytes(self._spec_t.view) or {}).get("engine_errors", []))
-        except P.GodotEnvError:
-            texts = []
+        count = int(self._errors[0])
+        self._errors[0] = 0
+        message = self._message("error_texts") or {}
+        texts = [str(t) for t in message.get("engine_errors", [])]
         more = f"\n  ... and {count - len(texts)} more" if count > len(texts) else ""
         where = f" ({self.proc.log_path})" if self._keep_log and self.proc else ""
         msg = (f"the Godot engine running {self.scene} logged {count} error(s) during this "
@@ -255,57 +239,67 @@ class EngineLink:
         if self.engine_errors == "warn":
             warnings.warn(msg, P.GodotScriptWarning, stacklevel=stacklevel)
 
-    def wait_failed(self, exc: BaseException) -> EngineDiedError | EngineTimeoutError:
+    def _live_header(self) -> np.ndarray:
+        try:
+            return self._header
+        except AttributeError:
+            raise RuntimeError(f"the engine running {self.scene} is closed" if self._closed else
+                               "connect() first: the engine has not published its spaces yet") from None
+
+    # -- failures -------------------------------------------------------------------------------
+    def _wait_failed(self, exc: BaseException) -> Exception:
         """Close everything after a failed wait; the error to raise (with the engine's last words)."""
         if isinstance(exc, WaitTimeout):
             log = self._log_excerpt()
             self.close(grace=0)
-            return EngineTimeoutError(f"the engine did not answer within {self.step_timeout:g} s (hung?); "
-                                      f"it was stopped{log}")
-        return self._died()
-
-    def command(self, cmd: int, flags: int = 0, seed: int | None = None) -> None:
-        """Send one command and wait for its answer (RESET/STEP with arrays already filled)."""
-        if seed is not None:
-            self._seed_t.view[:] = P.seed_words(seed)
-            flags |= P.FLAG_SEED
-        h = self.header
-        h[0] = cmd
-        h[1] = flags
-        self.post()
-        self.wait()
-
-    def _died(self) -> EngineDiedError:
+            return EngineTimeoutError(f"the engine running {self.scene} did not answer within "
+                                      f"{self.step_timeout:g} s (hung?); it was stopped{log}")
         code = self.proc.poll() if self.proc else None
-        msg = self._engine_error_text() + self._log_excerpt()
+        msg = self._fatal_text() + self._log_excerpt()
         self.close()
         return EngineDiedError(f"the Godot engine running {self.scene} died (exit code {code}) in the middle of an "
                                f"episode; the environment is closed{msg}")
 
-    def _engine_error_text(self) -> str:
+    def _message(self, kind: str) -> dict | None:
+        """The JSON message in one of the message tensors (None: empty)."""
+        return P.read_message(self._messages[kind].view)
+
+    def _fatal_text(self) -> str:
         try:
-            raw = P.parse_spec_bytes(self._spec_t.view)
+            fatal = self._message("fatal")
         except Exception:
             return ""
-        if raw and "error" in raw:
-            return f": {raw['error']}"
-        return ""
+        return f": {fatal.get('error')}" if fatal else ""
 
     def _log_excerpt(self, lines: int = 25) -> str:
         if self.proc is None:
             return ""
-        tail = [line for line in self.proc.log().splitlines() if "misc2" not in line and not re.match(r"^[0-9a-f]{32},", line)]
+        tail = [line for line in self.proc.log().splitlines() if not _LOG_NOISE.search(line)]
         text = "\n".join(tail[-lines:])
         where = f" ({self.proc.log_path})" if self._keep_log else ""
         return f"\n--- engine log{where} ---\n{text}" if text else ""
 
-    # -- teardown -------------------------------------------------------------------------------------
+    # -- teardown -------------------------------------------------------------------------------
     @property
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def handle(self) -> str | None:
+        return self.mem.handle if self.mem is not None else None
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
+
+    def request_close(self) -> None:
+        """Send CLOSE without waiting (close() several engines in parallel: this first, then close())."""
+        if self._connected and not self._closed and self.alive():
+            try:
+                self._header[P.H_COMMAND] = P.CMD_CLOSE
+                self._sem_action.post()
+                self._close_sent = True
+            except SharedMemoryError:
+                pass
 
     def close(self, grace: float = 5.0) -> None:
         """Quit the engine (CLOSE command, then signals), reap it and unlink the chunk. Idempotent."""
@@ -317,23 +311,22 @@ class EngineLink:
             if proc is not None and proc.alive() and mem is not None and not mem.closed:
                 if self._connected:
                     try:
-                        self.header[0] = P.CMD_CLOSE
-                        self.sem_action.post()
-                        self.sem_obs.timed_wait(min(grace, 2.0))
+                        if not getattr(self, "_close_sent", False):
+                            self._header[P.H_COMMAND] = P.CMD_CLOSE
+                            self._sem_action.post()
+                        self._sem_obs.timed_wait(min(grace, 2.0))
                     except SharedMemoryError:
                         pass
                 mem.request_shutdown()
             if proc is not None:
                 proc.close(grace=grace)  # a temporary log is removed, its text kept in proc.log()
         finally:
-            self._views_drop()
+            for name in ("_header", "_mask", "_actions"):
+                self.__dict__.pop(name, None)
+            self.results = None
             if mem is not None:
                 mem.close()
-            _open_links.discard(self)
-
-    def _views_drop(self) -> None:
-        for name in ("header", "mask", "actions", "actions_flat", "obs", "reward", "terminated", "truncated", "final_obs"):
-            self.__dict__.pop(name, None)
+            placement.unregister(self)
 
     def __del__(self) -> None:
         try:
@@ -344,7 +337,7 @@ class EngineLink:
 
 @atexit.register
 def _close_all_links() -> None:  # interpreter exit: quit engines cleanly, unlink chunks
-    for link in list(_open_links):
+    for link in placement.running():
         try:
             link.close(grace=2.0)
         except Exception:

@@ -1,20 +1,25 @@
-"""The environment protocol between Python and the GymEnv node (docs/ENVIRONMENTS.md).
+"""The step protocol between Python and the GymEnv node: constants, sizes and messages, on the
+Python side (docs/STEP_PROTOCOL.md). Its GDScript twin is
+``demo_project/addons/godot_aigym/env/gym_protocol.gd``; ``tests/env/test_protocol_cross_language.py``
+runs the engine and checks that both agree on every constant and size formula.
 
-Per environment (names prefixed, default ``gym_``, so several environments could share a chunk):
+Per environment, in one shared-memory chunk (names prefixed, default ``gym_``):
 
-=================  =========  =======================================================================
-entry              kind       content
-=================  =========  =======================================================================
-``spec``           uint8      u32 length + UTF-8 JSON written by the engine: spaces, agents, limits
-``seed``           int32[2]   a 64-bit seed (low, high word) for RESET with FLAG_SEED
-``sem_action``     semaphore  host -> engine: a command is in ``in``
-``sem_obs``        semaphore  engine -> host: ``spec`` (start-up) or ``out`` (after a command) is ready
-``in``             float32    [command, flags, reset count, 0 | reset mask (n) | actions (n * width)]
-``out``            float32    [obs (n * D) | reward (n) | terminated (n) | truncated (n) | final obs (n * D)]
-=================  =========  =======================================================================
+==================  =========  =====================================================================
+entry               kind       content
+==================  =========  =====================================================================
+``spec``            uint8      message: the space description (start-up)
+``fatal``           uint8      message: ``{"error": text}`` of a configuration error; the engine quits
+``error_texts``     uint8      message: ``{"engine_errors": [...], "count": n}`` of the last command
+``errors``          int32[1]   errors logged during the last command (the host resets it to 0)
+``seed``            int32[2]   a 64-bit seed (low, high word) for RESET with FLAG_SEED
+``sem_action``      semaphore  host -> engine: a command is in ``in``
+``sem_obs``         semaphore  engine -> host: ``spec``/``fatal`` (start-up) or ``out`` is ready
+``in``              float32    [command, flags, masked count, 0 | reset mask (n) | actions (n * width)]
+``out``             float32    [obs (n * D) | reward (n) | terminated (n) | truncated (n) | final obs (n * D)]
+==================  =========  =====================================================================
 
-``in`` and ``out`` are created by the host after it read ``spec`` (their sizes come from it).
-One command = one ``sem_action`` post and one ``sem_obs`` post back, for all agents at once.
+A message is a u32 little-endian length followed by that many bytes of UTF-8 JSON.
 """
 
 from __future__ import annotations
@@ -29,16 +34,30 @@ import numpy as np
 from gymnasium import spaces
 
 PROTOCOL = "godot_aigym.env"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 DEFAULT_PREFIX = "gym_"
-SPEC_CAPACITY = 65536
 
+# message tensors: name -> capacity in bytes (4 of them for the length)
+MESSAGE_CAPACITY = {"spec": 65536, "fatal": 4096, "error_texts": 16384}
+ENTRY_KINDS = ("spec", "fatal", "error_texts", "errors", "seed", "sem_action", "sem_obs", "in", "out")
+
+# commands (in[H_COMMAND]) and flags (in[H_FLAGS])
 CMD_STEP = 1
 CMD_RESET = 2
 CMD_CLOSE = 3
-FLAG_SAME_STEP_AUTORESET = 1
-FLAG_SEED = 2
+AUTORESET_NONE = 0          # STEP: finished agents stay finished (the host resets them)
+AUTORESET_SAME_STEP = 1     # STEP: finished agents are reset in the same step; last obs in final obs
+FLAG_SEED = 2               # RESET: seed the game's RNG from `seed` first
+AUTORESET_NEXT_STEP = 4     # STEP: agents that finished in the previous step are reset instead
+
+# the header of `in`
 IN_HEADER = 4
+H_COMMAND = 0
+H_FLAGS = 1
+H_MASKED = 2                # RESET: how many agents the mask selects (0: all)
+
+# values of `out` per agent besides the observation: reward, terminated, truncated
+OUT_SCALARS = 3
 
 
 class GodotEnvError(RuntimeError):
@@ -57,7 +76,107 @@ ENGINE_ERRORS = ("raise", "warn", "ignore")
 
 
 def entry_names(prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
-    return {k: prefix + k for k in ("spec", "seed", "errors", "sem_action", "sem_obs", "in", "out")}
+    return {k: prefix + k for k in ENTRY_KINDS}
+
+
+def in_size(n_agents: int, action_width: int) -> int:
+    return IN_HEADER + n_agents + n_agents * action_width
+
+
+def out_size(n_agents: int, obs_dim: int) -> int:
+    return n_agents * (2 * obs_dim + OUT_SCALARS)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where everything lies in ``in`` and ``out`` for n agents, D observation floats and
+    action width w (slices; the one place these offsets are computed on the Python side)."""
+
+    n_agents: int
+    obs_dim: int
+    action_width: int
+
+    @property
+    def in_size(self) -> int:
+        return in_size(self.n_agents, self.action_width)
+
+    @property
+    def out_size(self) -> int:
+        return out_size(self.n_agents, self.obs_dim)
+
+    @property
+    def header(self) -> slice:
+        return slice(0, IN_HEADER)
+
+    @property
+    def mask(self) -> slice:
+        return slice(IN_HEADER, IN_HEADER + self.n_agents)
+
+    @property
+    def actions(self) -> slice:
+        return slice(IN_HEADER + self.n_agents, self.in_size)
+
+    def _agents(self, k: int) -> slice:  # the k-th per-agent scalar block after the observations
+        start = self.n_agents * self.obs_dim + k * self.n_agents
+        return slice(start, start + self.n_agents)
+
+    @property
+    def obs(self) -> slice:
+        return slice(0, self.n_agents * self.obs_dim)
+
+    @property
+    def reward(self) -> slice:
+        return self._agents(0)
+
+    @property
+    def terminated(self) -> slice:
+        return self._agents(1)
+
+    @property
+    def truncated(self) -> slice:
+        return self._agents(2)
+
+    @property
+    def final_obs(self) -> slice:
+        start = self.n_agents * (self.obs_dim + OUT_SCALARS)
+        return slice(start, start + self.n_agents * self.obs_dim)
+
+    @property
+    def first_agent(self) -> slice:
+        """Agent 0's reward, terminated, truncated: adjacent (one read) when there is one agent."""
+        return slice(self.obs_dim, self.obs_dim + OUT_SCALARS) if self.n_agents == 1 else slice(0, 0)
+
+
+def launch_args(n_agents: int, prefix: str, physics_fps: int, action_repeat: int | None,
+                max_episode_steps: int | None, spin_us: int | None) -> list[str]:
+    """The user arguments (after ``--``) that configure the GymEnv node."""
+    args = ["--n-agents", str(n_agents), "--env-prefix", prefix, "--physics-fps", str(physics_fps)]
+    if action_repeat is not None:
+        args += ["--action-repeat", str(int(action_repeat))]
+    if max_episode_steps is not None:
+        args += ["--max-episode-steps", str(int(max_episode_steps))]
+    if spin_us is not None:
+        args += ["--spin-us", str(int(spin_us))]
+    return args
+
+
+def read_message(data: bytes | np.ndarray) -> dict | None:
+    """The JSON object of a message tensor, or None while it is empty."""
+    buf = memoryview(data).cast("B") if isinstance(data, np.ndarray) else memoryview(bytes(data))
+    if len(buf) < 4:
+        return None
+    (length,) = struct.unpack_from("<I", buf, 0)
+    if length == 0:
+        return None
+    if length > len(buf) - 4:
+        raise GodotEnvError(f"corrupt message from the engine: length {length} exceeds its tensor ({len(buf)} bytes)")
+    try:
+        value = json.loads(bytes(buf[4:4 + length]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise GodotEnvError(f"corrupt message from the engine: {e}") from None
+    if not isinstance(value, dict):
+        raise GodotEnvError(f"corrupt message from the engine: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 F32_MAX = float(np.finfo(np.float32).max)
@@ -68,6 +187,22 @@ def _bounds(values: list[Any], default: float) -> np.ndarray:
     (finite bounds keep samplers and checkers happy)."""
     out = [default if v is None else float(v) for v in values]
     return np.clip(np.array(out, dtype=np.float64), -F32_MAX, F32_MAX).astype(np.float32)
+
+
+def _action_space(act: dict) -> tuple[spaces.Space, int, bool]:
+    """(space, width in floats, discrete) of the spec's action entry."""
+    if act["type"] == "discrete":
+        return spaces.Discrete(int(act["n"])), 1, True
+    if act["type"] == "multi_discrete":
+        nvec = [int(k) for k in act["nvec"]]
+        if not nvec or min(nvec) < 1:
+            raise GodotEnvError(f"invalid multi_discrete action space: nvec {nvec}")
+        return spaces.MultiDiscrete(nvec), len(nvec), False
+    if act["type"] == "box":
+        a = int(act["shape"][0])
+        box = spaces.Box(_bounds(act["low"], -math.inf), _bounds(act["high"], math.inf), shape=(a,), dtype=np.float32)
+        return box, a, False
+    raise GodotEnvError(f"unsupported action type {act['type']!r}")
 
 
 @dataclass(frozen=True)
@@ -88,73 +223,37 @@ class EnvSpec:
     in_size: int
     out_size: int
 
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.n_agents, self.obs_dim, self.action_width)
+
     @classmethod
-    def parse(cls, data: bytes | np.ndarray) -> "EnvSpec":
-        raw = parse_spec_bytes(data)
+    def from_message(cls, raw: dict | None) -> "EnvSpec":
         if raw is None:
             raise GodotEnvError("the engine wrote no environment description")
-        if "error" in raw:
-            raise GodotEnvError(f"the environment reported an error: {raw['error']}")
         if raw.get("protocol") != PROTOCOL or raw.get("version") != PROTOCOL_VERSION:
             raise GodotEnvError(f"protocol mismatch: engine speaks {raw.get('protocol')!r} version "
                                 f"{raw.get('version')!r}, this host {PROTOCOL!r} version {PROTOCOL_VERSION} "
                                 "(update the addon in the Godot project or the Python package)")
-        n = int(raw["n_agents"])
-        obs = raw["observation"]
-        d = int(obs["shape"][0])
-        observation_space = spaces.Box(_bounds(obs["low"], -math.inf), _bounds(obs["high"], math.inf),
-                                       shape=(d,), dtype=np.float32)
-        act = raw["action"]
-        if act["type"] == "discrete":
-            action_space: spaces.Space = spaces.Discrete(int(act["n"]))
-            width, discrete = 1, True
-        elif act["type"] == "multi_discrete":
-            nvec = [int(k) for k in act["nvec"]]
-            if not nvec or min(nvec) < 1:
-                raise GodotEnvError(f"invalid multi_discrete action space: nvec {nvec}")
-            action_space = spaces.MultiDiscrete(nvec)
-            width, discrete = len(nvec), False
-        elif act["type"] == "box":
-            a = int(act["shape"][0])
-            action_space = spaces.Box(_bounds(act["low"], -math.inf), _bounds(act["high"], math.inf),
-                                      shape=(a,), dtype=np.float32)
-            width, discrete = a, False
-        else:
-            raise GodotEnvError(f"unsupported action type {act['type']!r}")
-        spec = cls(raw=raw, name=str(raw.get("name", "")), n_agents=n, obs_dim=d,
-                   observation_space=observation_space, action_space=action_space, action_width=width,
-                   discrete=discrete, max_episode_steps=int(raw.get("max_episode_steps", 0)),
-                   action_repeat=int(raw.get("action_repeat", 1)),
-                   physics_ticks_per_second=int(raw.get("physics_ticks_per_second", 0)),
-                   in_size=int(raw["in_size"]), out_size=int(raw["out_size"]))
+        try:
+            n = int(raw["n_agents"])
+            obs = raw["observation"]
+            d = int(obs["shape"][0])
+            observation_space = spaces.Box(_bounds(obs["low"], -math.inf), _bounds(obs["high"], math.inf),
+                                           shape=(d,), dtype=np.float32)
+            action_space, width, discrete = _action_space(raw["action"])
+            spec = cls(raw=raw, name=str(raw.get("name", "")), n_agents=n, obs_dim=d,
+                       observation_space=observation_space, action_space=action_space, action_width=width,
+                       discrete=discrete, max_episode_steps=int(raw.get("max_episode_steps", 0)),
+                       action_repeat=int(raw.get("action_repeat", 1)),
+                       physics_ticks_per_second=int(raw.get("physics_ticks_per_second", 0)),
+                       in_size=int(raw["in_size"]), out_size=int(raw["out_size"]))
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise GodotEnvError(f"malformed environment description ({type(e).__name__}: {e})") from None
         if spec.in_size != in_size(n, width) or spec.out_size != out_size(n, d):
             raise GodotEnvError(f"inconsistent spec: in_size {spec.in_size} / out_size {spec.out_size} do not "
                                 f"match {n} agents x obs {d} x action width {width}")
         return spec
-
-
-def parse_spec_bytes(data: bytes | np.ndarray) -> dict | None:
-    """The JSON object in a spec tensor, or None when it is still empty."""
-    buf = bytes(data)
-    if len(buf) < 4:
-        return None
-    (length,) = struct.unpack_from("<I", buf, 0)
-    if length == 0:
-        return None
-    if length > len(buf) - 4:
-        raise GodotEnvError(f"corrupt environment description: length {length} exceeds the spec tensor")
-    try:
-        return json.loads(buf[4:4 + length].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise GodotEnvError(f"corrupt environment description: {e}") from None
-
-
-def in_size(n_agents: int, action_width: int) -> int:
-    return IN_HEADER + n_agents + n_agents * action_width
-
-
-def out_size(n_agents: int, obs_dim: int) -> int:
-    return n_agents * (2 * obs_dim + 3)
 
 
 def seed_words(seed: int) -> np.ndarray:

@@ -1,15 +1,15 @@
 """`GodotVectorEnv`: N agents batched in one engine x M engine processes, as a Gymnasium VectorEnv.
 
-All engines are stepped concurrently (post to every engine, then wait on every engine); each
-engine steps all its agents in one round trip. Sub-environment ``k * n_agents + i`` is agent
-``i`` of engine ``k``.
+All engines are stepped concurrently (send to every engine, then receive from every engine);
+each engine steps all its agents in one round trip. Sub-environment ``k * n_agents + i`` is
+agent ``i`` of engine ``k``.
 
-Autoreset (gymnasium 1.x): ``NEXT_STEP`` (default, like SyncVectorEnv): the step after an
-episode ended returns that agent's first observation with reward 0 and both flags False, its
-action is ignored. ``SAME_STEP``: the step that ends an episode returns the first observation
-of the next one; the last one is in ``infos["final_obs"]`` (mask ``infos["_final_obs"]``).
-``DISABLED``: call ``reset(options={"reset_mask": mask})`` yourself. Both automatic modes are
-done inside the engine, without spending a physics tick on the reset.
+Autoreset (gymnasium 1.x), decided inside the engine without spending a physics tick:
+``NEXT_STEP`` (default, like SyncVectorEnv): the step after an episode ended returns that
+agent's first observation with reward 0 and both flags False, its action is ignored.
+``SAME_STEP``: the step that ends an episode returns the first observation of the next one; the
+last one is in ``infos["final_obs"]`` (mask ``infos["_final_obs"]``). ``DISABLED``: call
+``reset(options={"reset_mask": mask})`` yourself.
 """
 
 from __future__ import annotations
@@ -23,15 +23,34 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from . import protocol as P
-from .godot_env import discrete_action, multi_discrete_actions
+from .actions import ActionChecker
 from .link import EngineLink
+from .options import EnvOptions
+
+_CALL_RESET = "call reset() before step()"
+_ENGINE_AUTORESET = {AutoresetMode.NEXT_STEP: P.AUTORESET_NEXT_STEP, AutoresetMode.SAME_STEP: P.AUTORESET_SAME_STEP,
+                     AutoresetMode.DISABLED: P.AUTORESET_NONE}
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _engine_cpus(cpus: Any, k: int) -> Any:
+    """Engine k's share of ``cpus``: a list of per-engine lists is indexed, anything else shared."""
+    if isinstance(cpus, (list, tuple)) and cpus and isinstance(cpus[0], (list, tuple, set)):
+        return cpus[k % len(cpus)]
+    return cpus
 
 
 class GodotVectorEnv(gym.vector.VectorEnv):
     """``n_agents`` agents per engine x ``n_engines`` engines (``num_envs`` = their product).
 
     ``num_envs`` alone (as ``gymnasium.make_vec`` passes it) puts all agents in one engine.
-    Other arguments as for `GodotEnv`; ``cpus`` may also be a list of per-engine CPU lists.
+    Other keyword arguments as for `GodotEnv` (`EnvOptions`), except ``log_path``: ``log_dir``
+    keeps ``engine<k>.log`` there. ``cpus`` may also be a list of per-engine CPU lists.
     Engine ``k`` is seeded with ``seed + k``.
     """
 
@@ -39,268 +58,179 @@ class GodotVectorEnv(gym.vector.VectorEnv):
 
     def __init__(self, project: str | os.PathLike | None = None, scene: str | None = None, *,
                  num_envs: int | None = None, n_agents: int | None = None, n_engines: int = 1,
-                 seed: int | None = None, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 action_repeat: int | None = None, max_episode_steps: int | None = None,
-                 render_mode: str | None = None, headless: bool | None = None, realtime: bool | None = None,
-                 timeout: float = 60.0, step_timeout: float | None = 120.0, spin_us: float | None = None,
-                 engine_spin_us: int | None = None, cpus="auto", log_dir: str | os.PathLike | None = None,
-                 engine_args: Sequence[str] = (), user_args: Sequence[str] = (), engine_errors: str = "raise",
-                 godot=None) -> None:
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 log_dir: str | os.PathLike | None = None, options: EnvOptions | None = None, **kwargs: Any) -> None:
         self.links: list[EngineLink] = []
-        self._closed = False
-        if isinstance(n_engines, bool) or not isinstance(n_engines, (int, np.integer)) or n_engines < 1:
-            raise ValueError(f"n_engines must be a positive integer, got {n_engines!r}")
+        self._blocked: str | None = "the vector environment is not ready"
+        n_engines = _positive_int("n_engines", n_engines)
         if n_agents is None:
             if num_envs is None:
                 n_agents = 1
-            elif num_envs % n_engines:
+            elif _positive_int("num_envs", num_envs) % n_engines:
                 raise ValueError(f"num_envs={num_envs} is not a multiple of n_engines={n_engines}")
             else:
                 n_agents = num_envs // n_engines
         elif num_envs is not None and num_envs != n_agents * n_engines:
             raise ValueError(f"num_envs={num_envs} != n_agents={n_agents} x n_engines={n_engines}")
+        n_agents = _positive_int("n_agents", n_agents)
+        if "log_path" in kwargs:
+            raise ValueError("GodotVectorEnv keeps one log per engine: pass log_dir, not log_path")
+        opts = EnvOptions.from_kwargs("GodotVectorEnv", project, scene, options, kwargs)
         self.autoreset_mode = AutoresetMode(autoreset_mode)
+        self._engine_autoreset = _ENGINE_AUTORESET[self.autoreset_mode]
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
-        self.render_mode = render_mode
-        if headless is None:
-            headless = render_mode is None
-        if realtime is None:
-            realtime = render_mode == "human"
+        self.render_mode = opts.render_mode
         try:
             for k in range(n_engines):
-                log_path = None if log_dir is None else os.path.join(log_dir, f"engine{k}.log")
-                engine_cpu = cpus[k] if isinstance(cpus, (list, tuple)) and cpus and \
-                    isinstance(cpus[0], (list, tuple, set)) else cpus  # per-engine lists
-                self.links.append(EngineLink(
-                    project, scene, n_agents=n_agents, seed=None if seed is None else seed + k,
-                    action_repeat=action_repeat, max_episode_steps=max_episode_steps, headless=headless,
-                    realtime=realtime, timeout=timeout, step_timeout=step_timeout, spin_us=spin_us,
-                    engine_spin_us=engine_spin_us, cpus=engine_cpu, index=k, log_path=log_path, engine_args=engine_args,
-                    user_args=user_args, engine_errors=engine_errors, godot=godot))
+                self.links.append(EngineLink(opts.replace(
+                    seed=None if opts.seed is None else opts.seed + k, cpus=_engine_cpus(opts.cpus, k),
+                    log_path=None if log_dir is None else os.path.join(log_dir, f"engine{k}.log")),
+                    n_agents=n_agents, index=k))
             for link in self.links:  # engines start in parallel; now collect their specs
                 link.connect()
         except BaseException:
             self.close()
             raise
         spec = self.links[0].spec
-        assert spec is not None
         self.env_spec = spec
-        self.n_agents, self.n_engines = int(n_agents), int(n_engines)
-        self.num_envs = self.n_agents * self.n_engines
+        self.n_agents, self.n_engines = n_agents, n_engines
+        self.num_envs = n_agents * n_engines
         self.single_observation_space = spec.observation_space
         self.single_action_space = spec.action_space
         self.observation_space = batch_space(spec.observation_space, self.num_envs)
         self.action_space = batch_space(spec.action_space, self.num_envs)
-        self._discrete = spec.discrete
+        self._check_actions = ActionChecker(spec.action_space, batch=self.num_envs).check
         self._width = spec.action_width
         n, d = self.num_envs, spec.obs_dim
         self._obs = np.zeros((n, d), np.float32)
         self._rew = np.zeros(n, np.float64)
         self._term = np.zeros(n, np.bool_)
         self._trunc = np.zeros(n, np.bool_)
-        self._autoreset = np.zeros(n, np.bool_)
-        self._needs_reset = True
-        a = self.n_agents
-        self._slices = [slice(k * a, (k + 1) * a) for k in range(self.n_engines)]
-        self._pending_resets = False
-        self._pending_count = 0
-        self._n_actions = int(spec.action_space.n) if self._discrete else 0
-        self._multi = isinstance(spec.action_space, gym.spaces.MultiDiscrete)
-        if not self._discrete and not self._multi:
-            self._low = spec.action_space.low
-            self._high = spec.action_space.high
-            self._low_flat = np.tile(self._low, self.num_envs).tolist()
-            self._high_flat = np.tile(self._high, self.num_envs).tolist()
+        self._finished = np.zeros(n, np.bool_)  # DISABLED autoreset: agents waiting for a reset_mask
+        self._slices = [slice(k * n_agents, (k + 1) * n_agents) for k in range(n_engines)]
+        self._blocked = _CALL_RESET
 
-    # -- gymnasium API ------------------------------------------------------------------------------
+    # -- gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
-        """Reset every agent (or those in ``options["reset_mask"]``)."""
+        """Reset every agent (or those in ``options["reset_mask"]``). ``seed``: an int (engine k
+        gets seed + k) or a list of ``num_envs`` seeds (engine k takes the one of its first agent)."""
         self._live()
-        if seed is not None:
-            seeds = [int(seed) + k for k in range(self.n_engines)] if isinstance(seed, (int, np.integer)) else \
-                [int(s) if s is not None else None for s in list(seed)[::self.n_agents]]
-            if len(seeds) != self.n_engines:
-                raise ValueError(f"seed must be an int or a list of {self.num_envs} seeds, got {seed!r}")
-        else:
-            seeds = [None] * self.n_engines
+        seeds = self._engine_seeds(seed)
         mask = None if options is None else options.get("reset_mask")
         if mask is not None:
-            mask = np.asarray(mask, dtype=np.bool_)
-            if mask.shape != (self.num_envs,):
-                raise ValueError(f"reset_mask must have shape ({self.num_envs},), got {mask.shape}")
-        for k, link in enumerate(self.links):
-            sl = self._slices[k]
-            flags = 0
-            if seeds[k] is not None:
-                link._seed_t.view[:] = P.seed_words(seeds[k])
-                flags |= P.FLAG_SEED
-            if mask is not None:
-                link.mask[:] = mask[sl]
-                link.header[2] = int(mask[sl].sum())
-            else:
-                link.header[2] = 0
-            link.header[0] = P.CMD_RESET
-            link.header[1] = flags
-            link.post()
-        for k, link in enumerate(self.links):
-            link.wait(report=False)
-            sl = self._slices[k]
-            self._obs[sl] = link.obs  # the engine observes every agent (the others as they are)
-        self._report_engine_errors()
-        if mask is None:
-            self._autoreset = np.zeros(self.num_envs, np.bool_)
-        else:
-            self._autoreset = self._autoreset & ~mask
-        self._pending_count = int(self._autoreset.sum())
-        self._pending_resets = self._pending_count > 0
-        for link in self.links:
-            link.header[2] = 0
-            link.mask[:] = 0
-        self._needs_reset = False
+            mask = np.asarray(mask)
+            if mask.shape != (self.num_envs,) or mask.dtype.kind not in "biu":
+                raise ValueError(f"reset_mask must be {self.num_envs} booleans, got {options.get('reset_mask')!r}")
+            mask = mask.astype(np.bool_)
+        self._blocked = _CALL_RESET  # until every engine answered
+        try:
+            for k, link in enumerate(self.links):
+                link.send_reset(seeds[k], None if mask is None else mask[self._slices[k]])
+            for k, link in enumerate(self.links):
+                self._obs[self._slices[k]] = link.receive(report=False).obs  # the others as they are
+            self._report_engine_errors()
+        except BaseException as e:
+            self._after_failure(e)
+            raise
+        self._finished = np.zeros(self.num_envs, np.bool_) if mask is None else self._finished & ~mask
+        self._blocked = None
         return self._obs.copy(), {}
 
     def step(self, actions: Any):
-        if self._needs_reset:
-            self._live()
-            raise RuntimeError("call reset() before step()")
+        if self._blocked is not None:
+            raise RuntimeError(self._blocked)
         acts = self._check_actions(actions)
         mode = self.autoreset_mode
-        same_step = mode == AutoresetMode.SAME_STEP
-        pending = self._pending_resets
-        if pending and mode == AutoresetMode.DISABLED:
+        if mode == AutoresetMode.DISABLED and self._finished.any():
             raise RuntimeError("autoreset is disabled: reset the finished agents with "
                                "reset(options={'reset_mask': ...}) before stepping them")
-        flags = P.FLAG_SAME_STEP_AUTORESET if same_step else 0
+        autoreset = self._engine_autoreset
         links = self.links
-        if len(links) == 1:  # the common case: no gathering, views copied straight out
-            link = links[0]
-            link.actions_flat[:] = acts
-            h = link.header
-            if pending:  # NEXT_STEP: the agents that finished last step start over instead
-                link.mask[:] = self._autoreset
-                h[2] = self._pending_count
-            elif h[2]:
-                h[2] = 0
-            h[0] = P.CMD_STEP
-            h[1] = flags
-            link.post()
-            link.wait(report=False)
-            obs = link.obs.copy()
-            rew = link.reward.astype(np.float64)
-            term = link.terminated != 0
-            trunc = link.truncated != 0
-        else:
-            w = self._width
-            for k, link in enumerate(links):
-                sl = self._slices[k]
-                link.actions_flat[:] = acts[sl.start * w:sl.stop * w]
-                h = link.header
-                if pending:
-                    m = self._autoreset[sl]
-                    link.mask[:] = m
-                    h[2] = int(m.sum())
-                elif h[2]:
-                    h[2] = 0
-                h[0] = P.CMD_STEP
-                h[1] = flags
-                link.post()
-            obs, rew, term, trunc = self._obs, self._rew, self._term, self._trunc
-            for k, link in enumerate(links):
-                link.wait(report=False)
-                sl = self._slices[k]
-                obs[sl] = link.obs
-                rew[sl] = link.reward
-                np.not_equal(link.terminated, 0, out=term[sl])
-                np.not_equal(link.truncated, 0, out=trunc[sl])
-            obs, rew, term, trunc = obs.copy(), rew.copy(), term.copy(), trunc.copy()
-        self._report_engine_errors()
+        try:
+            if len(links) == 1:  # the common case: no gathering, views copied straight out
+                link = links[0]
+                link.send_step(acts, autoreset)
+                r = link.receive(report=False)
+                obs, rew = r.obs.copy(), r.reward.astype(np.float64)
+                term, trunc = r.terminated != 0, r.truncated != 0
+            else:
+                w = self._width
+                for k, link in enumerate(links):
+                    sl = self._slices[k]
+                    link.send_step(acts[sl.start * w:sl.stop * w], autoreset)
+                obs, rew, term, trunc = self._obs, self._rew, self._term, self._trunc
+                for k, link in enumerate(links):
+                    r = link.receive(report=False)
+                    sl = self._slices[k]
+                    obs[sl] = r.obs
+                    rew[sl] = r.reward
+                    np.not_equal(r.terminated, 0, out=term[sl])
+                    np.not_equal(r.truncated, 0, out=trunc[sl])
+                obs, rew, term, trunc = obs.copy(), rew.copy(), term.copy(), trunc.copy()
+            self._report_engine_errors()
+        except BaseException as e:
+            self._after_failure(e)
+            raise
         done = term | trunc
         infos: dict[str, Any] = {}
-        if done.any():
-            if same_step:
+        if mode == AutoresetMode.SAME_STEP:
+            if done.any():
                 final = np.full(self.num_envs, None, dtype=object)
                 for k, link in enumerate(links):
                     sl = self._slices[k]
                     for i in np.flatnonzero(done[sl]):
-                        final[sl.start + i] = link.final_obs[i].copy()
+                        final[sl.start + i] = link.results.final_obs[i].copy()
                 infos = {"final_obs": final, "_final_obs": done.copy(), "final_info": {}, "_final_info": done}
-            else:
-                self._autoreset = done
-                self._pending_count = int(done.sum())
-                self._pending_resets = True
-        elif pending:
-            self._autoreset = np.zeros(self.num_envs, np.bool_)
-            self._pending_resets = False
+        elif mode == AutoresetMode.DISABLED:
+            self._finished |= done
         return obs, rew, term, trunc, infos
+
+    def _engine_seeds(self, seed: Any) -> list[int | None]:
+        if seed is None:
+            return [None] * self.n_engines
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            return [int(seed) + k for k in range(self.n_engines)]
+        try:
+            seeds = list(seed)
+        except TypeError:
+            seeds = None
+        if seeds is None or len(seeds) != self.num_envs or \
+                not all(s is None or (isinstance(s, (int, np.integer)) and not isinstance(s, bool)) for s in seeds):
+            raise ValueError(f"seed must be None, an int or a list of {self.num_envs} ints (one per "
+                             f"sub-environment), got {seed!r}")
+        return [None if s is None else int(s) for s in seeds[::self.n_agents]]
 
     def _report_engine_errors(self) -> None:
         """Raise or warn about errors the engines logged (``engine_errors``), once all answered.
         A raise loses the command's results, so the environment then needs reset()."""
         for link in self.links:
-            if link.errors[0]:
+            if link.errors_pending:
                 try:
-                    link.report_errors(stacklevel=4)
+                    link.report_errors(stacklevel=5)
                 except P.GodotScriptError:
-                    self._needs_reset = True
+                    self._blocked = _CALL_RESET
                     raise
 
-    def _check_actions(self, actions: Any) -> np.ndarray:
-        """The actions as one flat float32-compatible array (n * width), checked against the space."""
-        n = self.num_envs
-        if self._discrete:
-            a = actions if type(actions) is np.ndarray else np.asarray(actions)
-            if a.shape != (n,) or a.dtype.kind not in "iub":
-                if a.shape == (n,) and a.dtype.kind == "f" and np.all(a == np.round(a)):
-                    a = a.astype(np.int64)
-                else:
-                    raise ValueError(f"actions {actions!r} are not in the action space {self.action_space}: "
-                                     f"expected {n} integers")
-            nact = self._n_actions
-            if n <= 64:
-                ok = all(0 <= v < nact for v in a.tolist())
-            else:
-                ok = not (a.min() < 0 or a.max() >= nact)
-            if not ok:
-                bad = int(np.flatnonzero((a < 0) | (a >= nact))[0])
-                discrete_action(a[bad], nact)  # raises, naming the action
-            return a
-        if self._multi:
-            return multi_discrete_actions(actions, self.single_action_space, (n, self._width)).reshape(-1)
-        a = actions
-        if type(a) is not np.ndarray or a.dtype != np.float32:
-            try:
-                a = np.asarray(actions, dtype=np.float32)
-            except (TypeError, ValueError):
-                raise ValueError(f"actions {actions!r} are not in the action space {self.action_space}") from None
-        if a.shape != (n, self._width):
-            raise ValueError(f"actions have shape {a.shape}, the action space {self.action_space} needs "
-                             f"{(n, self._width)}")
-        if a.size <= 64:  # small batches: a Python loop beats numpy's per-call overhead
-            ok = all(lo <= v <= hi for v, lo, hi in zip(a.ravel().tolist(), self._low_flat, self._high_flat))
-        else:
-            ok = bool(((a >= self._low) & (a <= self._high)).all())
-        if not ok:
-            good = (a >= self._low) & (a <= self._high)
-            bad = int(np.flatnonzero(~good.all(axis=1))[0])
-            raise ValueError(f"action {a[bad]!r} of sub-environment {bad} is outside the action space "
-                             f"{self.single_action_space}")
-        return a.reshape(-1)
+    def _after_failure(self, exc: BaseException) -> None:
+        """A command failed. If an engine died or hung (its link closed itself), stop the others and
+        refuse further use; other errors (GodotScriptError, interrupts) leave the engines alone."""
+        if any(link.closed for link in self.links):
+            self._blocked = (f"the vector environment is closed because an engine failed ({type(exc).__name__}); "
+                             "reset() cannot bring it back: create a new GodotVectorEnv")
+            self._close_links()
 
     def render(self):
         return None
 
     def close(self, **kwargs: Any) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        if self._blocked is None or not self._blocked.startswith("the vector environment is closed"):
+            self._blocked = "the vector environment is closed"
+        self._close_links()
+
+    def _close_links(self) -> None:
         links, self.links = self.links, []
         for link in links:  # ask every engine first, then reap: they quit in parallel
-            try:
-                if link._connected and link.alive():
-                    link.header[0] = P.CMD_CLOSE
-                    link.post()
-            except Exception:
-                pass
+            link.request_close()
         for link in links:
             link.close()
 
@@ -308,8 +238,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self.close()
 
     def _live(self) -> None:
-        if self._closed or any(link.closed for link in self.links):
-            raise RuntimeError("the vector environment is closed (or one of its engines died)")
+        if self._blocked is not None and self._blocked.startswith("the vector environment is closed"):
+            raise RuntimeError(self._blocked)
 
     @property
     def engines(self):
@@ -324,3 +254,4 @@ class GodotVectorEnv(gym.vector.VectorEnv):
     def __repr__(self) -> str:
         return f"<GodotVectorEnv {self.n_agents} agents x {self.n_engines} engines>" if hasattr(self, "n_agents") \
             else "<GodotVectorEnv>"
+

@@ -1,10 +1,10 @@
 ## GymEnv: turns a scene into a reinforcement-learning environment driven from Python.
 ##
-## The node owns the godot-aigym environment protocol (docs/ENVIRONMENTS.md): it attaches to the
-## shared-memory chunk named by --handle, publishes the observation and action spaces as JSON
-## (Python discovers them: nothing is declared twice), then runs one step per physics tick (or
-## `action_repeat` ticks): wait for the command, apply the actions of every agent, let physics
-## run, observe, post. Many agents are batched in the same tensors; resets take no physics tick.
+## The node declares the observation and action spaces (Python discovers them: nothing is
+## declared twice) and runs the agents' callbacks; GymTransport speaks the step protocol
+## (docs/STEP_PROTOCOL.md), GymEpisodes keeps the episodes, GymPlayer plays without Python.
+## One command per physics tick (or `action_repeat` ticks): apply the actions of every agent,
+## let physics run, observe, answer. Many agents are batched; resets take no physics tick.
 ##
 ## A scene supplies the callbacks, in one of two ways:
 ##  * agent nodes (the simple way): set `agent_scene` (GymEnv instances `n_agents` copies) or add
@@ -25,14 +25,7 @@
 class_name GymEnv
 extends Node
 
-const PROTOCOL := "godot_aigym.env"
-const PROTOCOL_VERSION := 1
-const CMD_STEP := 1
-const CMD_RESET := 2
-const CMD_CLOSE := 3
-const FLAG_SAME_STEP_AUTORESET := 1
-const FLAG_SEED := 2
-const IN_HEADER := 4            # in: [command, flags, reset count, reserved | mask (n) | actions (n*A)]
+const P := preload("gym_protocol.gd")
 
 enum ActionType { BOX, DISCRETE, MULTI_DISCRETE }
 enum Mode { NONE, REMOTE, PLAY, RANDOM }
@@ -77,8 +70,10 @@ enum StepMode { PHYSICS, IMMEDIATE }
 var rng := RandomNumberGenerator.new()
 var agents: Array[Node] = []
 var mode: Mode = Mode.NONE
+## The seed rng started with (reported by play mode).
+var initial_seed := 0
 
-## Output buffer, written to shared memory once per step:
+## Output buffer, sent to Python once per command:
 ## [obs (n*D) | reward (n) | terminated (n) | truncated (n) | final obs (n*D)].
 var out := PackedFloat32Array()
 ## The actions of the current step, n * action_width floats (DISCRETE, MULTI_DISCRETE: the
@@ -90,41 +85,17 @@ var reward_offset := 0
 var terminated_offset := 0
 var truncated_offset := 0
 var final_obs_offset := 0
-var episode_steps := PackedInt32Array()
+## Steps, limit and autoreset of every agent's episode.
+var episodes := GymEpisodes.new()
 
-var _mem: cSharedMemory
-var _sem_action: cSharedMemorySemaphore
-var _sem_obs: cSharedMemorySemaphore
-var _in_tensor: cPersistentFloatTensor
-var _out_tensor: cPersistentFloatTensor
-var _spec_tensor: cPersistentUintTensor
-var _seed_tensor: cPersistentIntTensor
-var _errors_tensor: cPersistentIntTensor  # errors logged during the last command (null: an older host)
-var _watch: RefCounted = null  # an ErrorWatch (error_watch.gd) where Godot has Logger (>= 4.5)
-var _prefix := "gym_"
-var _inp := PackedFloat32Array()
-var _flags := 0
+var _transport: GymTransport = null  # remote mode
+var _player: GymPlayer = null  # play and random modes
+var _autoreset := P.AUTORESET_NONE  # of the step in flight
 var _repeat_left := 0
 var _step_in_flight := false
-var _agent_nodes := true
 var _agents_truncate := false
 var _checked_obs := false
 var _failed := false
-
-# play / random mode
-var _model: Object = null
-var _model_outputs := 0  # values the policy must output per observation (_policy_outputs())
-var _play_started := false
-var _ep_return := PackedFloat64Array()
-var _agent_active := PackedByteArray()
-var _returns: Array[float] = []
-var _lengths: Array[int] = []
-var _episodes_started := 0
-var _play_t0 := 0
-var _play_steps := 0
-var _initial_seed := 0
-var _checksum := 0.0  # sum of agent 0's observations over its first episode (compare with Python)
-var _checksum_open := true
 
 
 # -- overridable callbacks (batched API) ----------------------------------------------------------
@@ -167,7 +138,7 @@ func _gym_observe() -> void:
 		var o = agent.get_observation()
 		if not _checked_obs:
 			if o.size() != d:
-				_fail("%s.get_observation() returned %d values, the observation space has %d" % [agent.name, o.size(), d])
+				fail("%s.get_observation() returned %d values, the observation space has %d" % [agent.name, o.size(), d])
 				return
 		var base := i * d
 		for j in d:
@@ -180,24 +151,18 @@ func _gym_observe() -> void:
 
 # -- set-up ---------------------------------------------------------------------------------------
 func _ready() -> void:
-	var args := _parse_args()
-	if args.has("n-agents"):
-		n_agents = int(args["n-agents"])
-	if args.has("action-repeat"):
-		action_repeat = int(args["action-repeat"])
-	if args.has("max-episode-steps"):
-		max_episode_steps = int(args["max-episode-steps"])
-	if args.has("env-prefix"):
-		_prefix = str(args["env-prefix"])
+	var args := GymArgs.parse()
+	n_agents = GymArgs.int_value(args, "n-agents", n_agents)
+	action_repeat = GymArgs.int_value(args, "action-repeat", action_repeat)
+	max_episode_steps = GymArgs.int_value(args, "max-episode-steps", max_episode_steps)
+	play_episodes = GymArgs.int_value(args, "play-episodes", play_episodes)
 	if args.has("physics-fps"):
-		Engine.physics_ticks_per_second = int(args["physics-fps"])
-	if args.has("play-episodes"):
-		play_episodes = int(args["play-episodes"])
+		Engine.physics_ticks_per_second = GymArgs.int_value(args, "physics-fps", Engine.physics_ticks_per_second)
 	if args.has("policy"):
 		policy_path = str(args["policy"])
 	if args.has("seed"):
-		rng.seed = int(args["seed"])
-		seed(int(args["seed"]))
+		rng.seed = GymArgs.int_value(args, "seed", 0)
+		seed(rng.seed)
 	elif args.has("handle") or policy_path == "":
 		rng.randomize()
 	else:
@@ -209,62 +174,32 @@ func _ready() -> void:
 		mode = Mode.PLAY
 	else:
 		mode = Mode.RANDOM
-	_initial_seed = rng.seed
+	initial_seed = rng.seed
 	Engine.physics_jitter_fix = 0.0  # exactly one physics tick per fixed frame: deterministic steps
 
 	if mode == Mode.REMOTE:
-		_mem = cSharedMemory.new()
-		if not _mem.exists():
-			_fail("could not attach to the shared memory named by --handle")
+		_transport = GymTransport.new()
+		var attach_error := _transport.attach(str(args.get("env-prefix", P.DEFAULT_PREFIX)),
+				GymArgs.int_value(args, "spin-us", -1))
+		if attach_error != "":
+			fail(attach_error)
 			return
-		_sem_action = _mem.findSemaphore(_prefix + "sem_action")
-		_sem_obs = _mem.findSemaphore(_prefix + "sem_obs")
-		_spec_tensor = _mem.findUintTensor(_prefix + "spec")
-		_seed_tensor = _mem.findIntTensor(_prefix + "seed")
-		if _sem_action == null or _sem_obs == null or _spec_tensor == null or _seed_tensor == null:
-			_fail("the shared memory lacks the environment entries with prefix '%s'" % _prefix)
-			return
-		if args.has("spin-us"):
-			_sem_action.spin_us = int(args["spin-us"])
-		_errors_tensor = _mem.findIntTensor(_prefix + "errors")
-		if _errors_tensor != null and ClassDB.class_exists(&"Logger"):
-			# beside this file (get_script() may be a subclass elsewhere); load(), not preload():
-			# error_watch.gd does not parse where Logger does not exist
-			var here: Script = preload("gym_env.gd")
-			_watch = load(here.resource_path.get_base_dir().path_join("error_watch.gd")).new()
-			OS.call(&"add_logger", _watch)
-
 	var err := _configure()
 	if err != "":
-		_fail(err)
+		fail(err)
 		return
 	_gym_setup()
 	if _failed:
 		return
 	if mode == Mode.REMOTE:
-		_write_spec(spec())
-		_sem_obs.post()
-	elif mode == Mode.PLAY:
-		_start_play()
-
-
-func _parse_args() -> Dictionary:
-	var out_args := {}
-	var argv := OS.get_cmdline_args() + OS.get_cmdline_user_args()
-	var i := 0
-	while i < argv.size():
-		var a: String = argv[i]
-		if a.begins_with("--"):
-			var key := a.substr(2)
-			if key.contains("="):
-				out_args[key.get_slice("=", 0)] = key.get_slice("=", 1)
-			elif i + 1 < argv.size() and not argv[i + 1].begins_with("--"):
-				out_args[key] = argv[i + 1]
-				i += 1
-			else:
-				out_args[key] = ""
-		i += 1
-	return out_args
+		err = _transport.publish_spec(spec(), n_agents, action_width, out.size())
+		if err != "":
+			fail(err)
+	else:
+		_player = GymPlayer.new()
+		err = _player.start(self, mode == Mode.RANDOM)
+		if err != "":
+			fail(err)
 
 
 func _configure() -> String:
@@ -272,6 +207,8 @@ func _configure() -> String:
 		return "n_agents must be 1..100000, got %d" % n_agents
 	if action_repeat < 1:
 		return "action_repeat must be >= 1, got %d" % action_repeat
+	if max_episode_steps < 0:
+		return "max_episode_steps must be >= 0 (0: no limit), got %d" % max_episode_steps
 	if observation_size < 1:
 		return "observation_size must be >= 1"
 	if action_type != ActionType.MULTI_DISCRETE and action_size < 1:
@@ -290,18 +227,22 @@ func _configure() -> String:
 	action_width = {ActionType.BOX: action_size, ActionType.DISCRETE: 1,
 			ActionType.MULTI_DISCRETE: action_nvec.size()}[action_type]
 	var n := n_agents
-	reward_offset = n * obs_dim
-	terminated_offset = reward_offset + n
-	truncated_offset = terminated_offset + n
-	final_obs_offset = truncated_offset + n
-	out.resize(final_obs_offset + n * obs_dim)
+	var offsets := P.out_offsets(n, obs_dim)
+	reward_offset = offsets["reward"]
+	terminated_offset = offsets["terminated"]
+	truncated_offset = offsets["truncated"]
+	final_obs_offset = offsets["final_obs"]
+	out.resize(P.out_size(n, obs_dim))
 	out.fill(0.0)
 	actions.resize(n * action_width)
 	actions.fill(0.0)
-	episode_steps.resize(n)
-	episode_steps.fill(0)
+	episodes.setup(self, n)
+	return _find_agents()
 
-	# agents: instanced from agent_scene, or the children that implement the callbacks
+
+## The agents: instanced from agent_scene, or the children that implement the callbacks.
+func _find_agents() -> String:
+	var n := n_agents
 	if agent_scene != null:
 		for i in n:
 			var agent := agent_scene.instantiate()
@@ -316,21 +257,22 @@ func _configure() -> String:
 		for child in get_children():
 			if child.has_method("get_observation"):
 				agents.append(child)
-	_agent_nodes = get_script() == preload("gym_env.gd") or not agents.is_empty()
-	if _agent_nodes:
-		if agents.size() != n:
-			if agents.is_empty():
-				return "GymEnv '%s' has no agents: set agent_scene, add agent children, or extend GymEnv and override _gym_reset/_gym_act/_gym_observe" % name
-			return "GymEnv '%s' has %d agent children but n_agents is %d (use agent_scene to instance any number)" % [name, agents.size(), n]
-		var required := ["reset_agent", "apply_action", "get_observation", "get_reward", "is_terminated"]
-		for agent in agents:
-			var missing := []
-			for m in required:
-				if not agent.has_method(m):
-					missing.append(m)
-			if not missing.is_empty():
-				return "agent %s lacks the callbacks: %s" % [agent.name, ", ".join(missing)]
-		_agents_truncate = agents[0].has_method("is_truncated")
+	var agent_nodes: bool = get_script() == preload("gym_env.gd") or not agents.is_empty()
+	if not agent_nodes:
+		return ""
+	if agents.size() != n:
+		if agents.is_empty():
+			return "GymEnv '%s' has no agents: set agent_scene, add agent children, or extend GymEnv and override _gym_reset/_gym_act/_gym_observe" % name
+		return "GymEnv '%s' has %d agent children but n_agents is %d (use agent_scene to instance any number)" % [name, agents.size(), n]
+	var required := ["reset_agent", "apply_action", "get_observation", "get_reward", "is_terminated"]
+	for agent in agents:
+		var missing := []
+		for m in required:
+			if not agent.has_method(m):
+				missing.append(m)
+		if not missing.is_empty():
+			return "agent %s lacks the callbacks: %s" % [agent.name, ", ".join(missing)]
+	_agents_truncate = agents[0].has_method("is_truncated")
 	return ""
 
 
@@ -354,8 +296,8 @@ func spec() -> Dictionary:
 			hi.append(_json_bound(action_high[j] if action_high.size() > 0 else 1.0))
 		action = {"type": "box", "shape": [action_size], "low": lo, "high": hi}
 	return {
-		"protocol": PROTOCOL,
-		"version": PROTOCOL_VERSION,
+		"protocol": P.NAME,
+		"version": P.VERSION,
 		"name": env_name if env_name != "" else str(name),
 		"scene": get_tree().current_scene.scene_file_path if get_tree().current_scene else "",
 		"n_agents": n_agents,
@@ -365,7 +307,7 @@ func spec() -> Dictionary:
 		"max_episode_steps": max_episode_steps,
 		"action_repeat": action_repeat,
 		"physics_ticks_per_second": Engine.physics_ticks_per_second,
-		"in_size": IN_HEADER + n_agents + n_agents * action_width,
+		"in_size": P.in_size(n_agents, action_width),
 		"out_size": out.size(),
 		"seed": rng.seed,
 		"engine": Engine.get_version_info()["string"],
@@ -378,43 +320,28 @@ func _json_bound(v: float):
 	return v
 
 
-func _write_spec(d: Dictionary) -> void:
-	if _spec_tensor == null:
-		return
-	var text := JSON.stringify(d).to_utf8_buffer()
-	var capacity: int = _spec_tensor.size()
-	if text.size() > capacity - 4:
-		push_error("GymEnv: the space description (%d bytes) does not fit the spec tensor (%d)" % [text.size(), capacity])
-		text = JSON.stringify({"protocol": PROTOCOL, "version": PROTOCOL_VERSION,
-			"error": "the space description is too large for the spec tensor"}).to_utf8_buffer()
-	var buf := PackedByteArray()
-	buf.resize(4)
-	buf.encode_u32(0, text.size())
-	buf.append_array(text)
-	buf.resize(capacity)
-	_spec_tensor.write(buf)
-
-
-## Reports a fatal error: to the log, to Python (in the spec tensor), then quits with code 1.
-func _fail(message: String) -> void:
+## Reports a fatal error: to the log, to Python (when remote), then quits with code 1.
+func fail(message: String) -> void:
 	if _failed:
 		return
 	_failed = true
 	mode = Mode.NONE
 	push_error("GymEnv: " + message)
-	if _spec_tensor != null:
-		_write_spec({"protocol": PROTOCOL, "version": PROTOCOL_VERSION, "error": message})
-		if _sem_obs != null:
-			_sem_obs.post()
+	if _transport != null:
+		_transport.fail(message)
 	get_tree().quit(1)
+
+
+func has_failed() -> bool:
+	return _failed
 
 
 # -- the step loop ------------------------------------------------------------------------------
 func _physics_process(_delta: float) -> void:
 	if mode == Mode.REMOTE:
 		_remote_tick()
-	elif mode == Mode.PLAY or mode == Mode.RANDOM:
-		_play_tick()
+	elif _player != null:
+		_player.tick()
 
 
 func _remote_tick() -> void:
@@ -424,343 +351,52 @@ func _remote_tick() -> void:
 		return
 	if _step_in_flight:
 		_step_in_flight = false
-		_finish_step()
+		episodes.finish_step(_autoreset)
 		if _failed:
 			return
-		if _watch != null and _watch.count > 0:  # inlined, not a helper: this runs on every step
-			_report_errors()
-		_out_tensor.write(out)
-		_sem_obs.post()
+		_transport.answer(out)
+	var transport := _transport
 	while true:
-		if not _sem_action.wait():
-			mode = Mode.NONE  # the host died or asked us to quit; the semaphore quit the tree
+		if not transport.wait_command():
+			if transport.error != "":
+				fail(transport.error)
+			else:
+				mode = Mode.NONE  # the host died or asked us to quit; the semaphore quit the tree
 			return
-		if _in_tensor == null and not _attach_io():
-			return
-		_inp = _in_tensor.read()
-		var cmd := int(_inp[0])
-		if cmd == CMD_STEP:
-			_flags = int(_inp[1])
-			actions = _inp.slice(IN_HEADER + n_agents)
+		var cmd := transport.command
+		if cmd == P.CMD_STEP:
+			_autoreset = transport.flags
+			actions = transport.actions
 			_gym_act(actions)
 			if step_mode == StepMode.IMMEDIATE:
 				for r in action_repeat - 1:
 					_gym_act(actions)
-				_finish_step()
+				episodes.finish_step(_autoreset)
 				if _failed:
 					return
-				if _watch != null and _watch.count > 0:
-					_report_errors()
-				_out_tensor.write(out)
-				_sem_obs.post()
+				transport.answer(out)
 				return  # one step per frame: the rest of the frame runs while Python works
 			_repeat_left = action_repeat - 1
 			_step_in_flight = true
 			return
-		elif cmd == CMD_RESET:
-			_reset_all((int(_inp[1]) & FLAG_SEED) != 0)
+		elif cmd == P.CMD_RESET:
+			if (transport.flags & P.FLAG_SEED) != 0:
+				rng.seed = transport.read_seed()
+				seed(rng.seed)
+			episodes.reset(transport.reset_mask())
 			if _failed:
 				return
-			if _watch != null and _watch.count > 0:
-				_report_errors()
-			_out_tensor.write(out)
-			_sem_obs.post()
-		elif cmd == CMD_CLOSE:
+			transport.answer(out)
+		elif cmd == P.CMD_CLOSE:
 			mode = Mode.NONE
-			_sem_obs.post()
+			transport.acknowledge()
 			get_tree().quit(0)
 			return
 		else:
-			_fail("unknown command %d from the host" % cmd)
+			fail("unknown command %d from the host" % cmd)
 			return
-
-
-## Before a command's results are posted: hand Python the errors logged while it ran. Their
-## texts go to the spec tensor (free after start-up), their number to the errors tensor.
-func _report_errors() -> void:
-	var taken: Array = _watch.take()
-	_write_spec({"protocol": PROTOCOL, "version": PROTOCOL_VERSION, "engine_errors": taken[0], "count": taken[1]})
-	_errors_tensor.write(PackedInt32Array([taken[1]]))
 
 
 func _exit_tree() -> void:
-	if _watch != null:
-		OS.call(&"remove_logger", _watch)
-		_watch = null
-
-
-func _attach_io() -> bool:
-	_in_tensor = _mem.findFloatTensor(_prefix + "in")
-	_out_tensor = _mem.findFloatTensor(_prefix + "out")
-	if _in_tensor == null or _out_tensor == null:
-		_fail("the host did not create the tensors '%sin' and '%sout'" % [_prefix, _prefix])
-		return false
-	var in_size: int = IN_HEADER + n_agents + n_agents * action_width
-	if _in_tensor.size() != in_size or _out_tensor.size() != out.size():
-		_fail("tensor sizes differ from the spec: in %d (expected %d), out %d (expected %d)" % [
-			_in_tensor.size(), in_size, _out_tensor.size(), out.size()])
-		return false
-	return true
-
-
-func _reset_all(use_seed: bool) -> void:
-	if use_seed:
-		var s: PackedInt32Array = _seed_tensor.read()
-		var value: int = (int(s[1]) << 32) | (int(s[0]) & 0xFFFFFFFF)
-		rng.seed = value
-		seed(value)
-	var partial := int(_inp[2]) > 0  # a reset mask selects the agents (vector envs)
-	for i in n_agents:
-		if partial and _inp[IN_HEADER + i] == 0.0:
-			continue
-		_gym_reset(i)
-		episode_steps[i] = 0
-	_gym_observe()
-	for i in n_agents:
-		out[reward_offset + i] = 0.0
-		out[terminated_offset + i] = 0.0
-		out[truncated_offset + i] = 0.0
-
-
-## After the physics ticks of a step: next-step resets, observation, step limit, same-step resets.
-func _finish_step() -> void:
-	var n := n_agents
-	var n_masked := int(_inp[2])
-	if n_masked > 0:  # NEXT_STEP autoreset: these agents finished last step; their action was ignored
-		for i in n:
-			if _inp[IN_HEADER + i] != 0.0:
-				_gym_reset(i)
-				episode_steps[i] = -1
-	_gym_observe()
-	if _failed:
-		return
-	# The hot loop only counts steps; the rarer cases get loops of their own.
-	var limit := max_episode_steps if max_episode_steps > 0 else 0x7fffffff
-	var tr := truncated_offset
-	for i in n:
-		var s := episode_steps[i] + 1
-		episode_steps[i] = s
-		if s >= limit:
-			out[tr + i] = 1.0
-	if n_masked > 0:  # agents that restarted this step report no reward and no flags
-		for i in n:
-			if episode_steps[i] == 0:
-				out[reward_offset + i] = 0.0
-				out[terminated_offset + i] = 0.0
-				out[truncated_offset + i] = 0.0
-	if (_flags & FLAG_SAME_STEP_AUTORESET) != 0 and _any_done():
-		_same_step_autoreset()
-
-
-func _any_done() -> bool:
-	for i in n_agents:
-		if out[terminated_offset + i] != 0.0 or out[truncated_offset + i] != 0.0:
-			return true
-	return false
-
-
-## SAME_STEP autoreset: keep the final observation, reset finished agents, report their first observation.
-func _same_step_autoreset() -> void:
-	var n := n_agents
-	var d := obs_dim
-	var keep := out.slice(reward_offset, final_obs_offset)  # rewards and flags of this step
-	for i in n:
-		if out[terminated_offset + i] != 0.0 or out[truncated_offset + i] != 0.0:
-			var base := i * d
-			for j in d:
-				out[final_obs_offset + base + j] = out[base + j]
-			_gym_reset(i)
-			episode_steps[i] = 0
-	_gym_observe()
-	for k in keep.size():
-		out[reward_offset + k] = keep[k]
-
-
-# -- play mode: a TorchScript policy inside the engine (no Python) --------------------------------
-func _start_play() -> void:
-	if not ClassDB.class_exists(&"cTorchModel"):
-		_fail("play mode needs cTorchModel (the godot_aigym_torch library is not loaded)")
-		return
-	if not ResourceLoader.exists(policy_path):
-		_fail("policy not found: %s (train it first: godot-aigym demo)" % policy_path)
-		return
-	var data = load(policy_path)
-	if data == null:
-		_fail("could not load the policy %s" % policy_path)
-		return
-	_model = ClassDB.instantiate(&"cTorchModel")
-	_model.call(&"set_data", data)
-	var in_size: int = _model.call(&"get_input_size")
-	if in_size < 0:  # a plain torch.jit file without export_policy metadata: it gets flat observations
-		_model.call(&"set_input_shape", PackedInt32Array([obs_dim]))
-	elif in_size != obs_dim:
-		_fail("the policy %s takes %d values per observation; the observation space has %d" % [policy_path, in_size, obs_dim])
-		return
-	if not _model.call(&"warmup"):
-		_fail("the policy %s does not run (see the errors above)" % policy_path)
-		return
-	_model_outputs = _policy_outputs()
-	var out_size: int = _model.call(&"get_output_size")
-	if out_size > 0 and out_size != _model_outputs:
-		_fail("the policy %s outputs %d values per observation; the action space needs %d" % [policy_path, out_size, _model_outputs])
-		return
-	print("AIGYM_PLAY_START {\"policy\": \"%s\", \"agents\": %d, \"episodes\": %d, \"seed\": %d}" % [
-		policy_path, n_agents, play_episodes, _initial_seed])
-
-
-func _play_tick() -> void:
-	if _failed:
-		return
-	if _repeat_left > 0:
-		_repeat_left -= 1
-		_gym_act(actions)
-		return
-	var n := n_agents
-	if not _play_started:
-		_play_started = true
-		_ep_return.resize(n)
-		_ep_return.fill(0.0)
-		_agent_active.resize(n)
-		_agent_active.fill(1)
-		for i in n:
-			_gym_reset(i)
-			episode_steps[i] = 0
-		_episodes_started = n
-		_play_t0 = Time.get_ticks_usec()
-		_flags = FLAG_SAME_STEP_AUTORESET
-		_gym_observe()
-		_add_checksum()
-	elif step_mode == StepMode.PHYSICS:
-		_finish_step_play()
-		if mode == Mode.NONE:
-			return
-	# choose the actions: one batched policy call for all agents
-	var d := obs_dim
-	var w := action_width
-	var y := PackedFloat32Array()
-	var k_out := 0
-	if mode == Mode.PLAY:
-		y = _model.call(&"run_batch", out.slice(0, n * d), n)
-		k_out = y.size() / n
-		if k_out == 0:
-			_fail("the policy returned no output (see the errors above)")
-			return
-		if k_out != _model_outputs:
-			_fail("the policy %s returned %d values per observation; the action space needs %d" % [policy_path, k_out, _model_outputs])
-			return
-	for i in n:
-		if mode == Mode.RANDOM:
-			if action_type == ActionType.DISCRETE:
-				actions[i] = rng.randi_range(0, action_size - 1)
-			elif action_type == ActionType.MULTI_DISCRETE:
-				for j in w:
-					actions[i * w + j] = rng.randi_range(0, action_nvec[j] - 1)
-			else:
-				for j in w:
-					actions[i * w + j] = rng.randf_range(_bound(action_low, j, -1.0), _bound(action_high, j, 1.0))
-			continue
-		var base := i * k_out
-		if action_type == ActionType.DISCRETE:  # logits -> the most likely action
-			actions[i] = _argmax(y, base, k_out)
-		elif action_type == ActionType.MULTI_DISCRETE:  # one block of logits per dimension
-			for j in w:
-				actions[i * w + j] = _argmax(y, base, action_nvec[j])
-				base += action_nvec[j]
-		else:  # the mean action, clipped to the space
-			for j in w:
-				actions[i * w + j] = clampf(y[base + j], _bound(action_low, j, -1.0), _bound(action_high, j, 1.0))
-	_gym_act(actions)
-	_play_steps += 1
-	if step_mode == StepMode.IMMEDIATE:
-		for r in action_repeat - 1:
-			_gym_act(actions)
-		_finish_step_play()
-		return
-	_repeat_left = action_repeat - 1
-
-
-## Index of the largest of y[base .. base + count) (the first one on ties).
-func _argmax(y: PackedFloat32Array, base: int, count: int) -> int:
-	var best := 0
-	for k in count:
-		if y[base + k] > y[base + best]:
-			best = k
-	return best
-
-
-## Values a policy outputs per observation: one per BOX dimension, one logit per choice otherwise.
-func _policy_outputs() -> int:
-	if action_type == ActionType.MULTI_DISCRETE:
-		var total := 0
-		for k in action_nvec:
-			total += k
-		return total
-	return action_size
-
-
-func _bound(a: PackedFloat32Array, j: int, default: float) -> float:
-	return a[j] if a.size() > j else default
-
-
-func _finish_step_play() -> void:
-	var n := n_agents
-	var d := obs_dim
-	_inp.resize(IN_HEADER)
-	_inp.fill(0.0)
-	# observe + step limit, without resetting (the quota decides who restarts)
-	_flags = 0
-	_finish_step()
-	_add_checksum()
-	if out[terminated_offset] != 0.0 or out[truncated_offset] != 0.0:
-		_checksum_open = false
-	var restart := []
-	for i in n:
-		if _agent_active[i] == 0:
-			continue
-		_ep_return[i] += out[reward_offset + i]
-		if out[terminated_offset + i] != 0.0 or out[truncated_offset + i] != 0.0:
-			_returns.append(_ep_return[i])
-			_lengths.append(episode_steps[i])
-			_ep_return[i] = 0.0
-			if mode == Mode.PLAY and _returns.size() >= play_episodes:
-				_report_play()
-				return
-			if mode == Mode.RANDOM or _episodes_started < play_episodes:
-				_episodes_started += 1
-				restart.append(i)
-			else:
-				_agent_active[i] = 0
-	if not restart.is_empty():
-		for i in restart:
-			_gym_reset(i)
-			episode_steps[i] = 0
-		_gym_observe()
-
-
-func _add_checksum() -> void:
-	if _checksum_open:
-		for j in obs_dim:
-			_checksum += out[j]
-
-
-func _report_play() -> void:
-	mode = Mode.NONE
-	var total := 0.0
-	for r in _returns:
-		total += r
-	var seconds := (Time.get_ticks_usec() - _play_t0) / 1e6
-	var result := {
-		"episodes": _returns.size(),
-		"mean_return": total / max(1, _returns.size()),
-		"min_return": _returns.min(),
-		"max_return": _returns.max(),
-		"returns": _returns,
-		"lengths": _lengths,
-		"steps": _play_steps,
-		"seconds": seconds,
-		"policy": policy_path,
-		"seed": _initial_seed,
-		"first_episode_obs_checksum": _checksum,
-	}
-	print("AIGYM_PLAY_RESULT " + JSON.stringify(result))
-	get_tree().quit(0)
+	if _transport != null:
+		_transport.detach()

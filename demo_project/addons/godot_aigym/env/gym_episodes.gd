@@ -1,0 +1,129 @@
+## GymEpisodes: the episode bookkeeping of a GymEnv's agents -- steps taken, the step limit, and
+## autoreset, decided here in the engine (docs/STEP_PROTOCOL.md, "Autoreset"): the host only
+## says which mode a STEP uses, never which agents finished.
+class_name GymEpisodes
+extends RefCounted
+
+const P := preload("gym_protocol.gd")
+
+## Steps taken in each agent's current episode.
+var steps := PackedInt32Array()
+## 1 where an agent's episode ended and the agent was not reset yet (NEXT_STEP resets these).
+var finished := PackedByteArray()
+
+var _env: Node  # the GymEnv: its callbacks, `out` and offsets
+var _n := 0
+var _n_finished := 0
+
+
+func setup(env: Node, n_agents: int) -> void:
+	_env = env
+	_n = n_agents
+	steps.resize(n_agents)
+	steps.fill(0)
+	finished.resize(n_agents)
+	finished.fill(0)
+	_n_finished = 0
+
+
+## Resets the agents where `mask` is 1 (all of them when it is empty), then observes every agent
+## and reports no reward and no flags. Takes no physics tick.
+func reset(mask: PackedByteArray) -> void:
+	var env := _env
+	for i in _n:
+		if mask.is_empty() or mask[i] != 0:
+			_restart(i)
+	env._gym_observe()
+	_zero_scalars(env.out, false)
+
+
+## Resets one agent (its observation is written by the next _gym_observe()).
+func restart(i: int) -> void:
+	_restart(i)
+
+
+## After the physics ticks of a step: NEXT_STEP resets, observation, step limit, SAME_STEP resets.
+func finish_step(autoreset: int) -> void:
+	var env := _env
+	var n := _n
+	var restarted := false
+	if autoreset == P.AUTORESET_NEXT_STEP and _n_finished > 0:
+		# these agents finished last step; their action was ignored: they start over instead
+		for i in n:
+			if finished[i] != 0:
+				_restart(i)
+				steps[i] = -1
+		restarted = true
+	env._gym_observe()
+	if env.has_failed():
+		return
+	# The hot loop only counts steps; the rarer cases get loops of their own.
+	var out: PackedFloat32Array = env.out
+	var limit: int = env.max_episode_steps if env.max_episode_steps > 0 else 0x7fffffff
+	var tr: int = env.truncated_offset
+	for i in n:
+		var s := steps[i] + 1
+		steps[i] = s
+		if s >= limit:
+			out[tr + i] = 1.0
+	if restarted:  # agents that restarted this step report no reward and no flags
+		_zero_scalars(out, true)
+	if autoreset == P.AUTORESET_NONE:
+		return
+	var te: int = env.terminated_offset
+	if not out.slice(te, tr + n).has(1.0):  # a native scan: cheaper than a GDScript loop
+		return
+	if autoreset == P.AUTORESET_SAME_STEP:
+		_same_step_autoreset(out)
+	elif autoreset == P.AUTORESET_NEXT_STEP:
+		for i in n:
+			if out[te + i] != 0.0 or out[tr + i] != 0.0:
+				finished[i] = 1
+				_n_finished += 1
+
+
+## True when agent i's episode ended in this step (out holds its flags).
+func done(i: int) -> bool:
+	var out: PackedFloat32Array = _env.out
+	return out[_env.terminated_offset + i] != 0.0 or out[_env.truncated_offset + i] != 0.0
+
+
+## SAME_STEP: keep the last observation of finished agents in final obs, reset them, and report
+## their first observation with this step's reward and flags.
+func _same_step_autoreset(out: PackedFloat32Array) -> void:
+	var env := _env
+	var d: int = env.obs_dim
+	var r: int = env.reward_offset
+	var fo: int = env.final_obs_offset
+	var keep := out.slice(r, fo)  # rewards and flags of this step
+	for i in _n:
+		if done(i):
+			var base := i * d
+			for j in d:
+				out[fo + base + j] = out[base + j]
+			_restart(i)
+	env._gym_observe()
+	for k in keep.size():
+		out[r + k] = keep[k]
+
+
+func _restart(i: int) -> void:
+	_env._gym_reset(i)
+	steps[i] = 0
+	if finished[i] != 0:
+		finished[i] = 0
+		_n_finished -= 1
+
+
+## Zeroes reward, terminated and truncated of every agent (`only_restarted`: of those at step 0).
+func _zero_scalars(out: PackedFloat32Array, only_restarted: bool) -> void:
+	var env := _env
+	var r: int = env.reward_offset
+	var te: int = env.terminated_offset
+	var tr: int = env.truncated_offset
+	for i in _n:
+		if only_restarted and steps[i] != 0:
+			continue
+		out[r + i] = 0.0
+		out[te + i] = 0.0
+		out[tr + i] = 0.0

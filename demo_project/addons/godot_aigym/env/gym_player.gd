@@ -1,0 +1,224 @@
+## GymPlayer: runs a GymEnv without Python. PLAY: a TorchScript policy through cTorchModel (one
+## batched run_batch per step for all agents), `play_episodes` episodes handed out by quota, then
+## "AIGYM_PLAY_RESULT {json}" and quit. RANDOM: random actions with resets, to watch a scene.
+class_name GymPlayer
+extends RefCounted
+
+const P := preload("gym_protocol.gd")
+
+var _env: Node  # the GymEnv
+var _random := false
+var _model: Object = null
+var _model_outputs := 0  # values the policy must output per observation
+var _started := false
+var _done := false
+var _ep_return := PackedFloat64Array()
+var _active := PackedByteArray()
+var _returns: Array[float] = []
+var _lengths: Array[int] = []
+var _episodes_started := 0
+var _t0 := 0
+var _steps := 0
+var _repeat_left := 0
+var _checksum := 0.0  # sum of agent 0's observations over its first episode (compare with Python)
+var _checksum_open := true
+
+
+## Loads the policy (PLAY) or prepares random play; "" or what is wrong.
+func start(env: Node, random: bool) -> String:
+	_env = env
+	_random = random
+	if random:
+		return ""
+	var policy_path: String = env.policy_path
+	if not ClassDB.class_exists(&"cTorchModel"):
+		return "play mode needs cTorchModel (the godot_aigym_torch library is not loaded)"
+	if not ResourceLoader.exists(policy_path):
+		return "policy not found: %s (train it first: godot-aigym demo)" % policy_path
+	var data = load(policy_path)
+	if data == null:
+		return "could not load the policy %s" % policy_path
+	_model = ClassDB.instantiate(&"cTorchModel")
+	_model.call(&"set_data", data)
+	var obs_dim: int = env.obs_dim
+	var in_size: int = _model.call(&"get_input_size")
+	if in_size < 0:  # a plain torch.jit file without export_policy metadata: it gets flat observations
+		_model.call(&"set_input_shape", PackedInt32Array([obs_dim]))
+	elif in_size != obs_dim:
+		return "the policy %s takes %d values per observation; the observation space has %d" % [policy_path, in_size, obs_dim]
+	if not _model.call(&"warmup"):
+		return "the policy %s does not run (see the errors above)" % policy_path
+	_model_outputs = _policy_outputs()
+	var out_size: int = _model.call(&"get_output_size")
+	if out_size > 0 and out_size != _model_outputs:
+		return "the policy %s outputs %d values per observation; the action space needs %d" % [policy_path, out_size, _model_outputs]
+	print("AIGYM_PLAY_START {\"policy\": \"%s\", \"agents\": %d, \"episodes\": %d, \"seed\": %d}" % [
+		policy_path, env.n_agents, env.play_episodes, env.initial_seed])
+	return ""
+
+
+## One physics frame.
+func tick() -> void:
+	var env := _env
+	if _done or env.has_failed():
+		return
+	if _repeat_left > 0:
+		_repeat_left -= 1
+		env._gym_act(env.actions)
+		return
+	var n: int = env.n_agents
+	if not _started:
+		_started = true
+		_ep_return.resize(n)
+		_ep_return.fill(0.0)
+		_active.resize(n)
+		_active.fill(1)
+		for i in n:
+			env.episodes.restart(i)
+		_episodes_started = n
+		_t0 = Time.get_ticks_usec()
+		env._gym_observe()
+		_add_checksum()
+	elif env.step_mode == GymEnv.StepMode.PHYSICS:
+		_finish_step()
+		if _done:
+			return
+	if not _choose_actions():
+		return
+	env._gym_act(env.actions)
+	_steps += 1
+	if env.step_mode == GymEnv.StepMode.IMMEDIATE:
+		for r in env.action_repeat - 1:
+			env._gym_act(env.actions)
+		_finish_step()
+		return
+	_repeat_left = env.action_repeat - 1
+
+
+## The actions of every agent into env.actions: one batched policy call, or random ones.
+func _choose_actions() -> bool:
+	var env := _env
+	var n: int = env.n_agents
+	var w: int = env.action_width
+	var actions: PackedFloat32Array = env.actions
+	var nvec: PackedInt32Array = env.action_nvec
+	var discrete: bool = env.action_type == GymEnv.ActionType.DISCRETE
+	var multi: bool = env.action_type == GymEnv.ActionType.MULTI_DISCRETE
+	if _random:
+		var rng: RandomNumberGenerator = env.rng
+		for i in n:
+			if discrete:
+				actions[i] = rng.randi_range(0, env.action_size - 1)
+			elif multi:
+				for j in w:
+					actions[i * w + j] = rng.randi_range(0, nvec[j] - 1)
+			else:
+				for j in w:
+					actions[i * w + j] = rng.randf_range(_bound(env.action_low, j, -1.0), _bound(env.action_high, j, 1.0))
+		return true
+	var y: PackedFloat32Array = _model.call(&"run_batch", env.out.slice(0, n * env.obs_dim), n)
+	var k_out := y.size() / n
+	if k_out == 0:
+		env.fail("the policy returned no output (see the errors above)")
+		return false
+	if k_out != _model_outputs:
+		env.fail("the policy %s returned %d values per observation; the action space needs %d" % [env.policy_path, k_out, _model_outputs])
+		return false
+	for i in n:
+		var base := i * k_out
+		if discrete:  # logits -> the most likely action
+			actions[i] = _argmax(y, base, k_out)
+		elif multi:  # one block of logits per dimension
+			for j in w:
+				actions[i * w + j] = _argmax(y, base, nvec[j])
+				base += nvec[j]
+		else:  # the mean action, clipped to the space
+			for j in w:
+				actions[i * w + j] = clampf(y[base + j], _bound(env.action_low, j, -1.0), _bound(env.action_high, j, 1.0))
+	return true
+
+
+## Observe + step limit without autoreset (the quota decides who restarts), then account the episodes.
+func _finish_step() -> void:
+	var env := _env
+	var episodes: GymEpisodes = env.episodes
+	episodes.finish_step(P.AUTORESET_NONE)
+	if env.has_failed():
+		_done = true
+		return
+	_add_checksum()
+	if episodes.done(0):
+		_checksum_open = false
+	var out: PackedFloat32Array = env.out
+	var restart := []
+	for i in env.n_agents:
+		if _active[i] == 0:
+			continue
+		_ep_return[i] += out[env.reward_offset + i]
+		if episodes.done(i):
+			_returns.append(_ep_return[i])
+			_lengths.append(episodes.steps[i])
+			_ep_return[i] = 0.0
+			if not _random and _returns.size() >= env.play_episodes:
+				_report()
+				return
+			if _random or _episodes_started < env.play_episodes:
+				_episodes_started += 1
+				restart.append(i)
+			else:
+				_active[i] = 0
+	if not restart.is_empty():
+		for i in restart:
+			episodes.restart(i)
+		env._gym_observe()
+
+
+## Index of the largest of y[base .. base + count) (the first one on ties).
+func _argmax(y: PackedFloat32Array, base: int, count: int) -> int:
+	var best := 0
+	for k in count:
+		if y[base + k] > y[base + best]:
+			best = k
+	return best
+
+
+## Values a policy outputs per observation: one per BOX dimension, one logit per choice otherwise.
+func _policy_outputs() -> int:
+	if _env.action_type == GymEnv.ActionType.MULTI_DISCRETE:
+		var total := 0
+		for k in _env.action_nvec:
+			total += k
+		return total
+	return _env.action_size
+
+
+func _bound(a: PackedFloat32Array, j: int, default: float) -> float:
+	return a[j] if a.size() > j else default
+
+
+func _add_checksum() -> void:
+	if _checksum_open:
+		for j in _env.obs_dim:
+			_checksum += _env.out[j]
+
+
+func _report() -> void:
+	_done = true
+	var total := 0.0
+	for r in _returns:
+		total += r
+	var result := {
+		"episodes": _returns.size(),
+		"mean_return": total / max(1, _returns.size()),
+		"min_return": _returns.min(),
+		"max_return": _returns.max(),
+		"returns": _returns,
+		"lengths": _lengths,
+		"steps": _steps,
+		"seconds": (Time.get_ticks_usec() - _t0) / 1e6,
+		"policy": _env.policy_path,
+		"seed": _env.initial_seed,
+		"first_episode_obs_checksum": _checksum,
+	}
+	print("AIGYM_PLAY_RESULT " + JSON.stringify(result))
+	_env.get_tree().quit(0)

@@ -1,0 +1,173 @@
+## GymTransport: the shared-memory side of the step protocol (docs/STEP_PROTOCOL.md), and the
+## only GDScript that reads or writes its tensors. GymEnv asks it for the next command and hands
+## it the answer; messages (spec, fatal error, per-command error texts) each have a tensor of
+## their own, written framed (u32 length + UTF-8 JSON).
+class_name GymTransport
+extends RefCounted
+
+const P := preload("gym_protocol.gd")
+const MAX_TEXT := 600  # characters kept of one error text
+
+## The command read by wait_command(), its flags, and (STEP) the actions of every agent.
+var command := 0
+var flags := 0
+var actions := PackedFloat32Array()
+## Why wait_command() failed, when it was not the host quitting ("" otherwise).
+var error := ""
+
+var _mem: cSharedMemory
+var _prefix := P.DEFAULT_PREFIX
+var _sem_action: cSharedMemorySemaphore
+var _sem_obs: cSharedMemorySemaphore
+var _spec: cPersistentUintTensor
+var _fatal: cPersistentUintTensor
+var _error_texts: cPersistentUintTensor
+var _errors: cPersistentIntTensor
+var _seed: cPersistentIntTensor
+var _in: cPersistentFloatTensor
+var _out: cPersistentFloatTensor
+var _in_buffer := PackedFloat32Array()
+var _n_agents := 0
+var _action_width := 0
+var _out_size := 0
+var _published := false  # the spec is out: the host waits for answers, not for start-up
+var _watch: RefCounted = null  # an ErrorWatch (error_watch.gd) where Godot has Logger (>= 4.5)
+
+
+## Attaches to the chunk named by --handle and finds the start-up entries; "" or what is wrong.
+func attach(prefix: String, spin_us: int) -> String:
+	_prefix = prefix
+	_mem = cSharedMemory.new()
+	if not _mem.exists():
+		return "could not attach to the shared memory named by --handle"
+	_sem_action = _mem.findSemaphore(_prefix + "sem_action")
+	_sem_obs = _mem.findSemaphore(_prefix + "sem_obs")
+	_spec = _mem.findUintTensor(_prefix + "spec")
+	_fatal = _mem.findUintTensor(_prefix + "fatal")
+	_error_texts = _mem.findUintTensor(_prefix + "error_texts")
+	_errors = _mem.findIntTensor(_prefix + "errors")
+	_seed = _mem.findIntTensor(_prefix + "seed")
+	for found in [_sem_action, _sem_obs, _spec, _fatal, _error_texts, _errors, _seed]:
+		if found == null:
+			return "the shared memory lacks the environment entries with prefix '%s' (protocol %d)" % [_prefix, P.VERSION]
+	if spin_us >= 0:
+		_sem_action.spin_us = spin_us
+	if ClassDB.class_exists(&"Logger"):
+		# beside this file; load(), not preload(): error_watch.gd does not parse where Logger does not exist
+		var here: Script = preload("gym_transport.gd")
+		_watch = load(here.resource_path.get_base_dir().path_join("error_watch.gd")).new()
+		OS.call(&"add_logger", _watch)
+	return ""
+
+
+## Publishes the space description (start-up) for the host; `n_agents`, `action_width` and
+## `out_size` are what the step tensors must hold. "" or what is wrong.
+func publish_spec(spec: Dictionary, n_agents: int, action_width: int, out_size: int) -> String:
+	_n_agents = n_agents
+	_action_width = action_width
+	_out_size = out_size
+	if not _write_message(_spec, spec):
+		return "the space description is too large for the spec tensor (%d bytes)" % P.SPEC_CAPACITY
+	_published = true
+	_sem_obs.post()
+	return ""
+
+
+## Reports a fatal error to the host (when attached); the caller quits. At start-up the host is
+## woken to read it; later it is waiting for an answer that will not come, sees the engine exit
+## and quotes this message (a post would pass stale results off as the answer).
+func fail(message: String) -> void:
+	if _fatal != null and _sem_obs != null:
+		_write_message(_fatal, {"error": message})
+		if not _published:
+			_sem_obs.post()
+
+
+## Waits for the next command; false when the host died or asked us to quit (the tree is quitting)
+## or the step tensors are wrong (`error` says why).
+func wait_command() -> bool:
+	if not _sem_action.wait():
+		return false
+	if _in == null and not _attach_step_tensors():
+		return false
+	_in_buffer = _in.read()
+	command = int(_in_buffer[P.H_COMMAND])
+	flags = int(_in_buffer[P.H_FLAGS])
+	if command == P.CMD_STEP:
+		actions = _in_buffer.slice(P.IN_HEADER + _n_agents)
+	return true
+
+
+## RESET: the agents to reset (1 = reset) when the host sent a mask; empty for all of them.
+func reset_mask() -> PackedByteArray:
+	var mask := PackedByteArray()
+	if int(_in_buffer[P.H_MASKED]) > 0:
+		mask.resize(_n_agents)
+		for i in _n_agents:
+			mask[i] = 1 if _in_buffer[P.IN_HEADER + i] != 0.0 else 0
+	return mask
+
+
+## RESET with FLAG_SEED: the 64-bit seed the host wrote.
+func read_seed() -> int:
+	var s: PackedInt32Array = _seed.read()
+	return (int(s[1]) << 32) | (int(s[0]) & 0xFFFFFFFF)
+
+
+## Publishes the answer to a command: the errors logged while it ran (if any), then `out`.
+func answer(out: PackedFloat32Array) -> void:
+	if _watch != null and _watch.count > 0:  # inlined, not a helper: this runs on every step
+		_report_errors()
+	_out.write(out)
+	_sem_obs.post()
+
+
+## CLOSE: acknowledge (the caller quits).
+func acknowledge() -> void:
+	_sem_obs.post()
+
+
+func detach() -> void:
+	if _watch != null:
+		OS.call(&"remove_logger", _watch)
+		_watch = null
+
+
+## The errors logged while the command ran: their texts to error_texts, their number to errors.
+func _report_errors() -> void:
+	var taken: Array = _watch.take()
+	var texts := PackedStringArray()
+	for text: String in taken[0]:  # bounded, so that 20 of them always fit the tensor
+		texts.append(text if text.length() <= MAX_TEXT else text.left(MAX_TEXT) + "...")
+	_write_message(_error_texts, {"engine_errors": texts, "count": taken[1]})
+	_errors.write(PackedInt32Array([taken[1]]))
+
+
+func _attach_step_tensors() -> bool:
+	_in = _mem.findFloatTensor(_prefix + "in")
+	_out = _mem.findFloatTensor(_prefix + "out")
+	if _in == null or _out == null:
+		error = "the host did not create the tensors '%sin' and '%sout'" % [_prefix, _prefix]
+		return false
+	var expected_in := P.in_size(_n_agents, _action_width)
+	if _in.size() != expected_in or _out.size() != _out_size:
+		error = "tensor sizes differ from the spec: in %d (expected %d), out %d (expected %d)" % [
+			_in.size(), expected_in, _out.size(), _out_size]
+		return false
+	return true
+
+
+## Writes `value` as a framed JSON message; false when it does not fit the tensor.
+func _write_message(tensor: cPersistentUintTensor, value: Dictionary) -> bool:
+	var text := JSON.stringify(value).to_utf8_buffer()
+	var capacity: int = tensor.size()
+	if text.size() > capacity - 4:
+		push_error("GymEnv: a message of %d bytes does not fit its tensor (%d)" % [text.size(), capacity])
+		return false
+	var buf := PackedByteArray()
+	buf.resize(4)
+	buf.encode_u32(0, text.size())
+	buf.append_array(text)
+	buf.resize(capacity)
+	tensor.write(buf)
+	return true

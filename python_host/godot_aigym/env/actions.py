@@ -1,0 +1,154 @@
+"""Action validation for every environment class: nothing reaches the engine unchecked.
+
+`ActionChecker(space)` checks one agent's action, `ActionChecker(space, batch=n)` the actions of
+n agents; both return an array the link copies into the shared ``in`` tensor as float32
+(flattened), or raise `ValueError` naming the action and the space. Refused: values outside the
+space (NaN included), wrong shapes, and values that are not real numbers (strings such as
+``"0.5"``, complex numbers, objects); integral floats are accepted for (Multi)Discrete, as
+policies often emit them. Small batches are checked with a Python loop, which beats numpy's
+per-call overhead.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+import numpy as np
+from gymnasium import spaces
+
+_SMALL = 64  # up to this many values a Python loop is faster than numpy calls
+_REAL = "biuf"  # numpy kinds that are real numbers
+
+
+def discrete_action(action: Any, n: int) -> int:
+    """The index an action stands for, or ValueError naming it and the space."""
+    try:
+        if isinstance(action, np.ndarray):
+            if action.size != 1 or action.dtype.kind not in "iub":
+                raise TypeError
+            index = int(action.reshape(()))
+        else:
+            index = operator.index(action)
+    except TypeError:
+        raise ValueError(f"action {action!r} is not in the action space Discrete({n}): expected an integer") from None
+    if not 0 <= index < n:
+        raise ValueError(f"action {action!r} is outside the action space Discrete({n})")
+    return index
+
+
+def _integers(actions: Any) -> np.ndarray | None:
+    """`actions` as an integer array (integral floats converted), or None."""
+    try:
+        a = actions if type(actions) is np.ndarray else np.asarray(actions)
+    except (TypeError, ValueError):
+        return None
+    if a.dtype.kind == "f" and np.isfinite(a).all() and (a == np.round(a)).all():
+        a = a.astype(np.int64)
+    return a if a.dtype.kind in "iub" else None
+
+
+def multi_discrete_actions(actions: Any, space: spaces.MultiDiscrete, shape: tuple[int, ...]) -> np.ndarray:
+    """The actions as an integer array of `shape`, each in [0, nvec); ValueError naming them otherwise."""
+    a = _integers(actions)
+    if a is None or a.shape != shape:
+        raise ValueError(f"action {actions!r} is not in the action space {space}: expected integers of shape {shape}")
+    inside = (a >= 0) & (a < space.nvec)
+    if not inside.all():
+        if a.ndim == 2:
+            bad = int(np.flatnonzero(~inside.all(axis=1))[0])
+            raise ValueError(f"action {a[bad]!r} of sub-environment {bad} is outside the action space {space}")
+        raise ValueError(f"action {actions!r} is outside the action space {space}")
+    return a
+
+
+def box_array(actions: Any, space: spaces.Box, what: str = "action") -> np.ndarray:
+    """`actions` as float32, refusing anything that is not made of real numbers."""
+    if type(actions) is np.ndarray and actions.dtype == np.float32:
+        return actions
+    try:
+        a = np.asarray(actions)
+    except (TypeError, ValueError):
+        a = None
+    if a is None or a.dtype.kind not in _REAL:
+        kind = "" if a is None else f", got dtype {a.dtype}"
+        raise ValueError(f"{what} {actions!r} is not in the action space {space}: expected real numbers{kind}")
+    with np.errstate(over="ignore"):  # too large for float32: inf, refused as outside the space
+        return a.astype(np.float32)
+
+
+class ActionChecker:
+    """Checks the actions of one agent (``batch=None``) or of ``batch`` agents against `space`.
+
+    Calling it returns the checked actions, ready for the ``in`` tensor (one agent: a scalar or
+    a ``(width,)`` array; a batch: a flat ``(batch * width,)`` array).
+    """
+
+    def __init__(self, space: spaces.Space, batch: int | None = None) -> None:
+        self.space = space
+        self.batch = batch
+        check: Callable[[Any], Any]
+        if isinstance(space, spaces.Discrete):
+            self._n = int(space.n)
+            check = self._discrete if batch is None else self._discrete_batch
+        elif isinstance(space, spaces.MultiDiscrete):
+            self._shape = space.shape if batch is None else (batch, space.shape[0])
+            check = self._multi_discrete
+        elif isinstance(space, spaces.Box):
+            if len(space.shape) != 1:
+                raise ValueError(f"only flat Box action spaces are supported, got {space}")
+            self._shape = space.shape if batch is None else (batch, space.shape[0])
+            self._low, self._high = space.low, space.high
+            self._low_list = np.broadcast_to(space.low, self._shape).ravel().tolist()
+            self._high_list = np.broadcast_to(space.high, self._shape).ravel().tolist()
+            check = self._box
+        else:
+            raise ValueError(f"unsupported action space {space}")
+        self.check = check
+
+    def __call__(self, actions: Any) -> Any:
+        return self.check(actions)
+
+    # -- Discrete ----------------------------------------------------------------------------------
+    def _discrete(self, action: Any) -> int:
+        return discrete_action(action, self._n)
+
+    def _discrete_batch(self, actions: Any) -> np.ndarray:
+        n, nact = self.batch, self._n
+        a = actions if type(actions) is np.ndarray and actions.dtype.kind in "iub" else _integers(actions)
+        if a is None or a.shape != (n,):
+            raise ValueError(f"actions {actions!r} are not in the action space MultiDiscrete({[nact] * n}): "
+                             f"expected {n} integers")
+        ok = all(0 <= v < nact for v in a.tolist()) if n <= _SMALL else not (a.min() < 0 or a.max() >= nact)
+        if not ok:
+            bad = int(np.flatnonzero((a < 0) | (a >= nact))[0])
+            try:
+                discrete_action(a[bad], nact)
+            except ValueError as e:
+                raise ValueError(f"{e} (sub-environment {bad})") from None
+        return a
+
+    # -- MultiDiscrete -----------------------------------------------------------------------------
+    def _multi_discrete(self, actions: Any) -> np.ndarray:
+        a = multi_discrete_actions(actions, self.space, self._shape)
+        return a.reshape(-1) if self.batch is not None else a
+
+    # -- Box ---------------------------------------------------------------------------------------
+    def _box(self, actions: Any) -> np.ndarray:
+        what = "action" if self.batch is None else "actions"
+        a = box_array(actions, self.space, what)
+        if a.shape != self._shape:
+            raise ValueError(f"{what} {actions!r} has shape {a.shape}, the action space {self.space} needs "
+                             f"{self._shape}" if self.batch is None else
+                             f"actions have shape {a.shape}, the action space needs {self._shape}")
+        if a.size <= _SMALL:  # NaN fails these comparisons too
+            ok = all(lo <= v <= hi for v, lo, hi in zip(a.ravel().tolist(), self._low_list, self._high_list))
+        else:
+            ok = bool(((a >= self._low) & (a <= self._high)).all())
+        if not ok:
+            if self.batch is None:
+                raise ValueError(f"action {actions!r} is outside the action space {self.space}")
+            good = (a >= self._low) & (a <= self._high)
+            bad = int(np.flatnonzero(~good.all(axis=1))[0])
+            raise ValueError(f"action {a[bad]!r} of sub-environment {bad} is outside the action space {self.space}")
+        return a if self.batch is None else a.reshape(-1)

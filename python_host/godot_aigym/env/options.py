@@ -1,0 +1,121 @@
+"""`EnvOptions`: how to launch one engine on a GymEnv scene, declared once.
+
+`GodotEnv(...)`, `GodotVectorEnv(...)` and the SB3 adapter take these as keyword arguments and
+pass one `EnvOptions` down to `EngineLink`; every value is checked here, before anything is
+created, with an error naming the argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import protocol as P
+
+RENDER_MODES = ("human",)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class EnvOptions:
+    """Launch and environment options of one engine (see docs/ENVIRONMENTS.md, "Arguments").
+
+    project: Godot project directory (None: the demo project); scene: ``res://`` path of a scene
+    with a GymEnv node (None: the main scene); seed: ``--seed`` for the game's RNG at start-up;
+    action_repeat / max_episode_steps: override the scene's (``0`` steps: no limit);
+    render_mode: None or "human" (a window, real time); headless / realtime: None follows
+    render_mode; timeout: start-up seconds; step_timeout: seconds one command may take;
+    cpus: "auto", None, a CPU or a list of CPUs; spin_us / engine_spin_us: spinning before
+    blocking on each side; log_path: keep the engine log there; engine_args / user_args: extra
+    Godot options before / after ``--``; engine_errors: "raise", "warn" or "ignore";
+    godot: a GodotRuntime or path; env: extra environment variables of the engine; prefix:
+    of the protocol's entry names; physics_fps: override the project's tick rate; launcher:
+    what starts the engine (default `GodotProcess`).
+    """
+
+    project: str | os.PathLike | None = None
+    scene: str | None = None
+    seed: int | None = None
+    action_repeat: int | None = None
+    max_episode_steps: int | None = None
+    render_mode: str | None = None
+    headless: bool | None = None
+    realtime: bool | None = None
+    timeout: float = 60.0
+    step_timeout: float | None = 120.0
+    spin_us: float | None = None
+    engine_spin_us: int | None = None
+    cpus: Any = "auto"
+    log_path: str | os.PathLike | None = None
+    engine_args: Sequence[str] = ()
+    user_args: Sequence[str] = ()
+    engine_errors: str = "raise"
+    godot: Any = None
+    env: dict | None = None
+    prefix: str = P.DEFAULT_PREFIX
+    physics_fps: int | None = None
+    # what starts the engine: called like GodotProcess(LaunchOptions, godot=, log_path=, cpus=);
+    # None is GodotProcess (tests pass a protocol-level fake engine, tests/env/fake_engine.py)
+    launcher: Any = None
+
+    def __post_init__(self) -> None:
+        if self.render_mode is not None and self.render_mode not in RENDER_MODES:
+            raise ValueError(f"render_mode must be None or one of {list(RENDER_MODES)}, got {self.render_mode!r}")
+        if self.seed is not None and not _is_int(self.seed):
+            raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
+        if self.action_repeat is not None and (not _is_int(self.action_repeat) or self.action_repeat < 1):
+            raise ValueError(f"action_repeat must be a positive integer, got {self.action_repeat!r}")
+        if self.max_episode_steps is not None and (not _is_int(self.max_episode_steps)
+                                                   or self.max_episode_steps < 0):
+            raise ValueError(f"max_episode_steps must be an integer >= 0 (0: no limit), got {self.max_episode_steps!r}")
+        for name in ("timeout", "step_timeout"):
+            value = getattr(self, name)
+            if value is None and name == "step_timeout":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if self.engine_errors not in P.ENGINE_ERRORS:
+            raise ValueError(f"engine_errors must be one of {P.ENGINE_ERRORS}, got {self.engine_errors!r}")
+        if self.physics_fps is not None and (not _is_int(self.physics_fps) or self.physics_fps < 1):
+            raise ValueError(f"physics_fps must be a positive integer, got {self.physics_fps!r}")
+        for name in ("engine_args", "user_args"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not all(isinstance(a, str) for a in value):
+                raise ValueError(f"{name} must be a sequence of strings, got {value!r}")
+
+    @property
+    def run_headless(self) -> bool:
+        return self.render_mode is None if self.headless is None else bool(self.headless)
+
+    @property
+    def run_realtime(self) -> bool:
+        return self.render_mode == "human" if self.realtime is None else bool(self.realtime)
+
+    def replace(self, **changes: Any) -> "EnvOptions":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_kwargs(cls, owner: str, project: Any, scene: Any, options: "EnvOptions | None",
+                    kwargs: dict) -> "EnvOptions":
+        """The options of ``owner(project, scene, **kwargs)`` or ``owner(options=...)``; unknown
+        keywords raise TypeError naming them."""
+        unknown = sorted(set(kwargs) - _FIELDS)
+        if unknown:
+            raise TypeError(f"{owner}() got unexpected keyword argument(s): {', '.join(unknown)}")
+        base = options if options is not None else cls()
+        changes = dict(kwargs)
+        if project is not None:
+            changes["project"] = project
+        if scene is not None:
+            changes["scene"] = scene
+        return base.replace(**changes) if changes else base
+
+
+_FIELDS = {f.name for f in dataclasses.fields(EnvOptions)}

@@ -1,0 +1,19 @@
+## Prints the engine side of the step protocol (GymProtocol: constants, size formulas, out
+## offsets) for tests/env/test_protocol_cross_language.py to compare with protocol.py.
+extends SceneTree
+
+const Report := preload("res://lib/report.gd")
+
+
+func _initialize() -> void:
+	var r := Report.new()
+	r.result("constants", GymProtocol.constants())
+	var sizes := []
+	for case in [[1, 1, 1], [1, 4, 2], [16, 4, 2], [3, 3, 3], [7, 11, 5]]:
+		var n: int = case[0]
+		var d: int = case[1]
+		var w: int = case[2]
+		sizes.append({"n": n, "d": d, "w": w, "in_size": GymProtocol.in_size(n, w),
+			"out_size": GymProtocol.out_size(n, d), "offsets": GymProtocol.out_offsets(n, d)})
+	r.result("sizes", sizes)
+	r.finish(self)
