@@ -63,10 +63,17 @@ def _unlink_if_same(path: str, dev: int, ino: int) -> None:
 
 
 def remove_all_owned() -> None:
-    """Remove every log this process still owns (exit, signals)."""
-    with _lock:
-        items = list(_owned.items())
-        _owned.clear()
+    """Remove every log this process still owns (exit, signals).
+
+    Takes no lock: a signal handler runs on the main thread between two bytecodes, possibly
+    while that thread holds ``_lock``; popping the entries one by one is atomic under the GIL.
+    """
+    items = []
+    while _owned:
+        try:
+            items.append(_owned.popitem())
+        except KeyError:
+            break
     me = os.getpid()
     for path, (pid, dev, ino) in items:
         if pid == me:  # never a parent's log in a forked child
