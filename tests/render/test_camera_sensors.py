@@ -34,3 +34,9 @@ def test_camera_sensors_exact_pixels_and_errors(render_gdscript):
     np.testing.assert_array_equal(img3[4, 6], [255, 0, 0])
     for y, x in ((0, 0), (0, 11), (8, 0), (8, 11)):
         np.testing.assert_array_equal(img3[y, x], [0, 0, 255])
+
+
+def test_camera_in_headless_engine_names_the_fix(run_gdscript):
+    run_gdscript("res://render/test_camera_headless.gd", expected_errors=(
+        r"CameraSensor3D '.*': the viewport has no image; rendering needs the engine started with a display "
+        r"and the opengl3 renderer \(not --headless; see docs/RENDERING.md\)",))

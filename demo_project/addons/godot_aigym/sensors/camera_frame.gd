@@ -52,7 +52,8 @@ static func make_viewport(width: int, height: int) -> SubViewport:
 ## The last frame [param vp] rendered as H×W×C bytes, or an empty array (with an error naming
 ## [param who]) when there is none, e.g. under [code]--headless[/code], which renders nothing.
 static func read(vp: SubViewport, format: ColorFormat, who: String) -> PackedByteArray:
-	var image := vp.get_texture().get_image()
+	# the headless display server only has the dummy renderer: it has no pixels to read back
+	var image: Image = null if DisplayServer.get_name() == "headless" else vp.get_texture().get_image()
 	if image == null or image.is_empty():
 		push_error(("%s: the viewport has no image; rendering needs the engine started with a display and "
 				+ "the opengl3 renderer (not --headless; see docs/RENDERING.md)") % who)
