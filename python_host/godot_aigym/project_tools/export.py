@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..engine.launch import spawn
 from ..runtime import GodotRuntime
 from .add import ADDON_REL
 from .bundle import EngineBundle, bundle_engine, bundle_extension
@@ -111,14 +112,19 @@ def linux_preset(project: Path) -> Iterator[str]:
 
 def export_pack(project: Path, runtime: GodotRuntime, pck: Path) -> None:
     with linux_preset(project) as preset:
+        # started like every engine (engine.launch): it dies with us
+        proc = spawn([str(runtime.path), "--headless", "--path", str(project), "--export-pack", preset, str(pck)],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            proc = subprocess.run([str(runtime.path), "--headless", "--path", str(project), "--export-pack", preset,
-                                   str(pck)], capture_output=True, text=True, timeout=EXPORT_TIMEOUT,
-                                  stdin=subprocess.DEVNULL)
+            out, err = proc.communicate(timeout=EXPORT_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise ProjectError(f"Godot's --export-pack of {project} did not finish within {EXPORT_TIMEOUT:g} s") from None
+        finally:
+            if proc.poll() is None:  # timed out or interrupted: never leave it running
+                proc.kill()
+                proc.communicate()
     if proc.returncode != 0 or not pck.is_file():
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+        tail = "\n".join((out + err).splitlines()[-20:])
         raise ProjectError(f"Godot's --export-pack of {project} failed (exit {proc.returncode}):\n{tail}")
 
 
