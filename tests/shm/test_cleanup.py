@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
+import secrets
 import signal
 import subprocess
 
@@ -10,6 +13,7 @@ import pytest
 
 from shm_testutil import read_json_line, spawn_python, unique_handle
 
+from godot_aigym.liveness import start_time
 from godot_aigym.shm import SharedMemory, layout as L, sweep_stale_chunks
 
 
@@ -113,6 +117,72 @@ def test_sigterm_unlinks_and_dies_by_the_signal():
     assert not os.path.exists(f"/dev/shm/{handle}")
 
 
+def _tgkill(pid: int, tid: int, signum: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(234 if platform.machine() == "x86_64" else 131, pid, tid, signum) != 0:  # SYS_tgkill
+        raise OSError(ctypes.get_errno(), "tgkill failed")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_delivered_to_another_thread_still_unlinks_and_kills(signum):
+    """The kernel may hand a process-directed signal to any thread (numpy's BLAS workers take
+    them); the main thread, blocked in a read, must still run the handler (was: 1 in 25 hung)."""
+    proc = spawn_python(f"""
+        import json, sys, threading
+        from godot_aigym.shm import SharedMemory
+        mem = SharedMemory({unique_handle("c")!r}, size=1 << 16)
+        started = threading.Event()
+        tid = []
+        def idle():
+            tid.append(threading.get_native_id())
+            started.set()
+            threading.Event().wait()
+        threading.Thread(target=idle, daemon=True).start()
+        started.wait()
+        print(json.dumps({{"handle": mem.handle, "tid": tid[0]}}), flush=True)
+        sys.stdin.readline()  # blocked here, in the main thread, for good
+    """)
+    _children.append(proc)
+    info = read_json_line(proc)
+    _tgkill(proc.pid, info["tid"], signum)  # to the idle thread, not the main one
+    assert _reap(proc) == -signum
+    assert not os.path.exists(f"/dev/shm/{info['handle']}")
+
+
+@pytest.mark.parametrize("killed_in", ["ftruncate", "link"])
+def test_host_killed_while_creating_leaves_nothing_the_sweep_misses(killed_in):
+    """Killed right after the exclusive create, or with a complete file not yet linked into
+    place: only a temporary file naming the dead creator remains, and the sweep removes it."""
+    handle = unique_handle("k")
+    proc = spawn_python(f"""
+        import os, signal
+        from godot_aigym.shm import SharedMemory
+        def die(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.{killed_in} = die
+        SharedMemory({handle!r}, size=1 << 20)
+    """)
+    _children.append(proc)
+    assert _reap(proc) == -signal.SIGKILL
+    assert not os.path.exists(f"/dev/shm/{handle}")
+    temps = [n for n in os.listdir("/dev/shm") if n.startswith(f".aigym-new.{proc.pid}.")]
+    assert len(temps) == 1, temps
+    assert temps[0] in sweep_stale_chunks(dry_run=True)
+    assert temps[0] in sweep_stale_chunks()
+    assert not os.path.exists(f"/dev/shm/{temps[0]}")
+
+
+def test_sweep_keeps_a_live_creators_temporary_file():
+    name = f".aigym-new.{os.getpid()}.{start_time(os.getpid())}.{secrets.token_hex(8)}"
+    path = f"/dev/shm/{name}"
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    try:
+        assert name not in sweep_stale_chunks()
+        assert os.path.exists(path)
+    finally:
+        os.unlink(path)
+
+
 def test_sigint_unlinks_and_raises_keyboard_interrupt():
     proc = _owner()
     handle = _handle_of(proc)
@@ -136,9 +206,11 @@ def test_previous_sigterm_handler_still_runs():
 
 def test_ignored_signal_stays_ignored():
     extra = "import signal\n        signal.signal(signal.SIGTERM, signal.SIG_IGN)"
-    proc = _owner(extra=extra, tail="import time; time.sleep(0.3); print('{\"alive\": 1}', flush=True)")
+    proc = _owner(extra=extra, tail="sys.stdin.readline(); print('{\"alive\": 1}', flush=True)")
     handle = _handle_of(proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)  # an ignored signal is discarded when sent: no race with the next line
+    proc.stdin.write("still there?\n")
+    proc.stdin.flush()
     assert read_json_line(proc) == {"alive": 1}
     assert _reap(proc) == 0
     assert not os.path.exists(f"/dev/shm/{handle}")  # normal exit: atexit cleaned up

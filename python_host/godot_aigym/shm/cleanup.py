@@ -14,6 +14,7 @@ import signal
 import stat
 import threading
 
+from . import _sigforward
 from . import layout as L
 from ..liveness import owner_alive, start_time
 
@@ -66,9 +67,18 @@ def unlink_if_same(path: str, dev: int, ino: int) -> bool:
         return False
 
 
-def unlink_all_owned() -> None:
-    """Unlink every chunk this process created and still owns (mappings stay valid)."""
-    with _lock:
+def unlink_all_owned(locked: bool = True) -> None:
+    """Unlink every chunk this process created and still owns (mappings stay valid).
+
+    The signal handler passes ``locked=False``: it runs on the main thread between two
+    bytecodes, possibly while that very thread holds ``_lock`` (register), so taking it
+    there could deadlock; copying and clearing the dict are single atomic steps anyway.
+    """
+    if locked:
+        with _lock:
+            items = list(_owned.items())
+            _owned.clear()
+    else:
         items = list(_owned.items())
         _owned.clear()
     me = os.getpid()
@@ -81,7 +91,7 @@ def unlink_all_owned() -> None:
 
 
 def _signal_handler(signum: int, frame) -> None:
-    unlink_all_owned()
+    unlink_all_owned(locked=False)
     previous = _previous_handlers.get(signum, signal.SIG_DFL)
     if callable(previous):
         previous(signum, frame)  # e.g. default_int_handler raises KeyboardInterrupt
@@ -103,6 +113,8 @@ def _install_signal_handlers() -> None:
             continue  # ignored, or installed outside Python: leave it alone
         _previous_handlers[signum] = current
         signal.signal(signum, _signal_handler)
+        # a signal the kernel hands to another thread must still wake the main thread
+        _sigforward.forward(signum)
 
 
 def _after_fork_in_child() -> None:
