@@ -52,12 +52,18 @@ def parse_version(text: str) -> tuple[int, int] | None:
 
 def probe_version(path: str | os.PathLike, timeout: float | None = None) -> str:
     """Run `godot --headless --version`; raises GodotNotFoundError with the reason on failure."""
+    from ..engine.launch import spawn  # here: the engine package imports this module
+
     timeout = PROBE_TIMEOUT if timeout is None else timeout
     try:
-        proc = subprocess.run(
-            [str(path), "--headless", "--version"], capture_output=True, text=True, timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
+        # started like every engine process (dies with us), reaped whatever happens
+        with spawn([str(path), "--headless", "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                   text=True) as proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
     except FileNotFoundError:
         raise GodotNotFoundError(f"{path}: no such file") from None
     except PermissionError:
@@ -66,9 +72,9 @@ def probe_version(path: str | os.PathLike, timeout: float | None = None) -> str:
         raise GodotNotFoundError(f"{path}: cannot run ({e})") from None
     except subprocess.TimeoutExpired:
         raise GodotNotFoundError(f"{path}: `--version` did not answer within {timeout:g} s") from None
-    lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]
     if proc.returncode != 0 or not lines:
-        err = (proc.stderr.strip() or proc.stdout.strip())[-300:]
+        err = (stderr.strip() or stdout.strip())[-300:]
         raise GodotNotFoundError(f"{path}: `--version` failed (exit {proc.returncode}): {err}")
     version = lines[-1]
     if parse_version(version) is None:
