@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from so_helpers import assert_same
 
 from godot_aigym.shared_object import SharedDynamicObject, SharedObject, copy_strategy
-from godot_aigym.shared_object.copy_strategy import MEMCPY, STREAM, Caches, CopyPlanner, stream_keep
+from godot_aigym.shared_object.copy_strategy import MEMCPY, STREAM, Caches, CopyPlanner, SlotTuner, stream_keep
 from godot_aigym.shared_object.sync import slotcopy
 
 COPY = slotcopy()
@@ -191,3 +191,78 @@ def test_large_arrays_inside_containers_and_read_only_sources(name: str, make_na
             assert_same(obj.fetch(), v)
         obj.close()
     assert copy_strategy.planner().strategy(frame.nbytes) == (forced if COPY.STREAMING else MEMCPY)
+
+
+# -- the in-situ tuner -------------------------------------------------------------------------
+KEEPS = {MEMCPY: 1000, STREAM: 10}
+EXPLORATION = 2 * SlotTuner.BLOCKS * SlotTuner.BLOCK
+
+
+def _feed(tuner: SlotTuner, ns: dict[str, int], count: int, first_of_block: int | None = None) -> list[int]:
+    """Report `count` copies timed ns[strategy in use]; returns the keeps used."""
+    used = []
+    for _ in range(count):
+        strategy = MEMCPY if tuner.keep == KEEPS[MEMCPY] else STREAM
+        used.append(tuner.keep)
+        settling = tuner.exploring and tuner.count < SlotTuner.SETTLE
+        tuner.record(first_of_block if settling and first_of_block is not None else ns[strategy])
+    return used
+
+
+@pytest.mark.parametrize(
+    ("first", "ns", "expected"),
+    [
+        (MEMCPY, {MEMCPY: 100, STREAM: 50}, STREAM),
+        (STREAM, {MEMCPY: 50, STREAM: 100}, MEMCPY),
+        (MEMCPY, {MEMCPY: 100, STREAM: 97}, MEMCPY),  # within the margin: memcpy stays
+    ],
+)
+def test_tuner_explores_in_blocks_then_keeps_the_faster(first: str, ns: dict[str, int], expected: str) -> None:
+    tuner = SlotTuner(KEEPS, first)
+    used = _feed(tuner, ns, EXPLORATION, first_of_block=10**9)  # settling copies are not counted
+    other = STREAM if first == MEMCPY else MEMCPY
+    blocks = [used[i : i + SlotTuner.BLOCK] for i in range(0, EXPLORATION, SlotTuner.BLOCK)]
+    assert [set(b) for b in blocks] == [{KEEPS[first]}, {KEEPS[other]}] * SlotTuner.BLOCKS
+    assert not tuner.exploring and tuner.choice == expected and tuner.explorations == 1
+    assert tuner.medians == {MEMCPY: ns[MEMCPY], STREAM: ns[STREAM]}
+    assert set(_feed(tuner, ns, SlotTuner.EVERY - 1)) == {KEEPS[expected]}
+    _feed(tuner, ns, 1)
+    assert tuner.exploring  # and it looks again
+
+
+def test_tuner_follows_a_change_of_conditions() -> None:
+    tuner = SlotTuner(KEEPS, MEMCPY)
+    _feed(tuner, {MEMCPY: 50, STREAM: 100}, EXPLORATION + SlotTuner.EVERY)
+    assert tuner.choice == MEMCPY and tuner.exploring
+    _feed(tuner, {MEMCPY: 180, STREAM: 130}, EXPLORATION)  # e.g. a reader process started
+    assert tuner.choice == STREAM and tuner.explorations == 2
+
+
+def test_planner_hands_out_tuners_only_where_the_caches_do_not_decide() -> None:
+    planner = CopyPlanner(EPYC, streaming=True, timer=FakeTimer(50_000, 65_000))
+    tuner = planner.tuner(FRAME)
+    assert isinstance(tuner, SlotTuner) and tuner.choice == MEMCPY
+    assert tuner.keeps == {MEMCPY: FRAME, STREAM: stream_keep(FRAME, EPYC)}
+    assert planner.tuner(FLOAT_FRAME) is None and planner.tuner(1000) is None
+    assert CopyPlanner(EPYC, streaming=True, forced=STREAM).tuner(FRAME) is None
+    assert CopyPlanner(EPYC, streaming=False).tuner(FRAME) is None
+
+
+def test_tuned_object_stays_exact_while_it_switches(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every assign of an exploration (both strategies, switching in blocks) round-trips."""
+    caches = Caches(l2=128 << 10, l3=1 << 40)  # 256 KiB arrays are in the calibrated band
+    planner = CopyPlanner(caches, streaming=bool(COPY.STREAMING), timer=FakeTimer(1.0, 2.0))
+    monkeypatch.setattr(copy_strategy, "_planner", planner)
+    rng = np.random.default_rng(11)
+    obj = SharedObject(name, data=np.zeros(32 << 10))
+    keeps = set()
+    for _ in range(EXPLORATION + 4):
+        value = rng.random(32 << 10)
+        if obj._codec.tuner is not None:
+            keeps.add(obj._codec.tuner.keep)
+        obj.assign(value)
+        assert_same(obj.fetch(), value)
+    if COPY.STREAMING:
+        assert obj._codec.tuner.explorations == 1
+        assert keeps == {256 << 10, stream_keep(256 << 10, caches)}
+    obj.close()

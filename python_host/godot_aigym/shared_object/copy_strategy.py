@@ -12,10 +12,12 @@ assign where a raw copy touches 2n.
   of each slot that fits in L2 beside the source.
 * In between it depends on how fast the L3 is against streaming to memory (a
   512 KiB-L2 / 32 MiB-L3 EPYC keeps the frame's slots in L3 and plain memcpy wins;
-  a 2 MiB-L2 Xeon streamed a 1.2 MB frame at 1.05x the raw copy where memcpy took
-  1.25x), so both copies are timed once, at the first array of that size class in
-  this process, and the faster one is kept (streaming only if >= 5% faster).  The timing runs outside the writer
-  lock (from `prepare`/`encode`), on private buffers.
+  the 2 MiB-L2 machine streamed a 1.2 MB frame at 1.05x the raw copy where memcpy
+  took 1.25x) and on who else touches the slots (a reader process fetching every
+  frame favours streaming).  So both copies are timed once per process and size
+  class on private buffers (outside the writer lock, from `prepare`/`encode`) for a
+  first guess, and a fixed array object then re-checks it on its own assigns
+  (`SlotTuner`).  Streaming must be >= 5% faster to be chosen.
 
 Cache sizes come from sysfs (`/sys/devices/system/cpu/cpu0/cache`), with `sysconf`
 as the fallback: glibc's sysconf reports the L3 of the whole package on AMD EPYC
@@ -25,6 +27,8 @@ as the fallback: glibc's sysconf reports the L3 of the whole package on AMD EPYC
 from __future__ import annotations
 
 import os
+import random
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,8 +42,10 @@ from .sync import slotcopy
 MEMCPY, STREAM, CALIBRATE = "memcpy", "stream", "calibrate"
 # Below this a copy is so short that neither the choice nor a calibration is worth it.
 MIN_STREAM_BYTES = 64 * 1024
-# Calibration: rounds of (2 warm-up copies, then TIMED copies) per candidate, interleaved.
-CALIBRATION_ROUNDS = 7
+# Calibration: rounds of (2 warm-up copies, then TIMED copies) per candidate, interleaved;
+# each candidate's time is its fastest round: on a busy machine the slow rounds measure
+# the other jobs, the fastest one the copy (a frame: 108 copies, ~6 ms on an idle machine).
+CALIBRATION_ROUNDS = 9
 CALIBRATION_TIMED = 4
 # Streaming must beat memcpy by this factor to be chosen: memcpy is what a raw copy does,
 # and where streaming loses it loses a lot (1.4-1.6x the raw copy on the 32 MiB-L3 EPYC).
@@ -105,7 +111,7 @@ def rule(n: int, caches: Caches, streaming: bool = True) -> str:
 
 
 def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) -> dict[str, float]:
-    """Median ns per copy of each candidate `keep` into two alternating private buffers.
+    """Ns per copy (fastest round) of each candidate `keep` into two alternating private buffers.
 
     Each round runs the candidates in a shuffled order, each after two untimed copies
     that bring the cache into that candidate's steady state (streaming evicts the
@@ -113,9 +119,11 @@ def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) ->
     src = np.frombuffer(os.urandom(min(n, 4096)) * (n // 4096 + 1), np.uint8, n)
     slots = {k: (np.empty(n, np.uint8), np.empty(n, np.uint8)) for k in keeps}
     times: dict[str, list[float]] = {k: [] for k in keeps}
-    order = np.random.default_rng(n)
+    order = random.Random(n)  # not numpy.random: its first import costs ~0.1 s
+    names = list(keeps)
     for _ in range(CALIBRATION_ROUNDS):
-        for name in order.permutation(list(keeps)):
+        order.shuffle(names)
+        for name in names:
             a, b = slots[name]
             keep = keeps[name]
             copy(a, src, keep)
@@ -124,7 +132,7 @@ def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) ->
             for i in range(CALIBRATION_TIMED):
                 copy(b if i & 1 else a, src, keep)
             times[name].append((time.perf_counter_ns() - t0) / CALIBRATION_TIMED)
-    return {k: float(np.median(v)) for k, v in times.items()}
+    return {k: float(min(v)) for k, v in times.items()}
 
 
 class CopyPlanner:
@@ -163,6 +171,60 @@ class CopyPlanner:
     def keep(self, n: int) -> int:
         """The `keep` argument of `_slotcopy.copy` for an n-byte standby-slot copy."""
         return stream_keep(n, self.caches) if self.strategy(n) == STREAM else n
+
+    def tuner(self, n: int) -> SlotTuner | None:
+        """A tuner for an object that copies n bytes per assign, where the caches alone do
+        not decide (None elsewhere, and when a strategy is forced)."""
+        if self.forced is not None or rule(n, self.caches, self.streaming) != CALIBRATE:
+            return None
+        return SlotTuner({MEMCPY: n, STREAM: stream_keep(n, self.caches)}, self.strategy(n))
+
+
+class SlotTuner:
+    """Re-checks the choice on one object's own assigns, where the readers, the other jobs
+    and the page placement are the real ones (a reader process fetching every frame
+    turned the order around on the 32 MiB-L3 EPYC: streaming 1.3x the raw copy, memcpy
+    1.8x).  Exploration runs BLOCKS blocks of BLOCK assigns per strategy, alternating,
+    and times every copy but the first SETTLE of a block (switching strategy leaves the
+    slots in the other one's cache state); the lower median wins (streaming by
+    STREAM_MARGIN).  Then the choice holds for EVERY assigns and is explored again.
+    Costs two clock reads per assign; used only for arrays in the calibrated band."""
+
+    BLOCK, SETTLE, BLOCKS, EVERY = 8, 2, 3, 2048
+
+    def __init__(self, keeps: dict[str, int], first: str) -> None:
+        self.keeps, self.choice = keeps, first
+        self.medians: dict[str, float] = {}  # of the last exploration, ns per copy
+        self.explorations = 0
+        self._explore()
+
+    def _explore(self) -> None:
+        other = STREAM if self.choice == MEMCPY else MEMCPY
+        self.schedule = [self.choice, other] * self.BLOCKS
+        self.samples: dict[str, list[int]] = {MEMCPY: [], STREAM: []}
+        self.current, self.count, self.exploring = self.schedule.pop(0), 0, True
+        self.keep = self.keeps[self.current]
+
+    def record(self, ns: int) -> None:
+        """Account one copy made with `self.keep`; moves `self.keep` on for the next."""
+        self.count += 1
+        if not self.exploring:
+            if self.count >= self.EVERY:  # time for another look
+                self._explore()
+            return
+        if self.count > self.SETTLE:
+            self.samples[self.current].append(ns)
+        if self.count < self.BLOCK:
+            return
+        self.count = 0
+        if self.schedule:
+            self.current = self.schedule.pop(0)
+        else:
+            self.medians = {k: float(statistics.median(v)) for k, v in self.samples.items()}
+            fast_stream = self.medians[STREAM] < STREAM_MARGIN * self.medians[MEMCPY]
+            self.choice = self.current = STREAM if fast_stream else MEMCPY
+            self.exploring, self.explorations = False, self.explorations + 1
+        self.keep = self.keeps[self.current]
 
 
 _planner: CopyPlanner | None = None
