@@ -6,7 +6,9 @@ Real engines, real host processes killed with real signals; every wait is for an
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import shutil
 import signal
 import stat
@@ -25,6 +27,7 @@ from godot_aigym.engine.logs import log_dir
 HERE = Path(__file__).resolve().parent
 TINY = HERE / "tiny_project"
 IDLE = "res://lib/idle.gd"
+SYS_TGKILL = {"x86_64": 234, "aarch64": 131}[platform.machine()]
 
 
 def our_logs() -> set[str]:
@@ -132,6 +135,40 @@ def test_a_host_stopped_by_a_signal_removes_its_logs(test_project, sig):
         host.wait(60)
         assert wait_gone(engine)
         assert not log.exists()
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+
+
+THREADED_HOST = textwrap.dedent("""
+    import sys, threading
+    from godot_aigym import SharedMemory
+    from godot_aigym.engine import GodotProcess, LaunchOptions
+    mem = SharedMemory(size=1 << 20)  # the chunk's signal clean-up first, the log's on top
+    proc = GodotProcess(LaunchOptions(project=sys.argv[1], script="res://lib/idle.gd"))
+    ready = threading.Event()
+    worker = threading.Thread(target=lambda: (ready.set(), threading.Event().wait()), daemon=True)
+    worker.start()
+    ready.wait()
+    print(proc.pid, proc.log_path, mem.handle, worker.native_id, flush=True)
+    sys.stdin.readline()
+""")
+
+
+def test_sigterm_delivered_to_another_thread_still_removes_logs_and_chunk(test_project):
+    """The kernel may hand a process-directed SIGTERM to any thread while the main thread
+    blocks in read(): the handlers must still run (the log's handler keeps the forwarding)."""
+    host = subprocess.Popen([sys.executable, "-c", THREADED_HOST, str(test_project)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        engine, log, handle, tid = host.stdout.readline().split()
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.syscall(SYS_TGKILL, host.pid, int(tid), int(signal.SIGTERM)) == 0
+        assert host.wait(60) == -signal.SIGTERM
+        assert wait_gone(int(engine))
+        assert not Path(log).exists()
+        assert not os.path.exists(f"/dev/shm/{handle}")
     finally:
         if host.poll() is None:
             host.kill()

@@ -74,9 +74,14 @@ def wait_until(predicate, what: str) -> None:
 
 
 def chunks_of(host_pids: set[int], handle_prefix: str) -> list[str]:
-    """/dev/shm chunks named with our prefix (magic or not), or whose header names a killed host."""
+    """/dev/shm chunks named with our prefix (magic or not), whose header names a killed host, or
+    chunks a killed host was still building (".aigym-new.<pid>.<start time>.<random>")."""
     left = []
     for name in os.listdir("/dev/shm"):
+        parts = name.split(".")
+        if name.startswith(".aigym-new.") and len(parts) > 2 and parts[2].isdigit() and int(parts[2]) in host_pids:
+            left.append(name)
+            continue
         if not name.startswith("aigym_"):
             continue
         if name.startswith(handle_prefix):

@@ -19,6 +19,7 @@ import tempfile
 import threading
 
 from ..liveness import owner_alive, start_time
+from ..shm import _sigforward
 
 LOG_PREFIX = "godot-aigym-"
 _NAME_RE = re.compile(r"^godot-aigym-(\d+)-(\d+)-[A-Za-z0-9_]+\.log$")
@@ -137,7 +138,10 @@ def _signal_handler(signum: int, frame) -> None:
 
 
 def _install_signal_handlers() -> None:
-    """Chain SIGINT/SIGTERM once, from the main thread, unless the signal is ignored/foreign."""
+    """Chain SIGINT/SIGTERM once, from the main thread, unless the signal is ignored/foreign.
+
+    Like the chunk clean-up (shm/cleanup.py), whose handler ours calls next, and with its
+    forwarding of a signal delivered to another thread to the main thread."""
     if threading.current_thread() is not threading.main_thread():
         return  # signal.signal only works there; atexit still cleans up
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -148,6 +152,7 @@ def _install_signal_handlers() -> None:
             continue
         _previous_handlers[signum] = current
         signal.signal(signum, _signal_handler)
+        _sigforward.forward(signum)  # signal.signal dropped the forwarding wrapper: wrap ours
 
 
 def _after_fork_in_child() -> None:
