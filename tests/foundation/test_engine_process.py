@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 import pytest
@@ -64,3 +66,12 @@ def test_engine_started_from_a_worker_thread_outlives_the_thread(godot, test_pro
     finally:
         proc.close(grace=0)
     assert not _alive(proc.pid)
+
+
+def test_close_terminates_a_stopped_engine_without_waiting_for_sigkill(godot, test_project):
+    """A stopped (SIGSTOP, debugger...) engine cannot act on SIGTERM: close() continues it, so
+    it ends by SIGTERM instead of sitting out the SIGTERM wait until the SIGKILL."""
+    proc = GodotProcess(LaunchOptions(project=test_project, script="res://lib/idle.gd"), godot=godot)
+    assert wait_for_output(proc, "IDLE"), proc.log_tail()
+    os.kill(proc.pid, signal.SIGSTOP)
+    assert proc.close(grace=0) == -signal.SIGTERM

@@ -180,6 +180,8 @@ class GodotProcess:
                 for sig, wait_s in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 10.0)):
                     try:
                         proc.send_signal(sig)
+                        if sig == signal.SIGTERM:  # a stopped engine acts on SIGTERM only once continued
+                            proc.send_signal(signal.SIGCONT)
                         code = proc.wait(timeout=wait_s)
                         break
                     except subprocess.TimeoutExpired:
