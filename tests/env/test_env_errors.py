@@ -164,3 +164,40 @@ def test_nothing_left_after_many_envs(no_leaks):
     for e in envs:
         e.close()
     assert our_chunks() == before
+
+
+def _cpus_allowed(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/status") as f:
+        text = next(line for line in f if line.startswith("Cpus_allowed_list:")).split(":", 1)[1].strip()
+    cpus = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus |= set(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def test_envs_started_from_threads_run_on_the_cpus_they_asked_for(no_leaks):
+    """Engines of environments created on worker threads get their own masks (before: the
+    spawner thread's mask, i.e. the first caller's, for all of them)."""
+    import threading
+
+    usable = sorted(os.sched_getaffinity(0))
+    asks = [[usable[-1]], [usable[0]], None]
+    envs = [None] * 3
+
+    def make(k):
+        envs[k] = GodotEnv(DEMO, TRIVIAL, cpus=asks[k])
+
+    try:
+        for k in range(3):
+            t = threading.Thread(target=make, args=(k,))
+            t.start()
+            t.join()
+        for k, env in enumerate(envs):
+            assert env is not None, f"env {k} failed to start"
+            assert _cpus_allowed(env.engine.pid) == (set(asks[k]) if asks[k] else set(usable)), f"env {k}"
+            env.reset(seed=0)
+    finally:
+        for env in envs:
+            if env is not None:
+                env.close()
