@@ -25,8 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GodotNotFoundError
-from .provision import HEADLESS_SKIP, PACKAGE, DebianGodotProvisioner, Progress, _default_progress
+from .provision import HEADLESS_SKIP, PACKAGE, DebianGodotProvisioner, Progress
 from .resolve import GodotRuntime, runtime_dir
+
+
+def _print_progress(msg: str) -> None:
+    print(f"[godot-aigym] {msg}", flush=True)
 
 
 class RenderingUnavailableError(GodotNotFoundError):
@@ -48,6 +52,9 @@ LIB = "usr/lib/x86_64-linux-gnu"
 
 class MesaProvisioner(DebianGodotProvisioner):
     """Adds the mesa part of Debian's package closure to an already provisioned Godot sysroot."""
+
+    def __init__(self, root: Path, progress: Progress | None = None):
+        super().__init__(root, progress or _print_progress)
 
     @property
     def stamp(self) -> Path:
@@ -133,7 +140,7 @@ def ensure_xvfb(progress: Progress | None = None) -> str:
     found = shutil.which(XVFB_BINARY)
     if found:
         return found
-    progress = progress or _default_progress
+    progress = progress or _print_progress
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise RenderingUnavailableError(
             f"rendering needs an X server and {XVFB_BINARY} is not installed: run "
