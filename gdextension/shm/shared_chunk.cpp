@@ -26,11 +26,14 @@ std::map<std::string, std::weak_ptr<SharedChunk>> &registry() {
 
 SharedChunk::~SharedChunk() { aigym_shm_detach(&mapping_); }
 
-std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std::string &error) {
+std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std::string &error,
+                                                 aigym_shm_status *status_out) {
     std::lock_guard<std::mutex> lock(registry_mutex);
+    if (status_out) *status_out = AIGYM_SHM_OK;
     if (auto existing = registry()[handle].lock()) return existing;
     std::shared_ptr<SharedChunk> chunk(new SharedChunk(handle));
     const aigym_shm_status status = aigym_shm_attach(handle.c_str(), &chunk->mapping_);
+    if (status_out) *status_out = status;
     if (status != AIGYM_SHM_OK) {
         error = std::string(aigym_shm_status_message(status));
         if (!handle.empty()) error = "chunk '" + handle + "': " + error;
@@ -46,6 +49,7 @@ std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std:
     }
     // One engine per chunk: claim it (this also tells the host whose death to watch for).
     if (aigym_shm_claim(&chunk->mapping_, static_cast<int32_t>(getpid())) != AIGYM_SHM_OK) {
+        if (status_out) *status_out = AIGYM_SHM_ERR_CLAIMED;
         error = "chunk '" + handle + "': " + aigym_shm_status_message(AIGYM_SHM_ERR_CLAIMED) + " (pid " +
                 std::to_string(chunk->mapping_.holder_pid) + "); one engine per chunk";
         return nullptr;

@@ -20,7 +20,9 @@ class SharedChunk {
 
     // Attaches to `handle` (or returns the process's existing mapping of it). On failure
     // returns null and sets `error` to a message naming the handle and the cause.
-    static std::shared_ptr<SharedChunk> attach(const std::string &handle, std::string &error);
+    // `status` (optional) receives the attach status (AIGYM_SHM_ERR_CLAIMED, ..._NOT_PRIVATE...).
+    static std::shared_ptr<SharedChunk> attach(const std::string &handle, std::string &error,
+                                               aigym_shm_status *status = nullptr);
 
     const std::string &handle() const { return handle_; }
     void *base() const { return mapping_.base; }

@@ -17,10 +17,15 @@ void cSharedMemory::bind(gd::ClassBinder<cSharedMemory> &b) {
 }
 
 // Seed behaviour: attach to the command-line chunk if there is one; silently stay detached
-// otherwise (exists() says so, and lookups report why).
+// otherwise (exists() says so, and lookups report why). A refusal for safety -- another
+// engine holds the chunk, or the file is not private to us -- is reported at once.
 cSharedMemory::cSharedMemory() {
     const std::string handle = shm::command_line_handle();
-    chunk_ = shm::SharedChunk::attach(handle, attach_error_);
+    aigym_shm_status status = AIGYM_SHM_OK;
+    chunk_ = shm::SharedChunk::attach(handle, attach_error_, &status);
+    if (status == AIGYM_SHM_ERR_CLAIMED || status == AIGYM_SHM_ERR_NOT_PRIVATE) {
+        AIGYM_ERROR("cSharedMemory.new(): " + attach_error_);
+    }
 }
 
 bool cSharedMemory::init(std::string handle) {

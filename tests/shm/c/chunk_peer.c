@@ -3,6 +3,8 @@
  *   chunk_peer errors <missing-handle>
  *   chunk_peer roundtrip <handle>
  *   chunk_peer wait <handle> <semaphore> <timeout_ms> <spin_us> <peer_pid> <watch_shutdown 0|1>
+ *   chunk_peer semfuzz <handle> <semaphore> <rounds> <seed>
+ *   chunk_peer claim <handle>
  */
 #include "aigym_shm_wait.h"
 
@@ -105,7 +107,52 @@ static int wait_mode(char **argv) {
     return 0;
 }
 
+/* semfuzz <handle> <semaphore> <rounds> <seed>: write random bytes over the semaphore, then
+ * trywait / post / wait 1 ms on it; count the outcomes. Never aborts, whatever the bytes. */
+static int semfuzz_mode(char **argv) {
+    aigym_shm_mapping m;
+    const aigym_shm_entry *e;
+    aigym_shm_status st = aigym_shm_attach(argv[2], &m);
+    long rounds = atol(argv[4]), i;
+    unsigned seed = (unsigned)atol(argv[5]);
+    int counts[8] = {0}, waits[8] = {0};
+    if (st == AIGYM_SHM_OK) st = aigym_shm_find(m.base, m.size, argv[3], AIGYM_SHM_KIND_SEMAPHORE, 0, &e);
+    if (st != AIGYM_SHM_OK) {
+        printf("{\"status\": %d}\n", (int)st);
+        return 1;
+    }
+    uint8_t *slot = (uint8_t *)aigym_shm_entry_data(m.base, e);
+    aigym_sem *sem = aigym_shm_entry_sem(m.base, e);
+    for (i = 0; i < rounds; ++i) {
+        unsigned n = 1u + (unsigned)rand_r(&seed) % 16u, at = (unsigned)rand_r(&seed) % (17u - n), k;
+        aigym_sem_init(sem, (uint32_t)rand_r(&seed) % 3u);
+        for (k = 0; k < n; ++k) slot[at + k] = (uint8_t)rand_r(&seed);
+        counts[aigym_sem_trywait(sem)]++;
+        counts[aigym_sem_post(sem)]++;
+        waits[aigym_sem_wait(sem, 1000000LL, 5u, 0, NULL)]++;
+    }
+    printf("{\"ok\": %d, \"again\": %d, \"corrupt\": %d, \"overflow\": %d, \"wait_ok\": %d, "
+           "\"wait_timeout\": %d, \"wait_corrupt\": %d, \"wait_error\": %d}\n",
+           counts[AIGYM_SEM_OK], counts[AIGYM_SEM_AGAIN], counts[AIGYM_SEM_CORRUPT], counts[AIGYM_SEM_OVERFLOW],
+           waits[AIGYM_WAIT_OK], waits[AIGYM_WAIT_TIMEOUT], waits[AIGYM_WAIT_CORRUPT], waits[AIGYM_WAIT_ERROR]);
+    aigym_shm_detach(&m);
+    return 0;
+}
+
+/* claim <handle>: attach and claim the chunk as its engine; print the status and the holder. */
+static int claim_mode(char **argv) {
+    aigym_shm_mapping m;
+    aigym_shm_status st = aigym_shm_attach(argv[2], &m);
+    if (st == AIGYM_SHM_OK) st = aigym_shm_claim(&m, (int32_t)getpid());
+    printf("{\"status\": %d, \"holder\": %d, \"pid\": %d, \"owner_uid\": %u, \"mode\": %u}\n", (int)st,
+           (int)m.holder_pid, (int)getpid(), m.owner_uid, m.mode);
+    aigym_shm_detach(&m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 6 && strcmp(argv[1], "semfuzz") == 0) return semfuzz_mode(argv);
+    if (argc == 3 && strcmp(argv[1], "claim") == 0) return claim_mode(argv);
     if (argc == 3 && strcmp(argv[1], "errors") == 0) return errors_mode(argv[2]);
     if (argc == 3 && strcmp(argv[1], "roundtrip") == 0) return roundtrip_mode(argv[2]);
     if (argc == 8 && strcmp(argv[1], "wait") == 0) return wait_mode(argv);

@@ -1,0 +1,173 @@
+"""Hostile or broken peers against a real engine: corrupted semaphores, a second engine on
+the same handle, a squatted chunk, and a host SIGKILLed while its engine runs."""
+
+from __future__ import annotations
+
+import os
+import random
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from godot_aigym import SharedMemory
+from godot_aigym.engine import GodotProcess, LaunchOptions, run_godot
+from godot_aigym.env import GodotEnv
+from godot_aigym.env.link import demo_project, prepare_project
+from godot_aigym.shm import layout as L
+
+SAFETY_S = 60  # only fires when something is broken
+
+
+def _wait_exit(pid: int, timeout: float = SAFETY_S) -> None:
+    """Block until process `pid` (not necessarily our child) has exited: a pidfd event."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        assert ready, f"pid {pid} still runs after {timeout} s"
+    finally:
+        os.close(fd)
+
+
+def test_corrupted_semaphore_never_aborts_the_engine(godot, test_project):
+    rounds = 40
+    rng = random.Random(2024)
+    with SharedMemory() as mem:
+        ping = mem.newSemaphore("ping", 0)
+        ack = mem.newSemaphore("ack", 0)
+        ready = mem.newSemaphore("ready", 0)
+        slot = slice(ping._entry.offset, ping._entry.offset + 16)
+        valid_zero = bytes(8) + L.SEM_MAGIC.to_bytes(4, "little") + bytes(4)
+        opts = LaunchOptions(project=test_project, script="res://shm/test_corrupt_semaphore.gd", handle=mem.handle,
+                             user_args=[str(rounds)])
+        with GodotProcess(opts, godot=godot) as proc:
+            mem.set_peer(proc.popen)
+            ready.wait(timeout=SAFETY_S)
+            for i in range(rounds):
+                if i % 2:
+                    mem._mm[slot] = rng.randbytes(16)  # garbage everywhere
+                else:  # a "negative" count under an intact magic
+                    mem._mm[slot] = rng.randint(2**31, 2**32 - 1).to_bytes(4, "little") + valid_zero[4:]
+                ack.wait(timeout=SAFETY_S)
+                mem._mm[slot] = valid_zero  # repair for the next round (the engine no longer waits)
+            code = proc.wait(timeout=SAFETY_S)
+            output = proc.log()
+    assert code == 0, output  # not -6 (SIGABRT)
+    assert "futex facility" not in output
+    assert f"ROUNDS DONE {rounds}" in output
+    assert "cSharedMemorySemaphore.timed_wait('ping') in chunk" in output
+    assert "corrupted semaphore" in output
+
+
+def test_second_engine_on_a_running_envs_handle_is_refused(godot):
+    demo = demo_project()
+    prepare_project(demo, godot)
+    env = GodotEnv(demo, "res://envs/trivial/trivial.tscn", seed=7)
+    try:
+        actions = [np.array([0.5 * np.sin(i), 0.25], np.float32) for i in range(30)]
+
+        def trajectory():
+            obs, _ = env.reset(seed=3)
+            out = [obs]
+            for a in actions:
+                out.append(env.step(a)[0])
+            return np.array(out)
+
+        expected = trajectory()
+        handle = env.link.mem.handle
+        first_pid = env.link.mem.engine_pid
+        assert first_pid == env.engine.pid
+        intruder = GodotProcess(LaunchOptions(project=demo, scene="res://envs/trivial/trivial.tscn", handle=handle),
+                                godot=godot)
+        with intruder:
+            during = [trajectory() for _ in range(3)]  # stepping while the intruder starts and is refused
+            code = intruder.wait(timeout=SAFETY_S)
+            output = intruder.log()
+        after = trajectory()
+        assert code != 0, output
+        assert "chunk already claimed by another engine that is still running" in output
+        assert f"(pid {first_pid})" in output
+        assert env.link.mem.engine_pid == first_pid  # the claim was never overwritten
+        for got in during + [after]:
+            np.testing.assert_array_equal(got, expected)
+    finally:
+        env.close()
+
+
+def test_engine_refuses_a_chunk_others_can_read(godot, test_project):
+    with SharedMemory() as mem:
+        mem.newSemaphore("ping", 0)
+        mem.newSemaphore("ready", 0)
+        os.chmod(mem.path, 0o666)  # what a squatter would leave
+        code, output = run_godot(LaunchOptions(project=test_project, script="res://shm/test_wait_host.gd",
+                                               handle=mem.handle, quit_after=5), godot=godot, timeout=SAFETY_S)
+    assert "chunk is not private to this user" in output, output
+    assert "mode 0666" in output and f"owner uid {os.getuid()}" in output
+    assert "WAIT RETURNED true" not in output
+
+
+HOST_WITH_ENGINE = textwrap.dedent("""
+    import json, sys
+    from godot_aigym import SharedMemory
+    from godot_aigym.engine import GodotProcess, LaunchOptions
+    from pathlib import Path
+    mem = SharedMemory()
+    mem.newSemaphore("ping", 0)
+    ready = mem.newSemaphore("ready", 0)
+    proc = GodotProcess(LaunchOptions(project=Path(sys.argv[1]), script="res://shm/test_wait_host.gd",
+                                      handle=mem.handle))
+    ready.wait(timeout=60)
+    print(json.dumps({"handle": mem.handle, "engine": proc.pid, "log": str(proc.log_path)}), flush=True)
+    sys.stdin.readline()
+""")
+
+
+def _watchers_of(handle: str) -> list[int]:
+    """The engine's host watcher processes for `handle` (comm 'aigym-watch', Godot's cmdline)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if comm == "aigym-watch" and handle.encode() in args:
+            found.append(int(entry))
+    return found
+
+
+def test_engine_unlinks_the_chunk_of_a_sigkilled_host(test_project):
+    """The host dies by SIGKILL (no handler runs) and takes its engine with it (parent-death
+    signal): the engine's watcher removes the chunk, without any later sweep."""
+    import json
+
+    host = subprocess.Popen([sys.executable, "-c", HOST_WITH_ENGINE, str(test_project)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    info = None
+    try:
+        info = json.loads(host.stdout.readline())
+        handle, engine = info["handle"], info["engine"]
+        assert os.path.exists(f"/dev/shm/{handle}")
+        watchers = _watchers_of(handle)
+        assert len(watchers) == 1, watchers
+        host.kill()
+        assert host.wait(SAFETY_S) == -signal.SIGKILL
+        _wait_exit(engine)
+        _wait_exit(watchers[0])  # the watcher exits right after it removed the name
+        assert not os.path.exists(f"/dev/shm/{handle}"), "the engine side must remove a dead host's chunk"
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        if info and os.path.exists(info["log"]):  # a SIGKILLed host cannot remove its engine's log
+            os.unlink(info["log"])
