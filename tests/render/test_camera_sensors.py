@@ -7,6 +7,7 @@ from render_testutil import luma
 
 W, H = 8, 6
 COLORS = np.array([[255, 0, 0], [17, 130, 250], [0, 0, 0], [200, 201, 30]], np.uint8)
+COLORS_MOVED = np.array([[1, 2, 3], [250, 250, 250], [90, 0, 180], [0, 255, 0]], np.uint8)
 
 
 def _quadrants(w: int, h: int, colors: np.ndarray) -> np.ndarray:
@@ -34,6 +35,11 @@ def test_camera_sensors_exact_pixels_and_errors(render_gdscript):
     np.testing.assert_array_equal(img3[4, 6], [255, 0, 0])
     for y, x in ((0, 0), (0, 11), (8, 0), (8, 11)):
         np.testing.assert_array_equal(img3[y, x], [0, 0, 255])
+    # moved by game code, seen in the very next frame
+    moved = np.array(run.results["rgb_2d_moved"], np.uint8).reshape(H, W, 3)
+    np.testing.assert_array_equal(moved, _quadrants(W, H, COLORS_MOVED))
+    turned = np.array(run.results["rgb_3d_turned"], np.uint8).reshape(9, 12, 3)
+    np.testing.assert_array_equal(turned, np.broadcast_to(np.array([0, 0, 255], np.uint8), (9, 12, 3)))
 
 
 def test_camera_in_headless_engine_names_the_fix(run_gdscript):

@@ -8,6 +8,8 @@ const Pattern := preload("res://render/pattern_2d.gd")
 const W := 8
 const H := 6
 const COLORS := [[255, 0, 0], [17, 130, 250], [0, 0, 0], [200, 201, 30]]
+const COLORS_MOVED := [[1, 2, 3], [250, 250, 250], [90, 0, 180], [0, 255, 0]]
+const MOVED := Vector2(100, 0)
 
 
 func _initialize() -> void:
@@ -15,6 +17,7 @@ func _initialize() -> void:
 	var world2d := Node2D.new()
 	root.add_child(world2d)
 	Pattern.build(world2d, Vector2.ZERO, W, H, COLORS)
+	Pattern.build(world2d, MOVED, W, H, COLORS_MOVED)
 	var rgb := Pattern.camera(Vector2.ZERO, W, H, false)
 	var gray := Pattern.camera(Vector2.ZERO, W, H, true)
 	world2d.add_child(rgb)
@@ -62,6 +65,13 @@ func _initialize() -> void:
 	var bytes3 := cam3.capture()
 	r.check_eq(bytes3.size(), 9 * 12 * 3, "3D frame is H*W*3 bytes")
 	r.result("rgb_3d", Array(bytes3))
+
+	# moved in game code: the very next frame shows the new view (the cameras follow right before drawing)
+	rgb.position += MOVED
+	cam3.rotation_degrees = Vector3(0, 180, 0)  # the box is now behind it
+	await RenderingServer.frame_post_draw
+	r.result("rgb_2d_moved", Array(rgb.capture()))
+	r.result("rgb_3d_turned", Array(cam3.capture()))
 
 	# configuration errors: each refused with a push_error naming the problem
 	for bad in [Vector2i(0, 4), Vector2i(4, 0), Vector2i(CameraFrame.MAX_SIDE + 1, 4)]:

@@ -13,6 +13,13 @@ func write_frames(sensors: Array, tensor: cPersistentUintTensor, offset: int = 0
 	if tensor == null:
 		push_error("CameraBatch.write_frames: tensor is null")
 		return false
+	if tensor.has_method("write_at"):  # each frame straight into its slice: no batch buffer
+		var at := offset
+		for sensor in sensors:
+			if not sensor.write_into(tensor, at):
+				return false
+			at += sensor.get_size()
+		return true
 	_buffer.resize(0)
 	for sensor in sensors:
 		var frame: PackedByteArray = sensor.capture()

@@ -40,16 +40,25 @@ func _ready() -> void:
 	_viewport.add_child(_camera)
 	add_child(_viewport)
 	_follow()
+	# the SubViewport breaks the transform chain: the camera takes the node's pose right before
+	# every draw, after all game code of the frame moved the agent
+	RenderingServer.frame_pre_draw.connect(_follow)
 
 
-func _process(_delta: float) -> void:
-	if _camera:
-		_follow()
+func _exit_tree() -> void:
+	if RenderingServer.frame_pre_draw.is_connected(_follow):
+		RenderingServer.frame_pre_draw.disconnect(_follow)
+
+
+func _enter_tree() -> void:
+	if _camera and not RenderingServer.frame_pre_draw.is_connected(_follow):
+		RenderingServer.frame_pre_draw.connect(_follow)
 
 
 func _follow() -> void:
-	_camera.global_position = global_position  # the SubViewport breaks the transform chain
+	_camera.global_position = global_position
 	_camera.global_rotation = global_rotation
+	_camera.force_update_scroll()
 
 
 ## (height, width, channels).

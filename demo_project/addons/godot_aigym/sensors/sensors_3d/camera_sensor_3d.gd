@@ -44,12 +44,27 @@ func _ready() -> void:
 	_camera.current = true
 	_viewport.add_child(_camera)
 	add_child(_viewport)  # shares the agent's World3D: no own_world_3d
+	_follow()
+	# the SubViewport breaks the transform chain: the camera takes the node's pose right before
+	# every draw, after all game code of the frame moved the agent
+	RenderingServer.frame_pre_draw.connect(_follow)
+
+
+func _exit_tree() -> void:
+	if RenderingServer.frame_pre_draw.is_connected(_follow):
+		RenderingServer.frame_pre_draw.disconnect(_follow)
+
+
+func _enter_tree() -> void:
+	if _camera and not RenderingServer.frame_pre_draw.is_connected(_follow):
+		RenderingServer.frame_pre_draw.connect(_follow)
+
+
+func _follow() -> void:
 	_camera.global_transform = global_transform
-
-
-func _process(_delta: float) -> void:
-	if _camera:
-		_camera.global_transform = global_transform  # the SubViewport breaks the transform chain
+	# a node's transform reaches the renderer only at the next notification flush (next frame):
+	# hand this frame's pose to the renderer directly, as Camera3D itself does
+	RenderingServer.camera_set_transform(_camera.get_camera_rid(), global_transform.orthonormalized())
 
 
 ## (height, width, channels).
@@ -72,7 +87,6 @@ func capture() -> PackedByteArray:
 	if _viewport == null:
 		push_error("CameraSensor3D '%s'.capture: the sensor is not ready (not in the tree, or its configuration was refused)" % name)
 		return PackedByteArray()
-	_camera.global_transform = global_transform
 	return CameraFrame.read(_viewport, color_format, "CameraSensor3D '%s'" % name)
 
 
