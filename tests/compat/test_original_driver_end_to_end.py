@@ -9,6 +9,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -21,7 +22,7 @@ import godot_aigym.compat as compat
 from conftest import ADDON_BIN, GodotRun, check_log
 from godot_aigym.compat import SharedMemorySemaphore, SharedMemoryTensor, godot_executable
 from godot_aigym.engine import ensure_imported
-from godot_aigym.shm import EngineDiedError
+from godot_aigym.shm import EngineDiedError, sweep_stale_chunks
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "original_driver" / "InvPendulum.py"
@@ -65,16 +66,24 @@ def test_original_driver_runs_unchanged_through_the_real_engine(ported_project, 
     torques = [1.0, -2.0, 12.0, 0.5] + [0.0] * 18  # 12 is clamped by the driver; episode ends at 20
     handle = f"environment_{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [compat.SHIM_DIR, os.environ.get("PYTHONPATH")])))
-    run = subprocess.run(
+    # own session: if something hangs, the safety timeout kills the driver AND the game it started
+    driver = subprocess.Popen(
         [sys.executable, str(DRIVER), godot_executable(headless=True, godot=godot), str(ported_project), handle,
          json.dumps(torques)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = driver.communicate(timeout=300)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.communicate()
+        sweep_stale_chunks(prefix=handle)  # a killed driver could not unlink its chunk
     engine_log = (tmp_path / "stdout.txt").read_text() + (tmp_path / "stderr.txt").read_text()
-    assert run.returncode == 0, f"driver failed:\n{run.stdout}\n{run.stderr}\n--- engine log ---\n{engine_log}"
+    assert driver.returncode == 0, f"driver failed:\n{stdout}\n{stderr}\n--- engine log ---\n{engine_log}"
     check_log(GodotRun.parse(0, engine_log))
     assert "Running as OpenAIGym environment" in engine_log
 
-    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     reset_obs, steps = expected_episode(torques)
     assert lines[0] == {"reset": reset_obs}
     got = lines[1:1 + len(torques)]

@@ -9,6 +9,13 @@ we look for a child of this process whose command line carries ``--handle <name>
 from __future__ import annotations
 
 import os
+import time
+
+from ..liveness import pid_alive
+
+# A child that is still inside execve() shows an empty command line for a moment (the parent
+# of a vfork-ed child runs on before the new argv is in place); wait that long at most for it.
+EXEC_GRACE_S = 1.0
 
 
 def _children_of_self() -> list[int]:
@@ -53,11 +60,23 @@ def find_engine_child(handle: str) -> int | None:
     """Pid of a live child process started with ``--handle <handle>``, or None."""
     wanted = handle.encode()
     for pid in _children_of_self():
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue  # exited meanwhile
-        if carries_handle(argv, wanted):
+        argv = _argv(pid)
+        if argv is not None and carries_handle(argv, wanted):
             return pid
     return None
+
+
+def _argv(pid: int) -> list[bytes] | None:
+    """The command line of ``pid``; None if it exited (a zombie's is empty too)."""
+    deadline = time.monotonic() + EXEC_GRACE_S
+    while True:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        if data:
+            return data.split(b"\0")
+        if not pid_alive(pid) or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.0005)  # exec in progress: its argv appears in microseconds
