@@ -96,7 +96,7 @@ class GodotProcess:
 
     def __init__(self, options: LaunchOptions, *, godot: GodotRuntime | None = None,
                  log_path: str | os.PathLike | None = None, cpus: int | Iterable[int] | None = None):
-        """``cpus``: run the engine (all its threads) on these CPUs only; None inherits ours.
+        """``cpus``: run the engine (all its threads) on these CPUs only; None: the calling thread's.
         ``log_path``: write the engine's output there and keep the file; by default a private
         temporary log is used and removed by `close()` (its text stays in `log()`)."""
         self.options = options
