@@ -129,3 +129,54 @@ def test_no_xvfb_and_not_root_names_the_package(monkeypatch):
     monkeypatch.setattr(rendering.os, "geteuid", lambda: 1000)
     with pytest.raises(rendering.RenderingUnavailableError, match=r"sudo apt-get install -y xvfb"):
         rendering.ensure_xvfb()
+
+
+def x11_handshake(display_number: int, cookie: bytes | None) -> int:
+    """The X server's answer to a connection set-up: 1 accepted, 0 refused (X11 protocol, 8.1)."""
+    import socket
+    import struct
+
+    name = b"MIT-MAGIC-COOKIE-1" if cookie else b""
+    data = cookie or b""
+    pad = lambda b: b + b"\0" * (-len(b) % 4)  # noqa: E731
+    setup = struct.pack("<cxHHHHxx", b"l", 11, 0, len(name), len(data)) + pad(name) + pad(data)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(SAFETY_TIMEOUT)
+        s.connect(f"/tmp/.X11-unix/X{display_number}")
+        s.sendall(setup)
+        return s.recv(1)[0]
+
+
+def cookie_of(vd: VirtualDisplay) -> bytes:
+    raw = vd.xauthority.read_bytes()  # family, address, number, name, data: each length-prefixed
+    fields, at = [], 2
+    for _ in range(4):
+        n = int.from_bytes(raw[at:at + 2], "big")
+        fields.append(raw[at + 2:at + 2 + n])
+        at += 2 + n
+    return fields[3]
+
+
+def test_only_clients_with_the_cookie_get_in(display):
+    vd, _ = display
+    assert x11_handshake(vd.display_number, cookie_of(vd)) == 1
+    assert x11_handshake(vd.display_number, None) == 0
+    assert x11_handshake(vd.display_number, bytes(16)) == 0
+
+
+def test_server_started_from_a_worker_thread_outlives_the_thread(display):
+    """The parent-death signal fires when the forking thread ends: the server must not die with it."""
+    import threading
+
+    _, support = display
+    started: list[VirtualDisplay] = []
+    worker = threading.Thread(target=lambda: started.append(VirtualDisplay(support.xvfb)))
+    worker.start()
+    worker.join()
+    own = started[0]
+    try:
+        # a full round trip to the server after the thread is gone (the signal would have come first)
+        assert x11_handshake(own.display_number, cookie_of(own)) == 1
+        assert own.alive()
+    finally:
+        own.close()
