@@ -225,14 +225,17 @@ def test_tuner_explores_in_blocks_then_keeps_the_faster(first: str, ns: dict[str
     assert [set(b) for b in blocks] == [{KEEPS[first]}, {KEEPS[other]}] * SlotTuner.BLOCKS
     assert not tuner.exploring and tuner.choice == expected and tuner.explorations == 1
     assert tuner.medians == {MEMCPY: ns[MEMCPY], STREAM: ns[STREAM]}
-    assert set(_feed(tuner, ns, SlotTuner.EVERY - 1)) == {KEEPS[expected]}
+    assert tuner.interval == SlotTuner.FIRST
+    assert set(_feed(tuner, ns, SlotTuner.FIRST - 1)) == {KEEPS[expected]}
     _feed(tuner, ns, 1)
-    assert tuner.exploring  # and it looks again
+    assert tuner.exploring  # and it looks again, then less and less often
+    _feed(tuner, ns, EXPLORATION)
+    assert tuner.interval == 2 * SlotTuner.FIRST
 
 
 def test_tuner_follows_a_change_of_conditions() -> None:
     tuner = SlotTuner(KEEPS, MEMCPY)
-    _feed(tuner, {MEMCPY: 50, STREAM: 100}, EXPLORATION + SlotTuner.EVERY)
+    _feed(tuner, {MEMCPY: 50, STREAM: 100}, EXPLORATION + SlotTuner.FIRST)
     assert tuner.choice == MEMCPY and tuner.exploring
     _feed(tuner, {MEMCPY: 180, STREAM: 130}, EXPLORATION)  # e.g. a reader process started
     assert tuner.choice == STREAM and tuner.explorations == 2
@@ -266,3 +269,14 @@ def test_tuned_object_stays_exact_while_it_switches(name: str, monkeypatch: pyte
         assert obj._codec.tuner.explorations == 1
         assert keeps == {256 << 10, stream_keep(256 << 10, caches)}
     obj.close()
+
+
+def test_tuner_looks_again_less_and_less_often_up_to_a_bound() -> None:
+    tuner = SlotTuner(KEEPS, MEMCPY)
+    intervals = []
+    for _ in range(6):
+        _feed(tuner, {MEMCPY: 50, STREAM: 100}, EXPLORATION)
+        intervals.append(tuner.interval)
+        _feed(tuner, {MEMCPY: 50, STREAM: 100}, tuner.interval)
+    assert intervals == [256, 512, 1024, 2048, 2048, 2048]
+    assert tuner.explorations == 6

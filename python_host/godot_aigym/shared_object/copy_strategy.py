@@ -187,15 +187,16 @@ class SlotTuner:
     1.8x).  Exploration runs BLOCKS blocks of BLOCK assigns per strategy, alternating,
     and times every copy but the first SETTLE of a block (switching strategy leaves the
     slots in the other one's cache state); the lower median wins (streaming by
-    STREAM_MARGIN).  Then the choice holds for EVERY assigns and is explored again.
-    Costs two clock reads per assign; used only for arrays in the calibrated band."""
+    STREAM_MARGIN).  Then the choice holds for `interval` assigns and is explored again;
+    the interval starts at FIRST (an early decision rests on few samples) and doubles up
+    to EVERY.  Costs two clock reads per assign; only arrays in the calibrated band."""
 
-    BLOCK, SETTLE, BLOCKS, EVERY = 8, 2, 3, 2048
+    BLOCK, SETTLE, BLOCKS, FIRST, EVERY = 8, 2, 3, 256, 2048
 
     def __init__(self, keeps: dict[str, int], first: str) -> None:
         self.keeps, self.choice = keeps, first
         self.medians: dict[str, float] = {}  # of the last exploration, ns per copy
-        self.explorations = 0
+        self.explorations, self.interval = 0, self.FIRST // 2
         self._explore()
 
     def _explore(self) -> None:
@@ -209,7 +210,7 @@ class SlotTuner:
         """Account one copy made with `self.keep`; moves `self.keep` on for the next."""
         self.count += 1
         if not self.exploring:
-            if self.count >= self.EVERY:  # time for another look
+            if self.count >= self.interval:  # time for another look
                 self._explore()
             return
         if self.count > self.SETTLE:
@@ -224,6 +225,7 @@ class SlotTuner:
             fast_stream = self.medians[STREAM] < STREAM_MARGIN * self.medians[MEMCPY]
             self.choice = self.current = STREAM if fast_stream else MEMCPY
             self.exploring, self.explorations = False, self.explorations + 1
+            self.interval = min(2 * self.interval, self.EVERY)
         self.keep = self.keeps[self.current]
 
 
