@@ -31,8 +31,9 @@ def _library_sources(kind: str) -> list[Path]:
     files = [p for p in gdextension.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES]
     rel = lambda p: p.relative_to(gdextension).parts  # noqa: E731
     if kind == "torch":
-        return [p for p in files if rel(p)[0] in ("binding", "torch", "torch_library.cpp", "version.h")]
-    return [p for p in files if rel(p)[0] not in ("torch", "torch_library.cpp", "tools")]
+        return [p for p in files if rel(p)[0] in ("binding", "torch", "torch_model_library.cpp", "torch_loader", "version.h")]
+    return [p for p in files if rel(p)[0] not in ("torch", "torch_model_library.cpp", "torch_loader", "tools", "probe",
+                                                  "probe_library.cpp")]
 
 
 def library_status(kind: str, target: str = "debug") -> dict[str, Any]:
