@@ -19,9 +19,8 @@ import numpy as np
 import pytest
 
 import godot_aigym.compat as compat
-from conftest import ADDON_BIN, GodotRun, check_log
+from conftest import GodotRun, check_log
 from godot_aigym.compat import SharedMemorySemaphore, SharedMemoryTensor, godot_executable
-from godot_aigym.engine import ensure_imported
 from godot_aigym.shm import EngineDiedError, sweep_stale_chunks
 
 HERE = Path(__file__).resolve().parent
@@ -34,11 +33,14 @@ MAX_TORQUE = 8.0  # the driver clamps to this
 
 @pytest.fixture(scope="module")
 def ported_project(tmp_path_factory, godot, built_core):
-    """tests/compat/project copied to a temporary folder, addon linked in, imported."""
+    """tests/compat/project copied to a temporary folder and given the addon the way
+    docs/PORTING.md says: `godot-aigym add PROJECT_DIR` (copies, registers, imports)."""
     project = tmp_path_factory.mktemp("compat") / "InvPendulum"
     shutil.copytree(HERE / "project", project, ignore=shutil.ignore_patterns(".godot", "addons", ".gitignore"))
-    (project / "addons").symlink_to(ADDON_BIN.parent.parent, target_is_directory=True)
-    ensure_imported(project, godot)
+    add = subprocess.run([sys.executable, "-m", "godot_aigym", "add", str(project), "--godot", str(godot.path)],
+                         capture_output=True, text=True, timeout=600)
+    assert add.returncode == 0, f"godot-aigym add failed:\n{add.stdout[-3000:]}\n{add.stderr[-3000:]}"
+    assert (project / "addons" / "godot_aigym" / "godot_aigym.gdextension").is_file()
     return project
 
 
