@@ -11,7 +11,7 @@ import pytest
 from env_testutil import CARTPOLE, TRIVIAL
 from gymnasium.utils.env_checker import check_env
 
-from godot_aigym.env import GodotEnv
+from godot_aigym.env import GodotEnv, GodotEnvError
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,9 @@ def test_cartpole_physics_moves(cartpole):
     (np.array([np.nan, 0.0], np.float32), "outside the action space"),
     (np.array([0.0, -1.01]), "outside the action space"),
     (np.zeros(3, np.float32), "shape"),
-    ("left", "expected numbers|not in the action space"),
+    ("left", "expected real numbers|not in the action space"),
+    (["0.5", "0.1"], "expected real numbers"),  # not parsed as numbers
+    (np.array([0.5 + 1j, 0.1]), "expected real numbers"),  # the imaginary part is not dropped
 ])
 def test_box_action_outside_space(trivial, action, match):
     trivial.reset(seed=0)
@@ -262,3 +264,13 @@ def test_big_seeds(trivial):
         again, _ = trivial.reset(seed=seed)
         np.testing.assert_array_equal(first, again)
     assert not np.array_equal(trivial.reset(seed=2**64 - 1)[0], trivial.reset(seed=2**63)[0])
+
+
+def test_engine_refuses_a_negative_step_limit(demo, no_leaks):
+    """The engine checks its own arguments too (a host of another version, or a user in the
+    editor): a negative limit is a configuration error reported at start-up."""
+    with pytest.raises(ValueError, match="max_episode_steps must be an integer >= 0"):
+        GodotEnv(demo, TRIVIAL, max_episode_steps=-5)  # refused before an engine starts
+    with pytest.raises(GodotEnvError, match=r"reported an error: max_episode_steps must be >= 0 \(0: no limit\), "
+                                            r"got -5"):
+        GodotEnv(demo, TRIVIAL, user_args=("--max-episode-steps", "-5"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import gymnasium
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ from env_testutil import CARTPOLE, TRIVIAL
 from gymnasium.vector import AutoresetMode
 
 from godot_aigym.env import GodotVectorEnv
+from godot_aigym.shm import EngineDiedError
 
 
 def distinct_actions(n: int) -> np.ndarray:
@@ -74,17 +78,6 @@ def test_next_step_autoreset(venv):
     assert obs[4].tolist() == [1.0, 1.0, 2.0, 1.0]
 
 
-def test_truncation_in_vector(demo):
-    env = GodotVectorEnv(demo, TRIVIAL, n_agents=2, max_episode_steps=3)
-    try:
-        env.reset(seed=0)
-        zero = np.zeros((2, 2), np.float32)
-        flags = [env.step(zero)[3].tolist() for _ in range(4)]
-        assert flags == [[False, False], [False, False], [True, True], [False, False]]
-    finally:
-        env.close()
-
-
 def test_same_step_autoreset(demo):
     env = GodotVectorEnv(demo, TRIVIAL, n_agents=4, autoreset_mode="SameStep")
     try:
@@ -108,23 +101,40 @@ def test_same_step_autoreset(demo):
         env.close()
 
 
-def test_disabled_autoreset_and_reset_mask(demo):
-    env = GodotVectorEnv(demo, TRIVIAL, n_agents=3, autoreset_mode=AutoresetMode.DISABLED)
+def test_truncation_and_disabled_autoreset_with_reset_mask(demo):
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=3, autoreset_mode=AutoresetMode.DISABLED, max_episode_steps=6)
     try:
         env.reset(seed=4)
         acts = distinct_actions(3)
         acts[0] = [1.0, 1.0]
         for _ in range(5):
-            obs, _, term, *_ = env.step(acts)
-        assert term.tolist() == [True, False, False]
+            obs, _, term, trunc, _ = env.step(acts)
+        assert term.tolist() == [True, False, False] and not trunc.any()
         with pytest.raises(RuntimeError, match="reset_mask"):
             env.step(acts)
         obs, _ = env.reset(options={"reset_mask": np.array([True, False, False])})
         assert obs[0, 3] == 0 and obs[1, 3] == 5 and obs[2, 3] == 5
-        obs, *_ = env.step(acts)
+        obs, _, term, trunc, _ = env.step(acts)
         assert obs[:, 3].tolist() == [1, 6, 6]
+        assert trunc.tolist() == [False, True, True] and not term.any()  # the engine's step limit
     finally:
         env.close()
+
+
+def test_an_engine_death_closes_the_vector_env(demo, no_leaks):
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=2)
+    env.reset(seed=0)
+    handles = [link.handle for link in env.links]
+    os.kill(env.engines[1].pid, signal.SIGKILL)
+    with pytest.raises(EngineDiedError):
+        for _ in range(1000):
+            env.step(np.zeros((4, 2), np.float32))
+    assert not any(os.path.exists(f"/dev/shm/{h}") for h in handles)  # both engines stopped
+    with pytest.raises(RuntimeError, match="create a new GodotVectorEnv"):
+        env.step(np.zeros((4, 2), np.float32))
+    env.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        env.step(np.zeros((4, 2), np.float32))
 
 
 def test_sixteen_agents_cartpole(demo):
