@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from godot_aigym import export_policy
-from godot_aigym.ship import copy_libtorch, torch_lib_dir
+from godot_aigym.ship import ShipError, copy_libtorch, torch_lib_dir
 from torch_test_models import Mlp
 
 torch = pytest.importorskip("torch")
@@ -117,3 +117,23 @@ def test_without_libtorch_the_classes_are_unavailable_with_one_clear_error(godot
     assert str(project / BIN / "libtorch") in text          # names where it looked
     assert "libtorch_dir.txt" in text
     assert "copy_libtorch" in text and "godot-aigym setup" in text   # and the fix
+
+
+def test_a_wrong_libtorch_dir_variable_is_an_error_not_a_fallback(godot, moved_project, tmp_path):
+    project, _ = moved_project   # the record still points at a working libtorch
+    empty = tmp_path / "no libtorch here"
+    empty.mkdir()
+    proc = run_clean(godot, project, tmp_path / "home", GODOT_AIGYM_LIBTORCH_DIR=str(empty))
+    available, _ = outputs(proc)
+    assert not available
+    assert f"$GODOT_AIGYM_LIBTORCH_DIR = {empty}: {empty}/libc10.so does not exist" in proc.stdout + proc.stderr
+
+
+def test_copy_libtorch_refusals(tmp_path):
+    with pytest.raises(ShipError, match=r"no TorchScript library \(libaigym_torch_model\.\*\.so\) in .*: build it"):
+        copy_libtorch(tmp_path / "bin" / "libtorch")
+    not_elf = tmp_path / "libaigym_torch_model.linux.debug.x86_64.so"
+    not_elf.write_text("not a library")
+    with pytest.raises(ShipError, match="not a 64-bit little-endian ELF file"):
+        copy_libtorch(tmp_path / "libtorch")
+    assert not (tmp_path / "libtorch").exists(), "nothing is created when the copy is refused"
