@@ -16,7 +16,8 @@ import pytest
 import torch
 
 import godot_aigym.compat as compat
-from godot_aigym.compat import SharedMemorySemaphore, SharedMemoryTensor
+from godot_aigym.compat import SharedMemorySemaphore, SharedMemoryTensor, godot_executable
+from godot_aigym.runtime import GodotRuntime
 from godot_aigym.shm import (ChunkExists, EngineDiedError, InvalidHandle, InvalidName, SharedMemory, SharedMemoryError,
                              WrongDtype, WrongLength)
 
@@ -190,3 +191,34 @@ def test_shim_module_is_importable_as_GodotEnv(monkeypatch):
         assert module.SharedMemorySemaphore is SharedMemorySemaphore
     finally:
         sys.modules.pop("_GodotEnv", None)
+
+
+def test_a_foreign_file_under_the_handle_is_never_touched(handle):
+    path = f"/dev/shm/{handle}"
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        os.write(fd, b"somebody else's data" * 10)
+        with pytest.raises(ChunkExists, match=rf"'{handle}' already exists.*not a godot-aigym chunk"):
+            SharedMemoryTensor(handle)
+        with open(path, "rb") as f:
+            assert f.read() == b"somebody else's data" * 10
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def test_headless_launcher_runs_the_engine_with_headless(tmp_path, monkeypatch):
+    """godot_executable(headless=True): the exec_path replacing GodotAIGym's server build."""
+    monkeypatch.setenv("GODOT_AIGYM_CACHE", str(tmp_path / "cache"))
+    fake_engine = tmp_path / "my engine's dir" / "godot"
+    fake_engine.parent.mkdir()
+    fake_engine.write_text("#!/bin/sh\nfor a in \"$@\"; do echo \"[$a]\"; done\n")
+    fake_engine.chmod(0o755)
+    runtime = GodotRuntime(path=fake_engine, version="4.6.stable", source="explicit")
+    assert godot_executable(godot=runtime) == str(fake_engine)
+    launcher = godot_executable(headless=True, godot=runtime)
+    assert launcher.startswith(str(tmp_path / "cache")) and os.access(launcher, os.X_OK)
+    assert godot_executable(headless=True, godot=runtime) == launcher  # written once
+    out = subprocess.run([launcher, "--path", "/x y", "--handle", "environment"], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.split() == ["[--headless]", "[--path]", "[/x", "y]", "[--handle]", "[environment]"]
