@@ -65,3 +65,11 @@ def test_only_the_torch_model_library_links_libtorch():
         assert links_torch == lib.name.startswith("libaigym_torch_model."), (lib.name, needed)
         if links_torch:
             assert runpath == ["$ORIGIN/libtorch"], (lib.name, runpath)
+
+
+def test_the_shipped_libraries_hold_no_test_probe():
+    """cBindingProbe lives in the test-only libaigym_probe, never in the addon a game ships."""
+    shipped = sorted(LIBRARY_FOLDERS[0].glob("libaigym_*.so"))
+    assert shipped
+    for lib in shipped:
+        assert b"cBindingProbe" not in lib.read_bytes(), f"{lib.name} contains the test-only cBindingProbe"
