@@ -4,8 +4,10 @@ second mapping of the chunk (SharedMemory.attach), as the engine would."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -177,9 +179,25 @@ def test_engine_dying_before_it_attached_ends_wait(chunk):
                                    stdin=subprocess.PIPE)
     sem_act.post()
     fake_engine.stdin.close()  # now it exits, without ever attaching
-    with pytest.raises(EngineDiedError, match=r"sem_observation"):
+    with pytest.raises(EngineDiedError, match=r"sem_observation"), _fail_if_still_waiting_after(60):
         sem_obs.wait()
     fake_engine.wait(timeout=60)
+
+
+@contextlib.contextmanager
+def _fail_if_still_waiting_after(seconds: float):
+    """Safety net for a regression: a wait that never returns fails the test (SIGALRM
+    interrupts it) instead of hanging until the suite's timeout."""
+    def expired(signum, frame):
+        raise AssertionError(f"wait() still blocked after {seconds} s: the dead engine was not noticed")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_shim_module_is_importable_as_GodotEnv(monkeypatch):

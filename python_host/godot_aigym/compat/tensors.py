@@ -110,6 +110,7 @@ class SharedMemoryTensor:
                     "godot-aigym chunk): GodotAIGym removed it silently, godot-aigym does not; stop that "
                     "process or choose another handle") from None
         self.handle: str = self.memory.handle
+        self._peer_set = False  # a launched engine process found (see _discover_engine)
         adopt_pending(self)
 
     def newIntTensor(self, name: str, size: int) -> PersistentIntTensor:
@@ -123,9 +124,7 @@ class SharedMemoryTensor:
 
     # -- engine liveness for the semaphores (see engine_watch) ------------------------------
     def _engine_known(self) -> bool:
-        return self.memory.engine_pid > 0 or self._peer_set
-
-    _peer_set = False
+        return self._peer_set or self.memory.engine_pid > 0
 
     def _discover_engine(self) -> None:
         """Watch the child started with ``--handle <handle>`` until the engine attaches."""
