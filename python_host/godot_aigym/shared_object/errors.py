@@ -52,6 +52,16 @@ class ObjectClosedError(SharedObjectError, ValueError):
     """The handle was closed; mount the object again to use it."""
 
 
+class ObjectNotPrivateError(SharedObjectError, PermissionError):
+    """The segment under that name is owned by another user or grants group/other access (a
+    possible name squatter), or we may not open it; ``owner_uid`` and ``mode`` say which."""
+
+    def __init__(self, message: str, owner_uid: int | None = None, mode: int | None = None) -> None:
+        super().__init__(message)
+        self.owner_uid = owner_uid
+        self.mode = mode
+
+
 class CorruptObjectError(SharedObjectError):
     """The shared memory under that name is not a (complete, compatible) SharedObject."""
 

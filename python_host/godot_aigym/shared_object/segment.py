@@ -6,6 +6,12 @@ has not unlinked yet, but only if the name still refers to the segment it create
 (another process may have unlinked and re-created it).  Mounting never takes
 ownership.  Processes that die without cleaning up leave stale names behind;
 `sweep_stale()` removes the ones whose creator is gone.
+
+Creation is crash-safe: a segment is built under a temporary name that records the
+creator's pid and start time and linked to its name only once stamped, so a creator
+killed half-way leaves nothing a sweep would not remove.  Mounting refuses a segment
+owned by another user or with group/other permissions (a name squatter could read
+or change our data).
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ from __future__ import annotations
 import atexit
 import mmap
 import os
+import stat
 import time
 
 from ..liveness import owner_alive, start_time
+from ..shm.cleanup import sweep_temp_files, temp_path
+from ..shm.ownership import not_private_reason, user_name
 from . import layout
-from .errors import CorruptObjectError, InvalidNameError, ObjectExistsError, ObjectNotFoundError
+from .errors import (CorruptObjectError, InvalidNameError, ObjectExistsError, ObjectNotFoundError,
+                     ObjectNotPrivateError, SharedObjectError)
 from .sync import ext
 
 SHM_DIR = "/dev/shm"
@@ -51,12 +61,17 @@ class Segment:
     @classmethod
     def create(cls, name: str, size: int, kind: int, top_tag: int, init_size: int) -> Segment:
         """Create a new segment of `size` bytes and stamp its identity; raises ObjectExistsError."""
+        final = os.path.join(SHM_DIR, name)
+        if os.path.lexists(final):  # cheap early answer; os.link below is the atomic check
+            raise ObjectExistsError(f"a shared object named {name!r} already exists")
+        tmp = temp_path()
         try:
-            fd = ext().shm_open("/" + name, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
-        except FileExistsError:
-            raise ObjectExistsError(f"a shared object named {name!r} already exists") from None
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise SharedObjectError(f"cannot create shared object {name!r}: {exc.strerror} ({tmp})") from None
         seg = None
         try:
+            os.fchmod(fd, 0o600)  # exact mode whatever the umask
             os.ftruncate(fd, size)
             seg = cls(name, fd, created=True)
             pid = os.getpid()
@@ -65,13 +80,21 @@ class Segment:
                 seg.header, layout.CREATOR_OFFSET, start_time(pid), int.from_bytes(os.urandom(8), "little"), init_size
             )
             seg.map_data()
+            try:
+                os.link(tmp, final)  # publish complete; never replaces an existing name
+            except FileExistsError:
+                raise ObjectExistsError(f"a shared object named {name!r} already exists") from None
         except BaseException:
             if seg is not None:
                 seg.close()
             else:
                 os.close(fd)
-            ext().shm_unlink("/" + name)
             raise
+        finally:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         _register_owned(seg)
         return seg
 
@@ -79,11 +102,18 @@ class Segment:
     def open(cls, name: str, timeout: float) -> Segment:
         """Open an existing segment, waiting up to `timeout` s for a concurrent creator."""
         try:
-            fd = ext().shm_open("/" + name, os.O_RDWR, 0)
+            fd = ext().shm_open("/" + name, os.O_RDWR | os.O_NOFOLLOW, 0)
         except FileNotFoundError:
             raise ObjectNotFoundError(f"no shared object named {name!r}") from None
+        except PermissionError:
+            raise _permission_error(name) from None
         seg = None
         try:
+            st = os.fstat(fd)  # the opened file itself, not a racy look at the path
+            reason = not_private_reason(st)
+            if reason is not None:
+                raise ObjectNotPrivateError(f"refusing to mount shared object {name!r}: {reason}",
+                                            st.st_uid, stat.S_IMODE(st.st_mode))
             deadline = time.monotonic() + timeout
             delay = 50e-6
             while os.fstat(fd).st_size < layout.HEADER_SIZE:  # creator between open and ftruncate
@@ -160,6 +190,17 @@ class Segment:
             os.close(self.fd)
             self.fd = -1
 
+def _permission_error(name: str) -> ObjectNotPrivateError:
+    """A segment we may not open: name its owner and mode (an lstat just for the message)."""
+    try:
+        st = os.lstat(os.path.join(SHM_DIR, name))
+    except OSError:
+        return ObjectNotPrivateError(f"cannot mount shared object {name!r}: permission denied")
+    mode = stat.S_IMODE(st.st_mode)
+    return ObjectNotPrivateError(f"cannot mount shared object {name!r}: permission denied (owned by "
+                                 f"{user_name(st.st_uid)}, mode {mode:04o})", st.st_uid, mode)
+
+
 def unlink_name(name: str) -> None:
     """shm_unlink an object by name and drop this process's ownership of it."""
     _owned.pop(name, None)
@@ -214,7 +255,7 @@ def sweep_stale(prefix: str = "") -> list[str]:
     object whose creator died is removed even if others still map it: their
     mappings keep working, but the name can no longer be mounted.
     """
-    removed = []
+    removed = sweep_temp_files()  # half-created segments of dead creators
     try:
         entries = os.listdir(SHM_DIR)
     except OSError:

@@ -20,8 +20,9 @@ from ..liveness import owner_alive, start_time
 
 SHM_DIR = "/dev/shm"
 HANDLE_PREFIX = "aigym_"
-# A chunk is built under ".aigym-new.<creator pid>.<creator start time>.<random>" and linked
-# to its handle only when complete; the leading '.' keeps it from ever being a valid handle.
+# A chunk (or SharedObject segment) is built under ".aigym-new.<creator pid>.<creator start
+# time>.<random>" and linked to its name only when complete; the leading '.' keeps it from
+# ever being a valid handle. Both sweeps remove such files of dead creators.
 TEMP_PREFIX = ".aigym-new."
 
 _lock = threading.Lock()
@@ -48,6 +49,12 @@ def _temp_owner(name: str) -> tuple[int, int] | None:
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
         return None
     return int(parts[0]), int(parts[1])
+
+
+def sweep_temp_files(dry_run: bool = False) -> list[str]:
+    """Remove temporary creation files (chunks and SharedObject segments) of dead creators."""
+    # no name starts with NUL: only the temporary files (matched by their own prefix) qualify
+    return sweep_stale_chunks(prefix="\0", dry_run=dry_run)
 
 
 def unregister(path: str) -> None:

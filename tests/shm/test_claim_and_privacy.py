@@ -1,0 +1,133 @@
+"""One engine per chunk (engine_pid compare-and-swap), and no attaching to a chunk another
+user owns or can read (name squatting): Python side and the engine's C attach."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from shm_testutil import child_env, read_json_line, spawn_python, unique_handle
+
+from godot_aigym.shm import ChunkClaimed, ChunkNotPrivate, SharedMemory, SharedMemoryError, layout as L
+
+OTHER_UID = 54321  # no passwd entry needed: the kernel only knows numbers
+
+
+def _engine_child(handle: str) -> subprocess.Popen:
+    proc = spawn_python(f"""
+        import json, os, sys
+        from godot_aigym.shm import SharedMemory
+        mem = SharedMemory.attach({handle!r}, as_engine=True)
+        print(json.dumps({{"pid": os.getpid()}}), flush=True)
+        sys.stdin.readline()
+    """)
+    assert read_json_line(proc)["pid"] == proc.pid
+    return proc
+
+
+def test_second_engine_is_refused_naming_the_holder(mem):
+    holder = _engine_child(mem.handle)
+    try:
+        assert mem.engine_pid == holder.pid
+        with pytest.raises(ChunkClaimed, match=rf"chunk already claimed by another engine that is still running "
+                                               rf"\(pid {holder.pid}\)") as err:
+            SharedMemory.attach(mem.handle, as_engine=True)
+        assert err.value.holder_pid == holder.pid
+        assert mem.engine_pid == holder.pid  # untouched
+        SharedMemory.attach(mem.handle).close()  # a tool that is not an engine may still look
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died: its stale claim is taken over
+    taker = SharedMemory.attach(mem.handle, as_engine=True)
+    assert mem.engine_pid == os.getpid()
+    taker.close()
+
+
+def test_c_claim_agrees(cc, mem):
+    holder = _engine_child(mem.handle)
+    try:
+        out = json.loads(subprocess.run([str(cc("chunk_peer")), "claim", mem.handle], capture_output=True, text=True,
+                                        env=child_env(), check=True).stdout)
+        assert out["status"] == L.ERR_CLAIMED and out["holder"] == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+    out = json.loads(subprocess.run([str(cc("chunk_peer")), "claim", mem.handle], capture_output=True, text=True,
+                                    env=child_env(), check=True).stdout)
+    assert out["status"] == L.OK and mem.engine_pid == out["pid"]  # dead holder taken over
+
+
+@pytest.mark.parametrize("change", ["chown", "chmod"])
+def test_attach_refuses_a_chunk_that_is_not_private(mem, cc, change):
+    if change == "chown":
+        os.chown(mem.path, OTHER_UID, -1)
+        expected = rf"owned by uid {OTHER_UID}, not by .* \(mode 0600\)"
+    else:
+        os.chmod(mem.path, 0o666)
+        expected = r"its mode 0666 gives group/other access"
+    with pytest.raises(ChunkNotPrivate, match=rf"shared memory '{mem.handle}': chunk is not private to this user "
+                                              rf".*{expected}") as err:
+        SharedMemory.attach(mem.handle, as_engine=True)
+    assert err.value.owner_uid == (OTHER_UID if change == "chown" else os.getuid())
+    assert mem.engine_pid == 0  # nothing was claimed
+    out = json.loads(subprocess.run([str(cc("chunk_peer")), "claim", mem.handle], capture_output=True, text=True,
+                                    env=child_env(), check=True).stdout)
+    assert out["status"] == L.ERR_NOT_PRIVATE
+    assert out["mode"] == (0o600 if change == "chown" else 0o666)
+    assert out["owner_uid"] == (OTHER_UID if change == "chown" else os.getuid())
+    os.chown(mem.path, os.getuid(), -1)  # hand it back so close() can clean up normally
+
+
+def _as_other_user(code: str) -> None:
+    """Run `code` in a forked child that became OTHER_UID for real (setuid)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        status = 1
+        try:
+            os.setgid(OTHER_UID)
+            os.setuid(OTHER_UID)
+            exec(code, {"os": os})
+            status = 0
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_squatter_users_world_writable_chunk_is_refused():
+    handle = unique_handle("sq")
+    path = f"/dev/shm/{handle}"
+    _as_other_user(f"fd = os.open({path!r}, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o666)\n"
+                   f"os.fchmod(fd, 0o666)\nos.ftruncate(fd, 1 << 16)\nos.close(fd)")
+    try:
+        with pytest.raises(ChunkNotPrivate, match=rf"owned by uid {OTHER_UID}"):
+            SharedMemory.attach(handle)
+    finally:
+        os.unlink(path)
+
+
+def test_another_user_cannot_attach_and_gets_our_error(mem):
+    """Seen from the other side: our 0600 chunk is closed to another user, with a clear error."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 1
+        try:
+            os.setuid(OTHER_UID)
+            try:
+                SharedMemory.attach(mem.handle)
+            except ChunkNotPrivate as exc:
+                code = 0 if "permission denied (owned by root (uid 0), mode 0600)" in str(exc) else 3
+            except BaseException:
+                code = 4
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_not_private_is_a_shared_memory_error_and_a_permission_error():
+    assert issubclass(ChunkNotPrivate, SharedMemoryError) and issubclass(ChunkNotPrivate, PermissionError)
