@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -192,9 +191,7 @@ def test_python_waits_on_c_post_and_sees_c_death(cc, mem):
     proc = _start_c_waiter(cc, mem, "idle", -1, 0, 0, False)
     assert mem.engine_pid == proc.pid
     threading.Timer(0.2, proc.send_signal, (signal.SIGKILL,)).start()
-    t0 = time.monotonic()
     with pytest.raises(EngineDiedError, match=rf"engine process pid {proc.pid} died while waiting on "
                                               rf"semaphore 'to_py'"):
-        to_py.wait()
-    assert time.monotonic() - t0 < 5
+        to_py.wait()  # no timeout: only the liveness check can end it
     proc.wait()

@@ -84,11 +84,9 @@ def test_wait_raises_when_engine_dies(mem, how):
     elif how == "semaphore_peer":
         s.peer = proc.pid
     threading.Timer(0.3, proc.send_signal, (signal.SIGKILL,)).start()
-    t0 = time.monotonic()
     try:
         with pytest.raises(EngineDiedError) as err:
             s.wait()  # forever, but liveness-checked; the killed child stays a zombie until reaped
-        assert time.monotonic() - t0 < 5
     finally:
         proc.kill()
         proc.wait()
