@@ -27,26 +27,6 @@ const GDExtensionInstanceBindingCallbacks kBindingCallbacks = {&binding_create, 
 
 void record_class(const char *name, void (*cleanup)()) { registered().push_back({name, cleanup}); }
 
-std::string describe_exception() {
-    try {
-        throw;
-    } catch (const std::exception &e) {
-        return e.what();
-    } catch (...) {
-        return "unknown C++ exception";
-    }
-}
-
-void report_exception(const char *where_class, const char *where_member) noexcept {
-    try {
-        report_error(std::string(where_class) + "." + where_member + ": " + describe_exception(), where_member,
-                     __FILE__, __LINE__);
-    } catch (...) {
-        // Out of memory while reporting: say something without allocating.
-        report_error_static("godot-aigym: a C++ exception was caught, and reporting it failed", where_member);
-    }
-}
-
 PropertyInfoStorage::PropertyInfoStorage(GDExtensionVariantType type, const char *name_, const char *class_name_,
                                          uint32_t hint, const char *hint_string_, uint32_t usage)
     : name(name_), class_name(class_name_), hint_string(hint_string_) {
