@@ -19,6 +19,7 @@ Goals (issue 13): into Python >= 0.9x the in-engine render-and-read-back rate; 1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -64,43 +65,61 @@ def _launch(godot, display, agents: int, mode: str, frames: int, handle: str) ->
     return GodotProcess(options, godot=godot)
 
 
-def in_engine(godot, display, agents: int, frames: int) -> dict[str, float]:
-    """images/s: render only, render + read back, render + read back + tensor write."""
-    with SharedMemory() as mem:
-        mem.newUintTensor("frames", agents * H * W * 3)
-        with _launch(godot, display, agents, "engine", frames, mem.handle) as proc:
+def in_engine(godot, display, agents: int, frames: int, engines: int = 1) -> dict[str, float]:
+    """images/s (summed over engines running at once): render only, + read back, + tensor write."""
+    with contextlib.ExitStack() as stack:
+        procs = []
+        for _ in range(engines):
+            mem = stack.enter_context(SharedMemory())
+            mem.newUintTensor("frames", agents * H * W * 3)
+            procs.append(stack.enter_context(_launch(godot, display, agents, "engine", frames, mem.handle)))
+        results = []
+        for proc in procs:
             code = proc.wait(timeout=SAFETY_TIMEOUT)
-            res = _results(proc)
-    if code != 0:
-        raise RuntimeError(f"in-engine bench exited with {code}:\n{proc.log_tail()}")
+            if code != 0:
+                raise RuntimeError(f"in-engine bench exited with {code}:\n{proc.log_tail()}")
+            results.append(_results(proc))
     images = agents * frames
-    return {k: images / res[f"{k}_s"] for k in ("render_only", "capture", "tensor")}
+    return {k: sum(images / res[f"{k}_s"] for res in results) for k in ("render_only", "capture", "tensor")}
 
 
-def lockstep(godot, display, agents: int, steps: int) -> float:
-    """images/s into Python: post act -> engine renders, writes the batch -> wait obs -> view."""
-    with SharedMemory() as mem:
-        frames = mem.newUintTensor("frames", agents * H * W * 3)
-        ctl = mem.newIntTensor("ctl", 1)
-        act, obs = mem.newSemaphore("act", 0), mem.newSemaphore("obs", 0)
-        with _launch(godot, display, agents, "lockstep", steps, mem.handle) as proc:
+def lockstep(godot, display, agents: int, steps: int, engines: int = 1) -> float:
+    """images/s into Python: post act to every engine -> each renders and writes its batch ->
+    wait every obs -> look at the zero-copy views. Engines step concurrently, as a vector env does."""
+    with contextlib.ExitStack() as stack:
+        links = []
+        for _ in range(engines):
+            mem = stack.enter_context(SharedMemory())
+            frames = mem.newUintTensor("frames", agents * H * W * 3)
+            ctl = mem.newIntTensor("ctl", 1)
+            act, obs = mem.newSemaphore("act", 0), mem.newSemaphore("obs", 0)
+            proc = stack.enter_context(_launch(godot, display, agents, "lockstep", steps, mem.handle))
             mem.set_peer(proc.popen)  # a dead engine raises instead of timing out
-            obs.wait(timeout=SAFETY_TIMEOUT)  # the engine's first frame is ready
-            view = frames.numpy().reshape(agents, H, W, 3)  # zero-copy
-            checksum = 0
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                act.post()
-                obs.wait(timeout=SAFETY_TIMEOUT)
-                checksum += int(view[-1, H // 2, W // 2, 0])  # the agent's pixels, as a policy would see them
-            elapsed = time.perf_counter() - t0
+            links.append((proc, frames, ctl, act, obs))
+        for proc, _, _, _, obs in links:
+            try:
+                obs.wait(timeout=SAFETY_TIMEOUT)  # each engine's first frame is ready
+            except Exception as e:
+                raise RuntimeError(f"the lockstep engine did not start ({e}):\n{proc.log_tail()}") from None
+        views = [frames.numpy().reshape(agents, H, W, 3) for _, frames, _, _, _ in links]  # zero-copy
+        checksum = 0
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            for link in links:
+                link[3].post()
+            for link, view in zip(links, views):
+                link[4].wait(timeout=SAFETY_TIMEOUT)
+                checksum += int(view[-1, H // 2, W // 2, 0])  # the agents' pixels, as a policy would see them
+        elapsed = time.perf_counter() - t0
+        for proc, _, ctl, act, _ in links:
             ctl.write(np.array([1], np.int32))
             act.post()
+        for proc, *_ in links:
             code = proc.wait(timeout=SAFETY_TIMEOUT)
             res = _results(proc)
-    if code != 0 or res.get("steps") != steps:
-        raise RuntimeError(f"lockstep bench: exit {code}, steps {res.get('steps')} of {steps}:\n{proc.log_tail()}")
-    return agents * steps / elapsed
+            if code != 0 or res.get("steps") != steps:
+                raise RuntimeError(f"lockstep bench: exit {code}, steps {res.get('steps')} of {steps}:\n{proc.log_tail()}")
+    return engines * agents * steps / elapsed
 
 
 def _loaded(*loads: float | None) -> bool | None:
@@ -123,10 +142,10 @@ def main() -> None:
     load_before = load_average()
     rows = {}
     try:
-        for agents, frames in ((1, args.frames_1), (16, args.frames_16)):
-            eng = [in_engine(godot, display, agents, frames) for _ in range(args.repeats)]
-            py = [lockstep(godot, display, agents, frames) for _ in range(args.repeats)]
-            rows[agents] = {
+        for engines, agents, frames in ((1, 1, args.frames_1), (1, 16, args.frames_16), (2, 16, args.frames_16)):
+            eng = [in_engine(godot, display, agents, frames, engines) for _ in range(args.repeats)]
+            py = [lockstep(godot, display, agents, frames, engines) for _ in range(args.repeats)]
+            rows[(engines, agents)] = {
                 "render_only": [e["render_only"] for e in eng],
                 "capture": [e["capture"] for e in eng],
                 "tensor": [e["tensor"] for e in eng],
@@ -138,27 +157,32 @@ def main() -> None:
 
     metrics = []
     print(f"\nimages/s at {W}x{H} RGB, low-poly unshaded scene, median of {args.repeats} (min-max)")
-    print(f"{'agents':>6} {'render only':>14} {'render+readback':>16} {'+tensor write':>14} {'into Python':>12} {'ratio':>6}")
-    for agents, r in rows.items():
+    print(f"{'engines x agents':>16} {'render only':>12} {'render+readback':>16} {'+tensor write':>14} "
+          f"{'into Python':>12} {'ratio':>6}")
+    for (engines, agents), r in rows.items():
         med = {k: statistics.median(v) for k, v in r.items()}
         ratio = med["python"] / med["capture"]
-        print(f"{agents:>6} {med['render_only']:>14.0f} {med['capture']:>16.0f} {med['tensor']:>14.0f} "
-              f"{med['python']:>12.0f} {ratio:>6.2f}")
+        print(f"{f'{engines} x {agents}':>16} {med['render_only']:>12.0f} {med['capture']:>16.0f} "
+              f"{med['tensor']:>14.0f} {med['python']:>12.0f} {ratio:>6.2f}")
         spread = {k: (min(v), max(v)) for k, v in r.items()}
-        # cost of carrying the image (engine copy + Python view) as a share of the lockstep step
-        carry = 1.0 - med["python"] / med["capture"]
+        key = f"{engines}x{agents}"
+        what = f"{engines} engine(s) x {agents} camera(s)"
         metrics.append(metric(
-            f"render_{agents}_engine", f"{agents} camera(s), render + read back in engine", "images/s", med["capture"],
+            f"render_{key}_engine", f"{what}, render + read back in engine", "images/s", med["capture"],
             better="higher", ours_spread=spread["capture"],
             also=[{"name": "render only", "value": med["render_only"], "spread": list(spread["render_only"])},
                   {"name": "+ uint8 tensor write", "value": med["tensor"], "spread": list(spread["tensor"])}],
-            note="in-engine render-and-read-back rate (CameraSensor3D.capture every frame)"))
-        note = f"lockstep through a uint8 tensor; carrying the image costs {carry:.1%} of the step"
+            note="in-engine render-and-read-back rate (CameraSensor3D.capture every frame), summed over engines"))
+        # the step time lockstep adds to the in-engine frame: wake-ups, the engine's copies, the view
+        added = 1.0 - med["capture"] / med["python"] if med["python"] else None
+        note = "lockstep through a uint8 tensor"
+        if added is not None:
+            note += f"; lockstep adds {added:.0%} to the in-engine step"
         if agents == 16:
             note += f"; goal >= 1500 images/s: {'met' if med['python'] >= 1500 else 'not met'}"
         metrics.append(metric(
-            f"render_{agents}_python", f"{agents} camera(s), into Python (lockstep)", "images/s", med["python"],
-            better="higher", ours_spread=spread["python"], baseline_name=f"render_{agents}_engine",
+            f"render_{key}_python", f"{what}, into Python (lockstep)", "images/s", med["python"],
+            better="higher", ours_spread=spread["python"], baseline_name=f"render_{key}_engine",
             baseline=med["capture"], baseline_spread=spread["capture"],
             goal=goal(">=", 0.9, ">= 0.9x the in-engine render-and-read-back rate"), note=note))
     path = write_results(
