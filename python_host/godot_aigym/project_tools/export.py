@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,9 @@ def check_policy(policy: Path) -> None:
     except ImportError:
         raise ProjectError("torch is needed to check and ship a policy: pip install 'godot-aigym[torch]'") from None
     try:
-        torch.jit.load(str(policy), map_location="cpu")
+        with warnings.catch_warnings():  # torch 2.13 deprecates torch.jit; the engine's libtorch loads the same file
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.load(str(policy), map_location="cpu")
     except Exception as e:  # noqa: BLE001 (torch raises many kinds)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ProjectError(f"the policy {policy} does not load as TorchScript ({first}): export it with "

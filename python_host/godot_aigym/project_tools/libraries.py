@@ -95,6 +95,8 @@ def build_libraries(runtime: GodotRuntime, *, release: bool = False, torch: bool
         if not locations.is_checkout():
             _sync_sources(tree)
         cmd = scons_command(runtime, release=release, torch=torch)
+        if not locations.is_checkout():  # only the addon's libraries (a checkout also builds the test probe)
+            cmd.append(str(locations.library_dir().relative_to(tree)))
         target = "release" if release else "debug"
         say(f"building the extension libraries ({target}{', with libtorch' if torch else ''}) against Godot "
             f"{runtime.version} in {tree} (the first build takes a few minutes; later ones seconds)")

@@ -1,0 +1,185 @@
+"""`add`, `new-env` and `export` on their own: checks, refusals, idempotence, nothing half-written.
+
+Most tests need no engine (the runtime is a name and a version; the checkout's built libraries
+are copied). The last one adds the addon to a fresh project with the real engine and steps the
+template scene from Python.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from godot_aigym import cli
+from godot_aigym.project_tools import ProjectError, add_addon, export_game, new_env, open_project
+from godot_aigym.project_tools import add as add_module
+from godot_aigym.project_tools.export import linux_preset
+from godot_aigym.runtime import GodotRuntime
+
+GODOT_46 = GodotRuntime(Path("/nonexistent/godot"), "4.6.3.stable", "explicit")
+
+
+def make_project(folder: Path, features: str | None = '"4.6"', config_version: int = 5) -> Path:
+    folder.mkdir(parents=True)
+    text = f'config_version={config_version}\n\n[application]\n\nconfig/name="{folder.name}"\n'
+    if features:
+        text += f"config/features=PackedStringArray({features})\n"
+    (folder / "project.godot").write_text(text)
+    return folder
+
+
+def add(project: Path, **kw):
+    return add_addon(project, GODOT_46, do_import=False, say=lambda msg: None, **kw)
+
+
+# ---- the project checks ----------------------------------------------------------------------------
+def test_missing_folder_and_missing_project_file_are_named(tmp_path):
+    with pytest.raises(ProjectError, match="does not exist"):
+        open_project(tmp_path / "nope")
+    with pytest.raises(ProjectError, match=r"not a Godot project \(no project.godot"):
+        open_project(tmp_path)
+
+
+@pytest.mark.parametrize("features, config_version, major", [('"3.5"', 5, 3), (None, 4, 3), ('"5.0"', 5, 5)])
+def test_another_godot_major_version_is_refused(tmp_path, features, config_version, major):
+    project = make_project(tmp_path / "old", features, config_version)
+    with pytest.raises(ProjectError, match=f"is a Godot {major} project, but the engine is Godot 4.6"):
+        add(project)
+    assert not (project / "addons").exists()
+
+
+def test_the_cli_reports_a_project_error_without_a_traceback(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_resolve", lambda godot: GODOT_46)
+    assert cli.main(["add", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+
+
+# ---- add -----------------------------------------------------------------------------------------------
+def test_add_is_idempotent_and_keeps_the_users_files(tmp_path):
+    project = make_project(tmp_path / "game")
+    first = add(project)
+    addon = project / "addons" / "godot_aigym"
+    assert (addon / "bin" / "libaigym_core.linux.debug.x86_64.so").is_file()
+    assert first.changed and first.registered == ["res://addons/godot_aigym/godot_aigym.gdextension",
+                                                  "res://addons/godot_aigym/godot_aigym_torch.gdextension"]
+    (addon / "my_notes.txt").write_text("mine")
+    again = add(project)
+    assert again.changed == [] and again.registered == []
+    assert (addon / "my_notes.txt").read_text() == "mine"
+    manifest = json.loads((addon / ".installed.json").read_text())
+    assert "godot_aigym.gdextension" in manifest["files"]
+
+
+def test_add_refuses_to_overwrite_a_changed_file_and_force_replaces_it(tmp_path):
+    project = make_project(tmp_path / "game")
+    add(project)
+    changed = project / "addons" / "godot_aigym" / "godot_aigym.gdextension"
+    original = changed.read_text()
+    changed.write_text(original + "; my change\n")
+    with pytest.raises(ProjectError, match=r"(?s)differ from godot-aigym .*godot_aigym\.gdextension.*--force"):
+        add(project)
+    assert changed.read_text().endswith("; my change\n"), "refused: nothing changed"
+    add(project, force=True)
+    assert changed.read_text() == original
+
+
+def test_a_user_file_in_the_way_of_a_first_add_is_a_conflict(tmp_path):
+    project = make_project(tmp_path / "game")
+    theirs = project / "addons" / "godot_aigym" / "godot_aigym.gdextension"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("; someone else's\n")
+    with pytest.raises(ProjectError, match="godot_aigym.gdextension"):
+        add(project)
+    assert sorted(p.name for p in theirs.parent.iterdir()) == ["godot_aigym.gdextension"]
+
+
+def test_a_failure_while_swapping_leaves_the_old_addon(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "game")
+    add(project)
+    addon = project / "addons" / "godot_aigym"
+    (addon / ".installed.json").unlink()  # forces a rewrite
+    before = sorted(p.relative_to(addon) for p in addon.rglob("*"))
+
+    def broken_rename(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(add_module, "_swap_in", lambda a, s: broken_rename(s, a))
+    with pytest.raises(OSError, match="disk full"):
+        add(project)
+    assert sorted(p.relative_to(addon) for p in addon.rglob("*")) == before
+    assert [p.name for p in addon.parent.iterdir()] == ["godot_aigym"], "no staging folder left"
+
+
+# ---- new-env -------------------------------------------------------------------------------------------
+def test_new_env_needs_the_addon_a_good_name_and_never_overwrites(tmp_path):
+    project = make_project(tmp_path / "game")
+    with pytest.raises(ProjectError, match="godot-aigym add"):
+        new_env(project, "reach")
+    add(project)
+    with pytest.raises(ProjectError, match="not a usable environment name"):
+        new_env(project, "Bad Name")
+    result = new_env(project, "reach")
+    assert result.scene == "res://envs/reach/reach.tscn"
+    agent = project / "envs" / "reach" / "reach_agent.gd"
+    for callback in ("reset_agent", "apply_action", "get_observation", "get_reward", "is_terminated"):
+        assert f"func {callback}(" in agent.read_text()
+    assert 'path="res://addons/godot_aigym/' in (project / "envs" / "reach" / "reach.tscn").read_text()
+    agent.write_text("# mine\n")
+    with pytest.raises(ProjectError, match="exist already"):
+        new_env(project, "reach")
+    assert agent.read_text() == "# mine\n"
+    new_env(project, "reach", force=True)
+    assert "func reset_agent(" in agent.read_text()
+
+
+# ---- export --------------------------------------------------------------------------------------------
+def test_export_refuses_a_missing_or_broken_policy_before_doing_anything(tmp_path):
+    project = make_project(tmp_path / "game")
+    add(project)
+    out = tmp_path / "out"
+    with pytest.raises(ProjectError, match="no policy given: pass --policy FILE"):
+        export_game(project, out, GODOT_46)
+    with pytest.raises(ProjectError, match="does not exist"):
+        export_game(project, out, GODOT_46, policy=tmp_path / "missing.jit")
+    broken = tmp_path / "broken.jit"
+    broken.write_bytes(b"not a TorchScript archive")
+    with pytest.raises(ProjectError, match="does not load as TorchScript"):
+        export_game(project, out, GODOT_46, policy=broken)
+    with pytest.raises(ProjectError, match="inside the project"):
+        export_game(project, project / "ship", GODOT_46, no_policy=True)
+    assert not out.exists() and not (project / "export_presets.cfg").exists()
+
+
+def test_the_temporary_export_preset_is_removed_or_the_users_file_restored(tmp_path):
+    project = make_project(tmp_path / "game")
+    with linux_preset(project) as name:
+        assert 'platform="Linux"' in (project / "export_presets.cfg").read_text()
+    assert not (project / "export_presets.cfg").exists()
+    mine = '[preset.0]\n\nname="Web"\nplatform="Web"\n\n[preset.0.options]\n\n'
+    (project / "export_presets.cfg").write_text(mine)
+    with linux_preset(project) as name:
+        assert "[preset.1]" in (project / "export_presets.cfg").read_text()
+    assert (project / "export_presets.cfg").read_text() == mine
+    (project / "export_presets.cfg").write_text(mine + '[preset.1]\n\nname="PC"\nplatform="Linux"\n')
+    with linux_preset(project) as name:
+        assert name == "PC"
+
+
+# ---- with the real engine ------------------------------------------------------------------------------
+def test_the_template_environment_steps_from_python(tmp_path, godot, built_core):
+    from godot_aigym import GodotEnv
+
+    project = make_project(tmp_path / "game")
+    add_addon(project, godot, say=lambda msg: None)
+    scene = new_env(project, "reach").scene
+    env = GodotEnv(project=project, scene=scene, seed=3)
+    try:
+        obs, _ = env.reset(seed=3)
+        assert obs.shape == (2,) and env.action_space.n == 3
+        obs, reward, terminated, truncated, _ = env.step(2)
+        assert reward == pytest.approx(-abs(obs[0] - obs[1]))
+    finally:
+        env.close()
