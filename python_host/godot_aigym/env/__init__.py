@@ -8,10 +8,10 @@
 """
 
 from .godot_env import GodotEnv
-from .link import EngineLink, Results
+from .link import EngineLink
 from .options import EnvOptions
 from .project import demo_project
-from .protocol import GodotEnvError, GodotScriptError, GodotScriptWarning
+from .protocol import GodotEnvError, GodotScriptError, GodotScriptWarning, Results
 from .registration import register_envs
 from .vector_env import GodotVectorEnv
 

@@ -136,13 +136,19 @@ class ActionChecker:
     # -- Box ---------------------------------------------------------------------------------------
     def _box(self, actions: Any) -> np.ndarray:
         what = "action" if self.batch is None else "actions"
-        a = box_array(actions, self.space, what)
+        a = actions if type(actions) is np.ndarray and actions.dtype == np.float32 else \
+            box_array(actions, self.space, what)
         if a.shape != self._shape:
             raise ValueError(f"{what} {actions!r} has shape {a.shape}, the action space {self.space} needs "
                              f"{self._shape}" if self.batch is None else
                              f"actions have shape {a.shape}, the action space needs {self._shape}")
         if a.size <= _SMALL:  # NaN fails these comparisons too
-            ok = all(lo <= v <= hi for v, lo, hi in zip(a.ravel().tolist(), self._low_list, self._high_list))
+            ok = True
+            for v, lo, hi in zip(a.tolist() if self.batch is None else a.ravel().tolist(),
+                                 self._low_list, self._high_list):
+                if not lo <= v <= hi:
+                    ok = False
+                    break
         else:
             ok = bool(((a >= self._low) & (a <= self._high)).all())
         if not ok:

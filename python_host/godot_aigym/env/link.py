@@ -18,7 +18,6 @@ from __future__ import annotations
 import atexit
 import re
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,22 +30,10 @@ from . import protocol as P
 from .options import EnvOptions
 from .placement import PINNED_SPIN_US, engine_cpus  # noqa: F401  (public: the demo places engines)
 from .project import check_project, demo_project, prepare_project, project_physics_fps  # noqa: F401
+from .protocol import Results
 
 # Godot's own noise in its log, left out of the excerpts our errors quote
 _LOG_NOISE = re.compile(r"misc2|^[0-9a-f]{32},")
-
-
-@dataclass(frozen=True)
-class Results:
-    """The engine's answer to the last command: views into the shared ``out`` tensor, valid until
-    the next command (copy what you keep). Agent ``i``'s values are at index ``i``."""
-
-    obs: np.ndarray          # (n, D) float32
-    reward: np.ndarray       # (n,)
-    terminated: np.ndarray   # (n,) 0.0 / 1.0
-    truncated: np.ndarray    # (n,) 0.0 / 1.0
-    final_obs: np.ndarray    # (n, D): SAME_STEP autoreset, the last observation of a finished episode
-    first_agent: np.ndarray  # (3,) reward, terminated, truncated of agent 0 when n == 1 (one read)
 
 
 class EngineLink:
@@ -143,16 +130,11 @@ class EngineLink:
             self.spec = spec
             layout = spec.layout
             inv = self.mem.newFloatTensor(self.names["in"], layout.in_size).view
-            outv = self.mem.newFloatTensor(self.names["out"], layout.out_size).view
             self._header = inv[layout.header]
             self._mask = inv[layout.mask]
             self._actions = inv[layout.actions]
-            n, d = spec.n_agents, spec.obs_dim
-            self.results = Results(obs=outv[layout.obs].reshape(n, d), reward=outv[layout.reward],
-                                   terminated=outv[layout.terminated], truncated=outv[layout.truncated],
-                                   final_obs=outv[layout.final_obs].reshape(n, d),
-                                   first_agent=outv[layout.first_agent])
-            self._flags = 0
+            self.results = layout.results(self.mem.newFloatTensor(self.names["out"], layout.out_size).view)
+            self._command = self._flags = 0  # what the header holds (written only when it changes)
             self._connected = True
             return spec
         except BaseException:
@@ -172,9 +154,8 @@ class EngineLink:
             h[P.H_MASKED] = int(np.count_nonzero(mask))
         else:
             h[P.H_MASKED] = 0
-        h[P.H_COMMAND] = P.CMD_RESET
-        h[P.H_FLAGS] = flags
-        self._flags = flags
+        h[P.H_COMMAND] = self._command = P.CMD_RESET
+        h[P.H_FLAGS] = self._flags = flags
         self._sem_action.post()
 
     def send_step(self, actions: Any, autoreset: int = P.AUTORESET_NONE) -> None:
@@ -182,9 +163,9 @@ class EngineLink:
         with agents whose episode ended (protocol.AUTORESET_*)."""
         h = self._live_header()
         self._actions[:] = actions
-        if self._flags != autoreset:
+        if self._command != P.CMD_STEP or self._flags != autoreset:  # the header only changes on a switch
+            h[P.H_COMMAND] = self._command = P.CMD_STEP
             h[P.H_FLAGS] = self._flags = autoreset
-        h[P.H_COMMAND] = P.CMD_STEP
         self._sem_action.post()
 
     def receive(self, report: bool = True, stacklevel: int = 3) -> Results:
@@ -200,12 +181,16 @@ class EngineLink:
         return self.results
 
     def step(self, actions: Any, autoreset: int = P.AUTORESET_NONE) -> Results:
-        """`send_step` + `receive` (inlined: this is the single-agent hot path)."""
-        h = self._live_header()
-        self._actions[:] = actions
-        if self._flags != autoreset:
+        """`send_step` + `receive`, inlined: this is the single-agent hot path."""
+        try:
+            self._actions[:] = actions
+        except AttributeError:  # closed, or not connected yet
+            self._live_header()
+            raise
+        if self._command != P.CMD_STEP or self._flags != autoreset:
+            h = self._header
+            h[P.H_COMMAND] = self._command = P.CMD_STEP
             h[P.H_FLAGS] = self._flags = autoreset
-        h[P.H_COMMAND] = P.CMD_STEP
         self._sem_action.post()
         try:
             self._sem_obs.wait(self.step_timeout)
@@ -295,7 +280,7 @@ class EngineLink:
         """Send CLOSE without waiting (close() several engines in parallel: this first, then close())."""
         if self._connected and not self._closed and self.alive():
             try:
-                self._header[P.H_COMMAND] = P.CMD_CLOSE
+                self._header[P.H_COMMAND] = self._command = P.CMD_CLOSE
                 self._sem_action.post()
                 self._close_sent = True
             except SharedMemoryError:

@@ -88,6 +88,19 @@ def out_size(n_agents: int, obs_dim: int) -> int:
 
 
 @dataclass(frozen=True)
+class Results:
+    """The engine's answer to the last command: views into the shared ``out`` tensor, valid until
+    the next command (copy what you keep). Agent ``i``'s values are at index ``i``."""
+
+    obs: np.ndarray          # (n, D) float32
+    reward: np.ndarray       # (n,)
+    terminated: np.ndarray   # (n,) 0.0 / 1.0
+    truncated: np.ndarray    # (n,) 0.0 / 1.0
+    final_obs: np.ndarray    # (n, D): SAME_STEP autoreset, the last observation of a finished episode
+    first_agent: np.ndarray  # (3,) reward, terminated, truncated of agent 0 when n == 1 (one read)
+
+
+@dataclass(frozen=True)
 class Layout:
     """Where everything lies in ``in`` and ``out`` for n agents, D observation floats and
     action width w (slices; the one place these offsets are computed on the Python side)."""
@@ -145,6 +158,13 @@ class Layout:
     def first_agent(self) -> slice:
         """Agent 0's reward, terminated, truncated: adjacent (one read) when there is one agent."""
         return slice(self.obs_dim, self.obs_dim + OUT_SCALARS) if self.n_agents == 1 else slice(0, 0)
+
+    def results(self, out: np.ndarray) -> Results:
+        """The `Results` views of an ``out`` tensor of this layout."""
+        n, d = self.n_agents, self.obs_dim
+        return Results(obs=out[self.obs].reshape(n, d), reward=out[self.reward], terminated=out[self.terminated],
+                       truncated=out[self.truncated], final_obs=out[self.final_obs].reshape(n, d),
+                       first_agent=out[self.first_agent])
 
 
 def launch_args(n_agents: int, prefix: str, physics_fps: int, action_repeat: int | None,

@@ -75,6 +75,7 @@ var initial_seed := 0
 
 ## Output buffer, sent to Python once per command:
 ## [obs (n*D) | reward (n) | terminated (n) | truncated (n) | final obs (n*D)].
+## Write into it; never assign a new array (GymEpisodes and GymTransport hold this one).
 var out := PackedFloat32Array()
 ## The actions of the current step, n * action_width floats (DISCRETE, MULTI_DISCRETE: the
 ## indices as floats).
@@ -357,13 +358,13 @@ func _remote_tick() -> void:
 		_transport.answer(out)
 	var transport := _transport
 	while true:
-		if not transport.wait_command():
+		var cmd := transport.wait_command()
+		if cmd == 0:
 			if transport.error != "":
 				fail(transport.error)
 			else:
 				mode = Mode.NONE  # the host died or asked us to quit; the semaphore quit the tree
 			return
-		var cmd := transport.command
 		if cmd == P.CMD_STEP:
 			_autoreset = transport.flags
 			actions = transport.actions

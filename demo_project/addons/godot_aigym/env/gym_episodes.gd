@@ -11,14 +11,31 @@ var steps := PackedInt32Array()
 ## 1 where an agent's episode ended and the agent was not reset yet (NEXT_STEP resets these).
 var finished := PackedByteArray()
 
-var _env: Node  # the GymEnv: its callbacks, `out` and offsets
+var _env: Node  # the GymEnv: its callbacks
 var _n := 0
 var _n_finished := 0
+# cached at setup (they do not change afterwards): the env's `out` (shared, written in place),
+# its offsets and the step limit
+var _out := PackedFloat32Array()
+var _d := 0
+var _r := 0
+var _te := 0
+var _tr := 0
+var _fo := 0
+var _limit := 0
 
 
+## Sizes everything for `env`'s agents; call after env.out is sized and its offsets are set.
 func setup(env: Node, n_agents: int) -> void:
 	_env = env
 	_n = n_agents
+	_out = env.out
+	_d = env.obs_dim
+	_r = env.reward_offset
+	_te = env.terminated_offset
+	_tr = env.truncated_offset
+	_fo = env.final_obs_offset
+	_limit = env.max_episode_steps if env.max_episode_steps > 0 else 0x7fffffff
 	steps.resize(n_agents)
 	steps.fill(0)
 	finished.resize(n_agents)
@@ -34,7 +51,7 @@ func reset(mask: PackedByteArray) -> void:
 		if mask.is_empty() or mask[i] != 0:
 			_restart(i)
 	env._gym_observe()
-	_zero_scalars(env.out, false)
+	_zero_scalars(false)
 
 
 ## Resets one agent (its observation is written by the next _gym_observe()).
@@ -55,26 +72,26 @@ func finish_step(autoreset: int) -> void:
 				steps[i] = -1
 		restarted = true
 	env._gym_observe()
-	if env.has_failed():
+	if env._failed:
 		return
 	# The hot loop only counts steps; the rarer cases get loops of their own.
-	var out: PackedFloat32Array = env.out
-	var limit: int = env.max_episode_steps if env.max_episode_steps > 0 else 0x7fffffff
-	var tr: int = env.truncated_offset
+	var out := _out
+	var limit := _limit
+	var tr := _tr
 	for i in n:
 		var s := steps[i] + 1
 		steps[i] = s
 		if s >= limit:
 			out[tr + i] = 1.0
 	if restarted:  # agents that restarted this step report no reward and no flags
-		_zero_scalars(out, true)
+		_zero_scalars(true)
 	if autoreset == P.AUTORESET_NONE:
 		return
-	var te: int = env.terminated_offset
+	var te := _te
 	if not out.slice(te, tr + n).has(1.0):  # a native scan: cheaper than a GDScript loop
 		return
 	if autoreset == P.AUTORESET_SAME_STEP:
-		_same_step_autoreset(out)
+		_same_step_autoreset()
 	elif autoreset == P.AUTORESET_NEXT_STEP:
 		for i in n:
 			if out[te + i] != 0.0 or out[tr + i] != 0.0:
@@ -84,27 +101,24 @@ func finish_step(autoreset: int) -> void:
 
 ## True when agent i's episode ended in this step (out holds its flags).
 func done(i: int) -> bool:
-	var out: PackedFloat32Array = _env.out
-	return out[_env.terminated_offset + i] != 0.0 or out[_env.truncated_offset + i] != 0.0
+	return _out[_te + i] != 0.0 or _out[_tr + i] != 0.0
 
 
 ## SAME_STEP: keep the last observation of finished agents in final obs, reset them, and report
 ## their first observation with this step's reward and flags.
-func _same_step_autoreset(out: PackedFloat32Array) -> void:
-	var env := _env
-	var d: int = env.obs_dim
-	var r: int = env.reward_offset
-	var fo: int = env.final_obs_offset
-	var keep := out.slice(r, fo)  # rewards and flags of this step
+func _same_step_autoreset() -> void:
+	var out := _out
+	var d := _d
+	var keep := out.slice(_r, _fo)  # rewards and flags of this step
 	for i in _n:
 		if done(i):
 			var base := i * d
 			for j in d:
-				out[fo + base + j] = out[base + j]
+				out[_fo + base + j] = out[base + j]
 			_restart(i)
-	env._gym_observe()
+	_env._gym_observe()
 	for k in keep.size():
-		out[r + k] = keep[k]
+		out[_r + k] = keep[k]
 
 
 func _restart(i: int) -> void:
@@ -116,14 +130,11 @@ func _restart(i: int) -> void:
 
 
 ## Zeroes reward, terminated and truncated of every agent (`only_restarted`: of those at step 0).
-func _zero_scalars(out: PackedFloat32Array, only_restarted: bool) -> void:
-	var env := _env
-	var r: int = env.reward_offset
-	var te: int = env.terminated_offset
-	var tr: int = env.truncated_offset
+func _zero_scalars(only_restarted: bool) -> void:
+	var out := _out
 	for i in _n:
 		if only_restarted and steps[i] != 0:
 			continue
-		out[r + i] = 0.0
-		out[te + i] = 0.0
-		out[tr + i] = 0.0
+		out[_r + i] = 0.0
+		out[_te + i] = 0.0
+		out[_tr + i] = 0.0

@@ -83,19 +83,23 @@ func fail(message: String) -> void:
 			_sem_obs.post()
 
 
-## Waits for the next command; false when the host died or asked us to quit (the tree is quitting)
-## or the step tensors are wrong (`error` says why).
-func wait_command() -> bool:
+## Waits for the next command and returns it (`flags`, and for STEP `actions`, are set); 0 when
+## the host died or asked us to quit (the tree is quitting) or the step tensors are wrong
+## (`error` says why).
+func wait_command() -> int:
 	if not _sem_action.wait():
-		return false
+		return 0
 	if _in == null and not _attach_step_tensors():
-		return false
+		return 0
 	_in_buffer = _in.read()
 	command = int(_in_buffer[P.H_COMMAND])
+	if command == 0:
+		error = "no command in '%sin' (0)" % _prefix
+		return 0
 	flags = int(_in_buffer[P.H_FLAGS])
 	if command == P.CMD_STEP:
 		actions = _in_buffer.slice(P.IN_HEADER + _n_agents)
-	return true
+	return command
 
 
 ## RESET: the agents to reset (1 = reset) when the host sent a mask; empty for all of them.
