@@ -224,7 +224,7 @@ def test_tuner_explores_in_blocks_then_keeps_the_faster(first: str, ns: dict[str
     blocks = [used[i : i + SlotTuner.BLOCK] for i in range(0, EXPLORATION, SlotTuner.BLOCK)]
     assert [set(b) for b in blocks] == [{KEEPS[first]}, {KEEPS[other]}] * SlotTuner.BLOCKS
     assert not tuner.exploring and tuner.choice == expected and tuner.explorations == 1
-    assert tuner.medians == {MEMCPY: ns[MEMCPY], STREAM: ns[STREAM]}
+    assert tuner.timings == {MEMCPY: ns[MEMCPY], STREAM: ns[STREAM]}
     assert tuner.interval == SlotTuner.FIRST
     assert set(_feed(tuner, ns, SlotTuner.FIRST - 1)) == {KEEPS[expected]}
     _feed(tuner, ns, 1)
