@@ -25,3 +25,15 @@ def test_readme_starts_with_the_two_commands():
     assert [line.split("#")[0].strip() for line in first_block.splitlines()] == ["make demo", "make test"]
     ci = (README.parent / ".ci" / "run").read_text()
     assert ci.strip().splitlines()[-1] == "make test"
+
+
+def test_use_it_in_your_own_game_takes_five_steps_of_real_commands():
+    text = README.read_text()
+    section = text[text.index("## Use it in your own game"):]
+    section = section[:section.index("\n## ", 1)]
+    steps = re.findall(r"^(\d+)\. ", section, re.M)
+    assert steps == [str(i) for i in range(1, len(steps) + 1)] and len(steps) <= 5
+    from godot_aigym.cli import COMMANDS
+
+    named = set(re.findall(r"`godot-aigym ([a-z-]+)", section))
+    assert {"add", "new-env", "export"} <= named <= set(COMMANDS) | {"demo"}
