@@ -3,7 +3,7 @@
 #
 #   1. checks the system tools (python3 >= 3.10 with venv, g++/gcc, make),
 #   2. creates .venv and installs requirements.txt (pinned; torch 2.13.0 CPU) and `pip install -e .`,
-#      skipped while .venv/.godot-aigym-deps matches the hash of requirements.txt + pyproject.toml,
+#      skipped while .venv/.godot-aigym-deps matches the hash of requirements.txt + pyproject.toml + setup.py,
 #   3. `godot-aigym setup`: finds or provisions Godot >= 4.3, builds the extension with scons
 #      (incremental), imports the demo and test projects (only when something changed).
 #
@@ -56,7 +56,7 @@ if ! venv_ok; then
   info "created $VENV"
 fi
 PY=$VENV/bin/python
-want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
   rm -f "$STAMP"
   info "installing requirements.txt (pinned; torch 2.13.0 CPU)"
@@ -65,7 +65,7 @@ if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
   "$PY" -m pip install --disable-pip-version-check -e .
   echo "$want" >"$STAMP"
 else
-  info "requirements up to date (requirements.txt + pyproject.toml unchanged)"
+  info "requirements up to date (requirements.txt, pyproject.toml, setup.py unchanged)"
   # The editable install: still pointing here, console script present, C helpers built and fresh.
   stale_ext=""
   for ext_c in python_host/godot_aigym/shared_object/_*.c python_host/godot_aigym/shm/_*.c; do
