@@ -42,12 +42,15 @@
 
 namespace aigym::gd {
 
-// ---- Property usage flags (Godot's PropertyUsageFlags, from extension_api.json) -------------
+// ---- Property hints and usage flags (Godot's PropertyHint, PropertyUsageFlags) --------------
 
 // What an ordinary argument, return value or property declares: stored and shown in the editor.
 inline constexpr uint32_t kUsageDefault = AIGYM_PROPERTY_USAGE_DEFAULT;
 // A NIL-typed slot means "any Variant" (not "nothing"): the flag tells the engine so.
 inline constexpr uint32_t kUsageVariant = AIGYM_PROPERTY_USAGE_DEFAULT | AIGYM_PROPERTY_USAGE_NIL_IS_VARIANT;
+// No editor hint; or "a resource of the class named in hint_string" (an object-typed property).
+inline constexpr uint32_t kHintNone = AIGYM_PROPERTY_HINT_NONE;
+inline constexpr uint32_t kHintResourceType = AIGYM_PROPERTY_HINT_RESOURCE_TYPE;
 
 // ---- What register_class<T> needs of T -------------------------------------------------------
 
@@ -70,7 +73,7 @@ struct PropertyInfoStorage {
     String hint_string;
     GDExtensionPropertyInfo info{};
     PropertyInfoStorage(GDExtensionVariantType type, const char *name, const char *class_name,
-                        uint32_t hint = 0, const char *hint_string = "", uint32_t usage = kUsageDefault);
+                        uint32_t hint = kHintNone, const char *hint_string = "", uint32_t usage = kUsageDefault);
 };
 }  // namespace detail
 
@@ -163,7 +166,7 @@ class ClassBinder {
         if constexpr (!std::is_void_v<R>) {
             using RI = TypeInfo<std::decay_t<R>>;
             ret_storage = std::make_unique<detail::PropertyInfoStorage>(
-                RI::variant_type, "", RI::class_name(), 0, "",
+                RI::variant_type, "", RI::class_name(), kHintNone, "",
                 RI::variant_type == GDEXTENSION_VARIANT_TYPE_NIL ? kUsageVariant : kUsageDefault);
             ret_meta = RI::metadata;
         }
@@ -186,7 +189,7 @@ class ClassBinder {
 
     // Exposes a property backed by two already bound methods.
     ClassBinder &property(const char *name, GDExtensionVariantType type, const char *setter, const char *getter,
-                          const char *class_name = "", uint32_t hint = 0, const char *hint_string = "") {
+                          const char *class_name = "", uint32_t hint = kHintNone, const char *hint_string = "") {
         detail::PropertyInfoStorage prop(type, name, class_name, hint, hint_string);
         StringName set(setter), get(getter);
         api.classdb_register_extension_class_property(api.library, ClassGlue<T>::name->ptr(), &prop.info, set.ptr(), get.ptr());
@@ -224,7 +227,7 @@ class ClassBinder {
                 const std::string fallback = "arg" + std::to_string(I);
                 const char *arg_name = names + I < names_end ? names[I] : fallback.c_str();
                 storage.emplace_back(std::make_unique<detail::PropertyInfoStorage>(
-                    A::variant_type, arg_name, A::class_name(), 0, "",
+                    A::variant_type, arg_name, A::class_name(), kHintNone, "",
                     A::variant_type == GDEXTENSION_VARIANT_TYPE_NIL ? kUsageVariant : kUsageDefault));
                 info.push_back(storage.back()->info);
                 meta.push_back(A::metadata);

@@ -25,7 +25,9 @@ BUILTIN_SIZES = ["String", "StringName", "Variant", "Array", "PackedByteArray", 
 BUILTIN_METHODS = [("Array", "size"), ("Array", "resize")]
 # Values of the engine's global enums the registration uses (PropertyUsageFlags, ...).
 GLOBAL_CONSTANTS = [("PropertyUsageFlags", "PROPERTY_USAGE_DEFAULT"),
-                    ("PropertyUsageFlags", "PROPERTY_USAGE_NIL_IS_VARIANT")]
+                    ("PropertyUsageFlags", "PROPERTY_USAGE_NIL_IS_VARIANT"),
+                    ("PropertyHint", "PROPERTY_HINT_NONE"),
+                    ("PropertyHint", "PROPERTY_HINT_RESOURCE_TYPE")]
 
 
 def generate(api_json: str, out_header: str) -> None:

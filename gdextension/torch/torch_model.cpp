@@ -10,8 +10,6 @@
 namespace aigym {
 
 namespace {
-constexpr uint32_t kHintResourceType = 17;  // PROPERTY_HINT_RESOURCE_TYPE
-
 std::string shape_text(const std::vector<int64_t> &shape) {
     std::string out = "[";
     for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
@@ -69,7 +67,7 @@ void cTorchModel::bind(gd::ClassBinder<cTorchModel> &b) {
         .method<&cTorchModel::set_num_threads>("set_num_threads", {"threads"})
         .method<&cTorchModel::get_num_threads>("get_num_threads")
         .property("model_data", GDEXTENSION_VARIANT_TYPE_OBJECT, "set_data", "get_data", cTorchModelData::kClassName,
-                  kHintResourceType, cTorchModelData::kClassName)
+                  gd::kHintResourceType, cTorchModelData::kClassName)
         .property("input_shape", GDEXTENSION_VARIANT_TYPE_PACKED_INT32_ARRAY, "set_input_shape", "get_input_shape")
         .property("num_threads", GDEXTENSION_VARIANT_TYPE_INT, "set_num_threads", "get_num_threads");
 }
