@@ -33,6 +33,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python_host"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from results_schema import machine, metrics_from_value_table, write_results  # noqa: E402
 
 from godot_aigym.engine import GodotProcess, LaunchOptions  # noqa: E402
 from godot_aigym.env import GodotEnv, GodotVectorEnv  # noqa: E402
@@ -248,9 +251,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     result = run(args)
     report(result)
-    if not args.no_save:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if not args.no_save:  # bench/results_schema.py; goals here are ratio >= goal
+        write_results("env", metrics_from_value_table(result["metrics"], numeric_goal_op=">="), path=RESULTS,
+                      machine=machine(numpy=np.__version__, godot=result["machine"]["godot"]),
+                      repeats=args.repeats, spread="min-max", params=result["params"])
         print(f"wrote {RESULTS.relative_to(REPO)}")
     return 0
 

@@ -11,11 +11,15 @@ otherwise the 9.8 MB arrays that fetches return are handed back to the kernel on
 round and whichever implementation samples next pays ~2400 page faults.
 
 Metrics: assign / fetch of an int, a 100-character str, a (7,) float64 array, and
-(480, 848, 3) uint8 and float64 arrays; and the cross-process trigger -> wake-up
-round trip (ping-pong over two objects: ours blocks in wait_modified, real-robot
-polls `modified` then fetches, as its users do).
+(480, 848, 3) uint8 and float64 and (1080, 1920, 3) float32 arrays (a camera frame whose
+three buffers fit in L3, and two whose slots do not: both kinds of cache hierarchy on one
+machine); and the cross-process trigger -> wake-up round trip (ping-pong over two
+objects: ours blocks in wait_modified, real-robot polls `modified` then fetches, as its
+users do).  Large assigns are also measured with each standby-slot copy forced
+(memcpy / streaming; copy_strategy.py), beside the one the planner chose.
 Goals: small objects <= 0.5x real-robot; large arrays <= 1.1x a raw np.copyto into
 shared memory (assign) / .copy() out of it (fetch); round trip >= 10x faster.
+The file follows bench/results_schema.py; bench/summary.py prints all results.
 """
 
 from __future__ import annotations
@@ -24,10 +28,7 @@ import argparse
 import ctypes
 import functools
 import gc
-import json
-import multiprocessing as mp
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -39,41 +40,26 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python_host"))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from godot_aigym.shared_object import SharedObject  # noqa: E402
+import results_schema as schema  # noqa: E402
+from shared_object_processes import RR_VERSION, assign_with_reader, load_real_robot, pingpong, stats  # noqa: E402
+
+from godot_aigym.shared_object import SharedObject, copy_strategy  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "shared_object.json"
-RR_VERSION = "0.2.1"
-INSTALL_HINT = f".venv/bin/pip install real-robot=={RR_VERSION}"
 NOTES = [
     "SharedObject double-buffers: a writer fills the unpublished slot, so a writer killed "
-    "mid-assign leaves the last value intact. Alternating between two slots would cost a "
-    "1.2 MB frame its place in the 2 MB L2 (about 1.3x the raw copy into one buffer), so "
-    "assign writes arrays larger than L2/3 with non-temporal stores that skip reading the "
-    "standby slot into the cache (_slotcopy.c; docs/SHARED_OBJECT.md, 'Large arrays').",
+    "mid-assign leaves the last value intact. Alternating between two slots touches 3n bytes "
+    "per assign where the raw copy touches 2n; the standby-slot copy (memcpy, or non-temporal "
+    "stores that skip reading the slot into the cache) is chosen from L2 and L3 and, where "
+    "they do not decide, by timing both once per process and then on the object's own "
+    "assigns (copy_strategy.py; docs/SHARED_OBJECT.md, 'Large arrays').",
+    "The live-reader row runs its implementations one after the other (each with its own "
+    "reader process), not interleaved: of all rows it is the most exposed to other jobs.",
     "Round trips share 2 vCPUs with whatever else runs: when a third process is busy, "
     "wait_modified yields the CPU to its partner after 2 us of spinning (p90 rises to ~7 us).",
 ]
-
-
-def load_real_robot() -> Any:
-    """real-robot's SharedObject class, or exit with install instructions."""
-    os.environ.setdefault("REAL_ROBOT_LOG", "ERROR")  # silence its 'no sapien' warning
-    try:
-        from importlib.metadata import version
-
-        from real_robot.utils.multiprocessing import SharedObject as RRSharedObject
-    except ImportError:
-        print(
-            f"\nThe baseline real-robot=={RR_VERSION} is not installed. Install it for the benchmark only:\n"
-            f"    {INSTALL_HINT}\n(it is not a dependency of godot-aigym).",
-            file=sys.stderr,
-        )
-        sys.exit(2)
-    got = version("real_robot")
-    if got != RR_VERSION:
-        print(f"warning: real-robot {got} installed, the goals refer to {RR_VERSION}", file=sys.stderr)
-    return RRSharedObject
 
 
 # -- timing ----------------------------------------------------------------------------------
@@ -108,16 +94,6 @@ def calibrate(fn: Callable[[], Any], target_s: float) -> int:
         n *= 4
 
 
-def stats(samples: list[float]) -> dict[str, float]:
-    a = np.asarray(samples)
-    return {
-        "median": float(np.median(a)),
-        "p10": float(np.percentile(a, 10)),
-        "p90": float(np.percentile(a, 90)),
-        "samples": len(a),
-    }
-
-
 def measure(impls: dict[str, Callable[[], Any]], repeats: int, target_s: float) -> dict[str, list[float]]:
     """Interleaved samples of each implementation's per-call time (us).
 
@@ -139,129 +115,16 @@ def measure(impls: dict[str, Callable[[], Any]], repeats: int, target_s: float) 
     return samples
 
 
-# -- cross-process ping-pong --------------------------------------------------------------------
-def _echo_ours(ping_name: str, pong_name: str, n: int) -> None:
-    ping, pong = SharedObject(ping_name, create=False), SharedObject(pong_name, create=False)
-    for _ in range(n):
-        if not ping.wait_modified(timeout=10.0):
-            return
-        ping.fetch()
-        pong.trigger()
-
-
-def _echo_rr(ping_name: str, pong_name: str, n: int) -> None:
-    rr = load_real_robot()
-    ping, pong = rr(ping_name), rr(pong_name)
-    for _ in range(n):
-        deadline = time.monotonic() + 10.0
-        spins = 0
-        while not ping.modified:
-            spins += 1
-            if spins % 4096 == 0 and time.monotonic() > deadline:
-                return
-        ping.fetch()
-        pong.trigger()
-
-
-def pingpong(kind: str, n: int, warmup: int) -> dict[str, float]:
-    """Round-trip times (us) of trigger -> other process wakes, fetches, triggers back."""
-    tag = f"{os.getpid()}-{kind}"
-    ping_name, pong_name = f"gaso-bench-ping-{tag}", f"gaso-bench-pong-{tag}"
-    if kind == "ours":
-        ping, pong = SharedObject(ping_name, create=True), SharedObject(pong_name, create=True)
-        target = _echo_ours
-
-        def wait_pong() -> None:
-            if not pong.wait_modified(timeout=10.0):
-                raise TimeoutError("echo process stopped answering")
-            pong.fetch()
-    else:
-        rr = load_real_robot()
-        ping, pong = rr(ping_name), rr(pong_name)
-        target = _echo_rr
-
-        def wait_pong() -> None:
-            deadline = time.monotonic() + 10.0
-            spins = 0
-            while not pong.modified:
-                spins += 1
-                if spins % 4096 == 0 and time.monotonic() > deadline:
-                    raise TimeoutError("echo process stopped answering")
-            pong.fetch()
-
-    child = mp.get_context("spawn").Process(target=target, args=(ping_name, pong_name, n + warmup))
-    child.start()
-    rtts = []
-    try:
-        time.sleep(1.0)  # let the child import and mount
-        gc.disable()
-        for i in range(n + warmup):
-            t0 = time.perf_counter_ns()
-            ping.trigger()
-            wait_pong()
-            if i >= warmup:
-                rtts.append((time.perf_counter_ns() - t0) / 1e3)
-    finally:
-        gc.enable()
-        child.join(15)
-        if child.is_alive():
-            child.kill()
-            child.join(5)
-        for obj in (ping, pong):
-            obj.unlink()
-            obj.close()
-    return stats(rtts)
-
-
-# -- assign with a live reader in another process ------------------------------------------------
-def _reader_loop(kind: str, name: str, shape: tuple[int, ...], dtype: str, ready: Any, stop: Any) -> None:
-    """Fetch continuously (like a consumer polling the latest frame) until told to stop."""
-    if kind == "ours":
-        fetch = SharedObject(name, create=False).fetch
-    elif kind == "real_robot":
-        fetch = load_real_robot()(name).fetch
-    else:
-        shm = shared_memory.SharedMemory(name)  # spawn children share the parent's resource tracker
-        fetch = np.ndarray(shape, np.dtype(dtype), buffer=shm.buf).copy
-    ready.set()
-    deadline = time.monotonic() + 60
-    while not stop.is_set() and time.monotonic() < deadline:
-        fetch()
-
-
-def assign_with_reader(kind: str, name: str, assign: Callable[[np.ndarray], Any], frames: list[np.ndarray], n: int) -> dict[str, float]:
-    """Per-assign time (us) of a stream of frames while another process keeps reading."""
-    ctx = mp.get_context("spawn")
-    ready, stop = ctx.Event(), ctx.Event()
-    reader = ctx.Process(target=_reader_loop, args=(kind, name, frames[0].shape, frames[0].dtype.str, ready, stop))
-    reader.start()
-    times = []
-    try:
-        if not ready.wait(30):
-            raise TimeoutError("reader process did not start")
-        for i in range(n):
-            frame = frames[i % len(frames)]
-            t0 = time.perf_counter_ns()
-            assign(frame)
-            times.append((time.perf_counter_ns() - t0) / 1e3)
-            time.sleep(0.0005)  # a producer at ~1.5 kHz: the reader gets the lines in between
-    finally:
-        stop.set()
-        reader.join(15)
-        if reader.is_alive():
-            reader.kill()
-            reader.join(5)
-    return stats(times[n // 10 :])
-
-
 # -- the benchmark ------------------------------------------------------------------------------
 PLACEMENTS = 4  # fresh allocations per large case (see run())
 
 
-def measure_case(tag: str, rr: Any, data: Any, large: bool, repeats: int) -> dict[str, dict[str, list[float]]]:
-    """Assign and fetch samples of one value for each implementation, on fresh objects."""
+def measure_case(tag: str, rr: Any, data: Any, large: bool, repeats: int, copies: list[str]) -> dict[str, dict[str, list[float]]]:
+    """Assign and fetch samples of one value for each implementation, on fresh objects;
+    appends to `copies` how our object's standby-slot copy was chosen."""
     ours = SharedObject(f"gaso-bench-{tag}", data=data, create=True)
     theirs = rr(f"rr-bench-{tag}", data=data)
+    forced: dict[str, SharedObject] = {}
     raw_shm = raw_view = None
     impls_assign: dict[str, Callable[[], Any]] = {}
     impls_fetch: dict[str, Callable[[], Any]] = {}
@@ -272,6 +135,11 @@ def measure_case(tag: str, rr: Any, data: Any, large: bool, repeats: int) -> dic
         }
         impls_fetch = {"ours": ours.fetch, "real_robot": theirs.fetch}
         if large:
+            for strategy in FORCED:
+                with copy_strategy.forced(strategy):  # an object keeps the copy of its first assign
+                    forced[strategy] = SharedObject(f"gaso-bench-{tag}-{strategy}", data=data, create=True)
+                    forced[strategy].assign(data)
+                impls_assign[f"ours_{strategy}"] = functools.partial(forced[strategy].assign, data)
             raw_shm = shared_memory.SharedMemory(create=True, size=data.nbytes)
             raw_view = np.ndarray(data.shape, data.dtype, buffer=raw_shm.buf)
             raw_view[...] = data
@@ -279,16 +147,62 @@ def measure_case(tag: str, rr: Any, data: Any, large: bool, repeats: int) -> dic
             impls_fetch["raw"] = raw_view.copy
         target_s = 0.01 if large else 0.002
         n = max(1, 2 * repeats // PLACEMENTS) if large else repeats
-        return {"assign": measure(impls_assign, n, target_s), "fetch": measure(impls_fetch, n, target_s)}
+        result = {"assign": measure(impls_assign, n, target_s), "fetch": measure(impls_fetch, n, target_s)}
+        if large:
+            copies.append(copy_choice(ours, data))
+        return result
     finally:
         del impls_assign, impls_fetch, raw_view  # they hold exports of raw_shm's buffer
         if raw_shm is not None:
             raw_shm.close()
             raw_shm.unlink()
-        ours.unlink()
-        ours.close()
+        for obj in (ours, *forced.values()):
+            obj.unlink()
+            obj.close()
         theirs.unlink()
         theirs.close()
+
+
+FORCED = (copy_strategy.MEMCPY, copy_strategy.STREAM)
+RR_NAME, RAW_NAME = f"real-robot {RR_VERSION}", "raw numpy copy"
+
+
+def slug(label: str) -> str:
+    return "_".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
+
+
+def entry(name: str, s: dict[str, float] | None) -> dict[str, Any]:
+    return {"name": name, "value": None if s is None else s["median"], "spread": None if s is None else [s["p10"], s["p90"]]}
+
+
+def row(label: str, res: dict[str, dict[str, float]], base: str, g: dict[str, Any], note: str = "") -> dict[str, Any]:
+    """A schema metric from per-implementation stats; the non-baseline comparisons go to `also`."""
+    names = {"real_robot": RR_NAME, "raw": RAW_NAME, "ours_memcpy": "ours, memcpy forced", "ours_stream": "ours, streaming forced"}
+    m = schema.metric(
+        slug(label), label, "us", res["ours"]["median"], better="lower",
+        ours_spread=[res["ours"]["p10"], res["ours"]["p90"]], baseline_name=names[base],
+        baseline=res[base]["median"], baseline_spread=[res[base]["p10"], res[base]["p90"]], goal=g,
+        also=[entry(names[k], res[k]) for k in names if k != base and k in res], note=note,
+    )
+    print(f"  {label}: ours {m['ours']:.2f} us, ratio {m['ratio']:.2f} ({m['baseline_name']})", flush=True)
+    return m
+
+
+def copy_choice(obj: SharedObject, data: Any) -> str:
+    """How obj's standby-slot copy was chosen (reads the codec's tuner: a benchmark's business)."""
+    tuner = getattr(obj._codec, "tuner", None)
+    if tuner is None:
+        return f"{copy_strategy.planner().strategy(data.nbytes)} (by the cache sizes)"
+    m = tuner.timings
+    timed = f"memcpy {m['memcpy'] / 1e3:.1f} / streaming {m['stream'] / 1e3:.1f} us" if m else "not yet timed"
+    return f"{tuner.choice} (timed on its own assigns: {timed})"
+
+
+def copies_note(copies: list[str]) -> str:
+    planner = copy_strategy.planner()
+    first = ", ".join(f"{k} {v / 1e3:.1f} us" for k, v in next(iter(planner.timings.values()), {}).items())
+    return (f"standby-slot copy per fresh object: {'; '.join(copies)}"
+            + (f" (first guess, timed once per process: {first})" if first else ""))  # fmt: skip
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -301,6 +215,7 @@ def run(quick: bool) -> dict[str, Any]:
         ("float64 (7,)", rng.random(7), False),
         ("uint8 (480, 848, 3)", rng.integers(0, 256, (480, 848, 3), dtype=np.uint8), True),
         ("float64 (480, 848, 3)", rng.random((480, 848, 3)), True),
+        ("float32 (1080, 1920, 3)", rng.random((1080, 1920, 3), np.float32), True),
     ]
     metrics: list[dict[str, Any]] = []
     for i, (label, data, large) in enumerate(cases):
@@ -308,29 +223,16 @@ def run(quick: bool) -> dict[str, Any]:
         # few percent for a whole run), so their samples are pooled over fresh allocations.
         placements = PLACEMENTS if large else 1
         pooled: dict[str, dict[str, list[float]]] = {"assign": {}, "fetch": {}}
+        copies: list[str] = []
         for placement in range(placements):
-            for op, samples in measure_case(f"{os.getpid()}-{i}-{placement}", rr, data, large, repeats).items():
+            for op, samples in measure_case(f"{os.getpid()}-{i}-{placement}", rr, data, large, repeats, copies).items():
                 for k, v in samples.items():
                     pooled[op].setdefault(k, []).extend(v)
         for op in ("assign", "fetch"):
             res = {k: stats(v) for k, v in pooled[op].items()}
-            base = "raw" if large else "real_robot"
-            limit = 1.1 if large else 0.5
-            ratio = res["ours"]["median"] / res[base]["median"]
-            metrics.append(
-                {
-                    "metric": f"{op} {label}",
-                    "unit": "us",
-                    "ours": res["ours"],
-                    "real_robot": res["real_robot"],
-                    "raw": res.get("raw"),
-                    "baseline": base,
-                    "ratio": ratio,
-                    "goal": f"<= {limit}x {'raw copy' if large else 'real-robot'}",
-                    "pass": ratio <= limit,
-                }
-            )
-            print(f"  {metrics[-1]['metric']}: ours {res['ours']['median']:.2f} us, ratio {ratio:.2f}")
+            g = schema.goal("<=", 1.1, "<= 1.1x raw copy") if large else schema.goal("<=", 0.5, "<= 0.5x real-robot")
+            note = copies_note(copies) if large and op == "assign" else ""
+            metrics.append(row(f"{op} {label}", res, "raw" if large else "real_robot", g, note))
 
     # The uint8 frame again, as a stream of distinct frames with a consumer process
     # reading continuously: the situation SharedObject exists for.
@@ -341,74 +243,53 @@ def run(quick: bool) -> dict[str, Any]:
     theirs = rr(f"rr-bench-{tag}", data=frames[0])
     raw_shm = shared_memory.SharedMemory(create=True, size=frames[0].nbytes)
     raw_view = np.ndarray(frames[0].shape, frames[0].dtype, buffer=raw_shm.buf)
+    forced: dict[str, SharedObject] = {}
+    for strategy in FORCED:
+        with copy_strategy.forced(strategy):
+            forced[strategy] = SharedObject(f"gaso-bench-{tag}-{strategy}", data=frames[0], create=True)
+            forced[strategy].assign(frames[0])
     try:
         live = {
             "ours": assign_with_reader("ours", ours.name, ours.assign, frames, n_frames),
             "real_robot": assign_with_reader("real_robot", theirs.name, theirs.assign, frames, n_frames),
             "raw": assign_with_reader("raw", raw_shm.name, functools.partial(np.copyto, raw_view), frames, n_frames),
         }
+        for strategy, obj in forced.items():
+            live[f"ours_{strategy}"] = assign_with_reader("ours", obj.name, obj.assign, frames, n_frames)
+        live_copy = copy_choice(ours, frames[0])
     finally:
         del raw_view
         raw_shm.close()
         raw_shm.unlink()
-        for obj in (ours, theirs):
+        for obj in (ours, theirs, *forced.values()):
             obj.unlink()
             obj.close()
-    ratio = live["ours"]["median"] / live["raw"]["median"]
-    metrics.append(
-        {
-            "metric": "assign uint8 (480, 848, 3) frame stream, live reader process",
-            "unit": "us",
-            "ours": live["ours"],
-            "real_robot": live["real_robot"],
-            "raw": live["raw"],
-            "baseline": "raw",
-            "ratio": ratio,
-            "goal": "<= 1.1x raw copy",
-            "pass": ratio <= 1.1,
-        }
-    )
-    print(f"  {metrics[-1]['metric']}: ours {live['ours']['median']:.2f} us, ratio {ratio:.2f}")
+    metrics.append(row("assign uint8 (480, 848, 3) frame stream, live reader process", live, "raw",
+                       schema.goal("<=", 1.1, "<= 1.1x raw copy"), copies_note([live_copy])))  # fmt: skip
 
     n, warm = (2000, 200) if quick else (20000, 1000)
-    ours_pp = pingpong("ours", n, warm)
-    rr_pp = pingpong("real_robot", n // 4, warm // 4)
-    ratio = ours_pp["median"] / rr_pp["median"]
-    metrics.append(
-        {
-            "metric": "trigger -> wake round trip, 2 processes",
-            "unit": "us",
-            "ours": ours_pp,
-            "real_robot": rr_pp,
-            "raw": None,
-            "baseline": "real_robot",
-            "ratio": ratio,
-            "goal": ">= 10x faster than real-robot",
-            "pass": ratio <= 0.1,
-        }
-    )
+    rtt = {"ours": pingpong("ours", n, warm), "real_robot": pingpong("real_robot", n // 4, warm // 4)}
+    metrics.append(row("trigger -> wake round trip, 2 processes", rtt, "real_robot",
+                       schema.goal("<=", 0.1, ">= 10x faster than real-robot")))  # fmt: skip
+    caches = copy_strategy.planner().caches
     return {
-        "benchmark": "SharedObject",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-        },
-        "baseline_real_robot": RR_VERSION,
-        "repeats": repeats,
-        "repeats_large_arrays": PLACEMENTS * max(1, 2 * repeats // PLACEMENTS),
-        "placements_large_arrays": PLACEMENTS,
         "metrics": metrics,
+        "machine": schema.machine(numpy=np.__version__, real_robot=RR_VERSION),
+        "repeats": repeats,
+        "spread": "p10-p90",
+        "params": {
+            "repeats_large_arrays": PLACEMENTS * max(1, 2 * repeats // PLACEMENTS),
+            "placements_large_arrays": PLACEMENTS,
+            "live_frames": n_frames,
+            "round_trips": {"ours": n, "real_robot": n // 4},
+            "copy_strategy_caches": {"l2_bytes": caches.l2, "l3_bytes": caches.l3},
+        },
         "notes": NOTES,
     }
 
 
-def fmt(s: dict[str, float] | None) -> str:
-    if s is None:
-        return "-"
-    return f"{s['median']:.2f} [{s['p10']:.2f}-{s['p90']:.2f}]"
+def fmt(v: float | None, spread: list[float] | None) -> str:
+    return "-" if v is None else f"{v:.2f} [{spread[0]:.2f}-{spread[1]:.2f}]"
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -416,20 +297,23 @@ def print_table(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title="SharedObject benchmark: median \\[p10-p90] in us per call (per round trip in the last row)")
-    for col in ("metric", "ours", "real-robot 0.2.1", "raw numpy copy", "ratio", "goal", "pass"):
-        table.add_column(col, justify="left" if col in ("metric", "goal") else "right")
+    for col in ("metric", "ours", "baseline", "others", "ratio", "goal", "pass"):
+        table.add_column(col, justify="left" if col in ("metric", "goal", "others") else "right")
     for m in result["metrics"]:
         table.add_row(
-            m["metric"],
-            fmt(m["ours"]),
-            fmt(m["real_robot"]),
-            fmt(m["raw"]),
-            f"{m['ratio']:.2f}x {m['baseline'].replace('_', '-')}",
-            m["goal"],
-            "[green]pass[/]" if m["pass"] else "[red]FAIL[/]",
+            m["label"],
+            fmt(m["ours"], m["ours_spread"]),
+            f"{m['baseline_name']}: {fmt(m['baseline'], m['baseline_spread'])}",
+            "\n".join(f"{a['name']}: {fmt(a['value'], a['spread'])}" for a in m["also"]),
+            f"{m['ratio']:.2f}x",
+            m["goal"]["text"],
+            "[green]pass[/]" if m["goal_met"] else "[red]FAIL[/]",
         )
     console = Console(width=max(150, Console().width))
     console.print(table)
+    for m in result["metrics"]:
+        if m["note"]:
+            console.print(f"{m['label']}: {m['note']}", highlight=False)
     for note in result.get("notes", []):
         console.print(f"note: {note}", highlight=False)
 
@@ -438,15 +322,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
     ap.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
+    ap.add_argument("--loaded", choices=("yes", "no", "unknown"), default="unknown",
+                    help="record whether other jobs shared the machine during the run")  # fmt: skip
     args = ap.parse_args()
     load_real_robot()
     if not keep_freed_memory():
         print("note: mallopt unavailable; large fetches may show allocator page faults", file=sys.stderr)
     print("measuring (interleaved, medians of repeated samples)...")
+    load_before = schema.load_average()
     result = run(args.quick)
     print_table(result)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    load = [x for x in (load_before, schema.load_average()) if x is not None]
+    if load:
+        result["notes"] = [*result["notes"], f"1-minute load average {' -> '.join(f'{x:.2f}' for x in load)} (start -> end)"]
+    loaded = {"yes": True, "no": False, "unknown": None}[args.loaded]
+    schema.write_results("shared_object", result.pop("metrics"), path=args.json, loaded=loaded, **result)
     print(f"wrote {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
     return 0
 

@@ -36,6 +36,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python_host"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from results_schema import machine, metrics_from_value_table, write_results  # noqa: E402
 
 from godot_aigym.shm import (SharedFloatTensor, SharedMemory, SharedMemorySemaphore,  # noqa: E402
                              set_default_spin_us)
@@ -324,8 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     result = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results("step", metrics_from_value_table(result["metrics"]), path=args.out,  # bench/results_schema.py
+                  machine=machine(numpy=np.__version__), repeats=args.repeats, spread="min-max",
+                  params=result["params"], extra={"runs": result["runs"]})
     print_table(result)
     print(f"wrote {args.out}")
     return 0

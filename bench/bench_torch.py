@@ -11,15 +11,15 @@ Godot runs and Python measurements alternate (--rounds), so machine noise hits b
 each side reports the median and the p10-p90 spread of all its repeats.
 
 Goal: GDScript run() no slower than Python (ratio ours/Python <= 1.0); batch throughput at
-least Python's (ratio >= 1.0). Prints a table and writes bench/results/torch.json.
+least Python's (ratio >= 1.0). Prints a table and writes bench/results/torch.json
+(schema: bench/results_schema.py; bench/summary.py prints all results).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -29,8 +29,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python_host"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
+import results_schema as schema  # noqa: E402
 import torch  # noqa: E402
 
 from godot_aigym import export_policy  # noqa: E402
@@ -108,7 +110,7 @@ def summary(values: list[float]) -> tuple[float, list[float]]:
 def run(args: argparse.Namespace) -> dict:
     godot = resolve_godot()
     ensure_imported(PROJECT, godot)
-    metrics: dict[str, dict] = {}
+    metrics: list[dict] = []
     checks: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="aigym-bench-torch-") as tmp:
         for name, (module, in_size) in make_models().items():
@@ -126,26 +128,31 @@ def run(args: argparse.Namespace) -> dict:
 
             o, o_spread = summary(ours["run_us"])
             b, b_spread = summary(base["run_us"])
-            metrics[f"run() latency, {name}"] = {
-                "unit": "us/call", "ours": round(o, 3), "ours_spread": o_spread, "baseline": round(b, 3),
-                "baseline_spread": b_spread, "baseline_name": "Python torch.jit forward", "ratio": round(o / b, 3),
-                "goal": "ratio <= 1.0", "pass": o <= b}
+            label = f"run() latency, {name}"
+            metrics.append(schema.metric(
+                slug(label), label, "us/call", o, better="lower", ours_spread=o_spread,
+                baseline_name="Python torch.jit forward", baseline=b, baseline_spread=b_spread,
+                goal=schema.goal("<=", 1.0, "<= 1.0x Python")))  # fmt: skip
             o, o_spread = summary([BATCH_ROWS / us * 1e6 for us in ours["batch_us"]])
             b, b_spread = summary([BATCH_ROWS / us * 1e6 for us in base["batch_us"]])
-            metrics[f"run_batch({BATCH_ROWS}) throughput, {name}"] = {
-                "unit": "rows/s", "ours": round(o), "ours_spread": [round(v) for v in o_spread], "baseline": round(b),
-                "baseline_spread": [round(v) for v in b_spread], "baseline_name": f"Python torch.jit forward of ({BATCH_ROWS}, n)",
-                "ratio": round(o / b, 3), "goal": "ratio >= 1.0", "pass": o >= b}
+            label = f"run_batch({BATCH_ROWS}) throughput, {name}"
+            metrics.append(schema.metric(
+                slug(label), label, "rows/s", o, better="higher", ours_spread=o_spread,
+                baseline_name=f"Python torch.jit forward of ({BATCH_ROWS}, n)", baseline=b, baseline_spread=b_spread,
+                goal=schema.goal(">=", 1.0, ">= 1.0x Python")))  # fmt: skip
     return {
-        "schema": 1,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "torch": torch.__version__, "godot": godot.version},
+        "metrics": metrics,
+        "machine": schema.machine(torch=torch.__version__, godot=godot.version),
+        "repeats": args.rounds * args.repeats,
+        "spread": "p10-p90",
         "params": {"calls": args.calls, "repeats": args.repeats, "rounds": args.rounds, "batch_rows": BATCH_ROWS,
                    "batch_calls": args.batch_calls, "threads": 1},
-        "output_max_abs_diff": checks,
-        "metrics": metrics,
+        "extra": {"output_max_abs_diff": checks},
     }
+
+
+def slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
 
 
 def print_table(result: dict) -> None:
@@ -157,15 +164,16 @@ def print_table(result: dict) -> None:
                         f"repeats, p10-p90)")
     for col in ("metric", "ours (GDScript)", "Python torch.jit", "ratio", "goal", "pass"):
         table.add_column(col, justify="left" if col == "metric" else "right")
-    for name, m in result["metrics"].items():
+    for m in result["metrics"]:
         def fmt(v, spread):
             if m["unit"] == "rows/s":
                 return f"{v / 1e6:.2f} M/s [{spread[0] / 1e6:.2f}-{spread[1] / 1e6:.2f}]"
             return f"{v:.2f} us [{spread[0]:.2f}-{spread[1]:.2f}]"
-        table.add_row(name, fmt(m["ours"], m["ours_spread"]), fmt(m["baseline"], m["baseline_spread"]), f"{m['ratio']:.2f}",
-                      m["goal"], "[green]yes[/]" if m["pass"] else "[red]no[/]")
+        table.add_row(m["label"], fmt(m["ours"], m["ours_spread"]), fmt(m["baseline"], m["baseline_spread"]),
+                      f"{m['ratio']:.2f}", m["goal"]["text"], "[green]yes[/]" if m["goal_met"] else "[red]no[/]")
     Console(width=150).print(table)
-    print("max |GDScript - Python| output difference:", {k: f"{v:.1e}" for k, v in result["output_max_abs_diff"].items()})
+    diffs = result["extra"]["output_max_abs_diff"]
+    print("max |GDScript - Python| output difference:", {k: f"{v:.1e}" for k, v in diffs.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,10 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args)
     print_table(result)
     if not args.quick:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        schema.write_results("torch", result["metrics"], path=args.out,
+                             **{k: v for k, v in result.items() if k != "metrics"})  # fmt: skip
         print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
-    return 0 if all(m["pass"] for m in result["metrics"].values()) else 1
+    return 0 if all(m["goal_met"] for m in result["metrics"]) else 1
 
 
 if __name__ == "__main__":
