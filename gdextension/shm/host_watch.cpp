@@ -51,6 +51,20 @@ bool host_gone_or_exiting(int32_t pid) {
 
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
+// Close every fd from 3 up except `a` and `b` (the watcher must not keep the engine's files).
+void close_all_but(int a, int b) {
+    const int lo = a < b ? a : b, hi = a < b ? b : a;
+    const unsigned max_fd = ~0u;
+    if (syscall(SYS_close_range, 3u, static_cast<unsigned>(lo) - 1u, 0u) == 0 || lo <= 3) {
+        if (hi > lo + 1) syscall(SYS_close_range, static_cast<unsigned>(lo) + 1u, static_cast<unsigned>(hi) - 1u, 0u);
+        syscall(SYS_close_range, static_cast<unsigned>(hi) + 1u, max_fd, 0u);
+        return;
+    }
+    for (int fd = 3; fd < 65536; ++fd) {  // no close_range (Linux < 5.9)
+        if (fd != a && fd != b) close(fd);
+    }
+}
+
 [[noreturn]] void watch(const char *path, uint64_t dev, uint64_t ino, int32_t host_pid, int host_fd, int engine_fd) {
     prctl(PR_SET_NAME, "aigym-watch", 0, 0, 0);
     const int null_fd = open("/dev/null", O_RDWR);
@@ -59,9 +73,7 @@ int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid,
         dup2(null_fd, 1);
         dup2(null_fd, 2);
     }
-    for (int fd = 3; fd < 1024; ++fd) {
-        if (fd != host_fd && fd != engine_fd) close(fd);
-    }
+    close_all_but(host_fd, engine_fd);
     struct pollfd fds[2] = {{host_fd, POLLIN, 0}, {engine_fd, POLLIN, 0}};
     for (;;) {
         if (poll(fds, 2, -1) < 0) {

@@ -8,6 +8,8 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "binding/log.h"
@@ -54,8 +56,12 @@ std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std:
                 std::to_string(chunk->mapping_.holder_pid) + "); one engine per chunk";
         return nullptr;
     }
+    // One watcher per chunk file for the life of this process (a chunk re-attached after all
+    // its objects were freed keeps the first one).
+    static std::set<std::pair<uint64_t, uint64_t>> watched;
     std::string watch_error;
-    if (!start_host_watch(handle, chunk->mapping_.dev, chunk->mapping_.ino, chunk->host_pid(), watch_error)) {
+    if (watched.insert({chunk->mapping_.dev, chunk->mapping_.ino}).second &&
+        !start_host_watch(handle, chunk->mapping_.dev, chunk->mapping_.ino, chunk->host_pid(), watch_error)) {
         AIGYM_WARNING("chunk '" + handle + "': cannot watch the host for cleanup after its death: " + watch_error);
     }
     registry()[handle] = chunk;
