@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 
+import gymnasium
 import numpy as np
 import pytest
 from env_testutil import DEMO, TRIVIAL, wait_gone
@@ -241,3 +242,16 @@ def test_options_travel_as_one_dataclass(no_leaks):
     finally:
         env.close()
     assert P.Layout(2, 4, 2).in_size == P.in_size(2, 2)
+
+
+def test_make_vec_registration(no_leaks):
+    """gymnasium.make_vec passes num_envs and keywords through to GodotVectorEnv (one engine)."""
+    envs = gymnasium.make_vec("godot_aigym/Trivial-v0", num_envs=4, launcher=FakeEngine(), cpus=None)
+    try:
+        assert isinstance(envs.unwrapped, GodotVectorEnv)
+        assert envs.num_envs == 4 and envs.unwrapped.n_engines == 1
+        obs, _ = envs.reset(seed=0)
+        assert obs.shape == (4, 4)
+        envs.step(envs.action_space.sample())
+    finally:
+        envs.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 
-import gymnasium
 import numpy as np
 import pytest
 from env_testutil import CARTPOLE, TRIVIAL
@@ -168,15 +167,3 @@ def test_vector_actions_checked(venv):
     with pytest.raises(ValueError, match="shape"):
         venv.step(np.zeros((5, 2), np.float32))
     venv.step(distinct_actions(6))
-
-
-def test_make_vec_registration(demo, no_leaks):
-    envs = gymnasium.make_vec("godot_aigym/Trivial-v0", num_envs=4)
-    try:
-        assert isinstance(envs.unwrapped, GodotVectorEnv)
-        assert envs.num_envs == 4 and envs.unwrapped.n_engines == 1
-        obs, _ = envs.reset(seed=0)
-        assert obs.shape == (4, 4)
-        envs.step(envs.action_space.sample())
-    finally:
-        envs.close()
