@@ -22,10 +22,19 @@ LOADER = "ld-linux-x86-64.so.2"
 
 
 def _tool(name: str, package: str) -> str:
-    path = shutil.which(name) or str(Path(sys.executable).parent / name)
-    if not os.access(path, os.X_OK):
-        raise ProjectError(f"`{name}` is needed to bundle shared libraries: {package}")
-    return path
+    """An executable: on PATH, beside this Python, or installed by the Python package of that name."""
+    candidates = [shutil.which(name), str(Path(sys.executable).parent / name)]
+    try:
+        from importlib import metadata
+
+        dist = metadata.distribution(name)
+        candidates += [str(dist.locate_file(f)) for f in dist.files or () if Path(str(f)).name == name]
+    except metadata.PackageNotFoundError:
+        pass
+    for path in candidates:
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise ProjectError(f"`{name}` is needed to bundle shared libraries: {package}")
 
 
 def needed(path: Path) -> list[str]:
