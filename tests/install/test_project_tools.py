@@ -183,3 +183,11 @@ def test_the_template_environment_steps_from_python(tmp_path, godot, built_core)
         assert reward == pytest.approx(-abs(obs[0] - obs[1]))
     finally:
         env.close()
+
+
+def test_add_without_torch_registers_no_torch_extension(tmp_path):
+    project = make_project(tmp_path / "game")
+    result = add(project, torch=False)
+    addon = project / "addons" / "godot_aigym"
+    assert not list(addon.glob("*torch*")) and not list((addon / "bin").glob("*torch*"))
+    assert result.registered == ["res://addons/godot_aigym/godot_aigym.gdextension"]

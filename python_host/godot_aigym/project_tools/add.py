@@ -60,6 +60,10 @@ def stage_addon(dest: Path, libraries: dict[str, Path]) -> dict[str, str]:
     (dest / "bin").mkdir()
     for lib in libraries.values():
         shutil.copy(lib, dest / "bin" / lib.name)
+    if not any(name.startswith("libaigym_torch") for name in libraries):
+        # without the TorchScript libraries, no extension entry that would fail to load at every start
+        for gdext in dest.glob("*torch*.gdextension"):
+            gdext.unlink()
     return {rel: _sha256(p) for rel, p in _files(dest).items()}
 
 
