@@ -1,6 +1,7 @@
 ## ErrorWatch: collects the errors the engine logs (script errors, push_error, engine errors)
 ## while GymEnv serves Python, so that they reach the host instead of only the engine's log.
-## A Logger subclass (Godot >= 4.5; GymEnv loads this file only where Logger exists).
+## A Logger subclass (Godot >= 4.5; GymTransport loads this file only where Logger exists, and
+## hands what take() returns to the host in the error_texts message, docs/STEP_PROTOCOL.md).
 ## _log_error may run on any thread, hence the mutex; `count` is read without it (a hint).
 extends Logger
 

@@ -129,12 +129,13 @@ func _restart(i: int) -> void:
 		_n_finished -= 1
 
 
-## Zeroes reward, terminated and truncated of every agent (`only_restarted`: of those at step 0).
+## Zeroes the per-agent scalars (reward, terminated, truncated: GymProtocol.OUT_SCALARS blocks of
+## n after the observations) of every agent (`only_restarted`: of those at step 0).
 func _zero_scalars(only_restarted: bool) -> void:
 	var out := _out
-	for i in _n:
+	var n := _n
+	for i in n:
 		if only_restarted and steps[i] != 0:
 			continue
-		out[_r + i] = 0.0
-		out[_te + i] = 0.0
-		out[_tr + i] = 0.0
+		for k in P.OUT_SCALARS:
+			out[_r + k * n + i] = 0.0
