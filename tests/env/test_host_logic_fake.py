@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
 
 import gymnasium
 import numpy as np
@@ -14,7 +15,8 @@ import pytest
 from env_testutil import DEMO, TRIVIAL, wait_gone
 from fake_engine import FakeEngine
 
-from godot_aigym.env import EnvOptions, GodotEnv, GodotEnvError, GodotScriptError, GodotVectorEnv
+from godot_aigym.env import (EnvOptions, GodotEnv, GodotEnvError, GodotScriptError, GodotScriptWarning,
+                             GodotVectorEnv)
 from godot_aigym.env import protocol as P
 from godot_aigym.shm import EngineDiedError
 from godot_aigym.shm.errors import EngineTimeoutError
@@ -197,6 +199,34 @@ def test_engine_errors_raise_and_need_a_reset(no_leaks):
         env.step(np.array([0.0, 0.0]))
     finally:
         env.close()
+
+
+def test_warn_and_ignore_modes_keep_the_results(no_leaks):
+    for mode in ("warn", "ignore"):
+        env = fake_env(launcher=FakeEngine(error_on_action=-0.5), engine_errors=mode)
+        try:
+            env.reset(seed=0)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                obs, reward, *_ = env.step(np.array([-0.5, 0.0]))
+            assert obs[:2].tolist() == [-0.5, 0.0] and reward == -0.5
+            messages = [str(w.message) for w in caught if issubclass(w.category, GodotScriptWarning)]
+            if mode == "warn":
+                assert len(messages) == 1 and "error on request" in messages[0]
+                assert caught[0].filename == __file__  # points at the step() call
+            else:
+                assert messages == []
+            env.step(np.zeros(2))  # counted once: nothing left over
+        finally:
+            env.close()
+    venv = fake_venv(n_agents=2, n_engines=2, launcher=FakeEngine(error_on_action=-0.5), engine_errors="warn")
+    try:
+        venv.reset(seed=0)
+        with pytest.warns(GodotScriptWarning, match="error on request") as caught:
+            venv.step(np.array([[-0.5, 0], [0, 0], [-0.5, 0], [0, 0]]))
+        assert len(caught) == 2 and all(w.filename == __file__ for w in caught)  # one per engine
+    finally:
+        venv.close()
 
 
 def test_a_hung_engine_is_a_timeout_not_a_death(no_leaks):

@@ -206,7 +206,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         for link in self.links:
             if link.errors_pending:
                 try:
-                    link.report_errors(stacklevel=5)
+                    link.report_errors(stacklevel=4)  # warn() <- here <- step/reset <- the caller
                 except P.GodotScriptError:
                     self._blocked = _CALL_RESET
                     raise
