@@ -16,4 +16,11 @@ func _initialize() -> void:
 		sizes.append({"n": n, "d": d, "w": w, "in_size": GymProtocol.in_size(n, w),
 			"out_size": GymProtocol.out_size(n, d), "offsets": GymProtocol.out_offsets(n, d)})
 	r.result("sizes", sizes)
+	# GymArgs: "--key value", "--key=value", bare flags, negative numbers as values
+	var args := GymArgs.parse(PackedStringArray(["--handle", "aigym_x", "--n-agents=16", "--play",
+		"--seed", "-5", "--policy", "res://p.jit"]))
+	r.check_eq(args, {"handle": "aigym_x", "n-agents": "16", "play": "", "seed": "-5", "policy": "res://p.jit"},
+		"GymArgs.parse")
+	r.check_eq(GymArgs.int_value(args, "n-agents", 1), 16, "GymArgs.int_value")
+	r.check_eq(GymArgs.int_value(args, "missing", 7), 7, "GymArgs.int_value default")
 	r.finish(self)
