@@ -10,9 +10,10 @@ Measured (raw loops: no gymnasium wrappers, no policy; every repeat runs each co
     GodotEnv.step (1 agent) and GodotVectorEnv.step with 1 and 16 agents in one engine
     (plus 2 engines x 16 agents), in agent steps per second.
 
-Goals (from the issue): 1 agent >= 0.4x the empty-loop frame rate; 16 agents >= 8x the 1-agent
-agent-steps/s; and >= 10x godot_rl_agents measured on this machine with --fixed-fps
-(5,000 steps/s with 1 agent, 36,000 agent-steps/s with 16).
+Goals (issue 11): 1 agent (trivial env, GodotEnv) >= 0.6x the empty-loop frame rate; 16 agents
+>= 12x the 1-agent agent-steps/s; and >= 10x godot_rl_agents measured on this machine with
+--fixed-fps (5,000 steps/s with 1 agent, 36,000 agent-steps/s with 16). The machine may be
+shared: compare ratios within one run, never absolute numbers across runs.
 Results: a rich table and bench/results/env.json (per metric: ours, baseline, ratio, goal, pass).
 
     .venv/bin/python bench/bench_env.py [--repeats 5] [--seconds 1.0]
@@ -199,12 +200,12 @@ def run(args: argparse.Namespace) -> dict:
         one_env, one_vec, sixteen, two = (by[f"{env}_1_env"], by[f"{env}_1_vec"], by[f"{env}_16_vec"],
                                           by[f"{env}_2x16_vec"])
         add(f"{env}_1_agent_godotenv", one_env.label, one_env.rates, "steps/s", "empty loop frame rate", empty_med,
-            0.4 if env == "trivial" else None)
+            0.6 if env == "trivial" else None)
         add(f"{env}_1_agent_vs_godot_rl", one_env.label, one_env.rates, "steps/s",
             "godot_rl_agents, 1 agent", GODOT_RL_1, 10.0)
         add(f"{env}_1_agent_vector", one_vec.label, one_vec.rates, "agent-steps/s", "empty loop frame rate", empty_med)
         add(f"{env}_16_agents_vs_1", sixteen.label, sixteen.rates, "agent-steps/s",
-            "same API, 1 agent", statistics.median(one_vec.rates), 8.0)
+            "same API, 1 agent", statistics.median(one_vec.rates), 12.0)
         add(f"{env}_16_agents_vs_godotenv", sixteen.label, sixteen.rates, "agent-steps/s",
             "GodotEnv, 1 agent", statistics.median(one_env.rates))
         add(f"{env}_16_agents_vs_godot_rl", sixteen.label, sixteen.rates, "agent-steps/s",
