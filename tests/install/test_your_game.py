@@ -164,6 +164,10 @@ def test_a_new_user_adds_trains_exports_and_ships_a_game(user, tmp_path):
                            "res://addons/godot_aigym/godot_aigym_torch.gdextension"}
     assert (game / "addons" / "godot_aigym" / "bin" / "libaigym_core.linux.debug.x86_64.so").is_file()
     assert "already up to date" in _run([cli, "add", game], env=env, cwd=tmp_path).stdout
+    # the installed demo project (copied from package data into the cache) loads the extension too
+    out = _run([cli, "smoke"], env=env, cwd=tmp_path).stdout
+    assert "Extension: godot-aigym" in out, out
+    assert (root / "cache" / "demo").is_dir()
 
     # 2. an environment from the template, with our own small agent script
     _run([cli, "new-env", game, "reach"], env=env, cwd=tmp_path)
