@@ -1,0 +1,145 @@
+"""PPO on a Godot environment with RLlib, on one machine or a Ray cluster.
+
+    python -m godot_aigym.rllib.train                       # a local Ray instance
+    python -m godot_aigym.rllib.train --address auto        # the cluster this node joined
+
+Trains until the greedy policy's mean return over ``--episodes`` fresh episodes reaches
+``--threshold`` (the cart-pole's solved threshold, 475), or ``--max-iterations``.
+The PPO settings follow the demo's (docs/ENVIRONMENTS.md) where RLlib has the same knob; the
+batch is larger and the epochs fewer, because an RLlib minibatch update costs more here than
+sampling it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+DEFAULT_ENV = "godot_aigym/CartPole-v0"
+THRESHOLD = 475.0
+
+
+def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 16, engines: int = 1,
+                 seed: int | None = 0, env_config: dict | None = None, runner_resources: dict | None = None,
+                 cpus_per_runner: float = 1, fragment: int = 32, restart_failed_env_runners: bool = True):
+    """A PPOConfig whose EnvRunners each drive ``agents`` x ``engines`` sub-environments."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    from .env_runner import GodotEnvRunner
+
+    per_runner = agents * engines
+    batch = max(env_runners, 1) * per_runner * fragment
+    return (PPOConfig()
+            .environment(env, env_config={"n_engines": engines, **(env_config or {})})
+            .env_runners(env_runner_cls=GodotEnvRunner, num_env_runners=env_runners,
+                         num_envs_per_env_runner=per_runner, rollout_fragment_length=fragment,
+                         num_cpus_per_env_runner=cpus_per_runner,
+                         custom_resources_per_env_runner=runner_resources or {})
+            .training(train_batch_size_per_learner=batch, minibatch_size=min(batch, 512), num_epochs=8,
+                      lr=1e-3, gamma=0.98, lambda_=0.8, entropy_coeff=0.0, clip_param=0.2, kl_coeff=0.0,
+                      vf_clip_param=1e4, vf_loss_coeff=0.5)
+            .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64], fcnet_activation="tanh"))
+            .fault_tolerance(restart_failed_env_runners=restart_failed_env_runners,
+                             delay_between_env_runner_restarts_s=0.0)
+            .debugging(seed=seed))
+
+
+def greedy_returns(module: Any, env: str = DEFAULT_ENV, *, episodes: int = 20, seed: int = 2024,
+                   env_config: dict | None = None) -> list[float]:
+    """Mean-free evaluation: ``episodes`` agents of one fresh engine play one episode each with
+    the argmax action of ``module`` (an RLlib RLModule); returns their returns."""
+    import torch
+    from gymnasium.vector import AutoresetMode
+
+    from .registration import godot_env_creator
+
+    config = {k: v for k, v in (env_config or {}).items() if k != "n_engines"}
+    vec = godot_env_creator(env, {**config, "num_envs": episodes, "autoreset_mode": AutoresetMode.DISABLED})
+    try:
+        obs, _ = vec.reset(seed=seed)
+        returns = np.zeros(episodes)
+        done = np.zeros(episodes, bool)
+        while not done.all():
+            with torch.no_grad():
+                out = module.forward_inference({"obs": torch.as_tensor(obs)})
+            actions = out["action_dist_inputs"].argmax(-1).numpy()
+            obs, reward, term, trunc, _ = vec.step(actions)
+            returns += np.where(done, 0.0, reward)
+            done |= term | trunc
+            if done.any() and not done.all():  # finished agents wait (DISABLED autoreset): keep them parked
+                obs, _ = vec.reset(options={"reset_mask": term | trunc})
+        return returns.tolist()
+    finally:
+        vec.close()
+
+
+def train(config: Any, *, threshold: float = THRESHOLD, max_iterations: int = 200, episodes: int = 20,
+          on_iteration: Callable[[int, dict, Any], None] | None = None) -> dict:
+    """Build the algorithm, train until solved; returns a summary (and stops the algorithm)."""
+    algo = config.build_algo()
+    t0 = time.perf_counter()
+    summary: dict[str, Any] = {"solved": False, "iterations": 0, "history": []}
+    try:
+        for it in range(1, max_iterations + 1):
+            result = algo.train()
+            runners = result.get("env_runners", {})
+            ret = runners.get("episode_return_mean", float("nan"))
+            steps = int(runners.get("num_env_steps_sampled_lifetime", 0))
+            row = {"iteration": it, "steps": steps, "return_mean": ret,
+                   "healthy_runners": algo.env_runner_group.num_healthy_remote_workers()}
+            if on_iteration is not None:
+                on_iteration(it, result, algo)
+            if ret == ret and ret >= 0.9 * threshold:
+                evals = greedy_returns(algo.get_module(), config.env, episodes=episodes, env_config=config.env_config)
+                row["greedy_mean"] = float(np.mean(evals))
+            summary["history"].append(row)
+            summary.update(iterations=it, steps=steps, seconds=time.perf_counter() - t0)
+            if row.get("greedy_mean", -np.inf) >= threshold:
+                summary.update(solved=True, greedy_mean=row["greedy_mean"])
+                break
+    finally:
+        algo.stop()
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m godot_aigym.rllib.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--address", default=None, help="Ray cluster address ('auto': the one this node joined); "
+                                                   "default: start a local Ray instance")
+    p.add_argument("--env", default=DEFAULT_ENV)
+    p.add_argument("--env-runners", type=int, default=2)
+    p.add_argument("--agents", type=int, default=16, help="agents per engine")
+    p.add_argument("--engines", type=int, default=1, help="engines per EnvRunner")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threshold", type=float, default=THRESHOLD)
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--max-iterations", type=int, default=200)
+    args = p.parse_args(argv)
+
+    import ray
+
+    ray.init(address=args.address, log_to_driver=False)
+    try:
+        config = build_config(args.env, env_runners=args.env_runners, agents=args.agents, engines=args.engines,
+                              seed=args.seed)
+
+        def report(it: int, result: dict, _algo: Any) -> None:
+            r = result.get("env_runners", {})
+            print(f"iteration {it}: {int(r.get('num_env_steps_sampled_lifetime', 0))} steps, "
+                  f"return {r.get('episode_return_mean', float('nan')):.1f}", flush=True)
+
+        summary = train(config, threshold=args.threshold, max_iterations=args.max_iterations,
+                        episodes=args.episodes, on_iteration=report)
+    finally:
+        ray.shutdown()
+    print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
+    return 0 if summary["solved"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
