@@ -145,6 +145,12 @@ def test_signal_delivered_to_another_thread_still_unlinks_and_kills(signum):
     _children.append(proc)
     info = read_json_line(proc)
     _tgkill(proc.pid, info["tid"], signum)  # to the idle thread, not the main one
+    if signum == signal.SIGINT:  # KeyboardInterrupt needs Python code to run (see the SIGINT test)
+        try:
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass
     assert _reap(proc) == -signum
     assert not os.path.exists(f"/dev/shm/{info['handle']}")
 
@@ -184,9 +190,16 @@ def test_sweep_keeps_a_live_creators_temporary_file():
 
 
 def test_sigint_unlinks_and_raises_keyboard_interrupt():
-    proc = _owner()
+    proc = _owner(tail="sys.stdin.readline()")
     handle = _handle_of(proc)
     proc.send_signal(signal.SIGINT)
+    # KeyboardInterrupt is raised by Python code, when the interpreter next checks for signals:
+    # if SIGINT landed just before the blocking readline, that is when readline returns.
+    try:
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+    except BrokenPipeError:
+        pass  # it was already gone
     assert _reap(proc) == -signal.SIGINT  # Python re-raises an unhandled KeyboardInterrupt as SIGINT
     assert "KeyboardInterrupt" in proc.stderr.read()
     assert not os.path.exists(f"/dev/shm/{handle}")

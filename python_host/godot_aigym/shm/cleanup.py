@@ -34,6 +34,7 @@ def register(path: str, dev: int, ino: int) -> None:
     """Remember a chunk this process created, so exit/signal handlers can unlink it."""
     with _lock:
         _owned[path] = (os.getpid(), dev, ino)
+    _sigforward.add(path, dev, ino)  # the C signal handler unlinks it at once, on any thread
     _install_signal_handlers()
 
 
@@ -60,6 +61,7 @@ def sweep_temp_files(dry_run: bool = False) -> list[str]:
 def unregister(path: str) -> None:
     with _lock:
         _owned.pop(path, None)
+    _sigforward.remove(path)
 
 
 def unlink_if_same(path: str, dev: int, ino: int) -> bool:
@@ -120,13 +122,18 @@ def _install_signal_handlers() -> None:
             continue  # ignored, or installed outside Python: leave it alone
         _previous_handlers[signum] = current
         signal.signal(signum, _signal_handler)
-        # a signal the kernel hands to another thread must still wake the main thread
-        _sigforward.forward(signum)
+        # The C wrapper unlinks our files inside the signal handler and, when the disposition
+        # before ours was the default, dies of the signal there: no dependence on when the
+        # interpreter gets round to Python handlers (a signal landing just before a blocking
+        # call waits for that call). Otherwise it wakes the main thread for the chained handler.
+        if _sigforward.forward(signum):
+            _sigforward.set_die(signum, current == signal.SIG_DFL)
 
 
 def _after_fork_in_child() -> None:
     with _lock:
         _owned.clear()
+    _sigforward.clear()
 
 
 atexit.register(unlink_all_owned)
