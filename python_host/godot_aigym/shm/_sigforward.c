@@ -97,6 +97,7 @@ static PyObject *sf_forward(PyObject *m, PyObject *arg) {
     if (!(current.sa_flags & SA_SIGINFO) && (current.sa_handler == SIG_DFL || current.sa_handler == SIG_IGN))
         Py_RETURN_FALSE; /* nothing to forward to */
     main_thread = pthread_self();
+    die_on[sig] = 0;  /* a new handler: it must run (set_die again if it would only re-raise) */
     wrapped[sig] = 0; /* a signal arriving meanwhile goes to the old handler below */
     previous[sig] = current;
     wrapped[sig] = 1;
