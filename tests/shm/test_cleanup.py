@@ -273,3 +273,32 @@ def test_name_reused_after_unlink_is_not_removed(handles):
     assert os.path.exists(second.path)
     second.close()
     assert not os.path.exists(f"/dev/shm/{h}")
+
+
+def test_a_handler_chained_on_ours_later_still_runs():
+    """Another module (e.g. the engine's log cleanup) wraps its own handler on top of ours:
+    the C wrapper then must not die on its own, so the later handler runs, then ours."""
+    proc = spawn_python(f"""
+        import json, signal, sys
+        from godot_aigym.shm import SharedMemory, _sigforward
+        mem = SharedMemory({unique_handle("c")!r}, size=1 << 16)
+        ours = signal.getsignal(signal.SIGTERM)
+        def later(signum, frame):
+            print(json.dumps({{"later": 1}}), flush=True)
+            ours(signum, frame)
+        signal.signal(signal.SIGTERM, later)
+        _sigforward.forward(signal.SIGTERM)
+        print(json.dumps({{"handle": mem.handle}}), flush=True)
+        sys.stdin.readline()
+    """)
+    _children.append(proc)
+    handle = read_json_line(proc)["handle"]
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.stdin.write("\n")  # in case the signal landed just before the blocking readline
+        proc.stdin.flush()
+    except BrokenPipeError:
+        pass
+    assert read_json_line(proc) == {"later": 1}
+    assert _reap(proc) == -signal.SIGTERM
+    assert not os.path.exists(f"/dev/shm/{handle}")
