@@ -40,7 +40,7 @@ def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 
                          num_envs_per_env_runner=per_runner, rollout_fragment_length=fragment,
                          num_cpus_per_env_runner=cpus_per_runner,
                          custom_resources_per_env_runner=runner_resources or {})
-            .training(train_batch_size_per_learner=batch, minibatch_size=min(batch, 512), num_epochs=8,
+            .training(train_batch_size_per_learner=batch, minibatch_size=min(batch, 256), num_epochs=10,
                       lr=1e-3, gamma=0.98, lambda_=0.8, entropy_coeff=0.0, clip_param=0.2, kl_coeff=0.0,
                       vf_clip_param=1e4, vf_loss_coeff=0.5)
             .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64], fcnet_activation="tanh"))

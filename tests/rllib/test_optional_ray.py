@@ -1,0 +1,64 @@
+"""Ray is an optional extra: the core package never imports it, and godot_aigym.rllib without it
+says which extra to install."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from godot_aigym.rllib.registration import check_same_spaces
+from godot_aigym.env import GodotEnvError
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_the_core_package_does_not_import_ray():
+    r = _run("import sys, godot_aigym, godot_aigym.env; print('ray' in sys.modules)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
+def test_without_ray_the_error_names_the_extra():
+    blocker = ("import sys\n"
+               "class NoRay:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name == 'ray' or name.startswith('ray.'):\n"
+               "            raise ImportError(f'No module named {name!r} (blocked by the test)')\n"
+               "sys.meta_path.insert(0, NoRay())\n"
+               "import godot_aigym.rllib\n")
+    r = _run(blocker)
+    assert r.returncode != 0
+    assert "ImportError: godot_aigym.rllib needs Ray RLlib, which is an optional extra: " \
+           "pip install 'godot-aigym[ray]'" in r.stderr, r.stderr
+
+
+class _Spec:
+    def __init__(self, obs, act):
+        self.observation_space, self.action_space = obs, act
+
+
+class _Link:
+    def __init__(self, spec):
+        self.spec = spec
+
+
+class _TwoEngines:  # just what check_same_spaces reads: the engines' declared specs
+    def __init__(self, *specs):
+        self.links = [_Link(s) for s in specs]
+
+    def __repr__(self):
+        return "<GodotVectorEnv 1 agents x 2 engines>"
+
+
+def test_engines_declaring_different_spaces_are_refused():
+    from gymnasium import spaces
+
+    box4 = spaces.Box(-1, 1, (4,))
+    check_same_spaces(_TwoEngines(_Spec(box4, spaces.Discrete(2)), _Spec(box4, spaces.Discrete(2))))
+    with pytest.raises(GodotEnvError, match=r"engine 1 of .* declares action_space Discrete\(3\), "
+                                            r"engine 0 declares Discrete\(2\)"):
+        check_same_spaces(_TwoEngines(_Spec(box4, spaces.Discrete(2)), _Spec(box4, spaces.Discrete(3))))
