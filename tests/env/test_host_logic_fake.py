@@ -82,7 +82,7 @@ def test_seed_list_of_the_wrong_kind_is_refused(venv2, seed):
     ({"action_repeat": 0}, "action_repeat must be a positive integer"),
     ({"timeout": -1}, "timeout must be a positive number"),
     ({"engine_errors": "loud"}, "engine_errors"),
-    ({"render_mode": "rgb_array"}, "render_mode"),
+    ({"render_mode": "ansi"}, "render_mode"),
     ({"user_args": "--x"}, "user_args must be a sequence of strings"),
 ])
 def test_bad_options_are_refused_before_anything_starts(kwargs, match, no_leaks):

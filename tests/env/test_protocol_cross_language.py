@@ -14,6 +14,8 @@ def test_gdscript_and_python_agree(run_gdscript):
     assert engine == ours
     python_only = {"ENTRY_KINDS", "OUT_SCALARS"} - set(engine)
     assert python_only <= {"ENTRY_KINDS"}  # every numeric constant exists on both sides
+    assert run.results["part_entries"] == [P.part_entry("gym_", P.PART_OBS, "camera"),
+                                           P.part_entry("p_", P.PART_FINAL_OBS, "rays")]
     for case in run.results["sizes"]:
         n, d, w = case["n"], case["d"], case["w"]
         layout = P.Layout(n, d, w)

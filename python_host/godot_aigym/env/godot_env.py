@@ -20,6 +20,7 @@ import numpy as np
 from . import protocol as P
 from .actions import ActionChecker
 from .link import EngineLink
+from .observations import agent_observation
 from .options import EnvOptions
 
 _CALL_RESET = "call reset() before step() (and after an episode ended)"
@@ -34,7 +35,7 @@ class GodotEnv(gym.Env):
     engine_errors, godot. See docs/ENVIRONMENTS.md, "Arguments".
     """
 
-    metadata = {"render_modes": ["human"], "render_fps": 50}
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 50}
 
     def __init__(self, project: str | os.PathLike | None = None, scene: str | None = None, *,
                  options: EnvOptions | None = None, **kwargs: Any) -> None:
@@ -52,6 +53,8 @@ class GodotEnv(gym.Env):
                          "name": spec.name}
         self._check_action = ActionChecker(spec.action_space).check
         self._obs = link.results.obs[0]
+        self._results = link.results
+        self._dict = bool(spec.parts)  # a Dict observation: parts copied out per step
         self._first_agent = link.results.first_agent  # reward, terminated, truncated
 
     # -- gymnasium API --------------------------------------------------------------------------
@@ -61,7 +64,7 @@ class GodotEnv(gym.Env):
         self._blocked = _CALL_RESET  # until the reset succeeded
         link.reset(seed)
         self._blocked = None
-        return self._obs.copy(), {}
+        return self._observation(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._blocked is not None:
@@ -79,7 +82,10 @@ class GodotEnv(gym.Env):
         reward, terminated, truncated = self._first_agent.tolist()
         if terminated or truncated:
             self._blocked = _CALL_RESET
-        return self._obs.copy(), reward, terminated != 0.0, truncated != 0.0, {}
+        return self._observation(), reward, terminated != 0.0, truncated != 0.0, {}
+
+    def _observation(self) -> Any:
+        return agent_observation(self._results) if self._dict else self._obs.copy()
 
     def render(self) -> None:
         """Rendering happens in the engine's own window (render_mode="human")."""

@@ -16,6 +16,7 @@ signal) and quits when we vanish.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import re
 import warnings
 from typing import Any
@@ -75,7 +76,7 @@ class EngineLink:
         user = P.launch_args(self.n_agents, options.prefix, self.physics_fps, options.action_repeat,
                              options.max_episode_steps, engine_spin_us) + list(options.user_args)
         try:
-            self.mem = SharedMemory(size=1 << 24, capacity=16)
+            self.mem = SharedMemory(size=options.chunk_size, capacity=64)
             self._messages = {kind: self.mem.newUintTensor(self.names[kind], capacity)
                               for kind, capacity in P.MESSAGE_CAPACITY.items()}
             self._seed_t = self.mem.newIntTensor(self.names["seed"], 2)
@@ -92,12 +93,23 @@ class EngineLink:
                                    fixed_fps=None if options.run_realtime else self.physics_fps,
                                    headless=options.run_headless, engine_args=tuple(options.engine_args),
                                    user_args=tuple(user), env=dict(options.env or {}))
+            if options.rendering:
+                launch = self._rendering(launch)
             self.proc = launcher(launch, godot=options.godot, log_path=options.log_path, cpus=self.cpus)
             self.mem.set_peer(self.proc.popen)
         except BaseException:
             self.close()
             raise
         placement.register(self)
+
+    def _rendering(self, launch: LaunchOptions) -> LaunchOptions:
+        """The launch options of an engine that renders, on this host's private X server."""
+        from ..display import rendering_launch_options, shared_display
+        from ..runtime import GodotRuntime, resolve_godot
+        godot = self.options.godot
+        godot = godot if isinstance(godot, GodotRuntime) else resolve_godot(godot)
+        display, support = shared_display(godot)
+        return rendering_launch_options(launch, display, support, window=self.options.window)
 
     # -- start-up -------------------------------------------------------------------------------
     def connect(self) -> P.EnvSpec:
@@ -133,13 +145,29 @@ class EngineLink:
             self._header = inv[layout.header]
             self._mask = inv[layout.mask]
             self._actions = inv[layout.actions]
-            self.results = layout.results(self.mem.newFloatTensor(self.names["out"], layout.out_size).view)
+            results = layout.results(self.mem.newFloatTensor(self.names["out"], layout.out_size).view)
+            if spec.parts:
+                results = self._part_views(spec, results)
+            self.results = results
             self._command = self._flags = 0  # what the header holds (written only when it changes)
             self._connected = True
             return spec
         except BaseException:
             self.close()
             raise
+
+    def _part_views(self, spec: P.EnvSpec, results: Results) -> Results:
+        """Create the Dict parts' tensors; Results whose ``parts`` are (n, *shape) views of them."""
+        n, prefix = spec.n_agents, self.options.prefix
+        views: dict[str, dict[str, np.ndarray]] = {P.PART_OBS: {}, P.PART_FINAL_OBS: {}}
+        for part in spec.parts:
+            if part.in_out:
+                views[P.PART_OBS][part.name], views[P.PART_FINAL_OBS][part.name] = results.obs, results.final_obs
+                continue
+            new = self.mem.newUintTensor if part.kind == "image" else self.mem.newFloatTensor
+            for kind, by_name in views.items():
+                by_name[part.name] = new(P.part_entry(prefix, kind, part.name), n * part.size).view.reshape(n, *part.shape)
+        return dataclasses.replace(results, parts=views[P.PART_OBS], final_parts=views[P.PART_FINAL_OBS])
 
     # -- commands -------------------------------------------------------------------------------
     def send_reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import protocol as P
 
-RENDER_MODES = ("human",)
+RENDER_MODES = ("human", "rgb_array")
 
 
 def _is_int(value: Any) -> bool:
@@ -37,7 +37,9 @@ class EnvOptions:
     Godot options before / after ``--``; engine_errors: "raise", "warn" or "ignore";
     godot: a GodotRuntime or path; env: extra environment variables of the engine; prefix:
     of the protocol's entry names; physics_fps: override the project's tick rate; launcher:
-    what starts the engine (default `GodotProcess`).
+    what starts the engine (default `GodotProcess`); rendering: start the engine with a renderer
+    on the host's private X server (needed by camera sensors and rgb_array frames); window: its
+    main window (width, height); chunk_size: bytes of shared memory (room for images).
     """
 
     project: str | os.PathLike | None = None
@@ -64,6 +66,10 @@ class EnvOptions:
     # what starts the engine: called like GodotProcess(LaunchOptions, godot=, log_path=, cpus=);
     # None is GodotProcess (tests pass a protocol-level fake engine, tests/env/fake_engine.py)
     launcher: Any = None
+    # the engine renders (camera sensors, render()) on this host's private X server
+    rendering: bool = False
+    window: tuple = (64, 64)          # the main window when rendering: render()'s frame size
+    chunk_size: int = 1 << 24         # bytes of the shared-memory chunk (images need room)
 
     def __post_init__(self) -> None:
         if self.render_mode is not None and self.render_mode not in RENDER_MODES:
@@ -85,6 +91,13 @@ class EnvOptions:
             raise ValueError(f"engine_errors must be one of {P.ENGINE_ERRORS}, got {self.engine_errors!r}")
         if self.physics_fps is not None and (not _is_int(self.physics_fps) or self.physics_fps < 1):
             raise ValueError(f"physics_fps must be a positive integer, got {self.physics_fps!r}")
+        if not isinstance(self.rendering, bool):
+            raise ValueError(f"rendering must be True or False, got {self.rendering!r}")
+        if not _is_int(self.chunk_size) or self.chunk_size < 1 << 16:
+            raise ValueError(f"chunk_size must be an integer >= 65536 bytes, got {self.chunk_size!r}")
+        if (not isinstance(self.window, (tuple, list)) or len(self.window) != 2
+                or not all(_is_int(v) and 0 < v <= 16384 for v in self.window)):
+            raise ValueError(f"window must be (width, height) in 1..16384, got {self.window!r}")
         for name in ("engine_args", "user_args"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not all(isinstance(a, str) for a in value):
@@ -92,7 +105,9 @@ class EnvOptions:
 
     @property
     def run_headless(self) -> bool:
-        return self.render_mode is None if self.headless is None else bool(self.headless)
+        if self.rendering:
+            return False
+        return self.render_mode != "human" if self.headless is None else bool(self.headless)
 
     @property
     def run_realtime(self) -> bool:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,10 @@ H_MASKED = 2                # RESET: how many agents the mask selects (0: all)
 
 # values of `out` per agent besides the observation: reward, terminated, truncated
 OUT_SCALARS = 3
+# Dict observations: a part not carried in `out` has two tensors, <prefix><kind><name>
+PART_OBS = "obs_"
+PART_FINAL_OBS = "final_obs_"
+PART_KINDS = ("box", "image")
 
 
 class GodotEnvError(RuntimeError):
@@ -79,6 +83,11 @@ def entry_names(prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
     return {k: prefix + k for k in ENTRY_KINDS}
 
 
+def part_entry(prefix: str, kind: str, part: str) -> str:
+    """The tensor of a Dict observation part (kind PART_OBS or PART_FINAL_OBS)."""
+    return prefix + kind + part
+
+
 def in_size(n_agents: int, action_width: int) -> int:
     return IN_HEADER + n_agents + n_agents * action_width
 
@@ -98,6 +107,9 @@ class Results:
     truncated: np.ndarray    # (n,) 0.0 / 1.0
     final_obs: np.ndarray    # (n, D): SAME_STEP autoreset, the last observation of a finished episode
     first_agent: np.ndarray  # (3,) reward, terminated, truncated of agent 0 when n == 1 (one read)
+    # Dict observations: part name -> (n, *shape) view of every part (the `out` part is `obs`)
+    parts: dict = field(default_factory=dict)
+    final_parts: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -226,6 +238,67 @@ def _action_space(act: dict) -> tuple[spaces.Space, int, bool]:
 
 
 @dataclass(frozen=True)
+class ObsPart:
+    """One part of a Dict observation: carried in `out` (``in_out``, the float part of the
+    agents' get_observation()) or in tensors of its own (float32 boxes, uint8 images)."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    space: spaces.Box
+    in_out: bool
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8 if self.kind == "image" else np.float32)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def _obs_part(raw: dict) -> ObsPart:
+    name, kind = str(raw["name"]), str(raw["kind"])
+    shape = tuple(int(k) for k in raw["shape"])
+    if not name.isidentifier():
+        raise GodotEnvError(f"observation part name {name!r} is not an identifier")
+    if kind not in PART_KINDS:
+        raise GodotEnvError(f"observation part {name!r}: unsupported kind {kind!r} (one of {PART_KINDS})")
+    if not shape or min(shape) < 1:
+        raise GodotEnvError(f"observation part {name!r}: invalid shape {shape}")
+    if kind == "image":
+        if len(shape) != 3 or shape[2] not in (1, 3):
+            raise GodotEnvError(f"observation part {name!r}: an image has the shape (H, W, C) with C 1 or 3, "
+                                f"got {shape}")
+        space = spaces.Box(0, 255, shape=shape, dtype=np.uint8)
+    else:
+        n = math.prod(shape)
+        low, high = raw.get("low"), raw.get("high")
+        lo = _bounds(low if isinstance(low, list) else [low] * n, -math.inf).reshape(shape)
+        hi = _bounds(high if isinstance(high, list) else [high] * n, math.inf).reshape(shape)
+        space = spaces.Box(lo, hi, shape=shape, dtype=np.float32)
+    return ObsPart(name, kind, shape, space, bool(raw.get("in_out", False)))
+
+
+def _observation(obs: dict) -> tuple[spaces.Space, int, tuple[ObsPart, ...]]:
+    """(space, floats per agent in `out`, Dict parts) of the spec's observation entry."""
+    if obs.get("type", "box") == "box":
+        d = int(obs["shape"][0])
+        return spaces.Box(_bounds(obs["low"], -math.inf), _bounds(obs["high"], math.inf), shape=(d,),
+                          dtype=np.float32), d, ()
+    if obs["type"] != "dict":
+        raise GodotEnvError(f"unsupported observation type {obs['type']!r}")
+    parts = tuple(_obs_part(p) for p in obs["parts"])
+    names = [p.name for p in parts]
+    in_out = [p for p in parts if p.in_out]
+    if not parts or len(set(names)) != len(names) or len(in_out) > 1 or any(
+            p.kind != "box" or len(p.shape) != 1 for p in in_out):
+        raise GodotEnvError(f"invalid Dict observation: parts {names} (unique names, at most one 1-D box in out)")
+    d = in_out[0].shape[0] if in_out else 0
+    return spaces.Dict({p.name: p.space for p in parts}), d, parts
+
+
+@dataclass(frozen=True)
 class EnvSpec:
     """What the engine declared about itself."""
 
@@ -233,7 +306,7 @@ class EnvSpec:
     name: str
     n_agents: int
     obs_dim: int
-    observation_space: spaces.Box
+    observation_space: spaces.Space   # Box, or Dict of `parts`
     action_space: spaces.Space
     action_width: int
     discrete: bool
@@ -242,6 +315,12 @@ class EnvSpec:
     physics_ticks_per_second: int
     in_size: int
     out_size: int
+    parts: tuple = ()   # ObsPart of a Dict observation (empty: a flat Box)
+
+    @property
+    def tensor_parts(self) -> tuple:
+        """The Dict parts with tensors of their own."""
+        return tuple(p for p in self.parts if not p.in_out)
 
     @property
     def layout(self) -> Layout:
@@ -257,17 +336,14 @@ class EnvSpec:
                                 "(update the addon in the Godot project or the Python package)")
         try:
             n = int(raw["n_agents"])
-            obs = raw["observation"]
-            d = int(obs["shape"][0])
-            observation_space = spaces.Box(_bounds(obs["low"], -math.inf), _bounds(obs["high"], math.inf),
-                                           shape=(d,), dtype=np.float32)
+            observation_space, d, parts = _observation(raw["observation"])
             action_space, width, discrete = _action_space(raw["action"])
             spec = cls(raw=raw, name=str(raw.get("name", "")), n_agents=n, obs_dim=d,
                        observation_space=observation_space, action_space=action_space, action_width=width,
                        discrete=discrete, max_episode_steps=int(raw.get("max_episode_steps", 0)),
                        action_repeat=int(raw.get("action_repeat", 1)),
                        physics_ticks_per_second=int(raw.get("physics_ticks_per_second", 0)),
-                       in_size=int(raw["in_size"]), out_size=int(raw["out_size"]))
+                       in_size=int(raw["in_size"]), out_size=int(raw["out_size"]), parts=parts)
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise GodotEnvError(f"malformed environment description ({type(e).__name__}: {e})") from None
         if spec.in_size != in_size(n, width) or spec.out_size != out_size(n, d):

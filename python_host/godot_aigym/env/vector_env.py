@@ -25,6 +25,7 @@ from gymnasium.vector.utils import batch_space
 from . import protocol as P
 from .actions import ActionChecker
 from .link import EngineLink
+from .observations import DictBatch, agent_final_observation, batch_observation
 from .options import EnvOptions
 
 _CALL_RESET = "call reset() before step()"
@@ -54,7 +55,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
     Engine ``k`` is seeded with ``seed + k``.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["human"]}
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["human", "rgb_array"]}
 
     def __init__(self, project: str | os.PathLike | None = None, scene: str | None = None, *,
                  num_envs: int | None = None, n_agents: int | None = None, n_engines: int = 1,
@@ -103,6 +104,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._width = spec.action_width
         n, d = self.num_envs, spec.obs_dim
         self._obs = np.zeros((n, d), np.float32)
+        self._dict = DictBatch(spec, n) if spec.parts else None  # Dict observations
         self._rew = np.zeros(n, np.float64)
         self._term = np.zeros(n, np.bool_)
         self._trunc = np.zeros(n, np.bool_)
@@ -127,14 +129,18 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             for k, link in enumerate(self.links):
                 link.send_reset(seeds[k], None if mask is None else mask[self._slices[k]])
             for k, link in enumerate(self.links):
-                self._obs[self._slices[k]] = link.receive(report=False).obs  # the others as they are
+                r = link.receive(report=False)  # the others as they are
+                if self._dict is not None:
+                    self._dict.put(self._slices[k], r)
+                else:
+                    self._obs[self._slices[k]] = r.obs
             self._report_engine_errors()
         except BaseException as e:
             self._after_failure(e)
             raise
         self._finished = np.zeros(self.num_envs, np.bool_) if mask is None else self._finished & ~mask
         self._blocked = None
-        return self._obs.copy(), {}
+        return (self._obs.copy() if self._dict is None else self._dict.copy()), {}
 
     def step(self, actions: Any):
         if self._blocked is not None:
@@ -151,7 +157,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 link = links[0]
                 link.send_step(acts, autoreset)
                 r = link.receive(report=False)
-                obs, rew = r.obs.copy(), r.reward.astype(np.float64)
+                obs = r.obs.copy() if self._dict is None else batch_observation(r)
+                rew = r.reward.astype(np.float64)
                 term, trunc = r.terminated != 0, r.truncated != 0
             else:
                 w = self._width
@@ -162,11 +169,15 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 for k, link in enumerate(links):
                     r = link.receive(report=False)
                     sl = self._slices[k]
-                    obs[sl] = r.obs
+                    if self._dict is not None:
+                        self._dict.put(sl, r)
+                    else:
+                        obs[sl] = r.obs
                     rew[sl] = r.reward
                     np.not_equal(r.terminated, 0, out=term[sl])
                     np.not_equal(r.truncated, 0, out=trunc[sl])
-                obs, rew, term, trunc = obs.copy(), rew.copy(), term.copy(), trunc.copy()
+                obs = obs.copy() if self._dict is None else self._dict.copy()
+                rew, term, trunc = rew.copy(), term.copy(), trunc.copy()
             self._report_engine_errors()
         except BaseException as e:
             self._after_failure(e)
@@ -179,7 +190,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 for k, link in enumerate(links):
                     sl = self._slices[k]
                     for i in np.flatnonzero(done[sl]):
-                        final[sl.start + i] = link.results.final_obs[i].copy()
+                        final[sl.start + i] = (link.results.final_obs[i].copy() if self._dict is None
+                                               else agent_final_observation(link.results, i))
                 infos = {"final_obs": final, "_final_obs": done.copy(), "final_info": {}, "_final_info": done}
         elif mode == AutoresetMode.DISABLED:
             self._finished |= done

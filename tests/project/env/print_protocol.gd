@@ -16,6 +16,8 @@ func _initialize() -> void:
 		sizes.append({"n": n, "d": d, "w": w, "in_size": GymProtocol.in_size(n, w),
 			"out_size": GymProtocol.out_size(n, d), "offsets": GymProtocol.out_offsets(n, d)})
 	r.result("sizes", sizes)
+	r.result("part_entries", [GymProtocol.part_entry("gym_", GymProtocol.PART_OBS, "camera"),
+		GymProtocol.part_entry("p_", GymProtocol.PART_FINAL_OBS, "rays")])
 	# GymArgs: "--key value", "--key=value", bare flags, negative numbers as values
 	var args := GymArgs.parse(PackedStringArray(["--handle", "aigym_x", "--n-agents=16", "--play",
 		"--seed", "-5", "--policy", "res://p.jit"]))

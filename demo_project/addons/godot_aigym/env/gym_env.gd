@@ -33,7 +33,13 @@ enum StepMode { PHYSICS, IMMEDIATE }
 
 @export var env_name := ""
 @export_group("Spaces")
+## Floats per agent from get_observation() (0: none; allowed with observation_parts).
 @export var observation_size := 4
+## A Dict observation: part name -> path of a sensor node under each agent (CameraSensor2D/3D:
+## uint8 images, RaycastSensor2D/3D: float boxes). Empty: the observation is the flat Box.
+@export var observation_parts := {}
+## The name of the get_observation() part in a Dict observation.
+@export var state_part := "state"
 ## Per-dimension bounds; empty means unbounded (-inf, inf).
 @export var observation_low := PackedFloat32Array()
 @export var observation_high := PackedFloat32Array()
@@ -90,6 +96,7 @@ var final_obs_offset := 0
 var episodes := GymEpisodes.new()
 
 var _transport: GymTransport = null  # remote mode
+var _parts: GymObservationParts = null  # Dict observations
 var _player: GymPlayer = null  # play and random modes
 var _autoreset := P.AUTORESET_NONE  # of the step in flight
 var _repeat_left := 0
@@ -136,7 +143,7 @@ func _gym_observe() -> void:
 	var d := obs_dim
 	for i in n_agents:
 		var agent: Node = agents[i]
-		var o = agent.get_observation()
+		var o = agent.get_observation() if d > 0 else []
 		if not _checked_obs:
 			if o.size() != d:
 				fail("%s.get_observation() returned %d values, the observation space has %d" % [agent.name, o.size(), d])
@@ -193,7 +200,8 @@ func _ready() -> void:
 	if _failed:
 		return
 	if mode == Mode.REMOTE:
-		err = _transport.publish_spec(spec(), n_agents, action_width, out.size())
+		err = _transport.publish_spec(spec(), n_agents, action_width, out.size(),
+				_parts.tensor_sizes() if _parts != null else [])
 		if err != "":
 			fail(err)
 	else:
@@ -210,8 +218,8 @@ func _configure() -> String:
 		return "action_repeat must be >= 1, got %d" % action_repeat
 	if max_episode_steps < 0:
 		return "max_episode_steps must be >= 0 (0: no limit), got %d" % max_episode_steps
-	if observation_size < 1:
-		return "observation_size must be >= 1"
+	if observation_size < (0 if not observation_parts.is_empty() else 1):
+		return "observation_size must be >= 1 (>= 0 with observation_parts)"
 	if action_type != ActionType.MULTI_DISCRETE and action_size < 1:
 		return "action_size must be >= 1"
 	if action_type == ActionType.MULTI_DISCRETE:
@@ -274,6 +282,9 @@ func _find_agents() -> String:
 		if not missing.is_empty():
 			return "agent %s lacks the callbacks: %s" % [agent.name, ", ".join(missing)]
 	_agents_truncate = agents[0].has_method("is_truncated")
+	if not observation_parts.is_empty():
+		_parts = GymObservationParts.new()
+		return _parts.setup(agents, observation_parts)
 	return ""
 
 
@@ -302,7 +313,7 @@ func spec() -> Dictionary:
 		"name": env_name if env_name != "" else str(name),
 		"scene": get_tree().current_scene.scene_file_path if get_tree().current_scene else "",
 		"n_agents": n_agents,
-		"observation": {"type": "box", "shape": [observation_size], "low": obs_low, "high": obs_high, "dtype": "float32"},
+		"observation": _observation_spec(obs_low, obs_high),
 		"action": action,
 		"action_width": action_width,
 		"max_episode_steps": max_episode_steps,
@@ -313,6 +324,17 @@ func spec() -> Dictionary:
 		"seed": rng.seed,
 		"engine": Engine.get_version_info()["string"],
 	}
+
+
+func _observation_spec(low: Array, high: Array) -> Dictionary:
+	var box := {"type": "box", "shape": [observation_size], "low": low, "high": high, "dtype": "float32"}
+	if _parts == null:
+		return box
+	var parts := []
+	if observation_size > 0:
+		parts.append(box.merged({"name": state_part, "kind": "box", "in_out": true}, true))
+	parts.append_array(_parts.spec_entries())
+	return {"type": "dict", "parts": parts}
 
 
 func _json_bound(v: float):
@@ -346,16 +368,23 @@ func _physics_process(_delta: float) -> void:
 
 
 func _remote_tick() -> void:
+	if _parts != null and _parts.busy:
+		return  # an answer waits for its frame
 	if _repeat_left > 0:
 		_repeat_left -= 1
 		_gym_act(actions)
 		return
 	if _step_in_flight:
 		_step_in_flight = false
-		episodes.finish_step(_autoreset)
-		if _failed:
-			return
-		_transport.answer(out)
+		if _parts != null:
+			_parts.finish_step(self, _transport, _autoreset)
+			if _parts.busy or _failed:
+				return  # the answer waits for its frame: the next command comes next tick
+		else:
+			episodes.finish_step(_autoreset)
+			if _failed:
+				return
+			_transport.answer(out)
 	var transport := _transport
 	while true:
 		var cmd := transport.wait_command()
@@ -372,6 +401,9 @@ func _remote_tick() -> void:
 			if step_mode == StepMode.IMMEDIATE:
 				for r in action_repeat - 1:
 					_gym_act(actions)
+				if _parts != null:
+					_parts.finish_step(self, transport, _autoreset)
+					return
 				episodes.finish_step(_autoreset)
 				if _failed:
 					return
@@ -384,6 +416,11 @@ func _remote_tick() -> void:
 			if (transport.flags & P.FLAG_SEED) != 0:
 				rng.seed = transport.read_seed()
 				seed(rng.seed)
+			if _parts != null:
+				_parts.reset(self, transport, transport.reset_mask())
+				if _parts.busy or _failed:
+					return  # the answer waits for its frame: the next command comes next tick
+				continue
 			episodes.reset(transport.reset_mask())
 			if _failed:
 				return

@@ -104,6 +104,17 @@ func done(i: int) -> bool:
 	return _out[_te + i] != 0.0 or _out[_tr + i] != 0.0
 
 
+## True when some agent's episode ended in this step (out holds the flags).
+func any_done() -> bool:
+	return _out.slice(_te, _tr + _n).has(1.0)
+
+
+## SAME_STEP after the parts of a Dict observation were read (GymObservationParts): what
+## finish_step(AUTORESET_SAME_STEP) does for the `out` part.
+func same_step_autoreset() -> void:
+	_same_step_autoreset()
+
+
 ## SAME_STEP: keep the last observation of finished agents in final obs, reset them, and report
 ## their first observation with this step's reward and flags.
 func _same_step_autoreset() -> void:

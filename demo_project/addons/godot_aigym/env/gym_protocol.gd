@@ -32,6 +32,9 @@ const H_FLAGS := 1
 const H_MASKED := 2
 ## out, per agent besides its observation: reward, terminated, truncated.
 const OUT_SCALARS := 3
+## Dict observations: each part not carried in out has two tensors, <prefix><kind><name>.
+const PART_OBS := "obs_"
+const PART_FINAL_OBS := "final_obs_"
 
 
 static func in_size(n_agents: int, action_width: int) -> int:
@@ -54,6 +57,11 @@ static func entry(prefix: String, kind: String) -> String:
 	return prefix + kind
 
 
+## The tensor of a Dict observation part (kind PART_OBS or PART_FINAL_OBS).
+static func part_entry(prefix: String, kind: String, part: String) -> String:
+	return prefix + kind + part
+
+
 ## Everything above, for the cross-language test.
 static func constants() -> Dictionary:
 	return {
@@ -63,5 +71,5 @@ static func constants() -> Dictionary:
 		"AUTORESET_NONE": AUTORESET_NONE, "AUTORESET_SAME_STEP": AUTORESET_SAME_STEP,
 		"FLAG_SEED": FLAG_SEED, "AUTORESET_NEXT_STEP": AUTORESET_NEXT_STEP,
 		"IN_HEADER": IN_HEADER, "H_COMMAND": H_COMMAND, "H_FLAGS": H_FLAGS, "H_MASKED": H_MASKED,
-		"OUT_SCALARS": OUT_SCALARS,
+		"OUT_SCALARS": OUT_SCALARS, "PART_OBS": PART_OBS, "PART_FINAL_OBS": PART_FINAL_OBS,
 	}

@@ -30,6 +30,8 @@ var _in_buffer := PackedFloat32Array()
 var _n_agents := 0
 var _action_width := 0
 var _out_size := 0
+var _part_sizes: Array = []  # [name, kind, total size] of the Dict parts with tensors of their own
+var _parts := {}  # part name -> [obs tensor, final obs tensor]
 var _published := false  # the spec is out: the host waits for answers, not for start-up
 var _watch: RefCounted = null  # an ErrorWatch (error_watch.gd) where Godot has Logger (>= 4.5)
 
@@ -61,8 +63,10 @@ func attach(prefix: String, spin_us: int) -> String:
 
 
 ## Publishes the space description (start-up) for the host; `n_agents`, `action_width` and
-## `out_size` are what the step tensors must hold. "" or what is wrong.
-func publish_spec(spec: Dictionary, n_agents: int, action_width: int, out_size: int) -> String:
+## `out_size` are what the step tensors must hold, `part_sizes` [name, kind, size] the Dict parts'
+## own tensors (GymObservationParts.tensor_sizes). "" or what is wrong.
+func publish_spec(spec: Dictionary, n_agents: int, action_width: int, out_size: int, part_sizes: Array = []) -> String:
+	_part_sizes = part_sizes
 	_n_agents = n_agents
 	_action_width = action_width
 	_out_size = out_size
@@ -126,6 +130,19 @@ func answer(out: PackedFloat32Array) -> void:
 	_sem_obs.post()
 
 
+## Writes the Dict parts' observations (name -> PackedByteArray for images, PackedFloat32Array
+## for boxes) into their tensors (`final`: the final-observation tensors). False: `error` says why.
+func write_parts(buffers: Dictionary, final: bool) -> bool:
+	for name in buffers:
+		var tensor = _parts[name][1 if final else 0]
+		var data = buffers[name]
+		if data.size() != tensor.size():
+			error = "observation part '%s' has %d values, its tensor '%s' %d" % [name, data.size(), tensor.get_name(), tensor.size()]
+			return false
+		tensor.write(data)
+	return true
+
+
 ## CLOSE: acknowledge (the caller quits).
 func acknowledge() -> void:
 	_sem_obs.post()
@@ -158,6 +175,17 @@ func _attach_step_tensors() -> bool:
 		error = "tensor sizes differ from the spec: in %d (expected %d), out %d (expected %d)" % [
 			_in.size(), expected_in, _out.size(), _out_size]
 		return false
+	for entry in _part_sizes:
+		var found := []
+		for kind in [P.PART_OBS, P.PART_FINAL_OBS]:
+			var tname := P.part_entry(_prefix, kind, entry[0])
+			var t = _mem.findUintTensor(tname) if entry[1] == "image" else _mem.findFloatTensor(tname)
+			if t == null or t.size() != entry[2]:
+				error = "the host did not create the observation part tensor '%s' of %d values (%s)" % [
+						tname, entry[2], "missing" if t == null else "it has %d" % t.size()]
+				return false
+			found.append(t)
+		_parts[entry[0]] = found
 	return true
 
 
