@@ -10,13 +10,23 @@ Measured (raw loops: no gymnasium wrappers, no policy; every repeat runs each co
     GodotEnv.step (1 agent) and GodotVectorEnv.step with 1 and 16 agents in one engine
     (plus 2 engines x 16 agents), in agent steps per second.
 
+Two engines x 16 agents vs one engine x 16, trivial env and cart-pole, interleaved in every
+repeat: goals >= 1.0x (trivial) and >= 1.5x (cart-pole) with the spin policy of
+godot_aigym.env.placement.spin_budgets (issue 10); the note gives the median and min-max of
+the per-repeat (paired) ratios, steadier than a ratio of medians on a busy machine.
+``--scaling-only`` runs just those four configurations (quick, many repeats).
+
 Goals (issue 11): 1 agent (trivial env, GodotEnv) >= 0.6x the empty-loop frame rate; 16 agents
 >= 12x the 1-agent agent-steps/s; and >= 10x godot_rl_agents measured on this machine with
 --fixed-fps (5,000 steps/s with 1 agent, 36,000 agent-steps/s with 16). The machine may be
 shared: compare ratios within one run, never absolute numbers across runs.
 Results: a rich table and bench/results/env.json (per metric: ours, baseline, ratio, goal, pass).
 
-    .venv/bin/python bench/bench_env.py [--repeats 5] [--seconds 1.0]
+    .venv/bin/python bench/bench_env.py [--repeats 5] [--seconds 1.0] [--scaling-only] [--out PATH]
+
+A run is marked ``loaded`` in the results when the 1-minute load average before it was above
+LOADED_LOAD (other jobs were running: absolute numbers mean little and ratios are distorted);
+``--quiet`` / ``--loaded`` override that guess.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from results_schema import machine, metrics_from_value_table, write_results  # n
 from godot_aigym.engine import GodotProcess, LaunchOptions  # noqa: E402
 from godot_aigym.env import GodotEnv, GodotVectorEnv  # noqa: E402
 from godot_aigym.env.link import demo_project, prepare_project, project_physics_fps  # noqa: E402
+from godot_aigym.env.placement import spin_budgets  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "env.json"
@@ -49,6 +60,8 @@ CARTPOLE = "res://envs/cartpole/cartpole.tscn"
 EMPTY = "res://bench/empty_loop.tscn"
 GODOT_RL_1 = 5_000.0      # godot_rl_agents, measured here with --fixed-fps: steps/s with 1 agent
 GODOT_RL_16 = 36_000.0    # ... agent-steps/s with 16 agents
+TWO_ENGINE_GOALS = {"trivial": 1.0, "cartpole": 1.5}  # 2 engines x 16 vs 1 engine x 16 (issue 10)
+LOADED_LOAD = 0.5  # 1-minute load average before the run above which it counts as loaded
 
 
 def placement(k: int) -> set[int] | None:
@@ -153,11 +166,17 @@ def median_spread(values: list[float]) -> tuple[float, list[float]]:
     return statistics.median(values), [min(values), max(values)]
 
 
+def paired_ratios(ours: Config, base: Config) -> list[float]:
+    """ours / base within each repeat (both measured back to back)."""
+    return [a / b for a, b in zip(ours.rates, base.rates)]
+
+
 def run(args: argparse.Namespace) -> dict:
     godot = resolve_godot()
     project = demo_project()
     prepare_project(project, godot)
     fps = project_physics_fps(project)
+    load_before = os.getloadavg()[0]
     configs = [
         Config("trivial_1_env", "trivial, GodotEnv, 1 agent", TRIVIAL, "GodotEnv", 1),
         Config("trivial_1_vec", "trivial, vector env, 1 agent", TRIVIAL, "vector", 1),
@@ -168,13 +187,17 @@ def run(args: argparse.Namespace) -> dict:
         Config("cartpole_16_vec", "cart-pole, vector env, 16 agents", CARTPOLE, "vector", 16),
         Config("cartpole_2x16_vec", "cart-pole, vector env, 2 engines x 16", CARTPOLE, "vector", 16, 2),
     ]
+    if args.scaling_only:
+        configs = [c for c in configs if c.key.endswith("16_vec")]
     empty: list[float] = []
     try:
         for c in configs:
             c.open(project, godot)
         for rep in range(args.repeats):
-            empty.append(empty_loop_fps(project, godot, args.frames, fps))
-            line = [f"empty {empty[-1]:,.0f} fps"]
+            line = []
+            if not args.scaling_only:
+                empty.append(empty_loop_fps(project, godot, args.frames, fps))
+                line.append(f"empty {empty[-1]:,.0f} fps")
             for c in configs:
                 line.append(f"{c.key} {c.measure(args.seconds):,.0f}")
             print(f"repeat {rep + 1}/{args.repeats}: " + ", ".join(line), flush=True)
@@ -194,11 +217,21 @@ def run(args: argparse.Namespace) -> dict:
                         "goal_met": (ratio >= goal) if (goal is not None and ratio is not None) else None,
                         "note": note}
 
-    empty_med = statistics.median(empty)
-    add("empty_loop_fps", "empty headless scene", empty, "frames/s", note=f"--fixed-fps {fps}, timed in Godot")
+    load_after = os.getloadavg()[0]
+    ratios: dict[str, list[float]] = {}
     for env in ("trivial", "cartpole"):
-        one_env, one_vec, sixteen, two = (by[f"{env}_1_env"], by[f"{env}_1_vec"], by[f"{env}_16_vec"],
-                                          by[f"{env}_2x16_vec"])
+        sixteen, two = by[f"{env}_16_vec"], by[f"{env}_2x16_vec"]
+        ratios[env] = paired_ratios(two, sixteen)
+        med, (lo, hi) = median_spread(ratios[env])
+        add(f"{env}_2x16_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
+            statistics.median(sixteen.rates), TWO_ENGINE_GOALS[env],
+            note=f"paired per-repeat ratio: median {med:.2f}x, min-max {lo:.2f}-{hi:.2f}x; spin (host us, engine us) "
+                 f"{spin_budgets(2, True)} vs {spin_budgets(1, True)} with 1 engine")
+    for env in ("trivial", "cartpole") if not args.scaling_only else ():
+        if env == "trivial":
+            empty_med = statistics.median(empty)
+            add("empty_loop_fps", "empty headless scene", empty, "frames/s", note=f"--fixed-fps {fps}, timed in Godot")
+        one_env, one_vec, sixteen = by[f"{env}_1_env"], by[f"{env}_1_vec"], by[f"{env}_16_vec"]
         add(f"{env}_1_agent_godotenv", one_env.label, one_env.rates, "steps/s", "empty loop frame rate", empty_med,
             0.6 if env == "trivial" else None)
         add(f"{env}_1_agent_vs_godot_rl", one_env.label, one_env.rates, "steps/s",
@@ -210,8 +243,7 @@ def run(args: argparse.Namespace) -> dict:
             "GodotEnv, 1 agent", statistics.median(one_env.rates))
         add(f"{env}_16_agents_vs_godot_rl", sixteen.label, sixteen.rates, "agent-steps/s",
             "godot_rl_agents, 16 agents", GODOT_RL_16, 10.0)
-        add(f"{env}_2x16_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
-            statistics.median(sixteen.rates))
+    usable = len(os.sched_getaffinity(0))
     return {
         "schema": 1,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -219,6 +251,10 @@ def run(args: argparse.Namespace) -> dict:
                     "numpy": np.__version__, "godot": godot.version},
         "params": {"repeats": args.repeats, "seconds_per_measurement": args.seconds, "empty_loop_frames": args.frames,
                    "fixed_fps": fps, "engine_cpus": "auto (each engine pinned to one CPU)",
+                   "usable_cpus": usable, "scaling_only": args.scaling_only,
+                   "spin_policy": {f"{n}_engines": list(spin_budgets(n, True)) for n in (1, 2)},
+                   "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
+                   "paired_2x16_ratios": {env: [round(r, 3) for r in rs] for env, rs in ratios.items()},
                    "godot_rl_agents_reference": {"1_agent_steps_per_s": GODOT_RL_1, "16_agents_steps_per_s": GODOT_RL_16}},
         "metrics": metrics,
     }
@@ -248,15 +284,29 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=1.0, help="duration of one measurement (default 1 s)")
     ap.add_argument("--frames", type=int, default=300_000, help="frames of the empty loop (default 300k)")
-    ap.add_argument("--no-save", action="store_true", help="do not write bench/results/env.json")
+    ap.add_argument("--scaling-only", action="store_true",
+                    help="only 1 engine x 16 vs 2 engines x 16 (trivial, cart-pole); saved only with --out")
+    ap.add_argument("--out", type=Path, help=f"results file (default {RESULTS.relative_to(REPO)})")
+    ap.add_argument("--no-save", action="store_true", help="do not write the results file")
+    busy = ap.add_mutually_exclusive_group()
+    busy.add_argument("--loaded", dest="loaded", action="store_true", default=None, help="mark the run loaded")
+    busy.add_argument("--quiet", dest="loaded", action="store_false", help="mark the run as on a quiet machine")
     args = ap.parse_args(argv)
     result = run(args)
+    before = result["params"]["load_average_1min"]["before"]
+    loaded = args.loaded if args.loaded is not None else before > LOADED_LOAD
     report(result)
-    if not args.no_save:  # bench/results_schema.py; goals here are ratio >= goal
-        write_results("env", metrics_from_value_table(result["metrics"], numeric_goal_op=">="), path=RESULTS,
+    if loaded:
+        print(f"LOADED machine (1-minute load average {before} before the run): absolute numbers mean little, "
+              "ratios are distorted")
+    out = args.out or (None if args.scaling_only else RESULTS)
+    if not args.no_save and out is not None:  # bench/results_schema.py; goals here are ratio >= goal
+        notes = [f"loaded: 1-minute load average {before} before, {result['params']['load_average_1min']['after']} "
+                 "after the run (other jobs ran meanwhile)"] if loaded else []
+        write_results("env", metrics_from_value_table(result["metrics"], numeric_goal_op=">="), path=out,
                       machine=machine(numpy=np.__version__, godot=result["machine"]["godot"]),
-                      repeats=args.repeats, spread="min-max", params=result["params"])
-        print(f"wrote {RESULTS.relative_to(REPO)}")
+                      repeats=args.repeats, spread="min-max", params=result["params"], loaded=loaded, notes=notes)
+        print(f"wrote {out}")
     return 0
 
 

@@ -44,7 +44,8 @@ class EngineLink:
     description and creates the step tensors (so several engines start in parallel).
     """
 
-    def __init__(self, options: EnvOptions | None = None, *, n_agents: int = 1, index: int | None = None) -> None:
+    def __init__(self, options: EnvOptions | None = None, *, n_agents: int = 1, index: int | None = None,
+                 n_engines: int = 1) -> None:
         self._closed = False
         self._connected = False
         self.proc: GodotProcess | None = None
@@ -67,12 +68,10 @@ class EngineLink:
         launcher = options.launcher or GodotProcess
         if options.launcher is None:
             prepare_project(self.project, options.godot)
-        spin_us, engine_spin_us = options.spin_us, options.engine_spin_us
-        if self.cpus:
-            # the engine has a CPU of its own: both sides spin longer before blocking (a blocking
-            # wake-up across CPUs costs ~55 us here, more than a whole physics step)
-            spin_us = PINNED_SPIN_US if spin_us is None else spin_us
-            engine_spin_us = PINNED_SPIN_US if engine_spin_us is None else engine_spin_us
+        # how long each side spins before blocking: the host's engines + 1 vs the usable CPUs
+        spin_us, engine_spin_us = placement.spin_budgets(n_engines, bool(self.cpus), options.spin_us,
+                                                         options.engine_spin_us)
+        self.spin_us, self.engine_spin_us = spin_us, engine_spin_us  # None: the defaults
         user = P.launch_args(self.n_agents, options.prefix, self.physics_fps, options.action_repeat,
                              options.max_episode_steps, engine_spin_us) + list(options.user_args)
         try:

@@ -86,7 +86,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 self.links.append(EngineLink(opts.replace(
                     seed=None if opts.seed is None else opts.seed + k, cpus=_engine_cpus(opts.cpus, k),
                     log_path=None if log_dir is None else os.path.join(log_dir, f"engine{k}.log")),
-                    n_agents=n_agents, index=k))
+                    n_agents=n_agents, index=k, n_engines=n_engines))  # n_engines: the spin policy
             for link in self.links:  # engines start in parallel; now collect their specs
                 link.connect()
         except BaseException:

@@ -1,0 +1,115 @@
+"""The spin policy (placement.spin_budgets): which spin budget each side gets, given the engines
+of one environment and the CPUs we may use, and that the engines receive it (--spin-us).
+No timing here: the budgets are checked as values, the engines' arguments as they were sent."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from env_testutil import DEMO, TRIVIAL
+from fake_engine import FakeEngine
+
+from godot_aigym.env import GodotEnv, GodotVectorEnv
+from godot_aigym.env.placement import PINNED_SPIN_US, spin_budgets
+
+
+@pytest.mark.parametrize("n_engines, pinned, usable, expected", [
+    (1, True, 2, (PINNED_SPIN_US, PINNED_SPIN_US)),  # host + 1 engine on 2 CPUs: both spin
+    (1, False, 2, (None, None)),                     # unpinned, enough CPUs: the module defaults
+    (2, True, 2, (0, 0)),                            # 3 spinners on 2 CPUs: block at once
+    (2, False, 2, (0, 0)),
+    (1, True, 1, (0, 0)),                            # one CPU: the peer needs ours to answer
+    (1, False, 1, (0, 0)),
+    (2, True, 3, (PINNED_SPIN_US, PINNED_SPIN_US)),  # 3 spinners, 3 CPUs
+    (3, True, 3, (0, 0)),
+    (7, True, 8, (PINNED_SPIN_US, PINNED_SPIN_US)),
+    (8, True, 8, (0, 0)),
+])
+def test_spin_budgets_by_engines_and_usable_cpus(n_engines, pinned, usable, expected):
+    assert spin_budgets(n_engines, pinned, usable=usable) == expected
+
+
+def test_spin_budgets_keep_what_the_user_asked_for():
+    assert spin_budgets(2, True, 30.0, 40, usable=2) == (30.0, 40)
+    assert spin_budgets(2, True, None, 40, usable=2) == (0, 40)
+    assert spin_budgets(1, True, 5.0, None, usable=2) == (5.0, PINNED_SPIN_US)
+
+
+def in_thread_on_one_cpu(fn):
+    """Run fn in a thread whose affinity is one CPU (the process's own mask is left alone)."""
+    out: dict = {}
+
+    def run():
+        try:
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # 0: this thread only
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_spin_budgets_count_the_cpus_we_may_use_not_the_machines():
+    # a thread confined to one CPU: one engine and its host already overflow it
+    assert in_thread_on_one_cpu(lambda: spin_budgets(1, True)) == (0, 0)
+    usable = len(os.sched_getaffinity(0))
+    assert spin_budgets(1, True) == spin_budgets(1, True, usable=usable)
+
+
+class RecordingLauncher(FakeEngine):
+    """The fake engine, remembering the arguments each engine was started with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.launched: list[list[str]] = []
+
+    def __call__(self, launch, **kwargs):
+        self.launched.append(list(launch.user_args))
+        return super().__call__(launch, **kwargs)
+
+
+def spin_arg(args: list[str]) -> int | None:
+    return int(args[args.index("--spin-us") + 1]) if "--spin-us" in args else None
+
+
+def test_every_engine_of_a_vector_env_gets_the_budget_of_the_policy(no_leaks):
+    launcher = RecordingLauncher()
+    env = GodotVectorEnv(DEMO, TRIVIAL, n_agents=2, n_engines=2, launcher=launcher, cpus=None)
+    try:
+        host, engine = spin_budgets(2, False)  # 3 spinners vs this machine's usable CPUs
+        assert [spin_arg(a) for a in launcher.launched] == [engine, engine]
+        assert [(link.spin_us, link.engine_spin_us) for link in env.links] == [(host, engine)] * 2
+        assert [link._sem_obs.spin_us for link in env.links] == [host, host]  # the host's own waits
+        env.reset(seed=0)
+    finally:
+        env.close()
+
+
+def test_engines_on_one_usable_cpu_are_told_not_to_spin(no_leaks):
+    launcher = RecordingLauncher()
+    env = in_thread_on_one_cpu(lambda: GodotVectorEnv(DEMO, TRIVIAL, n_agents=2, n_engines=2,
+                                                      launcher=launcher, cpus=None))
+    try:
+        assert [spin_arg(a) for a in launcher.launched] == [0, 0]
+        assert [link._sem_obs.spin_us for link in env.links] == [0.0, 0.0]
+    finally:
+        env.close()
+
+
+def test_a_pinned_lone_engine_spins_and_the_users_budget_wins(no_leaks):
+    cpu = max(os.sched_getaffinity(0))
+    launcher = RecordingLauncher()
+    env = GodotEnv(DEMO, TRIVIAL, launcher=launcher, cpus=[cpu])
+    env.close()
+    assert spin_arg(launcher.launched[0]) == spin_budgets(1, True)[1]
+    launcher = RecordingLauncher()
+    env = GodotVectorEnv(DEMO, TRIVIAL, n_agents=2, n_engines=2, launcher=launcher, cpus=None, engine_spin_us=7)
+    env.close()
+    assert [spin_arg(a) for a in launcher.launched] == [7, 7]
