@@ -42,6 +42,13 @@ class GodotEnvRunner(SingleAgentEnvRunner):
     """Use with ``config.env_runners(env_runner_cls=GodotEnvRunner, num_envs_per_env_runner=N)``
     and ``config.environment(<registered name>, env_config={"n_engines": M, ...})``."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        import torch
+
+        # inference on a few dozen observations: one thread, no contention with the engines
+        torch.set_num_threads(1)
+        super().__init__(*args, **kwargs)
+
     def make_env(self) -> None:
         if self.env is not None:
             env, self.env = self.env, None
