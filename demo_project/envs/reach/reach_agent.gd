@@ -14,7 +14,7 @@ const FLOOR_COLOR := Color8(0, 0, 255)
 const TILE_COLOR := Color8(255, 0, 0)
 const SKY_COLOR := Color8(0, 0, 0)
 
-## Pixels per side of the camera image.
+## Pixels per side of the camera image (the user argument --image-size N overrides it).
 @export var image_size := 42
 
 var body: Node3D
@@ -32,6 +32,7 @@ func _ready() -> void:
 	add_child(body)
 	var camera := CameraSensor3D.new()
 	camera.name = "Camera"
+	image_size = GymArgs.int_value(GymArgs.parse(), "image-size", image_size)
 	camera.width = image_size
 	camera.height = image_size
 	camera.fov = 75.0

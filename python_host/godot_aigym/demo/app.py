@@ -47,12 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--policy", default=None, help="where to export the policy (default: <project>/policy.jit)")
     ap.add_argument("--skip-training", action="store_true", help="use the existing policy.jit: export and play only")
     ap.add_argument("--window", action="store_true", help="play the final episodes in a window, in real time")
+    ap.add_argument("--env", choices=("cartpole", "reach"), default="cartpole",
+                    help="cartpole (default) or reach: the pixel demo (godot-aigym demo --env reach --help)")
     return ap
 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    pick = argparse.ArgumentParser(add_help=False)
+    pick.add_argument("--env", choices=("cartpole", "reach"), default="cartpole")
+    chosen, rest = pick.parse_known_args(argv)
+    if chosen.env == "reach":  # the pixel demo (demo/pixels.py)
+        from .pixels import main as pixel_main
+        return pixel_main(rest)
+    args = build_parser().parse_args(rest)
     console = Console(highlight=False)
     story = Story()
     try:

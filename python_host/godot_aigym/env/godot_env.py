@@ -43,7 +43,11 @@ class GodotEnv(gym.Env):
         self._blocked: str | None = _CALL_RESET  # why step() may not run now (None: it may)
         opts = EnvOptions.from_kwargs("GodotEnv", project, scene, options, kwargs)
         self.render_mode = opts.render_mode
-        link = EngineLink(opts, n_agents=1)
+        self._options = opts
+        self._episode_start: tuple[int | None] | None = None  # (seed,) of the last reset until a step
+        self._connect(EngineLink(opts, n_agents=1))
+
+    def _connect(self, link: EngineLink) -> None:
         self._link = link
         spec = link.connect()
         self.env_spec = spec
@@ -64,12 +68,14 @@ class GodotEnv(gym.Env):
         self._blocked = _CALL_RESET  # until the reset succeeded
         link.reset(seed)
         self._blocked = None
+        self._episode_start = (seed,)
         return self._observation(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._blocked is not None:
             raise RuntimeError(self._blocked)
         checked = self._check_action(action)
+        self._episode_start = None
         try:
             self._link.step(checked)
         except P.GodotScriptError:
@@ -87,9 +93,33 @@ class GodotEnv(gym.Env):
     def _observation(self) -> Any:
         return agent_observation(self._results) if self._dict else self._obs.copy()
 
-    def render(self) -> None:
-        """Rendering happens in the engine's own window (render_mode="human")."""
-        return None
+    def render(self) -> np.ndarray | None:
+        """``render_mode="rgb_array"``: the engine's main window as an (H, W, 3) uint8 array
+        (``window=(W, H)``, 64x64 by default) showing the state of the last reset/step.
+        ``"human"``: the engine's own window shows itself (None).
+
+        With ``rendering`` left at None, an rgb_array env trains headless and starts rendering at
+        its first render() call: that call must come at the start of an episode (right after
+        reset(), as RecordVideo does); the engine is then relaunched on the host's private X
+        server and the episode reset again with the same seed (an unseeded reset draws a new start).
+        """
+        if self.render_mode != "rgb_array":
+            return None
+        link = self._live()
+        if not link.renders:
+            self._start_rendering()
+        return self._link.render()
+
+    def _start_rendering(self) -> None:
+        if self._options.rendering is not None or self._episode_start is None:
+            raise P.GodotEnvError(
+                "render() needs an engine that renders: create the environment with rendering=True "
+                "(with rendering=None, render_mode='rgb_array' switches to rendering only right after reset())")
+        old = self._link
+        old.close()
+        self._options = self._options.replace(rendering=True)
+        self._connect(EngineLink(self._options, n_agents=1))
+        self._link.reset(self._episode_start[0])
 
     def close(self) -> None:
         link, self._link = self._link, None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import math
 import re
 import warnings
 from typing import Any
@@ -92,7 +93,7 @@ class EngineLink:
                                    fixed_fps=None if options.run_realtime else self.physics_fps,
                                    headless=options.run_headless, engine_args=tuple(options.engine_args),
                                    user_args=tuple(user), env=dict(options.env or {}))
-            if options.rendering:
+            if options.wants_rendering:
                 launch = self._rendering(launch)
             self.proc = launcher(launch, godot=options.godot, log_path=options.log_path, cpus=self.cpus)
             self.mem.set_peer(self.proc.popen)
@@ -148,6 +149,9 @@ class EngineLink:
             if spec.parts:
                 results = self._part_views(spec, results)
             self.results = results
+            self._frame = (None if spec.frame_shape is None else
+                           self.mem.newUintTensor(self.names["frame"], math.prod(spec.frame_shape)).view
+                           .reshape(spec.frame_shape))
             self._command = self._flags = 0  # what the header holds (written only when it changes)
             self._connected = True
             return spec
@@ -226,6 +230,23 @@ class EngineLink:
         if self._errors[0]:
             self.report_errors(4)
         return self.results
+
+    @property
+    def renders(self) -> bool:
+        """The engine renders: `render()` returns frames."""
+        return self.spec is not None and self.spec.frame_shape is not None
+
+    def render(self) -> np.ndarray:
+        """The main window's next frame, (H, W, 3) uint8 (a copy), drawn with the state of the
+        last answer (CMD_RENDER)."""
+        h = self._live_header()
+        if self._frame is None:
+            raise P.GodotEnvError(f"the engine running {self.scene} renders nothing (--headless): create the "
+                                  "environment with rendering=True to get frames")
+        h[P.H_COMMAND] = self._command = P.CMD_RENDER
+        self._sem_action.post()
+        self.receive(stacklevel=4)
+        return self._frame.copy()
 
     def reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> Results:
         self.send_reset(seed, mask)

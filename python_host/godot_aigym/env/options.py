@@ -67,7 +67,7 @@ class EnvOptions:
     # None is GodotProcess (tests pass a protocol-level fake engine, tests/env/fake_engine.py)
     launcher: Any = None
     # the engine renders (camera sensors, render()) on this host's private X server
-    rendering: bool = False
+    rendering: bool | None = None     # None: render_mode "human" without a DISPLAY of the user's
     window: tuple = (64, 64)          # the main window when rendering: render()'s frame size
     chunk_size: int = 1 << 24         # bytes of the shared-memory chunk (images need room)
 
@@ -91,8 +91,8 @@ class EnvOptions:
             raise ValueError(f"engine_errors must be one of {P.ENGINE_ERRORS}, got {self.engine_errors!r}")
         if self.physics_fps is not None and (not _is_int(self.physics_fps) or self.physics_fps < 1):
             raise ValueError(f"physics_fps must be a positive integer, got {self.physics_fps!r}")
-        if not isinstance(self.rendering, bool):
-            raise ValueError(f"rendering must be True or False, got {self.rendering!r}")
+        if self.rendering is not None and not isinstance(self.rendering, bool):
+            raise ValueError(f"rendering must be True, False or None, got {self.rendering!r}")
         if not _is_int(self.chunk_size) or self.chunk_size < 1 << 16:
             raise ValueError(f"chunk_size must be an integer >= 65536 bytes, got {self.chunk_size!r}")
         if (not isinstance(self.window, (tuple, list)) or len(self.window) != 2
@@ -104,8 +104,15 @@ class EnvOptions:
                 raise ValueError(f"{name} must be a sequence of strings, got {value!r}")
 
     @property
+    def wants_rendering(self) -> bool:
+        """The engine renders on the host's private X server."""
+        if self.rendering is None:
+            return self.render_mode == "human" and not os.environ.get("DISPLAY")
+        return self.rendering
+
+    @property
     def run_headless(self) -> bool:
-        if self.rendering:
+        if self.wants_rendering:
             return False
         return self.render_mode != "human" if self.headless is None else bool(self.headless)
 

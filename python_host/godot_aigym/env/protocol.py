@@ -39,12 +39,13 @@ DEFAULT_PREFIX = "gym_"
 
 # message tensors: name -> capacity in bytes (4 of them for the length)
 MESSAGE_CAPACITY = {"spec": 65536, "fatal": 4096, "error_texts": 16384}
-ENTRY_KINDS = ("spec", "fatal", "error_texts", "errors", "seed", "sem_action", "sem_obs", "in", "out")
+ENTRY_KINDS = ("spec", "fatal", "error_texts", "errors", "seed", "sem_action", "sem_obs", "in", "out", "frame")
 
 # commands (in[H_COMMAND]) and flags (in[H_FLAGS])
 CMD_STEP = 1
 CMD_RESET = 2
 CMD_CLOSE = 3
+CMD_RENDER = 4              # draw the main window's next frame into `frame` (engines that render)
 AUTORESET_NONE = 0          # STEP: finished agents stay finished (the host resets them)
 AUTORESET_SAME_STEP = 1     # STEP: finished agents are reset in the same step; last obs in final obs
 FLAG_SEED = 2               # RESET: seed the game's RNG from `seed` first
@@ -316,6 +317,7 @@ class EnvSpec:
     in_size: int
     out_size: int
     parts: tuple = ()   # ObsPart of a Dict observation (empty: a flat Box)
+    frame_shape: tuple | None = None  # (H, W, 3) of render() frames; None: the engine renders nothing
 
     @property
     def tensor_parts(self) -> tuple:
@@ -343,7 +345,8 @@ class EnvSpec:
                        discrete=discrete, max_episode_steps=int(raw.get("max_episode_steps", 0)),
                        action_repeat=int(raw.get("action_repeat", 1)),
                        physics_ticks_per_second=int(raw.get("physics_ticks_per_second", 0)),
-                       in_size=int(raw["in_size"]), out_size=int(raw["out_size"]), parts=parts)
+                       in_size=int(raw["in_size"]), out_size=int(raw["out_size"]), parts=parts,
+                       frame_shape=(int(raw["frame"][0]), int(raw["frame"][1]), 3) if raw.get("frame") else None)
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise GodotEnvError(f"malformed environment description ({type(e).__name__}: {e})") from None
         if spec.in_size != in_size(n, width) or spec.out_size != out_size(n, d):

@@ -97,6 +97,7 @@ var episodes := GymEpisodes.new()
 
 var _transport: GymTransport = null  # remote mode
 var _parts: GymObservationParts = null  # Dict observations
+var _frame := GymFrame.new()  # render() frames
 var _player: GymPlayer = null  # play and random modes
 var _autoreset := P.AUTORESET_NONE  # of the step in flight
 var _repeat_left := 0
@@ -200,6 +201,7 @@ func _ready() -> void:
 	if _failed:
 		return
 	if mode == Mode.REMOTE:
+		_transport.frame_shape = GymFrame.shape()
 		err = _transport.publish_spec(spec(), n_agents, action_width, out.size(),
 				_parts.tensor_sizes() if _parts != null else [])
 		if err != "":
@@ -320,6 +322,7 @@ func spec() -> Dictionary:
 		"action_repeat": action_repeat,
 		"physics_ticks_per_second": Engine.physics_ticks_per_second,
 		"in_size": P.in_size(n_agents, action_width),
+		"frame": GymFrame.shape(),
 		"out_size": out.size(),
 		"seed": rng.seed,
 		"engine": Engine.get_version_info()["string"],
@@ -368,7 +371,7 @@ func _physics_process(_delta: float) -> void:
 
 
 func _remote_tick() -> void:
-	if _parts != null and _parts.busy:
+	if (_parts != null and _parts.busy) or _frame.busy:
 		return  # an answer waits for its frame
 	if _repeat_left > 0:
 		_repeat_left -= 1
@@ -425,6 +428,9 @@ func _remote_tick() -> void:
 			if _failed:
 				return
 			transport.answer(out)
+		elif cmd == P.CMD_RENDER and not transport.frame_shape.is_empty():
+			_frame.render(self, transport)
+			return  # the frame is drawn after this tick; the next command comes next tick
 		elif cmd == P.CMD_CLOSE:
 			mode = Mode.NONE
 			transport.acknowledge()

@@ -31,6 +31,9 @@ func start(env: Node, random: bool) -> String:
 	if random:
 		return ""
 	var policy_path: String = env.policy_path
+	if env._parts != null:
+		return ("play mode cannot feed the observation parts %s to cTorchModel yet (Dict/image observations): "
+				+ "run this policy from Python (GodotEnv) instead") % str(env.observation_parts.keys())
 	if not ClassDB.class_exists(&"cTorchModel"):
 		return "play mode needs cTorchModel (the godot_aigym_torch library is not loaded)"
 	if not ResourceLoader.exists(policy_path):

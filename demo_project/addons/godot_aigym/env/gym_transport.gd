@@ -32,6 +32,9 @@ var _action_width := 0
 var _out_size := 0
 var _part_sizes: Array = []  # [name, kind, total size] of the Dict parts with tensors of their own
 var _parts := {}  # part name -> [obs tensor, final obs tensor]
+var _frame: cPersistentUintTensor
+## (height, width) of render() frames ([] when the engine renders nothing).
+var frame_shape: Array = []
 var _published := false  # the spec is out: the host waits for answers, not for start-up
 var _watch: RefCounted = null  # an ErrorWatch (error_watch.gd) where Godot has Logger (>= 4.5)
 
@@ -141,6 +144,17 @@ func write_parts(buffers: Dictionary, final: bool) -> bool:
 			return false
 		tensor.write(data)
 	return true
+
+
+## Writes a render() frame (H×W×3 bytes) into the frame tensor. False: `error` says why.
+func write_frame(data: PackedByteArray) -> bool:
+	if _frame == null:
+		_frame = _mem.findUintTensor(_prefix + "frame")
+	if _frame == null or _frame.size() != data.size():
+		error = "the host's '%sframe' tensor is %s, a frame has %d bytes" % [
+				_prefix, "missing" if _frame == null else "%d bytes" % _frame.size(), data.size()]
+		return false
+	return _frame.write(data)
 
 
 ## CLOSE: acknowledge (the caller quits).

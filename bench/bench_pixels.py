@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Pixel observations through the env layer: camera images per second into Python.
+
+The Reach scene (demo_project/envs/reach: low-poly unshaded floor and tile, one CameraSensor3D
+per agent) at 84x84 RGB, stepped through `GodotVectorEnv` (Dict observations, a uint8 tensor per
+part, zero-copy views copied out once per step) with random actions, under the host's private Xvfb
+on Mesa llvmpipe: 1 and 16 camera agents per engine, and 2 engines x 16. In the same run, the
+in-engine render-and-read-back rate of bench_render.py's low-poly scene at the same size and
+agent counts (its `in_engine`), and the per-step cost of carrying the image on the host (copying
+the (N, 84, 84, 3) views out of shared memory).
+
+    PYTHONPATH=python_host .venv/bin/python bench/bench_pixels.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "python_host"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_render import _loaded, in_engine  # noqa: E402
+from results_schema import goal, load_average, machine, metric, write_results  # noqa: E402
+
+from godot_aigym.display import close_shared_display, shared_display  # noqa: E402
+from godot_aigym.engine import ensure_imported  # noqa: E402
+from godot_aigym.env import GodotVectorEnv  # noqa: E402
+from godot_aigym.env.project import demo_project  # noqa: E402
+from godot_aigym.runtime import resolve_godot  # noqa: E402
+
+SCENE = "res://envs/reach/reach.tscn"
+SIZE = 84
+
+
+def through_env(engines: int, agents: int, steps: int) -> tuple[float, float]:
+    """(images/s into Python, seconds per step spent copying the images out of shared memory)."""
+    envs = GodotVectorEnv(scene=SCENE, n_agents=agents, n_engines=engines, seed=0, rendering=True,
+                          user_args=("--image-size", str(SIZE)))
+    try:
+        rng = np.random.default_rng(0)
+        envs.reset(seed=0)
+        for _ in range(5):  # warm-up
+            envs.step(rng.integers(0, 5, envs.num_envs))
+        actions = [rng.integers(0, 5, envs.num_envs) for _ in range(steps)]
+        t0 = time.perf_counter()
+        for a in actions:
+            obs, *_ = envs.step(a)
+        elapsed = time.perf_counter() - t0
+        assert obs["camera"].shape == (envs.num_envs, SIZE, SIZE, 3)
+        views = [link.results.parts["camera"] for link in envs.links]
+        t1 = time.perf_counter()
+        for _ in range(steps):
+            for v in views:
+                v.copy()
+        copy_s = (time.perf_counter() - t1) / steps
+    finally:
+        envs.close()
+    return engines * agents * steps / elapsed, copy_s
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps-1", type=int, default=200)
+    ap.add_argument("--steps-16", type=int, default=40)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+
+    godot = resolve_godot()
+    ensure_imported(REPO / "tests" / "project", godot)
+    ensure_imported(demo_project(), godot)
+    display = shared_display(godot)
+    load_before = load_average()
+    rows = {}
+    try:
+        for engines, agents, steps in ((1, 1, args.steps_1), (1, 16, args.steps_16), (2, 16, args.steps_16)):
+            eng = [in_engine(godot, display, agents, steps, engines)["capture"] for _ in range(args.repeats)]
+            runs = [through_env(engines, agents, steps) for _ in range(args.repeats)]
+            rows[(engines, agents)] = {"engine": eng, "python": [r[0] for r in runs], "copy": [r[1] for r in runs]}
+    finally:
+        close_shared_display()
+    load_after = load_average()
+
+    metrics = []
+    print(f"\nimages/s at {SIZE}x{SIZE} RGB through GodotVectorEnv (Reach scene), median of {args.repeats}")
+    print(f"{'engines x agents':>16} {'in engine':>10} {'into Python':>12} {'ratio':>6} {'image copy/step':>16} {'share':>6}")
+    for (engines, agents), r in rows.items():
+        med = {k: statistics.median(v) for k, v in r.items()}
+        step_s = engines * agents / med["python"]
+        share = med["copy"] / step_s
+        print(f"{f'{engines} x {agents}':>16} {med['engine']:>10.0f} {med['python']:>12.0f} "
+              f"{med['python'] / med['engine']:>6.2f} {med['copy'] * 1e6:>13.0f} us {share:>6.1%}")
+        key = f"{engines}x{agents}"
+        metrics.append(metric(
+            f"pixels_{key}_env", f"{engines} engine(s) x {agents} camera agent(s), into Python through GodotVectorEnv",
+            "images/s", med["python"], better="higher", ours_spread=(min(r["python"]), max(r["python"])),
+            baseline_name="in-engine render + read back (bench_render's low-poly scene, same run)",
+            baseline=med["engine"], baseline_spread=(min(r["engine"]), max(r["engine"])),
+            goal=goal(">=", 0.9, ">= 0.9x the in-engine render-and-read-back rate"),
+            also=[{"name": "host image copy per step (s)", "value": med["copy"]},
+                  {"name": "share of the step", "value": share}],
+            note=("Dict observation, one uint8 tensor per part; the engine answers after the frame drawn "
+                  "with physics paused (one frame per step); different low-poly scenes on both sides")))
+    path = write_results(
+        "pixels", metrics, path=args.out, machine=machine(godot=godot.version), repeats=args.repeats,
+        spread="min-max", loaded=_loaded(load_before, load_after),
+        params={"width": SIZE, "height": SIZE, "channels": 3, "steps_1_agent": args.steps_1,
+                "steps_16_agents": args.steps_16, "renderer": "opengl3 (compatibility) on Mesa llvmpipe, Xvfb"},
+        notes=[f"load average before/after: {load_before}/{load_after} (the machine is shared)"])
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
