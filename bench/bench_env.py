@@ -86,9 +86,11 @@ def empty_loop_fps(project: Path, godot, frames: int, fps: int) -> float:
 class Config:
     """One environment set-up and its raw step loop."""
 
-    def __init__(self, key: str, label: str, scene: str, api: str, n_agents: int, n_engines: int = 1):
+    def __init__(self, key: str, label: str, scene: str, api: str, n_agents: int, n_engines: int = 1,
+                 pinned: bool = True, **spin: float):
         self.key, self.label, self.scene, self.api = key, label, scene, api
         self.n_agents, self.n_engines = n_agents, n_engines
+        self.pinned, self.spin = pinned, spin  # spin: explicit spin_us / engine_spin_us (default: the policy)
         self.env = None
         self.rates: list[float] = []
 
@@ -100,13 +102,13 @@ class Config:
         # max_episode_steps=0: no truncation, so the trivial loop never resets; the cart-pole's
         # episodes end (and restart) naturally, inside the engine for the vector env.
         # all configurations stay open during the run: place them explicitly, as each would be alone
-        cpus = [placement(k) for k in range(self.n_engines)]
+        cpus = [placement(k) if self.pinned else None for k in range(self.n_engines)]
         if self.api == "GodotEnv":
             self.env = GodotEnv(project, self.scene, seed=0, max_episode_steps=0, cpus=cpus[0], godot=godot)
         else:
             self.env = GodotVectorEnv(project, self.scene, n_agents=self.n_agents, n_engines=self.n_engines,
                                       seed=0, max_episode_steps=0, cpus=[sorted(c) for c in cpus] if cpus[0] else None,
-                                      godot=godot)
+                                      godot=godot, **self.spin)
         self.env.reset(seed=0)
 
     def step_fn(self):
@@ -187,8 +189,14 @@ def run(args: argparse.Namespace) -> dict:
         Config("cartpole_16_vec", "cart-pole, vector env, 16 agents", CARTPOLE, "vector", 16),
         Config("cartpole_2x16_vec", "cart-pole, vector env, 2 engines x 16", CARTPOLE, "vector", 16, 2),
     ]
+    if args.compare_spin:  # the alternatives the spin policy was chosen against, in the same run
+        for env, scene in (("trivial", TRIVIAL), ("cartpole", CARTPOLE)):
+            configs += [Config(f"{env}_2x16_spin_vec", f"{env}, 2 engines x 16, pinned, spinning 1 ms", scene,
+                               "vector", 16, 2, spin_us=1000, engine_spin_us=1000),
+                        Config(f"{env}_2x16_unpinned_vec", f"{env}, 2 engines x 16, unpinned", scene,
+                               "vector", 16, 2, pinned=False)]
     if args.scaling_only:
-        configs = [c for c in configs if c.key.endswith("16_vec")]
+        configs = [c for c in configs if c.n_agents == 16]
     empty: list[float] = []
     try:
         for c in configs:
@@ -220,13 +228,17 @@ def run(args: argparse.Namespace) -> dict:
     load_after = os.getloadavg()[0]
     ratios: dict[str, list[float]] = {}
     for env in ("trivial", "cartpole"):
-        sixteen, two = by[f"{env}_16_vec"], by[f"{env}_2x16_vec"]
-        ratios[env] = paired_ratios(two, sixteen)
-        med, (lo, hi) = median_spread(ratios[env])
-        add(f"{env}_2x16_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
-            statistics.median(sixteen.rates), TWO_ENGINE_GOALS[env],
-            note=f"paired per-repeat ratio: median {med:.2f}x, min-max {lo:.2f}-{hi:.2f}x; spin (host us, engine us) "
-                 f"{spin_budgets(2, True)} vs {spin_budgets(1, True)} with 1 engine")
+        sixteen = by[f"{env}_16_vec"]
+        for suffix in ("2x16", "2x16_spin", "2x16_unpinned"):
+            two = by.get(f"{env}_{suffix}_vec")
+            if two is None:
+                continue
+            ratios[f"{env}_{suffix}"] = paired_ratios(two, sixteen)
+            med, (lo, hi) = median_spread(ratios[f"{env}_{suffix}"])
+            spin = two.spin or "policy"
+            add(f"{env}_{suffix}_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
+                statistics.median(sixteen.rates), TWO_ENGINE_GOALS[env] if suffix == "2x16" else None,
+                note=f"paired per-repeat ratio: median {med:.2f}x, min-max {lo:.2f}-{hi:.2f}x; spin {spin}")
     for env in ("trivial", "cartpole") if not args.scaling_only else ():
         if env == "trivial":
             empty_med = statistics.median(empty)
@@ -251,7 +263,7 @@ def run(args: argparse.Namespace) -> dict:
                     "numpy": np.__version__, "godot": godot.version},
         "params": {"repeats": args.repeats, "seconds_per_measurement": args.seconds, "empty_loop_frames": args.frames,
                    "fixed_fps": fps, "engine_cpus": "auto (each engine pinned to one CPU)",
-                   "usable_cpus": usable, "scaling_only": args.scaling_only,
+                   "usable_cpus": usable, "scaling_only": args.scaling_only, "compare_spin": args.compare_spin,
                    "spin_policy": {f"{n}_engines": list(spin_budgets(n, True)) for n in (1, 2)},
                    "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
                    "paired_2x16_ratios": {env: [round(r, 3) for r in rs] for env, rs in ratios.items()},
@@ -286,6 +298,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=300_000, help="frames of the empty loop (default 300k)")
     ap.add_argument("--scaling-only", action="store_true",
                     help="only 1 engine x 16 vs 2 engines x 16 (trivial, cart-pole); saved only with --out")
+    ap.add_argument("--compare-spin", action="store_true",
+                    help="also 2 engines x 16 spinning 1 ms (the old budget) and unpinned, against the same 1 x 16")
     ap.add_argument("--out", type=Path, help=f"results file (default {RESULTS.relative_to(REPO)})")
     ap.add_argument("--no-save", action="store_true", help="do not write the results file")
     busy = ap.add_mutually_exclusive_group()

@@ -18,14 +18,15 @@ from godot_aigym.env.placement import PINNED_SPIN_US, spin_budgets
 @pytest.mark.parametrize("n_engines, pinned, usable, expected", [
     (1, True, 2, (PINNED_SPIN_US, PINNED_SPIN_US)),  # host + 1 engine on 2 CPUs: both spin
     (1, False, 2, (None, None)),                     # unpinned, enough CPUs: the module defaults
-    (2, True, 2, (0, 0)),                            # 3 spinners on 2 CPUs: block at once
-    (2, False, 2, (0, 0)),
-    (1, True, 1, (0, 0)),                            # one CPU: the peer needs ours to answer
+    (2, True, 2, (PINNED_SPIN_US, 0)),               # 3 spinners on 2 CPUs: the engines block at once
+    (2, False, 2, (None, 0)),
+    (1, True, 1, (0, 0)),                            # one CPU: nobody spins
     (1, False, 1, (0, 0)),
+    (4, True, 1, (0, 0)),
     (2, True, 3, (PINNED_SPIN_US, PINNED_SPIN_US)),  # 3 spinners, 3 CPUs
-    (3, True, 3, (0, 0)),
+    (3, True, 3, (PINNED_SPIN_US, 0)),
     (7, True, 8, (PINNED_SPIN_US, PINNED_SPIN_US)),
-    (8, True, 8, (0, 0)),
+    (8, False, 8, (None, 0)),
 ])
 def test_spin_budgets_by_engines_and_usable_cpus(n_engines, pinned, usable, expected):
     assert spin_budgets(n_engines, pinned, usable=usable) == expected
@@ -33,7 +34,8 @@ def test_spin_budgets_by_engines_and_usable_cpus(n_engines, pinned, usable, expe
 
 def test_spin_budgets_keep_what_the_user_asked_for():
     assert spin_budgets(2, True, 30.0, 40, usable=2) == (30.0, 40)
-    assert spin_budgets(2, True, None, 40, usable=2) == (0, 40)
+    assert spin_budgets(2, True, None, 40, usable=2) == (PINNED_SPIN_US, 40)
+    assert spin_budgets(2, True, 30.0, None, usable=2) == (30.0, 0)
     assert spin_budgets(1, True, 5.0, None, usable=2) == (5.0, PINNED_SPIN_US)
 
 
@@ -61,6 +63,7 @@ def test_spin_budgets_count_the_cpus_we_may_use_not_the_machines():
     assert in_thread_on_one_cpu(lambda: spin_budgets(1, True)) == (0, 0)
     usable = len(os.sched_getaffinity(0))
     assert spin_budgets(1, True) == spin_budgets(1, True, usable=usable)
+    assert spin_budgets(2, True) == spin_budgets(2, True, usable=usable)
 
 
 class RecordingLauncher(FakeEngine):
@@ -92,7 +95,7 @@ def test_every_engine_of_a_vector_env_gets_the_budget_of_the_policy(no_leaks):
         env.close()
 
 
-def test_engines_on_one_usable_cpu_are_told_not_to_spin(no_leaks):
+def test_nothing_spins_on_one_usable_cpu(no_leaks):
     launcher = RecordingLauncher()
     env = in_thread_on_one_cpu(lambda: GodotVectorEnv(DEMO, TRIVIAL, n_agents=2, n_engines=2,
                                                       launcher=launcher, cpus=None))
