@@ -49,12 +49,12 @@ def direct_rate(agents: int, steps: int) -> float:
         env.close()
 
 
-def runner_group(n_runners: int, agents: int):
+def runner_group(n_runners: int, agents: int, env_config: dict | None = None):
     from ray.rllib.env.env_runner_group import EnvRunnerGroup
 
     from godot_aigym.rllib.train import build_config
 
-    config = build_config(ENV, env_runners=n_runners, agents=agents, seed=0, cpus_per_runner=0)
+    config = build_config(ENV, env_runners=n_runners, agents=agents, seed=0, cpus_per_runner=0, env_config=env_config)
     t = time.perf_counter()
     group = EnvRunnerGroup(config=config, local_env_runner=False)
     group.foreach_env_runner(lambda r: r.num_envs, local_env_runner=False)  # engines up
@@ -75,6 +75,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--agents", type=int, default=16)
     p.add_argument("--steps", type=int, default=600, help="vector steps per measurement")
+    p.add_argument("--runner-cpus", choices=["spread", "none"], default="spread",
+                   help="engine CPUs of the runners: GodotEnvRunner's one CPU per engine, or no pinning")
     p.add_argument("--no-save", action="store_true")
     args = p.parse_args(argv)
 
@@ -88,7 +90,8 @@ def main(argv=None) -> int:
         groups = {}
         startup = {}
         for n in (1, 2):
-            groups[n], startup[n] = runner_group(n, args.agents)
+            groups[n], startup[n] = runner_group(n, args.agents,
+                                                 {"cpus": None} if args.runner_cpus == "none" else None)
         rates = {"direct": [], 1: [], 2: []}
         sizes = []
         for n in (1, 2):  # warm-up: first episodes, first pickles
@@ -143,7 +146,8 @@ def main(argv=None) -> int:
             "rllib", metrics, machine=machine(ray=_ray.__version__, gymnasium=gymnasium.__version__),
             repeats=args.repeats, spread="min-max", loaded=True,
             params={"scene": SCENE, "agents": args.agents, "steps_per_measurement": args.steps,
-                    "action": "random (EnvRunner.sample(random_actions=True))"},
+                    "action": "random (EnvRunner.sample(random_actions=True))",
+                    "runner_cpus": args.runner_cpus},
             notes=["the machine (2 vCPUs) was shared with other jobs during the run "
                    f"(load average {load_before} before, {load_after} after)",
                    "RLlib rates are wall time of sample() seen from the driver, episodes returned included",
