@@ -104,8 +104,9 @@ def main() -> None:
             baseline_name="in-engine render + read back (bench_render's low-poly scene, same run)",
             baseline=med["engine"], baseline_spread=(min(r["engine"]), max(r["engine"])),
             goal=goal(">=", 0.9, ">= 0.9x the in-engine render-and-read-back rate"),
-            also=[{"name": "host image copy per step (s)", "value": med["copy"]},
-                  {"name": "share of the step", "value": share}],
+            also=[{"name": "host image copy per step (s)", "value": med["copy"],
+                   "spread": [min(r["copy"]), max(r["copy"])]},
+                  {"name": "share of the step", "value": share, "spread": None}],
             note=("Dict observation, one uint8 tensor per part; the engine answers after the frame drawn "
                   "with physics paused (one frame per step); different low-poly scenes on both sides")))
     path = write_results(
