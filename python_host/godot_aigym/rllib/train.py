@@ -26,7 +26,8 @@ THRESHOLD = 475.0
 
 def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 16, engines: int = 1,
                  seed: int | None = 0, env_config: dict | None = None, runner_resources: dict | None = None,
-                 cpus_per_runner: float = 1, fragment: int = 16, lr_decay_steps: int = 300_000, restart_failed_env_runners: bool = True):
+                 cpus_per_runner: float = 1, fragment: int = 16, lr_decay_steps: int = 300_000,
+                 restart_failed_env_runners: bool = True):
     """A PPOConfig whose EnvRunners each drive ``agents`` x ``engines`` sub-environments."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
@@ -42,7 +43,8 @@ def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 
                          num_cpus_per_env_runner=cpus_per_runner,
                          custom_resources_per_env_runner=runner_resources or {})
             .training(train_batch_size_per_learner=batch, minibatch_size=min(batch, 256), num_epochs=20,
-                      lr=[[0, 1e-3], [lr_decay_steps, 0.0]], gamma=0.98, lambda_=0.8, entropy_coeff=0.0, clip_param=0.2, kl_coeff=0.0,
+                      lr=[[0, 1e-3], [lr_decay_steps, 0.0]], gamma=0.98, lambda_=0.8, entropy_coeff=0.0,
+                      clip_param=0.2, kl_coeff=0.0,
                       vf_clip_param=1e4, vf_loss_coeff=0.5)
             .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64], fcnet_activation="tanh"))
             .fault_tolerance(restart_failed_env_runners=restart_failed_env_runners,
