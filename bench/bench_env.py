@@ -190,10 +190,10 @@ def run(args: argparse.Namespace) -> dict:
         Config("cartpole_2x16_vec", "cart-pole, vector env, 2 engines x 16", CARTPOLE, "vector", 16, 2),
     ]
     if args.compare_spin:  # the alternatives the spin policy was chosen against, in the same run
-        for env, scene in (("trivial", TRIVIAL), ("cartpole", CARTPOLE)):
-            configs += [Config(f"{env}_2x16_spin_vec", f"{env}, 2 engines x 16, pinned, spinning 1 ms", scene,
+        for env, name, scene in (("trivial", "trivial", TRIVIAL), ("cartpole", "cart-pole", CARTPOLE)):
+            configs += [Config(f"{env}_2x16_spin_vec", f"{name}, 2 engines x 16, pinned, spinning 1 ms", scene,
                                "vector", 16, 2, spin_us=1000, engine_spin_us=1000),
-                        Config(f"{env}_2x16_unpinned_vec", f"{env}, 2 engines x 16, unpinned", scene,
+                        Config(f"{env}_2x16_unpinned_vec", f"{name}, 2 engines x 16, unpinned", scene,
                                "vector", 16, 2, pinned=False)]
     if args.scaling_only:
         configs = [c for c in configs if c.n_agents == 16]
@@ -226,19 +226,6 @@ def run(args: argparse.Namespace) -> dict:
                         "note": note}
 
     load_after = os.getloadavg()[0]
-    ratios: dict[str, list[float]] = {}
-    for env in ("trivial", "cartpole"):
-        sixteen = by[f"{env}_16_vec"]
-        for suffix in ("2x16", "2x16_spin", "2x16_unpinned"):
-            two = by.get(f"{env}_{suffix}_vec")
-            if two is None:
-                continue
-            ratios[f"{env}_{suffix}"] = paired_ratios(two, sixteen)
-            med, (lo, hi) = median_spread(ratios[f"{env}_{suffix}"])
-            spin = two.spin or "policy"
-            add(f"{env}_{suffix}_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
-                statistics.median(sixteen.rates), TWO_ENGINE_GOALS[env] if suffix == "2x16" else None,
-                note=f"paired per-repeat ratio: median {med:.2f}x, min-max {lo:.2f}-{hi:.2f}x; spin {spin}")
     for env in ("trivial", "cartpole") if not args.scaling_only else ():
         if env == "trivial":
             empty_med = statistics.median(empty)
@@ -255,6 +242,19 @@ def run(args: argparse.Namespace) -> dict:
             "GodotEnv, 1 agent", statistics.median(one_env.rates))
         add(f"{env}_16_agents_vs_godot_rl", sixteen.label, sixteen.rates, "agent-steps/s",
             "godot_rl_agents, 16 agents", GODOT_RL_16, 10.0)
+    ratios: dict[str, list[float]] = {}
+    for env in ("trivial", "cartpole"):
+        sixteen = by[f"{env}_16_vec"]
+        for suffix in ("2x16", "2x16_spin", "2x16_unpinned"):
+            two = by.get(f"{env}_{suffix}_vec")
+            if two is None:
+                continue
+            ratios[f"{env}_{suffix}"] = paired_ratios(two, sixteen)
+            med, (lo, hi) = median_spread(ratios[f"{env}_{suffix}"])
+            spin = two.spin or dict(zip(("spin_us", "engine_spin_us"), spin_budgets(2, two.pinned)), policy=True)
+            add(f"{env}_{suffix}_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
+                statistics.median(sixteen.rates), TWO_ENGINE_GOALS[env] if suffix == "2x16" else None,
+                note=f"paired per-repeat ratio: median {med:.2f}x, min-max {lo:.2f}-{hi:.2f}x; spin {spin}")
     usable = len(os.sched_getaffinity(0))
     return {
         "schema": 1,
