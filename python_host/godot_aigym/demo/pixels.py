@@ -9,7 +9,9 @@ episodes are cut at 60 steps. **Solved: mean return >= 1.8 over the last 100 tra
 
 16 agents render in one engine on the host's private X server (Mesa llvmpipe, no GPU). Written
 to the output folder: ``reach_learning_curve.png`` and ``reach_episode.mp4`` (one greedy episode
-as the agent saw it, upscaled), and ``reach_policy.zip`` (the SB3 model).
+as the agent saw it, upscaled), ``reach_policy.zip`` (the SB3 model) and ``reach_policy.jit`` (its
+actor, exported); 10 seeded greedy episodes are then played from Python and in Godot, where
+cTorchModel acts on the engine's own camera frames. Exit code 0: solved, and the same returns.
 """
 
 from __future__ import annotations
@@ -23,6 +25,50 @@ import numpy as np
 
 REACH_SCENE = "res://envs/reach/reach.tscn"
 THRESHOLD = 1.8
+
+
+def _torch_module():
+    import torch
+    return torch.nn.Module
+
+
+class PixelPolicy(_torch_module()):
+    """SB3's CnnPolicy actor on raw channel-last pixels, for export_policy: (B, H, W, C) floats
+    0..255 -> action logits (what VecTransposeImage and SB3's image preprocessing do, inside)."""
+
+    def __init__(self, policy) -> None:
+        super().__init__()
+        self.features = policy.features_extractor
+        self.mlp = policy.mlp_extractor
+        self.action_net = policy.action_net
+
+    def forward(self, x):
+        x = x.permute(0, 3, 1, 2) / 255.0
+        return self.action_net(self.mlp.forward_actor(self.features(x)))
+
+
+def play_in_engine(policy_path, seed: int, episodes: int, *, project=None, godot=None) -> dict:
+    """Play `episodes` Reach episodes in the engine (cTorchModel from the cameras, no Python) with
+    ``--seed seed``; the AIGYM_PLAY_RESULT dict (returns, lengths, ...)."""
+    import json
+
+    from ..display import rendering_launch_options, shared_display
+    from ..engine import GodotProcess, GodotProcessError, LaunchOptions
+    from ..env.project import demo_project
+    from ..runtime import resolve_godot
+
+    godot = godot or resolve_godot()
+    display, support = shared_display(godot)
+    options = rendering_launch_options(LaunchOptions(
+        project=project or demo_project(), scene=REACH_SCENE, seed=seed, fixed_fps=50,
+        user_args=("--play", "--policy", str(policy_path), "--play-episodes", str(episodes))), display, support)
+    with GodotProcess(options, godot=godot) as proc:
+        code = proc.wait(timeout=600)
+        log = proc.log()
+    for line in log.splitlines():
+        if line.startswith("AIGYM_PLAY_RESULT ") and code == 0:
+            return json.loads(line[len("AIGYM_PLAY_RESULT "):])
+    raise GodotProcessError(f"the engine played no Reach episodes (exit code {code}):\n{log[-2000:]}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +98,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     ret = record_episode(model, args, output / "reach_episode.mp4")
     print(f"[reach] learning curve: {output / 'reach_learning_curve.png'}; greedy episode (return {ret:.2f}): "
           f"{output / 'reach_episode.mp4'}")
-    return 0 if solved_at else 1
+    same = play_both(model, args, output / "reach_policy.jit")
+    return 0 if solved_at and same else 1
+
+
+def play_both(model, args: argparse.Namespace, path: Path, seed: int = 2024, episodes: int = 10) -> bool:
+    """Export the policy, play the same seeded episodes from Python and in the engine (from its
+    own camera pixels); print both mean returns; True when every episode's return matches."""
+    import torch
+
+    from ..env import GodotEnv
+    from ..torch_export import export_policy
+
+    module = PixelPolicy(model.policy).eval()
+    export_policy(module, torch.rand(2, *model.observation_space.shape[1:], 3) * 255, path)
+    py = []
+    with GodotEnv(args.project, REACH_SCENE, rendering=True, seed=seed) as env:
+        for _ in range(episodes):
+            obs, _ = env.reset()
+            total, done = 0.0, False
+            while not done:
+                with torch.no_grad():
+                    action = int(module(torch.as_tensor(obs["camera"], dtype=torch.float32)[None]).argmax())
+                obs, reward, terminated, truncated, _ = env.step(action)
+                total, done = total + reward, terminated or truncated
+            py.append(total)
+    engine = play_in_engine(path, seed, episodes, project=args.project)["returns"]
+    same = len(engine) == len(py) and bool(np.allclose(engine, py, atol=1e-4))
+    print(f"[reach] {episodes} greedy episodes (seed {seed}): mean return {np.mean(py):.2f} from Python, "
+          f"{np.mean(engine):.2f} in Godot from its own camera pixels (cTorchModel, {path.name}); "
+          f"{'the same' if same else 'DIFFERENT'} returns")
+    return same
 
 
 def train(args: argparse.Namespace):

@@ -22,6 +22,8 @@ var _steps := 0
 var _repeat_left := 0
 var _checksum := 0.0  # sum of agent 0's observations over its first episode (compare with Python)
 var _checksum_open := true
+var _image := {}  # the image part fed to the policy (GymObservationParts), if any
+var _pixels := PackedFloat32Array()
 
 
 ## Loads the policy (PLAY) or prepares random play; "" or what is wrong.
@@ -31,9 +33,18 @@ func start(env: Node, random: bool) -> String:
 	if random:
 		return ""
 	var policy_path: String = env.policy_path
+	var obs_dim: int = env.obs_dim
+	var what := "the observation space has %d" % obs_dim
 	if env._parts != null:
-		return ("play mode cannot feed the observation parts %s to cTorchModel yet (Dict/image observations): "
-				+ "run this policy from Python (GodotEnv) instead") % str(env.observation_parts.keys())
+		var parts: Array = env._parts.parts
+		if parts.size() != 1 or parts[0]["kind"] != "image" or obs_dim != 0:
+			return ("play mode feeds cTorchModel one image part (observation_size 0); this env has the parts %s "
+					+ "and %d state values: run the policy from Python") % [str(env.observation_parts.keys()), obs_dim]
+		if env.step_mode != GymEnv.StepMode.IMMEDIATE:
+			return "play mode from images needs step_mode IMMEDIATE (the frame drawn after a step is read at the next one)"
+		_image = parts[0]
+		obs_dim = _image["size"]
+		what = "the image part '%s' of shape %s has %d" % [_image["name"], str(_image["shape"]), obs_dim]
 	if not ClassDB.class_exists(&"cTorchModel"):
 		return "play mode needs cTorchModel (the godot_aigym_torch library is not loaded)"
 	if not ResourceLoader.exists(policy_path):
@@ -43,12 +54,11 @@ func start(env: Node, random: bool) -> String:
 		return "could not load the policy %s" % policy_path
 	_model = ClassDB.instantiate(&"cTorchModel")
 	_model.call(&"set_data", data)
-	var obs_dim: int = env.obs_dim
 	var in_size: int = _model.call(&"get_input_size")
 	if in_size < 0:  # a plain torch.jit file without export_policy metadata: it gets flat observations
-		_model.call(&"set_input_shape", PackedInt32Array([obs_dim]))
+		_model.call(&"set_input_shape", _image["shape"] if _image else PackedInt32Array([obs_dim]))
 	elif in_size != obs_dim:
-		return "the policy %s takes %d values per observation; the observation space has %d" % [policy_path, in_size, obs_dim]
+		return "the policy %s takes %d values per observation; %s" % [policy_path, in_size, what]
 	if not _model.call(&"warmup"):
 		return "the policy %s does not run (see the errors above)" % policy_path
 	_model_outputs = _policy_outputs()
@@ -82,6 +92,8 @@ func tick() -> void:
 		_t0 = Time.get_ticks_usec()
 		env._gym_observe()
 		_add_checksum()
+		if _image:
+			return  # act once this frame has drawn the first observations
 	elif env.step_mode == GymEnv.StepMode.PHYSICS:
 		_finish_step()
 		if _done:
@@ -119,7 +131,10 @@ func _choose_actions() -> bool:
 				for j in w:
 					actions[i * w + j] = rng.randf_range(_bound(env.action_low, j, -1.0), _bound(env.action_high, j, 1.0))
 		return true
-	var y: PackedFloat32Array = _model.call(&"run_batch", env.out.slice(0, n * env.obs_dim), n)
+	var x: PackedFloat32Array = _image_input() if _image else env.out.slice(0, n * env.obs_dim)
+	if x.is_empty():
+		return false
+	var y: PackedFloat32Array = _model.call(&"run_batch", x, n)
 	var k_out := y.size() / n
 	if k_out == 0:
 		env.fail("the policy returned no output (see the errors above)")
@@ -139,6 +154,22 @@ func _choose_actions() -> bool:
 			for j in w:
 				actions[i * w + j] = clampf(y[base + j], _bound(env.action_low, j, -1.0), _bound(env.action_high, j, 1.0))
 	return true
+
+
+## Every agent's last drawn camera frame as floats 0..255 (H, W, C per agent), the policy's input.
+func _image_input() -> PackedFloat32Array:
+	var size: int = _image["size"]
+	_pixels.resize(size * _env.n_agents)
+	var k := 0
+	for sensor in _image["sensors"]:
+		var frame: PackedByteArray = sensor.capture()
+		if frame.size() != size:
+			_env.fail("play: observation part '%s': %s gave %d bytes, not %d" % [_image["name"], sensor.name, frame.size(), size])
+			return PackedFloat32Array()
+		for b in frame:
+			_pixels[k] = b
+			k += 1
+	return _pixels
 
 
 ## Observe + step limit without autoreset (the quota decides who restarts), then account the episodes.
