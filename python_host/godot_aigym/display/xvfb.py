@@ -13,13 +13,10 @@
 from __future__ import annotations
 
 import atexit
-import ctypes
 import json
 import os
-import queue
 import secrets
 import select
-import shutil
 import signal
 import struct
 import subprocess
@@ -28,12 +25,13 @@ import threading
 import time
 from pathlib import Path
 
+from ..engine.launch import spawn
 from ..liveness import owner_alive, pid_alive, start_time
+from ..exit_signals import ExitSignalChain
+from ..owners import Owner, sweep
 
-PR_SET_PDEATHSIG = 1
 START_TIMEOUT = 30.0  # seconds for the server to report its display (only fires if broken)
 STOP_TIMEOUT = 10.0
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class DisplayError(RuntimeError):
@@ -66,49 +64,6 @@ def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-
-
-def _child_setup(parent_pid: int):
-    def setup() -> None:  # in the child between fork and exec
-        _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os._exit(1)
-    return setup
-
-
-def _popen_from_lasting_thread(args: list[str], **kwargs) -> subprocess.Popen:
-    """Popen from the main thread or from one daemon thread that lives as long as the process.
-
-    The parent-death signal fires when the forking *thread* ends: a server started from a
-    short-lived worker thread would otherwise die with that thread.
-    """
-    if threading.current_thread() is threading.main_thread():
-        return subprocess.Popen(args, **kwargs)
-    global _spawn_thread
-    with _spawn_lock:
-        if _spawn_thread is None:
-            _spawn_thread = threading.Thread(target=_serve_spawns, name="godot-aigym-xvfb-spawner", daemon=True)
-            _spawn_thread.start()
-    done: queue.SimpleQueue = queue.SimpleQueue()
-    _spawn_requests.put((args, kwargs, done))
-    ok, value = done.get()
-    if not ok:
-        raise value
-    return value
-
-
-def _serve_spawns() -> None:
-    while True:
-        args, kwargs, done = _spawn_requests.get()
-        try:
-            done.put((True, subprocess.Popen(args, **kwargs)))
-        except BaseException as e:  # handed back to the requesting thread
-            done.put((False, e))
-
-
-_spawn_lock = threading.Lock()
-_spawn_thread: threading.Thread | None = None
-_spawn_requests: queue.SimpleQueue = queue.SimpleQueue()
 
 
 def _stop_pid(pid: int, started: int) -> None:
@@ -154,9 +109,10 @@ class VirtualDisplay:
             cmd = [xvfb, "-displayfd", str(write_fd), "-nolisten", "tcp", "-noreset", "-auth", str(self.xauthority),
                    "-screen", "0", f"{int(width)}x{int(height)}x{int(depth)}"]
             try:
-                self._proc = _popen_from_lasting_thread(
-                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                    pass_fds=(write_fd,), preexec_fn=_child_setup(os.getpid()), start_new_session=True)
+                # SIGTERM on our death, so the server removes its own lock and socket
+                self._proc = spawn(cmd, death_signal=signal.SIGTERM, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(write_fd,),
+                                   start_new_session=True)
             except OSError as e:
                 raise DisplayError(f"cannot start the X server {xvfb!r}: {e} (install it: apt-get install -y xvfb)") from None
             os.close(write_fd)
@@ -258,24 +214,24 @@ class VirtualDisplay:
 
 def sweep_stale_displays() -> list[int]:
     """Stop servers whose host died and remove their records; returns the displays swept."""
-    swept = []
     try:
         folder = Path(tempfile.gettempdir()) / f"godot-aigym-x11-{os.getuid()}"
         records = sorted(folder.glob("xvfb-*.json"))
     except OSError:
-        return swept
-    for path in records:
-        try:
-            if path.stat(follow_symlinks=False).st_uid != os.getuid():
-                continue
-            rec = json.loads(path.read_text())
-            host, host_started = int(rec["host_pid"]), int(rec["host_start_time"])
-            server, server_started = int(rec["server_pid"]), int(rec["server_start_time"])
-            display = int(rec["display"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if owner_alive(host, host_started):
-            continue
+        return []
+
+    def inspect(path: Path) -> tuple[Owner, dict] | None:
+        if path.stat(follow_symlinks=False).st_uid != os.getuid():
+            return None
+        rec = json.loads(path.read_text())
+        rec["server_pid"], rec["server_start_time"] = int(rec["server_pid"]), int(rec["server_start_time"])
+        rec["display"] = int(rec["display"])
+        return (int(rec["host_pid"]), int(rec["host_start_time"])), rec
+
+    displays: dict[Path, int] = {}
+
+    def remove(path: Path, rec: dict) -> bool:
+        server, server_started, display = rec["server_pid"], rec["server_start_time"], rec["display"]
         if server > 0 and server_started and pid_alive(server):
             _stop_pid(server, server_started)  # only the very process recorded (start time checked)
         if display >= 0:
@@ -283,14 +239,15 @@ def sweep_stale_displays() -> list[int]:
         for stale in (path, Path(str(rec.get("xauthority", ""))) if rec.get("xauthority") else None):
             if stale is not None and stale.parent == folder:
                 stale.unlink(missing_ok=True)
-        swept.append(display)
-    return swept
+        displays[path] = display
+        return True
+
+    return [displays[path] for path in sweep(records, inspect, remove)]
 
 
 # -- exit and signal handlers (like the shared-memory chunks') ------------------------------------
 _lock = threading.Lock()
 _owned: dict[Path, VirtualDisplay] = {}
-_previous_handlers: dict[int, object] = {}
 
 
 def close_all_owned() -> None:
@@ -303,27 +260,11 @@ def close_all_owned() -> None:
             pass
 
 
-def _signal_handler(signum: int, frame) -> None:
-    close_all_owned()
-    previous = _previous_handlers.get(signum, signal.SIG_DFL)
-    if callable(previous):
-        previous(signum, frame)
-        return
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+_exit_signals = ExitSignalChain(close_all_owned)
 
 
 def _install_signal_handlers() -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal.signal only works there; atexit and the parent-death signal still apply
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        if signum in _previous_handlers:
-            continue
-        current = signal.getsignal(signum)
-        if current is signal.SIG_IGN or current is None:
-            continue
-        _previous_handlers[signum] = current
-        signal.signal(signum, _signal_handler)
+    _exit_signals.install()  # off the main thread: atexit and the parent-death signal still apply
 
 
 def _after_fork_in_child() -> None:

@@ -1,8 +1,9 @@
 """The one way godot-aigym starts an engine process (runs, imports, smoke runs).
 
 Every child gets, between fork and exec, in the child itself:
-- the parent-death signal (SIGKILL when the forking thread, hence this process, dies), with a
-  check that the parent did not already die before the signal was armed;
+- the parent-death signal (SIGKILL by default, or ``death_signal``, when the forking thread,
+  hence this process, dies), with a check that the parent did not already die before the
+  signal was armed;
 - its CPU affinity: ``cpus`` when given, else the mask of the thread that asked (as if it had
   forked the child itself). Setting the mask in the child (not on the calling thread around the
   fork) gives each engine exactly its own mask whichever thread forks it.
@@ -61,9 +62,9 @@ def check_cpus(cpus: int | Iterable[int] | None) -> frozenset[int] | None:
     return wanted
 
 
-def _child_setup(parent_pid: int, cpus: frozenset[int] | set[int]):
+def _child_setup(parent_pid: int, cpus: frozenset[int] | set[int], death_signal: int):
     def setup() -> None:  # runs in the child between fork and exec
-        _prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        _prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before the signal was armed
             os._exit(1)
         os.sched_setaffinity(0, cpus)  # the engine and all its threads inherit it
@@ -104,9 +105,11 @@ class _Spawner:
 _spawner = _Spawner()
 
 
-def spawn(command: list[str], *, cpus: int | Iterable[int] | None = None, **popen_kwargs) -> subprocess.Popen:
-    """Start ``command`` as an engine child: dies with us, runs on ``cpus`` (None: the calling
-    thread's CPUs, not those of the thread that happens to fork).
+def spawn(command: list[str], *, cpus: int | Iterable[int] | None = None,
+          death_signal: int = signal.SIGKILL, **popen_kwargs) -> subprocess.Popen:
+    """Start ``command`` as a child that dies with us, running on ``cpus`` (None: the calling
+    thread's CPUs, not those of the thread that happens to fork). ``death_signal`` is what it
+    receives when we die (SIGKILL; SIGTERM for a child that must clean up after itself).
 
     Other keyword arguments go to ``subprocess.Popen`` (not ``preexec_fn``: that is ours).
     """
@@ -114,5 +117,5 @@ def spawn(command: list[str], *, cpus: int | Iterable[int] | None = None, **pope
         raise TypeError("spawn() sets preexec_fn itself")
     mask = check_cpus(cpus) or os.sched_getaffinity(0)
     popen_kwargs.setdefault("stdin", subprocess.DEVNULL)
-    popen_kwargs["preexec_fn"] = _child_setup(os.getpid(), mask)
+    popen_kwargs["preexec_fn"] = _child_setup(os.getpid(), mask, int(death_signal))
     return _spawner.popen(command, popen_kwargs)

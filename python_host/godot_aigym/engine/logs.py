@@ -13,12 +13,11 @@ from __future__ import annotations
 import atexit
 import os
 import re
-import signal
-import stat
 import tempfile
 import threading
 
-from ..liveness import owner_alive, start_time
+from ..exit_signals import ExitSignalChain
+from ..owners import Owner, ours, owner_tag, run_once, sweep, unlink_if_same
 from ..shm import _sigforward
 
 LOG_PREFIX = "godot-aigym-"
@@ -26,8 +25,6 @@ _NAME_RE = re.compile(r"^godot-aigym-(\d+)-(\d+)-[A-Za-z0-9_]+\.log$")
 
 _lock = threading.Lock()
 _owned: dict[str, tuple[int, int, int]] = {}  # path -> (creator pid, st_dev, st_ino)
-_previous_handlers: dict[int, object] = {}
-_swept = False
 
 
 def log_dir() -> str:
@@ -37,11 +34,10 @@ def log_dir() -> str:
 def create_log() -> tuple[int, str]:
     """Create a new private log file of this process; returns (fd opened for writing, path)."""
     _sweep_once()
-    pid = os.getpid()
-    fd, path = tempfile.mkstemp(prefix=f"{LOG_PREFIX}{pid}-{start_time(pid)}-", suffix=".log", dir=log_dir())
+    fd, path = tempfile.mkstemp(prefix=f"{LOG_PREFIX}{owner_tag()}-", suffix=".log", dir=log_dir())
     st = os.fstat(fd)
     with _lock:
-        _owned[path] = (pid, st.st_dev, st.st_ino)
+        _owned[path] = (os.getpid(), st.st_dev, st.st_ino)
     _install_signal_handlers()
     return fd, path
 
@@ -56,9 +52,7 @@ def remove_log(path: str) -> None:
 
 def _unlink_if_same(path: str, dev: int, ino: int) -> None:
     try:
-        st = os.lstat(path)
-        if (st.st_dev, st.st_ino) == (dev, ino):
-            os.unlink(path)
+        unlink_if_same(path, dev, ino)
     except OSError:
         pass
 
@@ -87,71 +81,39 @@ def sweep_stale_logs(dry_run: bool = False) -> list[str]:
     Only regular files owned by this user, named by `create_log` with a dead owner (pid gone,
     zombie or reused: the recorded start time differs) are removed. Returns their paths.
     """
-    removed: list[str] = []
     directory = log_dir()
     try:
         names = os.listdir(directory)
     except OSError:
-        return removed
-    uid = os.getuid()
-    for name in names:
-        m = _NAME_RE.match(name)
+        return []
+
+    def inspect(path: str) -> tuple[Owner, os.stat_result] | None:
+        m = _NAME_RE.match(os.path.basename(path))
         if not m:
-            continue
-        path = os.path.join(directory, name)
-        try:
-            st = os.lstat(path)
-        except OSError:
-            continue
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != uid:
-            continue  # symlinks and other users' files are never touched
-        if owner_alive(int(m.group(1)), int(m.group(2))):
-            continue
+            return None
+        st = os.lstat(path)
+        if not ours(st):
+            return None  # symlinks and other users' files are never touched
+        return (int(m.group(1)), int(m.group(2))), st
+
+    def remove(path: str, st: os.stat_result) -> bool:
         if not dry_run:
-            try:
-                _unlink_if_same(path, st.st_dev, st.st_ino)
-            except OSError:
-                continue
-        removed.append(path)
-    return removed
+            _unlink_if_same(path, st.st_dev, st.st_ino)
+        return True
+
+    return sweep([os.path.join(directory, name) for name in names], inspect, remove)
 
 
-def _sweep_once() -> None:
-    global _swept
-    if _swept:
-        return
-    _swept = True
-    try:
-        sweep_stale_logs()
-    except Exception:
-        pass
+_sweep_once = run_once(sweep_stale_logs)
 
 
-def _signal_handler(signum: int, frame) -> None:
-    remove_all_owned()
-    previous = _previous_handlers.get(signum, signal.SIG_DFL)
-    if callable(previous):
-        previous(signum, frame)  # e.g. the chunk clean-up's handler, or KeyboardInterrupt
-        return
-    signal.signal(signum, signal.SIG_DFL)  # die of the same signal, as without us
-    os.kill(os.getpid(), signum)
+_exit_signals = ExitSignalChain(remove_all_owned)
 
 
 def _install_signal_handlers() -> None:
-    """Chain SIGINT/SIGTERM once, from the main thread, unless the signal is ignored/foreign.
-
-    Like the chunk clean-up (shm/cleanup.py), whose handler ours calls next, and with its
-    forwarding of a signal delivered to another thread to the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal.signal only works there; atexit still cleans up
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        if signum in _previous_handlers:
-            continue
-        current = signal.getsignal(signum)
-        if current is signal.SIG_IGN or current is None:
-            continue
-        _previous_handlers[signum] = current
-        signal.signal(signum, _signal_handler)
+    """Chain SIGINT/SIGTERM once, like the chunk clean-up (shm/cleanup.py), whose handler ours
+    calls next, and with its forwarding of a signal delivered to another thread to the main thread."""
+    for signum in _exit_signals.install():
         _sigforward.forward(signum)  # signal.signal dropped the forwarding wrapper: wrap ours
 
 

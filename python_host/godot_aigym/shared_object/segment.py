@@ -22,7 +22,8 @@ import os
 import stat
 import time
 
-from ..liveness import owner_alive, start_time
+from ..liveness import start_time
+from ..owners import Owner, sweep
 from ..shm.cleanup import sweep_temp_files, temp_path
 from ..shm.ownership import not_private_reason, user_name
 from . import layout
@@ -260,28 +261,23 @@ def sweep_stale(prefix: str = "") -> list[str]:
         entries = os.listdir(SHM_DIR)
     except OSError:
         return removed
-    for entry in entries:
+
+    def inspect(entry: str) -> tuple[Owner, None] | None:
         if not entry.startswith(prefix):
-            continue
-        try:
-            fd = os.open(os.path.join(SHM_DIR, entry), os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            continue
+            return None
+        fd = os.open(os.path.join(SHM_DIR, entry), os.O_RDONLY | os.O_NOFOLLOW)
         try:
             head = os.pread(fd, layout.CREATOR_OFFSET + 8, 0)
-        except OSError:
-            continue
         finally:
             os.close(fd)
         if len(head) < layout.CREATOR_OFFSET + 8 or head[:4] != layout.MAGIC:
-            continue
+            return None
         pid = layout.IDENT.unpack_from(head, 0)[4]
         ticks = int.from_bytes(head[layout.CREATOR_OFFSET : layout.CREATOR_OFFSET + 8], "little")
-        if owner_alive(pid, ticks):
-            continue
-        try:
-            ext().shm_unlink("/" + entry)
-            removed.append(entry)
-        except OSError:
-            pass
-    return removed
+        return (pid, ticks), None
+
+    def remove(entry: str, _detail: None) -> bool:
+        ext().shm_unlink("/" + entry)
+        return True
+
+    return removed + sweep(entries, inspect, remove)

@@ -18,9 +18,9 @@ from . import layout as L
 from .errors import ChunkClaimed, ChunkExists, ChunkFull, ChunkNotPrivate, InvalidHandle, SharedMemoryError
 from .ownership import user_name
 from ..liveness import pid_alive, start_time
+from ..owners import run_once
 
 _CREATE_ATTEMPTS = 16
-_swept = False
 
 
 def _check_handle(handle: Any) -> str:
@@ -144,13 +144,5 @@ def _permission_error(handle: str, exc: OSError) -> ChunkNotPrivate:
                            f"{L.STATUS_MESSAGES[L.ERR_NOT_PRIVATE]}", owner, mode)
 
 
-def _sweep_once() -> None:
-    """Remove chunks left by dead hosts, once per process, before creating the first chunk."""
-    global _swept
-    if _swept:
-        return
-    _swept = True
-    try:
-        cleanup.sweep_stale_chunks()
-    except Exception:
-        pass
+# chunks left by dead hosts are removed once per process, before creating the first chunk
+_sweep_once = run_once(cleanup.sweep_stale_chunks)

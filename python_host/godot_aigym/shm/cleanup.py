@@ -11,12 +11,12 @@ import atexit
 import os
 import secrets
 import signal
-import stat
 import threading
 
 from . import _sigforward
 from . import layout as L
-from ..liveness import owner_alive, start_time
+from ..exit_signals import ExitSignalChain
+from ..owners import Owner, ours, owner_tag, parse_owner_tag, sweep, unlink_if_same
 
 SHM_DIR = "/dev/shm"
 HANDLE_PREFIX = "aigym_"
@@ -27,7 +27,6 @@ TEMP_PREFIX = ".aigym-new."
 
 _lock = threading.Lock()
 _owned: dict[str, tuple[int, int, int]] = {}  # path -> (creator pid, st_dev, st_ino)
-_previous_handlers: dict[int, object] = {}
 
 
 def register(path: str, dev: int, ino: int) -> None:
@@ -40,16 +39,13 @@ def register(path: str, dev: int, ino: int) -> None:
 
 def temp_path() -> str:
     """A fresh temporary creation path naming this process (pid and start time)."""
-    pid = os.getpid()
-    return os.path.join(SHM_DIR, f"{TEMP_PREFIX}{pid}.{start_time(pid)}.{secrets.token_hex(8)}")
+    return os.path.join(SHM_DIR, f"{TEMP_PREFIX}{owner_tag('.')}.{secrets.token_hex(8)}")
 
 
-def _temp_owner(name: str) -> tuple[int, int] | None:
+def _temp_owner(name: str) -> Owner | None:
     """(pid, start time) encoded in a temporary creation name, None if it is not one."""
     parts = name[len(TEMP_PREFIX):].split(".") if name.startswith(TEMP_PREFIX) else []
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-        return None
-    return int(parts[0]), int(parts[1])
+    return parse_owner_tag(".".join(parts[:2]), ".") if len(parts) == 3 else None
 
 
 def sweep_temp_files(dry_run: bool = False) -> list[str]:
@@ -62,18 +58,6 @@ def unregister(path: str) -> None:
     with _lock:
         _owned.pop(path, None)
     _sigforward.remove(path)
-
-
-def unlink_if_same(path: str, dev: int, ino: int) -> bool:
-    """Unlink ``path`` only if it is still the file (dev, ino); True if it was removed."""
-    try:
-        st = os.stat(path, follow_symlinks=False)
-        if (st.st_dev, st.st_ino) != (dev, ino):
-            return False
-        os.unlink(path)
-        return True
-    except FileNotFoundError:
-        return False
 
 
 def unlink_all_owned(locked: bool = True) -> None:
@@ -99,35 +83,18 @@ def unlink_all_owned(locked: bool = True) -> None:
                 pass
 
 
-def _signal_handler(signum: int, frame) -> None:
-    unlink_all_owned(locked=False)
-    previous = _previous_handlers.get(signum, signal.SIG_DFL)
-    if callable(previous):
-        previous(signum, frame)  # e.g. default_int_handler raises KeyboardInterrupt
-        return
-    # previous disposition was SIG_DFL: die of the same signal, as without us
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+_exit_signals = ExitSignalChain(lambda: unlink_all_owned(locked=False))
 
 
 def _install_signal_handlers() -> None:
-    """Chain SIGINT/SIGTERM once, from the main thread, unless the signal is ignored/foreign."""
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal.signal only works there; atexit still cleans up
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        if signum in _previous_handlers:
-            continue
-        current = signal.getsignal(signum)
-        if current is signal.SIG_IGN or current is None:
-            continue  # ignored, or installed outside Python: leave it alone
-        _previous_handlers[signum] = current
-        signal.signal(signum, _signal_handler)
+    """Chain SIGINT/SIGTERM once (from the main thread, unless ignored/foreign)."""
+    for signum, replaced in _exit_signals.install().items():
         # The C wrapper unlinks our files inside the signal handler and, when the disposition
         # before ours was the default, dies of the signal there: no dependence on when the
         # interpreter gets round to Python handlers (a signal landing just before a blocking
         # call waits for that call). Otherwise it wakes the main thread for the chained handler.
         if _sigforward.forward(signum):
-            _sigforward.set_die(signum, current == signal.SIG_DFL)
+            _sigforward.set_die(signum, replaced == signal.SIG_DFL)
 
 
 def _after_fork_in_child() -> None:
@@ -148,50 +115,32 @@ def sweep_stale_chunks(prefix: str = HANDLE_PREFIX, dry_run: bool = False) -> li
     creation files (``TEMP_PREFIX``) whose creator, named in the file name, is dead. Returns
     the names removed (or that would be, with ``dry_run``). Never raises for odd files.
     """
-    removed: list[str] = []
     try:
         names = os.listdir(SHM_DIR)
     except OSError:
-        return removed
-    uid = os.getuid()
-    for name in names:
+        return []
+
+    def inspect(name: str) -> tuple[Owner, os.stat_result] | None:
         temp_owner = _temp_owner(name)
         if not name.startswith(prefix) and temp_owner is None:
-            continue
-        path = os.path.join(SHM_DIR, name)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-        except OSError:
-            continue
+            return None
+        fd = os.open(os.path.join(SHM_DIR, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_uid != uid:
-                continue
+            if not ours(st):
+                return None
             if temp_owner is not None:
-                head = b""  # judged by the name: the creator may have died before writing anything
-            elif st.st_size < L.HEADER_SIZE:
-                continue
-            else:
-                head = os.pread(fd, L.HEADER_SIZE, 0)
-        except OSError:
-            continue
+                return temp_owner, st  # judged by the name: the creator may have died before writing anything
+            head = os.pread(fd, L.HEADER_SIZE, 0) if st.st_size >= L.HEADER_SIZE else b""
         finally:
             os.close(fd)
-        if temp_owner is not None:
-            host_pid, started = temp_owner
-        elif len(head) < L.HEADER_SIZE or head[:8] != L.MAGIC:
-            continue  # not ours (chunks are only linked into place complete)
-        else:
-            host_pid = L.I32.unpack_from(head, L.HEADER_OFFSETS["host_pid"])[0]
-            started = L.U64.unpack_from(head, L.HEADER_OFFSETS["host_start_time"])[0]
-        if owner_alive(host_pid, started):
-            continue
-        if dry_run:
-            removed.append(name)
-            continue
-        try:
-            if unlink_if_same(path, st.st_dev, st.st_ino):
-                removed.append(name)
-        except OSError:
-            pass
-    return removed
+        if len(head) < L.HEADER_SIZE or head[:8] != L.MAGIC:
+            return None  # not ours (chunks are only linked into place complete)
+        host_pid = L.I32.unpack_from(head, L.HEADER_OFFSETS["host_pid"])[0]
+        started = L.U64.unpack_from(head, L.HEADER_OFFSETS["host_start_time"])[0]
+        return (host_pid, started), st
+
+    def remove(name: str, st: os.stat_result) -> bool:
+        return dry_run or unlink_if_same(os.path.join(SHM_DIR, name), st.st_dev, st.st_ino)
+
+    return sweep(names, inspect, remove)
