@@ -47,11 +47,31 @@ def _handle_of(proc: subprocess.Popen) -> str:
 
 def _reap(proc: subprocess.Popen) -> int:
     try:
-        return proc.wait(10)
+        return proc.wait(60)  # a safety net for a hung child only
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _nudge_until_exit(proc: subprocess.Popen) -> None:
+    """Feed lines to a child that reads stdin in a loop until it exits.
+
+    KeyboardInterrupt is raised by Python code, when the interpreter next checks for signals. A
+    SIGINT that lands just before a blocking read leaves the read blocked; a line ends it, and
+    the child's loop makes sure Python code runs (a single readline could instead return and
+    let the script end before the handler ran: exit 0, the old race). The lines stop when the
+    child is gone; no time budget is involved."""
+    while proc.poll() is None:
+        try:
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return  # it is already gone
+        try:
+            proc.wait(0.05)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 @pytest.fixture(autouse=True)
@@ -140,17 +160,14 @@ def test_signal_delivered_to_another_thread_still_unlinks_and_kills(signum):
         threading.Thread(target=idle, daemon=True).start()
         started.wait()
         print(json.dumps({{"handle": mem.handle, "tid": tid[0]}}), flush=True)
-        sys.stdin.readline()  # blocked here, in the main thread, for good
+        while True:
+            sys.stdin.readline()  # blocked here, in the main thread
     """)
     _children.append(proc)
     info = read_json_line(proc)
     _tgkill(proc.pid, info["tid"], signum)  # to the idle thread, not the main one
-    if signum == signal.SIGINT:  # KeyboardInterrupt needs Python code to run (see the SIGINT test)
-        try:
-            proc.stdin.write("\n")
-            proc.stdin.flush()
-        except BrokenPipeError:
-            pass
+    if signum == signal.SIGINT:  # KeyboardInterrupt needs Python code to run
+        _nudge_until_exit(proc)
     assert _reap(proc) == -signum
     assert not os.path.exists(f"/dev/shm/{info['handle']}")
 
@@ -190,16 +207,10 @@ def test_sweep_keeps_a_live_creators_temporary_file():
 
 
 def test_sigint_unlinks_and_raises_keyboard_interrupt():
-    proc = _owner(tail="sys.stdin.readline()")
+    proc = _owner(tail="while True: sys.stdin.readline()")
     handle = _handle_of(proc)
     proc.send_signal(signal.SIGINT)
-    # KeyboardInterrupt is raised by Python code, when the interpreter next checks for signals:
-    # if SIGINT landed just before the blocking readline, that is when readline returns.
-    try:
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-    except BrokenPipeError:
-        pass  # it was already gone
+    _nudge_until_exit(proc)
     assert _reap(proc) == -signal.SIGINT  # Python re-raises an unhandled KeyboardInterrupt as SIGINT
     assert "KeyboardInterrupt" in proc.stderr.read()
     assert not os.path.exists(f"/dev/shm/{handle}")
