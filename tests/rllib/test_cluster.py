@@ -1,76 +1,100 @@
-"""PPO on the Godot cart-pole on a real two-node Ray cluster started here (ray.cluster_utils):
-one EnvRunner per node (a custom resource each node has once), each driving its own engine
-under its own node's raylet; an engine killed mid-training is survived (RLlib replaces the
-runner); nothing is left once the cluster is down."""
+"""PPO on the Godot cart-pole on a real two-node Ray cluster started here (ray.cluster_utils),
+loopback addresses only: one EnvRunner per node (a custom resource each node has once), each
+driving its own engine under its own node's raylet; an engine killed mid-training is survived
+(RLlib replaces the runner, which samples again); a fixed number of iterations lifts the greedy
+return well above the random policy's on the same episodes; nothing is left once the cluster is
+down. Reaching the solved threshold is `python -m godot_aigym.rllib.train`'s job (docs/SCALING.md):
+its time depends on the machine, this test's amount of work does not."""
 
 from __future__ import annotations
 
 import os
 import signal
 
+import numpy as np
 import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from godot_aigym.rllib.train import THRESHOLD, build_config, train
+from godot_aigym.rllib.local_ray import NODE_ARGS
+from godot_aigym.rllib.train import build_config, greedy_returns, random_returns, train
 
-from rllib_testutil import assert_nothing_left
+from ray_testutil import assert_loopback_only, private_ray_dir
+from rllib_testutil import assert_nothing_left, chunk_hosts, logs_of
 
 KILL_AT = 3  # iteration after which one runner's engine is killed
+ITERATIONS = 25  # ~13k environment steps: the return has clearly left the random policy's
+EPISODES = 20
 
 
 @pytest.fixture
 def cluster():
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {"godot_slot": 1}})
-    c.add_node(num_cpus=1, resources={"godot_slot": 1})
-    c.wait_for_nodes()
-    ray.init(address=c.address, log_to_driver=False)
-    try:
-        yield c
-    finally:
-        ray.shutdown()
-        c.shutdown()
+    with private_ray_dir() as folder:
+        node = {**NODE_ARGS, "num_cpus": 1, "resources": {"godot_slot": 1}}
+        c = Cluster()
+        try:
+            c.add_node(**node, temp_dir=folder)  # the head
+            c.add_node(**node)
+            c.wait_for_nodes()
+            ray.init(address=c.address, log_to_driver=False)
+            assert_loopback_only(folder)
+            yield c
+        finally:
+            ray.shutdown()  # the driver first: the cluster refuses to remove the node it is connected to
+            c.shutdown()
 
 
-@pytest.mark.timeout(1500)  # a safety net for a broken run only; no wall-clock assertion
-def test_ppo_solves_the_cartpole_on_two_nodes_and_survives_an_engine_death(cluster):
+@pytest.mark.timeout(900)  # a safety net for a broken run only; no wall-clock assertion
+def test_ppo_learns_the_cartpole_on_two_nodes_and_survives_an_engine_death(cluster):
     seen: list[dict] = []
     killed: dict = {}
+    trained: list[float] = []
 
     def watch(it, _result, algo):
         infos = algo.env_runner_group.foreach_env_runner(lambda r: r.godot_info(), local_env_runner=False)
-        seen.extend(infos)
+        seen.extend(dict(i, iteration=it) for i in infos)
         if it == KILL_AT:
             victim = infos[0]
             os.kill(victim["engine_pids"][0], signal.SIGKILL)
             killed.update(victim)
+        if it == ITERATIONS:
+            trained.extend(greedy_returns(algo.get_module(), config.env, episodes=EPISODES,
+                                          env_config=config.env_config))
 
     config = build_config(env_runners=2, agents=16, engines=1, seed=0, runner_resources={"godot_slot": 1})
-    summary = train(config, threshold=THRESHOLD, max_iterations=600, on_iteration=watch)
-    print("rllib cluster training:", {k: v for k, v in summary.items() if k != "history"})
+    baseline = random_returns(config.env, episodes=EPISODES, env_config=config.env_config)
+    summary = train(config, threshold=float("inf"), max_iterations=ITERATIONS, on_iteration=watch)
+    print("rllib cluster training:", {k: v for k, v in summary.items() if k != "history"},
+          f"random {np.mean(baseline):.1f}, trained greedy {np.mean(trained):.1f}")
     for row in summary["history"]:
         print(row)
 
     # placement: the two runners on the two nodes, each engine a child of its runner, under that node's raylet
-    first = [i for i in seen[:2]]
+    first = seen[:2]
     assert len({i["node_id"] for i in first}) == 2, first
     raylets = set()
     for info in first:
         (pid, chain), = info["engine_parents"].items()
         assert chain[0][1] == "godot" and chain[1][0] == info["pid"], chain
-        raylet = next(p for p, name in chain if name == "raylet")
-        raylets.add(raylet)
+        raylets.add(next(p for p, name in chain if name == "raylet"))
     assert len(raylets) == 2, first
 
-    # the kill: that runner was replaced (a new process with a new engine), training went on
+    # the kill: that runner was replaced by a new process with a new engine, which sampled again
     assert killed, "no engine was killed"
     later = [i for i in seen if i["worker_index"] == killed["worker_index"] and i["pid"] != killed["pid"]]
     assert later, f"runner {killed['worker_index']} was never replaced after its engine died"
-    assert summary["solved"], summary
-    assert summary["greedy_mean"] >= THRESHOLD
+    assert later[0]["engine_pids"] and later[0]["engine_pids"] != killed["engine_pids"], later[0]
+    assert later[-1]["sampled"] > 0, f"the replacement runner never sampled: {later[-1]}"
+    assert summary["iterations"] == ITERATIONS and summary["history"][-1]["healthy_runners"] == 2, summary
 
-    ray.shutdown()  # the driver first: the cluster refuses to remove the node it is connected to
+    # learning: the greedy policy's return on the same seeded episodes, well above the random policy's
+    assert len(trained) == EPISODES
+    assert np.mean(trained) >= 2 * np.mean(baseline) + 20, (np.mean(trained), np.mean(baseline))
+
+    ray.shutdown()
     cluster.shutdown()
     runners = {i["pid"] for i in seen}
     engines = {pid for i in seen for pid in i["engine_pids"]}
     assert_nothing_left(runners, engines)
+    mine = {name for name, host in chunk_hosts().items() if host == os.getpid()}
+    assert not mine and not logs_of({os.getpid()}), (mine, logs_of({os.getpid()}))  # the evaluations' engines

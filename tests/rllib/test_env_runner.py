@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ray  # noqa: E402  (a test requirement: no skip, a missing Ray fails)
+import ray  # noqa: E402, F401  (a test requirement: no skip, a missing Ray fails)
 
 from godot_aigym.rllib import GodotEnvRunner  # noqa: E402
 from godot_aigym.rllib.train import build_config  # noqa: E402
@@ -18,9 +18,8 @@ LIMIT = 5
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _ray_down():
-    yield
-    ray.shutdown()  # RLlib's metrics start a local Ray instance on first use
+def _ray(local_ray):
+    yield  # one loopback instance for the module (conftest.local_ray), down and removed after
 
 
 def _runner(env=TRIVIAL, agents=8, engines=1, seed=3, **env_config):

@@ -47,7 +47,13 @@ class GodotEnvRunner(SingleAgentEnvRunner):
 
         # inference on a few dozen observations: one thread, no contention with the engines
         torch.set_num_threads(1)
+        self._godot_sampled = 0  # environment steps this runner process sampled (godot_info)
         super().__init__(*args, **kwargs)
+
+    def sample(self, *args: Any, **kwargs: Any):
+        episodes = super().sample(*args, **kwargs)
+        self._godot_sampled += sum(len(e) for e in episodes)
+        return episodes
 
     def make_env(self) -> None:
         if self.env is not None:
@@ -92,7 +98,7 @@ class GodotEnvRunner(SingleAgentEnvRunner):
             node_id = None
         engines = [] if self.env is None else [p.pid for p in self.env.unwrapped.engines]
         return {"worker_index": self.worker_index, "host": socket.gethostname(), "node_id": node_id,
-                "pid": os.getpid(), "engine_pids": engines,
+                "pid": os.getpid(), "engine_pids": engines, "sampled": self._godot_sampled,
                 "engine_parents": {pid: _parent_chain(pid) for pid in engines}}
 
 

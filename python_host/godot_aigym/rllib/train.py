@@ -54,28 +54,44 @@ def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 
 
 def greedy_returns(module: Any, env: str = DEFAULT_ENV, *, episodes: int = 20, seed: int = 2024,
                    env_config: dict | None = None) -> list[float]:
-    """Mean-free evaluation: ``episodes`` agents of one fresh engine play one episode each with
-    the argmax action of ``module`` (an RLlib RLModule); returns their returns."""
+    """``episodes`` agents of one fresh engine play one episode each with the argmax action of
+    ``module`` (an RLlib RLModule); returns their returns."""
     import torch
-    from gymnasium.vector import AutoresetMode
 
+    def act(obs: np.ndarray, _vec: Any) -> np.ndarray:
+        with torch.no_grad():
+            out = module.forward_inference({"obs": torch.as_tensor(obs)})
+        return out["action_dist_inputs"].argmax(-1).numpy()
+
+    return episode_returns(act, env, episodes=episodes, seed=seed, env_config=env_config)
+
+
+def random_returns(env: str = DEFAULT_ENV, *, episodes: int = 20, seed: int = 2024,
+                   env_config: dict | None = None) -> list[float]:
+    """The same episodes as `greedy_returns`, played with uniformly random actions (the baseline
+    a trained policy must beat)."""
+    def act(_obs: np.ndarray, vec: Any) -> np.ndarray:
+        return vec.action_space.sample()
+
+    return episode_returns(act, env, episodes=episodes, seed=seed, env_config=env_config)
+
+
+def episode_returns(act: Callable[[np.ndarray, Any], np.ndarray], env: str = DEFAULT_ENV, *, episodes: int = 20,
+                    seed: int = 2024, env_config: dict | None = None) -> list[float]:
+    """One episode per agent of one fresh engine, actions from ``act(obs, vector_env)``."""
     from .registration import godot_env_creator
 
     config = {k: v for k, v in (env_config or {}).items() if k != "n_engines"}
-    vec = godot_env_creator(env, {**config, "num_envs": episodes, "autoreset_mode": AutoresetMode.DISABLED})
+    vec = godot_env_creator(env, {**config, "num_envs": episodes})
     try:
+        vec.action_space.seed(seed)
         obs, _ = vec.reset(seed=seed)
         returns = np.zeros(episodes)
         done = np.zeros(episodes, bool)
-        while not done.all():
-            with torch.no_grad():
-                out = module.forward_inference({"obs": torch.as_tensor(obs)})
-            actions = out["action_dist_inputs"].argmax(-1).numpy()
-            obs, reward, term, trunc, _ = vec.step(actions)
+        while not done.all():  # an agent whose episode ended is autoreset and ignored from then on
+            obs, reward, term, trunc, _ = vec.step(act(obs, vec))
             returns += np.where(done, 0.0, reward)
             done |= term | trunc
-            if done.any() and not done.all():  # finished agents wait (DISABLED autoreset): keep them parked
-                obs, _ = vec.reset(options={"reset_mask": term | trunc})
         return returns.tolist()
     finally:
         vec.close()
@@ -132,7 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import ray
 
-    ray.init(address=args.address, log_to_driver=False)
+    if args.address is None:
+        from .local_ray import init_local
+
+        init_local(log_to_driver=False)
+    else:
+        ray.init(address=args.address, log_to_driver=False)
     try:
         config = build_config(args.env, env_runners=args.env_runners, agents=args.agents, engines=args.engines,
                               seed=args.seed)
@@ -140,13 +161,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         def report(it: int, result: dict, _algo: Any) -> None:
             r = result.get("env_runners", {})
             print(f"iteration {it}: {int(r.get('num_env_steps_sampled_lifetime', 0))} steps, "
-                  f"return {r.get('episode_return_mean', float('nan')):.1f}", flush=True)
+                  f"return {r.get('episode_return_mean', float('nan')):.1f}, "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)
+
+        start = time.perf_counter()
 
         summary = train(config, threshold=args.threshold, max_iterations=args.max_iterations,
                         episodes=args.episodes, on_iteration=report)
     finally:
         ray.shutdown()
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
+    verdict = "solved" if summary["solved"] else "NOT solved"
+    print(f"{verdict}: {summary['iterations']} iterations, {summary.get('steps', 0)} environment steps, "
+          f"{summary.get('seconds', 0.0):.0f} s of training", flush=True)
     return 0 if summary["solved"] else 1
 
 

@@ -1,0 +1,36 @@
+"""A Ray instance on this machine that only uses loopback addresses (no dashboard, no usage stats).
+
+Ray 2.60 resolves ``127.0.0.1`` given as a node address to the machine's interface address
+(`ray._private.services.resolve_ip_for_localhost`) unless its "clusters enabled" constant is off,
+which is what it does itself on macOS and Windows. `loopback_only()` turns it off for this
+process, so the node table, the GCS, the raylets and every worker listen on and talk to
+127.0.0.1 only. Not for a real multi-host cluster (``--address``): there the nodes' own
+addresses are what you want.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+LOOPBACK = "127.0.0.1"
+
+# What a node started here gets: loopback, and nothing that serves or calls out.
+NODE_ARGS: dict[str, Any] = {"node_ip_address": LOOPBACK, "include_dashboard": False}
+
+
+def loopback_only() -> None:
+    """Make Ray in this process resolve "this node" to 127.0.0.1; no usage-stats reports."""
+    from ray._private import ray_constants
+
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def init_local(temp_dir: str | None = None, **kwargs: Any) -> Any:
+    """``ray.init`` of a new single-node instance bound to 127.0.0.1 (``temp_dir``: its session
+    files, else Ray's default ``/tmp/ray``)."""
+    import ray
+
+    loopback_only()
+    return ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, _temp_dir=temp_dir, **kwargs)
