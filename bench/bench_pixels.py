@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python_host"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_render import _loaded, in_engine  # noqa: E402
-from results_schema import goal, load_average, machine, metric, write_results  # noqa: E402
+from bench_render import in_engine, write_render_results  # noqa: E402
+from results_schema import goal, load_average, metric  # noqa: E402
 
 from godot_aigym.display import close_shared_display, shared_display  # noqa: E402
 from godot_aigym.engine import ensure_imported  # noqa: E402
@@ -109,13 +109,8 @@ def main() -> None:
                   {"name": "share of the step", "value": share, "spread": None}],
             note=("Dict observation, one uint8 tensor per part; the engine answers after the frame drawn "
                   "with physics paused (one frame per step); different low-poly scenes on both sides")))
-    path = write_results(
-        "pixels", metrics, path=args.out, machine=machine(godot=godot.version), repeats=args.repeats,
-        spread="min-max", loaded=_loaded(load_before, load_after),
-        params={"width": SIZE, "height": SIZE, "channels": 3, "steps_1_agent": args.steps_1,
-                "steps_16_agents": args.steps_16, "renderer": "opengl3 (compatibility) on Mesa llvmpipe, Xvfb"},
-        notes=[f"load average before/after: {load_before}/{load_after} (the machine is shared)"])
-    print(f"\nwrote {path}")
+    write_render_results("pixels", metrics, args, godot.version, (load_before, load_after), SIZE, SIZE,
+                         {"steps_1_agent": args.steps_1, "steps_16_agents": args.steps_16})
 
 
 if __name__ == "__main__":

@@ -128,6 +128,22 @@ def _loaded(*loads: float | None) -> bool | None:
     return max(known) > (os.cpu_count() or 1) / 2 if known else None
 
 
+def write_render_results(kind: str, metrics: list, args: argparse.Namespace, godot_version: str,
+                         loads: tuple[float | None, float | None], width: int, height: int,
+                         counts: dict) -> Path:
+    """Writes the results of a rendering bench (RGB frames of `width` x `height` on llvmpipe under
+    Xvfb) with the run's `counts` of frames or steps; says where."""
+    load_before, load_after = loads
+    path = write_results(
+        kind, metrics, path=args.out, machine=machine(godot=godot_version), repeats=args.repeats,
+        spread="min-max", loaded=_loaded(*loads),
+        params={"width": width, "height": height, "channels": 3, **counts,
+                "renderer": "opengl3 (compatibility) on Mesa llvmpipe, Xvfb"},
+        notes=[f"load average before/after: {load_before}/{load_after} (the machine is shared)"])
+    print(f"\nwrote {path}")
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -185,13 +201,8 @@ def main() -> None:
             better="higher", ours_spread=spread["python"], baseline_name=f"render_{key}_engine",
             baseline=med["capture"], baseline_spread=spread["capture"],
             goal=goal(">=", 0.9, ">= 0.9x the in-engine render-and-read-back rate"), note=note))
-    path = write_results(
-        "render", metrics, path=args.out, machine=machine(godot=godot.version), repeats=args.repeats,
-        spread="min-max", loaded=_loaded(load_before, load_after),
-        params={"width": W, "height": H, "channels": 3, "frames_1_agent": args.frames_1,
-                "frames_16_agents": args.frames_16, "renderer": "opengl3 (compatibility) on Mesa llvmpipe, Xvfb"},
-        notes=[f"load average before/after: {load_before}/{load_after} (the machine is shared)"])
-    print(f"\nwrote {path}")
+    write_render_results("render", metrics, args, godot.version, (load_before, load_after), W, H,
+                         {"frames_1_agent": args.frames_1, "frames_16_agents": args.frames_16})
 
 
 if __name__ == "__main__":

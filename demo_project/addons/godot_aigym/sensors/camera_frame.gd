@@ -20,6 +20,11 @@ static func channels(format: ColorFormat) -> int:
 	return 1 if format == ColorFormat.GRAY else 3
 
 
+## (height, width, channels) of one frame of this size and format.
+static func shape(width: int, height: int, format: ColorFormat) -> PackedInt32Array:
+	return PackedInt32Array([height, width, channels(format)])
+
+
 ## Why a camera of this size and format cannot work, or "" when it can.
 static func check_config(width: int, height: int, format: int) -> String:
 	if width <= 0 or height <= 0:
@@ -29,6 +34,26 @@ static func check_config(width: int, height: int, format: int) -> String:
 	if format != ColorFormat.RGB and format != ColorFormat.GRAY:
 		return "color_format %d: must be CameraFrame.ColorFormat.RGB or GRAY" % format
 	return ""
+
+
+## True when a camera of this size and format can work; otherwise false, with an error naming
+## [param who].
+static func config_ok(width: int, height: int, format: int, who: String) -> bool:
+	var problem := check_config(width, height, format)
+	if problem:
+		push_error("%s: %s" % [who, problem])
+	return problem.is_empty()
+
+
+## Calls [param follow] right before every draw while [param on] (repeat calls change nothing):
+## a SubViewport breaks the transform chain, so a camera takes its node's pose after all game
+## code of the frame moved the agent.
+static func follow_before_draws(follow: Callable, on: bool) -> void:
+	var connected := RenderingServer.frame_pre_draw.is_connected(follow)
+	if on and not connected:
+		RenderingServer.frame_pre_draw.connect(follow)
+	elif not on and connected:
+		RenderingServer.frame_pre_draw.disconnect(follow)
 
 
 ## Makes the SubViewport a camera renders into: [param width]×[param height], redrawn every
@@ -65,6 +90,22 @@ static func read(vp: SubViewport, format: ColorFormat, who: String) -> PackedByt
 	if image.get_format() != wanted:
 		image.convert(wanted)
 	return image.get_data()
+
+
+## What a camera sensor's [code]capture()[/code] returns: the last frame of [param vp] (see
+## [method read]); a null [param vp] means the sensor is not ready, also an error.
+static func capture(vp: SubViewport, format: ColorFormat, who: String) -> PackedByteArray:
+	if vp == null:
+		push_error("%s.capture: the sensor is not ready (not in the tree, or its configuration was refused)" % who)
+		return PackedByteArray()
+	return read(vp, format, who)
+
+
+## What a camera sensor's [code]write_into()[/code] does: [method capture], then
+## [method write_into] at byte [param offset].
+static func capture_into(vp: SubViewport, format: ColorFormat, tensor: cPersistentUintTensor, offset: int, who: String) -> bool:
+	var frame := capture(vp, format, who)
+	return not frame.is_empty() and write_into(frame, tensor, offset, who)
 
 
 ## Writes [param frame] into [param tensor] at byte [param offset]. Until the tensor can write at

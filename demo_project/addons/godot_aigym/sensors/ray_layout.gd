@@ -38,3 +38,49 @@ static func hit_class(collider: Object, hit_groups: Array[StringName]) -> float:
 		if node.is_in_group(hit_groups[i]):
 			return float(i + 1)
 	return 0.0
+
+
+## True when this configuration can work; otherwise false, with an error naming [param who].
+static func config_ok(ray_count: int, ray_length: float, who: String) -> bool:
+	var problem := check_config(ray_count, ray_length)
+	if problem:
+		push_error("%s: %s" % [who, problem])
+	return problem.is_empty()
+
+
+## Sets what [param query] (a PhysicsRayQueryParameters2D or 3D) hits; the agent's own body
+## [param own_body] (a CollisionObject2D or 3D, or null) is not an obstacle.
+static func configure_query(query: RefCounted, collision_mask: int, bodies: bool, areas: bool, own_body: Object) -> void:
+	query.set("collision_mask", collision_mask)
+	query.set("collide_with_bodies", bodies)
+	query.set("collide_with_areas", areas)
+	var exclude: Array[RID] = []
+	if own_body != null:
+		exclude.append(own_body.call("get_rid"))
+	query.set("exclude", exclude)
+
+
+## False (with an error naming [param who]) when a sensor that is not [param usable] is asked to
+## measure.
+static func ready_to_measure(usable: bool, who: String) -> bool:
+	if not usable:
+		push_error("%s.measure: the sensor is not ready (not in the tree, or its configuration was refused)" % who)
+	return usable
+
+
+## One observation of [param n] rays from [param origin] (a Vector2 or Vector3):
+## [param cast] takes a ray index and returns that ray's [code]intersect_ray[/code] result
+## (empty when nothing was hit within [param ray_length]).
+static func observe(n: int, origin: Variant, ray_length: float, normalize: bool, hit_groups: Array[StringName], cast: Callable) -> PackedFloat32Array:
+	var classes := not hit_groups.is_empty()
+	var out := PackedFloat32Array()
+	out.resize(size(n, classes))
+	for i in n:
+		var hit: Dictionary = cast.call(i)
+		var distance := ray_length
+		if not hit.is_empty():
+			distance = origin.distance_to(hit["position"])
+			if classes:
+				out[n + i] = hit_class(hit["collider"], hit_groups)
+		out[i] = distance / ray_length if normalize else distance
+	return out

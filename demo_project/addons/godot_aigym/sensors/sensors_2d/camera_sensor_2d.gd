@@ -24,12 +24,10 @@ var _camera: Camera2D
 
 
 func _ready() -> void:
-	var problem := CameraFrame.check_config(width, height, color_format)
-	if problem:
-		push_error("CameraSensor2D '%s': %s" % [name, problem])
+	if not CameraFrame.config_ok(width, height, color_format, _who()):
 		return
 	if zoom.x <= 0.0 or zoom.y <= 0.0:
-		push_error("CameraSensor2D '%s': zoom %s must be positive" % [name, zoom])
+		push_error("%s: zoom %s must be positive" % [_who(), zoom])
 		return
 	_viewport = CameraFrame.make_viewport(width, height)
 	_viewport.world_2d = get_viewport().world_2d  # sees the agent's world, not an empty one
@@ -40,19 +38,16 @@ func _ready() -> void:
 	_viewport.add_child(_camera)
 	add_child(_viewport)
 	_follow()
-	# the SubViewport breaks the transform chain: the camera takes the node's pose right before
-	# every draw, after all game code of the frame moved the agent
-	RenderingServer.frame_pre_draw.connect(_follow)
+	CameraFrame.follow_before_draws(_follow, true)
 
 
 func _exit_tree() -> void:
-	if RenderingServer.frame_pre_draw.is_connected(_follow):
-		RenderingServer.frame_pre_draw.disconnect(_follow)
+	CameraFrame.follow_before_draws(_follow, false)
 
 
 func _enter_tree() -> void:
-	if _camera and not RenderingServer.frame_pre_draw.is_connected(_follow):
-		RenderingServer.frame_pre_draw.connect(_follow)
+	if _camera:
+		CameraFrame.follow_before_draws(_follow, true)
 
 
 func _follow() -> void:
@@ -63,7 +58,7 @@ func _follow() -> void:
 
 ## (height, width, channels).
 func get_shape() -> PackedInt32Array:
-	return PackedInt32Array([height, width, CameraFrame.channels(color_format)])
+	return CameraFrame.shape(width, height, color_format)
 
 
 func get_dtype() -> String:
@@ -78,13 +73,13 @@ func get_viewport_node() -> SubViewport:
 ## The last rendered frame: height × width × channels bytes, row after row from the top-left
 ## pixel, channels last. Empty (with an error) if there is no frame.
 func capture() -> PackedByteArray:
-	if _viewport == null:
-		push_error("CameraSensor2D '%s'.capture: the sensor is not ready (not in the tree, or its configuration was refused)" % name)
-		return PackedByteArray()
-	return CameraFrame.read(_viewport, color_format, "CameraSensor2D '%s'" % name)
+	return CameraFrame.capture(_viewport, color_format, _who())
 
 
 ## Captures and writes the frame into [param tensor] at byte [param offset].
 func write_into(tensor: cPersistentUintTensor, offset: int = 0) -> bool:
-	var frame := capture()
-	return not frame.is_empty() and CameraFrame.write_into(frame, tensor, offset, "CameraSensor2D '%s'" % name)
+	return CameraFrame.capture_into(_viewport, color_format, tensor, offset, _who())
+
+
+func _who() -> String:
+	return "CameraSensor2D '%s'" % name

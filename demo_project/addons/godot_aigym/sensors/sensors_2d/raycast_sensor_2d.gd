@@ -29,19 +29,12 @@ var _query := PhysicsRayQueryParameters2D.new()
 
 
 func _ready() -> void:
-	var problem := RayLayout.check_config(ray_count, ray_length)
-	if problem:
-		push_error("RaycastSensor2D '%s': %s" % [name, problem])
+	if not RayLayout.config_ok(ray_count, ray_length, "RaycastSensor2D '%s'" % name):
 		return
 	_angles.clear()
 	for i in ray_count:
 		_angles.append(0.0 if ray_count == 1 else deg_to_rad(cone_width * (float(i) / (ray_count - 1) - 0.5)))
-	_query.collision_mask = collision_mask
-	_query.collide_with_bodies = collide_with_bodies
-	_query.collide_with_areas = collide_with_areas
-	var body := get_parent() as CollisionObject2D
-	if body:
-		_query.exclude = [body.get_rid()]  # the agent's own body is not an obstacle
+	RayLayout.configure_query(_query, collision_mask, collide_with_bodies, collide_with_areas, get_parent() as CollisionObject2D)
 
 
 ## (rays,) or (2 × rays,) with hit classes.
@@ -55,24 +48,13 @@ func get_dtype() -> String:
 
 ## Casts every ray now; returns the observation (empty, with an error, if the sensor is unusable).
 func measure() -> PackedFloat32Array:
-	var out := PackedFloat32Array()
-	if _angles.is_empty() or not is_inside_tree():
-		push_error("RaycastSensor2D '%s'.measure: the sensor is not ready (not in the tree, or its configuration was refused)" % name)
-		return out
-	var n := _angles.size()
-	var classes := not hit_groups.is_empty()
-	out.resize(RayLayout.size(n, classes))
+	if not RayLayout.ready_to_measure(not _angles.is_empty() and is_inside_tree(), "RaycastSensor2D '%s'" % name):
+		return PackedFloat32Array()
 	var space := get_world_2d().direct_space_state
 	var origin := global_position
 	var heading := global_rotation
 	_query.from = origin
-	for i in n:
+	var cast := func(i: int) -> Dictionary:
 		_query.to = origin + Vector2.from_angle(heading + _angles[i]) * ray_length
-		var hit := space.intersect_ray(_query)
-		var distance := ray_length
-		if not hit.is_empty():
-			distance = origin.distance_to(hit["position"])
-			if classes:
-				out[n + i] = RayLayout.hit_class(hit["collider"], hit_groups)
-		out[i] = distance / ray_length if normalize else distance
-	return out
+		return space.intersect_ray(_query)
+	return RayLayout.observe(_angles.size(), origin, ray_length, normalize, hit_groups, cast)

@@ -30,9 +30,7 @@ var _camera: Camera3D
 
 
 func _ready() -> void:
-	var problem := CameraFrame.check_config(width, height, color_format)
-	if problem:
-		push_error("CameraSensor3D '%s': %s" % [name, problem])
+	if not CameraFrame.config_ok(width, height, color_format, _who()):
 		return
 	_viewport = CameraFrame.make_viewport(width, height)
 	_camera = Camera3D.new()
@@ -45,19 +43,16 @@ func _ready() -> void:
 	_viewport.add_child(_camera)
 	add_child(_viewport)  # shares the agent's World3D: no own_world_3d
 	_follow()
-	# the SubViewport breaks the transform chain: the camera takes the node's pose right before
-	# every draw, after all game code of the frame moved the agent
-	RenderingServer.frame_pre_draw.connect(_follow)
+	CameraFrame.follow_before_draws(_follow, true)
 
 
 func _exit_tree() -> void:
-	if RenderingServer.frame_pre_draw.is_connected(_follow):
-		RenderingServer.frame_pre_draw.disconnect(_follow)
+	CameraFrame.follow_before_draws(_follow, false)
 
 
 func _enter_tree() -> void:
-	if _camera and not RenderingServer.frame_pre_draw.is_connected(_follow):
-		RenderingServer.frame_pre_draw.connect(_follow)
+	if _camera:
+		CameraFrame.follow_before_draws(_follow, true)
 
 
 func _follow() -> void:
@@ -69,7 +64,7 @@ func _follow() -> void:
 
 ## (height, width, channels).
 func get_shape() -> PackedInt32Array:
-	return PackedInt32Array([height, width, CameraFrame.channels(color_format)])
+	return CameraFrame.shape(width, height, color_format)
 
 
 func get_dtype() -> String:
@@ -84,13 +79,13 @@ func get_viewport_node() -> SubViewport:
 ## The last rendered frame: height × width × channels bytes, row after row from the top-left
 ## pixel, channels last. Empty (with an error) if there is no frame.
 func capture() -> PackedByteArray:
-	if _viewport == null:
-		push_error("CameraSensor3D '%s'.capture: the sensor is not ready (not in the tree, or its configuration was refused)" % name)
-		return PackedByteArray()
-	return CameraFrame.read(_viewport, color_format, "CameraSensor3D '%s'" % name)
+	return CameraFrame.capture(_viewport, color_format, _who())
 
 
 ## Captures and writes the frame into [param tensor] at byte [param offset].
 func write_into(tensor: cPersistentUintTensor, offset: int = 0) -> bool:
-	var frame := capture()
-	return not frame.is_empty() and CameraFrame.write_into(frame, tensor, offset, "CameraSensor3D '%s'" % name)
+	return CameraFrame.capture_into(_viewport, color_format, tensor, offset, _who())
+
+
+func _who() -> String:
+	return "CameraSensor3D '%s'" % name

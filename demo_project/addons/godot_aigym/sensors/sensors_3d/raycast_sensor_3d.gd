@@ -31,13 +31,10 @@ extends Sensor3D
 
 var _directions: Array[Vector3] = []
 var _query := PhysicsRayQueryParameters3D.new()
-var _exclude: Array[RID] = []
 
 
 func _ready() -> void:
-	var problem := RayLayout.check_config(columns * rows, ray_length)
-	if problem:
-		push_error("RaycastSensor3D '%s': %s" % [name, problem])
+	if not RayLayout.config_ok(columns * rows, ray_length, "RaycastSensor3D '%s'" % name):
 		return
 	_directions.clear()
 	for r in rows:
@@ -46,13 +43,7 @@ func _ready() -> void:
 			var yaw := 0.0 if columns == 1 else cone_width * (float(c) / (columns - 1) - 0.5)
 			# yaw > 0 turns right (towards +X), pitch > 0 up (towards +Y)
 			_directions.append(Basis.from_euler(Vector3(deg_to_rad(pitch), deg_to_rad(-yaw), 0.0)) * Vector3.FORWARD)
-	_query.collision_mask = collision_mask
-	_query.collide_with_bodies = collide_with_bodies
-	_query.collide_with_areas = collide_with_areas
-	var body := get_parent() as CollisionObject3D
-	if body:
-		_exclude = [body.get_rid()]  # the agent's own body is not an obstacle
-	_query.exclude = _exclude
+	RayLayout.configure_query(_query, collision_mask, collide_with_bodies, collide_with_areas, get_parent() as CollisionObject3D)
 
 
 ## (rays,) or (2 × rays,) with hit classes.
@@ -66,24 +57,13 @@ func get_dtype() -> String:
 
 ## Casts every ray now; returns the observation (empty, with an error, if the sensor is unusable).
 func measure() -> PackedFloat32Array:
-	var out := PackedFloat32Array()
-	if _directions.is_empty() or not is_inside_tree():
-		push_error("RaycastSensor3D '%s'.measure: the sensor is not ready (not in the tree, or its configuration was refused)" % name)
-		return out
-	var n := _directions.size()
-	var classes := not hit_groups.is_empty()
-	out.resize(RayLayout.size(n, classes))
+	if not RayLayout.ready_to_measure(not _directions.is_empty() and is_inside_tree(), "RaycastSensor3D '%s'" % name):
+		return PackedFloat32Array()
 	var space := get_world_3d().direct_space_state
 	var origin := global_position
 	var basis := global_transform.basis.orthonormalized()
 	_query.from = origin
-	for i in n:
+	var cast := func(i: int) -> Dictionary:
 		_query.to = origin + basis * _directions[i] * ray_length
-		var hit := space.intersect_ray(_query)
-		var distance := ray_length
-		if not hit.is_empty():
-			distance = origin.distance_to(hit["position"])
-			if classes:
-				out[n + i] = RayLayout.hit_class(hit["collider"], hit_groups)
-		out[i] = distance / ray_length if normalize else distance
-	return out
+		return space.intersect_ray(_query)
+	return RayLayout.observe(_directions.size(), origin, ray_length, normalize, hit_groups, cast)

@@ -7,19 +7,16 @@ extends Node3D
 
 ## The shape of one observation of this sensor (H, W, C for cameras; (N,) for raycasts).
 func get_shape() -> PackedInt32Array:
-	push_error("%s: a Sensor3D subclass must implement get_shape()" % name)
+	SensorContract.unimplemented(self, "Sensor3D", "get_shape")
 	return PackedInt32Array()
 
 
 ## "uint8" for images, "float32" for measurements.
 func get_dtype() -> String:
-	push_error("%s: a Sensor3D subclass must implement get_dtype()" % name)
+	SensorContract.unimplemented(self, "Sensor3D", "get_dtype")
 	return ""
 
 
 ## Number of values one observation holds (the product of [method get_shape]).
 func get_size() -> int:
-	var n := 1
-	for d in get_shape():
-		n *= d
-	return n
+	return SensorContract.size_of(get_shape())
