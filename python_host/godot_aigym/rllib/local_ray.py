@@ -32,5 +32,9 @@ def init_local(temp_dir: str | None = None, **kwargs: Any) -> Any:
     files, else Ray's default ``/tmp/ray``)."""
     import ray
 
+    from .registration import reregister_all
+
     loopback_only()
-    return ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, _temp_dir=temp_dir, **kwargs)
+    context = ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, _temp_dir=temp_dir, **kwargs)
+    reregister_all()  # this process may have run an earlier Ray instance (registration.reregister_all)
+    return context

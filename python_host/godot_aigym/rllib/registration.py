@@ -45,6 +45,14 @@ def register_scene(name: str, scene: str, project: str | os.PathLike | None = No
     register_env(name, functools.partial(_create, name, scene, RLLIB_ENVS[name][1]))
 
 
+def reregister_all() -> None:
+    """Register every known scene again. Tune's registry sends registrations to the running Ray
+    instance once and forgets them, so a second Ray instance in the same process (ray.shutdown,
+    then ray.init) would not know them: RLlib's own runner then falls back to gymnasium's ids."""
+    for name, (scene, project) in list(RLLIB_ENVS.items()):
+        register_scene(name, scene, project)
+
+
 def godot_env_creator(name: str, env_config: Mapping[str, Any]) -> GodotVectorEnv:
     """The vector env of a registered name (what RLlib's registry entry does)."""
     if name not in RLLIB_ENVS:
