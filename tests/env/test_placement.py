@@ -18,15 +18,15 @@ from godot_aigym.env.placement import PINNED_SPIN_US, spin_budgets
 @pytest.mark.parametrize("n_engines, pinned, usable, expected", [
     (1, True, 2, (PINNED_SPIN_US, PINNED_SPIN_US)),  # host + 1 engine on 2 CPUs: both spin
     (1, False, 2, (None, None)),                     # unpinned, enough CPUs: the module defaults
-    (2, True, 2, (PINNED_SPIN_US, 0)),               # 3 spinners on 2 CPUs: the engines block at once
-    (2, False, 2, (None, 0)),
+    (2, True, 2, (PINNED_SPIN_US, PINNED_SPIN_US)),  # 3 spinners on 2 CPUs: still both (measured)
+    (2, False, 2, (None, None)),
     (1, True, 1, (0, 0)),                            # one CPU: nobody spins
     (1, False, 1, (0, 0)),
     (4, True, 1, (0, 0)),
     (2, True, 3, (PINNED_SPIN_US, PINNED_SPIN_US)),  # 3 spinners, 3 CPUs
-    (3, True, 3, (PINNED_SPIN_US, 0)),
+    (3, True, 3, (PINNED_SPIN_US, PINNED_SPIN_US)),
     (7, True, 8, (PINNED_SPIN_US, PINNED_SPIN_US)),
-    (8, False, 8, (None, 0)),
+    (8, False, 8, (None, None)),
 ])
 def test_spin_budgets_by_engines_and_usable_cpus(n_engines, pinned, usable, expected):
     assert spin_budgets(n_engines, pinned, usable=usable) == expected
@@ -35,7 +35,7 @@ def test_spin_budgets_by_engines_and_usable_cpus(n_engines, pinned, usable, expe
 def test_spin_budgets_keep_what_the_user_asked_for():
     assert spin_budgets(2, True, 30.0, 40, usable=2) == (30.0, 40)
     assert spin_budgets(2, True, None, 40, usable=2) == (PINNED_SPIN_US, 40)
-    assert spin_budgets(2, True, 30.0, None, usable=2) == (30.0, 0)
+    assert spin_budgets(2, True, 30.0, None, usable=2) == (30.0, PINNED_SPIN_US)
     assert spin_budgets(1, True, 5.0, None, usable=2) == (5.0, PINNED_SPIN_US)
 
 

@@ -23,14 +23,11 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
     engines) and ``usable`` CPUs (``os.sched_getaffinity``: the CPUs we may actually run on,
     not the machine's count):
       * one CPU: nobody spins (0, 0) -- the peer can only answer once we give the CPU up;
-      * more spinners than CPUs: the engines block at once (engine 0), the host keeps its
-        budget. An engine waits for the next action through the host's whole Python step, so
-        its spin only steals the CPU the host and the other engines need; the host is the one
-        waiter every step waits on, its spin yields at every iteration (the engine sharing its
-        CPU still runs) and saves a ~55 us wake-up per step. Measured on 2 loaded vCPUs,
-        2 engines x 16 agents vs 1 x 16, pinned apart: trivial env 0.31-0.86x with both
-        spinning 1 ms, 0.88-1.85x with neither, 1.34x with this; cart-pole 1.75-3.15x, 0.88-1.87x,
-        2.28x (bench/bench_env.py --compare-spin);
+      * more spinners than CPUs (2 engines on 2 CPUs): the same as below. Blocking the engines
+        at once (engine 0) won on a loaded machine but lost on a quiet one, which is what the
+        bench measures: 2 engines x 16 agents vs 1 x 16 on 2 quiet vCPUs, trivial env 0.81x
+        spinning 1 ms vs 0.64x with engines blocking, cart-pole 1.79x vs 1.27x
+        (bench/bench_env.py --compare-spin, 2026-11-30);
       * otherwise, an engine pinned to a CPU: PINNED_SPIN_US on both sides (a blocking
         wake-up across CPUs costs ~55 us, more than a whole physics step);
       * otherwise None: the module defaults (host AIGYM_SPIN_US, engine 50 us).
@@ -42,8 +39,6 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
     engine: int | None = PINNED_SPIN_US if pinned else None
     if usable < 2:
         host, engine = 0.0, 0
-    elif n_engines + 1 > usable:
-        engine = 0
     return (host if spin_us is None else spin_us, engine if engine_spin_us is None else engine_spin_us)
 
 
