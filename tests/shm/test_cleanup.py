@@ -220,7 +220,10 @@ def test_previous_sigterm_handler_still_runs():
     extra = ("import signal, os\n"
              "        signal.signal(signal.SIGTERM, lambda s, f: (print('{\"previous\": 1}', flush=True), "
              "os._exit(3)))")
-    proc = _owner(extra=extra)
+    # A Python-level handler runs between bytecodes: a SIGTERM that trips it just before a long
+    # blocking sleep would wait for the sleep to end (CPython's own race, with or without us), so
+    # the child sleeps in short slices and the handler runs at the next one.
+    proc = _owner(extra=extra, tail="import time; [time.sleep(0.05) for _ in iter(int, 1)]")
     handle = _handle_of(proc)
     proc.send_signal(signal.SIGTERM)
     assert read_json_line(proc) == {"previous": 1}

@@ -353,3 +353,5 @@ def test_create_rollback_before_inode_is_known(handles, monkeypatch):
         SharedMemory(h, size=1 << 16)
     monkeypatch.undo()
     assert not os.path.exists(f"/dev/shm/{h}")
+    # nor the temporary file it was being built in (its inode was never known)
+    assert not [n for n in os.listdir("/dev/shm") if n.startswith(f".aigym-new.{os.getpid()}.")]

@@ -4,6 +4,7 @@ the entry API on top of this mixin."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import mmap
@@ -91,7 +92,15 @@ class ChunkFile:
         except OSError as exc:
             raise SharedMemoryError(f"shared memory '{handle}': cannot create {tmp}: {exc.strerror}") from None
         self.handle, self._fd, self._owner = handle, fd, True
-        st = os.fstat(fd)
+        try:
+            st = os.fstat(fd)
+        except BaseException:
+            # The inode is unknown, so unlink_if_same cannot check it: remove the temporary
+            # file by its name (unguessable, made with O_EXCL a moment ago), then roll back.
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            self.close()
+            raise
         cleanup.register(tmp, st.st_dev, st.st_ino)  # exit and signal handlers remove it too
         try:
             os.fchmod(fd, 0o600)  # exact mode whatever the umask
