@@ -64,6 +64,17 @@ def check_log(run: GodotRun, expected_errors: tuple[str, ...] = ()) -> None:
     assert not unexpected, "unexpected engine errors:\n" + "\n".join(unexpected) + "\n---\n" + run.output[-3000:]
 
 
+def checked_run(code: int, output: str, expected_errors: tuple[str, ...] = (),
+                expect_code: int | None = 0) -> GodotRun:
+    """Parse a GDScript test run and fail on failed checks, an unexpected log or exit code."""
+    result = GodotRun.parse(code, output)
+    assert not result.failed, "GDScript checks failed:\n" + "\n".join(result.failed) + "\n---\n" + output[-3000:]
+    check_log(result, expected_errors)
+    if expect_code is not None:
+        assert code == expect_code, f"Godot exited with {code}, expected {expect_code}:\n{output[-3000:]}"
+    return result
+
+
 @pytest.fixture(scope="session")
 def godot():
     return resolve_godot()
@@ -95,11 +106,6 @@ def run_gdscript(godot, test_project):
                           quit_after=quit_after),
             timeout=timeout, godot=godot,
         )
-        result = GodotRun.parse(code, output)
-        assert not result.failed, "GDScript checks failed:\n" + "\n".join(result.failed) + "\n---\n" + output[-3000:]
-        check_log(result, expected_errors)
-        if expect_code is not None:
-            assert code == expect_code, f"Godot exited with {code}, expected {expect_code}:\n{output[-3000:]}"
-        return result
+        return checked_run(code, output, expected_errors, expect_code)
 
     return run

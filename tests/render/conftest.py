@@ -19,7 +19,7 @@ from godot_aigym.engine import LaunchOptions, run_godot
 _spec = importlib.util.spec_from_file_location("aigym_tests_root_conftest", Path(__file__).parent.parent / "conftest.py")
 _root = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_root)
-GodotRun, check_log = _root.GodotRun, _root.check_log
+GodotRun, checked_run = _root.GodotRun, _root.checked_run
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +39,6 @@ def render_gdscript(godot, test_project, display):
         options = rendering_launch_options(
             LaunchOptions(project=test_project, script=script, handle=handle, user_args=tuple(user_args)), vd, support)
         code, output = run_godot(options, timeout=timeout, godot=godot)
-        result = GodotRun.parse(code, output)
-        assert not result.failed, "GDScript checks failed:\n" + "\n".join(result.failed) + "\n---\n" + output[-3000:]
-        check_log(result, expected_errors)
-        if expect_code is not None:
-            assert code == expect_code, f"Godot exited with {code}, expected {expect_code}:\n{output[-3000:]}"
-        return result
+        return checked_run(code, output, expected_errors, expect_code)
 
     return run
