@@ -12,6 +12,7 @@ from env_testutil import DEMO, TRIVIAL
 from fake_engine import FakeEngine
 
 from godot_aigym.env import GodotEnv, GodotVectorEnv
+from godot_aigym.engine import InvalidCpusError
 from godot_aigym.env.placement import PINNED_SPIN_US, spin_budgets
 
 
@@ -116,3 +117,11 @@ def test_a_pinned_lone_engine_spins_and_the_users_budget_wins(no_leaks):
     env = GodotVectorEnv(DEMO, TRIVIAL, n_agents=2, n_engines=2, launcher=launcher, cpus=None, engine_spin_us=7)
     env.close()
     assert [spin_arg(a) for a in launcher.launched] == [7, 7]
+
+
+def test_a_vector_env_checks_every_engines_cpus_before_starting_any(no_leaks):
+    launcher = RecordingLauncher()
+    usable = sorted(os.sched_getaffinity(0))
+    with pytest.raises(InvalidCpusError, match=r"CPU 99999 does not exist"):
+        GodotVectorEnv(DEMO, TRIVIAL, n_agents=1, n_engines=2, launcher=launcher, cpus=[[usable[0]], [99999]])
+    assert launcher.launched == []  # engine 0 was never started

@@ -27,6 +27,7 @@ from .actions import ActionChecker
 from .link import EngineLink
 from .observations import DictBatch, agent_final_observation, batch_observation
 from .options import EnvOptions
+from .placement import engine_cpus
 
 _CALL_RESET = "call reset() before step()"
 _ENGINE_AUTORESET = {AutoresetMode.NEXT_STEP: P.AUTORESET_NEXT_STEP, AutoresetMode.SAME_STEP: P.AUTORESET_SAME_STEP,
@@ -81,6 +82,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._engine_autoreset = _ENGINE_AUTORESET[self.autoreset_mode]
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.render_mode = opts.render_mode
+        for k in range(n_engines):  # every engine's CPUs are checked before any engine starts
+            engine_cpus(_engine_cpus(opts.cpus, k), k)
         try:
             for k in range(n_engines):
                 self.links.append(EngineLink(opts.replace(
