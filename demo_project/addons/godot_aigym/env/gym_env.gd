@@ -26,6 +26,7 @@ class_name GymEnv
 extends Node
 
 const P := preload("gym_protocol.gd")
+const GymSpecBuilder := preload("gym_spec.gd")
 
 enum ActionType { BOX, DISCRETE, MULTI_DISCRETE }
 enum Mode { NONE, REMOTE, PLAY, RANDOM }
@@ -292,58 +293,7 @@ func _find_agents() -> String:
 
 ## The space description Python reads at start-up (the only place spaces are defined).
 func spec() -> Dictionary:
-	var obs_low: Array = []
-	var obs_high: Array = []
-	for j in observation_size:
-		obs_low.append(_json_bound(observation_low[j] if observation_low.size() > 0 else -INF))
-		obs_high.append(_json_bound(observation_high[j] if observation_high.size() > 0 else INF))
-	var action := {}
-	if action_type == ActionType.DISCRETE:
-		action = {"type": "discrete", "n": action_size}
-	elif action_type == ActionType.MULTI_DISCRETE:
-		action = {"type": "multi_discrete", "nvec": Array(action_nvec)}
-	else:
-		var lo: Array = []
-		var hi: Array = []
-		for j in action_size:
-			lo.append(_json_bound(action_low[j] if action_low.size() > 0 else -1.0))
-			hi.append(_json_bound(action_high[j] if action_high.size() > 0 else 1.0))
-		action = {"type": "box", "shape": [action_size], "low": lo, "high": hi}
-	return {
-		"protocol": P.NAME,
-		"version": P.VERSION,
-		"name": env_name if env_name != "" else str(name),
-		"scene": get_tree().current_scene.scene_file_path if get_tree().current_scene else "",
-		"n_agents": n_agents,
-		"observation": _observation_spec(obs_low, obs_high),
-		"action": action,
-		"action_width": action_width,
-		"max_episode_steps": max_episode_steps,
-		"action_repeat": action_repeat,
-		"physics_ticks_per_second": Engine.physics_ticks_per_second,
-		"in_size": P.in_size(n_agents, action_width),
-		"frame": GymFrame.shape(),
-		"out_size": out.size(),
-		"seed": rng.seed,
-		"engine": Engine.get_version_info()["string"],
-	}
-
-
-func _observation_spec(low: Array, high: Array) -> Dictionary:
-	var box := {"type": "box", "shape": [observation_size], "low": low, "high": high, "dtype": "float32"}
-	if _parts == null:
-		return box
-	var parts := []
-	if observation_size > 0:
-		parts.append(box.merged({"name": state_part, "kind": "box", "in_out": true}, true))
-	parts.append_array(_parts.spec_entries())
-	return {"type": "dict", "parts": parts}
-
-
-func _json_bound(v: float):
-	if is_inf(v) or is_nan(v):
-		return null
-	return v
+	return GymSpecBuilder.describe(self, _parts)
 
 
 ## Reports a fatal error: to the log, to Python (when remote), then quits with code 1.

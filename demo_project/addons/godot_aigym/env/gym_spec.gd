@@ -1,0 +1,64 @@
+## GymSpec: the space description a GymEnv publishes at start-up (docs/STEP_PROTOCOL.md,
+## "Start-up"), built from the node's exported properties: the only place spaces are defined.
+class_name GymSpec
+extends RefCounted
+
+const P := preload("gym_protocol.gd")
+
+
+## The description Python reads: protocol, spaces, sizes, episode settings of `env` (a GymEnv);
+## `parts` (a GymObservationParts or null) adds the Dict observation's parts.
+static func describe(env: Node, parts: RefCounted) -> Dictionary:
+	var obs_low: Array = []
+	var obs_high: Array = []
+	for j in env.observation_size:
+		obs_low.append(_json_bound(env.observation_low[j] if env.observation_low.size() > 0 else -INF))
+		obs_high.append(_json_bound(env.observation_high[j] if env.observation_high.size() > 0 else INF))
+	var action := {}
+	if env.action_type == GymEnv.ActionType.DISCRETE:
+		action = {"type": "discrete", "n": env.action_size}
+	elif env.action_type == GymEnv.ActionType.MULTI_DISCRETE:
+		action = {"type": "multi_discrete", "nvec": Array(env.action_nvec)}
+	else:
+		var lo: Array = []
+		var hi: Array = []
+		for j in env.action_size:
+			lo.append(_json_bound(env.action_low[j] if env.action_low.size() > 0 else -1.0))
+			hi.append(_json_bound(env.action_high[j] if env.action_high.size() > 0 else 1.0))
+		action = {"type": "box", "shape": [env.action_size], "low": lo, "high": hi}
+	var tree: SceneTree = env.get_tree()
+	return {
+		"protocol": P.NAME,
+		"version": P.VERSION,
+		"name": env.env_name if env.env_name != "" else str(env.name),
+		"scene": tree.current_scene.scene_file_path if tree.current_scene else "",
+		"n_agents": env.n_agents,
+		"observation": _observation(env, parts, obs_low, obs_high),
+		"action": action,
+		"action_width": env.action_width,
+		"max_episode_steps": env.max_episode_steps,
+		"action_repeat": env.action_repeat,
+		"physics_ticks_per_second": Engine.physics_ticks_per_second,
+		"in_size": P.in_size(env.n_agents, env.action_width),
+		"frame": GymFrame.shape(),
+		"out_size": env.out.size(),
+		"seed": env.rng.seed,
+		"engine": Engine.get_version_info()["string"],
+	}
+
+
+static func _observation(env: Node, parts: RefCounted, low: Array, high: Array) -> Dictionary:
+	var box := {"type": "box", "shape": [env.observation_size], "low": low, "high": high, "dtype": "float32"}
+	if parts == null:
+		return box
+	var entries := []
+	if env.observation_size > 0:
+		entries.append(box.merged({"name": env.state_part, "kind": "box", "in_out": true}, true))
+	entries.append_array(parts.spec_entries())
+	return {"type": "dict", "parts": entries}
+
+
+static func _json_bound(v: float):
+	if is_inf(v) or is_nan(v):
+		return null
+	return v
