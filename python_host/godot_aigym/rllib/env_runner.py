@@ -24,6 +24,7 @@ from ray.rllib.env.env_context import EnvContext
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.tune.registry import ENV_CREATOR, _global_registry
 
+from .batch_sampling import BatchSampling
 from .node import GodotNodeError, node_label
 from .registration import RLLIB_ENVS, godot_env_creator, unknown_env_error
 
@@ -38,9 +39,12 @@ def runner_cpus(worker_index: int | None, n_engines: int, usable: list[int] | No
     return [[usable[-1 - (first + k) % len(usable)]] for k in range(n_engines)]
 
 
-class GodotEnvRunner(SingleAgentEnvRunner):
+class GodotEnvRunner(BatchSampling, SingleAgentEnvRunner):
     """Use with ``config.env_runners(env_runner_cls=GodotEnvRunner, num_envs_per_env_runner=N)``
-    and ``config.environment(<registered name>, env_config={"n_engines": M, ...})``."""
+    and ``config.environment(<registered name>, env_config={"n_engines": M, ...})``.
+
+    Samples through `BatchSampling` (arrays per vector step, episodes built in bulk) whenever
+    RLlib's default connectors and a stateless module allow it, else through RLlib's own loop."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         import torch
@@ -49,6 +53,7 @@ class GodotEnvRunner(SingleAgentEnvRunner):
         torch.set_num_threads(1)
         self._godot_sampled = 0  # environment steps this runner process sampled (godot_info)
         super().__init__(*args, **kwargs)
+        self._init_batch_sampling()
 
     def sample(self, *args: Any, **kwargs: Any):
         episodes = super().sample(*args, **kwargs)
@@ -99,6 +104,7 @@ class GodotEnvRunner(SingleAgentEnvRunner):
         engines = [] if self.env is None else [p.pid for p in self.env.unwrapped.engines]
         return {"worker_index": self.worker_index, "host": socket.gethostname(), "node_id": node_id,
                 "pid": os.getpid(), "engine_pids": engines, "sampled": self._godot_sampled,
+                "batch_sampling_blocker": self._godot_batch_blocker,
                 "engine_parents": {pid: _parent_chain(pid) for pid in engines}}
 
 

@@ -1,0 +1,118 @@
+"""GodotEnvRunner's batch sampling (arrays per vector step, episodes built in bulk) returns what
+RLlib's own per-agent loop returns for the same seed and weights: the same episodes, chunks,
+extra model outputs and step counts, continued across sample() calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from godot_aigym.rllib import GodotEnvRunner
+from godot_aigym.rllib.train import build_config
+
+from rllib_testutil import assert_nothing_left
+
+TRIVIAL = "godot_aigym/Trivial-v0"
+CARTPOLE = "godot_aigym/CartPole-v0"
+LIMIT = 5
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _ray(local_ray):
+    yield
+
+
+def _runner(env=TRIVIAL, agents=4, seed=7, batch=True, **env_config):
+    config = build_config(env, env_runners=0, agents=agents, engines=1, seed=seed,
+                          env_config={"max_episode_steps": LIMIT, **env_config}, fragment=LIMIT)
+    runner = GodotEnvRunner(config=config)
+    if not batch:
+        runner._godot_batch_blocker = "forced by the test: RLlib's per-agent loop"
+    return runner
+
+
+def _rows(episodes):
+    """Everything RLlib's learner reads from an episode, comparable across runs (ids differ)."""
+    rows = []
+    for ep in episodes:
+        extra = {k: np.asarray(ep.get_extra_model_outputs(k)) for k in sorted(ep.extra_model_outputs)}
+        rows.append((np.asarray(ep.get_observations()), np.asarray(ep.get_actions()), np.asarray(ep.get_rewards()),
+                     ep.is_terminated, ep.is_truncated, ep.t_started, extra))
+    return rows
+
+
+def _key(row):
+    return (row[5], row[0].tobytes())
+
+
+def _assert_same(batched, rllib):
+    assert len(batched) == len(rllib)
+    for b, r in zip(sorted(batched, key=_key), sorted(rllib, key=_key)):
+        for x, y in zip(b[:3], r[:3]):
+            np.testing.assert_allclose(x, y, rtol=1e-6)
+        assert b[3:6] == r[3:6]
+        assert b[6].keys() == r[6].keys(), (b[6].keys(), r[6].keys())
+        for k in b[6]:
+            np.testing.assert_allclose(b[6][k], r[6][k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+@pytest.mark.parametrize("explore", [False, True])
+def test_batch_sampling_returns_what_rllibs_loop_returns(explore):
+    runs, engines = [], set()
+    for batch in (True, False):
+        runner = _runner(batch=batch)
+        try:
+            assert (runner.godot_info()["batch_sampling_blocker"] is None) == batch
+            engines |= set(runner.godot_info()["engine_pids"])
+            calls = [runner.sample(num_timesteps=n, explore=explore) for n in (7, 13, 4)]
+            counts = int(runner.get_metrics()["num_env_steps_sampled_lifetime"])
+            runs.append((calls, counts))
+        finally:
+            runner.stop()
+    (batched, n_b), (rllib, n_r) = runs
+    assert n_b == n_r == sum(len(e) for call in batched for e in call)
+    for b, r in zip(batched, rllib):
+        _assert_same(_rows(b), _rows(r))
+    assert_nothing_left(set(), engines)
+
+
+def test_chunks_continue_across_sample_calls_and_metrics_count_whole_episodes():
+    runner = _runner(env=CARTPOLE, agents=8, seed=1, batch=True)
+    engines = set(runner.godot_info()["engine_pids"])
+    try:
+        chunks: dict[str, list] = {}
+        for _ in range(6):
+            for ep in runner.sample(num_timesteps=24, random_actions=True):
+                chunks.setdefault(ep.id_, []).append(ep)
+        finished = []
+        for parts in chunks.values():
+            for a, b in zip(parts, parts[1:]):  # a continuation starts where its predecessor stopped
+                assert not a.is_done and b.t_started == a.t_started + len(a), (a.t_started, len(a), b.t_started)
+                np.testing.assert_array_equal(a.get_observations(-1), b.get_observations(0))
+            if parts[-1].is_done:
+                finished.append(sum(p.get_return() for p in parts) if parts[0].t_started == 0 else None)
+            for p in parts:
+                assert np.asarray(p.get_extra_model_outputs("weights_seq_no")).shape == (len(p),)
+        metrics = runner.get_metrics()
+        whole = [r for r in finished if r is not None]
+        assert whole and float(metrics["episode_return_mean"]) > 0
+        # cart-pole: +1 per step, so a whole episode's return is its length
+        assert all(r == int(r) for r in whole)
+    finally:
+        runner.stop()
+    assert_nothing_left(set(), engines)
+
+
+def test_a_custom_connector_falls_back_to_rllibs_loop_by_name():
+    from ray.rllib.connectors.env_to_module import MeanStdFilter
+
+    config = build_config(TRIVIAL, env_runners=0, agents=2, engines=1, seed=0,
+                          env_config={"max_episode_steps": LIMIT}, fragment=LIMIT)
+    config.env_runners(env_to_module_connector=lambda env, spaces, device: MeanStdFilter())
+    runner = GodotEnvRunner(config=config)
+    try:
+        assert "MeanStdFilter" in runner.godot_info()["batch_sampling_blocker"]
+        episodes = runner.sample(num_timesteps=8)
+        assert sum(len(e) for e in episodes) >= 8
+    finally:
+        runner.stop()
