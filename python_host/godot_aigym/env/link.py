@@ -45,6 +45,8 @@ class EngineLink:
     description and creates the step tensors (so several engines start in parallel).
     """
 
+    accept_groups = False  # a GymGroupEnv scene (spec.groups): only the multi-agent envs set it
+
     def __init__(self, options: EnvOptions | None = None, *, n_agents: int = 1, index: int | None = None,
                  n_engines: int = 1) -> None:
         self._closed = False
@@ -133,8 +135,11 @@ class EngineLink:
                 spec = P.EnvSpec.from_message(self._message("spec"))
             except P.GodotEnvError as e:
                 raise P.GodotEnvError(f"{e} [{self.scene}]" + self._log_excerpt()) from None
-            if spec.n_agents != self.n_agents:
-                raise P.GodotEnvError(f"{self.scene} runs {spec.n_agents} agents but {self.n_agents} were requested "
+            if spec.groups and not self.accept_groups:
+                raise P.GodotEnvError(f"{self.scene} has agent groups {[g.name for g in spec.groups]}: use "
+                                      "godot_aigym.multiagent (GodotParallelEnv, GodotGroupEnv)")
+            if spec.copies != self.n_agents:
+                raise P.GodotEnvError(f"{self.scene} runs {spec.copies} agents but {self.n_agents} were requested "
                                       "(the scene has a fixed set of agent nodes; use agent_scene to instance them)")
             if spec.physics_ticks_per_second != self.physics_fps:
                 raise P.GodotEnvError(f"the engine ticks physics at {spec.physics_ticks_per_second} Hz, not at the "

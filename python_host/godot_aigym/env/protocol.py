@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,9 @@ OUT_SCALARS = 3
 PART_OBS = "obs_"
 PART_FINAL_OBS = "final_obs_"
 PART_KINDS = ("box", "image")
+# agent groups (GymGroupEnv): the type of the spec's padded "observation" and "action" rows; each
+# group's own spaces are in the spec's "groups" (env/groups.py, docs/STEP_PROTOCOL.md "Agent groups")
+GROUPS_TYPE = "groups"
 
 
 class GodotEnvError(RuntimeError):
@@ -231,7 +234,7 @@ def _action_space(act: dict) -> tuple[spaces.Space, int, bool]:
         if not nvec or min(nvec) < 1:
             raise GodotEnvError(f"invalid multi_discrete action space: nvec {nvec}")
         return spaces.MultiDiscrete(nvec), len(nvec), False
-    if act["type"] == "box":
+    if act["type"] in ("box", GROUPS_TYPE):
         a = int(act["shape"][0])
         box = spaces.Box(_bounds(act["low"], -math.inf), _bounds(act["high"], math.inf), shape=(a,), dtype=np.float32)
         return box, a, False
@@ -283,7 +286,7 @@ def _obs_part(raw: dict) -> ObsPart:
 
 def _observation(obs: dict) -> tuple[spaces.Space, int, tuple[ObsPart, ...]]:
     """(space, floats per agent in `out`, Dict parts) of the spec's observation entry."""
-    if obs.get("type", "box") == "box":
+    if obs.get("type", "box") in ("box", GROUPS_TYPE):
         d = int(obs["shape"][0])
         return spaces.Box(_bounds(obs["low"], -math.inf), _bounds(obs["high"], math.inf), shape=(d,),
                           dtype=np.float32), d, ()
@@ -318,6 +321,8 @@ class EnvSpec:
     out_size: int
     parts: tuple = ()   # ObsPart of a Dict observation (empty: a flat Box)
     frame_shape: tuple | None = None  # (H, W, 3) of render() frames; None: the engine renders nothing
+    groups: tuple = ()  # groups.GroupSpec of a GymGroupEnv (empty: one group, the flat protocol)
+    copies: int = 0     # GymGroupEnv: copies of the scene (the n_agents asked for); else n_agents
 
     @property
     def tensor_parts(self) -> tuple:
@@ -346,9 +351,13 @@ class EnvSpec:
                        action_repeat=int(raw.get("action_repeat", 1)),
                        physics_ticks_per_second=int(raw.get("physics_ticks_per_second", 0)),
                        in_size=int(raw["in_size"]), out_size=int(raw["out_size"]), parts=parts,
-                       frame_shape=(int(raw["frame"][0]), int(raw["frame"][1]), 3) if raw.get("frame") else None)
+                       frame_shape=(int(raw["frame"][0]), int(raw["frame"][1]), 3) if raw.get("frame") else None,
+                       copies=int(raw.get("copies", n)))
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise GodotEnvError(f"malformed environment description ({type(e).__name__}: {e})") from None
+        if "groups" in raw:
+            from .groups import parse_groups  # the groups' own spaces
+            spec = replace(spec, groups=parse_groups(raw, spec))
         if spec.in_size != in_size(n, width) or spec.out_size != out_size(n, d):
             raise GodotEnvError(f"inconsistent spec: in_size {spec.in_size} / out_size {spec.out_size} do not "
                                 f"match {n} agents x obs {d} x action width {width}")

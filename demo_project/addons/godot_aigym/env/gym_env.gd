@@ -208,7 +208,7 @@ func _ready() -> void:
 		if err != "":
 			fail(err)
 	else:
-		_player = GymPlayer.new()
+		_player = call(&"_new_group_player") if has_method(&"_new_group_player") else GymPlayer.new()
 		err = _player.start(self, mode == Mode.RANDOM)
 		if err != "":
 			fail(err)
