@@ -34,6 +34,16 @@ def agent_id(group: str, index: int) -> str:
     return f"{group}_{index}"
 
 
+def _autoreset_mode(value: Any) -> AutoresetMode:
+    """gymnasium's AutoresetMode, its value ("NextStep") or its name ("next_step")."""
+    if isinstance(value, str) and value.upper() in AutoresetMode.__members__:
+        return AutoresetMode[value.upper()]
+    try:
+        return AutoresetMode(value)
+    except ValueError:
+        raise ValueError(f"autoreset_mode must be one of next_step, same_step, disabled; got {value!r}") from None
+
+
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -60,7 +70,8 @@ class GodotGroupEnv:
     """``n_copies`` copies of a GymGroupEnv scene per engine x ``n_engines`` engines.
 
     Other keyword arguments as for `GodotVectorEnv` (`EnvOptions`; ``log_dir`` keeps
-    ``engine<k>.log``). Engine ``k`` is seeded with ``seed + k``. ``autoreset_mode``:
+    ``engine<k>.log``). Engine ``k`` is seeded with ``seed + k``. ``autoreset_mode`` (gymnasium's
+    AutoresetMode or its name):
     NEXT_STEP (default: a finished agent's next action is ignored, it restarts and reports its
     first observation with reward 0), SAME_STEP (restarts at once; ``GroupStep.final_obs``) or
     DISABLED (finished agents stay finished and keep being stepped until ``reset(mask=...)``).
@@ -76,7 +87,7 @@ class GodotGroupEnv:
         if "log_path" in kwargs:
             raise ValueError("GodotGroupEnv keeps one log per engine: pass log_dir, not log_path")
         opts = EnvOptions.from_kwargs("GodotGroupEnv", project, scene, options, kwargs)
-        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        self.autoreset_mode = _autoreset_mode(autoreset_mode)
         self._autoreset = _ENGINE_AUTORESET[self.autoreset_mode]
         cpus = [_engine_cpus(opts.cpus, k) for k in range(n_engines)]  # as GodotVectorEnv places them
         for k in range(n_engines):  # every engine's CPUs are checked before any engine starts
