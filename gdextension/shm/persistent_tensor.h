@@ -63,7 +63,7 @@ class PersistentTensor : public gd::ExtensionObject {
     int64_t size() const { return count_; }
     std::string get_name() const { return name_; }
 
-  private:
+  protected:
     std::string where(const char *method) const {
         return std::string(Self::kClassName) + "." + method + "('" + name_ + "')";
     }
@@ -81,9 +81,74 @@ class cPersistentFloatTensor : public PersistentTensor<cPersistentFloatTensor, g
   public:
     static constexpr const char *kClassName = "cPersistentFloatTensor";
 };
+// The uint8 tensor also writes a slice: camera frames go straight into their agent's place in a
+// batch of images, with the pixel format converted in the same pass (one copy after read-back).
 class cPersistentUintTensor : public PersistentTensor<cPersistentUintTensor, gd::PackedByteArray, AIGYM_SHM_DTYPE_UINT8> {
   public:
     static constexpr const char *kClassName = "cPersistentUintTensor";
+
+    static void bind(gd::ClassBinder<cPersistentUintTensor> &b) {
+        PersistentTensor::bind(b);
+        b.method<&cPersistentUintTensor::write_at>("write_at", {"offset", "values"})
+            .method<&cPersistentUintTensor::write_pixels_at>("write_pixels_at",
+                                                             {"offset", "pixels", "source_channels", "channels"});
+    }
+
+    // Copies `values` into elements [offset, offset + values.size()).
+    bool write_at(int64_t offset, gd::PackedByteArray values) {
+        const int64_t n = values.size();
+        if (!slice_ok("write_at", offset, n)) return false;
+        if (n > 0) std::memcpy(data_ + offset, values.view().data(), static_cast<size_t>(n));
+        return true;
+    }
+
+    // Copies pixels of `source_channels` bytes each, keeping the first `channels` of each pixel
+    // (RGBA8 -> RGB8 drops alpha), into elements [offset, offset + pixels * channels).
+    bool write_pixels_at(int64_t offset, gd::PackedByteArray pixels, int64_t source_channels, int64_t channels) {
+        if (source_channels < 1 || source_channels > 4 || channels < 1 || channels > source_channels) {
+            AIGYM_ERROR(where("write_pixels_at") + ": cannot turn pixels of " + std::to_string(source_channels) +
+                        " channels into " + std::to_string(channels) + " (source 1..4, channels 1..source)");
+            return false;
+        }
+        const int64_t bytes = pixels.size();
+        if (bytes % source_channels != 0) {
+            AIGYM_ERROR(where("write_pixels_at") + ": " + std::to_string(bytes) + " bytes are not whole pixels of " +
+                        std::to_string(source_channels) + " channels");
+            return false;
+        }
+        const int64_t count = bytes / source_channels;
+        if (!slice_ok("write_pixels_at", offset, count * channels)) return false;
+        const uint8_t *src = pixels.view().data();
+        uint8_t *dst = data_ + offset;
+        if (channels == source_channels) {
+            if (bytes > 0) std::memcpy(dst, src, static_cast<size_t>(bytes));
+        } else if (source_channels == 4 && channels == 3) {  // the renderer's RGBA8 read-back
+            for (int64_t i = 0; i < count; ++i, src += 4, dst += 3) {
+                dst[0] = src[0];
+                dst[1] = src[1];
+                dst[2] = src[2];
+            }
+        } else {
+            for (int64_t i = 0; i < count; ++i, src += source_channels, dst += channels)
+                std::memcpy(dst, src, static_cast<size_t>(channels));
+        }
+        return true;
+    }
+
+  private:
+    // True when `n` elements at `offset` lie inside the tensor; otherwise an error naming both.
+    bool slice_ok(const char *method, int64_t offset, int64_t n) const {
+        if (!data_) {
+            AIGYM_ERROR(where(method) + ": tensor is not attached (get it from cSharedMemory.find*Tensor)");
+            return false;
+        }
+        if (offset < 0 || offset > count_ || n > count_ - offset) {
+            AIGYM_ERROR(where(method) + ": " + std::to_string(n) + " elements at offset " + std::to_string(offset) +
+                        " do not fit, the tensor holds " + std::to_string(count_) + " elements");
+            return false;
+        }
+        return true;
+    }
 };
 
 }  // namespace aigym

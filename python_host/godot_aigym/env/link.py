@@ -172,7 +172,8 @@ class EngineLink:
             if part.in_out:
                 views[P.PART_OBS][part.name], views[P.PART_FINAL_OBS][part.name] = results.obs, results.final_obs
                 continue
-            new = self.mem.newUintTensor if part.kind == "image" else self.mem.newFloatTensor
+            new = {np.uint8: self.mem.newUintTensor, np.int32: self.mem.newIntTensor}.get(part.dtype.type,
+                                                                                        self.mem.newFloatTensor)
             for kind, by_name in views.items():
                 by_name[part.name] = new(P.part_entry(prefix, kind, part.name), n * part.size).view.reshape(n, *part.shape)
         return dataclasses.replace(results, parts=views[P.PART_OBS], final_parts=views[P.PART_FINAL_OBS])

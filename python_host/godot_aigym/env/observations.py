@@ -2,8 +2,10 @@
 
 A flat Box env never comes here (its observations are `Results.obs`). For a Dict env each part
 is a view of its own shared tensor, shaped ``(n_agents, *shape)`` (images channel-last uint8, as
-SB3's `VecTransposeImage`, `CnnPolicy` and `MultiInputPolicy` expect); these helpers copy them
-out of shared memory into the arrays handed to the caller.
+SB3's `VecTransposeImage`, `CnnPolicy` and `MultiInputPolicy` expect; discrete parts int32,
+``(n_agents,)`` for Discrete and ``(n_agents, len(nvec))`` for MultiDiscrete); these helpers copy
+them out of shared memory into the arrays handed to the caller, one copy per part, in the dtype
+of the part's gymnasium space (int64 for the discrete kinds, as gymnasium's spaces hold).
 """
 
 from __future__ import annotations
@@ -13,26 +15,37 @@ import numpy as np
 from .protocol import EnvSpec, Results
 
 
+def _out(view: np.ndarray) -> np.ndarray:
+    """A copy of a part's view; int32 (discrete) parts become int64, gymnasium's dtype for them."""
+    return view.astype(np.int64) if view.dtype == np.int32 else view.copy()
+
+
 def agent_observation(results: Results, i: int = 0) -> dict[str, np.ndarray]:
-    """Agent ``i``'s Dict observation (copies: shared memory changes with the next command)."""
-    return {name: view[i].copy() for name, view in results.parts.items()}
+    """Agent ``i``'s Dict observation (copies: shared memory changes with the next command).
+    A Discrete part is an ``np.int64`` scalar."""
+    return {name: _out(view[i]) for name, view in results.parts.items()}
 
 
 def batch_observation(results: Results) -> dict[str, np.ndarray]:
     """Every agent's Dict observation of one engine, ``(n_agents, *shape)`` per part (copies)."""
-    return {name: view.copy() for name, view in results.parts.items()}
+    return {name: _out(view) for name, view in results.parts.items()}
 
 
 def agent_final_observation(results: Results, i: int) -> dict[str, np.ndarray]:
     """Agent ``i``'s last observation of an episode ended in a SAME_STEP autoreset (copies)."""
-    return {name: view[i].copy() for name, view in results.final_parts.items()}
+    return {name: _out(view[i]) for name, view in results.final_parts.items()}
 
 
 class DictBatch:
-    """The Dict observations of ``num_envs`` agents spread over several engines."""
+    """The Dict observations of ``num_envs`` agents spread over several engines: every engine's
+    answer is `put` straight into fresh arrays, which `copy` hands over (one copy per image)."""
 
     def __init__(self, spec: EnvSpec, num_envs: int) -> None:
-        self.arrays = {p.name: np.zeros((num_envs, *p.shape), p.dtype) for p in spec.parts}
+        self._layout = {p.name: ((num_envs, *p.shape), p.space.dtype) for p in spec.parts}
+        self.arrays = self._fresh()
+
+    def _fresh(self) -> dict[str, np.ndarray]:
+        return {name: np.empty(shape, dtype) for name, (shape, dtype) in self._layout.items()}
 
     def put(self, where: slice, results: Results) -> None:
         """Copy one engine's answer into the agents ``where``."""
@@ -40,4 +53,6 @@ class DictBatch:
             self.arrays[name][where] = view
 
     def copy(self) -> dict[str, np.ndarray]:
-        return {name: a.copy() for name, a in self.arrays.items()}
+        """The arrays every engine was `put` into since the last call (the caller keeps them)."""
+        out, self.arrays = self.arrays, self._fresh()
+        return out

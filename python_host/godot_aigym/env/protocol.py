@@ -62,7 +62,8 @@ OUT_SCALARS = 3
 # Dict observations: a part not carried in `out` has two tensors, <prefix><kind><name>
 PART_OBS = "obs_"
 PART_FINAL_OBS = "final_obs_"
-PART_KINDS = ("box", "image")
+PART_KINDS = ("box", "image", "discrete", "multi_discrete")
+DISCRETE_KINDS = ("discrete", "multi_discrete")  # int32 tensors; gymnasium Discrete / MultiDiscrete spaces
 # agent groups (GymGroupEnv): the type of the spec's padded "observation" and "action" rows; each
 # group's own spaces are in the spec's "groups" (env/groups.py, docs/STEP_PROTOCOL.md "Agent groups")
 GROUPS_TYPE = "groups"
@@ -244,17 +245,19 @@ def _action_space(act: dict) -> tuple[spaces.Space, int, bool]:
 @dataclass(frozen=True)
 class ObsPart:
     """One part of a Dict observation: carried in `out` (``in_out``, the float part of the
-    agents' get_observation()) or in tensors of its own (float32 boxes, uint8 images)."""
+    agents' get_observation()) or in tensors of its own (float32 boxes, uint8 images, int32
+    discrete and multi_discrete parts, whose spaces hold int64 as gymnasium's do)."""
 
     name: str
     kind: str
     shape: tuple[int, ...]
-    space: spaces.Box
+    space: spaces.Space
     in_out: bool
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(np.uint8 if self.kind == "image" else np.float32)
+        """The tensor's element type (the zero-copy views'); copies handed out use ``space.dtype``."""
+        return np.dtype(np.uint8 if self.kind == "image" else np.int32 if self.kind in DISCRETE_KINDS else np.float32)
 
     @property
     def size(self) -> int:
@@ -268,6 +271,8 @@ def _obs_part(raw: dict) -> ObsPart:
         raise GodotEnvError(f"observation part name {name!r} is not an identifier")
     if kind not in PART_KINDS:
         raise GodotEnvError(f"observation part {name!r}: unsupported kind {kind!r} (one of {PART_KINDS})")
+    if kind in DISCRETE_KINDS:
+        return ObsPart(name, kind, *_discrete_space(name, kind, raw), False)
     if not shape or min(shape) < 1:
         raise GodotEnvError(f"observation part {name!r}: invalid shape {shape}")
     if kind == "image":
@@ -282,6 +287,19 @@ def _obs_part(raw: dict) -> ObsPart:
         hi = _bounds(high if isinstance(high, list) else [high] * n, math.inf).reshape(shape)
         space = spaces.Box(lo, hi, shape=shape, dtype=np.float32)
     return ObsPart(name, kind, shape, space, bool(raw.get("in_out", False)))
+
+
+def _discrete_space(name: str, kind: str, raw: dict) -> tuple[tuple[int, ...], spaces.Space]:
+    """(shape, space) of a discrete part: Discrete(n) of shape (), or MultiDiscrete(nvec) of (len(nvec),)."""
+    if kind == "discrete":
+        n = int(raw["n"])
+        if n < 1:
+            raise GodotEnvError(f"observation part {name!r}: Discrete needs n >= 1, got {n}")
+        return (), spaces.Discrete(n)
+    nvec = [int(k) for k in raw["nvec"]]
+    if not nvec or min(nvec) < 1:
+        raise GodotEnvError(f"observation part {name!r}: MultiDiscrete needs a non-empty nvec of values >= 1, got {nvec}")
+    return (len(nvec),), spaces.MultiDiscrete(nvec)
 
 
 def _observation(obs: dict) -> tuple[spaces.Space, int, tuple[ObsPart, ...]]:

@@ -1,6 +1,7 @@
 ## GymObservationParts: the named parts of a Dict observation space (docs/STEP_PROTOCOL.md,
 ## "Dict observations"). GymEnv.observation_parts maps part names to sensor nodes under every
-## agent (CameraSensor2D/3D: uint8 images; RaycastSensor2D/3D: float32 boxes); the agent's
+## agent (CameraSensor2D/3D: uint8 images; RaycastSensor2D/3D: float32 boxes; DiscreteSensor: int32
+## discrete or multi_discrete parts); the agent's
 ## get_observation() values, when observation_size > 0, are the float part `state_part` and
 ## travel in `out` as in a flat Box env. Every other part has tensors of its own (GymTransport).
 ##
@@ -13,13 +14,15 @@ extends RefCounted
 const P := preload("gym_protocol.gd")
 
 ## One Dictionary per part carried in a tensor of its own:
-## {name, kind ("image" | "box"), shape (PackedInt32Array), sensors (Array, one per agent), size (per agent)}.
+## {name, kind ("image" | "box" | "discrete" | "multi_discrete"), shape (PackedInt32Array), sensors (Array,
+## one per agent), size (per agent), space (discrete kinds: {"n"} or {"nvec"})}.
 var parts: Array[Dictionary] = []
 var has_images := false
 ## A step's answer is waiting for a frame to be drawn (GymEnv runs no command meanwhile).
 var busy := false
 
-var _buffers := {}  # part name -> PackedByteArray / PackedFloat32Array of the last observation
+var _buffers := {}  # part name -> PackedFloat32Array / PackedInt32Array of the last observation (not images:
+# cameras write straight into their part tensor, one copy per frame)
 
 
 ## Finds every part's sensor under every agent; "" or what is wrong (naming the part and the fix).
@@ -39,10 +42,10 @@ func setup(agents: Array[Node], paths: Dictionary) -> String:
 				return "observation part '%s': agent %s has no node at '%s'" % [part_name, agent.name, paths[key]]
 			var k := _kind_of(sensor)
 			if k == "":
-				return ("observation part '%s': %s is not a sensor (CameraSensor2D/3D or RaycastSensor2D/3D: "
-						+ "get_shape(), get_dtype() and capture() or measure())") % [part_name, sensor.get_path()]
+				return ("observation part '%s': %s is not a sensor (CameraSensor2D/3D, RaycastSensor2D/3D or "
+						+ "DiscreteSensor: get_shape(), get_dtype() and capture() or measure())") % [part_name, sensor.get_path()]
 			var s: PackedInt32Array = sensor.get_shape()
-			if s.is_empty() or s.has(0):
+			if (s.is_empty() and k != "discrete") or s.has(0):
 				return "observation part '%s': %s declares the shape %s (fix its size)" % [part_name, sensor.name, s]
 			if sensors.is_empty():
 				shape = s
@@ -59,7 +62,26 @@ func setup(agents: Array[Node], paths: Dictionary) -> String:
 		var size := 1
 		for d in shape:
 			size *= d
-		parts.append({"name": part_name, "kind": kind, "shape": shape, "sensors": sensors, "size": size})
+		var part := {"name": part_name, "kind": kind, "shape": shape, "sensors": sensors, "size": size}
+		if kind == "discrete" or kind == "multi_discrete":
+			var err := _discrete_space(part)
+			if err:
+				return err
+		parts.append(part)
+	return ""
+
+
+## A discrete part's space, the same for every agent's sensor; "" or what is wrong.
+func _discrete_space(part: Dictionary) -> String:
+	var space: Dictionary = part["sensors"][0].get_space()
+	for sensor in part["sensors"]:
+		if sensor.get_space() != space:
+			return "observation part '%s': %s declares %s, %s %s: every agent's must match" % [
+					part["name"], sensor.name, sensor.get_space(), part["sensors"][0].name, space]
+	var values: Array = [space.get("n", 0)] if part["kind"] == "discrete" else Array(space.get("nvec", []))
+	if values.is_empty() or values.min() < 1:
+		return "observation part '%s': %s declares %s (every n must be at least 1)" % [part["name"], part["sensors"][0].name, space]
+	part["space"] = space
 	return ""
 
 
@@ -71,6 +93,8 @@ func _kind_of(sensor: Node) -> String:
 		return "image"
 	if dtype == "float32" and sensor.has_method("measure"):
 		return "box"
+	if dtype == "int32" and sensor.has_method("measure") and sensor.has_method("get_space"):
+		return "multi_discrete" if sensor.get_space().has("nvec") else "discrete"
 	return ""
 
 
@@ -81,6 +105,9 @@ func spec_entries() -> Array:
 		var e := {"name": part["name"], "kind": part["kind"], "shape": Array(part["shape"]), "in_out": false}
 		if part["kind"] == "image":
 			e.merge({"dtype": "uint8", "low": 0, "high": 255})
+		elif part.has("space"):
+			e.merge({"dtype": "int32"})
+			e.merge(part["space"])
 		else:
 			e.merge({"dtype": "float32", "low": null, "high": null})
 		out.append(e)
@@ -104,16 +131,17 @@ func finish_step(env: Node, transport: GymTransport, autoreset: int) -> void:
 	if env.has_failed():
 		return
 	busy = true
-	if not await _observe(env):
-		return
-	if same and episodes.any_done():
+	if same and episodes.any_done():  # the last observations go to the final-observation tensors
+		if not await _observe(env, transport, true):
+			return
 		if not transport.write_parts(_buffers, true):
 			env.fail(transport.error)
 			return
 		episodes.same_step_autoreset()
-		if env.has_failed() or not await _observe(env):
+		if env.has_failed():
 			return
-	_answer(env, transport)
+	if await _observe(env, transport, false):
+		_answer(env, transport)
 
 
 ## RESET: reset the agents of `mask` (GymEpisodes), observe every part, answer.
@@ -122,7 +150,7 @@ func reset(env: Node, transport: GymTransport, mask: PackedByteArray) -> void:
 	if env.has_failed():
 		return
 	busy = true
-	if await _observe(env):
+	if await _observe(env, transport, false):
 		_answer(env, transport)
 
 
@@ -134,14 +162,22 @@ func _answer(env: Node, transport: GymTransport) -> void:
 	transport.answer(env.out)
 
 
-## Every part's observation into _buffers; false (after env.fail) when a sensor had none.
-func _observe(env: Node) -> bool:
+## Every part's observation: float and discrete parts into _buffers, images straight into their
+## part tensor (`final`: the final-observation one); false (after env.fail) when a sensor had none.
+func _observe(env: Node, transport: GymTransport, final: bool) -> bool:
 	for part in parts:
-		if part["kind"] == "box":
-			var values := PackedFloat32Array()
-			for sensor in part["sensors"]:
-				values.append_array(sensor.measure())
-			_buffers[part["name"]] = values
+		var kind: String = part["kind"]
+		if kind == "image":
+			continue
+		var values = PackedFloat32Array() if kind == "box" else PackedInt32Array()
+		for sensor in part["sensors"]:
+			values.append_array(sensor.measure())
+		if values.size() != part["size"] * part["sensors"].size():
+			env.fail("observation part '%s' gave %d values, its shape %s needs %d per agent (the sensor said why above)" % [
+					part["name"], values.size(), part["shape"], part["size"]])
+			busy = false
+			return false
+		_buffers[part["name"]] = values
 	if has_images:
 		# the frame drawn after this point shows the state now; physics waits for it
 		PhysicsServer2D.set_active(false)
@@ -152,14 +188,13 @@ func _observe(env: Node) -> bool:
 		for part in parts:
 			if part["kind"] != "image":
 				continue
-			var frames := PackedByteArray()
+			var tensor: cPersistentUintTensor = transport.part_tensor(part["name"], final)
+			var at := 0
 			for sensor in part["sensors"]:
-				var frame: PackedByteArray = sensor.capture()
-				if frame.size() != part["size"]:
-					env.fail("observation part '%s': %s gave %d bytes, its shape %s needs %d (the sensor said why above)" % [
-							part["name"], sensor.name, frame.size(), part["shape"], part["size"]])
+				if not sensor.write_into(tensor, at):
+					env.fail("observation part '%s': %s could not write its %s frame (it said why above)" % [
+							part["name"], sensor.name, part["shape"]])
 					busy = false
 					return false
-				frames.append_array(frame)
-			_buffers[part["name"]] = frames
+				at += part["size"]
 	return true

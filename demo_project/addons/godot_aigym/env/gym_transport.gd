@@ -146,6 +146,12 @@ func write_parts(buffers: Dictionary, final: bool) -> bool:
 	return true
 
 
+## The tensor of image part `name` (`final`: its final-observation tensor), which the cameras
+## write into directly (one copy per frame).
+func part_tensor(name: String, final: bool) -> cPersistentUintTensor:
+	return _parts[name][1 if final else 0]
+
+
 ## Writes a render() frame (H×W×3 bytes) into the frame tensor. False: `error` says why.
 func write_frame(data: PackedByteArray) -> bool:
 	if _frame == null:
@@ -193,7 +199,8 @@ func _attach_step_tensors() -> bool:
 		var found := []
 		for kind in [P.PART_OBS, P.PART_FINAL_OBS]:
 			var tname := P.part_entry(_prefix, kind, entry[0])
-			var t = _mem.findUintTensor(tname) if entry[1] == "image" else _mem.findFloatTensor(tname)
+			var t = (_mem.findUintTensor(tname) if entry[1] == "image" else _mem.findFloatTensor(tname) if entry[1] == "box"
+					else _mem.findIntTensor(tname))  # discrete kinds: int32
 			if t == null or t.size() != entry[2]:
 				error = "the host did not create the observation part tensor '%s' of %d values (%s)" % [
 						tname, entry[2], "missing" if t == null else "it has %d" % t.size()]

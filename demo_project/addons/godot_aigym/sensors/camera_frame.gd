@@ -74,22 +74,65 @@ static func make_viewport(width: int, height: int) -> SubViewport:
 	return vp
 
 
-## The last frame [param vp] rendered as H×W×C bytes, or an empty array (with an error naming
-## [param who]) when there is none, e.g. under [code]--headless[/code], which renders nothing.
-static func read(vp: SubViewport, format: ColorFormat, who: String) -> PackedByteArray:
+## The last frame [param vp] rendered, checked to be [param shape]'s (H, W, C) size, or null (with
+## an error naming [param who]) when there is none, e.g. under [code]--headless[/code], which
+## renders nothing. The read-back is the engine's (RGBA8 on the compatibility renderer).
+static func _rendered(vp: SubViewport, shape: PackedInt32Array, who: String) -> Image:
 	# the headless display server only has the dummy renderer: it has no pixels to read back
 	var image: Image = null if DisplayServer.get_name() == "headless" else vp.get_texture().get_image()
 	if image == null or image.is_empty():
 		push_error(("%s: the viewport has no image; rendering needs the engine started with a display and "
 				+ "the opengl3 renderer (not --headless; see docs/RENDERING.md)") % who)
-		return PackedByteArray()
-	if image.get_width() != vp.size.x or image.get_height() != vp.size.y:
-		push_error("%s: the viewport rendered %dx%d, expected %dx%d" % [who, image.get_width(), image.get_height(), vp.size.x, vp.size.y])
+		return null
+	if image.get_width() != shape[1] or image.get_height() != shape[0]:
+		push_error("%s: the viewport rendered %dx%d, but the sensor's shape %s declares %dx%d (set width/height before the sensor enters the tree)" % [
+				who, image.get_width(), image.get_height(), shape, shape[1], shape[0]])
+		return null
+	return image
+
+
+## The last frame [param vp] rendered as H×W×C bytes (one more copy than [method read_into]), or
+## an empty array (with an error naming [param who]) when there is none.
+static func read(vp: SubViewport, format: ColorFormat, who: String) -> PackedByteArray:
+	var image := _rendered(vp, shape(vp.size.x, vp.size.y, format), who)
+	if image == null:
 		return PackedByteArray()
 	var wanted := Image.FORMAT_L8 if format == ColorFormat.GRAY else Image.FORMAT_RGB8
 	if image.get_format() != wanted:
 		image.convert(wanted)
 	return image.get_data()
+
+
+## Bytes per pixel of the read-back formats [method read_into] copies from (0: others).
+static func _source_channels(image_format: int) -> int:
+	match image_format:
+		Image.FORMAT_RGBA8:
+			return 4
+		Image.FORMAT_RGB8:
+			return 3
+		Image.FORMAT_L8:
+			return 1
+	return 0
+
+
+## Writes the last frame of [param vp] into [param tensor] at byte [param offset], checked against
+## [param shape] (H, W, C): one copy after the read-back ([method cPersistentUintTensor.write_pixels_at]
+## drops alpha while copying; [code]Image.get_data()[/code] shares the image's bytes). GRAY first
+## converts to the engine's L8 (one more pass, in the engine's own luma).
+static func read_into(vp: SubViewport, format: ColorFormat, shape: PackedInt32Array, tensor: cPersistentUintTensor, offset: int, who: String) -> bool:
+	if tensor == null:
+		push_error("%s.write_into: tensor is null" % who)
+		return false
+	var image := _rendered(vp, shape, who)
+	if image == null:
+		return false
+	if format == ColorFormat.GRAY and image.get_format() != Image.FORMAT_L8:
+		image.convert(Image.FORMAT_L8)
+	var source := _source_channels(image.get_format())
+	if source == 0:
+		image.convert(Image.FORMAT_RGBA8)
+		source = 4
+	return tensor.write_pixels_at(offset, image.get_data(), source, channels(format))
 
 
 ## What a camera sensor's [code]capture()[/code] returns: the last frame of [param vp] (see
@@ -101,26 +144,18 @@ static func capture(vp: SubViewport, format: ColorFormat, who: String) -> Packed
 	return read(vp, format, who)
 
 
-## What a camera sensor's [code]write_into()[/code] does: [method capture], then
-## [method write_into] at byte [param offset].
-static func capture_into(vp: SubViewport, format: ColorFormat, tensor: cPersistentUintTensor, offset: int, who: String) -> bool:
-	var frame := capture(vp, format, who)
-	return not frame.is_empty() and write_into(frame, tensor, offset, who)
+## What a camera sensor's [code]write_into()[/code] does: the last frame of [param vp], of
+## [param shape] (H, W, C), into [param tensor] at byte [param offset] with one copy ([method read_into]).
+static func capture_into(vp: SubViewport, format: ColorFormat, shape: PackedInt32Array, tensor: cPersistentUintTensor, offset: int, who: String) -> bool:
+	if vp == null:
+		push_error("%s.write_into: the sensor is not ready (not in the tree, or its configuration was refused)" % who)
+		return false
+	return read_into(vp, format, shape, tensor, offset, who)
 
 
-## Writes [param frame] into [param tensor] at byte [param offset]. Until the tensor can write at
-## an offset itself, only a frame that fills the whole tensor can go in directly; batches go
-## through [CameraBatch].
+## Writes [param frame] (bytes already captured) into [param tensor] at byte [param offset].
 static func write_into(frame: PackedByteArray, tensor: cPersistentUintTensor, offset: int, who: String) -> bool:
 	if tensor == null:
 		push_error("%s.write_into: tensor is null" % who)
 		return false
-	if offset < 0 or offset + frame.size() > tensor.size():
-		push_error("%s.write_into: %d bytes at offset %d do not fit tensor '%s' of %d bytes" % [who, frame.size(), offset, tensor.get_name(), tensor.size()])
-		return false
-	if tensor.has_method("write_at"):
-		return tensor.call("write_at", offset, frame)
-	if offset == 0 and frame.size() == tensor.size():
-		return tensor.write(frame)
-	push_error("%s.write_into: this build's cPersistentUintTensor cannot write at an offset; write all cameras at once with CameraBatch.write_frames" % who)
-	return false
+	return tensor.write_at(offset, frame)

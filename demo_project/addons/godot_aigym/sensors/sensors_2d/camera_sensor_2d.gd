@@ -78,7 +78,7 @@ func capture() -> PackedByteArray:
 
 ## Captures and writes the frame into [param tensor] at byte [param offset].
 func write_into(tensor: cPersistentUintTensor, offset: int = 0) -> bool:
-	return CameraFrame.capture_into(_viewport, color_format, tensor, offset, _who())
+	return CameraFrame.capture_into(_viewport, color_format, get_shape(), tensor, offset, _who())
 
 
 func _who() -> String:
