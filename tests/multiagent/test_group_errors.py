@@ -1,0 +1,79 @@
+"""Bad multi-agent configurations and inputs: clear errors on both sides, nothing left behind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import RENDEZVOUS
+
+from godot_aigym.env import GodotEnv, GodotEnvError, GodotVectorEnv
+from godot_aigym.multiagent import GodotGroupEnv, GodotParallelEnv
+
+
+@pytest.mark.parametrize("scene, message", [
+    ("res://multiagent/duplicate_groups.tscn", "two agent groups are named 'team': group names must be unique"),
+    ("res://multiagent/empty_group.tscn", "agent group 'Team' is empty: agents_per_copy must be >= 1, got 0"),
+    ("res://multiagent/no_groups.tscn", "GymGroupEnv 'NoGroups' has no GymAgentGroup children"),
+])
+def test_engine_refuses_bad_groups(test_project, scene, message, no_leaks):
+    with pytest.raises(GodotEnvError, match="the environment reported an error: " + message):
+        GodotGroupEnv(test_project, scene)
+
+
+def test_engines_that_declare_different_groups_are_refused(test_project, no_leaks):
+    with pytest.raises(GodotEnvError, match=r"engine 1 declares other agent groups than engine 0.*Team: 1 x obs Box"):
+        GodotGroupEnv(test_project, "res://multiagent/seed_spaces.tscn", n_engines=2, seed=0)
+
+
+def test_single_agent_envs_refuse_a_group_scene(no_leaks):
+    with pytest.raises(GodotEnvError, match=r"has agent groups \['scout', 'runner'\]: use godot_aigym.multiagent"):
+        GodotEnv(scene=RENDEZVOUS)
+    with pytest.raises(GodotEnvError, match="has agent groups"):
+        GodotVectorEnv(scene=RENDEZVOUS, n_agents=2)
+
+
+def test_group_envs_refuse_a_scene_without_groups(no_leaks):
+    with pytest.raises(GodotEnvError, match="has no agent groups"):
+        GodotParallelEnv(scene="res://envs/trivial/trivial.tscn")
+
+
+def test_bad_arguments_are_refused_before_anything_starts(no_leaks):
+    with pytest.raises(ValueError, match="n_copies must be a positive integer"):
+        GodotGroupEnv(scene=RENDEZVOUS, n_copies=0)
+    with pytest.raises(ValueError, match="autoreset_mode must be one of"):
+        GodotGroupEnv(scene=RENDEZVOUS, autoreset_mode="sometimes")
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        GodotGroupEnv(scene=RENDEZVOUS, n_agentz=2)
+
+
+def test_bad_actions_name_the_group(no_leaks):
+    with GodotGroupEnv(scene=RENDEZVOUS, n_copies=2) as env:
+        with pytest.raises(RuntimeError, match="call reset"):
+            env.step({})
+        env.reset(seed=0)
+        runner = np.zeros((2, 2), np.float32)
+        with pytest.raises(ValueError, match=r"missing \['scout'\]"):
+            env.step({"runner": runner})
+        with pytest.raises(ValueError, match=r"unknown \['chaser'\]"):
+            env.step({"scout": [0, 0], "runner": runner, "chaser": [0]})
+        with pytest.raises(ValueError, match="agent group 'scout'.*outside the action space Discrete"):
+            env.step({"scout": [0, 5], "runner": runner})
+        with pytest.raises(ValueError, match="agent group 'runner'.*outside the action space Box"):
+            env.step({"scout": [0, 0], "runner": runner + 2})
+        with pytest.raises(ValueError, match="actions must map each group"):
+            env.step([0, 0])
+        env.step({"scout": [0, 0], "runner": runner})  # still usable
+    with pytest.raises(RuntimeError, match="closed"):
+        env.reset()
+
+
+def test_a_dead_engine_closes_the_env(no_leaks):
+    from godot_aigym.shm import EngineDiedError
+    env = GodotGroupEnv(scene=RENDEZVOUS)
+    env.reset(seed=0)
+    env.links[0].proc.popen.kill()
+    with pytest.raises(EngineDiedError):
+        env.step({"scout": [0], "runner": np.zeros((1, 2), np.float32)})
+    with pytest.raises(RuntimeError, match="an engine failed"):
+        env.reset()
+    env.close()
