@@ -2,7 +2,10 @@
 shared memory and real semaphores, with the trivial environment's rules (see
 demo_project/envs/trivial/trivial_env.gd) and GymEpisodes' autoreset. No Godot: it starts in
 a fraction of a second, so the host's vector-env, autoreset and error-path logic is unit-tested
-in milliseconds. Faults on demand: die, hang, fail at start-up, log errors.
+in milliseconds. Faults on demand: die, hang, fail at start-up, log errors. ``dict_parts=True``
+describes a Dict observation instead (see `dict_parts`): the trivial floats as the `state` part in
+`out`, plus an image, a Discrete and a MultiDiscrete part in tensors of their own, all derived from
+each agent's tick count so tests know every value.
 
     env = GodotEnv(DEMO, TRIVIAL, launcher=FakeEngine(hang_after=3))
 
@@ -36,6 +39,7 @@ class FakeEngine:
     error_on_action: float | None = None  # log an error during a STEP whose first action is this
     spec_overrides: dict | None = None    # fields of the spec replaced (to test the host's checks)
     process: bool = False            # a process of its own instead of a thread
+    dict_parts: bool = False         # a Dict observation (state, camera, phase, hint; see dict_parts())
 
     def __call__(self, launch, *, godot=None, log_path=None, cpus=None):
         config = {"handle": launch.handle, "args": list(launch.user_args), "seed": launch.seed,
@@ -153,6 +157,7 @@ class _Trivial:
         self.steps = np.zeros(n, np.int64)
         self.finished = np.zeros(n, bool)
         self.out = np.zeros(n * (2 * 4 + 3), np.float32)
+        self.final_ticks: np.ndarray | None = None  # the tick counts before the last SAME_STEP reset
 
     def restart(self, i: int) -> None:
         self.a[i] = self.rng.uniform(-1, 1, 2)
@@ -195,6 +200,7 @@ class _Trivial:
             o[k * n:(k + 1) * n][restarted] = 0
         done = (o[5 * n:6 * n] != 0) | (o[6 * n:7 * n] != 0)
         if autoreset == P.AUTORESET_SAME_STEP and done.any():
+            self.final_ticks = self.ticks.copy()
             keep = o[4 * n:7 * n].copy()
             final = o[7 * n:].reshape(n, 4)
             final[done] = o[:4 * n].reshape(n, 4)[done]
@@ -204,6 +210,45 @@ class _Trivial:
             o[4 * n:7 * n] = keep
         elif autoreset == P.AUTORESET_NEXT_STEP:
             self.finished |= done
+
+
+# -- Dict observations: every part a function of the agent index and its tick count -----------------
+IMAGE_SHAPE = (4, 5, 3)
+PHASES = 5
+HINT_NVEC = (3, 2)
+
+
+def dict_parts(agent: np.ndarray, ticks: np.ndarray) -> dict[str, np.ndarray]:
+    """The fake's tensor parts for agents ``agent`` whose tick counts are ``ticks`` (both (k,)):
+    camera (k, 4, 5, 3) uint8, every pixel (ticks + 10 * agent + channel) % 256; phase (k,) ticks
+    % 5; hint (k, 2) [ticks % 3, agent % 2]."""
+    t, a = ticks.astype(np.int64), agent.astype(np.int64)
+    base = (t + 10 * a)[:, None, None, None] + np.arange(IMAGE_SHAPE[2])
+    camera = np.broadcast_to(base % 256, (len(t), *IMAGE_SHAPE)).astype(np.uint8)
+    return {"camera": camera, "phase": (t % PHASES).astype(np.int32),
+            "hint": np.stack([t % HINT_NVEC[0], a % HINT_NVEC[1]], axis=1).astype(np.int32)}
+
+
+def _dict_observation() -> dict:
+    state = {"name": "state", "kind": "box", "shape": [4], "dtype": "float32", "low": [-1, -1, None, 0],
+             "high": [1, 1, None, None], "in_out": True}
+    return {"type": "dict", "parts": [
+        state,
+        {"name": "camera", "kind": "image", "shape": list(IMAGE_SHAPE), "dtype": "uint8", "low": 0, "high": 255,
+         "in_out": False},
+        {"name": "phase", "kind": "discrete", "shape": [], "n": PHASES, "dtype": "int32", "in_out": False},
+        {"name": "hint", "kind": "multi_discrete", "shape": [len(HINT_NVEC)], "nvec": list(HINT_NVEC),
+         "dtype": "int32", "in_out": False}]}
+
+
+def _write_parts(mem, prefix: str, P, env: "_Trivial", final: bool) -> None:
+    """Write the part tensors: the observations now, or (``final``) those before a SAME_STEP reset."""
+    ticks = env.final_ticks if final else env.ticks
+    kind = P.PART_FINAL_OBS if final else P.PART_OBS
+    for name, values in dict_parts(np.arange(env.n), ticks).items():
+        entry = P.part_entry(prefix, kind, name)
+        tensor = mem.findUintTensor(entry) if values.dtype == np.uint8 else mem.findIntTensor(entry)
+        tensor.view[:] = values.ravel()
 
 
 def _arg(args: list[str], key: str, default: int) -> int:
@@ -241,7 +286,8 @@ def _serve(mem, config: dict, say, P, EngineDiedError) -> int:
         return 1
     env = _Trivial(n, _arg(args, "--max-episode-steps", 50), _arg(args, "--action-repeat", 1), config["seed"])
     spec = {"protocol": P.PROTOCOL, "version": P.PROTOCOL_VERSION, "name": "FakeTrivial", "n_agents": n,
-            "observation": {"type": "box", "shape": [4], "low": [-1, -1, None, 0], "high": [1, 1, None, None]},
+            "observation": (_dict_observation() if faults["dict_parts"] else
+                            {"type": "box", "shape": [4], "low": [-1, -1, None, 0], "high": [1, 1, None, None]}),
             "action": {"type": "box", "shape": [2], "low": [-1, -1], "high": [1, 1]}, "action_width": 2,
             "max_episode_steps": env.max_steps, "action_repeat": env.repeat,
             "physics_ticks_per_second": _arg(args, "--physics-fps", 60),
@@ -281,7 +327,10 @@ def _serve(mem, config: dict, say, P, EngineDiedError) -> int:
             env.reset(inp[P.IN_HEADER:P.IN_HEADER + n] != 0 if masked else None)
         elif cmd == P.CMD_STEP:
             actions = inp[P.IN_HEADER + n:].copy()
+            env.final_ticks = None
             env.step(actions, flags, P)
+            if faults["dict_parts"] and env.final_ticks is not None:
+                _write_parts(mem, prefix, P, env, final=True)
             if faults["error_on_action"] is not None and actions[0] == faults["error_on_action"]:
                 _write_message(mem.findUintTensor(names["error_texts"]),
                                {"engine_errors": ["fake engine: error on request (fake_engine.py:1, step)"], "count": 1})
@@ -289,6 +338,8 @@ def _serve(mem, config: dict, say, P, EngineDiedError) -> int:
         else:
             say(f"fake engine: unknown command {cmd}")
             return 1
+        if faults["dict_parts"]:
+            _write_parts(mem, prefix, P, env, final=False)
         out[:] = env.out
         sem_obs.post()
 
