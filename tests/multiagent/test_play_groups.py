@@ -99,6 +99,4 @@ def test_each_group_plays_its_policy_as_python_does(godot, policies, no_leaks):
 def test_play_refuses_groups_without_a_fitting_policy(godot, policies, policy_arg, message, no_leaks):
     code, log = play(godot, policy_arg.format(**policies))
     assert code == 1, log[-2000:]
-    import re
-import warnings
     assert re.search("GymEnv: " + message, log), log[-2000:]
