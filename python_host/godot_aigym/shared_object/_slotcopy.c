@@ -68,10 +68,30 @@ static void slot_copy(char *dst, const char *src, size_t n, size_t keep) {
     memcpy(dst, src, n);
 }
 
-static PyObject *mod_copy(PyObject *m, PyObject *args) {
-    Py_buffer dst, src;
+/* copy(dst, src[, keep]).  METH_FASTCALL with the buffers fetched directly: argument
+ * parsing ("w*y*|n") was ~0.3 us of a frame assign's ~2 us of Python-side overhead. */
+static PyObject *mod_copy(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 2 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "copy(dst, src, keep=<all>) takes 2 or 3 arguments, got %zd", nargs);
+        return NULL;
+    }
     Py_ssize_t keep = PY_SSIZE_T_MAX;
-    if (!PyArg_ParseTuple(args, "w*y*|n", &dst, &src, &keep)) return NULL;
+    if (nargs == 3) {
+        keep = PyLong_AsSsize_t(args[2]);
+        if (keep == -1 && PyErr_Occurred()) return NULL;
+    }
+    Py_buffer dst, src;
+    if (PyObject_GetBuffer(args[0], &dst, PyBUF_WRITABLE) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+            PyErr_Format(PyExc_TypeError, "copy(): the destination must be a writable contiguous buffer, not %.100s",
+                         Py_TYPE(args[0])->tp_name);
+        }
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[1], &src, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&dst);
+        return NULL;
+    }
     PyObject *result = NULL;
     if (!PyBuffer_IsContiguous(&dst, 'C') || !PyBuffer_IsContiguous(&src, 'C')) {
         PyErr_SetString(PyExc_ValueError, "copy() needs C-contiguous buffers");
@@ -95,7 +115,7 @@ static PyObject *mod_copy(PyObject *m, PyObject *args) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"copy", mod_copy, METH_VARARGS,
+    {"copy", (PyCFunction)(void (*)(void))mod_copy, METH_FASTCALL,
      "copy(dst, src, keep=<all>): copy a C-contiguous buffer into an equally long writable one; all but "
      "the last `keep` bytes with non-temporal stores where STREAMING (GIL released for large copies)."},
     {NULL, NULL, 0, NULL},

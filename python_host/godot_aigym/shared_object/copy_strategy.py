@@ -26,6 +26,7 @@ as the fallback: glibc's sysconf reports the L3 of the whole package on AMD EPYC
 
 from __future__ import annotations
 
+import mmap
 import os
 import random
 import statistics
@@ -117,7 +118,10 @@ def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) ->
     that bring the cache into that candidate's steady state (streaming evicts the
     slots a memcpy would find cached, so back-to-back timing would be unfair)."""
     src = np.frombuffer(os.urandom(min(n, 4096)) * (n // 4096 + 1), np.uint8, n)
-    slots = {k: (np.empty(n, np.uint8), np.empty(n, np.uint8)) for k in keeps}
+    # Shared anonymous memory, like the slots (shmem pages: never transparent huge pages here).
+    mapping = mmap.mmap(-1, 2 * n * len(keeps))
+    pool = np.frombuffer(mapping, np.uint8)
+    slots = {k: (pool[2 * i * n : (2 * i + 1) * n], pool[(2 * i + 1) * n : (2 * i + 2) * n]) for i, k in enumerate(keeps)}
     times: dict[str, list[float]] = {k: [] for k in keeps}
     order = random.Random(n)  # not numpy.random: its first import costs ~0.1 s
     names = list(keeps)
@@ -132,6 +136,8 @@ def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) ->
             for i in range(CALIBRATION_TIMED):
                 copy(b if i & 1 else a, src, keep)
             times[name].append((time.perf_counter_ns() - t0) / CALIBRATION_TIMED)
+    del slots, pool, a, b  # the mapping cannot close while views of it live
+    mapping.close()
     return {k: float(min(v)) for k, v in times.items()}
 
 
@@ -177,42 +183,71 @@ class CopyPlanner:
         not decide (None elsewhere, and when a strategy is forced)."""
         if self.forced is not None or rule(n, self.caches, self.streaming) != CALIBRATE:
             return None
-        return SlotTuner({MEMCPY: n, STREAM: stream_keep(n, self.caches)}, self.strategy(n))
+        choice = self.strategy(n)
+        return SlotTuner({MEMCPY: n, STREAM: stream_keep(n, self.caches)}, choice, self.timings.get(n.bit_length()))
 
 
 class SlotTuner:
     """Re-checks the choice on one object's own assigns, where the readers, the other jobs
     and the page placement are the real ones (with a reader process fetching every frame
-    the 32 MiB-L3 EPYC measured streaming ~8% ahead in median, level in the lower quartile).  Exploration runs BLOCKS blocks of BLOCK assigns per strategy, alternating,
-    and times every copy but the first SETTLE of a block (switching strategy leaves the
-    slots in the other one's cache state); the lower of the lower quartiles wins
-    (on a busy machine the median followed the other jobs and flip-flopped; streaming by
-    STREAM_MARGIN).  Then the choice holds for `interval` assigns and is explored again;
-    the interval starts at FIRST (an early decision rests on few samples) and doubles up
-    to EVERY.  Costs two clock reads per assign; only arrays in the calibrated band."""
+    the 32 MiB-L3 EPYC measured streaming ~8% ahead in median, level in the lower quartile).
 
-    BLOCK, SETTLE, BLOCKS, FIRST, EVERY = 8, 2, 4, 256, 2048
+    An exploration runs BLOCKS blocks of BLOCK assigns per strategy, alternating, and
+    times every copy but the first SETTLE of a block (switching strategy leaves the slots
+    in the other one's cache state); the lower of the lower quartiles wins (on a busy
+    machine the median followed the other jobs and flip-flopped; streaming by
+    STREAM_MARGIN).  Then `quiet` assigns go untimed until the next exploration.
 
-    def __init__(self, keeps: dict[str, int], first: str) -> None:
-        self.keeps, self.choice = keeps, first
+    Exploring costs what the losing copy loses: its BLOCKS * BLOCK copies, each (r - 1)
+    times slower, r = loser / winner.  So the quiet interval is sized to keep that below
+    EXPLORE_BUDGET of the assigns, within [FIRST, LONGEST]: near a tie the tuner looks
+    often (a wrong choice costs little, and so does looking), where memcpy beats streaming
+    by 1.5x (the 32 MiB-L3 EPYC) it looks every ~1600 assigns.  (Looking every 256, 512, ...
+    2048 assigns whatever the ratio cost the frame ~5% there.)  The first interval comes
+    from the process's first-guess timing, so a fresh object does not start by exploring."""
+
+    BLOCK, SETTLE, BLOCKS = 8, 2, 4
+    FIRST, LONGEST = 256, 16384
+    EXPLORE_BUDGET = 0.01
+
+    def __init__(self, keeps: dict[str, int], first: str, guess: dict[str, float] | None = None) -> None:
+        self.keeps, self.choice, self.keep = keeps, first, keeps[first]
         self.timings: dict[str, float] = {}  # of the last exploration: lower quartile, ns per copy
-        self.explorations, self.interval = 0, self.FIRST // 2
-        self._explore()
+        self.explorations = 0
+        if guess:
+            self.interval = self.quiet = self.next_interval(guess)
+        else:
+            self.interval = 0
+            self._explore()
+
+    @property
+    def exploring(self) -> bool:
+        return self.quiet == 0
+
+    def next_interval(self, timings: dict[str, float]) -> int:
+        """Untimed assigns until the next exploration, given the two copies' times."""
+        other = STREAM if self.choice == MEMCPY else MEMCPY
+        loss = timings[other] / max(timings[self.choice], 1.0) - 1.0
+        wanted = self.BLOCKS * self.BLOCK * loss / self.EXPLORE_BUDGET
+        return int(round(min(max(wanted, self.FIRST), self.LONGEST)))
 
     def _explore(self) -> None:
         other = STREAM if self.choice == MEMCPY else MEMCPY
         self.schedule = [self.choice, other] * self.BLOCKS
         self.samples: dict[str, list[int]] = {MEMCPY: [], STREAM: []}
-        self.current, self.count, self.exploring = self.schedule.pop(0), 0, True
+        self.current, self.count, self.quiet = self.schedule.pop(0), 0, 0
         self.keep = self.keeps[self.current]
 
+    def untimed(self) -> None:
+        """Account one copy made outside an exploration (with `self.keep`)."""
+        self.quiet -= 1
+        if self.quiet == 0:
+            self._explore()
+
     def record(self, ns: int) -> None:
-        """Account one copy made with `self.keep`; moves `self.keep` on for the next."""
+        """Account one timed copy of an exploration, made with `self.keep`; moves
+        `self.keep` on for the next copy."""
         self.count += 1
-        if not self.exploring:
-            if self.count >= self.interval:  # time for another look
-                self._explore()
-            return
         if self.count > self.SETTLE:
             self.samples[self.current].append(ns)
         if self.count < self.BLOCK:
@@ -225,8 +260,8 @@ class SlotTuner:
             self.timings = {k: float(statistics.quantiles(v, n=4)[0]) for k, v in self.samples.items()}
             fast_stream = self.timings[STREAM] < STREAM_MARGIN * self.timings[MEMCPY]
             self.choice = self.current = STREAM if fast_stream else MEMCPY
-            self.exploring, self.explorations = False, self.explorations + 1
-            self.interval = min(2 * self.interval, self.EVERY)
+            self.explorations += 1
+            self.interval = self.quiet = self.next_interval(self.timings)
         self.keep = self.keeps[self.current]
 
 
