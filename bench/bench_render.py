@@ -66,7 +66,8 @@ def _launch(godot, display, agents: int, mode: str, frames: int, handle: str) ->
 
 
 def in_engine(godot, display, agents: int, frames: int, engines: int = 1) -> dict[str, float]:
-    """images/s (summed over engines running at once): render only, + read back, + tensor write."""
+    """images/s (summed over engines running at once): render only, + read back, + tensor write;
+    and the seconds per image of the engine's one copy into the tensor (copy_s_per_image)."""
     with contextlib.ExitStack() as stack:
         procs = []
         for _ in range(engines):
@@ -80,7 +81,9 @@ def in_engine(godot, display, agents: int, frames: int, engines: int = 1) -> dic
                 raise RuntimeError(f"in-engine bench exited with {code}:\n{proc.log_tail()}")
             results.append(_results(proc))
     images = agents * frames
-    return {k: sum(images / res[f"{k}_s"] for res in results) for k in ("render_only", "capture", "tensor")}
+    rates = {k: sum(images / res[f"{k}_s"] for res in results) for k in ("render_only", "capture", "tensor")}
+    rates["copy_s_per_image"] = sum(res["copy_s"] for res in results) / (images * len(results))
+    return rates
 
 
 def lockstep(godot, display, agents: int, steps: int, engines: int = 1) -> float:

@@ -5,6 +5,8 @@ discrete parts earns more than chance."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from gymnasium import spaces
@@ -80,3 +82,64 @@ def test_a_discrete_value_out_of_range_names_the_sensor(test_project):
         with pytest.raises(EngineDiedError, match=r"(?s)part 'target' gave 0 values.*"
                            r"DiscreteSensor 'Target': value 7 is outside Discrete\(4\)"):
             env.reset(seed=0)
+
+
+def test_flat_policy_input_is_sb3s_encoding():
+    import torch
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    from godot_aigym.env.observations import flat_policy_input
+
+    space = spaces.Dict({"target": spaces.Discrete(4), "hint": spaces.MultiDiscrete([4, 2]),
+                         "state": spaces.Box(-1, 1, (1,), np.float32)})
+    batch = {k: np.stack([space[k].sample() for _ in range(5)]) for k in space}
+    sb3 = preprocess_obs({k: torch.as_tensor(v) for k, v in batch.items()}, space)
+    expected = torch.cat([sb3[k].reshape(5, -1).float() for k in space.spaces], dim=1).numpy()  # CombinedExtractor
+    np.testing.assert_array_equal(flat_policy_input(space, batch), expected)
+
+
+def _play(test_project, godot, scene: str, policy, episodes: int) -> tuple[int, str]:
+    from godot_aigym.engine import GodotProcess, LaunchOptions
+
+    options = LaunchOptions(project=test_project, scene=scene, fixed_fps=60,
+                            user_args=("--play", "--policy", str(policy), "--play-episodes", str(episodes)))
+    with GodotProcess(options, godot=godot) as proc:
+        return proc.wait(timeout=120), proc.log()
+
+
+def _target_policy(size: int, offset: int):
+    """A linear policy whose logits are 10 x the one-hot `target` found at `offset` of the input."""
+    import torch
+
+    layer = torch.nn.Linear(size, 4)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.zero_()
+        layer.weight[:, offset:offset + 4] = 10 * torch.eye(4)
+    return layer
+
+
+def test_play_mode_feeds_discrete_parts_as_sb3_does(test_project, godot, tmp_path, no_leaks):
+    import torch
+
+    from godot_aigym.torch_export import export_policy
+
+    # sorted parts: hint (one-hot 4 + one-hot 2), state (1 float), target (one-hot 4) = 11 floats
+    policy = export_policy(_target_policy(11, 7), torch.zeros(1, 11), tmp_path / "target.jit")
+    code, log = _play(test_project, godot, SCENE, policy, episodes=3)
+    lines = [ln for ln in log.splitlines() if ln.startswith("AIGYM_PLAY_RESULT ")]
+    assert code == 0 and lines, log[-2000:]
+    result = json.loads(lines[0].split(" ", 1)[1])
+    assert result["returns"] == [10.0, 10.0, 10.0]  # every step acted the target: read at the right place
+
+
+def test_play_mode_refuses_a_policy_that_does_not_fit_the_dict(test_project, godot, tmp_path, no_leaks):
+    import torch
+
+    from godot_aigym.torch_export import export_policy
+
+    policy = export_policy(_target_policy(5, 0), torch.zeros(1, 5), tmp_path / "five.jit")
+    code, log = _play(test_project, godot, SCENE, policy, episodes=1)
+    assert code != 0
+    assert ("takes 5 values per observation; the Dict parts hint (multi_discrete), state (state), target (discrete) "
+            "encode to 11") in log, log[-1500:]

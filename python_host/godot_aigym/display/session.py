@@ -15,7 +15,10 @@ from .xvfb import VirtualDisplay
 
 # The compatibility renderer (OpenGL 3.3) runs on Mesa's llvmpipe; Vulkan would need a GPU.
 # No sound card here: ALSA would log errors the strict log checks (rightly) refuse.
-RENDER_ARGS = ("--display-driver", "x11", "--rendering-driver", "opengl3", "--audio-driver", "Dummy")
+# --disable-vsync: frames are not paced by the (virtual) screen; with vsync one agent's camera ran at
+# ~60-95 frames/s, without it ~180 (bench/bench_pixels.py)
+RENDER_ARGS = ("--display-driver", "x11", "--rendering-driver", "opengl3", "--audio-driver", "Dummy",
+               "--disable-vsync")
 DEFAULT_WINDOW = (64, 64)  # the main window is presented every frame: keep it small
 
 _lock = threading.Lock()

@@ -56,3 +56,26 @@ class DictBatch:
         """The arrays every engine was `put` into since the last call (the caller keeps them)."""
         out, self.arrays = self.arrays, self._fresh()
         return out
+
+
+def flat_policy_input(space, batch: dict[str, np.ndarray]) -> np.ndarray:
+    """A batch of Dict observations without images, ``(N, size)`` float32, encoded as SB3's
+    MultiInputPolicy sees them (CombinedExtractor over ``preprocess_obs``) and as play mode feeds
+    ``cTorchModel`` (addons/godot_aigym/env/gym_dict_input.gd): the parts in ``space``'s key order
+    (gymnasium sorts them by name), float boxes flattened as they are, a ``Discrete(n)`` part
+    one-hot in n floats, a ``MultiDiscrete(nvec)`` part one one-hot per entry, concatenated."""
+    from gymnasium import spaces
+
+    columns = []
+    for name, sub in space.spaces.items():
+        values = np.asarray(batch[name])
+        if isinstance(sub, spaces.Discrete):
+            columns.append(np.eye(int(sub.n), dtype=np.float32)[values.reshape(-1) - int(sub.start)])
+        elif isinstance(sub, spaces.MultiDiscrete):
+            values = values.reshape(len(values), -1)
+            columns += [np.eye(int(k), dtype=np.float32)[values[:, j]] for j, k in enumerate(sub.nvec.reshape(-1))]
+        elif isinstance(sub, spaces.Box) and sub.dtype != np.uint8:
+            columns.append(values.reshape(len(values), -1).astype(np.float32))
+        else:
+            raise ValueError(f"part {name!r}: {sub} has no flat encoding (images go to a CNN policy)")
+    return np.concatenate(columns, axis=1)

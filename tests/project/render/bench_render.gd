@@ -2,7 +2,8 @@
 ## unshaded 3D scene. User args: JSON {"agents", "w", "h", "mode", "frames", "warmup"}.
 ##   mode "engine":   times `frames` frames in the engine, three ways: rendering only, rendering
 ##                    + reading every camera back (capture), and capture + write into a uint8
-##                    tensor when a --handle is given. Prints RESULT lines.
+##                    tensor when a --handle is given (and the time of that one copy alone).
+##                    Prints RESULT lines.
 ##   mode "lockstep": serves the host: waits "act", renders one frame, writes every camera into
 ##                    "frames" (N, H, W, 3), posts "obs"; stops when "ctl"[0] is 1. Posts "obs"
 ##                    once at start, when the first frame is ready.
@@ -97,6 +98,26 @@ func _bench_in_engine(r: Report, frames: int) -> void:
 			await RenderingServer.frame_post_draw
 			batch.write_frames(_sensors, frames_t)
 		r.result("tensor_s", (Time.get_ticks_usec() - t0) / 1e6)
+		r.result("copy_s", await _copy_time(frames_t, frames) / 1e6)
+
+
+## Microseconds spent over `frames` frames in the engine's one copy of every camera's read-back
+## into the tensor (write_pixels_at), apart from rendering and reading back.
+func _copy_time(frames_t: cPersistentUintTensor, frames: int) -> int:
+	var spent := 0
+	for f in frames:
+		_turn()
+		await RenderingServer.frame_post_draw
+		var at := 0
+		for s in _sensors:
+			var image: Image = s.get_viewport_node().get_texture().get_image()
+			var source := 4 if image.get_format() == Image.FORMAT_RGBA8 else 3
+			var data := image.get_data()
+			var t := Time.get_ticks_usec()
+			frames_t.write_pixels_at(at, data, source, 3)
+			spent += Time.get_ticks_usec() - t
+			at += s.get_size()
+	return spent
 
 
 func _serve_lockstep(r: Report) -> void:

@@ -23,6 +23,7 @@ var _repeat_left := 0
 var _checksum := 0.0  # sum of agent 0's observations over its first episode (compare with Python)
 var _checksum_open := true
 var _image := {}  # the image part fed to the policy (GymObservationParts), if any
+var _dict_input: GymDictInput = null  # a Dict without images: SB3's flat encoding (gym_dict_input.gd)
 var _pixels := PackedFloat32Array()
 
 
@@ -35,7 +36,15 @@ func start(env: Node, random: bool) -> String:
 	var policy_path: String = env.policy_path
 	var obs_dim: int = env.obs_dim
 	var what := "the observation space has %d" % obs_dim
-	if env._parts != null:
+	if env._parts != null and not env._parts.has_images:
+		_dict_input = GymDictInput.new()
+		var err := _dict_input.setup(env, env._parts.parts)
+		if err:
+			return err
+		obs_dim = _dict_input.size
+		what = "the Dict parts %s encode to %d (SB3's MultiInputPolicy encoding; docs/ENVIRONMENTS.md)" % [
+				_dict_input.describe(), obs_dim]
+	elif env._parts != null:
 		var parts: Array = env._parts.parts
 		if parts.size() != 1 or parts[0]["kind"] != "image" or obs_dim != 0:
 			return ("play mode feeds cTorchModel one image part (observation_size 0); this env has the parts %s "
@@ -131,7 +140,8 @@ func _choose_actions() -> bool:
 				for j in w:
 					actions[i * w + j] = rng.randf_range(_bound(env.action_low, j, -1.0), _bound(env.action_high, j, 1.0))
 		return true
-	var x: PackedFloat32Array = _image_input() if _image else env.out.slice(0, n * env.obs_dim)
+	var x: PackedFloat32Array = (_image_input() if _image else _dict_input.encode(env) if _dict_input != null
+			else env.out.slice(0, n * env.obs_dim))
 	if x.is_empty():
 		return false
 	var y: PackedFloat32Array = _model.call(&"run_batch", x, n)
