@@ -19,6 +19,8 @@ def _quadrants(w: int, h: int, colors: np.ndarray) -> np.ndarray:
 
 def test_camera_sensors_exact_pixels_and_errors(render_gdscript):
     run = render_gdscript("res://render/test_camera_sensors.gd", expected_errors=(
+        r"CameraSensor3D '.*': the viewport rendered 12x9, but the sensor's shape \[9, 13, 3\] declares 13x9 "
+        r"\(set width/height before the sensor enters the tree\)",
         r"CameraSensor2D '.*': size 0x4: width and height must be at least 1",
         r"CameraSensor2D '.*': size 4x0: width and height must be at least 1",
         r"CameraSensor2D '.*': size 16385x4: larger than the engine allows \(16384 per side\)",

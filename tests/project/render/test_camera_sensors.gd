@@ -73,6 +73,11 @@ func _initialize() -> void:
 	r.result("rgb_2d_moved", Array(rgb.capture()))
 	r.result("rgb_3d_turned", Array(cam3.capture()))
 
+	# a size changed after the camera entered the tree: its shape no longer matches what it renders
+	cam3.width = 13
+	r.check(cam3.capture().is_empty(), "a frame that does not match the declared shape is refused")
+	cam3.width = 12
+
 	# configuration errors: each refused with a push_error naming the problem
 	for bad in [Vector2i(0, 4), Vector2i(4, 0), Vector2i(CameraFrame.MAX_SIDE + 1, 4)]:
 		var c := CameraSensor2D.new()

@@ -92,9 +92,10 @@ static func _rendered(vp: SubViewport, shape: PackedInt32Array, who: String) -> 
 
 
 ## The last frame [param vp] rendered as H×W×C bytes (one more copy than [method read_into]), or
-## an empty array (with an error naming [param who]) when there is none.
-static func read(vp: SubViewport, format: ColorFormat, who: String) -> PackedByteArray:
-	var image := _rendered(vp, shape(vp.size.x, vp.size.y, format), who)
+## an empty array (with an error naming [param who]) when there is none or it is not of
+## [param declared] (H, W, C) size (default: the viewport's).
+static func read(vp: SubViewport, format: ColorFormat, who: String, declared := PackedInt32Array()) -> PackedByteArray:
+	var image := _rendered(vp, declared if declared.size() == 3 else shape(vp.size.x, vp.size.y, format), who)
 	if image == null:
 		return PackedByteArray()
 	var wanted := Image.FORMAT_L8 if format == ColorFormat.GRAY else Image.FORMAT_RGB8
@@ -136,12 +137,13 @@ static func read_into(vp: SubViewport, format: ColorFormat, shape: PackedInt32Ar
 
 
 ## What a camera sensor's [code]capture()[/code] returns: the last frame of [param vp] (see
-## [method read]); a null [param vp] means the sensor is not ready, also an error.
-static func capture(vp: SubViewport, format: ColorFormat, who: String) -> PackedByteArray:
+## [method read], checked against the sensor's [param declared] shape); a null [param vp] means
+## the sensor is not ready, also an error.
+static func capture(vp: SubViewport, format: ColorFormat, who: String, declared := PackedInt32Array()) -> PackedByteArray:
 	if vp == null:
 		push_error("%s.capture: the sensor is not ready (not in the tree, or its configuration was refused)" % who)
 		return PackedByteArray()
-	return read(vp, format, who)
+	return read(vp, format, who, declared)
 
 
 ## What a camera sensor's [code]write_into()[/code] does: the last frame of [param vp], of

@@ -73,7 +73,7 @@ func get_viewport_node() -> SubViewport:
 ## The last rendered frame: height × width × channels bytes, row after row from the top-left
 ## pixel, channels last. Empty (with an error) if there is no frame.
 func capture() -> PackedByteArray:
-	return CameraFrame.capture(_viewport, color_format, _who())
+	return CameraFrame.capture(_viewport, color_format, _who(), get_shape())
 
 
 ## Captures and writes the frame into [param tensor] at byte [param offset].
