@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import codec, layout
+from . import layout
+from .decoding import decode
+from .encoding import encode, grown_capacity, write_plan
+from .slot_format import Plan, Torn
 from .object import SharedObject
-from .segment import Segment, unlink_name
+from .segment import Segment
 
 
 class DynamicCodec:
@@ -29,22 +32,22 @@ class DynamicCodec:
     def describe(self) -> str:
         return "any supported value"
 
-    def prepare(self, value: Any) -> codec.Plan:
-        return codec.encode(value, self.name)
+    def prepare(self, value: Any) -> Plan:
+        return encode(value, self.name)
 
-    def write(self, slot: int, plan: codec.Plan) -> None:
+    def write(self, slot: int, plan: Plan) -> None:
         seg = self.seg
         entry = layout.slot_entry_offset(slot)
         off, cap = layout.SLOT_ENTRY.unpack_from(seg.header, entry)
         if plan.size > cap:
             # Relocate the unpublished slot; geometric growth bounds the dead space.
-            cap = layout.slot_stride(max(plan.size + max(self.init_size, plan.size - plan.array_bytes), 2 * cap))
+            cap = layout.slot_stride(max(grown_capacity(plan, self.init_size), 2 * cap))
             off = layout.align(os.fstat(seg.fd).st_size, layout.PAGE)
             seg.grow(off + cap)
             layout.SLOT_ENTRY.pack_into(seg.header, entry, off, cap)
         elif off + cap > seg.size:
             seg.map_data()  # another writer grew the segment
-        codec.write_plan(seg.mv, off, plan)
+        write_plan(seg.mv, off, plan)
 
     def read(self, slot: int, fn: Any) -> Any:
         seg = self.seg
@@ -52,8 +55,8 @@ class DynamicCodec:
         if off + cap > seg.size:
             seg.map_data()
             if off + cap > seg.size:
-                raise codec.Torn
-        return codec.decode(seg.mv, off, off + cap, fn)
+                raise Torn
+        return decode(seg.mv, off, off + cap, fn)
 
     def release(self) -> None:
         pass
@@ -68,21 +71,11 @@ class SharedDynamicObject(SharedObject):
 
     _kind = layout.KIND_DYNAMIC
 
-    def _create(self, data: Any, plan: codec.Plan) -> None:
-        cap = layout.slot_stride(plan.size + max(self.init_size, plan.size - plan.array_bytes))
-        offs, size = layout.fixed_slots(cap)
-        seg = Segment.create(self.name, size, self._kind, codec.tag_of(data), self.init_size)
-        try:
-            layout.SLOT_TABLE.pack_into(seg.header, layout.SLOT_TABLE_OFFSET, offs[0], cap, offs[1], cap)
-            codec.write_plan(seg.mv, offs[0], plan)
-            codec.write_plan(seg.mv, offs[1], plan)
-            self._bind(seg, DynamicCodec(seg, self.name, self.init_size))  # type: ignore[arg-type]
-            self._sync.initialise()
-            self._publish_first(1)
-        except BaseException:
-            self.close()
-            unlink_name(self.name)
-            raise
+    def _slot_capacity(self, data: Any, plan: Plan) -> int:
+        return layout.slot_stride(grown_capacity(plan, self.init_size))
+
+    def _new_codec(self, seg: Segment, tag: int, offs: tuple[int, int], cap: int) -> DynamicCodec:  # type: ignore[override]
+        return DynamicCodec(seg, self.name, self.init_size)
 
     def _mount_codec(self, seg: Segment, tag: int) -> DynamicCodec:  # type: ignore[override]
         return DynamicCodec(seg, self.name, seg.creator()[2])

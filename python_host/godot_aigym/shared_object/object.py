@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import codec, layout
+from . import layout
+from .encoding import encode, tag_of, write_plan
+from .fixed_codecs import FixedCodec, fixed_capacity, fixed_codec
+from .slot_format import Plan, Torn
 from .errors import CorruptObjectError, LockTimeoutError, ObjectExistsError, TypeMismatchError
 from ..liveness import owner_alive
 from .segment import Segment, check_name, unlink_name
@@ -80,7 +83,7 @@ class SharedObject:
         self._lock_timeout = timeout_arg(lock_timeout, "lock_timeout")
         ext()  # fail early and clearly if the C helper is not built
         if create is not False:
-            plan = codec.encode(data, name)  # bad data raises before anything is created
+            plan = encode(data, name)  # bad data raises before anything is created
             try:
                 self._create(data, plan)
                 return
@@ -96,23 +99,31 @@ class SharedObject:
                 raise
 
     # -- creation and mounting -----------------------------------------------------------
-    def _create(self, data: Any, plan: codec.Plan) -> None:
-        tag = codec.tag_of(data)
-        cap = codec.fixed_capacity(data, plan, self.init_size)
+    def _create(self, data: Any, plan: Plan) -> None:
+        tag = tag_of(data)
+        cap = self._slot_capacity(data, plan)
         offs, size = layout.fixed_slots(cap)
         seg = Segment.create(self.name, size, self._kind, tag, self.init_size)
         try:
             layout.SLOT_TABLE.pack_into(seg.header, layout.SLOT_TABLE_OFFSET, offs[0], cap, offs[1], cap)
             # Both slots get the value: slot 1 is published, slot 0 is pre-faulted.
-            codec.write_plan(seg.mv, offs[0], plan)
-            codec.write_plan(seg.mv, offs[1], plan)
-            self._bind(seg, codec.fixed_codec(tag, seg.mv, offs, cap, self.name))
+            write_plan(seg.mv, offs[0], plan)
+            write_plan(seg.mv, offs[1], plan)
+            self._bind(seg, self._new_codec(seg, tag, offs, cap))
             self._sync.initialise()
             self._publish_first(1)
         except BaseException:
             self.close()
             unlink_name(self.name)
             raise
+
+    def _slot_capacity(self, data: Any, plan: Plan) -> int:
+        """Bytes per slot of a new object holding `data`."""
+        return fixed_capacity(data, plan, self.init_size)
+
+    def _new_codec(self, seg: Segment, tag: int, offs: tuple[int, int], cap: int) -> FixedCodec:
+        """The codec of a new object (its slots already written)."""
+        return fixed_codec(tag, seg.mv, offs, cap, self.name)
 
     def _publish_first(self, slot: int) -> None:
         """First publication: pub becomes non-zero, which is what mounters wait for."""
@@ -139,9 +150,9 @@ class SharedObject:
             self.close()
             raise
 
-    def _mount_codec(self, seg: Segment, tag: int) -> codec.FixedCodec:
+    def _mount_codec(self, seg: Segment, tag: int) -> FixedCodec:
         o0, cap, o1, _ = layout.SLOT_TABLE.unpack_from(seg.header, layout.SLOT_TABLE_OFFSET)
-        return codec.fixed_codec(tag, seg.mv, (o0, o1), cap, self.name)
+        return fixed_codec(tag, seg.mv, (o0, o1), cap, self.name)
 
     def _wait_ready(self, creator_pid: int) -> None:
         """Wait for the creator's first publication (pub != 0)."""
@@ -156,7 +167,7 @@ class SharedObject:
             time.sleep(delay)
             delay = min(delay * 2, 5e-3)
 
-    def _bind(self, seg: Segment, fixed: codec.FixedCodec | None) -> None:
+    def _bind(self, seg: Segment, fixed: FixedCodec | None) -> None:
         """Cache bound methods: the hot paths are a handful of attribute loads."""
         self._seg = seg
         self._sync = ext().Sync(seg.header, layout.SYNC_OFFSET)
@@ -189,7 +200,7 @@ class SharedObject:
             p = load()
             try:
                 value = read(p & 1, fn)
-            except codec.Torn:
+            except Torn:
                 if end(p):
                     raise self._corrupt() from None
                 continue
@@ -216,7 +227,7 @@ class SharedObject:
         try:
             try:
                 value = self._read(p & 1, fn)
-            except codec.Torn:
+            except Torn:
                 raise self._corrupt() from None
             self._seen = p
             self._mtime = self._end(p) or self._mtime

@@ -46,6 +46,14 @@ def check_name(name: object) -> str:
     return name
 
 
+def _close_half_built(seg: Segment | None, fd: int) -> None:
+    """Release what a failed create/open had: the segment's mappings and fd, or the bare fd."""
+    if seg is not None:
+        seg.close()
+    else:
+        os.close(fd)
+
+
 class Segment:
     """One shared-memory object: its fd, a fixed header mapping and a data mapping."""
 
@@ -86,10 +94,7 @@ class Segment:
             except FileExistsError:
                 raise ObjectExistsError(f"a shared object named {name!r} already exists") from None
         except BaseException:
-            if seg is not None:
-                seg.close()
-            else:
-                os.close(fd)
+            _close_half_built(seg, fd)
             raise
         finally:
             try:
@@ -140,10 +145,7 @@ class Segment:
             seg.map_data()
             return seg
         except BaseException:
-            if seg is not None:
-                seg.close()
-            else:
-                os.close(fd)
+            _close_half_built(seg, fd)
             raise
 
     # -- header fields --------------------------------------------------------------
