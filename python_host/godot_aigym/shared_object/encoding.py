@@ -103,36 +103,37 @@ def _enc_npscalar(e: _Encoder, v: np.generic, depth: int) -> None:
     e.array(np.asarray(v), FLAG_SCALAR)
 
 
+def _open_container(e: _Encoder, tag: int, n: int, depth: int) -> None:
+    """A container's header; refuses nesting past MAX_DEPTH (a self-containing list)."""
+    if depth >= MAX_DEPTH:
+        raise BadElement(UnsupportedValueError, f"nesting deeper than {MAX_DEPTH} levels (a reference cycle?)")
+    e.buf += S_LEN.pack(tag, n)
+
+
+def _add_at(e: _Encoder, item: Any, depth: int, where: str, key: Any) -> None:
+    """Encode a container's element; an error names where it sits (`data[2]['x']`:
+    where.format(key), formatted only then)."""
+    try:
+        e.add(item, depth + 1)
+    except BadElement as bad:
+        bad.path.append(where.format(key))
+        raise
+
+
 def _enc_seq(tag: int) -> Callable[[_Encoder, Any, int], None]:
     def enc(e: _Encoder, v: Any, depth: int) -> None:
-        if depth >= MAX_DEPTH:
-            raise BadElement(UnsupportedValueError, f"nesting deeper than {MAX_DEPTH} levels (a reference cycle?)")
-        e.buf += S_LEN.pack(tag, len(v))
+        _open_container(e, tag, len(v), depth)
         for i, item in enumerate(v):
-            try:
-                e.add(item, depth + 1)
-            except BadElement as bad:
-                bad.path.append(f"[{i}]")
-                raise
+            _add_at(e, item, depth, "[{}]", i)
 
     return enc
 
 
 def _enc_dict(e: _Encoder, v: dict, depth: int) -> None:
-    if depth >= MAX_DEPTH:
-        raise BadElement(UnsupportedValueError, f"nesting deeper than {MAX_DEPTH} levels (a reference cycle?)")
-    e.buf += S_LEN.pack(TAG_DICT, len(v))
+    _open_container(e, TAG_DICT, len(v), depth)
     for k, item in v.items():
-        try:
-            e.add(k, depth + 1)
-        except BadElement as bad:
-            bad.path.append(f" key {k!r}")
-            raise
-        try:
-            e.add(item, depth + 1)
-        except BadElement as bad:
-            bad.path.append(f"[{k!r}]")
-            raise
+        _add_at(e, k, depth, " key {!r}", k)
+        _add_at(e, item, depth, "[{!r}]", k)
 
 
 _ENCODERS: dict[type, Callable[[_Encoder, Any, int], None]] = {
