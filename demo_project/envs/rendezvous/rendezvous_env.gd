@@ -24,6 +24,9 @@ var _prev_d := PackedFloat32Array()  # per agent: distance to the goal before th
 
 
 func _gym_setup() -> void:
+	if groups.size() != 2 or groups[0].agents_per_copy != 1 or groups[1].agents_per_copy != 1:
+		fail("the rendezvous scene needs its two groups (scout, runner) with one agent per copy each")
+		return
 	_goal.resize(2 * copies)
 	_pos.resize(2 * n_agents)
 	_prev_d.resize(n_agents)
