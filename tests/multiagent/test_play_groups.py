@@ -34,10 +34,11 @@ def policies(tmp_path_factory, demo):
     return paths
 
 
-def play(godot, policy_arg: str, episodes: int = 2 * EPISODES) -> tuple[int, str]:
+def play(godot, policy_arg: str | None, episodes: int = 2 * EPISODES, copies: int = 1) -> tuple[int, str]:
+    policy = ("--play", "--policy", policy_arg) if policy_arg is not None else ()  # else the scene's own
     options = LaunchOptions(project=DEMO, scene=RENDEZVOUS, seed=SEED, headless=True,
                             fixed_fps=project_physics_fps(DEMO),
-                            user_args=("--play", "--policy", policy_arg, "--play-episodes", str(episodes)))
+                            user_args=(*policy, "--play-episodes", str(episodes), "--n-agents", str(copies)))
     with GodotProcess(options, godot=godot) as proc:
         code = proc.wait(timeout=120)
         return code, proc.log()
@@ -100,3 +101,15 @@ def test_play_refuses_groups_without_a_fitting_policy(godot, policies, policy_ar
     code, log = play(godot, policy_arg.format(**policies))
     assert code == 1, log[-2000:]
     assert re.search("GymEnv: " + message, log), log[-2000:]
+
+
+def test_the_scenes_own_policies_solve_rendezvous_in_engine(godot, no_leaks):
+    """The demo's committed scout.jit and runner.jit (trained to the threshold, docs/MULTI_AGENT.md)
+    play from the scene's policy_path, 100 episodes per group over 10 copies."""
+    code, log = play(godot, None, episodes=200, copies=10)
+    assert code == 0, log[-3000:]
+    groups = line(log, "AIGYM_PLAY_GROUPS")
+    assert groups["policies"] == {"scout": "res://envs/rendezvous/scout.jit", "runner": "res://envs/rendezvous/runner.jit"}
+    counts = {g: len(r) for g, r in groups["group_returns"].items()}
+    assert sum(counts.values()) == 200 and min(counts.values()) >= 99  # the quota may end between a pair
+    assert groups["group_mean_return"]["scout"] >= 1.6 and groups["group_mean_return"]["runner"] >= 1.6
