@@ -113,3 +113,15 @@ def test_the_scenes_own_policies_solve_rendezvous_in_engine(godot, no_leaks):
     counts = {g: len(r) for g, r in groups["group_returns"].items()}
     assert sum(counts.values()) == 200 and min(counts.values()) >= 99  # the quota may end between a pair
     assert groups["group_mean_return"]["scout"] >= 1.6 and groups["group_mean_return"]["runner"] >= 1.6
+
+
+def test_random_mode_acts_in_every_groups_space(godot, no_leaks):
+    """--random (watching a scene without policies): each group gets random actions of its own
+    space, episodes restart, no error is logged (a bad action would fail the scene's clamps or
+    index its move table out of range)."""
+    options = LaunchOptions(project=DEMO, scene=RENDEZVOUS, seed=SEED, headless=True, quit_after=300,
+                            fixed_fps=project_physics_fps(DEMO), user_args=("--random", "--n-agents", "3"))
+    with GodotProcess(options, godot=godot) as proc:
+        code = proc.wait(timeout=120)
+        log = proc.log()
+    assert code == 0 and "ERROR" not in log and "AIGYM_PLAY" not in log, log[-2000:]
