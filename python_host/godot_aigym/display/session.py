@@ -15,8 +15,8 @@ from .xvfb import VirtualDisplay
 
 # The compatibility renderer (OpenGL 3.3) runs on Mesa's llvmpipe; Vulkan would need a GPU.
 # No sound card here: ALSA would log errors the strict log checks (rightly) refuse.
-# --disable-vsync: frames are not paced by the (virtual) screen; with vsync one agent's camera ran at
-# ~60-95 frames/s, without it ~180 (bench/bench_pixels.py)
+# --disable-vsync: an offscreen engine has no screen to pace its frames (measured on a loaded 2-core
+# machine, one 84x84 camera: 76-96 frames/s with vsync, 177 without; noisy)
 RENDER_ARGS = ("--display-driver", "x11", "--rendering-driver", "opengl3", "--audio-driver", "Dummy",
                "--disable-vsync")
 DEFAULT_WINDOW = (64, 64)  # the main window is presented every frame: keep it small
