@@ -54,7 +54,8 @@ NOTES = [
     "per assign where the raw copy touches 2n; the standby-slot copy (memcpy, or non-temporal "
     "stores that skip reading the slot into the cache) is chosen from L2 and L3 and, where "
     "they do not decide, by timing both once per process and then on the object's own "
-    "assigns (copy_strategy.py; docs/SHARED_OBJECT.md, 'Large arrays').",
+    "assigns, exploring only as often as the losing copy's cost allows (<= 1% of assigns) "
+    "(copy_strategy.py; docs/SHARED_OBJECT.md, 'Large arrays').",
     "The live-reader row runs its implementations one after the other (each with its own "
     "reader process), not interleaved: of all rows it is the most exposed to other jobs.",
     "Round trips share 2 vCPUs with whatever else runs: when a third process is busy, "
@@ -194,8 +195,10 @@ def copy_choice(obj: SharedObject, data: Any) -> str:
     if tuner is None:
         return f"{copy_strategy.planner().strategy(data.nbytes)} (by the cache sizes)"
     m = tuner.timings
-    timed = f"memcpy {m['memcpy'] / 1e3:.1f} / streaming {m['stream'] / 1e3:.1f} us" if m else "not yet timed"
-    return f"{tuner.choice} (timed on its own assigns: {timed})"
+    if not m:
+        return f"{tuner.choice} (the first guess; no exploration yet, the first after {tuner.interval} assigns)"
+    timed = f"memcpy {m['memcpy'] / 1e3:.1f} / streaming {m['stream'] / 1e3:.1f} us"
+    return f"{tuner.choice} (timed on its own assigns, {tuner.explorations} explorations, last: {timed})"
 
 
 def copies_note(copies: list[str]) -> str:

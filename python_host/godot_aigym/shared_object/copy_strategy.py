@@ -17,7 +17,8 @@ assign where a raw copy touches 2n.
   frame favours streaming).  So both copies are timed once per process and size
   class on private buffers (outside the writer lock, from `prepare`/`encode`) for a
   first guess, and a fixed array object then re-checks it on its own assigns
-  (`SlotTuner`).  Streaming must be >= 5% faster to be chosen.
+  (`SlotTuner`), only as often as the losing copy's cost allows (<= 1% of assigns).
+  Streaming must be >= 5% faster to be chosen.
 
 Cache sizes come from sysfs (`/sys/devices/system/cpu/cpu0/cache`), with `sysconf`
 as the fallback: glibc's sysconf reports the L3 of the whole package on AMD EPYC
