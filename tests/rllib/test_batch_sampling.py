@@ -4,10 +4,16 @@ extra model outputs and step counts, continued across sample() calls."""
 
 from __future__ import annotations
 
+import pickle
+
+import gymnasium as gym
 import numpy as np
 import pytest
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from godot_aigym.rllib import GodotEnvRunner
+from godot_aigym.rllib.batch_rollout import EpisodeBatch
+from godot_aigym.rllib.episode_build import SpaceStructs, numpy_episode
 from godot_aigym.rllib.train import build_config
 
 from rllib_testutil import assert_nothing_left
@@ -26,9 +32,20 @@ def _runner(env=TRIVIAL, agents=4, seed=7, batch=True, **env_config):
     config = build_config(env, env_runners=0, agents=agents, engines=1, seed=seed,
                           env_config={"max_episode_steps": LIMIT, **env_config}, fragment=LIMIT)
     runner = GodotEnvRunner(config=config)
-    if not batch:
+    if batch == "actor":  # what a runner in a Ray actor returns: arrays, episodes built where unpickled
+        runner._godot_in_actor = True
+    elif not batch:
         runner._godot_batch_blocker = "forced by the test: RLlib's per-agent loop"
     return runner
+
+
+def _sample(runner, **kwargs):
+    episodes = runner.sample(**kwargs)
+    if runner._godot_in_actor:
+        assert isinstance(episodes, EpisodeBatch) and len(episodes) == 0
+        episodes = pickle.loads(pickle.dumps(episodes))
+        assert type(episodes) is list
+    return episodes
 
 
 def _rows(episodes):
@@ -59,30 +76,56 @@ def _assert_same(batched, rllib):
 @pytest.mark.parametrize("explore", [False, True])
 def test_batch_sampling_returns_what_rllibs_loop_returns(explore):
     runs, engines = [], set()
-    for batch in (True, False):
+    for batch in ("actor", True, False):
         runner = _runner(batch=batch)
         try:
-            assert (runner.godot_info()["batch_sampling_blocker"] is None) == batch
+            assert (runner.godot_info()["batch_sampling_blocker"] is None) == bool(batch)
             engines |= set(runner.godot_info()["engine_pids"])
-            calls = [runner.sample(num_timesteps=n, explore=explore) for n in (7, 13, 4)]
-            counts = int(runner.get_metrics()["num_env_steps_sampled_lifetime"])
-            runs.append((calls, counts))
+            calls = [_sample(runner, num_timesteps=n, explore=explore) for n in (7, 13, 4)]
+            metrics = runner.get_metrics()
+            runs.append((calls, int(metrics["num_env_steps_sampled_lifetime"]), float(metrics["episode_return_mean"])))
         finally:
             runner.stop()
-    (batched, n_b), (rllib, n_r) = runs
-    assert n_b == n_r == sum(len(e) for call in batched for e in call)
-    for b, r in zip(batched, rllib):
+    (actor, n_a, ret_a), (batched, n_b, ret_b), (rllib, n_r, ret_r) = runs
+    assert n_a == n_b == n_r == sum(len(e) for call in batched for e in call)
+    assert ret_a == pytest.approx(ret_r) and ret_b == pytest.approx(ret_r)
+    for a, b, r in zip(actor, batched, rllib):
         _assert_same(_rows(b), _rows(r))
+        _assert_same(_rows(a), _rows(r))
     assert_nothing_left(set(), engines)
 
 
+def test_numpy_episode_is_what_the_constructor_builds():
+    obs_space, act_space = gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Discrete(2)
+    rng = np.random.default_rng(0)
+    obs, actions, rewards = rng.random((6, 3), np.float32), rng.integers(0, 2, 5), rng.random(5)
+    extras = {"action_logp": rng.random(5).astype(np.float32), "weights_seq_no": np.zeros(5)}
+    fast = numpy_episode(SpaceStructs(obs_space, act_space), "e1", obs, actions, rewards, extras,
+                         terminated=False, truncated=True, t_started=4, start_time=1.0, last_step_time=2.5)
+    slow = SingleAgentEpisode("e1", observations=obs, infos=[{} for _ in range(6)], actions=actions, rewards=rewards,
+                              terminated=False, truncated=True, extra_model_outputs=extras,
+                              observation_space=obs_space, action_space=act_space, t_started=4, len_lookback_buffer=0)
+    slow._start_time, slow._last_step_time = 1.0, 2.5
+    fast.validate()
+    a, b = fast.get_state(), slow.get_state()
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], dict) and "data" in a[k]:
+            np.testing.assert_array_equal(a[k].pop("data"), b[k].pop("data"), err_msg=k)
+        elif k == "extra_model_outputs":
+            for name in a[k]:
+                np.testing.assert_array_equal(a[k][name].pop("data"), b[k][name].pop("data"))
+        assert a[k] == b[k], k
+    assert len(fast) == 5 and fast.t == 9 and fast.get_return() == pytest.approx(rewards.sum())
+
+
 def test_chunks_continue_across_sample_calls_and_metrics_count_whole_episodes():
-    runner = _runner(env=CARTPOLE, agents=8, seed=1, batch=True)
+    runner = _runner(env=CARTPOLE, agents=8, seed=1, batch="actor")
     engines = set(runner.godot_info()["engine_pids"])
     try:
         chunks: dict[str, list] = {}
         for _ in range(6):
-            for ep in runner.sample(num_timesteps=24, random_actions=True):
+            for ep in _sample(runner, num_timesteps=24, random_actions=True):
                 chunks.setdefault(ep.id_, []).append(ep)
         finished = []
         for parts in chunks.values():

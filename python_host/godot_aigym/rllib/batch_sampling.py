@@ -12,17 +12,20 @@ which runs those connectors: `batch_sampling_blocker` says why.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.core.columns import Columns
-from ray.rllib.env.env_runner import ENV_STEP_FAILURE
-from ray.rllib.utils.metrics import RLMODULE_INFERENCE_TIMER, WEIGHTS_SEQ_NO
+from ray.rllib.env.env_runner import ENV_STEP_FAILURE, NUM_ENV_STEP_FAILURES_LIFETIME
+from ray.rllib.utils.metrics import ENV_STEP_TIMER, RLMODULE_INFERENCE_TIMER, WEIGHTS_SEQ_NO
 from ray.rllib.utils.numpy import convert_to_numpy
 from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
 
-from .batch_rollout import OpenEpisodes, Rollout
+from .batch_rollout import EpisodeBatch, OpenEpisodes, Rollout
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ENV_TO_MODULE = ("AddObservationsFromEpisodesToBatch", "AddTimeDimToBatchAndZeroPad",
                          "AddStatesFromEpisodesToBatch", "BatchIndividualItems", "NumpyToTensor")
@@ -47,12 +50,16 @@ def batch_sampling_blocker(runner: Any) -> str | None:
     if not isinstance(runner.env.single_observation_space, gym.spaces.Box):
         return f"observation space {runner.env.single_observation_space} is not a Box"
     for which in EPISODE_CALLBACKS:
-        if getattr(runner.config, f"callbacks_{which}", None) is not None or any(
-                getattr(type(cb), which) is not getattr(RLlibCallback, which) for cb in runner._callbacks):
+        if _has_callback(runner, which):
             return f"a {which} callback needs every episode step as an episode object"
     if not runner.episodes_to_numpy:
         return "episodes_to_numpy is off"
     return None
+
+
+def _has_callback(runner: Any, which: str) -> bool:
+    return getattr(runner.config, f"callbacks_{which}", None) is not None or any(
+        getattr(type(cb), which) is not getattr(RLlibCallback, which) for cb in runner._callbacks)
 
 
 class BatchSampling:
@@ -63,21 +70,23 @@ class BatchSampling:
     def _sample(self, *, num_timesteps: int | None = None, num_episodes: int | None = None, explore: bool,
                 random_actions: bool = False, force_reset: bool = False):
         if self._godot_batch_blocker is not None:
-            return super()._sample(num_timesteps=num_timesteps, num_episodes=num_episodes, explore=explore,
-                                   random_actions=random_actions, force_reset=force_reset)
+            episodes = super()._sample(num_timesteps=num_timesteps, num_episodes=num_episodes, explore=explore,
+                                       random_actions=random_actions, force_reset=force_reset)
+            self._godot_sampled += sum(len(e) for e in episodes)
+            return episodes
         if force_reset or num_episodes is not None or self._needs_initial_reset or self._godot_open is None:
             self._batch_reset()
         if num_episodes is not None:
             self._needs_initial_reset = True  # as RLlib: episodes are sampled from fresh resets
         n = self.num_envs
         ts = eps = 0
-        done_episodes = []
+        failed_parts = []
         rollout = Rollout(self._godot_open)
         while (ts < num_timesteps) if num_timesteps is not None else (eps < num_episodes):
             actions, actions_for_env, extras = self._batch_actions(rollout.obs[-1], explore, random_actions, ts)
-            results = self._try_env_step(actions_for_env)
+            results = self._batch_env_step(actions_for_env)
             if results is ENV_STEP_FAILURE:  # the env was recreated: keep what finished, start afresh
-                done_episodes += rollout.episodes(*self._godot_spaces, keep_open=False)[0]
+                failed_parts.append(rollout.pack(*self._godot_spaces, keep_open=False)[0])
                 self._batch_reset()
                 rollout, ts = Rollout(self._godot_open), 0
                 continue
@@ -86,14 +95,47 @@ class BatchSampling:
             counted, ended = rollout.add(obs, actions, rewards, terminated, truncated, extras)
             ts += counted
             eps += ended
-        done, ongoing, self._godot_open = rollout.episodes(*self._godot_spaces, keep_open=num_timesteps is not None)
-        done_episodes += done
-        self._done_episodes_for_metrics.extend(done_episodes)
-        for chunk in ongoing:
-            self._ongoing_episodes_for_metrics[chunk.id_].append(chunk)
+        self._log_step_times(rollout)
+        packed, self._godot_open = rollout.pack(*self._godot_spaces, keep_open=num_timesteps is not None)
+        parts = failed_parts + [packed]
+        num_done = 0
+        for part in parts:
+            for summary in part.summaries():  # what get_metrics() reads, without building episodes here
+                if summary.is_done:
+                    self._done_episodes_for_metrics.append(summary)
+                    num_done += 1
+                else:
+                    self._ongoing_episodes_for_metrics[summary.id_].append(summary)
         self._log_env_steps(metric=self._metrics_num_env_steps_sampled, num_steps=ts)
-        self._increase_sampled_metrics(ts, len(done_episodes))
-        return done_episodes + ongoing
+        self._increase_sampled_metrics(ts, num_done)
+        self._godot_sampled += ts
+        if self._godot_in_actor and len(parts) == 1:
+            return EpisodeBatch(packed)  # built into episodes where it is unpickled
+        episodes = [ep for part in parts for ep in part.build()]
+        done = [ep for ep in episodes if ep.is_done]  # RLlib's order: finished episodes, then ongoing chunks
+        return done + [ep for ep in episodes if not ep.is_done]
+
+    def _batch_env_step(self, actions: np.ndarray):
+        """`EnvRunner._try_env_step` without its per-step timer and counter (logged once per
+        rollout, `_log_step_times`) and without the info-dict wrapper (NEXT_STEP infos are empty)."""
+        try:
+            return self.env.unwrapped.step(actions)
+        except Exception as e:
+            self.metrics.log_value(NUM_ENV_STEP_FAILURES_LIFETIME, 1, reduce="lifetime_sum")
+            if self.config.restart_failed_sub_environments:
+                logger.exception(f"GodotEnvRunner: environment step failed, relaunching the engines: {e}")
+                self.make_env()
+                return ENV_STEP_FAILURE
+            raise RuntimeError(f"GodotEnvRunner {self.worker_index}: environment step failed (set "
+                               "fault_tolerance(restart_failed_sub_environments=True) to relaunch the engines "
+                               f"instead): {e}") from e
+
+    def _log_step_times(self, rollout: Rollout) -> None:
+        steps = len(rollout.times)
+        if steps > 1:
+            self.metrics.log_value(ENV_STEP_TIMER, (rollout.times[-1] - rollout.times[0]) / (steps - 1))
+        if steps:
+            self._log_env_steps(metric=self._metrics_num_try_env_step, num_steps=steps)
 
     @property
     def _godot_spaces(self) -> tuple[Any, Any]:
@@ -143,6 +185,13 @@ class BatchSampling:
         return actions
 
     def _init_batch_sampling(self) -> None:
+        import ray
+
+        self._godot_sampled = 0  # environment steps this runner process sampled
         self._godot_batch_blocker = batch_sampling_blocker(self)
+        # a runner in a Ray actor hands its samples to Ray's serializer: send arrays, not episodes,
+        # unless an on_sample_end callback wants to see the episodes here
+        self._godot_in_actor = (ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None
+                                and self._godot_batch_blocker is None and not _has_callback(self, "on_sample_end"))
         self._godot_normalize_and_clip = next(
             (c for c in self._module_to_env.connectors if type(c).__name__ == "NormalizeAndClipActions"), None)

@@ -51,14 +51,8 @@ class GodotEnvRunner(BatchSampling, SingleAgentEnvRunner):
 
         # inference on a few dozen observations: one thread, no contention with the engines
         torch.set_num_threads(1)
-        self._godot_sampled = 0  # environment steps this runner process sampled (godot_info)
         super().__init__(*args, **kwargs)
         self._init_batch_sampling()
-
-    def sample(self, *args: Any, **kwargs: Any):
-        episodes = super().sample(*args, **kwargs)
-        self._godot_sampled += sum(len(e) for e in episodes)
-        return episodes
 
     def make_env(self) -> None:
         if self.env is not None:
