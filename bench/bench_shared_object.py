@@ -11,9 +11,10 @@ otherwise the 9.8 MB arrays that fetches return are handed back to the kernel on
 round and whichever implementation samples next pays ~2400 page faults.
 
 Metrics: assign / fetch of an int, a 100-character str, a (7,) float64 array, and
-(480, 848, 3) uint8 and float64 and (1080, 1920, 3) float32 arrays (a camera frame whose
-three buffers fit in L3, and two whose slots do not: both kinds of cache hierarchy on one
-machine); and the cross-process trigger -> wake-up round trip (ping-pong over two
+(480, 848, 3) uint8 and float64, (900, 1600, 3) uint8 and (1080, 1920, 3) float32 arrays
+(a camera frame whose three buffers fit in L3; a larger frame in the band the caches leave
+to the timing, where streaming wins as the frame did on the 2 MiB-L2 machine; two whose
+slots do not fit in L3: both kinds of cache hierarchy on one machine); and the cross-process trigger -> wake-up round trip (ping-pong over two
 objects: ours blocks in wait_modified, real-robot polls `modified` then fetches, as its
 users do).  Large assigns are also measured with each standby-slot copy forced
 (memcpy / streaming; copy_strategy.py), beside the one the planner chose.
@@ -201,9 +202,10 @@ def copy_choice(obj: SharedObject, data: Any) -> str:
     return f"{tuner.choice} (timed on its own assigns, {tuner.explorations} explorations, last: {timed})"
 
 
-def copies_note(copies: list[str]) -> str:
-    planner = copy_strategy.planner()
-    first = ", ".join(f"{k} {v / 1e3:.1f} us" for k, v in next(iter(planner.timings.values()), {}).items())
+def copies_note(copies: list[str], nbytes: int) -> str:
+    """The choices per object, and the process's first-guess timing of this size class (if it took one)."""
+    timings = copy_strategy.planner().timings.get(nbytes.bit_length(), {})
+    first = ", ".join(f"{k} {v / 1e3:.1f} us" for k, v in timings.items())
     return (f"standby-slot copy per fresh object: {'; '.join(copies)}"
             + (f" (first guess, timed once per process: {first})" if first else ""))  # fmt: skip
 
@@ -217,6 +219,10 @@ def run(quick: bool) -> dict[str, Any]:
         ("str (100 chars)", "".join(rng.choice(list("abcdefghij"), 100)), False),
         ("float64 (7,)", rng.random(7), False),
         ("uint8 (480, 848, 3)", rng.integers(0, 256, (480, 848, 3), dtype=np.uint8), True),
+        # 4.3 MB: still in the band the caches leave undecided (3n <= L3/2 of a 32 MiB L3), but
+        # past the L3 share a busy guest gets, so streaming wins as the frame did on the 2 MiB-L2
+        # machine: the other kind of cache, simulated by size, where the timing must pick streaming.
+        ("uint8 (900, 1600, 3)", rng.integers(0, 256, (900, 1600, 3), dtype=np.uint8), True),
         ("float64 (480, 848, 3)", rng.random((480, 848, 3)), True),
         ("float32 (1080, 1920, 3)", rng.random((1080, 1920, 3), np.float32), True),
     ]
@@ -234,7 +240,7 @@ def run(quick: bool) -> dict[str, Any]:
         for op in ("assign", "fetch"):
             res = {k: stats(v) for k, v in pooled[op].items()}
             g = schema.goal("<=", 1.1, "<= 1.1x raw copy") if large else schema.goal("<=", 0.5, "<= 0.5x real-robot")
-            note = copies_note(copies) if large and op == "assign" else ""
+            note = copies_note(copies, data.nbytes) if large and op == "assign" else ""
             metrics.append(row(f"{op} {label}", res, "raw" if large else "real_robot", g, note))
 
     # The uint8 frame again, as a stream of distinct frames with a consumer process
@@ -268,7 +274,7 @@ def run(quick: bool) -> dict[str, Any]:
             obj.unlink()
             obj.close()
     metrics.append(row("assign uint8 (480, 848, 3) frame stream, live reader process", live, "raw",
-                       schema.goal("<=", 1.1, "<= 1.1x raw copy"), copies_note([live_copy])))  # fmt: skip
+                       schema.goal("<=", 1.1, "<= 1.1x raw copy"), copies_note([live_copy], frames[0].nbytes)))  # fmt: skip
 
     n, warm = (2000, 200) if quick else (20000, 1000)
     rtt = {"ours": pingpong("ours", n, warm), "real_robot": pingpong("real_robot", n // 4, warm // 4)}
