@@ -10,9 +10,11 @@ Needs the ``ray`` extra (``pip install 'godot-aigym[ray]'``); the core package n
               .env_runners(env_runner_cls=GodotEnvRunner, num_env_runners=2, num_envs_per_env_runner=16))
 
 Each EnvRunner drives ``num_envs_per_env_runner`` sub-environments as ``n_agents`` agents in
-each of ``n_engines`` engines of one `GodotVectorEnv`, on the node Ray placed it on. Single-agent
-only for now: a multi-agent runner (agent groups with their own spaces and policies) will sit
-beside `GodotEnvRunner` once the step protocol carries groups.
+each of ``n_engines`` engines of one `GodotVectorEnv`, on the node Ray placed it on.
+
+Multi-agent scenes (agent groups, each with its policy): `GodotMultiAgentEnvRunner` drives
+``num_envs_per_env_runner`` copies of the scene as one `GodotMultiAgentVectorEnv`;
+`train_multi.build_multi_config` maps each group to its policy (`policy_mapping_by_group`).
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ except ImportError as e:  # pragma: no cover - exercised in a Python without Ray
                       "pip install 'godot-aigym[ray]'") from e
 
 from .env_runner import GodotEnvRunner
+from .multi_agent_env import GodotMultiAgentEnv, GodotMultiAgentVectorEnv
+from .multi_agent_runner import GodotMultiAgentEnvRunner, policy_mapping_by_group
 from .node import GodotNodeError, node_label
-from .registration import RLLIB_ENVS, godot_env_creator, register_envs, register_scene
+from .registration import (RLLIB_ENVS, RLLIB_GROUP_ENVS, godot_env_creator, group_env_creator, register_envs,
+                           register_group_scene, register_scene)
 
 register_envs()
 
-__all__ = ["GodotEnvRunner", "GodotNodeError", "RLLIB_ENVS", "godot_env_creator", "node_label",
-           "register_envs", "register_scene"]
+__all__ = ["GodotEnvRunner", "GodotMultiAgentEnv", "GodotMultiAgentEnvRunner", "GodotMultiAgentVectorEnv",
+           "GodotNodeError", "RLLIB_ENVS", "RLLIB_GROUP_ENVS", "godot_env_creator", "group_env_creator", "node_label",
+           "policy_mapping_by_group", "register_envs", "register_group_scene", "register_scene"]

@@ -39,6 +39,8 @@ def batch_sampling_blocker(runner: Any) -> str | None:
     computes exactly what it would."""
     import gymnasium as gym
 
+    if runner.env is None:
+        return "this runner has no environment (the algorithm's local runner)"
     names = tuple(type(c).__name__ for c in runner._env_to_module.connectors)
     if names != DEFAULT_ENV_TO_MODULE:
         return f"env-to-module connectors {names} are not RLlib's defaults"

@@ -26,7 +26,7 @@ from ray.tune.registry import ENV_CREATOR, _global_registry
 
 from .batch_sampling import BatchSampling
 from .node import GodotNodeError, node_label
-from .registration import RLLIB_ENVS, godot_env_creator, unknown_env_error
+from .registration import RLLIB_ENVS, RLLIB_GROUP_ENVS, godot_env_creator, unknown_env_error
 
 
 def runner_cpus(worker_index: int | None, n_engines: int, usable: list[int] | None = None) -> list[list[int]]:
@@ -67,6 +67,9 @@ class GodotEnvRunner(BatchSampling, SingleAgentEnvRunner):
             env_config["cpus"] = runner_cpus(self.worker_index, int(env_config.get("n_engines", 1)))
         ctx = EnvContext(env_config, worker_index=self.worker_index or 0, num_workers=self.num_workers,
                          remote=self.config.remote_worker_envs)
+        if name in RLLIB_GROUP_ENVS:
+            raise ValueError(f"{name!r} is a scene with agent groups: run it with godot_aigym.rllib."
+                             "GodotMultiAgentEnvRunner (godot_aigym.rllib.train_multi.build_multi_config)")
         try:
             if name in RLLIB_ENVS:
                 vector_env = godot_env_creator(name, ctx)

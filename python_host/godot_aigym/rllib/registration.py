@@ -30,9 +30,12 @@ _RUNNER_KEYS = ("num_envs", "n_engines", "log_dir")
 
 
 def register_envs() -> None:
-    """Register the demo scenes under their gymnasium ids (``godot_aigym/CartPole-v0``...)."""
+    """Register the demo scenes under their gymnasium ids (``godot_aigym/CartPole-v0``...) and the
+    multi-agent demo (``godot_aigym/Rendezvous-v0``)."""
     for env_id, (scene, _doc) in DEMO_ENVS.items():
         register_scene(env_id, scene)
+    for env_id, scene in DEMO_GROUP_ENVS.items():
+        register_group_scene(env_id, scene)
 
 
 def register_scene(name: str, scene: str, project: str | os.PathLike | None = None) -> None:
@@ -51,6 +54,8 @@ def reregister_all() -> None:
     then ray.init) would not know them: RLlib's own runner then falls back to gymnasium's ids."""
     for name, (scene, project) in list(RLLIB_ENVS.items()):
         register_scene(name, scene, project)
+    for name, (scene, project) in list(RLLIB_GROUP_ENVS.items()):
+        register_group_scene(name, scene, project)
 
 
 def godot_env_creator(name: str, env_config: Mapping[str, Any]) -> GodotVectorEnv:
@@ -62,9 +67,10 @@ def godot_env_creator(name: str, env_config: Mapping[str, Any]) -> GodotVectorEn
 
 
 def unknown_env_error(name: Any) -> ValueError:
-    known = ", ".join(sorted(RLLIB_ENVS)) or "none"
+    known = ", ".join(sorted({**RLLIB_ENVS, **RLLIB_GROUP_ENVS})) or "none"
     return ValueError(f"{name!r} is not a Godot environment known to godot_aigym.rllib (registered: {known}); "
-                      "register your scene with godot_aigym.rllib.register_scene(name, scene, project)")
+                      "register your scene with godot_aigym.rllib.register_scene(name, scene, project) "
+                      "(register_group_scene for a scene with agent groups)")
 
 
 def _create(name: str, scene: str, project: str | None, env_config: Mapping[str, Any]) -> GodotVectorEnv:
@@ -99,3 +105,52 @@ def check_same_spaces(env: GodotVectorEnv) -> None:
             if getattr(spec, what) != getattr(first, what):
                 raise GodotEnvError(f"engine {k} of {env!r} on {node_label()} declares {what} "
                                     f"{getattr(spec, what)}, engine 0 declares {getattr(first, what)}")
+
+
+# --- multi-agent scenes (agent groups) -----------------------------------------------------------
+
+# name -> (scene, project or None for the demo project)
+RLLIB_GROUP_ENVS: dict[str, tuple[str, str | None]] = {}
+
+DEMO_GROUP_ENVS = {"godot_aigym/Rendezvous-v0": "res://envs/rendezvous/rendezvous.tscn"}
+
+
+def register_group_scene(name: str, scene: str, project: str | os.PathLike | None = None) -> None:
+    """Make ``name`` usable in ``config.environment(name, env_config=...)`` for a scene with agent
+    groups (a GymGroupEnv), run by `GodotMultiAgentEnvRunner`: its creator builds ONE
+    `GodotMultiAgentVectorEnv` of ``num_envs`` copies (``n_copies`` per engine x ``n_engines``)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"an RLlib environment name must be a non-empty string, got {name!r}")
+    RLLIB_GROUP_ENVS[name] = (scene, None if project is None else os.fspath(project))
+    register_env(name, functools.partial(_create_group, name, scene, RLLIB_GROUP_ENVS[name][1]))
+
+
+def _create_group(name: str, scene: str, project: str | None, env_config: Mapping[str, Any]):
+    from ..multiagent import GodotGroupEnv
+    from .multi_agent_env import GodotMultiAgentEnv, GodotMultiAgentVectorEnv
+
+    config = dict(env_config or {})
+    num_envs = config.pop("num_envs", None)
+    n_engines = config.pop("n_engines", 1)
+    log_dir = config.pop("log_dir", None)
+    config.setdefault("scene", scene)
+    path, runtime = prepare_node(config.pop("project", project), config.pop("godot", None))
+    if num_envs is None:  # one copy as a plain MultiAgentEnv (RLlib's own runner, env checks)
+        return GodotMultiAgentEnv(project=path, godot=runtime, **config)
+    if num_envs % n_engines:
+        raise ValueError(f"{name}: num_envs_per_env_runner={num_envs} copies do not split over n_engines={n_engines}")
+    env = GodotGroupEnv(project=path, n_copies=num_envs // n_engines, n_engines=n_engines, log_dir=log_dir,
+                        godot=runtime, autoreset_mode="next_step", **config)
+    try:
+        return GodotMultiAgentVectorEnv(env)
+    except BaseException:
+        env.close()
+        raise
+
+
+def group_env_creator(name: str, env_config: Mapping[str, Any]):
+    """The env of a registered group-scene name (a vector env with ``num_envs``, else one copy)."""
+    if name not in RLLIB_GROUP_ENVS:
+        raise unknown_env_error(name)
+    scene, project = RLLIB_GROUP_ENVS[name]
+    return _create_group(name, scene, project, env_config)

@@ -2,6 +2,7 @@
 
     python -m godot_aigym.rllib.train                       # a local Ray instance
     python -m godot_aigym.rllib.train --address auto        # the cluster this node joined
+    python -m godot_aigym.rllib.train --env godot_aigym/Rendezvous-v0   # a multi-agent scene (train_multi)
 
 Trains until the greedy policy's mean return over ``--episodes`` fresh episodes reaches
 ``--threshold`` (the cart-pole's solved threshold, 475), or ``--max-iterations``.
@@ -141,9 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--agents", type=int, default=16, help="agents per engine")
     p.add_argument("--engines", type=int, default=1, help="engines per EnvRunner")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threshold", type=float, default=THRESHOLD)
+    p.add_argument("--threshold", type=float, default=None,
+                   help=f"solved threshold (default {THRESHOLD}; multi-agent scenes: each policy's, 1.6)")
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--max-iterations", type=int, default=600)
+    p.add_argument("--export", default="rllib_policies",
+                   help="multi-agent scenes: folder for each group's <group>.jit, then played in the engine")
     args = p.parse_args(argv)
 
     import ray
@@ -155,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         ray.init(address=args.address, log_to_driver=False)
     try:
+        from .registration import RLLIB_GROUP_ENVS
+
+        if args.env in RLLIB_GROUP_ENVS:
+            return _main_multi(args)
         config = build_config(args.env, env_runners=args.env_runners, agents=args.agents, engines=args.engines,
                               seed=args.seed)
 
@@ -166,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         start = time.perf_counter()
 
-        summary = train(config, threshold=args.threshold, max_iterations=args.max_iterations,
+        summary = train(config, threshold=THRESHOLD if args.threshold is None else args.threshold, max_iterations=args.max_iterations,
                         episodes=args.episodes, on_iteration=report)
     finally:
         ray.shutdown()
@@ -174,6 +182,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdict = "solved" if summary["solved"] else "NOT solved"
     print(f"{verdict}: {summary['iterations']} iterations, {summary.get('steps', 0)} environment steps, "
           f"{summary.get('seconds', 0.0):.0f} s of training", flush=True)
+    return 0 if summary["solved"] else 1
+
+
+def _main_multi(args: argparse.Namespace) -> int:
+    """Train a group scene's policies, export them, play them in the engine (Ray already up)."""
+    from .registration import RLLIB_GROUP_ENVS
+    from .train_multi import MULTI_THRESHOLD, build_multi_config, play_groups, train_multi
+
+    threshold = MULTI_THRESHOLD if args.threshold is None else args.threshold
+    config = build_multi_config(args.env, env_runners=args.env_runners, copies=args.agents, engines=args.engines,
+                                seed=args.seed)
+    start = time.perf_counter()
+
+    def report(it: int, result: dict, _algo: Any) -> None:
+        from .train_multi import policy_returns
+
+        r = result.get("env_runners", {})
+        returns = " ".join(f"{k} {v:.2f}" for k, v in sorted(policy_returns(result).items()))
+        print(f"iteration {it}: {int(r.get('num_env_steps_sampled_lifetime', 0))} steps, {returns}, "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+
+    summary = train_multi(config, threshold=threshold, max_iterations=args.max_iterations, on_iteration=report,
+                          export_dir=args.export)
+    verdict = "solved" if summary["solved"] else "NOT solved"
+    print(f"{verdict}: {summary['iterations']} iterations, {summary.get('steps', 0)} environment steps, "
+          f"{summary.get('seconds', 0.0):.0f} s of training; policies {summary.get('exported')}", flush=True)
+    scene, project = RLLIB_GROUP_ENVS[args.env]
+    played = play_groups(scene, summary["exported"], project=project)
+    print(f"played in the engine: {json.dumps(played.get('group_mean_return'))}", flush=True)
     return 0 if summary["solved"] else 1
 
 
