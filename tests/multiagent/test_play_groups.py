@@ -90,7 +90,6 @@ def test_each_group_plays_its_policy_as_python_does(godot, policies, no_leaks):
 
 
 @pytest.mark.parametrize("policy_arg, message", [
-    ("scout={scout}", "agent group 'runner' has no policy: set its policy_path or pass --policy runner=PATH"),
     ("scout={scout},runner={scout}", "agent group 'runner': the policy .*scout.jit takes 4 values per observation; "
                                      "the group observes 6"),
     ("scout={runner},runner={runner}", "agent group 'scout': the policy .*runner.jit takes 6 values"),
@@ -101,6 +100,22 @@ def test_play_refuses_groups_without_a_fitting_policy(godot, policies, policy_ar
     code, log = play(godot, policy_arg.format(**policies))
     assert code == 1, log[-2000:]
     assert re.search("GymEnv: " + message, log), log[-2000:]
+
+
+def test_a_group_without_a_policy_is_refused(godot, test_project, no_leaks):
+    options = LaunchOptions(project=test_project, scene="res://multiagent/agent_nodes.tscn", headless=True,
+                            user_args=("--play",))
+    with GodotProcess(options, godot=godot) as proc:
+        code = proc.wait(timeout=120)
+        log = proc.log()
+    assert code == 1 and "GymEnv: agent group 'left' has no policy: set its policy_path or pass --policy left=PATH" in log
+
+
+def test_policy_overrides_one_group_and_the_other_keeps_its_own(godot, policies, no_leaks):
+    code, log = play(godot, f"scout={policies['scout']}")
+    assert code == 0, log[-2000:]
+    assert line(log, "AIGYM_PLAY_GROUPS")["policies"] == {"scout": str(policies["scout"]),
+                                                         "runner": "res://envs/rendezvous/runner.jit"}
 
 
 def test_the_scenes_own_policies_solve_rendezvous_in_engine(godot, no_leaks):
