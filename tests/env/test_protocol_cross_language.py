@@ -12,6 +12,7 @@ def test_gdscript_and_python_agree(run_gdscript):
     engine = run.results["constants"]
     ours = {name: getattr(P, name) for name in engine}
     assert engine == ours
+    assert engine["GROUPS_TYPE"] == "groups"  # agent groups' spec type (GymGroupEnv, env/groups.py)
     python_only = {"ENTRY_KINDS", "OUT_SCALARS"} - set(engine)
     assert python_only <= {"ENTRY_KINDS"}  # every numeric constant exists on both sides
     assert run.results["part_entries"] == [P.part_entry("gym_", P.PART_OBS, "camera"),
