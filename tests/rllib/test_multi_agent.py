@@ -91,9 +91,9 @@ def test_two_policies_learn_and_play_in_the_engine(tmp_path):
     final = seen[-1]
     assert set(final) == {"scout", "runner"}
     for policy, ret in final.items():  # both policies, well above random (-0.5) after a fixed amount of work
-        assert ret >= RANDOM_RETURN + 0.8, (policy, seen)
+        assert ret >= RANDOM_RETURN + 0.6, (policy, seen)
     played = play_groups(SCENE, summary["exported"], copies=4, episodes=40)
     assert set(played["group_mean_return"]) == {"scout", "runner"}
     for group, ret in played["group_mean_return"].items():
-        assert ret >= RANDOM_RETURN + 0.8, (group, played)
+        assert ret >= RANDOM_RETURN + 0.6, (group, played)
     assert np.isfinite(list(played["group_mean_return"].values())).all()
