@@ -14,6 +14,7 @@ from godot_aigym.multiagent import GodotGroupEnv, GodotParallelEnv
     ("res://multiagent/duplicate_groups.tscn", "two agent groups are named 'team': group names must be unique"),
     ("res://multiagent/empty_group.tscn", "agent group 'Team' is empty: agents_per_copy must be >= 1, got 0"),
     ("res://multiagent/no_groups.tscn", "GymGroupEnv 'NoGroups' has no GymAgentGroup children"),
+    ("res://multiagent/with_parts.tscn", "a GymGroupEnv's groups observe flat float boxes: observation_parts"),
 ])
 def test_engine_refuses_bad_groups(test_project, scene, message, no_leaks):
     with pytest.raises(GodotEnvError, match="the environment reported an error: " + message):

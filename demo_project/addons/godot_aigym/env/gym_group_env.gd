@@ -39,6 +39,8 @@ func _configure() -> String:
 		return "n_agents (copies of the scene) must be 1..100000, got %d" % copies
 	if agent_scene != null:
 		return "a GymGroupEnv has no agent_scene of its own: set it on its GymAgentGroup children"
+	if not observation_parts.is_empty():
+		return "a GymGroupEnv's groups observe flat float boxes: observation_parts (Dict observations) are not supported on it"
 	var err := _find_groups()
 	if err != "":
 		return err
