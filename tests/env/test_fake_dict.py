@@ -13,7 +13,7 @@ from fake_engine import HINT_NVEC, IMAGE_SHAPE, PHASES, FakeEngine, dict_parts
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
-from godot_aigym.env import GodotEnv, GodotVectorEnv
+from godot_aigym.env import GodotEnv, GodotEnvError, GodotVectorEnv
 from godot_aigym.env.sb3 import GodotVecEnv
 
 WALK = 0.01  # per action value: the trivial episode ends at sum >= 10 (never, here) or the step limit
@@ -100,3 +100,19 @@ def test_sb3_same_step_autoreset_reports_final_parts(no_leaks):
             _check(final, i)  # the parts before the reset, from the final-observation tensors
     finally:
         venv.close()
+
+
+@pytest.mark.parametrize("part,message", [
+    ({"name": "phase", "kind": "discrete", "shape": [], "n": 0, "dtype": "int32"}, r"part 'phase': Discrete needs n >= 1"),
+    ({"name": "hint", "kind": "multi_discrete", "shape": [0], "nvec": [], "dtype": "int32"},
+     r"part 'hint': MultiDiscrete needs a non-empty nvec"),
+    ({"name": "hint", "kind": "multi_discrete", "shape": [2], "nvec": [3, 0], "dtype": "int32"},
+     r"part 'hint': MultiDiscrete needs a non-empty nvec of values >= 1, got \[3, 0\]"),
+    ({"name": "camera", "kind": "image", "shape": [4, 5, 4], "dtype": "uint8"}, r"part 'camera': an image has the shape"),
+    ({"name": "x", "kind": "tuple", "shape": [1]}, r"part 'x': unsupported kind 'tuple'"),
+])
+def test_bad_part_descriptions_are_refused_naming_the_part(no_leaks, part, message):
+    observation = {"type": "dict", "parts": [part]}
+    with pytest.raises(GodotEnvError, match=message):
+        GodotEnv(DEMO, TRIVIAL, launcher=FakeEngine(spec_overrides={"observation": observation,
+                                                                    "out_size": 3}), cpus=None)
