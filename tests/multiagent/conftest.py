@@ -3,17 +3,10 @@ engine per module where the tests allow it) and the test project's faulty group 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from ma_testutil import DEMO, engine_children, our_chunks, wait_gone
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "env"))
-from env_testutil import DEMO, engine_children, our_chunks, wait_gone  # noqa: E402
-
-from godot_aigym.env.link import prepare_project  # noqa: E402
-
-RENDEZVOUS = "res://envs/rendezvous/rendezvous.tscn"
+from godot_aigym.env.link import prepare_project
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import RENDEZVOUS
+from ma_testutil import RENDEZVOUS
 
 from godot_aigym.env import GodotEnv, GodotEnvError, GodotVectorEnv
 from godot_aigym.multiagent import GodotGroupEnv, GodotParallelEnv

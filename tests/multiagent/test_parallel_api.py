@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import RENDEZVOUS
+from ma_testutil import RENDEZVOUS
 from gymnasium import spaces
 from pettingzoo.test import parallel_api_test
 

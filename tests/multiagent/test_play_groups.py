@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import DEMO, RENDEZVOUS
+from ma_testutil import DEMO, RENDEZVOUS
 
 torch = pytest.importorskip("torch")
 

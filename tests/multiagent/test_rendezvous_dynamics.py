@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import RENDEZVOUS
+from ma_testutil import RENDEZVOUS
 
 from godot_aigym.multiagent import GodotGroupEnv
 
