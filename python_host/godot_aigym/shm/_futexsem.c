@@ -19,6 +19,8 @@
 
 /* Pure pause-spin this long before each spin iteration also yields (see semaphore.py). */
 #define BUSY_SPIN_NS 1000LL
+/* post_wait's status when its post failed: POST_FAILED + the post's status */
+#define POST_FAILED 16
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -91,26 +93,14 @@ static PyObject *fs_value(PyObject *m, PyObject *arg) {
     return PyLong_FromLongLong(aigym_sem_value((aigym_sem *)p));
 }
 
-/* wait(addr, spin_ns, deadline_ns) -> status: spin for spin_ns (0: none), then block until
- * deadline_ns (CLOCK_MONOTONIC, as time.monotonic_ns). OK, TIMEDOUT, INTERRUPTED (the
- * caller runs signal handlers and calls again), CORRUPT or FUTEX_ERROR. GIL released. */
-static PyObject *fs_wait(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
-    void *p;
-    int64_t spin_ns, deadline, start, t, spin_end, busy_end;
-    aigym_sem_status st;
+/* Spin for spin_ns (0: none), then block until deadline (CLOCK_MONOTONIC). Call without the GIL. */
+static aigym_sem_status spin_then_block(aigym_sem *s, int64_t spin_ns, int64_t deadline) {
+    int64_t start = now_ns(), t, spin_end, busy_end;
+    aigym_sem_status st = AIGYM_SEM_AGAIN;
     unsigned iter = 0;
-    if (check_nargs(nargs, 3, "wait") || get_addr(args[0], &p) || get_i64(args[1], &spin_ns) ||
-        get_i64(args[2], &deadline))
-        return NULL;
-    aigym_sem *s = (aigym_sem *)p;
-    st = aigym_sem_trywait(s);
-    if (st != AIGYM_SEM_AGAIN) return PyLong_FromLong(st);
-    Py_BEGIN_ALLOW_THREADS
-    start = now_ns();
     spin_end = spin_ns > 0 ? start + spin_ns : start;
     if (spin_end > deadline) spin_end = deadline;
     busy_end = start + BUSY_SPIN_NS;
-    st = AIGYM_SEM_AGAIN;
     while (spin_end > start) {
         cpu_relax();
         st = aigym_sem_trywait(s);
@@ -121,8 +111,48 @@ static PyObject *fs_wait(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
         if (t >= busy_end) sched_yield(); /* the peer may share our vCPU: let it run */
     }
     if (st == AIGYM_SEM_AGAIN) st = aigym_sem_block(s, deadline);
+    return st;
+}
+
+/* wait(addr, spin_ns, deadline_ns) -> status: spin for spin_ns (0: none), then block until
+ * deadline_ns (CLOCK_MONOTONIC, as time.monotonic_ns). OK, TIMEDOUT, INTERRUPTED (the
+ * caller runs signal handlers and calls again), CORRUPT or FUTEX_ERROR. GIL released. */
+static PyObject *fs_wait(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    void *p;
+    int64_t spin_ns, deadline;
+    aigym_sem_status st;
+    if (check_nargs(nargs, 3, "wait") || get_addr(args[0], &p) || get_i64(args[1], &spin_ns) ||
+        get_i64(args[2], &deadline))
+        return NULL;
+    aigym_sem *s = (aigym_sem *)p;
+    st = aigym_sem_trywait(s);
+    if (st != AIGYM_SEM_AGAIN) return PyLong_FromLong(st);
+    Py_BEGIN_ALLOW_THREADS
+    st = spin_then_block(s, spin_ns, deadline);
     Py_END_ALLOW_THREADS
     if (st == AIGYM_SEM_INTERRUPTED && PyErr_CheckSignals() != 0) return NULL; /* e.g. KeyboardInterrupt */
+    return PyLong_FromLong(st);
+}
+
+/* post_wait(post_addr, wait_addr, spin_ns, slice_ns) -> status: the round trip of one command
+ * in one call -- post the first semaphore, then wait on the second as wait() does, at most
+ * slice_ns from now. A failed post returns POST_FAILED + its status and does not wait. */
+static PyObject *fs_post_wait(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    void *pp, *wp;
+    int64_t spin_ns, slice_ns;
+    aigym_sem_status st;
+    if (check_nargs(nargs, 4, "post_wait") || get_addr(args[0], &pp) || get_addr(args[1], &wp) ||
+        get_i64(args[2], &spin_ns) || get_i64(args[3], &slice_ns))
+        return NULL;
+    st = aigym_sem_post((aigym_sem *)pp);
+    if (st != AIGYM_SEM_OK) return PyLong_FromLong(POST_FAILED + st);
+    aigym_sem *s = (aigym_sem *)wp;
+    st = aigym_sem_trywait(s);
+    if (st != AIGYM_SEM_AGAIN) return PyLong_FromLong(st);
+    Py_BEGIN_ALLOW_THREADS
+    st = spin_then_block(s, spin_ns, now_ns() + slice_ns);
+    Py_END_ALLOW_THREADS
+    if (st == AIGYM_SEM_INTERRUPTED && PyErr_CheckSignals() != 0) return NULL;
     return PyLong_FromLong(st);
 }
 
@@ -144,6 +174,8 @@ static PyMethodDef methods[] = {
     {"post", fs_post, METH_O, "post(addr) -> status"},
     {"value", fs_value, METH_O, "value(addr) -> count, -1 if corrupt"},
     {"wait", (PyCFunction)(void (*)(void))fs_wait, METH_FASTCALL, "wait(addr, spin_ns, deadline_ns) -> status"},
+    {"post_wait", (PyCFunction)(void (*)(void))fs_post_wait, METH_FASTCALL,
+     "post_wait(post_addr, wait_addr, spin_ns, slice_ns) -> status"},
     {"cas_i32", (PyCFunction)(void (*)(void))fs_cas_i32, METH_FASTCALL, "cas_i32(addr, expected, new) -> seen"},
     {NULL, NULL, 0, NULL},
 };
@@ -164,6 +196,7 @@ PyMODINIT_FUNC PyInit__futexsem(void) {
         PyModule_AddIntConstant(mod, "OVERFLOW", AIGYM_SEM_OVERFLOW) ||
         PyModule_AddIntConstant(mod, "FUTEX_ERROR", AIGYM_SEM_FUTEX_ERROR) ||
         PyModule_AddIntConstant(mod, "SEM_SIZE", AIGYM_SHM_SEM_SIZE) ||
+        PyModule_AddIntConstant(mod, "POST_FAILED", POST_FAILED) ||
         PyModule_AddIntConstant(mod, "VALUE_MAX", AIGYM_SEM_VALUE_MAX) ||
         PyModule_AddStringConstant(mod, "CORRUPT_MESSAGE", aigym_sem_status_message(AIGYM_SEM_CORRUPT))) {
         Py_DECREF(mod);

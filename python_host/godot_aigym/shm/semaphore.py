@@ -192,16 +192,54 @@ class SharedMemorySemaphore:
                 continue  # the interpreter ran the signal handlers on the way back here
             if deadline is not None and now() >= deadline:
                 return _fs.trywait(addr) == _fs.OK
-            if self._memory.closed:
-                raise ChunkClosed(f"shared memory '{self._memory.handle}' was closed while waiting on "
-                                  f"semaphore '{self.name}'")
-            peer = self._watched_peer()
-            if peer is not None and not peer_alive(peer):
-                if _fs.trywait(addr) == _fs.OK:  # it posted just before exiting
-                    return True
-                raise EngineDiedError(f"{self._memory._peer_role()} process {describe_peer(peer)} died while "
-                                      f"waiting on semaphore '{self.name}' of shared memory "
-                                      f"'{self._memory.handle}'")
+            if self._between_slices(addr):
+                return True
+
+    def _between_slices(self, addr: int) -> bool:
+        """After a blocking slice: True if the peer posted just before exiting; raises if the chunk
+        was closed or the peer died; False: wait on."""
+        if self._memory.closed:
+            raise ChunkClosed(f"shared memory '{self._memory.handle}' was closed while waiting on "
+                              f"semaphore '{self.name}'")
+        peer = self._watched_peer()
+        if peer is not None and not peer_alive(peer):
+            if _fs.trywait(addr) == _fs.OK:  # it posted just before exiting
+                return True
+            raise EngineDiedError(f"{self._memory._peer_role()} process {describe_peer(peer)} died while "
+                                  f"waiting on semaphore '{self.name}' of shared memory "
+                                  f"'{self._memory.handle}'")
+        return False
+
+    def post_and_wait(self, answer: SharedMemorySemaphore, timeout: float | None = None) -> None:
+        """``self.post()`` then ``answer.wait(timeout)``, with the post and the first blocking
+        slice in one C call: one command's round trip, the hot path of every environment step.
+        Raises what post() and wait() raise."""
+        anchor, answer_anchor = self._anchor, answer._anchor  # noqa: F841 - held: the mapping stays
+        if anchor is None or answer_anchor is None or (timeout is not None and not (
+                type(timeout) is float or type(timeout) is int) or timeout is not None and timeout <= 0):
+            self.post()
+            answer.wait(timeout)
+            return
+        spin_us = _default_spin_us if answer.spin_us is None else answer.spin_us
+        first = SLICE_NS if timeout is None or timeout * 1e9 > SLICE_NS else int(timeout * 1e9)
+        status = _fs.post_wait(self._addr, answer._addr, int(spin_us * 1000), first)
+        if status == _fs.OK:
+            return
+        if status >= _fs.POST_FAILED:
+            self._fail("post", status - _fs.POST_FAILED)
+        if status not in (_fs.TIMEDOUT, _fs.INTERRUPTED):
+            answer._fail("wait", status)
+        # the first slice ended (or a signal handler ran): the ordinary wait goes on, watching the peer
+        if status == _fs.TIMEDOUT and answer._between_slices(answer._addr):
+            return
+        rest = None if timeout is None else timeout - (first / 1e9 if status == _fs.TIMEDOUT else 0.0)
+        if rest is not None and rest <= 0:
+            acquired = answer.try_wait()
+        else:
+            acquired = answer._acquire(rest)
+        if not acquired:
+            raise WaitTimeout(f"semaphore '{answer.name}' of shared memory '{answer._memory.handle}' was not "
+                              f"posted within {timeout:g} s")
 
     def _watched_peer(self) -> Peer | None:
         return self.peer if self.peer is not None else self._memory._watched_peer()
