@@ -179,8 +179,13 @@ class EngineLink:
         return dataclasses.replace(results, parts=views[P.PART_OBS], final_parts=views[P.PART_FINAL_OBS])
 
     # -- commands -------------------------------------------------------------------------------
-    def send_reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> None:
-        """RESET every agent, or those where `mask` is true; `seed` seeds the game's RNG first."""
+    def send_reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> bool:
+        """RESET every agent, or those where `mask` is true; `seed` seeds the game's RNG first.
+        False, and nothing is sent (so do not `receive`), when `mask` selects no agent: the
+        protocol's masked count 0 means every agent."""
+        if mask is not None and not np.any(mask):
+            self._live_header()
+            return False
         flags = 0
         if seed is not None:
             self._seed_t.view[:] = P.seed_words(seed)
@@ -194,6 +199,7 @@ class EngineLink:
         h[P.H_COMMAND] = self._command = P.CMD_RESET
         h[P.H_FLAGS] = self._flags = flags
         self._sem_action.post()
+        return True
 
     def send_step(self, actions: Any, autoreset: int = P.AUTORESET_NONE) -> None:
         """STEP every agent with `actions` (checked, flat); `autoreset` says what the engine does
@@ -255,7 +261,8 @@ class EngineLink:
         return self._frame.copy()
 
     def reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> Results:
-        self.send_reset(seed, mask)
+        if not self.send_reset(seed, mask):
+            return self.results  # nobody to reset: the last answer stands
         return self.receive(stacklevel=4)
 
     @property

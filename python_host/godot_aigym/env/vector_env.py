@@ -129,10 +129,10 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             mask = mask.astype(np.bool_)
         self._blocked = _CALL_RESET  # until every engine answered
         try:
+            sent = [link.send_reset(seeds[k], None if mask is None else mask[self._slices[k]])
+                    for k, link in enumerate(self.links)]  # False: the mask selects none of its agents
             for k, link in enumerate(self.links):
-                link.send_reset(seeds[k], None if mask is None else mask[self._slices[k]])
-            for k, link in enumerate(self.links):
-                r = link.receive(report=False)  # the others as they are
+                r = link.receive(report=False) if sent[k] else link.results  # the others as they are
                 if self._dict is not None:
                     self._dict.put(self._slices[k], r)
                 else:

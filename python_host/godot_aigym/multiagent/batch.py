@@ -142,11 +142,12 @@ class GodotGroupEnv:
         engine_masks = None if mask is None else self._engine_masks(mask)
         self._blocked = "call reset() first"  # until every engine answered
         try:
+            sent = [link.send_reset(None if seed is None else int(seed) + k,
+                                    None if engine_masks is None else engine_masks[k])
+                    for k, link in enumerate(self.links)]  # False: the mask selects none of its agents
             for k, link in enumerate(self.links):
-                link.send_reset(None if seed is None else int(seed) + k,
-                                None if engine_masks is None else engine_masks[k])
-            for link in self.links:
-                link.receive(report=False)
+                if sent[k]:
+                    link.receive(report=False)
             self._report_engine_errors()
         except BaseException as e:
             self._after_failure(e)
