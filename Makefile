@@ -11,7 +11,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
-export VENV
+# scons's cache of built files: the install test's build of the installed package reuses the
+# checkout's objects instead of compiling the same sources again (SConstruct; removed by `make clean`).
+GODOT_AIGYM_BUILD_CACHE ?= $(CURDIR)/build/scons-cache
+export VENV GODOT_AIGYM_BUILD_CACHE
 
 .DEFAULT_GOAL := help
 .PHONY: help build setup demo smoke test bench clean doctor

@@ -173,7 +173,10 @@ def test_the_template_environment_steps_from_python(tmp_path, godot, built_core)
     from godot_aigym import GodotEnv
 
     project = make_project(tmp_path / "game")
-    add_addon(project, godot, say=lambda msg: None)
+    # one import, by GodotEnv once the scene exists (an import right after `add` would be redone
+    # for the new scene: the first import of a fresh project is the slow part of this test);
+    # `add`'s own import is the end-to-end test's (tests/install/test_your_game.py)
+    add_addon(project, godot, do_import=False, say=lambda msg: None)
     scene = new_env(project, "reach").scene
     env = GodotEnv(project=project, scene=scene, seed=3)
     try:
