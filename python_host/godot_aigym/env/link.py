@@ -223,8 +223,8 @@ class EngineLink:
             self.report_errors(stacklevel + 1)
         return self.results
 
-    def step(self, actions: Any, autoreset: int = P.AUTORESET_NONE) -> Results:
-        """`send_step` + `receive`, inlined: this is the single-agent hot path."""
+    def step(self, actions: Any, autoreset: int = P.AUTORESET_NONE, report: bool = True) -> Results:
+        """`send_step` + `receive` (`report` as there), inlined: the hot path of one engine."""
         try:
             self._actions[:] = actions
         except AttributeError:  # closed, or not connected yet
@@ -234,12 +234,11 @@ class EngineLink:
             h = self._header
             h[P.H_COMMAND] = self._command = P.CMD_STEP
             h[P.H_FLAGS] = self._flags = autoreset
-        self._sem_action.post()
         try:
-            self._sem_obs.wait(self.step_timeout)
+            self._sem_action.post_and_wait(self._sem_obs, self.step_timeout)  # one C call
         except (EngineDiedError, WaitTimeout) as e:
             raise self._wait_failed(e) from None
-        if self._errors[0]:
+        if report and self._errors[0]:
             self.report_errors(4)
         return self.results
 

@@ -157,9 +157,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         links = self.links
         try:
             if len(links) == 1:  # the common case: no gathering, views copied straight out
-                link = links[0]
-                link.send_step(acts, autoreset)
-                r = link.receive(report=False)
+                r = links[0].step(acts, autoreset)  # raises or warns about engine errors itself
                 obs = r.obs.copy() if self._dict is None else batch_observation(r)
                 rew = r.reward.astype(np.float64)
                 term, trunc = r.terminated != 0, r.truncated != 0
@@ -181,13 +179,15 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                     np.not_equal(r.truncated, 0, out=trunc[sl])
                 obs = obs.copy() if self._dict is None else self._dict.copy()
                 rew, term, trunc = rew.copy(), term.copy(), trunc.copy()
-            self._report_engine_errors()
+                self._report_engine_errors()
         except BaseException as e:
+            if isinstance(e, P.GodotScriptError):
+                self._blocked = _CALL_RESET  # the step's results are lost
             self._after_failure(e)
             raise
-        done = term | trunc
         infos: dict[str, Any] = {}
         if mode == AutoresetMode.SAME_STEP:
+            done = term | trunc
             if done.any():
                 final = np.full(self.num_envs, None, dtype=object)
                 for k, link in enumerate(links):
@@ -197,7 +197,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                                                else agent_final_observation(link.results, i))
                 infos = {"final_obs": final, "_final_obs": done.copy(), "final_info": {}, "_final_info": done}
         elif mode == AutoresetMode.DISABLED:
-            self._finished |= done
+            self._finished |= term | trunc
         return obs, rew, term, trunc, infos
 
     def _engine_seeds(self, seed: Any) -> list[int | None]:
