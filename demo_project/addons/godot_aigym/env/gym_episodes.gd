@@ -88,7 +88,8 @@ func finish_step(autoreset: int) -> void:
 	if autoreset == P.AUTORESET_NONE:
 		return
 	var te := _te
-	if not out.slice(te, tr + n).has(1.0):  # a native scan: cheaper than a GDScript loop
+	var first_set := out.find(1.0, te)  # a native scan for a set flag, no copy (values past tr + n only end it)
+	if first_set < 0 or first_set >= tr + n:
 		return
 	if autoreset == P.AUTORESET_SAME_STEP:
 		_same_step_autoreset()
@@ -106,7 +107,14 @@ func done(i: int) -> bool:
 
 ## True when some agent's episode ended in this step (out holds the flags).
 func any_done() -> bool:
-	return _out.slice(_te, _tr + _n).has(1.0)
+	return _flag_set(_out, _te, _tr + _n)
+
+
+## True when a 1.0 (a set flag) is in out[from, to): a native scan with no copy (a slice
+## allocated and copied on every step); values past `to` only end the scan.
+static func _flag_set(out: PackedFloat32Array, from: int, to: int) -> bool:
+	var at := out.find(1.0, from)
+	return at >= 0 and at < to
 
 
 ## SAME_STEP after the parts of a Dict observation were read (GymObservationParts): what
