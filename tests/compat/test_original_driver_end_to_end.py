@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import godot_aigym.compat as compat
-from conftest import GodotRun, check_log
+from gdscript_runs import GodotRun, check_log
 from godot_aigym.compat import SharedMemorySemaphore, SharedMemoryTensor, godot_executable
 from godot_aigym.shm import EngineDiedError, sweep_stale_chunks
 
