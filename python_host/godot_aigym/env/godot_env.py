@@ -88,7 +88,8 @@ class GodotEnv(gym.Env):
         reward, terminated, truncated = self._first_agent.tolist()
         if terminated or truncated:
             self._blocked = _CALL_RESET
-        return self._observation(), reward, terminated != 0.0, truncated != 0.0, {}
+        obs = agent_observation(self._results) if self._dict else self._obs.copy()  # inlined: the hot path
+        return obs, reward, terminated != 0.0, truncated != 0.0, {}
 
     def _observation(self) -> Any:
         return agent_observation(self._results) if self._dict else self._obs.copy()
