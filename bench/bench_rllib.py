@@ -4,7 +4,9 @@ agents in the same run. Writes bench/results/rllib.json (bench/results_schema.py
 
     .venv/bin/python bench/bench_rllib.py [--repeats 5] [--agents 16] [--steps 600] [--no-save]
 
-Each repeat measures, in turn: the direct `GodotVectorEnv` (same scene, agents, CPU pinning),
+Ray starts its workers (the runners, and so their engines) at nice 15; the bench runs them at
+``--worker-niceness`` (default 0, the direct run's), so that other jobs on a shared machine do not
+slow one side only. Each repeat measures, in turn: the direct `GodotVectorEnv` (same scene, agents, CPU pinning),
 one EnvRunner, two EnvRunners (sampling concurrently). An RLlib rate counts the wall time of
 ``sample()`` seen from the driver, so it includes sending the episodes back (object store). Also
 recorded per sample batch: its pickled size (what crosses to the learner) and the runners'
@@ -70,6 +72,20 @@ def rllib_rate(group, agents: int, steps: int) -> tuple[float, int]:
     return total / dt, len(pickle.dumps(batches[0]))
 
 
+def runner_side(group, agents: int, steps: int) -> tuple[float, int]:
+    """(steps/s of sample() timed inside the runner, pickled bytes of what it returns: what
+    crosses the object store), one runner."""
+    def inside(r):
+        t = time.perf_counter()
+        eps = r.sample(num_timesteps=steps * agents, random_actions=True)
+        dt = time.perf_counter() - t
+        return r._godot_sampled, dt, len(pickle.dumps(eps))
+
+    before = group.foreach_env_runner(lambda r: r._godot_sampled, local_env_runner=False)[0]
+    after, dt, size = group.foreach_env_runner(inside, local_env_runner=False)[0]
+    return (after - before) / dt, size
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=5)
@@ -77,13 +93,26 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=600, help="vector steps per measurement")
     p.add_argument("--runner-cpus", choices=["spread", "none"], default="spread",
                    help="engine CPUs of the runners: GodotEnvRunner's one CPU per engine, or no pinning")
+    p.add_argument("--worker-niceness", type=int, default=0,
+                   help="nice value of Ray's worker processes (Ray's default is 15; its runners' engines "
+                        "inherit it). 0: the same priority as the direct run, so a loaded machine does not "
+                        "favour the direct side")
     p.add_argument("--no-save", action="store_true")
     args = p.parse_args(argv)
 
+    import shutil
+    import tempfile
+
     import ray
 
+    from godot_aigym.rllib.local_ray import init_local
+
     load_before = load_average()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    folder = tempfile.mkdtemp(prefix="rk", dir="/tmp")  # Ray's session files, removed at the end
+    os.mkdir(os.path.join(folder, "ray"))
+    os.environ["RAY_TMPDIR"] = folder
+    os.environ["RAY_worker_niceness"] = str(args.worker_niceness)  # read by the raylet it starts
+    init_local(folder, num_cpus=2, log_to_driver=False)  # loopback only, no dashboard
     import godot_aigym.rllib  # noqa: F401  (registers the names before the runners start)
 
     try:
@@ -92,8 +121,8 @@ def main(argv=None) -> int:
         for n in (1, 2):
             groups[n], startup[n] = runner_group(n, args.agents,
                                                  {"cpus": None} if args.runner_cpus == "none" else None)
-        rates = {"direct": [], 1: [], 2: []}
-        sizes = []
+        rates = {"direct": [], 1: [], 2: [], "inside": []}
+        sizes, wire = [], []
         for n in (1, 2):  # warm-up: first episodes, first pickles
             rllib_rate(groups[n], args.agents, 50)
         for _ in range(args.repeats):
@@ -102,10 +131,14 @@ def main(argv=None) -> int:
                 rate, size = rllib_rate(groups[n], args.agents, args.steps)
                 rates[n].append(rate)
                 sizes.append(size)
+            rate, size = runner_side(groups[1], args.agents, args.steps)
+            rates["inside"].append(rate)
+            wire.append(size)
         for g in groups.values():
             g.stop()
     finally:
         ray.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
 
     def med(v):
         return statistics.median(v)
@@ -116,11 +149,16 @@ def main(argv=None) -> int:
     direct = med(rates["direct"])
     one, two = med(rates[1]), med(rates[2])
     per_step_bytes = med(sizes) / (args.steps * args.agents)
+    wire_per_step = med(wire) / (args.steps * args.agents)
+    inside = med(rates["inside"])
     load_after = load_average()
     print(f"cart-pole, {args.agents} agents, random actions, steps/s (median of {args.repeats}):")
     print(f"  vector env direct      {direct:12,.0f}")
     print(f"  RLlib, 1 EnvRunner     {one:12,.0f}   {one / direct:.2f}x direct (goal >= 0.8x)")
     print(f"  RLlib, 2 EnvRunners    {two:12,.0f}   {two / one:.2f}x one runner")
+    print(f"  inside 1 runner        {inside:12,.0f}   {inside / direct:.2f}x direct (sample() timed in the runner)")
+    print(f"  crossing to the driver: {med(wire) / 1e6:.2f} MB per {args.steps * args.agents} steps "
+          f"({wire_per_step:.0f} B/step, arrays)")
     print(f"  sample batch: {med(sizes) / 1e6:.2f} MB per {args.steps * args.agents} steps ({per_step_bytes:.0f} B/step)")
     print(f"  start-up: 1 runner {startup[1]:.1f} s, 2 runners {startup[2]:.1f} s; load average {load_before} -> {load_after}")
 
@@ -132,7 +170,12 @@ def main(argv=None) -> int:
         metric("rllib_2_runners", f"RLlib sampling, 2 EnvRunners x {args.agents} agents", "steps/s", two,
                better="higher", ours_spread=spread(rates[2]), baseline_name="1 EnvRunner", baseline=one,
                baseline_spread=spread(rates[1])),
-        metric("sample_batch_bytes_per_step", "pickled episodes per env step (driver <- runner)", "B",
+        metric("runner_inside_1", "sample() timed inside the runner, 1 EnvRunner", "steps/s", inside,
+               better="higher", ours_spread=spread(rates["inside"]), baseline_name="GodotVectorEnv direct",
+               baseline=direct),
+        metric("sample_batch_bytes_per_step", "pickled sample per env step crossing runner -> driver (arrays)", "B",
+               wire_per_step, better="lower"),
+        metric("episodes_bytes_per_step", "the same sample pickled as SingleAgentEpisodes (RLlib's form)", "B",
                per_step_bytes, better="lower"),
         metric("runner_startup_1", "EnvRunnerGroup start-up, 1 runner (actor + engine)", "s", startup[1],
                better="lower"),
@@ -147,13 +190,13 @@ def main(argv=None) -> int:
             repeats=args.repeats, spread="min-max", loaded=True,
             params={"scene": SCENE, "agents": args.agents, "steps_per_measurement": args.steps,
                     "action": "random (EnvRunner.sample(random_actions=True))",
-                    "runner_cpus": args.runner_cpus},
+                    "runner_cpus": args.runner_cpus, "ray_worker_niceness": args.worker_niceness},
             notes=["the machine (2 vCPUs) was shared with other jobs during the run "
                    f"(load average {load_before} before, {load_after} after)",
                    "RLlib rates are wall time of sample() seen from the driver, episodes returned included",
                    "2 runners on 2 vCPUs share the cores with the driver and the engines"],
             extra={"rates": {str(k): v for k, v in rates.items()}, "startup_s": {str(k): v for k, v in startup.items()},
-                   "sample_batch_bytes": sizes})
+                   "sample_batch_bytes": wire, "episodes_bytes": sizes})
         print(f"wrote {path}")
     return 0
 

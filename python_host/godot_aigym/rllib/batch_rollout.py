@@ -49,6 +49,7 @@ class Rollout:
     """Vector steps recorded as they come: ``obs[k]`` is what step ``k`` acted on."""
 
     open: OpenEpisodes
+    constant_extras: dict = field(default_factory=dict)  # the same value every step (weights_seq_no)
     obs: list = field(default_factory=list)
     actions: list = field(default_factory=list)
     rewards: list = field(default_factory=list)
@@ -72,9 +73,9 @@ class Rollout:
         for k, v in extras.items():
             self.extras.setdefault(k, []).append(v)
         self.times.append(time.perf_counter())
-        counted = len(obs) - int(self.resetting.sum())  # a reset step is not a timestep (as in RLlib)
+        counted = len(obs) - int(np.count_nonzero(self.resetting))  # a reset step is not a timestep (as in RLlib)
         self.resetting = terminated | truncated
-        return counted, int(self.resetting.sum())
+        return counted, int(np.count_nonzero(self.resetting))
 
     def pack(self, observation_space: Any, action_space: Any, *, keep_open: bool) -> tuple["PackedEpisodes", OpenEpisodes]:
         """(this rollout's finished episodes and ongoing chunks as arrays, what the next rollout
@@ -113,6 +114,8 @@ class Rollout:
                 nxt.start_time[i] = times[-1]
         packed.obs, packed.actions, packed.rewards = _per_env(self.obs), _per_env(self.actions), _per_env(self.rewards)
         packed.extras = {k: _per_env(v) for k, v in self.extras.items()}
+        for k, v in self.constant_extras.items():
+            packed.extras[k] = np.full((n, T), v)
         return packed, nxt
 
 

@@ -80,20 +80,18 @@ class BatchSampling:
             self._batch_reset()
         if num_episodes is not None:
             self._needs_initial_reset = True  # as RLlib: episodes are sampled from fresh resets
-        n = self.num_envs
         ts = eps = 0
         failed_parts = []
-        rollout = Rollout(self._godot_open)
+        rollout = Rollout(self._godot_open, {WEIGHTS_SEQ_NO: self._weights_seq_no})
         while (ts < num_timesteps) if num_timesteps is not None else (eps < num_episodes):
             actions, actions_for_env, extras = self._batch_actions(rollout.obs[-1], explore, random_actions, ts)
             results = self._batch_env_step(actions_for_env)
             if results is ENV_STEP_FAILURE:  # the env was recreated: keep what finished, start afresh
                 failed_parts.append(rollout.pack(*self._godot_spaces, keep_open=False)[0])
                 self._batch_reset()
-                rollout, ts = Rollout(self._godot_open), 0
+                rollout, ts = Rollout(self._godot_open, {WEIGHTS_SEQ_NO: self._weights_seq_no}), 0
                 continue
             obs, rewards, terminated, truncated, _infos = results
-            extras[WEIGHTS_SEQ_NO] = np.full(n, self._weights_seq_no)
             counted, ended = rollout.add(obs, actions, rewards, terminated, truncated, extras)
             ts += counted
             eps += ended
