@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ TINY = REPO / "tests" / "foundation" / "tiny_project"
 SEED = 20261129
 BATCHES = 4
 CYCLES_PER_BATCH = 13          # 52 cycles
+PARALLEL_HOSTS = 2             # cycles run side by side (each with its own seeded RNG)
 KILL_WINDOW_S = {"chunk": 0.05, "env": 1.0, "import": 0.5}  # where in the phase the kill may land
 CHILD_MARK = {"env": b"--handle", "import": b"--import"}  # the engine child a kill should often catch
 SAFETY_S = 60.0                # only reached when something is broken
@@ -159,26 +161,31 @@ SWEEP = "from godot_aigym import sweep_stale_chunks, sweep_stale_logs; sweep_sta
 
 @pytest.mark.timeout(600)
 def test_hosts_killed_at_random_points_leave_nothing_behind(tmp_path, demo_imported):
-    rng = random.Random(SEED)
     tag = uuid.uuid4().hex
     handle_prefix = f"aigym_crash{os.getpid()}x"
     env = {**os.environ, TAG: tag}
     modes = ["chunk", "env", "import"]
     all_hosts: set[int] = set()
     caught = 0
-    for batch in range(BATCHES):
-        for i in range(CYCLES_PER_BATCH):
-            pid, with_child = run_cycle(rng, rng.choice(modes), env, tmp_path, handle_prefix,
-                                        batch * CYCLES_PER_BATCH + i)
-            all_hosts.add(pid)
-            caught += with_child
-        # engines and imports die with their host (parent-death signal): wait for the exits
-        wait_until(lambda: not tagged_processes(tag), f"processes of killed hosts still running: "
-                                                      f"{tagged_processes(tag)}")
-        # the next host's start-up sweep removes what a SIGKILLed host could not
-        subprocess.run([sys.executable, "-c", SWEEP], check=True, timeout=SAFETY_S)
-        assert chunks_of(all_hosts, handle_prefix) == [], f"batch {batch}: chunks left"
-        assert logs_of(all_hosts) == [], f"batch {batch}: engine log files left"
+
+    def cycle(k: int) -> tuple[int, bool]:
+        rng = random.Random(f"{SEED}-{k}")  # each cycle its own seeded choices, whichever thread runs it
+        return run_cycle(rng, rng.choice(modes), env, tmp_path, handle_prefix, k)
+
+    # Two hosts at a time (their start-up is most of a cycle's cost): each cycle is on its own
+    # (own host, chunk names, project copy), and the checks below cover every host of the batch.
+    with ThreadPoolExecutor(max_workers=PARALLEL_HOSTS) as pool:
+        for batch in range(BATCHES):
+            for pid, with_child in pool.map(cycle, range(batch * CYCLES_PER_BATCH, (batch + 1) * CYCLES_PER_BATCH)):
+                all_hosts.add(pid)
+                caught += with_child
+            # engines and imports die with their host (parent-death signal): wait for the exits
+            wait_until(lambda: not tagged_processes(tag), f"processes of killed hosts still running: "
+                                                          f"{tagged_processes(tag)}")
+            # the next host's start-up sweep removes what a SIGKILLed host could not
+            subprocess.run([sys.executable, "-c", SWEEP], check=True, timeout=SAFETY_S)
+            assert chunks_of(all_hosts, handle_prefix) == [], f"batch {batch}: chunks left"
+            assert logs_of(all_hosts) == [], f"batch {batch}: engine log files left"
     assert caught >= 10, f"only {caught} kills landed while an engine or import was running"
 
 
