@@ -96,7 +96,7 @@ class EngineLink:
                                    headless=options.run_headless, engine_args=tuple(options.engine_args),
                                    user_args=tuple(user), env=dict(options.env or {}))
             if options.wants_rendering:
-                launch = self._rendering(launch)
+                launch = self._rendering(launch, n_engines)
             self.proc = launcher(launch, godot=options.godot, log_path=options.log_path, cpus=self.cpus)
             self.mem.set_peer(self.proc.popen)
         except BaseException:
@@ -104,14 +104,18 @@ class EngineLink:
             raise
         placement.register(self)
 
-    def _rendering(self, launch: LaunchOptions) -> LaunchOptions:
+    def _rendering(self, launch: LaunchOptions, n_engines: int = 1) -> LaunchOptions:
         """The launch options of an engine that renders, on this host's private X server."""
         from ..display import rendering_launch_options, shared_display
         from ..runtime import GodotRuntime, resolve_godot
         godot = self.options.godot
         godot = godot if isinstance(godot, GodotRuntime) else resolve_godot(godot)
         display, support = shared_display(godot)
-        return rendering_launch_options(launch, display, support, window=self.options.window)
+        rendering = rendering_launch_options(launch, display, support, window=self.options.window)
+        if self.options.launcher is None and n_engines > 1:  # started at once: no race on Godot's shader cache
+            from ..display.shader_cache import warm_shader_cache
+            warm_shader_cache(rendering, godot, cpus=self.cpus, timeout=self.timeout)
+        return rendering
 
     # -- start-up -------------------------------------------------------------------------------
     def connect(self) -> P.EnvSpec:
