@@ -32,6 +32,7 @@ help:
 	@echo
 	@echo "Variables: GODOT_BIN=/path/to/godot (your own Godot >= 4.3), GODOT_AIGYM_CACHE=DIR,"
 	@echo "           PYTEST_ARGS='-k shm', AIGYM_SETUP_ARGS='--no-torch', VENV=.venv"
+	@echo "           GODOT_AIGYM_BUILD_CACHE=DIR (scons cache of built files; default build/scons-cache)"
 
 build setup:
 	@bash scripts/bootstrap.sh
