@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -94,6 +95,55 @@ def test_killed_host_leaves_no_server_engine_or_record(display, test_project, ho
         assert record.exists()
         assert number in sweep_stale_displays()
     assert_server_gone(number, server, record)
+
+
+def test_close_removes_the_records_folder_once_empty(display, tmp_path, monkeypatch):
+    """The per-user records folder goes with the last server that had files in it."""
+    _, support = display
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # a records folder of this test's own
+    first, second = VirtualDisplay(support.xvfb), VirtualDisplay(support.xvfb)
+    folder = records_dir()
+    assert folder.parent == tmp_path
+    first.close()
+    assert sorted(p.name for p in folder.iterdir()) == sorted([second.record_path.name, second.xauthority.name])
+    second.close()
+    assert not folder.exists(), "empty records folder left behind"
+    folder.mkdir(mode=0o700)  # as an earlier version or a crash left it: the next sweep removes it
+    assert sweep_stale_displays() == [] and not folder.exists()
+
+
+def test_server_killed_with_sigkill_with_its_host_leaves_nothing_after_the_sweep(display, test_project, tmp_path,
+                                                                                  monkeypatch):
+    """No parent-death signal helps a server that is SIGKILLed too: its socket (Xvfb started with
+    -displayfd writes no lock here), record, cookie and folder stay until the next host's sweep."""
+    shm_before = set(os.listdir("/dev/shm"))
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(test_project)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    try:
+        line = host.stdout.readline().split()
+        assert line and line[0] == "READY", f"host did not start: {line}"
+        number, server, engine, record = int(line[1]), int(line[2]), int(line[3]), Path(line[4])
+        assert record.parent.parent == tmp_path
+        for pid in (host.pid, server, engine):
+            os.kill(pid, signal.SIGKILL)
+        host.wait(timeout=SAFETY_TIMEOUT)
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        host.stdin.close()
+        host.stdout.close()
+    wait_pid_gone(server)
+    wait_pid_gone(engine)
+    assert record.exists() and Path(f"/tmp/.X11-unix/X{number}").exists()  # what the sweep is for
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert sweep_stale_displays() == [number]
+    assert_server_gone(number, server, record)
+    assert not record.parent.exists(), "records folder left behind"
+    # what is left in the host's TMPDIR is its engine's log (swept by the next host's first log)
+    assert all(p.name.startswith(f"godot-aigym-{host.pid}-") and p.suffix == ".log" for p in tmp_path.iterdir())
+    # and the X server's shared-memory helpers (xshmfence) left nothing named in /dev/shm
+    assert not [n for n in set(os.listdir("/dev/shm")) - shm_before if "shmfd" in n or "fence" in n]
 
 
 def test_sweep_stops_a_server_whose_host_died(display):

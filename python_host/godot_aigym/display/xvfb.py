@@ -18,6 +18,8 @@ import os
 import secrets
 import select
 import signal
+import socket
+import stat
 import struct
 import subprocess
 import tempfile
@@ -30,6 +32,7 @@ from ..liveness import owner_alive, pid_alive, start_time
 from ..exit_signals import ExitSignalChain
 from ..owners import Owner, sweep
 
+FOLDER_ATTEMPTS = 5
 START_TIMEOUT = 30.0  # seconds for the server to report its display (only fires if broken)
 STOP_TIMEOUT = 10.0
 
@@ -38,9 +41,14 @@ class DisplayError(RuntimeError):
     """The X server could not be started or is unusable; the message says why and what to do."""
 
 
+def records_path() -> Path:
+    """Where the per-user folder of server records is (``records_dir`` creates it)."""
+    return Path(tempfile.gettempdir()) / f"godot-aigym-x11-{os.getuid()}"
+
+
 def records_dir() -> Path:
     """Per-user folder of server records and auth files (0700; refused if someone else owns it)."""
-    path = Path(tempfile.gettempdir()) / f"godot-aigym-x11-{os.getuid()}"
+    path = records_path()
     try:
         path.mkdir(mode=0o700, exist_ok=True)
         st = os.stat(path, follow_symlinks=False)
@@ -50,6 +58,18 @@ def records_dir() -> Path:
         raise DisplayError(f"{path} is not a private folder of this user (owner {st.st_uid}, mode "
                            f"{oct(st.st_mode & 0o777)}): remove it and try again")
     return path
+
+
+def remove_records_dir_if_empty() -> None:
+    """Remove the records folder once no server of this user has files in it (rmdir refuses a
+    folder that still holds another host's record, so a live server's files are never touched)."""
+    path = records_path()
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+            os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _xauth_entry(display_number: str, cookie: bytes) -> bytes:
@@ -80,12 +100,33 @@ def _stop_pid(pid: int, started: int) -> None:
             time.sleep(0.01)  # not our child (swept): no wait() possible; bounded poll
 
 
-def _remove_server_files(display_number: int, server_pid: int) -> None:
-    """Remove a killed server's lock and socket, only if the lock still names that server."""
-    lock = Path(f"/tmp/.X{display_number}-lock")
+def _socket_is_stale(path: Path) -> bool:
+    """A socket of ours on which nobody listens any more (a server killed with SIGKILL left it)."""
     try:
-        if lock.stat().st_uid == os.getuid() and int(lock.read_text().strip() or 0) == server_pid:
-            Path(f"/tmp/.X11-unix/X{display_number}").unlink(missing_ok=True)
+        st = os.stat(path, follow_symlinks=False)
+        if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid():
+            return False
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(STOP_TIMEOUT)
+            s.connect(str(path))
+        return False  # a live server answers: not ours to remove
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+def _remove_server_files(display_number: int, server_pid: int) -> None:
+    """Remove a killed server's lock and socket: with the lock, only if it still names that server;
+    without one (Xvfb started with -displayfd may write none), the socket only if nobody listens."""
+    lock = Path(f"/tmp/.X{display_number}-lock")
+    sock = Path(f"/tmp/.X11-unix/X{display_number}")
+    try:
+        if not lock.exists():
+            if _socket_is_stale(sock):
+                sock.unlink(missing_ok=True)
+        elif lock.stat().st_uid == os.getuid() and int(lock.read_text().strip() or 0) == server_pid:
+            sock.unlink(missing_ok=True)
             lock.unlink(missing_ok=True)
     except (OSError, ValueError):
         pass
@@ -97,13 +138,19 @@ class VirtualDisplay:
     def __init__(self, xvfb: str = "Xvfb", *, width: int = 320, height: int = 240, depth: int = 24):
         self._proc: subprocess.Popen | None = None
         self.display_number = -1
-        folder = records_dir()
         sweep_stale_displays()
         self._id = f"{os.getpid()}-{secrets.token_hex(4)}"
-        self.record_path = folder / f"xvfb-{self._id}.json"
-        self.xauthority = folder / f"xvfb-{self._id}.xauth"
         self._cookie = secrets.token_bytes(16)
-        _write_private(self.xauthority, _xauth_entry("", self._cookie))
+        for attempt in range(FOLDER_ATTEMPTS):
+            folder = records_dir()
+            self.record_path = folder / f"xvfb-{self._id}.json"
+            self.xauthority = folder / f"xvfb-{self._id}.xauth"
+            try:  # our first file: from now on no other host removes the folder
+                _write_private(self.xauthority, _xauth_entry("", self._cookie))
+                break
+            except FileNotFoundError:  # another host removed the empty folder in between
+                if attempt == FOLDER_ATTEMPTS - 1:
+                    raise DisplayError(f"the X server records folder {folder} keeps disappearing") from None
         read_fd, write_fd = os.pipe()
         try:
             cmd = [xvfb, "-displayfd", str(write_fd), "-nolisten", "tcp", "-noreset", "-auth", str(self.xauthority),
@@ -200,6 +247,7 @@ class VirtualDisplay:
         for path in (getattr(self, "record_path", None), getattr(self, "xauthority", None)):
             if path is not None:
                 Path(path).unlink(missing_ok=True)
+        remove_records_dir_if_empty()
 
     def __enter__(self) -> "VirtualDisplay":
         return self
@@ -215,7 +263,7 @@ class VirtualDisplay:
 def sweep_stale_displays() -> list[int]:
     """Stop servers whose host died and remove their records; returns the displays swept."""
     try:
-        folder = Path(tempfile.gettempdir()) / f"godot-aigym-x11-{os.getuid()}"
+        folder = records_path()
         records = sorted(folder.glob("xvfb-*.json"))
     except OSError:
         return []
@@ -242,7 +290,9 @@ def sweep_stale_displays() -> list[int]:
         displays[path] = display
         return True
 
-    return [displays[path] for path in sweep(records, inspect, remove)]
+    swept = [displays[path] for path in sweep(records, inspect, remove)]
+    remove_records_dir_if_empty()  # also one an earlier version or a crash left empty
+    return swept
 
 
 # -- exit and signal handlers (like the shared-memory chunks') ------------------------------------
