@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from so_helpers import assert_same
 
-from godot_aigym.shared_object import SharedDynamicObject, SharedObject, copy_strategy
+from godot_aigym.shared_object import SharedDynamicObject, SharedObject, copy_strategy, fixed_codecs
 from godot_aigym.shared_object.copy_strategy import MEMCPY, STREAM, Caches, CopyPlanner, SlotTuner, stream_keep
 from godot_aigym.shared_object.sync import slotcopy
 
@@ -314,3 +314,26 @@ def test_tuner_looks_again_as_often_as_the_last_exploration_affords() -> None:
         _feed(tuner, ns, tuner.interval)
     assert intervals == [3200, SlotTuner.FIRST, 1600, SlotTuner.LONGEST]
     assert tuner.explorations == 4 and tuner.choice == MEMCPY
+
+
+def test_an_object_reads_the_clock_only_while_exploring(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seeded by the first guess (streaming 1.5x slower: quiet for 1600 assigns), a fixed
+    array object copies untimed until its first exploration, then times each of its copies."""
+    caches = Caches(l2=128 << 10, l3=1 << 40)  # 256 KiB arrays are in the calibrated band
+    monkeypatch.setattr(copy_strategy, "_planner", CopyPlanner(caches, streaming=True, timer=FakeTimer(1.0, 1.5)))
+    clock_reads: list[int] = []
+    real_clock = fixed_codecs.perf_counter_ns
+    monkeypatch.setattr(fixed_codecs, "perf_counter_ns", lambda: clock_reads.append(1) or real_clock())
+    value = np.random.default_rng(5).random(32 << 10)
+    obj = SharedObject(name, data=np.zeros(32 << 10))
+    obj.assign(value)  # the first prepare() plans: a tuner seeded by the (fake) first guess
+    tuner = obj._codec.tuner
+    assert tuner is not None and tuner.interval == 1600 and not tuner.exploring
+    while tuner.quiet:
+        obj.assign(value)
+    assert clock_reads == [] and tuner.exploring and tuner.explorations == 0
+    for _ in range(EXPLORATION):
+        obj.assign(value)
+    assert len(clock_reads) == 2 * EXPLORATION and tuner.explorations == 1 and not tuner.exploring
+    assert_same(obj.fetch(), value)
+    obj.close()
