@@ -9,11 +9,12 @@ other just made. Nothing per process can move or switch off that cache without m
 own ``user://`` data (saves): the path is ``user://`` unless the editor sets it, and
 ``rendering/shader_compiler/shader_cache/enabled`` is read from the project's files only.
 
-So the first rendering engine of a (project, scene, data folder) in this host is preceded by a
-short warm-up run of the same scene in random mode (no Python, ``--quit-after`` a few frames),
-alone: it compiles and writes what the scene's engines need; the engines then only read. Hosts
+So when a host starts several rendering engines (``EngineLink._rendering``), the first of a
+(project, scene, data folder, CPU count) is preceded by a short warm-up run of the same scene in
+random mode (no Python, ``--quit-after`` a few frames, on the engine's CPUs), alone: it compiles
+and writes what the scene's engines need; the engines then only read. Hosts
 running at the same time take turns through an advisory lock (``flock``) on the project folder
-itself, so no lock file is left behind. Costs one short engine run per project and host;
+itself, so no lock file is left behind. Costs one short engine run per (project, scene) and host;
 Mesa's own disk cache (safe for concurrent processes) keeps compiling cheap.
 """
 
@@ -38,7 +39,7 @@ _lock = threading.Lock()
 _warmed: set[tuple] = set()
 
 
-def _key(launch: LaunchOptions, godot: GodotRuntime, cpus) -> tuple:
+def _key(launch: LaunchOptions, godot: GodotRuntime, cpus: frozenset[int] | None) -> tuple:
     """What decides the cache folder and its content: engine, project, scene, data folder, and the
     number of CPUs (llvmpipe's program binaries only load in a process with as many CPUs: an engine
     pinned to one CPU logs "Failed to load cached shader, recompiling." and rewrites the file)."""
@@ -48,7 +49,7 @@ def _key(launch: LaunchOptions, godot: GodotRuntime, cpus) -> tuple:
             env.get("XDG_DATA_HOME"), env.get("HOME"), n_cpus)
 
 
-def run_godot(options: LaunchOptions, *, godot: GodotRuntime, cpus, timeout: float) -> tuple[int, str]:
+def run_godot(options: LaunchOptions, *, godot: GodotRuntime, cpus: frozenset[int] | None, timeout: float) -> tuple[int, str]:
     """Run the warm-up engine on the CPUs of the engines it warms for; (exit code, output)."""
     with GodotProcess(options, godot=godot, cpus=cpus) as proc:
         code = proc.wait(timeout=timeout)
@@ -58,7 +59,11 @@ def run_godot(options: LaunchOptions, *, godot: GodotRuntime, cpus, timeout: flo
 @contextmanager
 def _project_lock(project: Path, timeout: float):
     """An exclusive flock on the project folder (other hosts warming it wait); gives up at timeout."""
-    fd = os.open(project, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = os.open(project, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # an unreadable folder: warm without taking turns (the engine reports the rest)
+        yield
+        return
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -80,7 +85,8 @@ def warm_up_options(launch: LaunchOptions) -> LaunchOptions:
                                user_args=(*launch.user_args, "--random"))
 
 
-def warm_shader_cache(launch: LaunchOptions, godot: GodotRuntime, cpus=None, timeout: float = 120.0) -> bool:
+def warm_shader_cache(launch: LaunchOptions, godot: GodotRuntime, cpus: frozenset[int] | None = None,
+                      timeout: float = 120.0) -> bool:
     """Run the warm-up for ``launch``'s project and scene (on ``cpus``, the engine's CPU set) unless
     this host already did; True if it ran. A failing warm-up is ignored: the engine that follows
     reports its own errors.
