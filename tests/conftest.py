@@ -2,7 +2,9 @@
 
 `run_gdscript` starts Godot on a SceneTree script in tests/project, waits for it with a
 timeout, and fails the test on a strict log: any SCRIPT ERROR, extension load error, leaked
-object or unexpected engine ERROR line, unless the test names the error it expects.
+object or unexpected engine ERROR line, unless the test names the error it expects
+(the check itself is in gdscript_runs.py). `shared_env` lets the tests of a module share one
+environment (one engine start) when they only reset and step it.
 """
 
 from __future__ import annotations
@@ -56,3 +58,24 @@ def run_gdscript(godot, test_project):
         return checked_run(code, output, expected_errors, expect_code)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def shared_env():
+    """One environment per module for tests that only reset and step it (an engine start is most
+    of such a test's cost): `env = shared_env(GodotEnv, DEMO, TRIVIAL, n_agents=4)` returns the
+    same open environment for the same factory and arguments within the module, and closes every
+    one at the module's end. A test using it starts with `reset(seed=...)`; tests that close,
+    kill, hang or break the engine, or check what is left after it, make their own."""
+    made: dict[str, object] = {}
+
+    def get(factory, *args, **kwargs):
+        key = repr((factory, args, sorted(kwargs.items())))
+        env = made.get(key)
+        if env is None or getattr(env, "_link", True) is None:  # none yet, or closed by a test
+            env = made[key] = factory(*args, **kwargs)
+        return env
+
+    yield get
+    for env in made.values():
+        env.close()
