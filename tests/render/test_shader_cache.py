@@ -12,6 +12,9 @@ left binaries llvmpipe refuses, so every engine rewrote every file).
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from godot_aigym.display import shader_cache
@@ -53,3 +56,40 @@ def test_engines_started_at_once_from_an_empty_cache_log_no_error(display, tmp_p
     assert after_warm_up[0], "the warm-up cached no shader: the test did not start from an empty cache"
     # the engines found every shader they needed and wrote nothing: they only read
     assert cache_files(data) == after_warm_up[0]
+
+
+HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("HELD", flush=True)
+sys.stdin.readline()  # until the test lets go
+open(os.path.join(sys.argv[1], "released"), "w").close()
+"""
+
+
+def test_hosts_warming_one_project_take_turns(tmp_path):
+    """A host warming a project waits for another host's warm-up of it (flock on the project folder)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    seen: list[bool] = []
+    try:
+        assert holder.stdout.readline().strip() == "HELD"
+
+        def warm() -> None:
+            with shader_cache._project_lock(tmp_path, timeout=120):
+                seen.append((tmp_path / "released").exists())
+
+        waiter = threading.Thread(target=warm)
+        waiter.start()
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        waiter.join(timeout=120)
+        assert holder.wait(timeout=120) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
+    assert seen == [True], "entered while the other host still held the project"
