@@ -49,7 +49,8 @@ def _key(launch: LaunchOptions, godot: GodotRuntime, cpus: frozenset[int] | None
             env.get("XDG_DATA_HOME"), env.get("HOME"), n_cpus)
 
 
-def run_godot(options: LaunchOptions, *, godot: GodotRuntime, cpus: frozenset[int] | None, timeout: float) -> tuple[int, str]:
+def run_godot(options: LaunchOptions, *, godot: GodotRuntime, cpus: frozenset[int] | None,
+              timeout: float) -> tuple[int, str]:
     """Run the warm-up engine on the CPUs of the engines it warms for; (exit code, output)."""
     with GodotProcess(options, godot=godot, cpus=cpus) as proc:
         code = proc.wait(timeout=timeout)
