@@ -159,8 +159,10 @@ def main(argv=None) -> int:
     print(f"  inside 1 runner        {inside:12,.0f}   {inside / direct:.2f}x direct (sample() timed in the runner)")
     print(f"  crossing to the driver: {med(wire) / 1e6:.2f} MB per {args.steps * args.agents} steps "
           f"({wire_per_step:.0f} B/step, arrays)")
-    print(f"  sample batch: {med(sizes) / 1e6:.2f} MB per {args.steps * args.agents} steps ({per_step_bytes:.0f} B/step)")
-    print(f"  start-up: 1 runner {startup[1]:.1f} s, 2 runners {startup[2]:.1f} s; load average {load_before} -> {load_after}")
+    print(f"  as RLlib's episodes: {med(sizes) / 1e6:.2f} MB per {args.steps * args.agents} steps "
+          f"({per_step_bytes:.0f} B/step)")
+    print(f"  start-up: 1 runner {startup[1]:.1f} s, 2 runners {startup[2]:.1f} s; "
+          f"load average {load_before} -> {load_after}")
 
     metrics = [
         metric("rllib_1_runner", f"RLlib sampling, 1 EnvRunner x {args.agents} agents", "steps/s", one, better="higher",

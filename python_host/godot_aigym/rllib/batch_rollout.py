@@ -77,7 +77,8 @@ class Rollout:
         self.resetting = terminated | truncated
         return counted, int(np.count_nonzero(self.resetting))
 
-    def pack(self, observation_space: Any, action_space: Any, *, keep_open: bool) -> tuple["PackedEpisodes", OpenEpisodes]:
+    def pack(self, observation_space: Any, action_space: Any, *, keep_open: bool
+             ) -> tuple["PackedEpisodes", OpenEpisodes]:
         """(this rollout's finished episodes and ongoing chunks as arrays, what the next rollout
         continues). Without ``keep_open`` the ongoing parts are dropped (RLlib's num_episodes
         sampling, or a failed env)."""

@@ -160,7 +160,8 @@ class BatchSampling:
         with self.metrics.log_time(RLMODULE_INFERENCE_TIMER):
             if explore:  # RLlib's estimate of the algorithm's global step count
                 runners = self.config.num_env_runners or 1
-                out = module.forward_exploration(batch, t=(self.num_env_steps_sampled_lifetime // runners + ts) * runners)
+                t = (self.num_env_steps_sampled_lifetime // runners + ts) * runners
+                out = module.forward_exploration(batch, t=t)
             else:
                 out = module.forward_inference(batch)
         if Columns.ACTIONS not in out:  # GetActions
