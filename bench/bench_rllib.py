@@ -107,17 +107,15 @@ def main(argv=None) -> int:
     p.add_argument("--no-save", action="store_true")
     args = p.parse_args(argv)
 
-    import shutil
-    import tempfile
+    import contextlib
 
     import ray
 
-    from godot_aigym.rllib.local_ray import init_local
+    from godot_aigym.rllib.local_ray import init_local, private_session
 
     load_before = load_average()
-    folder = tempfile.mkdtemp(prefix="rk", dir="/tmp")  # Ray's session files, removed at the end
-    os.mkdir(os.path.join(folder, "ray"))
-    os.environ["RAY_TMPDIR"] = folder
+    session = contextlib.ExitStack()
+    folder = session.enter_context(private_session())  # Ray's session files, removed at the end
     os.environ["RAY_worker_niceness"] = str(args.worker_niceness)  # read by the raylet it starts
     init_local(folder, num_cpus=2, log_to_driver=False)  # loopback only, no dashboard
     import godot_aigym.rllib  # noqa: F401  (registers the names before the runners start)
@@ -147,7 +145,7 @@ def main(argv=None) -> int:
             g.stop()
     finally:
         ray.shutdown()
-        shutil.rmtree(folder, ignore_errors=True)
+        session.close()
 
     def med(v):
         return statistics.median(v)

@@ -10,8 +10,12 @@ addresses are what you want.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any
+import shutil
+import tempfile
+import time
+from typing import Any, Iterator
 
 LOOPBACK = "127.0.0.1"
 
@@ -38,3 +42,43 @@ def init_local(temp_dir: str | None = None, **kwargs: Any) -> Any:
     context = ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, _temp_dir=temp_dir, **kwargs)
     reregister_all()  # this process may have run an earlier Ray instance (registration.reregister_all)
     return context
+
+
+@contextlib.contextmanager
+def private_session(timeout: float = 60.0) -> Iterator[str]:
+    """A fresh ``/tmp/rk*`` folder for a local Ray instance's session files (also ``RAY_TMPDIR``),
+    removed once every process of that instance has exited (waited for up to ``timeout``): Ray
+    would otherwise keep its logs in ``/tmp/ray`` for good. Start Ray with ``init_local(folder)``
+    inside, and shut it down before leaving."""
+    folder = tempfile.mkdtemp(prefix="rk", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    os.mkdir(os.path.join(folder, "ray"))
+    before = os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = folder
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop("RAY_TMPDIR", None)
+        else:
+            os.environ["RAY_TMPDIR"] = before
+        deadline = time.monotonic() + timeout
+        while _session_processes(folder) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _session_processes(folder: str) -> list[int]:
+    """Live processes naming ``folder`` on their command line (Ray's raylet, GCS, workers...)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if folder.encode() in f.read():
+                    with open(f"/proc/{entry}/stat") as s:
+                        if s.read().rsplit(")", 1)[1].split()[0] not in "ZX":
+                            found.append(int(entry))
+        except OSError:
+            continue
+    return found

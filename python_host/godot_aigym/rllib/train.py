@@ -150,14 +150,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="multi-agent scenes: folder for each group's <group>.jit, then played in the engine")
     args = p.parse_args(argv)
 
+    import contextlib
+
     import ray
 
-    if args.address is None:
-        from .local_ray import init_local
+    from .local_ray import init_local, private_session
 
-        init_local(log_to_driver=False)
-    else:
-        ray.init(address=args.address, log_to_driver=False)
+    with contextlib.ExitStack() as stack:
+        if args.address is None:  # a local instance whose session files go when it does
+            init_local(stack.enter_context(private_session()), log_to_driver=False)
+        else:
+            ray.init(address=args.address, log_to_driver=False)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import ray
+
     try:
         from .registration import RLLIB_GROUP_ENVS
 
@@ -174,8 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         start = time.perf_counter()
 
-        summary = train(config, threshold=THRESHOLD if args.threshold is None else args.threshold, max_iterations=args.max_iterations,
-                        episodes=args.episodes, on_iteration=report)
+        threshold = THRESHOLD if args.threshold is None else args.threshold
+        summary = train(config, threshold=threshold, max_iterations=args.max_iterations, episodes=args.episodes,
+                        on_iteration=report)
     finally:
         ray.shutdown()
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
