@@ -102,6 +102,9 @@ class ActionChecker:
             self._low, self._high = space.low, space.high
             self._low_list = np.broadcast_to(space.low, self._shape).ravel().tolist()
             self._high_list = np.broadcast_to(space.high, self._shape).ravel().tolist()
+            # one low and one high for every dimension (e.g. [-1, 1]): min() and max() check a list
+            lows, highs = np.unique(space.low), np.unique(space.high)
+            self._uniform = (float(lows[0]), float(highs[0])) if lows.size == 1 and highs.size == 1 else None
             check = self._box_one if batch is None else self._box
         else:
             raise ValueError(f"unsupported action space {space}")
@@ -154,13 +157,20 @@ class ActionChecker:
             raise ValueError(f"{what} {actions!r} has shape {a.shape}, the action space {self.space} needs "
                              f"{self._shape}" if self.batch is None else
                              f"actions have shape {a.shape}, the action space needs {self._shape}")
-        if a.size <= _SMALL:  # NaN fails these comparisons too
-            ok = True
-            for v, lo, hi in zip(a.tolist() if self.batch is None else a.ravel().tolist(),
-                                 self._low_list, self._high_list):
-                if not lo <= v <= hi:
-                    ok = False
-                    break
+        if a.size <= _SMALL:
+            values = a.tolist() if self.batch is None else a.ravel().tolist()
+            ok = False
+            if self._uniform is not None:
+                # builtins over the list, no Python loop; a NaN makes the sum NaN (so does +inf
+                # beside -inf: the loop below then decides)
+                total = sum(values)
+                ok = total == total and self._uniform[0] <= min(values) and max(values) <= self._uniform[1]
+            if not ok:  # NaN fails these comparisons too
+                ok = True
+                for v, lo, hi in zip(values, self._low_list, self._high_list):
+                    if not lo <= v <= hi:
+                        ok = False
+                        break
         else:
             ok = bool(((a >= self._low) & (a <= self._high)).all())
         if not ok:
