@@ -73,6 +73,20 @@ def test_add_is_idempotent_and_keeps_the_users_files(tmp_path):
     assert "godot_aigym.gdextension" in manifest["files"]
 
 
+def test_the_cli_says_when_the_addon_is_already_up_to_date(tmp_path, capsys, monkeypatch):
+    import functools
+
+    import godot_aigym.project_tools as tools
+
+    monkeypatch.setattr(cli, "_resolve", lambda godot: GODOT_46)
+    monkeypatch.setattr(tools, "add_addon", functools.partial(add_addon, do_import=False))
+    project = make_project(tmp_path / "game")
+    assert cli.main(["add", str(project)]) == 0
+    assert "file(s) written" in capsys.readouterr().out
+    assert cli.main(["add", str(project)]) == 0
+    assert "already up to date" in capsys.readouterr().out
+
+
 def test_add_refuses_to_overwrite_a_changed_file_and_force_replaces_it(tmp_path):
     project = make_project(tmp_path / "game")
     add(project)

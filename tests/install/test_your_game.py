@@ -170,14 +170,15 @@ def test_a_new_user_adds_trains_exports_and_ships_a_game(user, tmp_path):
                                         'run/main_scene="res://main.tscn"\nconfig/features=PackedStringArray("4.6")\n')
     (game / "main.tscn").write_text('[gd_scene format=3]\n\n[node name="Main" type="Node2D"]\n')
 
-    # 1. the addon in one command (the extension is built on first use), then idempotent
+    # 1. the addon in one command (the extension is built on first use)
     out = _run([cli, "add", game], env=env, cwd=tmp_path).stdout
     assert "Next steps" in out and "godot-aigym new-env" in out
     listed = (game / ".godot" / "extension_list.cfg").read_text().split()
     assert set(listed) == {"res://addons/godot_aigym/godot_aigym.gdextension",
                            "res://addons/godot_aigym/godot_aigym_torch.gdextension"}
     assert (game / "addons" / "godot_aigym" / "bin" / "libaigym_core.linux.debug.x86_64.so").is_file()
-    assert "already up to date" in _run([cli, "add", game], env=env, cwd=tmp_path).stdout
+    # (a second `add` saying "already up to date": test_project_tools; the installed tree's
+    # no-change scons run: `export` below)
     # the installed demo project (copied from package data into the cache) loads the extension too
     out = _run([cli, "smoke"], env=env, cwd=tmp_path).stdout
     assert "Extension: godot-aigym" in out, out
