@@ -67,6 +67,21 @@ def test_a_timeout_is_reported_after_the_post(mem, timeout):
     assert ping.value == 1  # the command went out
 
 
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "1", True])
+def test_bad_timeouts_are_refused_as_wait_refuses_them(mem, bad):
+    ping, pong = mem.newSemaphore("ping", 0), mem.newSemaphore("pong", 0)
+    with pytest.raises(ValueError, match="timeout must be None or a number of seconds >= 0"):
+        ping.post_and_wait(pong, bad)
+
+
+def test_zero_polls(mem):
+    ping, pong = mem.newSemaphore("ping", 0), mem.newSemaphore("pong", 1)
+    ping.post_and_wait(pong, 0)
+    with pytest.raises(WaitTimeout):
+        ping.post_and_wait(pong, 0)
+    assert ping.value == 2
+
+
 def test_an_answer_posted_by_another_thread_is_taken(mem):
     ping, pong = mem.newSemaphore("ping", 0), mem.newSemaphore("pong", 0)
     threading.Timer(0.2, pong.post).start()  # after the first spin: the waiter blocks, GIL released

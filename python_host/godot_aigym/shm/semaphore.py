@@ -215,10 +215,10 @@ class SharedMemorySemaphore:
         slice in one C call: one command's round trip, the hot path of every environment step.
         Raises what post() and wait() raise."""
         anchor, answer_anchor = self._anchor, answer._anchor  # noqa: F841 - held: the mapping stays
-        if anchor is None or answer_anchor is None or (timeout is not None and not (
-                type(timeout) is float or type(timeout) is int) or timeout is not None and timeout <= 0):
+        if anchor is None or answer_anchor is None or timeout is not None and (
+                type(timeout) not in (float, int) or not timeout > 0):  # closed, polls, odd timeouts
             self.post()
-            answer.wait(timeout)
+            answer.wait(timeout)  # validates the timeout as ever
             return
         spin_us = _default_spin_us if answer.spin_us is None else answer.spin_us
         first = SLICE_NS if timeout is None or timeout * 1e9 > SLICE_NS else int(timeout * 1e9)
