@@ -11,10 +11,21 @@ libgomp), not the whole folder.
     from godot_aigym.ship import copy_libtorch
     shipped = copy_libtorch(export_dir / "addons/godot_aigym/bin/libtorch")
     print(f"{len(shipped.files)} libraries, {shipped.total_bytes / 1e6:.0f} MB")
+
+The libraries are hard-linked when the destination is on torch's file system (`link=False`, i.e.
+`godot-aigym export --copy`, forces copies). Measured on ext4 for the ~440 MB closure: link 0.00 s,
+copy 0.3 s from the page cache plus 440 MB written back to disk and kept per export; ext4 has no
+reflinks, so `copy_file_range` would still copy the data. A hard link shares the file's content,
+mode and owner with the venv's torch: deleting, replacing (`cp`, `strip`, an installer) or moving
+the shipped folder is harmless, but a tool that rewrites a library IN PLACE would change the venv's
+too, so users who will edit the folder's libraries export with --copy. Linking fails (different
+file system, `fs.protected_hardlinks` on a file someone else owns, a file system without links):
+that file is copied instead.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import shutil
@@ -115,6 +126,29 @@ def libtorch_closure(libraries: list[Path], source: Path) -> list[Path]:
     return [found[n] for n in sorted(found)]
 
 
+def place_file(source: Path, target: Path, *, link: bool = True) -> str:
+    """Put `source` at `target` as a hard link (`link`) or a copy with its mode and times; "linked"
+    or "copied". Written under a temporary name and renamed: never a truncated file at `target`.
+    A link that the file system or the kernel refuses (EXDEV, EPERM, ...) becomes a copy."""
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)  # left by an interrupted run: os.link would refuse it
+    how = "copied"
+    if link:
+        try:
+            os.link(source, partial)
+            how = "linked"
+        except OSError as e:
+            if e.errno == errno.ENOENT and not source.exists():
+                raise
+    if how == "copied":
+        shutil.copy2(source, partial)
+    if target.exists() and os.path.samefile(partial, target):
+        partial.unlink()  # already that very file: rename() between two links of it does nothing
+    else:
+        os.replace(partial, target)
+    return how
+
+
 @dataclass
 class ShippedLibtorch:
     files: list[Path]     # the copies in the destination folder
@@ -123,13 +157,14 @@ class ShippedLibtorch:
 
 
 def copy_libtorch(dest_dir: str | os.PathLike, libraries: list[str | os.PathLike] | None = None,
-                  source: str | os.PathLike | None = None) -> ShippedLibtorch:
+                  source: str | os.PathLike | None = None, *, link: bool = True) -> ShippedLibtorch:
     """Copy into `dest_dir` the libtorch libraries that `libraries` need.
 
     `dest_dir` is normally `<addon bin>/libtorch`; `libraries` defaults to the
     `libaigym_torch_model.*.so` files of its parent folder; `source` to this environment's
     `torch/lib`. Copies are written to a temporary name and renamed, so an interrupted copy
     never leaves a truncated library that the loader would pick; unchanged files are kept.
+    `link`: hard-link where possible (see the module doc), else copy.
     """
     dest = Path(dest_dir)
     libs = [Path(p) for p in libraries] if libraries else sorted(dest.parent.glob(TORCH_MODEL_GLOB))
@@ -146,8 +181,6 @@ def copy_libtorch(dest_dir: str | os.PathLike, libraries: list[str | os.PathLike
         target = dest / lib.name
         st = lib.stat()
         if not (target.is_file() and target.stat().st_size == st.st_size and target.stat().st_mtime == st.st_mtime):
-            partial = target.with_name(f".{target.name}.partial")
-            shutil.copy2(lib, partial)
-            os.replace(partial, target)
+            place_file(lib, target, link=link)
         copies.append(target)
     return ShippedLibtorch(copies, sum(p.stat().st_size for p in copies), src)

@@ -129,9 +129,10 @@ def bundle_engine(runtime: GodotRuntime, dest: Path) -> EngineBundle:
                         f"Godot {runtime.version} (Debian package, with its own loader and libraries)", missing)
 
 
-def bundle_extension(libraries: dict[str, Path], dest: Path) -> list[str]:
+def bundle_extension(libraries: dict[str, Path], dest: Path, *, link_libtorch: bool = True) -> list[str]:
     """Copy our libraries into dest, and exactly the libtorch libraries they need into dest/libtorch/
-    (where the torch loader looks first in a shipped game); the relative names of every file."""
+    (where the torch loader looks first in a shipped game; hard links if `link_libtorch` and the file
+    system allows, see ship.py); the relative names of every file."""
     from ..ship import LIBTORCH_RECORD, TORCH_MODEL_GLOB, ShipError, copy_libtorch
 
     names = []
@@ -145,7 +146,7 @@ def bundle_extension(libraries: dict[str, Path], dest: Path) -> list[str]:
     models = sorted(dest.glob(TORCH_MODEL_GLOB))
     if models:
         try:
-            shipped = copy_libtorch(dest / "libtorch", models)
+            shipped = copy_libtorch(dest / "libtorch", models, link=link_libtorch)
         except ShipError as e:
             raise ProjectError(f"libtorch cannot be shipped: {e}") from None
         names += [f"libtorch/{p.name}" for p in shipped.files]

@@ -5,7 +5,9 @@
     DIR/policy.jit    the TorchScript policy, passed to the game as `--policy` (GymEnv's play mode)
     DIR/bin/          the engine (an export template if the user has one for this version, else the
                       runtime engine, the provisioned one with its own loader and libraries), our
-                      libraries and exactly the libtorch libraries they need, all found via $ORIGIN
+                      libraries and exactly the libtorch libraries they need, all found via $ORIGIN;
+                      libtorch's are hard links to the venv's torch on the same file system
+                      (they share its content: `--copy` makes real copies; ship.py says why)
 
 The folder is staged next to DIR and renamed into place, so a failure leaves nothing behind;
 the project gets a temporary Linux preset in export_presets.cfg when it has none, removed after.
@@ -137,8 +139,10 @@ def _du(folder: Path) -> int:
 
 def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime: GodotRuntime, *,
                 policy: str | os.PathLike | None = None, no_policy: bool = False, scene: str | None = None,
-                engine: str = "auto", force: bool = False, say: Callable[[str], None] = print) -> ExportResult:
-    """Export the project into `out` (see the module doc); returns what was written."""
+                engine: str = "auto", force: bool = False, copy: bool = False,
+                say: Callable[[str], None] = print) -> ExportResult:
+    """Export the project into `out` (see the module doc); returns what was written. `copy`: real
+    copies of the libtorch libraries even where they could be hard-linked to the venv's torch."""
     from ..engine import ProjectImportError, ensure_imported
 
     project = open_project(project_dir)
@@ -181,7 +185,7 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
             bundle = EngineBundle('"$BIN/godot"', ["godot"], f"export template {template}", [])
         else:
             bundle = bundle_engine(runtime, bin_dir)
-        ours = bundle_extension(libraries, bin_dir)
+        ours = bundle_extension(libraries, bin_dir, link_libtorch=not copy)
         (bin_dir / "needed.txt").write_text("".join(f"{f}\n" for f in bundle.files + ours))
         if policy_path is not None:
             shutil.copy2(policy_path, staging / "policy.jit")
