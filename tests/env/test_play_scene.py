@@ -11,8 +11,6 @@ from env_testutil import DEMO
 pytest.importorskip("torch")
 
 from godot_aigym.demo import main  # noqa: E402
-from godot_aigym.demo.playback import _play_in_engine, _python_returns  # noqa: E402
-from godot_aigym.env.link import project_physics_fps  # noqa: E402
 
 POLICY = DEMO / "policy.jit"
 TORCH_LIB = DEMO / "addons" / "godot_aigym" / "bin" / "libaigym_torch.linux.debug.x86_64.so"
@@ -26,20 +24,18 @@ def policy(demo):
     return POLICY
 
 
-def test_play_scene_matches_python(policy, godot, no_leaks):
-    engine = _play_in_engine(DEMO, godot, seed=77, episodes=3, physics_fps=project_physics_fps(DEMO))
-    assert engine["exit_code"] == 0 and engine["episodes"] == 3 and len(engine["returns"]) == 3
-    returns, checksum = _python_returns(policy, DEMO, godot, seed=77, episodes=3)
-    assert engine["returns"] == returns
-    assert engine["first_episode_obs_checksum"] == pytest.approx(checksum, rel=1e-13)
-    assert engine["seed"] == 77 and engine["steps"] >= sum(engine["lengths"]) - 3
-
-
-def test_demo_main_without_training(policy, tmp_path, no_leaks, capsys):
-    code = main(["--skip-training", "--episodes", "2", "--output", str(tmp_path)])
+def test_demo_main_plays_the_policy_in_engine_as_python_measures_it(policy, tmp_path, no_leaks, capsys):
+    """`godot-aigym demo --skip-training`: the play scene (policy.jit through cTorchModel, no
+    Python) and GodotEnv + torch on the same .jit and seed reach exactly the same returns. One run
+    of the demo checks both the CLI's story and the engine/Python agreement (each costs engines)."""
+    code = main(["--skip-training", "--episodes", "3", "--play-seed", "77", "--output", str(tmp_path)])
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["engine"]["episodes"] == 2 and len(summary["python_returns"]) == 2
-    assert summary["identical_first_trajectory"]
+    engine = summary["engine"]
+    assert engine["exit_code"] == 0 and engine["episodes"] == 3 and len(engine["returns"]) == 3
+    assert engine["seed"] == 77 and engine["steps"] >= sum(engine["lengths"]) - 3
+    assert len(summary["python_returns"]) == 3 and engine["returns"] == summary["python_returns"]
+    assert engine["first_episode_obs_checksum"] == pytest.approx(summary["python_obs_checksum"], rel=1e-13)
+    assert summary["identical_first_trajectory"] and summary["identical_episodes"] == 3
     assert "Return reached in-engine" in out
     assert code == (0 if summary["solved"] else 1)
