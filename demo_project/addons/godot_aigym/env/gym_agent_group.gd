@@ -9,6 +9,8 @@
 class_name GymAgentGroup
 extends Node
 
+const GymAgents := preload("gym_agents.gd")
+
 ## The group's name (the agent ids are "<group>_<i>"); empty: the node's name.
 @export var group_name := ""
 ## The policy that acts for this group (the RLlib policy id, the policy mapping's value); empty:
@@ -82,27 +84,14 @@ func check() -> String:
 
 ## Instances or finds the group's agents (n of them); "" or what is wrong.
 func find_agents(n: int, required: bool) -> String:
-	if agent_scene != null:
-		for i in n:
-			var agent := agent_scene.instantiate()
-			agent.name = "%s%d" % [id().capitalize().replace(" ", ""), i]
-			if agent is Node2D:
-				agent.position += agent_spacing * i
-			elif agent is Node3D:
-				agent.position += Vector3(agent_spacing.x, agent_spacing.y, 0.0) * i
-			add_child(agent)
-			agents.append(agent)
-	else:
-		for child in get_children():
-			if child.has_method("get_observation"):
-				agents.append(child)
+	agents.append_array(GymAgents.collect(self, agent_scene, n, id().capitalize().replace(" ", ""), agent_spacing))
 	if agents.is_empty() and not required:
 		return ""
 	if agents.size() != n:
 		return "agent group '%s' has %d agent children but needs %d (agents_per_copy x copies; use agent_scene)" % [
 				id(), agents.size(), n]
 	for agent in agents:
-		for m in ["reset_agent", "apply_action", "get_observation", "get_reward", "is_terminated"]:
+		for m in GymAgents.CALLBACKS:
 			if not agent.has_method(m):
 				return "agent %s of group '%s' lacks the callback %s" % [agent.name, id(), m]
 	return ""

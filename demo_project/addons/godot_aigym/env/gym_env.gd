@@ -27,6 +27,7 @@ extends Node
 
 const P := preload("gym_protocol.gd")
 const GymSpecBuilder := preload("gym_spec.gd")
+const GymAgents := preload("gym_agents.gd")
 
 enum ActionType { BOX, DISCRETE, MULTI_DISCRETE }
 enum Mode { NONE, REMOTE, PLAY, RANDOM }
@@ -255,20 +256,7 @@ func _configure() -> String:
 ## The agents: instanced from agent_scene, or the children that implement the callbacks.
 func _find_agents() -> String:
 	var n := n_agents
-	if agent_scene != null:
-		for i in n:
-			var agent := agent_scene.instantiate()
-			agent.name = "Agent%d" % i
-			if agent is Node2D:
-				agent.position += agent_spacing * i
-			elif agent is Node3D:
-				agent.position += Vector3(agent_spacing.x, agent_spacing.y, 0.0) * i
-			add_child(agent)
-			agents.append(agent)
-	else:
-		for child in get_children():
-			if child.has_method("get_observation"):
-				agents.append(child)
+	agents.append_array(GymAgents.collect(self, agent_scene, n, "Agent", agent_spacing))
 	var agent_nodes: bool = get_script() == preload("gym_env.gd") or not agents.is_empty()
 	if not agent_nodes:
 		return ""
@@ -276,10 +264,9 @@ func _find_agents() -> String:
 		if agents.is_empty():
 			return "GymEnv '%s' has no agents: set agent_scene, add agent children, or extend GymEnv and override _gym_reset/_gym_act/_gym_observe" % name
 		return "GymEnv '%s' has %d agent children but n_agents is %d (use agent_scene to instance any number)" % [name, agents.size(), n]
-	var required := ["reset_agent", "apply_action", "get_observation", "get_reward", "is_terminated"]
 	for agent in agents:
 		var missing := []
-		for m in required:
+		for m in GymAgents.CALLBACKS:
 			if not agent.has_method(m):
 				missing.append(m)
 		if not missing.is_empty():

@@ -44,19 +44,10 @@ func _load(g: GymAgentGroup, path: String) -> String:
 	var data = load(path)
 	if data == null:
 		return "%s: could not load the policy %s" % [what, path]
-	var model: Object = ClassDB.instantiate(&"cTorchModel")
-	model.call(&"set_data", data)
-	var in_size: int = model.call(&"get_input_size")
-	if in_size < 0:
-		model.call(&"set_input_shape", PackedInt32Array([g.observation_size]))
-	elif in_size != g.observation_size:
-		return "%s: the policy %s takes %d values per observation; the group observes %d" % [what, path, in_size, g.observation_size]
-	if not model.call(&"warmup"):
-		return "%s: the policy %s does not run (see the errors above)" % [what, path]
-	var out_size: int = model.call(&"get_output_size")
-	if out_size > 0 and out_size != g.policy_outputs():
-		return "%s: the policy %s outputs %d values per observation; the group's action space needs %d" % [
-				what, path, out_size, g.policy_outputs()]
+	var model = _open_policy(data, path, PackedInt32Array([g.observation_size]), g.observation_size,
+			"the group observes %d" % g.observation_size, g.policy_outputs(), "the group's action space")
+	if model is String:
+		return "%s: %s" % [what, model]
 	_models[g.id()] = model
 	_paths[g.id()] = path
 	return ""
@@ -109,40 +100,9 @@ func _choose_actions() -> bool:
 	return true
 
 
-## GymPlayer._finish_step, remembering the group of each finished episode.
-func _finish_step() -> void:
-	var env := _env
-	var episodes: GymEpisodes = env.episodes
-	episodes.finish_step(P.AUTORESET_NONE)
-	if env.has_failed():
-		_done = true
-		return
-	_add_checksum()
-	if episodes.done(0):
-		_checksum_open = false
-	var out: PackedFloat32Array = env.out
-	var restart := []
-	for i in env.n_agents:
-		if _active[i] == 0:
-			continue
-		_ep_return[i] += out[env.reward_offset + i]
-		if episodes.done(i):
-			_returns.append(_ep_return[i])
-			_return_groups.append(env.group_of(i).id())
-			_lengths.append(episodes.steps[i])
-			_ep_return[i] = 0.0
-			if not _random and _returns.size() >= env.play_episodes:
-				_report()
-				return
-			if _random or _episodes_started < env.play_episodes:
-				_episodes_started += 1
-				restart.append(i)
-			else:
-				_active[i] = 0
-	if not restart.is_empty():
-		for i in restart:
-			episodes.restart(i)
-		env._gym_observe()
+## Remembers the group of each finished episode (GymPlayer._finish_step calls it).
+func _episode_ended(agent: int) -> void:
+	_return_groups.append(_env.group_of(agent).id())
 
 
 func _report() -> void:

@@ -61,22 +61,35 @@ func start(env: Node, random: bool) -> String:
 	var data = load(policy_path)
 	if data == null:
 		return "could not load the policy %s" % policy_path
-	_model = ClassDB.instantiate(&"cTorchModel")
-	_model.call(&"set_data", data)
-	var in_size: int = _model.call(&"get_input_size")
-	if in_size < 0:  # a plain torch.jit file without export_policy metadata: it gets flat observations
-		_model.call(&"set_input_shape", _image["shape"] if _image else PackedInt32Array([obs_dim]))
-	elif in_size != obs_dim:
-		return "the policy %s takes %d values per observation; %s" % [policy_path, in_size, what]
-	if not _model.call(&"warmup"):
-		return "the policy %s does not run (see the errors above)" % policy_path
 	_model_outputs = _policy_outputs()
-	var out_size: int = _model.call(&"get_output_size")
-	if out_size > 0 and out_size != _model_outputs:
-		return "the policy %s outputs %d values per observation; the action space needs %d" % [policy_path, out_size, _model_outputs]
+	var model = _open_policy(data, policy_path, _image["shape"] if _image else PackedInt32Array([obs_dim]), obs_dim,
+			what, _model_outputs, "the action space")
+	if model is String:
+		return model
+	_model = model
 	print("AIGYM_PLAY_START {\"policy\": \"%s\", \"agents\": %d, \"episodes\": %d, \"seed\": %d}" % [
 		policy_path, env.n_agents, env.play_episodes, env.initial_seed])
 	return ""
+
+
+## A warmed-up cTorchModel on `data` (the policy at `path`) taking `in_size` values per observation
+## (a plain torch.jit file without export_policy metadata gets `shape`) and giving `outputs`
+## values; or what is wrong (a String). `observes`/`space` name the two sizes in the messages.
+func _open_policy(data: Resource, path: String, shape: PackedInt32Array, in_size: int, observes: String,
+		outputs: int, space: String) -> Variant:
+	var model: Object = ClassDB.instantiate(&"cTorchModel")
+	model.call(&"set_data", data)
+	var takes: int = model.call(&"get_input_size")
+	if takes < 0:
+		model.call(&"set_input_shape", shape)
+	elif takes != in_size:
+		return "the policy %s takes %d values per observation; %s" % [path, takes, observes]
+	if not model.call(&"warmup"):
+		return "the policy %s does not run (see the errors above)" % path
+	var out_size: int = model.call(&"get_output_size")
+	if out_size > 0 and out_size != outputs:
+		return "the policy %s outputs %d values per observation; %s needs %d" % [path, out_size, space, outputs]
+	return model
 
 
 ## One physics frame.
@@ -201,6 +214,7 @@ func _finish_step() -> void:
 		_ep_return[i] += out[env.reward_offset + i]
 		if episodes.done(i):
 			_returns.append(_ep_return[i])
+			_episode_ended(i)
 			_lengths.append(episodes.steps[i])
 			_ep_return[i] = 0.0
 			if not _random and _returns.size() >= env.play_episodes:
@@ -215,6 +229,12 @@ func _finish_step() -> void:
 		for i in restart:
 			episodes.restart(i)
 		env._gym_observe()
+
+
+## Called when agent i's episode ended and its return was appended to _returns (a subclass keeps
+## more about it).
+func _episode_ended(_agent: int) -> void:
+	pass
 
 
 ## Index of the largest of y[base .. base + count) (the first one on ties).
