@@ -24,27 +24,12 @@ from gymnasium.vector.utils import batch_space
 
 from . import protocol as P
 from .actions import ActionChecker
+from .engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int
 from .link import EngineLink
 from .observations import DictBatch, agent_final_observation, batch_observation
 from .options import EnvOptions
-from .placement import engine_cpus
 
 _CALL_RESET = "call reset() before step()"
-_ENGINE_AUTORESET = {AutoresetMode.NEXT_STEP: P.AUTORESET_NEXT_STEP, AutoresetMode.SAME_STEP: P.AUTORESET_SAME_STEP,
-                     AutoresetMode.DISABLED: P.AUTORESET_NONE}
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _engine_cpus(cpus: Any, k: int) -> Any:
-    """Engine k's share of ``cpus``: a list of per-engine lists is indexed, anything else shared."""
-    if isinstance(cpus, (list, tuple)) and cpus and isinstance(cpus[0], (list, tuple, set)):
-        return cpus[k % len(cpus)]
-    return cpus
 
 
 class GodotVectorEnv(gym.vector.VectorEnv):
@@ -64,37 +49,25 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                  log_dir: str | os.PathLike | None = None, options: EnvOptions | None = None, **kwargs: Any) -> None:
         self.links: list[EngineLink] = []
         self._blocked: str | None = "the vector environment is not ready"
-        n_engines = _positive_int("n_engines", n_engines)
+        n_engines = positive_int("n_engines", n_engines)
         if n_agents is None:
             if num_envs is None:
                 n_agents = 1
-            elif _positive_int("num_envs", num_envs) % n_engines:
+            elif positive_int("num_envs", num_envs) % n_engines:
                 raise ValueError(f"num_envs={num_envs} is not a multiple of n_engines={n_engines}")
             else:
                 n_agents = num_envs // n_engines
         elif num_envs is not None and num_envs != n_agents * n_engines:
             raise ValueError(f"num_envs={num_envs} != n_agents={n_agents} x n_engines={n_engines}")
-        n_agents = _positive_int("n_agents", n_agents)
+        n_agents = positive_int("n_agents", n_agents)
         if "log_path" in kwargs:
             raise ValueError("GodotVectorEnv keeps one log per engine: pass log_dir, not log_path")
         opts = EnvOptions.from_kwargs("GodotVectorEnv", project, scene, options, kwargs)
         self.autoreset_mode = AutoresetMode(autoreset_mode)
-        self._engine_autoreset = _ENGINE_AUTORESET[self.autoreset_mode]
+        self._engine_autoreset = ENGINE_AUTORESET[self.autoreset_mode]
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.render_mode = opts.render_mode
-        for k in range(n_engines):  # every engine's CPUs are checked before any engine starts
-            engine_cpus(_engine_cpus(opts.cpus, k), k)
-        try:
-            for k in range(n_engines):
-                self.links.append(EngineLink(opts.replace(
-                    seed=None if opts.seed is None else opts.seed + k, cpus=_engine_cpus(opts.cpus, k),
-                    log_path=None if log_dir is None else os.path.join(log_dir, f"engine{k}.log")),
-                    n_agents=n_agents, index=k, n_engines=n_engines))  # n_engines: the spin policy
-            for link in self.links:  # engines start in parallel; now collect their specs
-                link.connect()
-        except BaseException:
-            self.close()
-            raise
+        self.links = open_links(opts, n_agents, n_engines, log_dir)
         spec = self.links[0].spec
         self.env_spec = spec
         self.n_agents, self.n_engines = n_agents, n_engines
@@ -244,10 +217,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
 
     def _close_links(self) -> None:
         links, self.links = self.links, []
-        for link in links:  # ask every engine first, then reap: they quit in parallel
-            link.request_close()
-        for link in links:
-            link.close()
+        close_links(links)
 
     def close_extras(self, **kwargs: Any) -> None:
         self.close()

@@ -20,13 +20,9 @@ from gymnasium.vector import AutoresetMode
 from ..env import protocol as P
 from ..env.actions import ActionChecker
 from ..env.groups import GroupSpec, same_spaces
+from ..env.engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int
 from ..env.link import EngineLink
 from ..env.options import EnvOptions
-from ..env.placement import engine_cpus
-from ..env.vector_env import _engine_cpus
-
-_ENGINE_AUTORESET = {AutoresetMode.NEXT_STEP: P.AUTORESET_NEXT_STEP, AutoresetMode.SAME_STEP: P.AUTORESET_SAME_STEP,
-                     AutoresetMode.DISABLED: P.AUTORESET_NONE}
 
 
 def agent_id(group: str, index: int) -> str:
@@ -42,12 +38,6 @@ def _autoreset_mode(value: Any) -> AutoresetMode:
         return AutoresetMode(value)
     except ValueError:
         raise ValueError(f"autoreset_mode must be one of next_step, same_step, disabled; got {value!r}") from None
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclass
@@ -82,26 +72,15 @@ class GodotGroupEnv:
                  log_dir: str | os.PathLike | None = None, options: EnvOptions | None = None, **kwargs: Any) -> None:
         self.links: list[EngineLink] = []
         self._blocked: str | None = "the environment is not ready"
-        n_copies = _positive_int("n_copies", n_copies)
-        n_engines = _positive_int("n_engines", n_engines)
+        n_copies = positive_int("n_copies", n_copies)
+        n_engines = positive_int("n_engines", n_engines)
         if "log_path" in kwargs:
             raise ValueError("GodotGroupEnv keeps one log per engine: pass log_dir, not log_path")
         opts = EnvOptions.from_kwargs("GodotGroupEnv", project, scene, options, kwargs)
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
-        self._autoreset = _ENGINE_AUTORESET[self.autoreset_mode]
-        cpus = [_engine_cpus(opts.cpus, k) for k in range(n_engines)]  # as GodotVectorEnv places them
-        for k in range(n_engines):  # every engine's CPUs are checked before any engine starts
-            engine_cpus(cpus[k], k)
+        self._autoreset = ENGINE_AUTORESET[self.autoreset_mode]
+        self.links = open_links(opts, n_copies, n_engines, log_dir, accept_groups=True)  # as GodotVectorEnv
         try:
-            for k in range(n_engines):
-                link = EngineLink(opts.replace(
-                    seed=None if opts.seed is None else opts.seed + k, cpus=cpus[k],
-                    log_path=None if log_dir is None else os.path.join(log_dir, f"engine{k}.log")),
-                    n_agents=n_copies, index=k, n_engines=n_engines)
-                link.accept_groups = True
-                self.links.append(link)
-            for link in self.links:  # engines start in parallel; now collect their specs
-                link.connect()
             self._check_groups()
         except BaseException:
             self.close()
@@ -244,10 +223,7 @@ class GodotGroupEnv:
 
     def _close_links(self) -> None:
         links, self.links = self.links, []
-        for link in links:
-            link.request_close()
-        for link in links:
-            link.close()
+        close_links(links)
 
     @property
     def closed(self) -> bool:

@@ -1,0 +1,66 @@
+"""The engines of a batched environment (`GodotVectorEnv`, `GodotGroupEnv`): M `EngineLink`s
+started together and stopped together, and the arguments both classes check the same way."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from . import protocol as P
+from .link import EngineLink
+from .options import EnvOptions
+from .placement import engine_cpus
+
+# gymnasium's autoreset mode -> the engine's (decided in the engine, docs/STEP_PROTOCOL.md)
+ENGINE_AUTORESET = {AutoresetMode.NEXT_STEP: P.AUTORESET_NEXT_STEP, AutoresetMode.SAME_STEP: P.AUTORESET_SAME_STEP,
+                    AutoresetMode.DISABLED: P.AUTORESET_NONE}
+
+
+def positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def engine_share(cpus: Any, k: int) -> Any:
+    """Engine k's share of ``cpus``: a list of per-engine lists is indexed, anything else shared."""
+    if isinstance(cpus, (list, tuple)) and cpus and isinstance(cpus[0], (list, tuple, set)):
+        return cpus[k % len(cpus)]
+    return cpus
+
+
+def open_links(opts: EnvOptions, n_agents: int, n_engines: int, log_dir: str | os.PathLike | None, *,
+               accept_groups: bool = False) -> list[EngineLink]:
+    """``n_engines`` connected EngineLinks of ``n_agents`` agents each: engine k seeded with
+    ``seed + k``, on its share of ``opts.cpus``, logging to ``<log_dir>/engine<k>.log`` if given.
+    Every engine's CPUs are checked before any engine starts; the engines start in parallel;
+    if any fails, those started are closed before the error propagates."""
+    cpus = [engine_share(opts.cpus, k) for k in range(n_engines)]
+    for k in range(n_engines):
+        engine_cpus(cpus[k], k)
+    links: list[EngineLink] = []
+    try:
+        for k in range(n_engines):
+            link = EngineLink(opts.replace(
+                seed=None if opts.seed is None else opts.seed + k, cpus=cpus[k],
+                log_path=None if log_dir is None else os.path.join(log_dir, f"engine{k}.log")),
+                n_agents=n_agents, index=k, n_engines=n_engines)  # n_engines: the spin policy
+            link.accept_groups = accept_groups
+            links.append(link)
+        for link in links:  # engines start in parallel; now collect their specs
+            link.connect()
+    except BaseException:
+        close_links(links)
+        raise
+    return links
+
+
+def close_links(links: list[EngineLink]) -> None:
+    """Ask every engine to quit first, then reap them: they quit in parallel."""
+    for link in links:
+        link.request_close()
+    for link in links:
+        link.close()
