@@ -8,28 +8,15 @@ Helpers shared by the test modules live in env_testutil.py.
 from __future__ import annotations
 
 import pytest
-from env_testutil import DEMO, engine_children, our_chunks, wait_gone
-
-from godot_aigym.env.link import prepare_project
+from demo_fixtures import nothing_left_behind, prepared_demo
 
 
 @pytest.fixture(scope="session")
 def demo(godot):
-    lib = DEMO / "addons" / "godot_aigym" / "bin" / "libaigym_core.linux.debug.x86_64.so"
-    if not lib.exists():
-        pytest.fail(f"the extension is not built ({lib} missing): run `make build`")
-    prepare_project(DEMO, godot)
-    return DEMO
+    return prepared_demo(godot)
 
 
 @pytest.fixture
 def no_leaks(demo):
-    before_chunks, before_procs = our_chunks(), engine_children()
-    yield
-    leaked_procs = engine_children() - before_procs
-    for pid in leaked_procs:
-        wait_gone(pid, 5.0)
-    leaked_procs = engine_children() - before_procs
-    assert not leaked_procs, f"engine processes left behind: {leaked_procs}"
-    leaked = our_chunks() - before_chunks
-    assert not leaked, f"shared-memory chunks left behind: {leaked}"
+    with nothing_left_behind():
+        yield
