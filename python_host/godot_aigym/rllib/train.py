@@ -15,9 +15,10 @@ decaying linearly (to 0 at 300k steps); no KL penalty and no value clipping (SB3
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -30,27 +31,53 @@ def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 
                  cpus_per_runner: float = 1, fragment: int = 16, lr_decay_steps: int = 300_000,
                  restart_failed_env_runners: bool = True):
     """A PPOConfig whose EnvRunners each drive ``agents`` x ``engines`` sub-environments."""
-    from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
-
     from .env_runner import GodotEnvRunner
 
     per_runner = agents * engines
     batch = max(env_runners, 1) * per_runner * fragment
-    return (PPOConfig()
-            .environment(env, env_config={"n_engines": engines, **(env_config or {})})
-            .env_runners(env_runner_cls=GodotEnvRunner, num_env_runners=env_runners,
-                         num_envs_per_env_runner=per_runner, rollout_fragment_length=fragment,
-                         num_cpus_per_env_runner=cpus_per_runner,
-                         custom_resources_per_env_runner=runner_resources or {})
+    return (ppo_config(env, GodotEnvRunner, env_runners=env_runners, per_runner=per_runner, engines=engines,
+                       fragment=fragment, seed=seed, env_config=env_config, runner_resources=runner_resources,
+                       cpus_per_runner=cpus_per_runner, restart_failed_env_runners=restart_failed_env_runners)
             .training(train_batch_size_per_learner=batch, minibatch_size=min(batch, 256), num_epochs=20,
                       lr=[[0, 1e-3], [lr_decay_steps, 0.0]], gamma=0.98, lambda_=0.8, entropy_coeff=0.0,
                       clip_param=0.2, kl_coeff=0.0,
-                      vf_clip_param=1e4, vf_loss_coeff=0.5)
+                      vf_clip_param=1e4, vf_loss_coeff=0.5))
+
+
+def ppo_config(env: str, runner_cls: type, *, env_runners: int, per_runner: int, engines: int, fragment: int,
+               seed: int | None, env_config: dict | None, runner_resources: dict | None, cpus_per_runner: float,
+               restart_failed_env_runners: bool = True):
+    """What the single- and multi-agent PPOConfigs share: ``env_runners`` runners of class
+    ``runner_cls`` with ``per_runner`` sub-environments over ``engines`` engines each, a 64x64 tanh
+    MLP, failed runners restarted at once. The caller adds ``.training(...)``."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    return (PPOConfig()
+            .environment(env, env_config={"n_engines": engines, **(env_config or {})})
+            .env_runners(env_runner_cls=runner_cls, num_env_runners=env_runners,
+                         num_envs_per_env_runner=per_runner, rollout_fragment_length=fragment,
+                         num_cpus_per_env_runner=cpus_per_runner,
+                         custom_resources_per_env_runner=runner_resources or {})
             .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64], fcnet_activation="tanh"))
             .fault_tolerance(restart_failed_env_runners=restart_failed_env_runners,
                              delay_between_env_runner_restarts_s=0.0)
             .debugging(seed=seed))
+
+
+@contextlib.contextmanager
+def built_algo(config: Any) -> Iterator[Any]:
+    """``config``'s algorithm, stopped at the end of the block. The learner runs in this process
+    with one torch thread: a minibatch update of the small MLP took 70 ms with torch's default
+    threads on a busy 2-core machine, 10 ms with one."""
+    import torch
+
+    torch.set_num_threads(1)
+    algo = config.build_algo()
+    try:
+        yield algo
+    finally:
+        algo.stop()
 
 
 def greedy_returns(module: Any, env: str = DEFAULT_ENV, *, episodes: int = 20, seed: int = 2024,
@@ -100,17 +127,11 @@ def episode_returns(act: Callable[[np.ndarray, Any], np.ndarray], env: str = DEF
 
 def train(config: Any, *, threshold: float = THRESHOLD, max_iterations: int = 600, episodes: int = 20,
           on_iteration: Callable[[int, dict, Any], None] | None = None) -> dict:
-    """Build the algorithm, train until solved; returns a summary (and stops the algorithm).
-
-    The learner runs in this process with one torch thread: a minibatch update of the small
-    MLP took 70 ms with torch's default threads on a busy 2-core machine, 10 ms with one."""
-    import torch
-
-    torch.set_num_threads(1)
-    algo = config.build_algo()
-    t0 = time.perf_counter()
-    summary: dict[str, Any] = {"solved": False, "iterations": 0, "history": []}
-    try:
+    """Build the algorithm (`built_algo`), train until solved; returns a summary (and stops the
+    algorithm)."""
+    with built_algo(config) as algo:
+        t0 = time.perf_counter()
+        summary: dict[str, Any] = {"solved": False, "iterations": 0, "history": []}
         for it in range(1, max_iterations + 1):
             result = algo.train()
             runners = result.get("env_runners", {})
@@ -128,8 +149,6 @@ def train(config: Any, *, threshold: float = THRESHOLD, max_iterations: int = 60
             if row.get("greedy_mean", -np.inf) >= threshold:
                 summary.update(solved=True, greedy_mean=row["greedy_mean"])
                 break
-    finally:
-        algo.stop()
     return summary
 
 
@@ -149,8 +168,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--export", default="rllib_policies",
                    help="multi-agent scenes: folder for each group's <group>.jit, then played in the engine")
     args = p.parse_args(argv)
-
-    import contextlib
 
     import ray
 

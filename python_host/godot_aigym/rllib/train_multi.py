@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .train import built_algo, ppo_config
+
 MULTI_THRESHOLD = 1.6
 
 
@@ -25,9 +27,6 @@ def build_multi_config(env: str, *, env_runners: int = 1, copies: int = 16, engi
                        fragment: int = 128, runner_resources: dict | None = None, cpus_per_runner: float = 1):
     """A PPOConfig with one RLModule per policy of the scene's groups (``group_policies``: group
     -> policy, default the scene's own; every group must be mapped)."""
-    from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
-
     from .multi_agent_runner import GodotMultiAgentEnvRunner, policy_mapping_by_group, scene_groups
 
     groups, scene_policies, _spaces = scene_groups(env, env_config)
@@ -35,19 +34,13 @@ def build_multi_config(env: str, *, env_runners: int = 1, copies: int = 16, engi
     mapping_fn = policy_mapping_by_group(mapping, groups)
     per_runner = copies * engines
     batch = max(env_runners, 1) * per_runner * fragment
-    return (PPOConfig()
-            .environment(env, env_config={"n_engines": engines, **(env_config or {})})
-            .env_runners(env_runner_cls=GodotMultiAgentEnvRunner, num_env_runners=env_runners,
-                         num_envs_per_env_runner=per_runner, rollout_fragment_length=fragment,
-                         num_cpus_per_env_runner=cpus_per_runner,
-                         custom_resources_per_env_runner=runner_resources or {})
+    return (ppo_config(env, GodotMultiAgentEnvRunner, env_runners=env_runners, per_runner=per_runner, engines=engines,
+                       fragment=fragment, seed=seed, env_config=env_config, runner_resources=runner_resources,
+                       cpus_per_runner=cpus_per_runner)
             .multi_agent(policies=sorted(set(mapping[g] for g in groups)), policy_mapping_fn=mapping_fn)
             .training(train_batch_size_per_learner=batch, minibatch_size=min(batch, 512), num_epochs=10,
                       lr=3e-4, gamma=0.99, lambda_=0.95, entropy_coeff=0.01, clip_param=0.2, kl_coeff=0.0,
-                      vf_clip_param=1e4, vf_loss_coeff=0.5)
-            .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64], fcnet_activation="tanh"))
-            .fault_tolerance(restart_failed_env_runners=True, delay_between_env_runner_restarts_s=0.0)
-            .debugging(seed=seed))
+                      vf_clip_param=1e4, vf_loss_coeff=0.5))
 
 
 def policy_returns(result: dict) -> dict[str, float]:
@@ -60,13 +53,9 @@ def train_multi(config: Any, *, threshold: float = MULTI_THRESHOLD, max_iteratio
                 ) -> dict:
     """Train until every policy's mean return reaches ``threshold`` (or ``max_iterations``);
     with ``export_dir``, export each group's policy there as ``<group>.jit``. Returns a summary."""
-    import torch
-
-    torch.set_num_threads(1)
-    algo = config.build_algo()
-    t0 = time.perf_counter()
-    summary: dict[str, Any] = {"solved": False, "iterations": 0, "history": []}
-    try:
+    with built_algo(config) as algo:
+        t0 = time.perf_counter()
+        summary: dict[str, Any] = {"solved": False, "iterations": 0, "history": []}
         for it in range(1, max_iterations + 1):
             result = algo.train()
             returns = policy_returns(result)
@@ -80,8 +69,6 @@ def train_multi(config: Any, *, threshold: float = MULTI_THRESHOLD, max_iteratio
                 break
         if export_dir is not None:
             summary["exported"] = export_group_policies(algo, config, export_dir)
-    finally:
-        algo.stop()
     return summary
 
 
