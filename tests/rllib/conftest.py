@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray is imported anywhere: no calls out
@@ -14,14 +15,49 @@ from godot_aigym.rllib.local_ray import init_local  # noqa: E402
 from ray_testutil import assert_loopback_only, private_ray_dir  # noqa: E402
 
 
+class SharedLocalRay:
+    """One single-node loopback Ray instance for every module that builds runners in this process,
+    started when the first asks for it (a Ray start is seconds of CPU); `stop()` before a test
+    connects to a cluster of its own, the next module that asks starts it again."""
+
+    def __init__(self):
+        self._stack: contextlib.ExitStack | None = None
+        self.folder: str | None = None
+
+    def ensure(self) -> str:
+        if self._stack is None:
+            stack = contextlib.ExitStack()
+            self.folder = stack.enter_context(private_ray_dir())  # on exit: no Ray process left, folder removed
+            stack.callback(ray.shutdown)
+            self._stack = stack
+            init_local(self.folder, num_cpus=1, log_to_driver=False)
+            assert_loopback_only(self.folder)
+        return self.folder
+
+    def stop(self) -> None:
+        stack, self._stack, self.folder = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+
+@pytest.fixture(scope="session")
+def shared_local_ray():
+    shared = SharedLocalRay()
+    try:
+        yield shared
+    finally:
+        shared.stop()
+
+
 @pytest.fixture(scope="module")
-def local_ray():
+def local_ray(shared_local_ray):
     """A single-node Ray instance on loopback for the tests that build runners in this process
-    (RLlib's metrics would otherwise start a default one on the interface address)."""
-    with private_ray_dir() as folder:
-        init_local(folder, num_cpus=1, log_to_driver=False)
-        try:
-            assert_loopback_only(folder)
-            yield folder
-        finally:
-            ray.shutdown()
+    (RLlib's metrics would otherwise start a default one on the interface address); shared by the
+    modules of the session, down and checked at its end."""
+    yield shared_local_ray.ensure()
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that start a cluster of their own run after the ones sharing the local instance (which
+    would otherwise be stopped for them and started again)."""
+    items.sort(key=lambda item: "cluster" in getattr(item, "fixturenames", ()))
