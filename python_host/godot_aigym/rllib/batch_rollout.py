@@ -16,8 +16,8 @@ advanced; its first observation is the chunk's last one.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ class OpenEpisodes:
     @classmethod
     def after_reset(cls, obs: np.ndarray) -> "OpenEpisodes":
         n = len(obs)
-        return cls(obs=obs, ids=[uuid.uuid4().hex for _ in range(n)], t_started=np.zeros(n, np.int64),
+        return cls(obs=obs, ids=_new_ids(n), t_started=np.zeros(n, np.int64),
                    start_time=np.full(n, time.perf_counter()), pending_reset=np.zeros(n, np.bool_))
 
 
@@ -81,43 +81,83 @@ class Rollout:
              ) -> tuple["PackedEpisodes", OpenEpisodes]:
         """(this rollout's finished episodes and ongoing chunks as arrays, what the next rollout
         continues). Without ``keep_open`` the ongoing parts are dropped (RLlib's num_episodes
-        sampling, or a failed env)."""
+        sampling, or a failed env). Cut with array operations over all sub-environments at once
+        (a sample of ~10k random cart-pole steps holds ~500 episodes)."""
         T, n = len(self.actions), len(self.open.obs)
-        nxt = OpenEpisodes(obs=self.obs[-1], ids=list(self.open.ids), t_started=self.open.t_started.copy(),
-                           start_time=self.open.start_time.copy(), pending_reset=self.open.pending_reset.copy())
+        opened = self.open
+        nxt = OpenEpisodes(obs=self.obs[-1], ids=list(opened.ids), t_started=opened.t_started.copy(),
+                           start_time=opened.start_time.copy(), pending_reset=opened.pending_reset.copy())
         packed = PackedEpisodes(observation_space, action_space)
         if T == 0:
             return packed, nxt
-        nxt.pending_reset[:] = False
+        times = np.asarray(self.times)
         term, trunc = np.stack(self.terminated, 1), np.stack(self.truncated, 1)  # (N, T)
-        times = self.times
-        seg = packed.segments
-
-        def chunk(i: int, a: int, b: int, terminated: bool, truncated: bool) -> None:
-            """Sub-environment i, steps a..b-1 (observations a..b)."""
-            seg.append((i, a, b, terminated, truncated, nxt.ids[i], int(nxt.t_started[i]), float(nxt.start_time[i]),
-                        times[b - 1]))
-
-        for i in range(n):
-            start = 1 if self.open.pending_reset[i] else 0
-            if start:  # step 0 reset it: a new episode begins at observation 1
-                nxt.ids[i], nxt.t_started[i], nxt.start_time[i] = uuid.uuid4().hex, 0, times[0]
-            for k in np.flatnonzero(term[i] | trunc[i]):
-                chunk(i, start, k + 1, bool(term[i, k]), bool(trunc[i, k]))
-                start = k + 2  # step k+1 is the reset step
-                if start <= T:
-                    nxt.ids[i], nxt.t_started[i], nxt.start_time[i] = uuid.uuid4().hex, 0, times[k + 1]
-            if start == T + 1:  # ended on the last step: the next rollout's first step resets it
-                nxt.pending_reset[i] = True
-            elif start < T and keep_open:
-                chunk(i, start, T, False, False)
-                nxt.t_started[i] += T - start
-                nxt.start_time[i] = times[-1]
+        env, k = np.nonzero(term | trunc)  # every episode end, sub-environment-major, steps ascending
+        first = np.ones(len(env), np.bool_)  # the sub-environment's first end in this rollout
+        first[1:] = env[1:] != env[:-1]
+        last = np.ones(len(env), np.bool_)  # ... and its last
+        last[:-1] = first[1:]
+        start0 = opened.pending_reset.astype(np.int64)  # after a pending reset step the episode begins at step 1
+        tail = start0.copy()  # where each sub-environment's last, ongoing part begins (step k+1 after an end resets)
+        tail[env[last]] = k[last] + 2
+        has_end = np.zeros(n, np.bool_)
+        has_end[env] = True
+        open_env = np.flatnonzero(tail < T)
+        seg_env = np.concatenate((env, open_env))
+        seg_start = np.concatenate((np.where(first, start0[env], np.concatenate(([0], k[:-1] + 2))[:len(k)]),
+                                    tail[open_env]))
+        seg_end = np.concatenate((k + 1, np.full(len(open_env), T)))
+        # a part continues the open chunk when it is its sub-environment's first and no reset step precedes it
+        continues = np.concatenate((first, ~has_end[open_env])) & (start0[seg_env] == 0)
+        ids = _ids([opened.ids[i] for i in seg_env[continues].tolist()], continues)
+        t_started = np.where(continues, opened.t_started[seg_env], 0)
+        flags = np.zeros(len(open_env), np.bool_)
+        segments = Segments(env=seg_env, start=seg_start, end=seg_end, terminated=np.concatenate((term[env, k], flags)),
+                            truncated=np.concatenate((trunc[env, k], flags)), ids=ids, t_started=t_started,
+                            start_time=np.where(continues, opened.start_time[seg_env], times[np.maximum(seg_start - 1, 0)]),
+                            last_time=times[seg_end - 1])
+        # what the next rollout continues
+        nxt.pending_reset[:] = tail == T + 1  # ended on the last step: the next rollout's first step resets it
+        for j, id_ in zip(np.flatnonzero(tail == T).tolist(), _new_ids(int(np.count_nonzero(tail == T)))):
+            nxt.ids[j], nxt.t_started[j], nxt.start_time[j] = id_, 0, times[-1]  # began at the last observation
+        ongoing = slice(len(env), None)
+        for j, id_ in zip(open_env.tolist(), ids[ongoing]):
+            nxt.ids[j] = id_
+        nxt.t_started[open_env] = t_started[ongoing] + T - tail[open_env]
+        nxt.start_time[open_env] = times[-1]
+        packed.segments = segments if keep_open else segments.head(len(env))
         packed.obs, packed.actions, packed.rewards = _per_env(self.obs), _per_env(self.actions), _per_env(self.rewards)
-        packed.extras = {k: _per_env(v) for k, v in self.extras.items()}
-        for k, v in self.constant_extras.items():
-            packed.extras[k] = np.full((n, T), v)
+        packed.extras = {name: _per_env(v) for name, v in self.extras.items()}
+        for name, v in self.constant_extras.items():
+            packed.extras[name] = np.full((n, T), v)
         return packed, nxt
+
+
+@dataclass
+class Segments:
+    """One row per episode or chunk of a rollout: sub-environment, steps ``start..end-1``
+    (observations ``start..end``), flags, RLlib's id, ``t_started`` and timers."""
+
+    env: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    ids: list
+    t_started: np.ndarray
+    start_time: np.ndarray
+    last_time: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Segments":
+        z = np.zeros(0, np.int64)
+        return cls(z, z, z, z.astype(np.bool_), z.astype(np.bool_), [], z, z.astype(np.float64), z.astype(np.float64))
+
+    def head(self, m: int) -> "Segments":
+        return Segments(**{f: getattr(self, f)[:m] for f in self.__dataclass_fields__})
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 class PackedEpisodes:
@@ -127,25 +167,34 @@ class PackedEpisodes:
 
     def __init__(self, observation_space: Any, action_space: Any) -> None:
         self.observation_space, self.action_space = observation_space, action_space
-        # (sub-env, first step, end step, terminated, truncated, id, t_started, start time, last step time)
-        self.segments: list[tuple] = []
+        self.segments = Segments.empty()
         self.obs = self.actions = self.rewards = None
         self.extras: dict[str, np.ndarray] = {}
 
     def build(self) -> list[SingleAgentEpisode]:
         spaces = SpaceStructs(self.observation_space, self.action_space)
         obs, actions, rewards, extras = self.obs, self.actions, self.rewards, self.extras
+        s = self.segments
         return [numpy_episode(spaces, id_, obs[i, a:b + 1], actions[i, a:b], rewards[i, a:b],
                               {k: v[i, a:b] for k, v in extras.items()}, terminated=term, truncated=trunc,
                               t_started=t0, start_time=t_start, last_step_time=t_last)
-                for i, a, b, term, trunc, id_, t0, t_start, t_last in self.segments]
+                for i, a, b, term, trunc, id_, t0, t_start, t_last in zip(
+                    s.env.tolist(), s.start.tolist(), s.end.tolist(), s.terminated.tolist(), s.truncated.tolist(),
+                    s.ids, s.t_started.tolist(), s.start_time.tolist(), s.last_time.tolist())]
 
     def summaries(self) -> list["EpisodeSummary"]:
-        return [EpisodeSummary(id_, b - a, float(self.rewards[i, a:b].sum()), t_last - t_start, term or trunc)
-                for i, a, b, term, trunc, id_, _t0, t_start, t_last in self.segments]
+        s = self.segments
+        if not len(s):
+            return []
+        sums = np.zeros((len(self.rewards), self.rewards.shape[1] + 1))
+        np.cumsum(self.rewards, axis=1, dtype=np.float64, out=sums[:, 1:])
+        returns = sums[s.env, s.end] - sums[s.env, s.start]
+        return [EpisodeSummary(*row) for row in zip(s.ids, (s.end - s.start).tolist(), returns.tolist(),
+                                                    (s.last_time - s.start_time).tolist(),
+                                                    (s.terminated | s.truncated).tolist())]
 
     def num_done(self) -> int:
-        return sum(1 for s in self.segments if s[3] or s[4])
+        return int(np.count_nonzero(self.segments.terminated | self.segments.truncated))
 
 
 @dataclass
@@ -183,6 +232,18 @@ class EpisodeBatch(list):
 
 def _build(packed: PackedEpisodes) -> list[SingleAgentEpisode]:
     return packed.build()
+
+
+def _new_ids(m: int) -> list[str]:
+    """``m`` fresh episode ids (32 hex digits, like RLlib's ``uuid4().hex``) from one urandom call."""
+    digits = os.urandom(16 * m).hex()
+    return [digits[j:j + 32] for j in range(0, 32 * m, 32)]
+
+
+def _ids(kept: list[str], continues: np.ndarray) -> list[str]:
+    """Per segment: the open chunk's id where it ``continues``, in order, else a fresh one."""
+    fresh, kept_it = iter(_new_ids(len(continues) - len(kept))), iter(kept)
+    return [next(kept_it) if c else next(fresh) for c in continues.tolist()]
 
 
 def _per_env(steps: list) -> np.ndarray:
