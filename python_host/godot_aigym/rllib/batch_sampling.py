@@ -83,13 +83,19 @@ class BatchSampling:
         ts = eps = 0
         failed_parts = []
         rollout = Rollout(self._godot_open, {WEIGHTS_SEQ_NO: self._weights_seq_no})
+        random_space = self.env.action_space if random_actions else None  # looked up once, not per step
         while (ts < num_timesteps) if num_timesteps is not None else (eps < num_episodes):
-            actions, actions_for_env, extras = self._batch_actions(rollout.obs[-1], explore, random_actions, ts)
+            if random_space is not None:
+                actions = actions_for_env = random_space.sample()
+                extras = {}
+            else:
+                actions, actions_for_env, extras = self._batch_actions(rollout.obs[-1], explore, ts)
             results = self._batch_env_step(actions_for_env)
             if results is ENV_STEP_FAILURE:  # the env was recreated: keep what finished, start afresh
                 failed_parts.append(rollout.pack(*self._godot_spaces, keep_open=False)[0])
                 self._batch_reset()
                 rollout, ts = Rollout(self._godot_open, {WEIGHTS_SEQ_NO: self._weights_seq_no}), 0
+                random_space = self.env.action_space if random_actions else None  # the new env's
                 continue
             obs, rewards, terminated, truncated, _infos = results
             counted, ended = rollout.add(obs, actions, rewards, terminated, truncated, extras)
@@ -147,12 +153,9 @@ class BatchSampling:
         self._godot_open = OpenEpisodes.after_reset(np.asarray(obs))
         self._needs_initial_reset = False
 
-    def _batch_actions(self, obs: np.ndarray, explore: bool, random_actions: bool, ts: int
+    def _batch_actions(self, obs: np.ndarray, explore: bool, ts: int
                        ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """(actions for the episodes, actions for the env, extra model outputs), all batched."""
-        if random_actions:
-            actions = self.env.action_space.sample()
-            return actions, actions, {}
         import torch
 
         batch = {Columns.OBS: torch.from_numpy(obs).to(self._device)}

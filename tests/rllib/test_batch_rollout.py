@@ -1,0 +1,85 @@
+"""`Rollout.pack` cuts a rollout into episodes with array operations over all sub-environments;
+here it is checked against a plain per-sub-environment loop (the reference) on random patterns of
+episode ends, across consecutive rollouts: NEXT_STEP reset steps, episodes that end on a
+rollout's last step or right before it, chunks continued under their id, ``keep_open=False``."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from godot_aigym.rllib.batch_rollout import OpenEpisodes, Rollout
+
+SPACES = (gym.spaces.Box(-1, 1, (2,), np.float32), gym.spaces.Discrete(2))
+
+
+def _reference(opened, done, term, keep_open):
+    """Old per-sub-environment loop: [(env, start, end, terminated, truncated, continues)] and the
+    next state (pending_reset, t_started advance of each open chunk or None when a new episode began)."""
+    n, T = done.shape
+    rows, pending, t_next = [], np.zeros(n, bool), list(opened.t_started)
+    for i in range(n):
+        start, cont = (1, False) if opened.pending_reset[i] else (0, True)
+        t0 = int(opened.t_started[i]) if cont else 0
+        for k in np.flatnonzero(done[i]):
+            rows.append((i, start, k + 1, bool(term[i, k]), bool(not term[i, k]), cont))
+            start, cont, t0 = k + 2, False, 0
+        if start == T + 1:
+            pending[i] = True
+        elif start < T:
+            if keep_open:
+                rows.append((i, start, T, False, False, cont))
+            t_next[i] = t0 + T - start
+        elif T:  # a new episode began at the last observation
+            t_next[i] = 0
+    rows.sort(key=lambda r: (not (r[3] or r[4]), r[0], r[1]))  # finished first, then ongoing chunks
+    return rows, pending, t_next
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pack_cuts_what_a_per_environment_loop_cuts(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6))
+    opened = OpenEpisodes.after_reset(rng.random((n, 2), np.float32))
+    for _ in range(4):  # consecutive rollouts continue each other
+        T = int(rng.integers(0, 9))
+        keep_open = bool(rng.random() < 0.8)
+        rollout = Rollout(opened, {"weights_seq_no": 3})
+        resetting = opened.pending_reset.copy()
+        done_steps, term_steps = [], []
+        for _k in range(T):  # a reset step never ends an episode
+            done = (rng.random(n) < 0.35) & ~resetting
+            term = done & (rng.random(n) < 0.5)
+            rollout.add(rng.random((n, 2), np.float32), rng.integers(0, 2, n), rng.random(n).astype(np.float32),
+                        term, done & ~term, {"action_logp": rng.random(n).astype(np.float32)})
+            done_steps.append(done)
+            term_steps.append(term)
+            resetting = done
+        done = np.array(done_steps, bool).reshape(T, n).T
+        term = np.array(term_steps, bool).reshape(T, n).T
+        rows, pending, t_next = _reference(opened, done, term, keep_open)
+        packed, nxt = rollout.pack(*SPACES, keep_open=keep_open)
+        s = packed.segments
+        got = [(i, a, b, te, tr, id_ in opened.ids and id_ == opened.ids[i])
+               for i, a, b, te, tr, id_ in zip(s.env.tolist(), s.start.tolist(), s.end.tolist(),
+                                                s.terminated.tolist(), s.truncated.tolist(), s.ids)]
+        assert got == rows
+        assert len(set(s.ids)) == len(s.ids)
+        for (i, a, _b, *_rest, cont), t0 in zip(rows, s.t_started.tolist()):
+            assert t0 == (int(opened.t_started[i]) if cont else 0)
+        np.testing.assert_array_equal(nxt.pending_reset, pending)
+        if keep_open:
+            for i in range(n):
+                if not pending[i]:
+                    assert nxt.t_started[i] == t_next[i]
+                    chunk = [id_ for j, id_ in zip(s.env.tolist(), s.ids) if j == i][-1:] or [opened.ids[i]]
+                    if nxt.t_started[i]:  # an ongoing chunk keeps its id into the next rollout
+                        assert nxt.ids[i] == chunk[0]
+        if T:
+            episodes = packed.build()
+            assert [len(e) for e in episodes] == [b - a for _i, a, b, *_ in rows]
+            for e, r in zip(episodes, packed.summaries()):
+                assert r.get_return() == pytest.approx(e.get_return()) and len(r) == len(e)
+                assert r.is_done == e.is_done
+        opened = nxt
