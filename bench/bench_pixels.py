@@ -115,8 +115,10 @@ def main() -> None:
     rows = {}
     try:
         for engines, agents, steps in ((1, 1, args.steps_1), (1, 16, args.steps_16), (2, 16, args.steps_16)):
-            eng = [in_engine(godot, display, agents, steps, engines) for _ in range(args.repeats)]
-            runs = [through_env(engines, agents, steps) for _ in range(args.repeats)]
+            eng, runs = [], []
+            for _ in range(args.repeats):  # interleaved: a change of the machine's load hits both sides
+                eng.append(in_engine(godot, display, agents, steps, engines))
+                runs.append(through_env(engines, agents, steps))
             rows[(engines, agents)] = {"engine": [e["capture"] for e in eng], "python": [r[0] for r in runs],
                                        "copy": [r[1] for r in runs],
                                        # the engine's one copy per step: every agent's frame into the tensor

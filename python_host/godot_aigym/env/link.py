@@ -67,7 +67,12 @@ class EngineLink:
         self.project, self.scene = check_project(options.project, options.scene)
         self.names = P.entry_names(options.prefix)
         self.physics_fps = int(options.physics_fps or project_physics_fps(self.project))
-        self.cpus = engine_cpus(options.cpus, index)  # validated before anything is created
+        # "auto" pins no rendering engine: its main thread and X11 event thread hand Xlib's lock back
+        # and forth every frame, and on one CPU shared with other load a step took ~6.5 ms instead
+        # of ~1 (docs/RENDERING.md, "Through the env layer")
+        cpus = None if options.wants_rendering and isinstance(options.cpus, str) and options.cpus == "auto" \
+            else options.cpus
+        self.cpus = engine_cpus(cpus, index)  # validated before anything is created
         launcher = options.launcher or GodotProcess
         if options.launcher is None:
             prepare_project(self.project, options.godot)
