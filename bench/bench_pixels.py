@@ -6,7 +6,8 @@ per agent) at 84x84 RGB, stepped through `GodotVectorEnv` (Dict observations, a 
 part, zero-copy views copied out once per step) with random actions, under the host's private Xvfb
 on Mesa llvmpipe: 1 and 16 camera agents per engine, and 2 engines x 16. In the same run, the
 same scene's in-engine render-and-read-back rate (bench/gd/reach_in_engine.gd: the same agents,
-a random move and every camera read back each frame, no step protocol; engines at once, summed),
+a random move and every camera read back each frame, no step protocol; engines at once, summed;
+launched like the env's engines: --fixed-fps at the project's tick rate, not pinned),
 and the per-step cost of carrying the image: the engine's one copy of every camera into a
 tensor (timed in the engine) and the host's copy of the (N, 84, 84, 3) views out of shared memory.
 
@@ -35,7 +36,7 @@ from results_schema import goal, load_average, metric  # noqa: E402
 from godot_aigym.display import close_shared_display, rendering_launch_options, shared_display  # noqa: E402
 from godot_aigym.engine import GodotProcess, LaunchOptions, ensure_imported  # noqa: E402
 from godot_aigym.env import GodotVectorEnv  # noqa: E402
-from godot_aigym.env.project import demo_project  # noqa: E402
+from godot_aigym.env.project import demo_project, project_physics_fps  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
 
 from godot_aigym.shm import SharedMemory  # noqa: E402
@@ -56,6 +57,7 @@ def in_engine(godot, display, agents: int, frames: int, engines: int) -> dict[st
             mem.newUintTensor("frames", agents * SIZE * SIZE * 3)
             options = rendering_launch_options(LaunchOptions(
                 project=demo_project(), script=str(IN_ENGINE), handle=mem.handle,
+                fixed_fps=project_physics_fps(demo_project()),  # launched as the env launches its engines
                 user_args=("--agents", str(agents), "--frames", str(frames), "--image-size", str(SIZE))), *display)
             procs.append(stack.enter_context(GodotProcess(options, godot=godot)))
         results = []
