@@ -10,7 +10,10 @@ slow one side only. Each repeat measures, in turn: the direct `GodotVectorEnv` (
 one EnvRunner, two EnvRunners (sampling concurrently). An RLlib rate counts the wall time of
 ``sample()`` seen from the driver, so it includes sending the episodes back (object store). Also
 recorded per sample batch: its pickled size (what crosses to the learner) and the runners'
-start-up time (engine launch included).
+start-up time (engine launch included). The driver freezes its start-up heap out of Python's
+garbage collector once the runners are up, as `godot_aigym.rllib.train.built_algo` does for
+training (the runners freeze theirs themselves): otherwise a full collection over ~300k objects
+(300-600 ms here) lands in one sample out of a few.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import contextlib
+    import gc
 
     import ray
 
@@ -126,6 +130,7 @@ def main(argv=None) -> int:
         for n in (1, 2):
             groups[n], startup[n] = runner_group(n, args.agents,
                                                  {"cpus": None} if args.runner_cpus == "none" else None)
+        gc.freeze()  # as a training driver does (train.built_algo): no full collections over the start-up heap
         rates = {"direct": [], "direct_transitions": [], 1: [], 2: [], "inside": []}
         sizes, wire = [], []
         for n in (1, 2):  # warm-up: first episodes, first pickles
@@ -144,6 +149,7 @@ def main(argv=None) -> int:
         for g in groups.values():
             g.stop()
     finally:
+        gc.unfreeze()
         ray.shutdown()
         session.close()
 

@@ -69,14 +69,21 @@ def ppo_config(env: str, runner_cls: type, *, env_runners: int, per_runner: int,
 def built_algo(config: Any) -> Iterator[Any]:
     """``config``'s algorithm, stopped at the end of the block. The learner runs in this process
     with one torch thread: a minibatch update of the small MLP took 70 ms with torch's default
-    threads on a busy 2-core machine, 10 ms with one."""
+    threads on a busy 2-core machine, 10 ms with one. While the block runs, the heap built so far
+    (torch, Ray, RLlib, the algorithm) is frozen out of Python's garbage collector: the episodes
+    this process unpickles from the runners (hundreds per sample) otherwise trigger full
+    collections that traverse it, 300-600 ms each here, every few samples."""
+    import gc
+
     import torch
 
     torch.set_num_threads(1)
     algo = config.build_algo()
+    gc.freeze()
     try:
         yield algo
     finally:
+        gc.unfreeze()
         algo.stop()
 
 
