@@ -30,6 +30,7 @@ from .observations import DictBatch, agent_final_observation, batch_observation
 from .options import EnvOptions
 
 _CALL_RESET = "call reset() before step()"
+_AWAITING = "step_async() was called: call step_wait() first"
 
 
 class GodotVectorEnv(gym.vector.VectorEnv):
@@ -93,6 +94,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         """Reset every agent (or those in ``options["reset_mask"]``). ``seed``: an int (engine k
         gets seed + k) or a list of ``num_envs`` seeds (engine k takes the one of its first agent)."""
         self._live()
+        if self._blocked is _AWAITING:
+            raise RuntimeError(_AWAITING)
         seeds = self._engine_seeds(seed)
         mask = None if options is None else options.get("reset_mask")
         if mask is not None:
@@ -135,35 +138,80 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 rew = r.reward.astype(np.float64)
                 term, trunc = r.terminated != 0, r.truncated != 0
             else:
-                w = self._width
-                for k, link in enumerate(links):
-                    sl = self._slices[k]
-                    link.send_step(acts[sl.start * w:sl.stop * w], autoreset)
-                obs, rew, term, trunc = self._obs, self._rew, self._term, self._trunc
-                for k, link in enumerate(links):
-                    r = link.receive(report=False)
-                    sl = self._slices[k]
-                    if self._dict is not None:
-                        self._dict.put(sl, r)
-                    else:
-                        obs[sl] = r.obs
-                    rew[sl] = r.reward
-                    np.not_equal(r.terminated, 0, out=term[sl])
-                    np.not_equal(r.truncated, 0, out=trunc[sl])
-                obs = obs.copy() if self._dict is None else self._dict.copy()
-                rew, term, trunc = rew.copy(), term.copy(), trunc.copy()
+                self._send_steps(acts, autoreset)
+                obs, rew, term, trunc = self._gather_steps()
                 self._report_engine_errors()
         except BaseException as e:
             if isinstance(e, P.GodotScriptError):
                 self._blocked = _CALL_RESET  # the step's results are lost
             self._after_failure(e)
             raise
+        return obs, rew, term, trunc, self._step_infos(term, trunc)
+
+    def step_async(self, actions: Any) -> None:
+        """Check ``actions`` and send them to every engine; returns at once. `step_wait` collects
+        the results (the engines step meanwhile); nothing else may be called in between."""
+        if self._blocked is not None:
+            raise RuntimeError(self._blocked)
+        acts = self._check_actions(actions)
+        if self.autoreset_mode == AutoresetMode.DISABLED and self._finished.any():
+            raise RuntimeError("autoreset is disabled: reset the finished agents with "
+                               "reset(options={'reset_mask': ...}) before stepping them")
+        try:
+            self._send_steps(acts, self._engine_autoreset)
+        except BaseException as e:  # some engines may hold the command, others not: unusable
+            self._blocked = (f"the vector environment is closed because step_async failed ({type(e).__name__}); "
+                             "create a new GodotVectorEnv")
+            self._close_links()
+            raise
+        self._blocked = _AWAITING
+
+    def step_wait(self):
+        """Wait for the step `step_async` sent; returns what `step` returns."""
+        if self._blocked is not _AWAITING:
+            closed = self._blocked is not None and self._blocked.startswith("the vector environment is closed")
+            raise RuntimeError(self._blocked if closed else "step_wait() without a step_async() before it")
+        self._blocked = None
+        try:
+            obs, rew, term, trunc = self._gather_steps()
+            self._report_engine_errors()
+        except BaseException as e:
+            if isinstance(e, P.GodotScriptError):
+                self._blocked = _CALL_RESET  # the step's results are lost
+            self._after_failure(e)
+            raise
+        return obs, rew, term, trunc, self._step_infos(term, trunc)
+
+    def _send_steps(self, acts: np.ndarray, autoreset: int) -> None:
+        w = self._width
+        for k, link in enumerate(self.links):
+            sl = self._slices[k]
+            link.send_step(acts[sl.start * w:sl.stop * w], autoreset)
+
+    def _gather_steps(self):
+        """Receive every engine's answer to the step sent; copies of (obs, rew, term, trunc)."""
+        obs, rew, term, trunc = self._obs, self._rew, self._term, self._trunc
+        for k, link in enumerate(self.links):
+            r = link.receive(report=False)
+            sl = self._slices[k]
+            if self._dict is not None:
+                self._dict.put(sl, r)
+            else:
+                obs[sl] = r.obs
+            rew[sl] = r.reward
+            np.not_equal(r.terminated, 0, out=term[sl])
+            np.not_equal(r.truncated, 0, out=trunc[sl])
+        obs = obs.copy() if self._dict is None else self._dict.copy()
+        return obs, rew.copy(), term.copy(), trunc.copy()
+
+    def _step_infos(self, term: np.ndarray, trunc: np.ndarray) -> dict[str, Any]:
         infos: dict[str, Any] = {}
+        mode = self.autoreset_mode
         if mode == AutoresetMode.SAME_STEP:
             done = term | trunc
             if done.any():
                 final = np.full(self.num_envs, None, dtype=object)
-                for k, link in enumerate(links):
+                for k, link in enumerate(self.links):
                     sl = self._slices[k]
                     for i in np.flatnonzero(done[sl]):
                         final[sl.start + i] = (link.results.final_obs[i].copy() if self._dict is None
@@ -171,7 +219,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 infos = {"final_obs": final, "_final_obs": done.copy(), "final_info": {}, "_final_info": done}
         elif mode == AutoresetMode.DISABLED:
             self._finished |= term | trunc
-        return obs, rew, term, trunc, infos
+        return infos
 
     def _engine_seeds(self, seed: Any) -> list[int | None]:
         if seed is None:
