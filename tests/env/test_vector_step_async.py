@@ -18,10 +18,12 @@ from godot_aigym.shm import EngineDiedError
 ZEROS = np.zeros((4, 2), np.float32)
 
 
-@pytest.fixture(scope="module")
-def pair(demo):
-    """Two identical cart-pole vector envs (2 engines x 8 agents): one stepped, one split-stepped."""
-    envs = [GodotVectorEnv(demo, CARTPOLE, n_agents=8, n_engines=2, seed=5,
+@pytest.fixture(scope="module", params=[1, 2], ids=["1-engine", "2-engines"])
+def pair(demo, request):
+    """Two identical cart-pole vector envs (16 agents on 1 or 2 engines: both code paths), one
+    stepped, one split-stepped."""
+    n = request.param
+    envs = [GodotVectorEnv(demo, CARTPOLE, n_agents=16 // n, n_engines=n, seed=5,
                            autoreset_mode=AutoresetMode.SAME_STEP) for _ in range(2)]
     yield envs
     for env in envs:
@@ -95,13 +97,14 @@ def test_an_engine_death_in_step_wait_closes_the_env(demo, no_leaks):
     env.close()
 
 
-def test_a_hung_engine_times_out_in_step_wait(demo, no_leaks):
-    env = GodotVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=2, step_timeout=0.5)
+@pytest.mark.parametrize("n_engines", [1, 2])
+def test_a_hung_engine_times_out_in_step_wait(demo, no_leaks, n_engines):
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=n_engines, step_timeout=0.5)
     env.reset(seed=0)
     procs = env.engines
     os.kill(procs[0].pid, signal.SIGSTOP)  # alive, never answers
     try:
-        env.step_async(ZEROS)  # sending does not wait
+        env.step_async(np.zeros((env.num_envs, 2), np.float32))  # sending does not wait
         with pytest.raises(EngineTimeoutError, match="did not answer within 0.5 s"):
             env.step_wait()
         assert not any(p.alive() for p in procs)

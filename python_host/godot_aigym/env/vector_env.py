@@ -173,8 +173,14 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             raise RuntimeError(self._blocked if closed else "step_wait() without a step_async() before it")
         self._blocked = None
         try:
-            obs, rew, term, trunc = self._gather_steps()
-            self._report_engine_errors()
+            if len(self.links) == 1:  # as in step(): views copied straight out
+                r = self.links[0].receive()  # raises or warns about engine errors itself
+                obs = r.obs.copy() if self._dict is None else batch_observation(r)
+                rew = r.reward.astype(np.float64)
+                term, trunc = r.terminated != 0, r.truncated != 0
+            else:
+                obs, rew, term, trunc = self._gather_steps()
+                self._report_engine_errors()
         except BaseException as e:
             if isinstance(e, P.GodotScriptError):
                 self._blocked = _CALL_RESET  # the step's results are lost
