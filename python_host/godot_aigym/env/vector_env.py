@@ -133,18 +133,14 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         links = self.links
         try:
             if len(links) == 1:  # the common case: no gathering, views copied straight out
-                r = links[0].step(acts, autoreset)  # raises or warns about engine errors itself
-                obs = r.obs.copy() if self._dict is None else batch_observation(r)
-                rew = r.reward.astype(np.float64)
-                term, trunc = r.terminated != 0, r.truncated != 0
+                # (the engine's step raises or warns about engine errors itself)
+                obs, rew, term, trunc = self._one_engine_results(links[0].step(acts, autoreset))
             else:
                 self._send_steps(acts, autoreset)
                 obs, rew, term, trunc = self._gather_steps()
                 self._report_engine_errors()
         except BaseException as e:
-            if isinstance(e, P.GodotScriptError):
-                self._blocked = _CALL_RESET  # the step's results are lost
-            self._after_failure(e)
+            self._step_failed(e)
             raise
         return obs, rew, term, trunc, self._step_infos(term, trunc)
 
@@ -173,20 +169,25 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             raise RuntimeError(self._blocked if closed else "step_wait() without a step_async() before it")
         self._blocked = None
         try:
-            if len(self.links) == 1:  # as in step(): views copied straight out
-                r = self.links[0].receive()  # raises or warns about engine errors itself
-                obs = r.obs.copy() if self._dict is None else batch_observation(r)
-                rew = r.reward.astype(np.float64)
-                term, trunc = r.terminated != 0, r.truncated != 0
+            if len(self.links) == 1:  # as in step()
+                obs, rew, term, trunc = self._one_engine_results(self.links[0].receive())
             else:
                 obs, rew, term, trunc = self._gather_steps()
                 self._report_engine_errors()
         except BaseException as e:
-            if isinstance(e, P.GodotScriptError):
-                self._blocked = _CALL_RESET  # the step's results are lost
-            self._after_failure(e)
+            self._step_failed(e)
             raise
         return obs, rew, term, trunc, self._step_infos(term, trunc)
+
+    def _one_engine_results(self, r):
+        """(obs, rew, term, trunc) copied out of the one engine's result views."""
+        obs = r.obs.copy() if self._dict is None else batch_observation(r)
+        return obs, r.reward.astype(np.float64), r.terminated != 0, r.truncated != 0
+
+    def _step_failed(self, e: BaseException) -> None:
+        if isinstance(e, P.GodotScriptError):
+            self._blocked = _CALL_RESET  # the step's results are lost
+        self._after_failure(e)
 
     def _send_steps(self, acts: np.ndarray, autoreset: int) -> None:
         w = self._width
