@@ -6,36 +6,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 
 import ray
 
-from godot_aigym.rllib.local_ray import LOOPBACK, loopback_only
+from godot_aigym.rllib.local_ray import LOOPBACK, loopback_only, private_session
 
-from rllib_testutil import non_loopback_sockets, ray_processes, wait_all_gone
+from rllib_testutil import non_loopback_sockets, ray_processes
 
 
 @contextlib.contextmanager
 def private_ray_dir():
-    """A fresh /tmp/rk* folder as Ray's temp dir (also RAY_TMPDIR: Ray writes its
-    `ray_current_cluster` file there); on exit: no process of it alive, folder removed."""
+    """`local_ray.private_session` (a fresh /tmp/rk* folder as Ray's temp dir, also RAY_TMPDIR),
+    checked on exit: no process of it alive, folder removed."""
     loopback_only()
-    folder = tempfile.mkdtemp(prefix="rk", dir="/tmp")
-    os.mkdir(os.path.join(folder, "ray"))  # RAY_TMPDIR/ray: where Ray keeps its address file
-    before = os.environ.get("RAY_TMPDIR")
-    os.environ["RAY_TMPDIR"] = folder
-    try:
+    with private_session() as folder:
         yield folder
-    finally:
-        if before is None:
-            os.environ.pop("RAY_TMPDIR", None)
-        else:
-            os.environ["RAY_TMPDIR"] = before
-        left = wait_all_gone(ray_processes(folder))
-        shutil.rmtree(folder, ignore_errors=True)
-        assert not left, f"Ray processes left behind: {left}"
-        assert not os.path.exists(folder)
+    left = ray_processes(folder)
+    assert not left, f"Ray processes left behind: {left}"
+    assert not os.path.exists(folder)
 
 
 def assert_loopback_only(folder: str) -> None:

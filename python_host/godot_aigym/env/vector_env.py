@@ -122,13 +122,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         return (self._obs.copy() if self._dict is None else self._dict.copy()), {}
 
     def step(self, actions: Any):
-        if self._blocked is not None:
-            raise RuntimeError(self._blocked)
-        acts = self._check_actions(actions)
-        mode = self.autoreset_mode
-        if mode == AutoresetMode.DISABLED and self._finished.any():
-            raise RuntimeError("autoreset is disabled: reset the finished agents with "
-                               "reset(options={'reset_mask': ...}) before stepping them")
+        acts = self._steppable_actions(actions)
         autoreset = self._engine_autoreset
         links = self.links
         try:
@@ -147,12 +141,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
     def step_async(self, actions: Any) -> None:
         """Check ``actions`` and send them to every engine; returns at once. `step_wait` collects
         the results (the engines step meanwhile); nothing else may be called in between."""
-        if self._blocked is not None:
-            raise RuntimeError(self._blocked)
-        acts = self._check_actions(actions)
-        if self.autoreset_mode == AutoresetMode.DISABLED and self._finished.any():
-            raise RuntimeError("autoreset is disabled: reset the finished agents with "
-                               "reset(options={'reset_mask': ...}) before stepping them")
+        acts = self._steppable_actions(actions)
         try:
             self._send_steps(acts, self._engine_autoreset)
         except BaseException as e:  # some engines may hold the command, others not: unusable
@@ -178,6 +167,17 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             self._step_failed(e)
             raise
         return obs, rew, term, trunc, self._step_infos(term, trunc)
+
+    def _steppable_actions(self, actions: Any) -> np.ndarray:
+        """The checked actions, if the env may step now (not blocked, no finished agent waiting
+        for a reset with autoreset disabled)."""
+        if self._blocked is not None:
+            raise RuntimeError(self._blocked)
+        acts = self._check_actions(actions)
+        if self.autoreset_mode == AutoresetMode.DISABLED and self._finished.any():
+            raise RuntimeError("autoreset is disabled: reset the finished agents with "
+                               "reset(options={'reset_mask': ...}) before stepping them")
+        return acts
 
     def _one_engine_results(self, r):
         """(obs, rew, term, trunc) copied out of the one engine's result views."""
