@@ -59,11 +59,12 @@ def test_vector_env_batches_discrete_parts_and_autoresets_them(test_project):
 def test_sb3_multi_input_policy_learns_from_discrete_parts(test_project):
     from stable_baselines3 import PPO
 
-    from godot_aigym.env.sb3 import GodotVecEnv
+    from godot_aigym.env.sb3 import GodotVecEnv, folderless_logger
 
     venv = GodotVecEnv(test_project, SCENE, n_agents=8, seed=0)
     try:
         model = PPO("MultiInputPolicy", venv, n_steps=32, batch_size=64, n_epochs=4, learning_rate=3e-3, seed=0)
+        model.set_logger(folderless_logger())  # no /tmp/SB3-<date> folder
         model.learn(8 * 32 * 6)  # 6 updates: 80 of 80 targets hit with PPO seeds 0, 1 and 2 (chance: 20)
         obs = venv.reset()
         hits = 0

@@ -16,7 +16,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env  # n
 from stable_baselines3.common.vec_env import VecMonitor  # noqa: E402
 
 from godot_aigym.env import GodotEnv  # noqa: E402
-from godot_aigym.env.sb3 import GodotVecEnv  # noqa: E402
+from godot_aigym.env.sb3 import GodotVecEnv, folderless_logger  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +32,7 @@ def test_sb3_check_env_and_ppo_on_godot_env(demo, no_leaks):
     try:
         sb3_check_env(env, warn=True)
         model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, n_epochs=1, seed=0, device="cpu")
+        model.set_logger(folderless_logger())  # no /tmp/SB3-<date> folder
         model.learn(512)
         action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
         assert env.action_space.contains(int(action))
@@ -44,6 +45,7 @@ def test_ppo_on_vec_env_many_agents(demo, no_leaks):
     try:
         assert venv.num_envs == 16
         model = PPO("MlpPolicy", venv, n_steps=64, batch_size=256, n_epochs=2, seed=0, device="cpu")
+        model.set_logger(folderless_logger())  # no /tmp/SB3-<date> folder
         model.learn(2048)  # two rollouts of 16 x 64 steps with an update between
         assert model.num_timesteps >= 2048
         assert len(model.ep_info_buffer) > 16  # episodes ended and were reset inside the engines
@@ -72,6 +74,7 @@ def test_vec_env_terminal_observation(demo, shared_env):
 def test_sac_on_box_actions(demo, shared_env):
     venv = shared_env(GodotVecEnv, demo, TRIVIAL, n_agents=2, seed=0)
     model = SAC("MlpPolicy", venv, learning_starts=64, batch_size=32, seed=0, device="cpu")
+    model.set_logger(folderless_logger())  # no /tmp/SB3-<date> folder
     model.learn(200)  # SB3 seeds and resets the environment itself; ~70 updates after learning_starts
     assert model.num_timesteps >= 200 and model.replay_buffer.size() > 64
 
@@ -80,6 +83,7 @@ def test_ppo_with_a_multi_discrete_action_space(demo, no_leaks):
     venv = GodotVecEnv(demo, DIALS, n_agents=8, seed=2)
     try:
         model = PPO("MlpPolicy", venv, n_steps=64, batch_size=128, n_epochs=1, seed=0, device="cpu")
+        model.set_logger(folderless_logger())  # no /tmp/SB3-<date> folder
         model.learn(1024)
         obs = venv.reset()
         actions, _ = model.predict(obs, deterministic=True)

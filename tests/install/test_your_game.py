@@ -78,13 +78,14 @@ import numpy as np, torch
 from stable_baselines3 import PPO
 import godot_aigym
 from godot_aigym import GodotEnv, export_policy, locations
-from godot_aigym.env.sb3 import GodotVecEnv
+from godot_aigym.env.sb3 import GodotVecEnv, folderless_logger
 
 project, scene, policy_out = sys.argv[1:4]
 print("PACKAGE", json.dumps({"file": godot_aigym.__file__, "layout": locations.layout().kind}), flush=True)
 torch.set_num_threads(1)
 venv = GodotVecEnv(project, scene, n_agents=16, seed=0)
 model = PPO("MlpPolicy", venv, n_steps=64, batch_size=256, n_epochs=10, learning_rate=3e-3, seed=0, device="cpu")
+model.set_logger(folderless_logger())
 model.learn(total_timesteps=6144)
 venv.close()
 

@@ -73,7 +73,7 @@ def test_sixteen_camera_agents_train_with_sb3_multi_input_policy(display):
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecTransposeImage
 
-    from godot_aigym.env.sb3 import GodotVecEnv
+    from godot_aigym.env.sb3 import GodotVecEnv, folderless_logger
 
     venv = GodotVecEnv(scene=REACH_STATE, n_agents=16, seed=0, rendering=True, max_episode_steps=5)
     try:
@@ -82,6 +82,7 @@ def test_sixteen_camera_agents_train_with_sb3_multi_input_policy(display):
         for i in range(16):  # each agent sees its own floor and tile
             _check_frame(obs["camera"][i], obs["state"][i])
         model = PPO("MultiInputPolicy", VecTransposeImage(venv), n_steps=8, batch_size=64, n_epochs=1, seed=0)
+        model.set_logger(folderless_logger())  # no /tmp/SB3-<date> folder
         model.learn(16 * 8 * 2)
         # episodes of 5 steps ended in SAME_STEP autoresets: terminal observations are Dicts
         venv.reset()

@@ -136,7 +136,7 @@ def train(args: argparse.Namespace):
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import VecExtractDictObs, VecMonitor
 
-    from ..env.sb3 import GodotVecEnv
+    from ..env.sb3 import GodotVecEnv, folderless_logger
 
     curve: list[tuple[int, float]] = []
     deadline = time.monotonic() + args.time_budget
@@ -161,6 +161,7 @@ def train(args: argparse.Namespace):
         env = VecMonitor(VecExtractDictObs(venv, "camera"))
         model = PPO("CnnPolicy", env, n_steps=64, batch_size=256, n_epochs=4, learning_rate=3e-4, gamma=0.95,
                     ent_coef=0.01, seed=args.seed, verbose=0, device="cpu")
+        model.set_logger(folderless_logger())  # SB3's default logger leaves a /tmp/SB3-<date> folder
         model.learn(args.max_steps, callback=Progress())
     finally:
         venv.close()

@@ -19,7 +19,7 @@ def _train(args, console: Console, story: Story, project: Path, godot):
     from stable_baselines3.common.vec_env import VecMonitor
 
     from ..env import GodotVectorEnv
-    from ..env.sb3 import GodotVecEnv
+    from ..env.sb3 import GodotVecEnv, folderless_logger
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a small MLP: one thread is fastest, and the engine keeps the other core
@@ -33,6 +33,7 @@ def _train(args, console: Console, story: Story, project: Path, godot):
         budget = args.max_steps
         model = PPO("MlpPolicy", venv, learning_rate=lambda p: p * LEARNING_RATE, clip_range=lambda p: p * CLIP_RANGE,
                     seed=args.seed, device="cpu", verbose=0, **PPO_PARAMS)
+        model.set_logger(folderless_logger())  # SB3's default logger leaves a /tmp/SB3-<date> folder per learn()
         console.print(f"[green]✓[/] {args.agents * args.engines} cart-poles ready in "
                       f"{_fmt_s(time.perf_counter() - t_start)}; training PPO ({model.policy.__class__.__name__}, "
                       f"{sum(p.numel() for p in model.policy.parameters()):,} parameters)")

@@ -5,7 +5,9 @@ SB3 algorithms train on it unchanged:
     from stable_baselines3 import PPO
     from godot_aigym.env.sb3 import GodotVecEnv
     venv = GodotVecEnv(scene="res://envs/cartpole/cartpole.tscn", n_agents=16)
-    PPO("MlpPolicy", venv).learn(100_000)
+    model = PPO("MlpPolicy", venv)
+    model.set_logger(folderless_logger())  # else SB3 leaves an empty /tmp/SB3-<date> folder
+    model.learn(100_000)
 
 SB3's VecEnv resets finished environments in the same step and hands the last observation
 over in ``infos[i]["terminal_observation"]`` (``"TimeLimit.truncated"`` marks truncations):
@@ -85,3 +87,15 @@ class GodotVecEnv(VecEnv):
         if isinstance(indices, int):
             return [indices]
         return list(indices)
+
+
+def folderless_logger():
+    """An SB3 logger that keeps the recorded values in memory and writes no file or folder.
+
+    Without one, every ``learn()`` calls SB3's ``configure()``, which makes an empty
+    ``SB3-<date>`` folder in the temporary directory that nothing removes. Use it as
+    ``model.set_logger(folderless_logger())`` before ``learn()``.
+    """
+    from stable_baselines3.common.logger import Logger
+
+    return Logger(folder=None, output_formats=[])
