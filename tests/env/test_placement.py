@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 
+import numpy as np
 import pytest
 from env_testutil import DEMO, TRIVIAL
 from fake_engine import FakeEngine
@@ -125,3 +126,53 @@ def test_a_vector_env_checks_every_engines_cpus_before_starting_any(no_leaks):
     with pytest.raises(InvalidCpusError, match=r"CPU 99999 does not exist"):
         GodotVectorEnv(DEMO, TRIVIAL, n_agents=1, n_engines=2, launcher=launcher, cpus=[[usable[0]], [99999]])
     assert launcher.launched == []  # engine 0 was never started
+
+
+def on_cpus(cpus: set[int], fn):
+    """Run fn in a thread whose affinity is ``cpus`` (the process's own mask is left alone)."""
+    out: dict = {}
+
+    def run():
+        try:
+            os.sched_setaffinity(0, cpus)
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_one_waiter_too_many_the_engine_on_the_hosts_cpu_and_the_host_block():
+    two = set(sorted(os.sched_getaffinity(0))[:2])
+    if len(two) < 2:  # one usable CPU: nobody spins, whatever the engine's CPU
+        assert spin_budgets(1, True, cpus=two) == (0, 0)
+        return
+    low, high = sorted(two)
+    budgets = on_cpus(two, lambda: [spin_budgets(2, True, cpus={c}) for c in (high, low)])
+    assert budgets == [(PINNED_SPIN_US, PINNED_SPIN_US), (0.0, 0)]  # engine 0 alone spins; engine 1 shares
+    assert on_cpus(two, lambda: spin_budgets(1, True, cpus={low})) == (PINNED_SPIN_US, PINNED_SPIN_US)  # a CPU each
+    assert on_cpus(two, lambda: spin_budgets(2, True, 30.0, 40, cpus={low})) == (30.0, 40)  # the user's budget wins
+
+
+def test_the_vector_env_posts_the_engine_on_the_hosts_cpu_last_and_waits_for_it_first(no_leaks):
+    two = set(sorted(os.sched_getaffinity(0))[:2])
+    launcher = RecordingLauncher()
+    env = on_cpus(two, lambda: GodotVectorEnv(DEMO, TRIVIAL, n_agents=2, n_engines=2, launcher=launcher))
+    try:
+        if len(two) < 2:
+            assert [spin_arg(a) for a in launcher.launched] == [0, 0]
+            return
+        assert [link.cpus for link in env.links] == [{max(two)}, {min(two)}]  # "auto": the host's CPU last
+        assert [spin_arg(a) for a in launcher.launched] == [PINNED_SPIN_US, 0]
+        assert [link._sem_obs.spin_us for link in env.links] == [PINNED_SPIN_US, 0.0]
+        assert (env._send_order, env._wait_order) == ([0, 1], [1, 0])
+        env.reset(seed=0)
+        obs, *_ = env.step(np.full((4, 2), 0.5, np.float32))
+        assert obs[:, 0].tolist() == [0.5] * 4  # every engine's answer lands in its own rows
+    finally:
+        env.close()

@@ -58,6 +58,19 @@ def open_links(opts: EnvOptions, n_agents: int, n_engines: int, log_dir: str | o
     return links
 
 
+def wait_order(links: list[EngineLink]) -> list[int]:
+    """The order to collect the engines' answers in: first those the host waits for without
+    spinning (the engine sharing the host's CPU, placement.spin_budgets): the host blocks, so
+    that engine gets the CPU at once, and the others' answers are usually there when it is done."""
+    return sorted(range(len(links)), key=lambda k: links[k].spin_us != 0)
+
+
+def send_order(links: list[EngineLink]) -> list[int]:
+    """The order to send commands in: the reverse of `wait_order`, so the engine that shares the
+    host's CPU (woken on it, it may take the CPU at once) is posted last."""
+    return wait_order(links)[::-1]
+
+
 def close_links(links: list[EngineLink]) -> None:
     """Ask every engine to quit first, then reap them: they quit in parallel."""
     for link in links:

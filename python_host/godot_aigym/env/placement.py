@@ -15,31 +15,41 @@ _running: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, engine_spin_us: int | None = None,
-                 usable: int | None = None) -> tuple[float | None, int | None]:
-    """(host spin_us, engine --spin-us) for one env of ``n_engines`` engines and one host thread.
+                 usable: int | None = None, cpus: set[int] | None = None) -> tuple[float | None, int | None]:
+    """(host spin_us, engine --spin-us) for one engine (on ``cpus``) of an env of ``n_engines``
+    engines and one host thread.
 
     Every waiter that spins keeps a CPU busy, so spinning only pays while it does not take the
-    CPU of the peer that must answer. With ``n_engines + 1`` spinners (the host and its
-    engines) and ``usable`` CPUs (``os.sched_getaffinity``: the CPUs we may actually run on,
-    not the machine's count):
+    CPU of the peer that must answer. With ``n_engines + 1`` waiters (the host and its engines)
+    and ``usable`` CPUs (``os.sched_getaffinity``: the CPUs we may actually run on, not the
+    machine's count):
       * one CPU: nobody spins (0, 0) -- the peer can only answer once we give the CPU up;
-      * more spinners than CPUs (2 engines on 2 CPUs): the same as below. Blocking the engines
-        at once (engine 0) won on a loaded machine but lost on a quiet one, which is what the
-        bench measures: 2 engines x 16 agents vs 1 x 16 on 2 quiet vCPUs, trivial env 0.81x
-        spinning 1 ms vs 0.64x with engines blocking, cart-pole 1.79x vs 1.27x
-        (bench/bench_env.py --compare-spin, 2026-11-30);
-      * otherwise, an engine pinned to a CPU: PINNED_SPIN_US on both sides (a blocking
-        wake-up across CPUs costs ~55 us, more than a whole physics step);
-      * otherwise None: the module defaults (host AIGYM_SPIN_US, engine 50 us).
-    The host's budget, where it keeps one, is PINNED_SPIN_US when the engines are pinned.
+      * a CPU for everyone (``n_engines < usable``), engine pinned: PINNED_SPIN_US on both
+        sides (a blocking wake-up across CPUs costs ~55 us, more than a whole physics step);
+      * one waiter too many (``n_engines == usable``, engines pinned one per CPU by "auto",
+        the host's CPU last): the engine on the host's CPU (`host_cpu`) and the host, waiting
+        for it, both block at once (0, 0) -- they hand that CPU to each other with same-CPU
+        wake-ups, which are cheap -- while every other engine has its CPU to itself and
+        spins with the host (PINNED_SPIN_US). The vector env sends to the spinning engines
+        first and waits for the blocking one first (`engine_links.send_order/wait_order`);
+      * more engines than CPUs: as with a CPU for everyone (not measured otherwise);
+      * unpinned: None, the module defaults (host AIGYM_SPIN_US, engine 50 us).
     Values the user passed (``spin_us`` / ``engine_spin_us`` not None) are kept as they are.
     """
-    usable = len(os.sched_getaffinity(0)) if usable is None else usable
+    allowed = os.sched_getaffinity(0)
+    usable = len(allowed) if usable is None else usable
     host: float | None = float(PINNED_SPIN_US) if pinned else None
     engine: int | None = PINNED_SPIN_US if pinned else None
     if usable < 2:
         host, engine = 0.0, 0
+    elif pinned and n_engines == usable and cpus is not None and set(cpus) == {host_cpu(allowed)}:
+        host, engine = 0.0, 0
     return (host if spin_us is None else spin_us, engine if engine_spin_us is None else engine_spin_us)
+
+
+def host_cpu(allowed: set[int] | None = None) -> int:
+    """The CPU the host is expected to run on: the one "auto" gives an engine last (the lowest)."""
+    return min(os.sched_getaffinity(0) if allowed is None else allowed)
 
 
 def register(engine: Any) -> None:

@@ -24,7 +24,7 @@ from gymnasium.vector.utils import batch_space
 
 from . import protocol as P
 from .actions import ActionChecker
-from .engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int
+from .engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int, send_order, wait_order
 from .link import EngineLink
 from .observations import DictBatch, agent_final_observation, batch_observation
 from .options import EnvOptions
@@ -87,6 +87,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._trunc = np.zeros(n, np.bool_)
         self._finished = np.zeros(n, np.bool_)  # DISABLED autoreset: agents waiting for a reset_mask
         self._slices = [slice(k * n_agents, (k + 1) * n_agents) for k in range(n_engines)]
+        self._send_order, self._wait_order = send_order(self.links), wait_order(self.links)  # the spin policy's
         self._blocked = _CALL_RESET
 
     # -- gymnasium API --------------------------------------------------------------------------
@@ -190,16 +191,16 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._after_failure(e)
 
     def _send_steps(self, acts: np.ndarray, autoreset: int) -> None:
-        w = self._width
-        for k, link in enumerate(self.links):
+        w, links = self._width, self.links
+        for k in self._send_order:
             sl = self._slices[k]
-            link.send_step(acts[sl.start * w:sl.stop * w], autoreset)
+            links[k].send_step(acts[sl.start * w:sl.stop * w], autoreset)
 
     def _gather_steps(self):
         """Receive every engine's answer to the step sent; copies of (obs, rew, term, trunc)."""
-        obs, rew, term, trunc = self._obs, self._rew, self._term, self._trunc
-        for k, link in enumerate(self.links):
-            r = link.receive(report=False)
+        obs, rew, term, trunc, links = self._obs, self._rew, self._term, self._trunc, self.links
+        for k in self._wait_order:
+            r = links[k].receive(report=False)
             sl = self._slices[k]
             if self._dict is not None:
                 self._dict.put(sl, r)
