@@ -170,6 +170,19 @@ def test_handle_errors_and_stale_leftovers(handle):
     assert not os.path.exists(f"/dev/shm/{handle}")
 
 
+def test_a_killed_hosts_fixed_name_chunk_is_swept_by_the_next_host(handle):
+    """The original's handles carry no `aigym_` prefix: the sweep recognises chunks by their
+    magic, so the next host's first chunk removes a killed driver's `environment` chunk even
+    when nobody asks for that handle again."""
+    code = ("import os, sys; from godot_aigym.compat import SharedMemoryTensor;"
+            "m = SharedMemoryTensor(sys.argv[1]); os.kill(os.getpid(), 9)")
+    subprocess.run([sys.executable, "-c", code, handle], check=False)
+    assert os.path.exists(f"/dev/shm/{handle}")
+    subprocess.run([sys.executable, "-c", "from godot_aigym.shm import SharedMemory; SharedMemory(size=1 << 16).close()"],
+                   check=True)
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
 def test_engine_dying_before_it_attached_ends_wait(chunk):
     """An original driver launches the game itself; if it exits before attaching, wait()
     raises EngineDiedError instead of blocking forever."""

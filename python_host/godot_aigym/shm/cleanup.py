@@ -107,9 +107,11 @@ atexit.register(unlink_all_owned)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def sweep_stale_chunks(prefix: str = HANDLE_PREFIX, dry_run: bool = False) -> list[str]:
+def sweep_stale_chunks(prefix: str = "", dry_run: bool = False) -> list[str]:
     """Remove chunks in /dev/shm named ``prefix*`` whose creator process is gone.
 
+    The default looks at every name: a chunk is recognised by its magic, not its name (the
+    compatibility API creates chunks under the original's fixed names, e.g. ``environment``).
     Only regular files owned by this user, with the godot-aigym magic, whose recorded host
     pid (and start time, guarding against pid reuse) is dead are removed; so are temporary
     creation files (``TEMP_PREFIX``) whose creator, named in the file name, is dead. Returns
