@@ -73,7 +73,8 @@ typedef struct aigym_shm_header {
     uint64_t host_start_time; /*  64 host start time (clock ticks since boot), 0=?    */
     uint32_t shutdown;        /*  72 atomic; host stores 1 to ask the engine to quit  */
     uint32_t reserved0;       /*  76 zero                                             */
-    uint8_t reserved[48];     /*  80 zero, up to 128                                  */
+    uint64_t engine_start_time; /* 80 atomic; engine_pid's start time, 0 = unknown    */
+    uint8_t reserved[40];     /*  88 zero, up to 128                                  */
 } aigym_shm_header;
 
 /* Semaphore (16 bytes at the start of a 64-byte semaphore slot). Every field is checked
@@ -112,7 +113,8 @@ AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, engine_pid) == 60, "engine_pid at
 AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, host_start_time) == 64, "host_start_time at 64");
 AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, shutdown) == 72, "shutdown at 72");
 AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, reserved0) == 76, "reserved0 at 76");
-AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, reserved) == 80, "reserved at 80");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, engine_start_time) == 80, "engine_start_time at 80");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, reserved) == 88, "reserved at 88");
 
 AIGYM_STATIC_ASSERT(sizeof(aigym_shm_entry) == AIGYM_SHM_ENTRY_SIZE, "entry is 128 bytes");
 AIGYM_STATIC_ASSERT(offsetof(aigym_shm_entry, name) == 0, "name at 0");
@@ -277,6 +279,14 @@ static inline int32_t aigym_shm_load_engine_pid(const aigym_shm_header *h) {
 }
 static inline void aigym_shm_store_engine_pid(aigym_shm_header *h, int32_t pid) {
     __atomic_store_n(&h->engine_pid, pid, __ATOMIC_RELEASE);
+}
+/* The start time of the claiming engine (a reused pid is told apart by it); 0 = unknown or a
+ * claim in progress. Written after the engine_pid CAS, zeroed before a stale claim is moved. */
+static inline uint64_t aigym_shm_load_engine_start(const aigym_shm_header *h) {
+    return __atomic_load_n(&h->engine_start_time, __ATOMIC_ACQUIRE);
+}
+static inline void aigym_shm_store_engine_start(aigym_shm_header *h, uint64_t start) {
+    __atomic_store_n(&h->engine_start_time, start, __ATOMIC_RELEASE);
 }
 /* Claim the chunk for engine `pid`: one compare-and-swap from `expected` (0 = unclaimed, or
  * the dead holder being taken over) to `pid`. Returns 1 on success; else 0 and *holder

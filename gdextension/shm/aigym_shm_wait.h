@@ -24,6 +24,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -152,19 +154,57 @@ static inline int aigym_pid_alive(int32_t pid) {
     return !(p[2] == 'Z' || p[2] == 'X');
 }
 
+/* Start time of process `pid` in clock ticks since boot (/proc/<pid>/stat field 22), 0 if
+ * unknown; as liveness.start_time in Python. */
+static inline uint64_t aigym_pid_start_time(int32_t pid) {
+    char path[64], buf[1024];
+    const char *p;
+    ssize_t n;
+    int fd, field;
+    if (pid <= 0) return 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* the command name may contain spaces and parentheses */
+    if (p == NULL) return 0;
+    for (field = 2; field < 22 && p != NULL; ++field) p = strchr(p + 1, ' ');
+    return p == NULL ? 0 : strtoull(p + 1, NULL, 10);
+}
+
 /* ---- claiming the chunk as its one engine ----------------------------------------- */
 
-/* Claim an attached chunk for engine `pid` (compare-and-swap on the header's engine_pid).
- * OK if it was unclaimed, already ours, or held by a dead engine (a stale claim is taken
- * over); CLAIMED with m->holder_pid if another live process holds it. */
+/* Claim an attached chunk for engine `pid` (compare-and-swap on the header's engine_pid,
+ * then its start time). OK if it was unclaimed, already ours, or held by a dead engine: gone,
+ * a zombie, or a pid now used by another process (its start time differs from the claim's);
+ * such a stale claim is taken over. CLAIMED with m->holder_pid if a live engine holds it, or
+ * the claim's start time is not known yet (0: written just after the pid, so an engine
+ * claiming right now is never taken over). */
 static inline aigym_shm_status aigym_shm_claim(aigym_shm_mapping *m, int32_t pid) {
     aigym_shm_header *h = (aigym_shm_header *)m->base;
+    uint64_t mine = aigym_pid_start_time(pid);
     int32_t holder = 0;
     int tries;
     for (tries = 0; tries < 16; ++tries) {
-        if (aigym_shm_cas_engine_pid(h, 0, pid, &holder) || holder == pid) return AIGYM_SHM_OK;
-        if (holder > 0 && aigym_pid_alive(holder)) break;
-        if (aigym_shm_cas_engine_pid(h, holder, pid, &holder)) return AIGYM_SHM_OK; /* dead holder */
+        if (aigym_shm_cas_engine_pid(h, 0, pid, &holder)) {
+            aigym_shm_store_engine_start(h, mine);
+            return AIGYM_SHM_OK;
+        }
+        if (holder == pid) return AIGYM_SHM_OK;
+        if (holder > 0 && aigym_pid_alive(holder)) {
+            uint64_t claimed = aigym_shm_load_engine_start(h), now = aigym_pid_start_time(holder);
+            if (claimed == 0 || now == 0 || claimed == now) break; /* a live engine */
+        }
+        /* stale: zero the start time first, so that nobody takes our claim for stale while
+         * it still carries the dead engine's start time */
+        aigym_shm_store_engine_start(h, 0);
+        if (aigym_shm_cas_engine_pid(h, holder, pid, &holder)) {
+            aigym_shm_store_engine_start(h, mine);
+            return AIGYM_SHM_OK;
+        }
     }
     m->holder_pid = holder;
     return AIGYM_SHM_ERR_CLAIMED;

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
 from shm_testutil import child_env, read_json_line, spawn_python, unique_handle
 
+from godot_aigym.liveness import start_time
 from godot_aigym.shm import ChunkClaimed, ChunkNotPrivate, SharedMemory, SharedMemoryError, layout as L
 
 OTHER_UID = 54321  # no passwd entry needed: the kernel only knows numbers
@@ -59,6 +61,48 @@ def test_c_claim_agrees(cc, mem):
     out = json.loads(subprocess.run([str(cc("chunk_peer")), "claim", mem.handle], capture_output=True, text=True,
                                     env=child_env(), check=True).stdout)
     assert out["status"] == L.OK and mem.engine_pid == out["pid"]  # dead holder taken over
+
+
+def _write_claim(mem, pid: int, started: int) -> None:
+    with open(mem.path, "r+b") as f:
+        f.seek(L.HEADER_OFFSETS["engine_pid"])
+        f.write(pid.to_bytes(4, "little", signed=True))
+        f.seek(L.HEADER_OFFSETS["engine_start_time"])
+        f.write(started.to_bytes(8, "little"))
+
+
+@pytest.mark.parametrize("side", ["python", "c"])
+def test_a_claim_whose_pid_was_reused_is_taken_over(cc, mem, side):
+    """The engine that claimed died and its pid now belongs to an unrelated process: the claim
+    records the engine's start time, so the pid's new owner is not taken for the engine. A
+    claim with the holder's own start time, or none yet (0: being made), is still refused."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        now = start_time(bystander.pid)
+        assert now > 0
+
+        def claim() -> tuple[int, int]:
+            if side == "python":
+                try:
+                    SharedMemory.attach(mem.handle, as_engine=True).close()
+                    return L.OK, os.getpid()
+                except ChunkClaimed as err:
+                    return L.ERR_CLAIMED, err.holder_pid
+            out = json.loads(subprocess.run([str(cc("chunk_peer")), "claim", mem.handle], capture_output=True,
+                                            text=True, env=child_env(), check=True).stdout)
+            return out["status"], out["pid"] if out["status"] == L.OK else out["holder"]
+
+        for live_claim in (now, 0):
+            _write_claim(mem, bystander.pid, live_claim)
+            assert claim() == (L.ERR_CLAIMED, bystander.pid)
+            assert mem.engine_pid == bystander.pid
+        _write_claim(mem, bystander.pid, now - 1)  # the dead engine started earlier than the pid's new owner
+        status, taker = claim()
+        assert status == L.OK and mem.engine_pid == taker != bystander.pid
+        assert mem._fields().engine_start_time.value not in (0, now - 1)  # the taker's own start time
+    finally:
+        bystander.stdin.close()
+        bystander.wait()
 
 
 @pytest.mark.parametrize("change", ["chown", "chmod"])

@@ -41,6 +41,7 @@ class _LiveFields:
         self.entry_count = ctypes.c_uint32.from_buffer(mm, off["entry_count"])
         self.data_used = ctypes.c_uint64.from_buffer(mm, off["data_used"])
         self.engine_pid = ctypes.c_int32.from_buffer(mm, off["engine_pid"])
+        self.engine_start_time = ctypes.c_uint64.from_buffer(mm, off["engine_start_time"])
         self.host_pid = ctypes.c_int32.from_buffer(mm, off["host_pid"])
         self.shutdown = ctypes.c_uint32.from_buffer(mm, off["shutdown"])
 
@@ -49,16 +50,28 @@ class ChunkFile:
     """Creation and claiming of the chunk file; the state lives in SharedMemory._init_state."""
 
     def _claim_as_engine(self) -> None:
-        """Compare-and-swap engine_pid to our pid (as aigym_shm_claim in C)."""
-        addr = ctypes.addressof(self._fields().engine_pid)
+        """Compare-and-swap engine_pid to our pid, then record our start time (as
+        aigym_shm_claim in C). A claim is stale when its pid is gone, a zombie, or now another
+        process (start time differs from the claim's); a start time of 0 (unknown, or a claim
+        being made right now) is never taken for stale."""
+        fields = self._fields()
+        addr = ctypes.addressof(fields.engine_pid)
         me, holder = os.getpid(), 0
+        mine = start_time(me)
         for _ in range(16):
             holder = _fs.cas_i32(addr, 0, me)
-            if holder in (0, me):
+            if holder == 0:
+                fields.engine_start_time.value = mine
+                return
+            if holder == me:
                 return
             if holder > 0 and pid_alive(holder):
-                break
-            if _fs.cas_i32(addr, holder, me) == holder:  # the holder died: take its stale claim over
+                claimed, now = fields.engine_start_time.value, start_time(holder)
+                if claimed == 0 or now == 0 or claimed == now:
+                    break  # a live engine
+            fields.engine_start_time.value = 0  # first: our claim never carries the dead one's start time
+            if _fs.cas_i32(addr, holder, me) == holder:  # take the stale claim over
+                fields.engine_start_time.value = mine
                 return
         raise ChunkClaimed(f"shared memory '{self.handle}': {L.STATUS_MESSAGES[L.ERR_CLAIMED]} (pid {holder}); "
                            "one engine per chunk", holder)
@@ -109,7 +122,7 @@ class ChunkFile:
             self._mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
             L.HEADER_STRUCT.pack_into(
                 self._mm, 0, b"\0" * 8, L.LAYOUT_VERSION, L.HEADER_SIZE, size, L.ENTRY_SIZE, capacity, 0,
-                L.SEM_SIZE, data_offset, 0, os.getpid(), 0, start_time(os.getpid()), 0, 0, b"")
+                L.SEM_SIZE, data_offset, 0, os.getpid(), 0, start_time(os.getpid()), 0, 0, 0, b"")
             self._mm[0:8] = L.MAGIC  # last: a sweep never sees a header without its pid
             try:
                 os.link(tmp, path)  # atomic publication; never replaces an existing name

@@ -77,7 +77,8 @@ HEADER_FIELDS: Final = (
     ("host_start_time", "Q", 64),
     ("shutdown", "I", 72),
     ("reserved0", "I", 76),
-    ("reserved", "48s", 80),
+    ("engine_start_time", "Q", 80),
+    ("reserved", "40s", 88),
 )
 HEADER_STRUCT: Final = struct.Struct("<" + "".join(code for _, code, _ in HEADER_FIELDS))
 HEADER_OFFSETS: Final = {name: off for name, _, off in HEADER_FIELDS}

@@ -64,7 +64,7 @@ def check(buf, expected_sem_size: int = 0) -> tuple[int, int | None, Header | No
     if size < L.HEADER_SIZE:
         return L.ERR_TOO_SMALL, None, None, []
     (magic, version, header_size, total_size, entry_size, capacity, entry_count, sem_size,
-     data_offset, data_used, host_pid, engine_pid, host_start_time, shutdown, _r0, _r) = (
+     data_offset, data_used, host_pid, engine_pid, host_start_time, shutdown, _r0, _engine_start, _r) = (
         L.HEADER_STRUCT.unpack_from(buf, 0))
     if magic != L.MAGIC:
         return L.ERR_BAD_MAGIC, None, None, []

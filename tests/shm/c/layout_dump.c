@@ -43,7 +43,7 @@ int main(void) {
     FIELD(aigym_shm_header, entry_count); FIELD(aigym_shm_header, sem_size); FIELD(aigym_shm_header, data_offset);
     FIELD(aigym_shm_header, data_used); FIELD(aigym_shm_header, host_pid); FIELD(aigym_shm_header, engine_pid);
     FIELD(aigym_shm_header, host_start_time); FIELD(aigym_shm_header, shutdown); FIELD(aigym_shm_header, reserved0);
-    FIELD(aigym_shm_header, reserved);
+    FIELD(aigym_shm_header, engine_start_time); FIELD(aigym_shm_header, reserved);
     printf("},\n\"entry\": {");
     first = 1;
     FIELD(aigym_shm_entry, name); FIELD(aigym_shm_entry, kind); FIELD(aigym_shm_entry, dtype);
