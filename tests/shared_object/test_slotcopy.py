@@ -23,7 +23,7 @@ L2 = copy_strategy.planner().caches.l2
 SIZES = [0, 1, 63, 64, 65, 4096, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 65, L2 // 8 + 1, L2 // 3 + 64 * 7 + 5, L2 + 3, 2 * L2 + 13]
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     n=st.sampled_from(SIZES),
     keep_frac=st.sampled_from([0.0, 0.01, 0.5, 0.99, 1.0, 2.0]),
@@ -31,18 +31,20 @@ SIZES = [0, 1, 63, 64, 65, 4096, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 65, L2 //
     dst_off=st.integers(0, 63),
     src_off=st.integers(0, 63),
     seed=st.integers(0, 2**32 - 1),
+    backward=st.booleans(),
 )
 def test_copy_is_exact_for_any_keep_size_and_alignment(
-    n: int, keep_frac: float, keep_extra: int, dst_off: int, src_off: int, seed: int
+    n: int, keep_frac: float, keep_extra: int, dst_off: int, src_off: int, seed: int, backward: bool
 ) -> None:
-    """keep = 0 streams everything, keep >= n is memcpy; every split in between is exact."""
+    """keep = 0 streams everything, keep >= n is memcpy; every split in between is exact,
+    forward and backward (slot 1's direction)."""
     keep = max(0, int(n * keep_frac) + keep_extra)
     rng = np.random.default_rng(seed)
     src_buf = rng.integers(0, 256, n + 64, dtype=np.uint8)
     dst_buf = np.full(n + 128, 0xA5, np.uint8)
     src = src_buf[src_off : src_off + n]
     dst = dst_buf[dst_off : dst_off + n]
-    COPY.copy(dst, src, keep)
+    COPY.copy(dst, src, keep, backward)
     assert np.array_equal(dst, src)
     assert (dst_buf[:dst_off] == 0xA5).all() and (dst_buf[dst_off + n :] == 0xA5).all(), "wrote outside the destination"
 

@@ -15,17 +15,25 @@
  * only the mechanism: copy(dst, src, keep) streams all but the last `keep` bytes,
  * which get ordinary stores (they stay cached for the next-but-one assign and
  * overlap the draining of the write-combining buffers); keep >= n is a plain memcpy.
+ *
+ * copy(dst, src, keep, backward) runs from the end to the start.  The writer copies
+ * one slot forward and the other backward: a forward copy ends with the source's
+ * tail in L2, so the next (backward) copy starts on source lines that are still
+ * there, and ends with the head there for the next forward one.  A raw copy into
+ * one buffer, always forward, starts every copy on lines evicted long ago; the
+ * saved L2 misses pay for most of what the second slot costs (docs/SHARED_OBJECT.md).
  * The policy - which keep for which size on this machine - is copy_strategy.py's.
  * See docs/SHARED_OBJECT.md, "Large arrays".
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <stdint.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__SSE2__)
-#include <emmintrin.h>
+#include <immintrin.h>
 #define HAVE_STREAM 1
 #else
 #define HAVE_STREAM 0
@@ -35,9 +43,11 @@
 #define GIL_RELEASE_BYTES (64 * 1024)
 
 #if HAVE_STREAM
-/* Streaming copy of the 64-byte-aligned destination range; n is a multiple of 64. */
-static void stream_copy(char *dst, const char *src, size_t n) {
-    for (size_t i = 0; i < n; i += 64) {
+/* Streaming copy of the 64-byte-aligned destination range; n is a multiple of 64.
+ * Forward, or backward (from the last line to the first). */
+static void stream_copy(char *dst, const char *src, size_t n, int backward) {
+    for (size_t j = 0; j < n; j += 64) {
+        size_t i = backward ? n - 64 - j : j;
         __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
         __m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
         __m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
@@ -50,36 +60,106 @@ static void stream_copy(char *dst, const char *src, size_t n) {
     /* Order the streaming stores before the ordinary stores that publish the slot. */
     _mm_sfence();
 }
-#endif
 
-/* Copy n bytes; all but the last `keep` are streamed (keep >= n: plain memcpy). */
-static void slot_copy(char *dst, const char *src, size_t n, size_t keep) {
-#if HAVE_STREAM
-    /* Align the streamed part to whole destination lines; memcpy the rest. */
-    size_t lead = (size_t)(-(uintptr_t)dst & 63);
-    if (keep < n && lead + keep < n) {
-        size_t body = (n - lead - keep) & ~(size_t)63;
-        memcpy(dst, src, lead);
-        stream_copy(dst + lead, src + lead, body);
-        memcpy(dst + lead + body, src + lead + body, n - lead - body);
-        return;
+/* Ordinary stores, from the end to the start (glibc copies forward only). */
+__attribute__((target("avx2"))) static void back_copy_avx2(char *dst, const char *src, size_t n) {
+    size_t tail = (uintptr_t)(dst + n) & 31;
+    if (tail > n) tail = n;
+    memcpy(dst + n - tail, src + n - tail, tail);
+    n -= tail;
+    while (n >= 128) {
+        n -= 128;
+        __m256i d = _mm256_loadu_si256((const __m256i *)(src + n + 96));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(src + n + 64));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(src + n + 32));
+        __m256i a = _mm256_loadu_si256((const __m256i *)(src + n));
+        _mm256_store_si256((__m256i *)(dst + n + 96), d);
+        _mm256_store_si256((__m256i *)(dst + n + 64), c);
+        _mm256_store_si256((__m256i *)(dst + n + 32), b);
+        _mm256_store_si256((__m256i *)(dst + n), a);
     }
-#endif
     memcpy(dst, src, n);
 }
 
-/* copy(dst, src[, keep]).  METH_FASTCALL with the buffers fetched directly: argument
+static void back_copy_sse2(char *dst, const char *src, size_t n) {
+    size_t tail = (uintptr_t)(dst + n) & 15;
+    if (tail > n) tail = n;
+    memcpy(dst + n - tail, src + n - tail, tail);
+    n -= tail;
+    while (n >= 64) {
+        n -= 64;
+        __m128i d = _mm_loadu_si128((const __m128i *)(src + n + 48));
+        __m128i c = _mm_loadu_si128((const __m128i *)(src + n + 32));
+        __m128i b = _mm_loadu_si128((const __m128i *)(src + n + 16));
+        __m128i a = _mm_loadu_si128((const __m128i *)(src + n));
+        _mm_store_si128((__m128i *)(dst + n + 48), d);
+        _mm_store_si128((__m128i *)(dst + n + 32), c);
+        _mm_store_si128((__m128i *)(dst + n + 16), b);
+        _mm_store_si128((__m128i *)(dst + n), a);
+    }
+    memcpy(dst, src, n);
+}
+
+static int have_avx2;
+
+static void back_copy(char *dst, const char *src, size_t n) {
+    if (have_avx2) back_copy_avx2(dst, src, n);
+    else back_copy_sse2(dst, src, n);
+}
+#else
+/* Backward in 4 KiB blocks, each an ordinary forward memcpy. */
+static void back_copy(char *dst, const char *src, size_t n) {
+    while (n > 0) {
+        size_t b = n >= 4096 ? 4096 : n;
+        n -= b;
+        memcpy(dst + n, src + n, b);
+    }
+}
+#endif
+
+/* Copy n bytes forward or backward; the last `keep` bytes in copy order (the tail of a
+ * forward copy, the head of a backward one) get ordinary stores, the rest is streamed
+ * where STREAMING (keep >= n: all ordinary stores). */
+static void slot_copy(char *dst, const char *src, size_t n, size_t keep, int backward) {
+#if HAVE_STREAM
+    if (keep < n) {
+        /* The streamed part covers whole destination lines; ordinary stores do the rest. */
+        size_t first = backward ? keep : 0, end = backward ? n : n - keep;
+        size_t lo = first + (size_t)(-(uintptr_t)(dst + first) & 63);
+        size_t hi = end - (size_t)((uintptr_t)(dst + end) & 63);
+        if (lo < hi && hi <= end) {
+            if (backward) {
+                memcpy(dst + hi, src + hi, n - hi);
+                stream_copy(dst + lo, src + lo, hi - lo, 1);
+                back_copy(dst, src, lo);
+            } else {
+                memcpy(dst, src, lo);
+                stream_copy(dst + lo, src + lo, hi - lo, 0);
+                memcpy(dst + hi, src + hi, n - hi);
+            }
+            return;
+        }
+    }
+#endif
+    if (backward) back_copy(dst, src, n);
+    else memcpy(dst, src, n);
+}
+
+/* copy(dst, src[, keep[, backward]]).  METH_FASTCALL with the buffers fetched directly: argument
  * parsing ("w*y*|n") was ~0.3 us of a frame assign's ~2 us of Python-side overhead. */
 static PyObject *mod_copy(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs < 2 || nargs > 3) {
-        PyErr_Format(PyExc_TypeError, "copy(dst, src, keep=<all>) takes 2 or 3 arguments, got %zd", nargs);
+    if (nargs < 2 || nargs > 4) {
+        PyErr_Format(PyExc_TypeError, "copy(dst, src, keep=<all>, backward=False) takes 2 to 4 arguments, got %zd",
+                     nargs);
         return NULL;
     }
     Py_ssize_t keep = PY_SSIZE_T_MAX;
-    if (nargs == 3) {
+    if (nargs >= 3) {
         keep = PyLong_AsSsize_t(args[2]);
         if (keep == -1 && PyErr_Occurred()) return NULL;
     }
+    int backward = 0;
+    if (nargs == 4 && (backward = PyObject_IsTrue(args[3])) < 0) return NULL;
     Py_buffer dst, src;
     if (PyObject_GetBuffer(args[0], &dst, PyBUF_WRITABLE) < 0) {
         if (PyErr_ExceptionMatches(PyExc_BufferError)) {
@@ -102,7 +182,7 @@ static PyObject *mod_copy(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
     } else {
         if (src.len >= GIL_RELEASE_BYTES) {
             Py_BEGIN_ALLOW_THREADS
-            slot_copy(dst.buf, src.buf, (size_t)src.len, (size_t)keep);
+            slot_copy(dst.buf, src.buf, (size_t)src.len, (size_t)keep, backward);
             Py_END_ALLOW_THREADS
         } else {
             memcpy(dst.buf, src.buf, (size_t)src.len);
@@ -114,10 +194,183 @@ static PyObject *mod_copy(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
     return result;
 }
 
+/* -- Writer: a fixed array object's whole assign in one call ------------------------------
+ * SharedObject.assign of an array is lock, copy into the standby slot, commit.  As three
+ * Python-level steps (plus the checks) it cost ~1.7 us more than np.copyto's ~0.5 us of
+ * overhead, 4% of a frame; here it is one call.  Writer.assign(src) returns None,
+ * touching nothing, unless src is exactly the slot views' type, has the very dtype
+ * object and shape of the slots, is C-contiguous and `budget` != 0: the caller then
+ * takes the general path (which raises the precise errors).  Otherwise it returns what
+ * commit returns, or lock's -1 on a lock timeout.  The lock, commit and unlock it calls
+ * are the object's Sync methods; slot 1 is copied backward (see the top of the file).
+ * budget: assigns left on this path (-1: unlimited; a SlotTuner's quiet count). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *lock, *commit, *unlock, *views, *type, *dtype;
+    PyObject *lock_args[2]; /* timeout, spin */
+    Py_ssize_t ndim, nbytes, keep, budget;
+    Py_ssize_t *shape;
+} WriterObject;
+
+static PyObject *str_dtype;
+
+static void Writer_clear(WriterObject *self) {
+    Py_CLEAR(self->lock);
+    Py_CLEAR(self->commit);
+    Py_CLEAR(self->unlock);
+    Py_CLEAR(self->views);
+    Py_CLEAR(self->type);
+    Py_CLEAR(self->dtype);
+    Py_CLEAR(self->lock_args[0]);
+    Py_CLEAR(self->lock_args[1]);
+    self->budget = 0;
+}
+
+static void Writer_dealloc(WriterObject *self) {
+    Writer_clear(self);
+    PyMem_Free(self->shape);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Writer_init(WriterObject *self, PyObject *args, PyObject *kwds) {
+    PyObject *lock, *commit, *unlock, *views, *dtype, *shape, *timeout, *spin;
+    static char *kwlist[] = {"lock", "commit", "unlock", "views", "dtype", "shape", "timeout", "spin", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO!OO!O!O!", kwlist, &lock, &commit, &unlock, &PyTuple_Type, &views,
+                                     &dtype, &PyTuple_Type, &shape, &PyFloat_Type, &timeout, &PyFloat_Type, &spin))
+        return -1;
+    if (PyTuple_GET_SIZE(views) != 2) {
+        PyErr_SetString(PyExc_ValueError, "Writer: views must be a pair (slot 0, slot 1)");
+        return -1;
+    }
+    Py_ssize_t ndim = PyTuple_GET_SIZE(shape);
+    Py_ssize_t *dims = PyMem_Calloc(ndim ? ndim : 1, sizeof(Py_ssize_t));
+    if (dims == NULL) return -1;
+    for (Py_ssize_t i = 0; i < ndim; i++) {
+        dims[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, i));
+        if (dims[i] == -1 && PyErr_Occurred()) {
+            PyMem_Free(dims);
+            return -1;
+        }
+    }
+    Py_buffer b;
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(views, 0), &b, PyBUF_WRITABLE) < 0) {
+        PyMem_Free(dims);
+        return -1;
+    }
+    Writer_clear(self);
+    PyMem_Free(self->shape);
+    self->nbytes = b.len;
+    PyBuffer_Release(&b);
+    self->shape = dims;
+    self->ndim = ndim;
+    self->lock = Py_NewRef(lock);
+    self->commit = Py_NewRef(commit);
+    self->unlock = Py_NewRef(unlock);
+    self->views = Py_NewRef(views);
+    self->type = Py_NewRef((PyObject *)Py_TYPE(PyTuple_GET_ITEM(views, 0)));
+    self->dtype = Py_NewRef(dtype);
+    self->lock_args[0] = Py_NewRef(timeout);
+    self->lock_args[1] = Py_NewRef(spin);
+    self->keep = self->nbytes;
+    self->budget = 0;
+    return 0;
+}
+
+/* The source's buffer if it is eligible (see above); 0 = not eligible, -1 = error. */
+static int eligible_source(WriterObject *self, PyObject *src, Py_buffer *sb) {
+    if (self->views == NULL || self->budget == 0 || Py_TYPE(src) != (PyTypeObject *)self->type) return 0;
+    PyObject *dt = PyObject_GetAttr(src, str_dtype);
+    if (dt == NULL) return -1;
+    int same = dt == self->dtype;
+    Py_DECREF(dt);
+    if (!same) return 0;
+    if (PyObject_GetBuffer(src, sb, PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear(); /* not C-contiguous (or no buffer): the general path copies it */
+        return 0;
+    }
+    int ok = sb->ndim == self->ndim && sb->len == self->nbytes;
+    for (Py_ssize_t i = 0; ok && i < self->ndim; i++) ok = sb->shape[i] == self->shape[i];
+    if (!ok) PyBuffer_Release(sb);
+    return ok;
+}
+
+static PyObject *Writer_assign(WriterObject *self, PyObject *src) {
+    Py_buffer sb, db;
+    int ok = eligible_source(self, src, &sb);
+    if (ok <= 0) return ok < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *p_obj = PyObject_Vectorcall(self->lock, self->lock_args, 2, NULL);
+    long long p = p_obj == NULL ? -1 : PyLong_AsLongLong(p_obj);
+    if (p_obj == NULL || p < 0 || PyErr_Occurred()) {
+        PyBuffer_Release(&sb);
+        return PyErr_Occurred() ? (Py_XDECREF(p_obj), NULL) : p_obj; /* -1: lock timeout */
+    }
+    Py_DECREF(p_obj);
+    long slot = (long)((p & 1) ^ 1);
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(self->views, slot), &db, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&sb);
+        PyObject *r = PyObject_CallNoArgs(self->unlock); /* nothing published */
+        Py_XDECREF(r);
+        return NULL;
+    }
+    size_t n = (size_t)sb.len, keep = (size_t)self->keep;
+    if (n >= GIL_RELEASE_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        slot_copy(db.buf, sb.buf, n, keep, (int)slot);
+        Py_END_ALLOW_THREADS
+    } else {
+        memcpy(db.buf, sb.buf, n);
+    }
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&sb);
+    PyObject *slot_obj = PyLong_FromLong(slot);
+    if (slot_obj == NULL) {
+        PyObject *r = PyObject_CallNoArgs(self->unlock);
+        Py_XDECREF(r);
+        return NULL;
+    }
+    PyObject *result = PyObject_Vectorcall(self->commit, &slot_obj, 1, NULL);
+    Py_DECREF(slot_obj);
+    if (result != NULL && self->budget > 0) self->budget--;
+    return result;
+}
+
+static PyObject *Writer_release(WriterObject *self, PyObject *noargs) {
+    Writer_clear(self);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Writer_methods[] = {
+    {"assign", (PyCFunction)Writer_assign, METH_O,
+     "assign(src) -> commit's (pub, mtime), -1 on a lock timeout, or None (not eligible: nothing done)."},
+    {"release", (PyCFunction)Writer_release, METH_NOARGS, "Drop the views and methods; later assigns return None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Writer_members[] = {
+    {"keep", T_PYSSIZET, offsetof(WriterObject, keep), 0, "bytes copied last with ordinary stores (see copy())"},
+    {"budget", T_PYSSIZET, offsetof(WriterObject, budget), 0, "assigns left on this path (-1: unlimited)"},
+    {"nbytes", T_PYSSIZET, offsetof(WriterObject, nbytes), READONLY, "bytes per copy"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject WriterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "godot_aigym.shared_object._slotcopy.Writer",
+    .tp_basicsize = sizeof(WriterObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Writer(lock, commit, unlock, views, dtype, shape, timeout, spin): a fixed array object's assign in one call.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Writer_init,
+    .tp_dealloc = (destructor)Writer_dealloc,
+    .tp_methods = Writer_methods,
+    .tp_members = Writer_members,
+};
+
 static PyMethodDef module_methods[] = {
     {"copy", (PyCFunction)(void (*)(void))mod_copy, METH_FASTCALL,
-     "copy(dst, src, keep=<all>): copy a C-contiguous buffer into an equally long writable one; all but "
-     "the last `keep` bytes with non-temporal stores where STREAMING (GIL released for large copies)."},
+     "copy(dst, src, keep=<all>, backward=False): copy a C-contiguous buffer into an equally long writable one, "
+     "from the start or (backward) from the end; all but the last `keep` bytes in copy order with non-temporal "
+     "stores where STREAMING (GIL released for large copies)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -126,7 +379,15 @@ static struct PyModuleDef slotcopy_module = {
 };
 
 PyMODINIT_FUNC PyInit__slotcopy(void) {
+#if HAVE_STREAM
+    __builtin_cpu_init();
+    have_avx2 = __builtin_cpu_supports("avx2");
+#endif
+    if (PyType_Ready(&WriterType) < 0) return NULL;
+    if (str_dtype == NULL && (str_dtype = PyUnicode_InternFromString("dtype")) == NULL) return NULL;
     PyObject *mod = PyModule_Create(&slotcopy_module);
-    if (mod != NULL && PyModule_AddIntConstant(mod, "STREAMING", HAVE_STREAM) < 0) Py_CLEAR(mod);
+    if (mod != NULL && (PyModule_AddIntConstant(mod, "STREAMING", HAVE_STREAM) < 0 ||
+                        PyModule_AddObjectRef(mod, "Writer", (PyObject *)&WriterType) < 0))
+        Py_CLEAR(mod);
     return mod;
 }

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -131,11 +131,11 @@ def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) ->
         for name in names:
             a, b = slots[name]
             keep = keeps[name]
-            copy(a, src, keep)
-            copy(b, src, keep)
+            copy(a, src, keep, False)
+            copy(b, src, keep, True)
             t0 = time.perf_counter_ns()
-            for i in range(CALIBRATION_TIMED):
-                copy(b if i & 1 else a, src, keep)
+            for i in range(CALIBRATION_TIMED):  # as an object copies: slot 1 backward
+                copy(b if i & 1 else a, src, keep, i & 1)
             times[name].append((time.perf_counter_ns() - t0) / CALIBRATION_TIMED)
     del slots, pool, a, b  # the mapping cannot close while views of it live
     mapping.close()
@@ -211,9 +211,15 @@ class SlotTuner:
     FIRST, LONGEST = 256, 16384
     EXPLORE_BUDGET = 0.01
 
-    def __init__(self, keeps: dict[str, int], first: str, guess: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, keeps: dict[str, int], first: str, guess: dict[str, float] | None = None, counter: Any = None
+    ) -> None:
+        # `keep` and `quiet` live in `counter`: an object's C Writer, which copies and counts
+        # the quiet assigns itself (its `keep`, `budget`); a plain holder otherwise.
+        self.counter = counter if counter is not None else _Counter()
         self.keeps, self.choice, self.keep = keeps, first, keeps[first]
         self.timings: dict[str, float] = {}  # of the last exploration: lower quartile, ns per copy
+        self.samples: dict[str, list[int]] | None = None  # of the exploration under way
         self.explorations = 0
         if guess:
             self.interval = self.quiet = self.next_interval(guess)
@@ -222,8 +228,31 @@ class SlotTuner:
             self._explore()
 
     @property
+    def keep(self) -> int:
+        """The `keep` of the next copy."""
+        return self.counter.keep
+
+    @keep.setter
+    def keep(self, value: int) -> None:
+        self.counter.keep = value
+
+    @property
+    def quiet(self) -> int:
+        """Untimed assigns left before the next exploration (0: exploring)."""
+        return self.counter.budget
+
+    @quiet.setter
+    def quiet(self, value: int) -> None:
+        self.counter.budget = value
+
+    @property
     def exploring(self) -> bool:
         return self.quiet == 0
+
+    def attach(self, counter: Any) -> None:
+        """Move `keep` and the quiet count into `counter` (an object's C Writer)."""
+        counter.keep, counter.budget = self.keep, self.quiet
+        self.counter = counter
 
     def next_interval(self, timings: dict[str, float]) -> int:
         """Untimed assigns until the next exploration, given the two copies' times."""
@@ -235,7 +264,7 @@ class SlotTuner:
     def _explore(self) -> None:
         other = STREAM if self.choice == MEMCPY else MEMCPY
         self.schedule = [self.choice, other] * self.BLOCKS
-        self.samples: dict[str, list[int]] = {MEMCPY: [], STREAM: []}
+        self.samples = {MEMCPY: [], STREAM: []}
         self.current, self.count, self.quiet = self.schedule.pop(0), 0, 0
         self.keep = self.keeps[self.current]
 
@@ -248,6 +277,8 @@ class SlotTuner:
     def record(self, ns: int) -> None:
         """Account one timed copy of an exploration, made with `self.keep`; moves
         `self.keep` on for the next copy."""
+        if self.samples is None:  # the Writer ran the quiet count down: this copy opens one
+            self._explore()  # (its first block is the current choice: the copy just made)
         self.count += 1
         if self.count > self.SETTLE:
             self.samples[self.current].append(ns)
@@ -263,7 +294,17 @@ class SlotTuner:
             self.choice = self.current = STREAM if fast_stream else MEMCPY
             self.explorations += 1
             self.interval = self.quiet = self.next_interval(self.timings)
+            self.samples = None
         self.keep = self.keeps[self.current]
+
+
+class _Counter:
+    """A tuner's `keep` and quiet count when no C Writer holds them."""
+
+    __slots__ = ("keep", "budget")
+
+    def __init__(self) -> None:
+        self.keep, self.budget = 0, 0
 
 
 _planner: CopyPlanner | None = None

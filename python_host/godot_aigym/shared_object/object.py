@@ -75,6 +75,7 @@ class SharedObject:
                 LockTimeoutError when exceeded.
         """
         self._seg: Segment | None = None
+        self._writer_assign: Callable[[Any], Any] | None = None
         self.name = check_name(name)
         if type(init_size) is not int or init_size < 0:
             raise ValueError(f"init_size must be an int >= 0, got {init_size!r}")
@@ -180,6 +181,10 @@ class SharedObject:
     def _bind_codec(self) -> None:
         self._read, self._prepare, self._write = self._codec.read, self._codec.prepare, self._codec.write
         self._fn_inside = self._codec.fn_inside
+        # Fixed arrays: lock, copy and commit in one C call (see assign).
+        make_writer = getattr(self._codec, "make_writer", None)
+        writer = make_writer and make_writer(self._lock, self._commit, self._unlock, self._lock_timeout, LOCK_SPIN_S)
+        self._writer_assign = writer.assign if writer is not None else None
 
     def _timeout_error(self) -> LockTimeoutError:
         return LockTimeoutError(
@@ -240,6 +245,16 @@ class SharedObject:
 
     def assign(self, data: Any) -> SharedObject:
         """Store ``data`` (validated first: on error the stored value is untouched)."""
+        fast = self._writer_assign
+        if fast is not None:
+            # A C-contiguous array of the very dtype and shape: the whole assign in C.
+            # None: not eligible (or not planned yet, or a tuner is timing), nothing done.
+            done = fast(data)
+            if done is not None:
+                if done == -1:
+                    raise self._timeout_error()
+                self._seen, self._mtime = done
+                return self
         prepared = self._prepare(data)
         p = self._lock(self._lock_timeout, LOCK_SPIN_S)
         if p < 0:
@@ -307,6 +322,7 @@ class SharedObject:
         seg, self._seg = self._seg, None
         if seg is None:
             return
+        self._writer_assign = None
         if getattr(self, "_codec", None) is not None:
             self._codec.release()
         if getattr(self, "_sync", None) is not None:
