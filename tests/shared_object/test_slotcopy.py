@@ -262,7 +262,7 @@ def test_exploring_costs_at_most_its_budget_within_the_interval_bounds(ratio: fl
         assert extra / interval == pytest.approx(SlotTuner.EXPLORE_BUDGET, rel=0.01)
     elif interval == SlotTuner.FIRST:
         assert extra / interval <= SlotTuner.EXPLORE_BUDGET
-    assert [SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 1000.0, STREAM: 1000.0 * r}).interval for r in (1.2, 1.5)] == [640, 1600]
+    assert [SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 1000.0, STREAM: 1000.0 * r}).interval for r in (1.2, 1.5)] == [SlotTuner.FIRST, 1600]
 
 
 def test_a_fresh_tuner_trusts_the_first_guess_until_its_first_interval() -> None:
@@ -280,7 +280,7 @@ def test_planner_hands_out_tuners_only_where_the_caches_do_not_decide() -> None:
     planner = CopyPlanner(EPYC, streaming=True, timer=FakeTimer(50_000, 65_000))
     tuner = planner.tuner(FRAME)
     assert isinstance(tuner, SlotTuner) and tuner.choice == MEMCPY
-    assert not tuner.exploring and tuner.quiet == 960  # seeded by the calibration: 1.3x, 32 x 0.3 / 1%
+    assert not tuner.exploring and tuner.quiet == 1024  # seeded by the calibration: 1.3x, 32 x 0.3 / 1% = 960 < FIRST
     assert tuner.keeps == {MEMCPY: FRAME, STREAM: stream_keep(FRAME, EPYC)}
     assert planner.tuner(FLOAT_FRAME) is None and planner.tuner(1000) is None
     assert CopyPlanner(EPYC, streaming=True, forced=STREAM).tuner(FRAME) is None

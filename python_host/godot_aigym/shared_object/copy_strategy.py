@@ -202,13 +202,15 @@ class SlotTuner:
     Exploring costs what the losing copy loses: its BLOCKS * BLOCK copies, each (r - 1)
     times slower, r = loser / winner.  So the quiet interval is sized to keep that below
     EXPLORE_BUDGET of the assigns, within [FIRST, LONGEST]: near a tie the tuner looks
-    often (a wrong choice costs little, and so does looking), where memcpy beats streaming
-    by 1.5x (the 32 MiB-L3 EPYC) it looks every ~1600 assigns.  (Looking every 256, 512, ...
-    2048 assigns whatever the ratio cost the frame ~5% there.)  The first interval comes
+    every FIRST assigns, where memcpy beats streaming by 1.5x (the 32 MiB-L3 EPYC) every
+    ~1600.  (Looking every 256, 512, ... 2048 assigns whatever the ratio cost the frame ~5%
+    there.)  FIRST is not smaller because exploring assigns take the Python path (timed,
+    ~1.5 us more than the Writer's one call): at 256 that was a quarter of the assigns
+    and ~10% on a 0.3 MB array near a tie; at 1024 it is 6% of them.  The first interval comes
     from the process's first-guess timing, so a fresh object does not start by exploring."""
 
     BLOCK, SETTLE, BLOCKS = 8, 2, 4
-    FIRST, LONGEST = 256, 16384
+    FIRST, LONGEST = 1024, 16384
     EXPLORE_BUDGET = 0.01
 
     def __init__(
