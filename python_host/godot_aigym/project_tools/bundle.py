@@ -19,6 +19,14 @@ from ..runtime import GodotRuntime
 from .errors import ProjectError
 
 LOADER = "ld-linux-x86-64.so.2"
+# What Godot and libglvnd open with dlopen to render (OpenGL over GLX on X11, EGL on Wayland):
+# not in the engine's DT_NEEDED, so its closure alone would make a shipped game take the GL
+# stack of whatever machine runs it (or fail: no libgbm). Shipped with their own closure when
+# the provisioned runtime has mesa (runtime.rendering); EGL finds its vendor through the JSON
+# files of EGL_VENDOR_DIR, shipped in bin/egl_vendor.d and named by run.sh.
+GL_ROOTS = ("libGL.so.1", "libGLX_mesa.so.0", "libEGL.so.1", "libEGL_mesa.so.0", "libgbm.so.1")
+EGL_VENDOR_DIR = "usr/share/glvnd/egl_vendor.d"
+DLOPEN_ROOTS = ("libudev.so.1",)  # joypads: opened with dlopen whether or not the game renders
 
 
 def _tool(name: str, package: str) -> str:
@@ -114,7 +122,11 @@ def bundle_engine(runtime: GodotRuntime, dest: Path) -> EngineBundle:
     if not original.is_file() or not loader.exists():
         raise ProjectError(f"the provisioned Godot runtime in {sysroot.parent} is incomplete: remove that folder "
                            "and run `godot-aigym setup` to provision it again")
-    libs, missing = closure([original], libdirs)
+    gl_roots = [libdirs[0] / n for n in GL_ROOTS] if _has_mesa(sysroot) else []
+    opened = [hit for n in DLOPEN_ROOTS if (hit := next((d / n for d in libdirs if (d / n).exists()), None))]
+    opened += gl_roots
+    libs, missing = closure([original, *opened], libdirs)
+    libs.update({p.name: p for p in opened})
     _copy(original, dest, "godot")
     _copy(loader, dest, LOADER)
     for name, path in libs.items():
@@ -124,9 +136,25 @@ def bundle_engine(runtime: GodotRuntime, dest: Path) -> EngineBundle:
         if runpaths(copy):
             set_origin_runpath(copy, keep_empty=True)  # e.g. libpulse's RUNPATH into /usr/lib/...
     files = ["godot", LOADER, *sorted(n for n in libs if n != LOADER)]
+    command = f'"$BIN/{LOADER}" --library-path "$BIN" "$BIN/godot"'
+    kind = f"Godot {runtime.version} (Debian package, with its own loader and libraries)"
+    if gl_roots:
+        vendors = dest / "egl_vendor.d"
+        vendors.mkdir()
+        for json_file in sorted((sysroot / EGL_VENDOR_DIR).glob("*.json")):
+            shutil.copy2(json_file, vendors / json_file.name)  # names libEGL_mesa.so.0, found in bin/
+            files.append(f"egl_vendor.d/{json_file.name}")
+        command = f'env __EGL_VENDOR_LIBRARY_DIRS="$BIN/egl_vendor.d" {command}'
+        kind = f"Godot {runtime.version} (Debian package, with its own loader, libraries and mesa for rendering)"
     # OS.get_executable_path() is then the loader: Godot finds the extension libraries beside it.
-    return EngineBundle(f'"$BIN/{LOADER}" --library-path "$BIN" "$BIN/godot"', files,
-                        f"Godot {runtime.version} (Debian package, with its own loader and libraries)", missing)
+    return EngineBundle(command, files, kind, missing)
+
+
+def _has_mesa(sysroot: Path) -> bool:
+    """The provisioned runtime renders (mesa was added to its closure: runtime.rendering)."""
+    from ..runtime.rendering import STAMP
+
+    return (sysroot / STAMP).is_file() and all((sysroot / "usr/lib/x86_64-linux-gnu" / n).exists() for n in GL_ROOTS)
 
 
 def bundle_extension(libraries: dict[str, Path], dest: Path, *, link_libtorch: bool = True) -> list[str]:
