@@ -8,6 +8,10 @@ template scene from Python.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -165,6 +169,45 @@ def test_export_refuses_a_missing_or_broken_policy_before_doing_anything(tmp_pat
     with pytest.raises(ProjectError, match="inside the project"):
         export_game(project, project / "ship", GODOT_46, no_policy=True)
     assert not out.exists() and not (project / "export_presets.cfg").exists()
+
+
+def test_export_refuses_an_out_it_cannot_write_before_doing_anything(tmp_path):
+    project = make_project(tmp_path / "game")
+    add(project)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(ProjectError, match=r"notes.txt is a file, not a folder"):
+        export_game(project, a_file / "dist", GODOT_46, no_policy=True)  # was a bare NotADirectoryError
+    with pytest.raises(ProjectError, match=r"notes.txt exists and is a file: .*--force"):
+        export_game(project, a_file, GODOT_46, no_policy=True)
+    assert a_file.read_text() == "mine" and not (project / "export_presets.cfg").exists()
+
+
+def test_export_refuses_a_folder_this_user_cannot_write():
+    """A read-only destination, as another user sees it (root may write anywhere): refused with
+    a ProjectError naming the folder, not a PermissionError after the engine packed the game."""
+    with tempfile.TemporaryDirectory(prefix="aigym-export-") as top:  # pytest's tmp_path is private to us
+        os.chmod(top, 0o755)
+        locked = Path(top) / "locked"
+        locked.mkdir(mode=0o755)
+        _refused_as_another_user(locked)
+
+
+def _refused_as_another_user(locked: Path) -> None:
+    code = ("import os, sys\n"
+            "from pathlib import Path\n"
+            "from godot_aigym.project_tools import ProjectError\n"
+            "from godot_aigym.project_tools.export import _check_writable_parent\n"
+            "os.setgid(54321); os.setuid(54321)  # after the imports: the venv may be private to root\n"
+            "try:\n    _check_writable_parent(Path(sys.argv[1]))\nexcept ProjectError as e:\n    print(e)")
+    if os.geteuid() == 0:
+        out = subprocess.run([sys.executable, "-c", code, str(locked / "sub" / "dist")], capture_output=True, text=True)
+        assert "locked is not writable by this user" in out.stdout, out.stderr
+    else:
+        with pytest.raises(ProjectError, match="locked is not writable by this user"):
+            locked.chmod(0o555)
+            from godot_aigym.project_tools.export import _check_writable_parent
+            _check_writable_parent(locked / "sub" / "dist")
 
 
 def test_the_temporary_export_preset_is_removed_or_the_users_file_restored(tmp_path):

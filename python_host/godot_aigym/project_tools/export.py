@@ -137,6 +137,22 @@ def _du(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def _check_writable_parent(out: Path) -> None:
+    """Refuse, before any work, an --out whose nearest existing ancestor is not a folder we may
+    write (a file in the path, a read-only folder)."""
+    ancestor = out.parent
+    try:
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+    except PermissionError:  # a folder on the way that this user may not enter
+        raise ProjectError(f"cannot export to {out}: {ancestor} cannot be reached by this user; "
+                           "choose a writable --out") from None
+    if not ancestor.is_dir():
+        raise ProjectError(f"cannot export to {out}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ProjectError(f"cannot export to {out}: {ancestor} is not writable by this user; choose a writable --out")
+
+
 def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime: GodotRuntime, *,
                 policy: str | os.PathLike | None = None, no_policy: bool = False, scene: str | None = None,
                 engine: str = "auto", force: bool = False, copy: bool = False,
@@ -159,7 +175,9 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
         raise ProjectError(f"--scene takes a res:// path (e.g. res://envs/my_env/my_env.tscn), not {scene!r}")
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise ProjectError(f"{out} exists and is not empty: choose another --out, or replace it with --force")
+        what = "is not empty" if out.is_dir() else "is a file"
+        raise ProjectError(f"{out} exists and {what}: choose another --out, or replace it with --force")
+    _check_writable_parent(out)
     if out == project.path or project.path in out.parents:
         raise ProjectError(f"--out {out} is inside the project: Godot would pack the export into the game; "
                            "choose a folder outside it")
@@ -173,8 +191,11 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
         ensure_imported(project.path, runtime)
     except ProjectImportError as e:
         raise ProjectError(str(e)) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    except OSError as e:
+        raise ProjectError(f"cannot write the export next to {out} ({e.strerror or e}): choose a writable --out") from None
     try:
         say(f"packing {project.path} with Godot {runtime.version} (--export-pack)")
         export_pack(project.path, runtime, staging / "game.pck")
@@ -194,8 +215,10 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
                                         scene=f'"{scene}" ' if scene else "",
                                         policy=' -- --policy "$HERE/policy.jit"' if policy_path else ""))
         run_sh.chmod(0o755)
-        if out.exists():
-            shutil.rmtree(out)
+        if out.is_dir() and not out.is_symlink():
+            shutil.rmtree(out)  # --force (or an empty folder)
+        elif out.exists() or out.is_symlink():
+            out.unlink()  # --force over a file
         os.rename(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
