@@ -11,10 +11,11 @@ otherwise the 9.8 MB arrays that fetches return are handed back to the kernel on
 round and whichever implementation samples next pays ~2400 page faults.
 
 Metrics: assign / fetch of an int, a 100-character str, a (7,) float64 array, and
-(480, 848, 3) uint8 and float64, (900, 1600, 3) uint8 and (1080, 1920, 3) float32 arrays
-(a camera frame whose three buffers fit in L3; a larger frame in the band the caches leave
-to the timing, where streaming wins as the frame did on the 2 MiB-L2 machine; two whose
-slots do not fit in L3: both kinds of cache hierarchy on one machine); and the cross-process trigger -> wake-up round trip (ping-pong over two
+(480, 848, 3) uint8 and float64, (240, 424, 3) and (900, 1600, 3) uint8 and (1080, 1920, 3)
+float32 arrays (a camera frame whose three buffers fit in L3; the frame scaled down to a
+512 KiB L2 as it is to a 2 MiB L2; a larger frame in the band the caches leave to the timing,
+past the L3 share a busy guest gets; two whose slots do not fit in L3: both kinds of cache
+hierarchy on one machine); and the cross-process trigger -> wake-up round trip (ping-pong over two
 objects: ours blocks in wait_modified, real-robot polls `modified` then fetches, as its
 users do).  Large assigns are also measured with each standby-slot copy forced
 (memcpy / streaming; copy_strategy.py), beside the one the planner chose.
@@ -56,7 +57,13 @@ NOTES = [
     "stores that skip reading the slot into the cache) is chosen from L2 and L3 and, where "
     "they do not decide, by timing both once per process and then on the object's own "
     "assigns, exploring only as often as the losing copy's cost allows (<= 1% of assigns) "
-    "(copy_strategy.py; docs/SHARED_OBJECT.md, 'Large arrays').",
+    "(copy_strategy.py; docs/SHARED_OBJECT.md, 'Large arrays'). Slot 1 is copied backward, so "
+    "each copy starts on the source lines the previous one left in L2 (the raw copy, always "
+    "forward, starts on evicted ones); an array's whole assign is one C call (_slotcopy.Writer).",
+    "Like with like: every large case gets fresh buffers for every implementation per placement, "
+    "all in /dev/shm, all written once before timing (ours: both slots at creation; raw: its one "
+    "destination), and the raw copy reuses its destination on every call, as a program that "
+    "copies frames into one shared buffer would.",
     "The live-reader row runs its implementations one after the other (each with its own "
     "reader process), not interleaved: of all rows it is the most exposed to other jobs.",
     "Round trips share 2 vCPUs with whatever else runs: when a third process is busy, "
@@ -219,6 +226,10 @@ def run(quick: bool) -> dict[str, Any]:
         ("str (100 chars)", "".join(rng.choice(list("abcdefghij"), 100)), False),
         ("float64 (7,)", rng.random(7), False),
         ("uint8 (480, 848, 3)", rng.integers(0, 256, (480, 848, 3), dtype=np.uint8), True),
+        # The frame scaled to this machine's L2 as the frame is to a 2 MiB L2 (0.3 MB: two buffers
+        # just past a 512 KiB L2, as the frame's 2.4 MB are past 2 MiB): the 2 MiB-L2 machine's
+        # frame, simulated by size.
+        ("uint8 (240, 424, 3)", rng.integers(0, 256, (240, 424, 3), dtype=np.uint8), True),
         # 4.3 MB: still in the band the caches leave undecided (3n <= L3/2 of a 32 MiB L3), but
         # past the L3 share a busy guest gets, so streaming wins as the frame did on the 2 MiB-L2
         # machine: the other kind of cache, simulated by size, where the timing must pick streaming.

@@ -146,3 +146,29 @@ def test_writer_refuses_bad_construction() -> None:
     writer.release()
     writer.budget = -1
     assert writer.assign(np.ones(4)) is None  # released: declines, touches nothing
+
+
+def test_writer_runs_its_plan_after_its_budget_then_declines(name: str) -> None:
+    """budget copies with `keep`, then one timed copy per planned keep, then None (the
+    Python path takes over and re-arms it)."""
+    obj = SharedObject(name, data=np.zeros(FRAME, np.uint8))
+    reader = SharedObject(name)
+    obj.assign(np.zeros(FRAME, np.uint8))
+    writer = obj._codec.writer
+    n = writer.nbytes
+    writer.budget, writer.plan = 2, (n, 0, n // 2)
+    values = [np.full(FRAME, k, np.uint8) for k in range(6)]
+    done = [writer.assign(v) for v in values]
+    assert [d is not None for d in done] == [True] * 5 + [False]
+    assert writer.budget == 0 and len(writer.times) == 3 and all(t > 0 for t in writer.times)
+    assert_same(reader.fetch(), values[4])  # the declined sixth touched nothing
+    writer.plan = (-1,)
+    with pytest.raises(ValueError, match="planned keep must be >= 0"):
+        writer.assign(values[5])
+    assert_same(reader.fetch(), values[4])
+    with pytest.raises(TypeError, match="tuple of keeps or None"):
+        writer.plan = [n]
+    writer.plan = None
+    assert writer.plan is None and writer.times == [] and writer.assign(values[5]) is None
+    reader.close()
+    obj.close()

@@ -1,29 +1,18 @@
 /*
  * _slotcopy.c - copy an array into a SharedObject's standby slot.
  *
- * Why this exists: a writer alternates between two slots (that is what keeps the
- * published value intact if the writer dies), so repeatedly assigning an n-byte
- * array touches 3n bytes (source and both slots) where a copy into a single
- * buffer touches 2n.  Where 3n outgrows every cache level the raw copy's 2n still
- * fits in, each destination line costs a read-for-ownership from further out and a
- * later write-back.  The standby slot is read by *other* processes, never by the
- * writer, so there is no point pulling its lines into the writer's cache:
- * non-temporal (streaming) stores skip the read-for-ownership.
- *
- * Whether streaming pays depends on the whole cache hierarchy (with a large, fast L3
- * the plain copy's slots stay cached and streaming to DRAM loses), so this module is
- * only the mechanism: copy(dst, src, keep) streams all but the last `keep` bytes,
- * which get ordinary stores (they stay cached for the next-but-one assign and
- * overlap the draining of the write-combining buffers); keep >= n is a plain memcpy.
- *
- * copy(dst, src, keep, backward) runs from the end to the start.  The writer copies
- * one slot forward and the other backward: a forward copy ends with the source's
- * tail in L2, so the next (backward) copy starts on source lines that are still
- * there, and ends with the head there for the next forward one.  A raw copy into
- * one buffer, always forward, starts every copy on lines evicted long ago; the
- * saved L2 misses pay for most of what the second slot costs (docs/SHARED_OBJECT.md).
- * The policy - which keep for which size on this machine - is copy_strategy.py's.
- * See docs/SHARED_OBJECT.md, "Large arrays".
+ * A writer alternates between two slots (that keeps the published value intact if it
+ * dies), so repeated assigns touch 3n bytes (source, both slots) where a copy into one
+ * buffer touches 2n.  Where 3n outgrows a cache level that 2n fits in, non-temporal
+ * (streaming) stores skip reading the slot (read only by *other* processes) into the
+ * cache.  Whether that pays depends on the whole hierarchy (with a large, fast L3 the
+ * slots stay cached and streaming to DRAM loses), so this is only the mechanism:
+ * copy(dst, src, keep) streams all but the last `keep` bytes in copy order (ordinary
+ * stores: cached for the next-but-one assign; keep >= n: all ordinary).
+ * copy(..., backward=True) runs from the end: the writer copies slot 1 backward, so each
+ * copy starts on the source lines the previous one left in L2 (a raw copy, always
+ * forward, starts on evicted ones).  The policy is copy_strategy.py's; the Writer below
+ * does a fixed array's whole assign.  See docs/SHARED_OBJECT.md, "Large arrays".
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -31,6 +20,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__x86_64__) || defined(__SSE2__)
 #include <immintrin.h>
@@ -81,41 +71,30 @@ __attribute__((target("avx2"))) static void back_copy_avx2(char *dst, const char
     memcpy(dst, src, n);
 }
 
-static void back_copy_sse2(char *dst, const char *src, size_t n) {
-    size_t tail = (uintptr_t)(dst + n) & 15;
-    if (tail > n) tail = n;
-    memcpy(dst + n - tail, src + n - tail, tail);
-    n -= tail;
-    while (n >= 64) {
-        n -= 64;
-        __m128i d = _mm_loadu_si128((const __m128i *)(src + n + 48));
-        __m128i c = _mm_loadu_si128((const __m128i *)(src + n + 32));
-        __m128i b = _mm_loadu_si128((const __m128i *)(src + n + 16));
-        __m128i a = _mm_loadu_si128((const __m128i *)(src + n));
-        _mm_store_si128((__m128i *)(dst + n + 48), d);
-        _mm_store_si128((__m128i *)(dst + n + 32), c);
-        _mm_store_si128((__m128i *)(dst + n + 16), b);
-        _mm_store_si128((__m128i *)(dst + n), a);
-    }
-    memcpy(dst, src, n);
-}
+#endif
 
-static int have_avx2;
-
-static void back_copy(char *dst, const char *src, size_t n) {
-    if (have_avx2) back_copy_avx2(dst, src, n);
-    else back_copy_sse2(dst, src, n);
-}
-#else
-/* Backward in 4 KiB blocks, each an ordinary forward memcpy. */
-static void back_copy(char *dst, const char *src, size_t n) {
+/* Backward in 4 KiB blocks, each an ordinary forward memcpy (no AVX2, other architectures). */
+static void back_copy_blocks(char *dst, const char *src, size_t n) {
     while (n > 0) {
         size_t b = n >= 4096 ? 4096 : n;
         n -= b;
         memcpy(dst + n, src + n, b);
     }
 }
+
+#if HAVE_STREAM
+static int have_avx2;
 #endif
+
+static void back_copy(char *dst, const char *src, size_t n) {
+#if HAVE_STREAM
+    if (have_avx2) {
+        back_copy_avx2(dst, src, n);
+        return;
+    }
+#endif
+    back_copy_blocks(dst, src, n);
+}
 
 /* Copy n bytes forward or backward; the last `keep` bytes in copy order (the tail of a
  * forward copy, the head of a backward one) get ordinary stores, the rest is streamed
@@ -203,12 +182,16 @@ static PyObject *mod_copy(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
  * takes the general path (which raises the precise errors).  Otherwise it returns what
  * commit returns, or lock's -1 on a lock timeout.  The lock, commit and unlock it calls
  * are the object's Sync methods; slot 1 is copied backward (see the top of the file).
- * budget: assigns left on this path (-1: unlimited; a SlotTuner's quiet count). */
+ * budget: assigns left with `keep` (-1: unlimited; a SlotTuner's quiet count).  Then
+ * `plan`, a tuple of keeps: one timed copy with each (a SlotTuner's exploration), the
+ * copy's ns appended to `times`; then None until Python re-arms it.  So exploring
+ * costs no Python either (on the Python path a 0.3 MB array near a tie lost ~10%). */
 typedef struct {
     PyObject_HEAD
     PyObject *lock, *commit, *unlock, *views, *type, *dtype;
     PyObject *lock_args[2]; /* timeout, spin */
-    Py_ssize_t ndim, nbytes, keep, budget;
+    PyObject *plan, *times;  /* tuple of keeps / list of ns */
+    Py_ssize_t ndim, nbytes, keep, budget, pos;
     Py_ssize_t *shape;
 } WriterObject;
 
@@ -223,7 +206,9 @@ static void Writer_clear(WriterObject *self) {
     Py_CLEAR(self->dtype);
     Py_CLEAR(self->lock_args[0]);
     Py_CLEAR(self->lock_args[1]);
-    self->budget = 0;
+    Py_CLEAR(self->plan);
+    Py_CLEAR(self->times);
+    self->budget = self->pos = 0;
 }
 
 static void Writer_dealloc(WriterObject *self) {
@@ -272,13 +257,15 @@ static int Writer_init(WriterObject *self, PyObject *args, PyObject *kwds) {
     self->lock_args[0] = Py_NewRef(timeout);
     self->lock_args[1] = Py_NewRef(spin);
     self->keep = self->nbytes;
-    self->budget = 0;
+    self->budget = self->pos = 0;
+    if ((self->times = PyList_New(0)) == NULL) return -1;
     return 0;
 }
 
 /* The source's buffer if it is eligible (see above); 0 = not eligible, -1 = error. */
 static int eligible_source(WriterObject *self, PyObject *src, Py_buffer *sb) {
-    if (self->views == NULL || self->budget == 0 || Py_TYPE(src) != (PyTypeObject *)self->type) return 0;
+    if (self->views == NULL || Py_TYPE(src) != (PyTypeObject *)self->type) return 0;
+    if (self->budget == 0 && (self->plan == NULL || self->pos >= PyTuple_GET_SIZE(self->plan))) return 0;
     PyObject *dt = PyObject_GetAttr(src, str_dtype);
     if (dt == NULL) return -1;
     int same = dt == self->dtype;
@@ -298,6 +285,13 @@ static PyObject *Writer_assign(WriterObject *self, PyObject *src) {
     Py_buffer sb, db;
     int ok = eligible_source(self, src, &sb);
     if (ok <= 0) return ok < 0 ? NULL : Py_NewRef(Py_None);
+    int timed = self->budget == 0; /* then plan[pos] is the keep, and the copy is timed */
+    Py_ssize_t keep = timed ? PyLong_AsSsize_t(PyTuple_GET_ITEM(self->plan, self->pos)) : self->keep;
+    if (keep < 0) {
+        PyBuffer_Release(&sb);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "Writer: a planned keep must be >= 0");
+        return NULL;
+    }
     PyObject *p_obj = PyObject_Vectorcall(self->lock, self->lock_args, 2, NULL);
     long long p = p_obj == NULL ? -1 : PyLong_AsLongLong(p_obj);
     if (p_obj == NULL || p < 0 || PyErr_Occurred()) {
@@ -312,14 +306,17 @@ static PyObject *Writer_assign(WriterObject *self, PyObject *src) {
         Py_XDECREF(r);
         return NULL;
     }
-    size_t n = (size_t)sb.len, keep = (size_t)self->keep;
+    size_t n = (size_t)sb.len;
+    struct timespec t0, t1;
+    if (timed) clock_gettime(CLOCK_MONOTONIC, &t0);
     if (n >= GIL_RELEASE_BYTES) {
         Py_BEGIN_ALLOW_THREADS
-        slot_copy(db.buf, sb.buf, n, keep, (int)slot);
+        slot_copy(db.buf, sb.buf, n, (size_t)keep, (int)slot);
         Py_END_ALLOW_THREADS
     } else {
         memcpy(db.buf, sb.buf, n);
     }
+    if (timed) clock_gettime(CLOCK_MONOTONIC, &t1);
     PyBuffer_Release(&db);
     PyBuffer_Release(&sb);
     PyObject *slot_obj = PyLong_FromLong(slot);
@@ -330,7 +327,15 @@ static PyObject *Writer_assign(WriterObject *self, PyObject *src) {
     }
     PyObject *result = PyObject_Vectorcall(self->commit, &slot_obj, 1, NULL);
     Py_DECREF(slot_obj);
-    if (result != NULL && self->budget > 0) self->budget--;
+    if (result != NULL && timed) {
+        long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+        PyObject *v = PyLong_FromLongLong(ns);
+        if (v == NULL || PyList_Append(self->times, v) < 0) Py_CLEAR(result); /* published; the error says why */
+        Py_XDECREF(v);
+        self->pos++;
+    } else if (result != NULL && self->budget > 0) {
+        self->budget--;
+    }
     return result;
 }
 
@@ -338,6 +343,34 @@ static PyObject *Writer_release(WriterObject *self, PyObject *noargs) {
     Writer_clear(self);
     Py_RETURN_NONE;
 }
+
+static PyObject *Writer_get_plan(WriterObject *self, void *closure) {
+    return Py_NewRef(self->plan ? self->plan : Py_None);
+}
+
+/* Setting a plan (a tuple of keeps, or None) starts it from its first keep with empty times. */
+static int Writer_set_plan(WriterObject *self, PyObject *value, void *closure) {
+    if (value == NULL || (value != Py_None && !PyTuple_Check(value))) {
+        PyErr_SetString(PyExc_TypeError, "Writer.plan must be a tuple of keeps or None");
+        return -1;
+    }
+    PyObject *times = PyList_New(0);
+    if (times == NULL) return -1;
+    Py_XSETREF(self->plan, value == Py_None ? NULL : Py_NewRef(value));
+    Py_XSETREF(self->times, times);
+    self->pos = 0;
+    return 0;
+}
+
+static PyObject *Writer_get_times(WriterObject *self, void *closure) {
+    return self->times ? PyList_GetSlice(self->times, 0, PyList_GET_SIZE(self->times)) : PyList_New(0);
+}
+
+static PyGetSetDef Writer_getset[] = {
+    {"plan", (getter)Writer_get_plan, (setter)Writer_set_plan, "keeps of the timed copies after the budget", NULL},
+    {"times", (getter)Writer_get_times, NULL, "ns of each planned copy made so far (a copy of the list)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
 
 static PyMethodDef Writer_methods[] = {
     {"assign", (PyCFunction)Writer_assign, METH_O,
@@ -348,7 +381,7 @@ static PyMethodDef Writer_methods[] = {
 
 static PyMemberDef Writer_members[] = {
     {"keep", T_PYSSIZET, offsetof(WriterObject, keep), 0, "bytes copied last with ordinary stores (see copy())"},
-    {"budget", T_PYSSIZET, offsetof(WriterObject, budget), 0, "assigns left on this path (-1: unlimited)"},
+    {"budget", T_PYSSIZET, offsetof(WriterObject, budget), 0, "assigns left with keep (-1: unlimited)"},
     {"nbytes", T_PYSSIZET, offsetof(WriterObject, nbytes), READONLY, "bytes per copy"},
     {NULL, 0, 0, 0, NULL},
 };
@@ -364,6 +397,7 @@ static PyTypeObject WriterType = {
     .tp_dealloc = (destructor)Writer_dealloc,
     .tp_methods = Writer_methods,
     .tp_members = Writer_members,
+    .tp_getset = Writer_getset,
 };
 
 static PyMethodDef module_methods[] = {

@@ -204,13 +204,13 @@ class SlotTuner:
     EXPLORE_BUDGET of the assigns, within [FIRST, LONGEST]: near a tie the tuner looks
     every FIRST assigns, where memcpy beats streaming by 1.5x (the 32 MiB-L3 EPYC) every
     ~1600.  (Looking every 256, 512, ... 2048 assigns whatever the ratio cost the frame ~5%
-    there.)  FIRST is not smaller because exploring assigns take the Python path (timed,
-    ~1.5 us more than the Writer's one call): at 256 that was a quarter of the assigns
-    and ~10% on a 0.3 MB array near a tie; at 1024 it is 6% of them.  The first interval comes
+    there.)  An object's C Writer makes the exploring copies too (timed in C, `pending_keeps`):
+    on the Python path (~1.5 us more per assign) exploring every 256 assigns cost a 0.3 MB
+    array near a tie ~10%; now one assign per exploration takes it.  The first interval comes
     from the process's first-guess timing, so a fresh object does not start by exploring."""
 
     BLOCK, SETTLE, BLOCKS = 8, 2, 4
-    FIRST, LONGEST = 1024, 16384
+    FIRST, LONGEST = 256, 16384
     EXPLORE_BUDGET = 0.01
 
     def __init__(
@@ -250,6 +250,15 @@ class SlotTuner:
     @property
     def exploring(self) -> bool:
         return self.quiet == 0
+
+    def pending_keeps(self) -> tuple[int, ...]:
+        """The keeps of the exploration's copies still to make, in order: the rest of the one
+        under way, or a whole next one (what an object's Writer runs, timed, after `quiet`)."""
+        if self.samples is None:
+            other = STREAM if self.choice == MEMCPY else MEMCPY
+            return tuple(self.keeps[k] for k in [self.choice, other] * self.BLOCKS for _ in range(self.BLOCK))
+        rest = [self.keeps[self.current]] * (self.BLOCK - self.count)
+        return tuple(rest + [self.keeps[k] for k in self.schedule for _ in range(self.BLOCK)])
 
     def attach(self, counter: Any) -> None:
         """Move `keep` and the quiet count into `counter` (an object's C Writer)."""

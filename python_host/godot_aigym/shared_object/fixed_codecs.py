@@ -197,6 +197,7 @@ class ArrayCodec(FixedCodec):
             self.writer.keep, self.writer.budget = self.keep, -1
         else:
             self.tuner.attach(self.writer)
+            self.writer.plan = self.tuner.pending_keeps()
 
     def write(self, slot: int, value: Any) -> None:
         if value.flags.c_contiguous and not self.has_objects:
@@ -204,13 +205,21 @@ class ArrayCodec(FixedCodec):
             # slot 1 is copied backward, as the Writer does (see _slotcopy.c)
             if tuner is None:
                 self.copy(self.views[slot], value, self.keep, slot)
-            elif tuner.quiet:  # between explorations: no clock reads
+                return
+            writer = self.writer
+            if writer is not None:  # first the copies the Writer timed (its plan is done, or we interleave)
+                for ns in writer.times:
+                    tuner.record(ns)
+                writer.plan = None  # digested (and not counted twice if this copy fails)
+            if tuner.quiet:  # between explorations: no clock reads
                 self.copy(self.views[slot], value, tuner.keep, slot)
                 tuner.untimed()
             else:
                 t0 = perf_counter_ns()
                 self.copy(self.views[slot], value, tuner.keep, slot)
                 tuner.record(perf_counter_ns() - t0)
+            if writer is not None:
+                writer.plan = tuner.pending_keeps()  # re-armed: the rest of the exploration, or the next
         else:
             np.copyto(self.views[slot], value, casting="no")
 
