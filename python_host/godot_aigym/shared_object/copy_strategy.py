@@ -45,9 +45,11 @@ MEMCPY, STREAM, CALIBRATE = "memcpy", "stream", "calibrate"
 # Below this a copy is so short that neither the choice nor a calibration is worth it.
 MIN_STREAM_BYTES = 64 * 1024
 # Calibration: rounds of (2 warm-up copies, then TIMED copies) per candidate, interleaved;
-# each candidate's time is its fastest round: on a busy machine the slow rounds measure
-# the other jobs, the fastest one the copy (a frame: 108 copies, ~6 ms on an idle machine).
-CALIBRATION_ROUNDS = 9
+# the candidates compare by the median of their per-round ratios (a frame: 132 copies,
+# ~7 ms on an idle machine).  Not by each one's fastest round: that is the moment the
+# other jobs left the L3 alone, which favours memcpy (on a loaded EPYC the 4.3 MB frame's
+# fastest rounds chose memcpy, 2x the raw copy on the object's own assigns).
+CALIBRATION_ROUNDS = 11
 CALIBRATION_TIMED = 4
 # Streaming must beat memcpy by this factor to be chosen: memcpy is what a raw copy does,
 # and where streaming loses it loses a lot (1.4-1.6x the raw copy on the 32 MiB-L3 EPYC).
@@ -113,7 +115,10 @@ def rule(n: int, caches: Caches, streaming: bool = True) -> str:
 
 
 def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) -> dict[str, float]:
-    """Ns per copy (fastest round) of each candidate `keep` into two alternating private buffers.
+    """Ns per copy of each candidate `keep` into two alternating private buffers: the first
+    candidate's median round, the others' that times the median of their per-round ratios
+    to it (a round's copies run within milliseconds of each other, so load that comes and
+    goes cancels out of the ratio).
 
     Each round runs the candidates in a shuffled order, each after two untimed copies
     that bring the cache into that candidate's steady state (streaming evicts the
@@ -139,7 +144,9 @@ def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) ->
             times[name].append((time.perf_counter_ns() - t0) / CALIBRATION_TIMED)
     del slots, pool, a, b  # the mapping cannot close while views of it live
     mapping.close()
-    return {k: float(min(v)) for k, v in times.items()}
+    first = next(iter(keeps))
+    base = statistics.median(times[first])
+    return {k: float(base * statistics.median(t / b for t, b in zip(v, times[first]))) for k, v in times.items()}
 
 
 class CopyPlanner:
