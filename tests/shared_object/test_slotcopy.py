@@ -127,6 +127,28 @@ def test_real_calibration_times_both_copies() -> None:
     assert set(timings) == {MEMCPY, STREAM} and all(t > 0 for t in timings.values())
 
 
+def test_first_guess_is_not_fooled_by_one_lucky_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timed on a fake clock: memcpy costs 100 a copy except in one round (the other jobs
+    left the L3 alone: 10), streaming 60.  Each copy's fastest round chose memcpy; the
+    median of the per-round ratios chooses streaming, at its typical cost."""
+    n = 1 << 20
+    clock, memcpy_copies = [0], [0]
+
+    def fake_copy(dst: np.ndarray, src: np.ndarray, keep: int, backward: int) -> None:
+        if keep >= n:
+            memcpy_copies[0] += 1
+            lucky = (memcpy_copies[0] - 1) // (2 + copy_strategy.CALIBRATION_TIMED) == 3
+            clock[0] += 10 if lucky else 100
+        else:
+            clock[0] += 60
+
+    monkeypatch.setattr(copy_strategy.time, "perf_counter_ns", lambda: clock[0])
+    timings = copy_strategy.time_candidates(n, {MEMCPY: n, STREAM: 0}, fake_copy)
+    monkeypatch.undo()
+    assert timings == {MEMCPY: 100.0, STREAM: pytest.approx(60.0)}
+    assert CopyPlanner(EPYC, True, timer=lambda n, keeps: timings).strategy(FRAME) == STREAM
+
+
 def test_cache_sizes_are_read_from_sysfs(tmp_path) -> None:
     entries = [(1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "512K"), (3, "Unified", "32768K")]
     for i, (level, kind, size) in enumerate(entries):
