@@ -38,8 +38,9 @@ SEED = 20261129
 BATCHES = 4
 CYCLES_PER_BATCH = 13          # 52 cycles
 PARALLEL_HOSTS = 2             # cycles run side by side (each with its own seeded RNG)
-KILL_WINDOW_S = {"chunk": 0.05, "env": 1.0, "import": 0.5}  # where in the phase the kill may land
-CHILD_MARK = {"env": b"--handle", "import": b"--import"}  # the engine child a kill should often catch
+KILL_WINDOW_S = {"chunk": 0.05, "compat": 0.05, "env": 1.0, "vector": 1.0, "render": 1.5, "import": 0.5}
+CHILD_MARK = {"env": b"--handle", "vector": b"--handle", "render": b"--handle", "import": b"--import"}
+REACH = "res://envs/reach/reach.tscn"  # a rendering scene: the host starts its own Xvfb
 SAFETY_S = 60.0                # only reached when something is broken
 TAG = "GODOT_AIGYM_CRASH_TEST"
 
@@ -84,10 +85,10 @@ def chunks_of(host_pids: set[int], handle_prefix: str) -> list[str]:
         if name.startswith(".aigym-new.") and len(parts) > 2 and parts[2].isdigit() and int(parts[2]) in host_pids:
             left.append(name)
             continue
-        if not name.startswith("aigym_"):
-            continue
-        if name.startswith(handle_prefix):
+        if name.startswith(handle_prefix):  # also the compatibility API's names without aigym_
             left.append(name)
+            continue
+        if not name.startswith("aigym_"):
             continue
         try:
             with open(f"/dev/shm/{name}", "rb") as f:
@@ -129,10 +130,10 @@ def child_with(host: subprocess.Popen, mark: bytes) -> bool:
 
 def run_cycle(rng: random.Random, mode: str, env: dict, tmp: Path, handle_prefix: str, k: int) -> tuple[int, bool]:
     """One host killed at a random point; returns its pid and whether its engine child was running."""
-    if mode == "chunk":
-        args = ["chunk", f"{handle_prefix}{k}_"]
-    elif mode == "env":
-        args = ["env", str(DEMO), TRIVIAL]
+    if mode in ("chunk", "compat"):
+        args = [mode, f"{handle_prefix}{k}_"]
+    elif mode in ("env", "vector", "render"):
+        args = [mode, str(DEMO), REACH if mode == "render" else TRIVIAL]
     else:
         project = tmp / f"tiny{k}"
         shutil.copytree(TINY, project)  # a fresh project: the import is real
@@ -156,7 +157,16 @@ def run_cycle(rng: random.Random, mode: str, env: dict, tmp: Path, handle_prefix
     return host.pid, caught
 
 
-SWEEP = "from godot_aigym import sweep_stale_chunks, sweep_stale_logs; sweep_stale_chunks(); sweep_stale_logs()"
+SWEEP = ("from godot_aigym import sweep_stale_chunks, sweep_stale_logs; sweep_stale_chunks(); sweep_stale_logs(); "
+         "from godot_aigym.display import sweep_stale_displays; sweep_stale_displays()")
+
+
+def display_records_of(host_pids: set[int]) -> list[str]:
+    """X server records (xvfb-<host pid>-<random>.json / .xauth) of the killed hosts."""
+    from godot_aigym.display import records_dir
+
+    return [n for n in os.listdir(records_dir()) if n.startswith("xvfb-") and n.split("-")[1].isdigit()
+            and int(n.split("-")[1]) in host_pids]
 
 
 @pytest.mark.timeout(600)
@@ -195,3 +205,26 @@ def demo_imported(godot):
 
     ensure_imported(DEMO, godot)  # the env hosts must not all race to import the demo project
     return DEMO
+
+
+@pytest.mark.timeout(600)
+def test_vector_rendering_and_compat_hosts_killed_at_random_points_leave_nothing_behind(tmp_path, demo_imported):
+    """The other kinds of host: a vector env with 2 engines, a rendering env with its private
+    Xvfb (records and server), the compatibility API's fixed-name chunks."""
+    tag = uuid.uuid4().hex
+    handle_prefix = f"environment_crash{os.getpid()}x"  # no aigym_ prefix, as the original's handles
+    env = {**os.environ, TAG: tag}
+    hosts: set[int] = set()
+    caught = 0
+    for k in range(12):
+        rng = random.Random(f"{SEED}-more-{k}")
+        pid, with_child = run_cycle(rng, ("vector", "render", "compat")[k % 3], env, tmp_path, handle_prefix, k)
+        hosts.add(pid)
+        caught += with_child
+    wait_until(lambda: not tagged_processes(tag), f"processes (engines, Xvfb) of killed hosts still running: "
+                                                  f"{tagged_processes(tag)}")
+    subprocess.run([sys.executable, "-c", SWEEP], check=True, timeout=SAFETY_S)
+    assert chunks_of(hosts, handle_prefix) == [], "chunks left"
+    assert logs_of(hosts) == [], "engine log files left"
+    assert display_records_of(hosts) == [], "X server records left"
+    assert caught >= 3, f"only {caught} kills landed while an engine was running"
