@@ -6,14 +6,27 @@ extends RefCounted
 
 const P := preload("gym_protocol.gd")
 
-## Steps taken in each agent's current episode.
-var steps := PackedInt32Array()
+## Steps taken in each agent's current episode (a copy; episode_steps(i) for one agent).
+var steps: PackedInt32Array:
+	get:
+		var all := PackedInt32Array()
+		all.resize(_n)
+		for i in _n:
+			all[i] = _clock - _start[i]
+		return all
 ## 1 where an agent's episode ended and the agent was not reset yet (NEXT_STEP resets these).
 var finished := PackedByteArray()
 
 var _env: Node  # the GymEnv: its callbacks
 var _n := 0
 var _n_finished := 0
+# Step counting without a per-agent loop: `_clock` counts the steps of this node, agent i's
+# episode started at `_start[i]`, so it has taken `_clock - _start[i]` steps. Starts only move
+# forward, so `_min_start` (at most the smallest start) tells when no agent can have reached the
+# limit; only then are the agents scanned (and it is made exact again).
+var _clock := 0
+var _start := PackedInt64Array()
+var _min_start := 0
 # cached at setup (they do not change afterwards): the env's `out` (shared, written in place),
 # its offsets and the step limit
 var _out := PackedFloat32Array()
@@ -36,8 +49,10 @@ func setup(env: Node, n_agents: int) -> void:
 	_tr = env.truncated_offset
 	_fo = env.final_obs_offset
 	_limit = env.max_episode_steps if env.max_episode_steps > 0 else 0x7fffffff
-	steps.resize(n_agents)
-	steps.fill(0)
+	_clock = 0
+	_start.resize(n_agents)
+	_start.fill(0)
+	_min_start = 0
 	finished.resize(n_agents)
 	finished.fill(0)
 	_n_finished = 0
@@ -62,32 +77,29 @@ func restart(i: int) -> void:
 ## After the physics ticks of a step: NEXT_STEP resets, observation, step limit, SAME_STEP resets.
 func finish_step(autoreset: int) -> void:
 	var env := _env
-	var n := _n
 	var restarted := false
 	if autoreset == P.AUTORESET_NEXT_STEP and _n_finished > 0:
 		# these agents finished last step; their action was ignored: they start over instead
-		for i in n:
+		for i in _n:
 			if finished[i] != 0:
 				_restart(i)
-				steps[i] = -1
+				_start[i] = _clock + 1  # this step does not count for them
 		restarted = true
 	env._gym_observe()
 	if env._failed:
 		return
-	# The hot loop only counts steps; the rarer cases get loops of their own.
-	var out := _out
-	var limit := _limit
-	var tr := _tr
-	for i in n:
-		var s := steps[i] + 1
-		steps[i] = s
-		if s >= limit:
-			out[tr + i] = 1.0
+	var clock := _clock + 1
+	_clock = clock
+	if clock - _min_start >= _limit:  # some agent may have reached the step limit: find them
+		_truncate_at_limit()
 	if restarted:  # agents that restarted this step report no reward and no flags
 		_zero_scalars(true)
 	if autoreset == P.AUTORESET_NONE:
 		return
+	var out := _out
 	var te := _te
+	var tr := _tr
+	var n := _n
 	var first_set := out.find(1.0, te)  # a native scan for a set flag, no copy (values past tr + n only end it)
 	if first_set < 0 or first_set >= tr + n:
 		return
@@ -98,6 +110,26 @@ func finish_step(autoreset: int) -> void:
 			if out[te + i] != 0.0 or out[tr + i] != 0.0:
 				finished[i] = 1
 				_n_finished += 1
+
+
+## Steps taken in agent i's current episode.
+func episode_steps(i: int) -> int:
+	return _clock - _start[i]
+
+
+## Marks truncated every agent whose episode reached the step limit; makes _min_start exact.
+func _truncate_at_limit() -> void:
+	var out := _out
+	var tr := _tr
+	var last := _clock - _limit  # agents that started at or before this step reached the limit
+	var lowest := _clock
+	for i in _n:
+		var s := _start[i]
+		if s <= last:
+			out[tr + i] = 1.0
+		if s < lowest:
+			lowest = s
+	_min_start = lowest
 
 
 ## True when agent i's episode ended in this step (out holds its flags).
@@ -142,7 +174,7 @@ func _same_step_autoreset() -> void:
 
 func _restart(i: int) -> void:
 	_env._gym_reset(i)
-	steps[i] = 0
+	_start[i] = _clock
 	if finished[i] != 0:
 		finished[i] = 0
 		_n_finished -= 1
@@ -154,7 +186,7 @@ func _zero_scalars(only_restarted: bool) -> void:
 	var out := _out
 	var n := _n
 	for i in n:
-		if only_restarted and steps[i] != 0:
+		if only_restarted and _start[i] != _clock:
 			continue
 		for k in P.OUT_SCALARS:
 			out[_r + k * n + i] = 0.0

@@ -215,7 +215,7 @@ func _finish_step() -> void:
 		if episodes.done(i):
 			_returns.append(_ep_return[i])
 			_episode_ended(i)
-			_lengths.append(episodes.steps[i])
+			_lengths.append(episodes.episode_steps(i))
 			_ep_return[i] = 0.0
 			if not _random and _returns.size() >= env.play_episodes:
 				_report()
