@@ -16,6 +16,10 @@ import pytest
 pytest.register_assert_rewrite("gdscript_runs")
 from gdscript_runs import ALWAYS_BAD, GodotRun, check_log, checked_run  # noqa: E402,F401  (re-exported)
 
+from suite_parallel import (  # noqa: E402,F401  (the hooks of running on several workers)
+    project_lock, pytest_collection_modifyitems, pytest_configure, pytest_runtest_protocol, pytest_sessionstart,
+    pytest_unconfigure, pytest_xdist_auto_num_workers, pytest_xdist_make_scheduler)
+
 from godot_aigym.engine import LaunchOptions, ensure_imported, run_godot  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
 
@@ -39,7 +43,8 @@ def built_core():
 
 @pytest.fixture(scope="session")
 def test_project(godot, built_core):
-    ensure_imported(TEST_PROJECT, godot)
+    with project_lock(TEST_PROJECT):  # another worker may be importing it
+        ensure_imported(TEST_PROJECT, godot)
     return TEST_PROJECT
 
 

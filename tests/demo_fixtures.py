@@ -14,6 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "env"))
 from env_testutil import DEMO, engine_children, our_chunks, wait_gone  # noqa: E402
 
+from suite_parallel import project_lock  # noqa: E402
+
 from godot_aigym.env.link import prepare_project  # noqa: E402
 
 
@@ -22,7 +24,8 @@ def prepared_demo(godot) -> Path:
     lib = DEMO / "addons" / "godot_aigym" / "bin" / "libaigym_core.linux.debug.x86_64.so"
     if not lib.exists():
         pytest.fail(f"the extension is not built ({lib} missing): run `make build`")
-    prepare_project(DEMO, godot)
+    with project_lock(DEMO):  # another worker may be importing it
+        prepare_project(DEMO, godot)
     return DEMO
 
 

@@ -104,6 +104,7 @@ def _start_host(test_project) -> tuple[subprocess.Popen, int, Path]:
     return host, int(line[0]), Path(line[1])
 
 
+@pytest.mark.exclusive  # checks what a killed host left before its own sweep
 def test_logs_of_a_killed_host_are_swept_by_the_next_host(test_project, tmp_path):
     host, engine, log = _start_host(test_project)
     try:

@@ -72,6 +72,7 @@ def test_chown_fchown_to_another_uid_is_refused(name):
         obj.close()
 
 
+@pytest.mark.exclusive  # checks what a killed host left before its own sweep
 @pytest.mark.parametrize("killed_in", ["ftruncate", "link"])
 def test_creator_killed_while_creating_leaves_only_a_swept_temporary(name, killed_in):
     code = textwrap.dedent(f"""

@@ -81,6 +81,7 @@ def _reap_children():
         _reap(_children.pop())
 
 
+@pytest.mark.exclusive  # checks what a killed host left before its own sweep
 def test_sigkill_then_sweep_removes_the_chunk():
     proc = _owner()
     handle = _handle_of(proc)
@@ -120,6 +121,7 @@ def test_sweep_keeps_live_and_foreign_files(mem):
         os.unlink(junk)
 
 
+@pytest.mark.exclusive  # checks what a killed host left before its own sweep
 def test_sweep_detects_reused_pid(mem):
     """Right pid, wrong start time: the recorded owner is gone even though the pid runs."""
     with open(mem.path, "r+b") as f:
@@ -172,6 +174,7 @@ def test_signal_delivered_to_another_thread_still_unlinks_and_kills(signum):
     assert not os.path.exists(f"/dev/shm/{info['handle']}")
 
 
+@pytest.mark.exclusive  # checks what a killed host left before its own sweep
 @pytest.mark.parametrize("killed_in", ["ftruncate", "link"])
 def test_host_killed_while_creating_leaves_nothing_the_sweep_misses(killed_in):
     """Killed right after the exclusive create, or with a complete file not yet linked into

@@ -198,6 +198,7 @@ HOST_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.exclusive  # checks what a killed host left before its own sweep
 def test_engine_quits_when_its_host_dies(godot, test_project):
     host = subprocess.Popen([sys.executable, "-c", HOST_SCRIPT], stdout=subprocess.PIPE, text=True)
     handle = host.stdout.readline().strip()

@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from godot_aigym import SharedMemory
 from godot_aigym.engine import GodotProcess, LaunchOptions, run_godot
@@ -146,6 +147,7 @@ def _watchers_of(handle: str) -> list[int]:
     return found
 
 
+@pytest.mark.exclusive  # checks what a killed host left before its own sweep
 def test_engine_unlinks_the_chunk_of_a_sigkilled_host(test_project):
     """The host dies by SIGKILL (no handler runs) and takes its engine with it (parent-death
     signal): the engine's watcher removes the chunk, without any later sweep."""

@@ -18,12 +18,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from godot_aigym import export_policy  # noqa: E402
+from suite_parallel import project_lock  # noqa: E402
+from torch_preload import TEST_PROJECT, ensure_preload_model  # noqa: E402
 from torch_test_models import ActorCritic, Argmax, DictOut, FloatAndIndex, Grid, Mlp, TanhPolicy  # noqa: E402
+
+from godot_aigym.engine import ensure_imported  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TORCH_LIB = REPO / "demo_project" / "addons" / "godot_aigym" / "bin" / "libaigym_torch.linux.debug.x86_64.so"
-GENERATED = REPO / "tests" / "project" / "generated"
-PRELOAD_FILE = GENERATED / "torch_preload.jit"  # res://generated/torch_preload.jit
 ROWS = 1000
 
 
@@ -106,22 +108,14 @@ def manifest(torch_models, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def preload_model(built_torch) -> Path:
-    """res://generated/torch_preload.jit, rewritten only when its outputs would change (an
-    unchanged file keeps its mtime, so the test project is not re-imported every session)."""
-    torch.manual_seed(7)
-    module = Mlp(4, 16, 2).eval()
-    probe = torch.linspace(-1, 1, 8).reshape(2, 4)
-    if PRELOAD_FILE.exists():
-        try:
-            old = torch.jit.load(str(PRELOAD_FILE))
-            with torch.no_grad():
-                if torch.equal(old(probe), module(probe)):
-                    return PRELOAD_FILE
-        except Exception:  # noqa: BLE001 - any unreadable leftover is simply rewritten
-            pass
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    return export_policy(module, torch.zeros(1, 4), PRELOAD_FILE)
+def preload_model(built_torch, godot) -> Path:
+    """res://generated/torch_preload.jit (torch_preload.py), the test project imported after a
+    rewrite; under the project's lock: another worker may import or run it meanwhile."""
+    with project_lock(TEST_PROJECT):
+        path, written = ensure_preload_model()
+        if written:
+            ensure_imported(TEST_PROJECT, godot)
+    return path
 
 
 @pytest.fixture(scope="session")

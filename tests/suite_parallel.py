@@ -1,0 +1,214 @@
+"""How the suite runs on several pytest-xdist workers (`-n auto --dist loadscope`, pyproject.toml).
+
+* Work units. Every test module is one unit (its module-scoped engines start once), and each
+  folder whose tests share one expensive per-process resource is one unit: tests/rllib (one local
+  Ray), tests/render (one Xvfb). Units are handed out in collection order, which puts the longest
+  first (`LONGEST_FIRST`), so no worker is left alone with a long one at the end.
+* Exclusive tests. A test marked `exclusive` runs while no other test runs. For tests that check
+  what a killed process left behind before they sweep it themselves: every new host sweeps the
+  stale chunks and logs of dead processes when it starts (shm/chunk_file.py, engine/logs.py), so a
+  host started by a test on another worker could remove them first. A reader-writer lock of
+  flock()s: every test holds it shared, an exclusive one alone; a turnstile keeps a stream of
+  shared holders from starving an exclusive one.
+* Engines on different CPUs. cpus="auto" pins a process's engine to the last CPU first, knowing
+  only that process's engines: every worker's engines would share one CPU (an engine start is ~1 s
+  of CPU: they would run one after the other). On worker k "auto" breaks its ties k CPUs further
+  on (the tie-break its `index` argument already applies to a vector env's engines), so each worker
+  starts on a CPU of its own; pinning and spinning are what they are without workers. The tests
+  of the placement itself (`REAL_PLACEMENT`) see the unshifted policy.
+* Before the workers start, the controller writes the test project's generated file and imports
+  the test and demo projects (two workers importing one project at once would write its .godot
+  folder together); the workers then find them imported. `project_lock` serialises any later import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LOCK_ENV = "AIGYM_TEST_LOCK_DIR"  # set by the controller for its workers
+
+# Folders run as one unit on one worker (they share a per-process resource).
+SHARED_UNITS = ("tests/rllib/", "tests/render/")
+# The slowest units, slowest first (measured: --durations=0 of a serial run); the rest follow in
+# collection order. Only an order: a missing or renamed entry costs time, never a failure.
+LONGEST_FIRST = (
+    "tests/install/test_your_game.py",
+    "tests/rllib/",
+    "tests/render/",
+    "tests/reliability/",
+    "tests/install/test_project_tools.py",
+    "tests/compat/test_original_driver_end_to_end.py",
+    "tests/multiagent/test_ippo.py",
+    "tests/foundation/test_cli.py",
+)
+
+
+# Modules that check which CPUs "auto" chooses.
+REAL_PLACEMENT = ("tests/env/test_placement.py", "tests/render/test_render_placement.py")
+
+
+def unit_of(nodeid: str) -> str:
+    for folder in SHARED_UNITS:
+        if nodeid.startswith(folder):
+            return folder
+    return nodeid.split("::", 1)[0]
+
+
+def _rank(nodeid: str) -> int:
+    for i, prefix in enumerate(LONGEST_FIRST):
+        if nodeid.startswith(prefix):
+            return i
+    return len(LONGEST_FIRST)
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return not _is_worker(config) and bool(getattr(config.option, "numprocesses", 0)) \
+        and getattr(config.option, "dist", "no") != "no"
+
+
+# ---- scheduling -------------------------------------------------------------------------------
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker per CPU we may use (tests wait on engines, but engines use CPU)."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadscope":
+        return None  # xdist's own
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    config.option.loadscopereorder = False  # our order (longest first), not "most tests first"
+    return SuiteUnits(config, log)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest units first; within a unit the order the folders' own hooks chose (stable sort)."""
+    if _is_worker(config):
+        items.sort(key=lambda item: _rank(item.nodeid))
+
+
+# ---- exclusive tests --------------------------------------------------------------------------
+class _Turns:
+    """flock()-based reader-writer lock shared by the workers of one run."""
+
+    def __init__(self, folder: str):
+        self.rw = os.open(os.path.join(folder, "rw"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.turnstile = os.open(os.path.join(folder, "turnstile"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    @contextlib.contextmanager
+    def hold(self, exclusive: bool) -> Iterator[None]:
+        fcntl.flock(self.turnstile, fcntl.LOCK_EX)
+        try:
+            if exclusive:  # keep the turnstile until we have it alone: no new shared holder
+                fcntl.flock(self.rw, fcntl.LOCK_EX)
+        finally:
+            fcntl.flock(self.turnstile, fcntl.LOCK_UN)
+        if not exclusive:
+            fcntl.flock(self.rw, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.rw, fcntl.LOCK_UN)
+
+
+_turns: _Turns | None = None
+_shift = 0  # this worker's tie-break shift of cpus="auto" (0: the library's own choice)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    """Setup, call and teardown (module and session fixtures end in a test's teardown) under the
+    lock, with this worker's placement (unshifted for the placement tests)."""
+    global _turns, _shift
+    folder = os.environ.get(LOCK_ENV) if _is_worker(item.config) else None
+    if not folder:
+        yield
+        return
+    if _turns is None:
+        _turns = _Turns(folder)
+        _spread_auto_placement()
+    _shift = 0 if item.nodeid.startswith(REAL_PLACEMENT) else int(item.config.workerinput["workerid"][2:])
+    with _turns.hold(item.get_closest_marker("exclusive") is not None):
+        yield
+
+
+def _spread_auto_placement() -> None:
+    """engine_cpus as the environments call it, with "auto"'s ties broken `_shift` CPUs further on."""
+    from godot_aigym.env import engine_links, link, placement
+
+    real = placement.engine_cpus
+
+    def engine_cpus(spec, index=None):
+        if _shift and isinstance(spec, str) and spec == "auto":
+            return real(spec, (index or 0) + _shift)
+        return real(spec, index)
+
+    link.engine_cpus = engine_links.engine_cpus = engine_cpus
+
+
+# ---- the controller: lock folder, projects prepared before the workers start ------------------
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "exclusive: runs while no other test of the session runs "
+                                       "(it checks what a killed process left before sweeping it itself)")
+    if _is_controller(config):
+        os.environ[LOCK_ENV] = tempfile.mkdtemp(prefix="aigym-pytest-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _is_controller(config) and os.environ.get(LOCK_ENV):
+        shutil.rmtree(os.environ.pop(LOCK_ENV), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def project_lock(project: Path) -> Iterator[None]:
+    """Held while a test process imports ``project`` or writes files it watches (flock on its
+    .godot folder: nothing left behind)."""
+    (project / ".godot").mkdir(exist_ok=True)
+    fd = os.open(project / ".godot", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not _is_controller(session.config):
+        return
+    from godot_aigym.engine import ensure_imported
+    from godot_aigym.runtime import resolve_godot
+
+    test_project, demo = REPO / "tests" / "project", REPO / "demo_project"
+    bin_dir = demo / "addons" / "godot_aigym" / "bin"
+    if not (bin_dir / "libaigym_core.linux.debug.x86_64.so").exists():
+        return  # the fixtures fail every test that needs it, with what to do
+    if (bin_dir / "libaigym_torch.linux.debug.x86_64.so").exists():
+        sys.path.insert(0, str(REPO / "tests" / "torch"))
+        from torch_preload import ensure_preload_model
+
+        ensure_preload_model()
+    godot = resolve_godot()
+    for project in (test_project, demo):
+        with project_lock(project):
+            ensure_imported(project, godot)
