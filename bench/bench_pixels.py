@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
-"""Pixel observations through the env layer: camera images per second into Python.
+"""Camera pixels into Python beside the same scene's in-engine render-and-read-back rate, one run.
 
 The Reach scene (demo_project/envs/reach: low-poly unshaded floor and tile, one CameraSensor3D
-per agent) at 84x84 RGB, stepped through `GodotVectorEnv` (Dict observations, a uint8 tensor per
-part, zero-copy views copied out once per step) with random actions, under the host's private Xvfb
-on Mesa llvmpipe: 1 and 16 camera agents per engine, and 2 engines x 16. In the same run, the
-same scene's in-engine render-and-read-back rate (bench/gd/reach_in_engine.gd: the same agents,
-a random move and every camera read back each frame, no step protocol; engines at once, summed;
-launched like the env's engines: --fixed-fps at the project's tick rate, not pinned),
-and the per-step cost of carrying the image: the engine's one copy of every camera into a
-tensor (timed in the engine) and the host's copy of the (N, 84, 84, 3) views out of shared memory.
+per agent) at 84x84 RGB under the host's private Xvfb on Mesa llvmpipe: 1 and 16 camera agents per
+engine, and 2 engines x 16. Per configuration, repeats alternate (a change of the machine's load
+hits both sides):
+
+  * in engine (bench/gd/reach_in_engine.gd): the same agents; per frame a random move each, one
+    frame drawn, every camera read back and copied once into its slice of a shared-memory uint8
+    tensor (CameraSensor3D.write_into): the env's work per image minus the step protocol. Engines
+    are launched like the env's (--fixed-fps at the project's tick rate, not pinned, X11 event
+    thread at nice 19), prepared first and started together; 2 engines: all images over the time from the
+    first start to the last end;
+  * into Python: `GodotVectorEnv` (Dict observation, one uint8 tensor per part, zero-copy views)
+    stepped with random actions; one frame drawn per step, as in the engine.
+
+Also: the per-step cost of carrying the image (the engine's one copy per camera, timed in the
+engine, and the host's copy of the (N, 84, 84, 3) views out of shared memory) and where the step's
+CPU goes (engine main thread per image in both paths, host per step). Goals (issue 13): into Python
+>= 0.9x in engine; 16 agents >= 1,500 images/s; carrying the image <= 5% of the step.
 
     PYTHONPATH=python_host .venv/bin/python bench/bench_pixels.py [--repeats 3]
 """
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -30,15 +40,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python_host"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_render import write_render_results  # noqa: E402
-from results_schema import goal, load_average, metric  # noqa: E402
+from results_schema import goal, load_average, machine, metric, write_results  # noqa: E402
 
 from godot_aigym.display import close_shared_display, rendering_launch_options, shared_display  # noqa: E402
+from godot_aigym.display.event_thread import lower_x11_event_thread  # noqa: E402
 from godot_aigym.engine import GodotProcess, LaunchOptions, ensure_imported  # noqa: E402
 from godot_aigym.env import GodotVectorEnv  # noqa: E402
 from godot_aigym.env.project import demo_project, project_physics_fps  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
-
 from godot_aigym.shm import SharedMemory  # noqa: E402
 
 SCENE = "res://envs/reach/reach.tscn"
@@ -47,37 +56,62 @@ SIZE = 84
 SAFETY_TIMEOUT = 300.0  # only when something is broken
 
 
+def _results(proc: GodotProcess) -> dict:
+    out = {}
+    for line in proc.log().splitlines():
+        if line.startswith("RESULT "):
+            item = json.loads(line[7:])
+            out[item["name"]] = item["value"]
+    return out
+
+
+def _main_thread_ns(pid: int) -> int:
+    """Nanoseconds the process's main thread has run (/proc schedstat)."""
+    with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
 def in_engine(godot, display, agents: int, frames: int, engines: int) -> dict[str, float]:
-    """The Reach scene in the engine: images/s rendered and read back (summed over engines running
-    at once) and the seconds per image of the engine's one copy into a tensor."""
+    """The Reach scene in the engine, ``engines`` at once: images/s (every engine's images over the
+    time from the first start to the last end), the engine's one copy into the tensor per image,
+    and the main thread's CPU per image."""
     with contextlib.ExitStack() as stack:
-        procs = []
+        procs, pids = [], []
         for _ in range(engines):
             mem = stack.enter_context(SharedMemory())
             mem.newUintTensor("frames", agents * SIZE * SIZE * 3)
+            ready, go = mem.newSemaphore("ready", 0), mem.newSemaphore("go", 0)
             options = rendering_launch_options(LaunchOptions(
                 project=demo_project(), script=str(IN_ENGINE), handle=mem.handle,
                 fixed_fps=project_physics_fps(demo_project()),  # launched as the env launches its engines
                 user_args=("--agents", str(agents), "--frames", str(frames), "--image-size", str(SIZE))), *display)
-            procs.append(stack.enter_context(GodotProcess(options, godot=godot)))
+            proc = stack.enter_context(GodotProcess(options, godot=godot))
+            mem.set_peer(proc.popen)
+            procs.append((proc, ready, go))
+            pids.append(proc.popen.pid)
+        for proc, ready, _ in procs:  # warmed up; as EngineLink does once an env's engine is up:
+            ready.wait(timeout=SAFETY_TIMEOUT)
+            lower_x11_event_thread(proc.popen.pid)
+        for *_, go in procs:
+            go.post()
         results = []
-        for proc in procs:
+        for proc, *_ in procs:
             code = proc.wait(timeout=SAFETY_TIMEOUT)
-            res = {}
-            for line in proc.log().splitlines():
-                if line.startswith("RESULT "):
-                    item = json.loads(line[7:])
-                    res[item["name"]] = item["value"]
+            res = _results(proc)
             if code != 0 or "copy_s" not in res or res.get("bytes") != agents * frames * SIZE * SIZE * 3:
                 raise RuntimeError(f"in-engine Reach bench: exit {code}, results {res}:\n{proc.log_tail()}")
             results.append(res)
     images = agents * frames
-    return {"capture": sum(images / r["capture_s"] for r in results),
-            "copy_s_per_image": sum(r["copy_s"] for r in results) / (images * len(results))}
+    wall = max(r["end_unix"] for r in results) - min(r["start_unix"] for r in results)
+    main_ns = [r["thread_ns"][str(pid)][0] for pid, r in zip(pids, results)]
+    return {"capture": engines * images / wall,
+            "copy_s_per_image": sum(r["copy_s"] for r in results) / (images * engines),
+            "main_cpu_per_image": sum(main_ns) / 1e9 / (images * engines)}
 
 
-def through_env(engines: int, agents: int, steps: int) -> tuple[float, float]:
-    """(images/s into Python, seconds per step spent copying the images out of shared memory)."""
+def through_env(engines: int, agents: int, steps: int) -> dict[str, float]:
+    """images/s into Python, the host's copy of the views per step, the engines' main-thread CPU
+    per image and the host's CPU per step."""
     envs = GodotVectorEnv(scene=SCENE, n_agents=agents, n_engines=engines, seed=0, rendering=True,
                           user_args=("--image-size", str(SIZE)))
     try:
@@ -86,10 +120,13 @@ def through_env(engines: int, agents: int, steps: int) -> tuple[float, float]:
         for _ in range(5):  # warm-up
             envs.step(rng.integers(0, 5, envs.num_envs))
         actions = [rng.integers(0, 5, envs.num_envs) for _ in range(steps)]
+        pids = [link.proc.popen.pid for link in envs.links]
+        main0, host0 = [_main_thread_ns(p) for p in pids], time.thread_time()
         t0 = time.perf_counter()
         for a in actions:
             obs, *_ = envs.step(a)
         elapsed = time.perf_counter() - t0
+        host_cpu, main1 = time.thread_time() - host0, [_main_thread_ns(p) for p in pids]
         assert obs["camera"].shape == (envs.num_envs, SIZE, SIZE, 3)
         views = [link.results.parts["camera"] for link in envs.links]
         t1 = time.perf_counter()
@@ -99,14 +136,22 @@ def through_env(engines: int, agents: int, steps: int) -> tuple[float, float]:
         copy_s = (time.perf_counter() - t1) / steps
     finally:
         envs.close()
-    return engines * agents * steps / elapsed, copy_s
+    images = engines * agents * steps
+    return {"rate": images / elapsed, "copy": copy_s, "host_cpu_per_step": host_cpu / steps,
+            "main_cpu_per_image": sum(b - a for a, b in zip(main0, main1)) / 1e9 / images}
+
+
+def _loaded(*loads: float | None) -> bool | None:
+    """Other jobs ran meanwhile: a load average above half the cores (the bench itself uses ~1)."""
+    known = [v for v in loads if v is not None]
+    return max(known) > (os.cpu_count() or 1) / 2 if known else None
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--steps-1", type=int, default=200)
-    ap.add_argument("--steps-16", type=int, default=40)
+    ap.add_argument("--steps-1", type=int, default=200, help="frames/steps per measurement with 1 agent")
+    ap.add_argument("--steps-16", type=int, default=40, help="frames/steps per measurement with 16 agents")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -117,48 +162,59 @@ def main() -> None:
     rows = {}
     try:
         for engines, agents, steps in ((1, 1, args.steps_1), (1, 16, args.steps_16), (2, 16, args.steps_16)):
-            eng, runs = [], []
+            eng, env = [], []
             for _ in range(args.repeats):  # interleaved: a change of the machine's load hits both sides
                 eng.append(in_engine(godot, display, agents, steps, engines))
-                runs.append(through_env(engines, agents, steps))
-            rows[(engines, agents)] = {"engine": [e["capture"] for e in eng], "python": [r[0] for r in runs],
-                                       "copy": [r[1] for r in runs],
-                                       # the engine's one copy per step: every agent's frame into the tensor
-                                       "engine_copy": [agents * e["copy_s_per_image"] for e in eng]}
+                env.append(through_env(engines, agents, steps))
+            rows[(engines, agents)] = {
+                "engine": [e["capture"] for e in eng], "python": [r["rate"] for r in env],
+                "copy": [r["copy"] for r in env],
+                "engine_copy": [agents * e["copy_s_per_image"] for e in eng],  # every agent's frame, per step
+                "cpu_engine": [e["main_cpu_per_image"] for e in eng], "cpu_env": [r["main_cpu_per_image"] for r in env],
+                "cpu_host": [r["host_cpu_per_step"] for r in env]}
     finally:
         close_shared_display()
     load_after = load_average()
 
     metrics = []
-    print(f"\nimages/s at {SIZE}x{SIZE} RGB through GodotVectorEnv (Reach scene), median of {args.repeats}")
+    print(f"\nimages/s at {SIZE}x{SIZE} RGB, Reach scene, median of {args.repeats}; CPU: engine main thread "
+          "per image (in engine / through the env), host per step")
     print(f"{'engines x agents':>16} {'in engine':>10} {'into Python':>12} {'ratio':>6} {'engine copy':>12} "
-          f"{'host copy':>10} {'share':>6}")
+          f"{'host copy':>10} {'share':>6} {'CPU/image engine':>17} {'env':>7} {'host/step':>10}")
     for (engines, agents), r in rows.items():
         med = {k: statistics.median(v) for k, v in r.items()}
+        spread = {k: [min(v), max(v)] for k, v in r.items()}
         step_s = engines * agents / med["python"]
         share = (med["engine_copy"] + med["copy"]) / step_s  # carrying the image: engine copy + host copy
         print(f"{f'{engines} x {agents}':>16} {med['engine']:>10.0f} {med['python']:>12.0f} "
               f"{med['python'] / med['engine']:>6.2f} {med['engine_copy'] * 1e6:>9.0f} us "
-              f"{med['copy'] * 1e6:>7.0f} us {share:>6.1%}")
-        key = f"{engines}x{agents}"
+              f"{med['copy'] * 1e6:>7.0f} us {share:>6.1%} {med['cpu_engine'] * 1e6:>14.0f} us "
+              f"{med['cpu_env'] * 1e6:>4.0f} us {med['cpu_host'] * 1e6:>7.0f} us")
+        also = [("engine image copy per step (s)", "engine_copy"), ("host image copy per step (s)", "copy"),
+                ("engine main-thread CPU per image, in engine (s)", "cpu_engine"),
+                ("engine main-thread CPU per image, through the env (s)", "cpu_env"),
+                ("host CPU per step (s)", "cpu_host")]
         metrics.append(metric(
-            f"pixels_{key}_env", f"{engines} engine(s) x {agents} camera agent(s), into Python through GodotVectorEnv",
-            "images/s", med["python"], better="higher", ours_spread=(min(r["python"]), max(r["python"])),
-            baseline_name="the same Reach scene in the engine: render + read back every camera (same run)",
-            baseline=med["engine"], baseline_spread=(min(r["engine"]), max(r["engine"])),
+            f"pixels_{engines}x{agents}_env",
+            f"{engines} engine(s) x {agents} camera agent(s), into Python through GodotVectorEnv",
+            "images/s", med["python"], better="higher", ours_spread=spread["python"],
+            baseline_name="the same Reach scene in the engine: one frame drawn, every camera read back and copied "
+                          "once into a shared-memory tensor (same run)",
+            baseline=med["engine"], baseline_spread=spread["engine"],
             goal=goal(">=", 0.9, ">= 0.9x the in-engine render-and-read-back rate"),
-            also=[{"name": "engine image copy per step (s)", "value": med["engine_copy"],
-                   "spread": [min(r["engine_copy"]), max(r["engine_copy"])]},
-                  {"name": "host image copy per step (s)", "value": med["copy"],
-                   "spread": [min(r["copy"]), max(r["copy"])]},
-                  {"name": "share of the step (engine + host copy; goal <= 5%)", "value": share, "spread": None}],
+            also=[{"name": name, "value": med[k], "spread": spread[k]} for name, k in also]
+            + [{"name": "share of the step (engine + host copy; goal <= 5%)", "value": share, "spread": None}],
             note=("Dict observation, one uint8 tensor per part, each camera's read-back copied once into its "
-                  "agent's slice (write_pixels_at); the engine answers after the frame drawn with physics paused "
-                  "(one frame per step)"
+                  "agent's slice (write_pixels_at); one frame drawn per step, physics paused for it"
                   + (f"; goal >= 1500 images/s: {'met' if med['python'] >= 1500 else 'not met'}"
                      if agents == 16 else ""))))
-    write_render_results("pixels", metrics, args, godot.version, (load_before, load_after), SIZE, SIZE,
-                         {"steps_1_agent": args.steps_1, "steps_16_agents": args.steps_16})
+    path = write_results(
+        "pixels", metrics, path=args.out, machine=machine(godot=godot.version), repeats=args.repeats,
+        spread="min-max", loaded=_loaded(load_before, load_after),
+        params={"width": SIZE, "height": SIZE, "channels": 3, "steps_1_agent": args.steps_1,
+                "steps_16_agents": args.steps_16, "renderer": "opengl3 (compatibility) on Mesa llvmpipe, Xvfb"},
+        notes=[f"load average before/after: {load_before}/{load_after} (the machine is shared)"])
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

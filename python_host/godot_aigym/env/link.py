@@ -167,6 +167,9 @@ class EngineLink:
                            self.mem.newUintTensor(self.names["frame"], math.prod(spec.frame_shape)).view
                            .reshape(spec.frame_shape))
             self._command = self._flags = 0  # what the header holds (written only when it changes)
+            if self.options.wants_rendering and self.options.launcher is None:  # on our private X server
+                from ..display.event_thread import lower_x11_event_thread
+                lower_x11_event_thread(self.proc.popen.pid)  # its spinning took CPU from the engine
             self._connected = True
             return spec
         except BaseException:
