@@ -13,11 +13,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 import time
 from typing import Any, Iterator
 
+from ..owners import owner_tag, parse_owner_tag, sweep
+
 LOOPBACK = "127.0.0.1"
+OWNER_FILE = "owner"  # in a private session folder: "<pid>-<start time>" of the process that made it
 
 # What a node started here gets: loopback, and nothing that serves or calls out.
 NODE_ARGS: dict[str, Any] = {"node_ip_address": LOOPBACK, "include_dashboard": False}
@@ -50,7 +54,10 @@ def private_session(timeout: float = 60.0) -> Iterator[str]:
     removed once every process of that instance has exited (waited for up to ``timeout``): Ray
     would otherwise keep its logs in ``/tmp/ray`` for good. Start Ray with ``init_local(folder)``
     inside, and shut it down before leaving."""
+    sweep_stale_sessions()  # folders of drivers that were killed before they could remove theirs
     folder = tempfile.mkdtemp(prefix="rk", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    with open(os.path.join(folder, OWNER_FILE), "w") as f:
+        f.write(owner_tag())
     os.mkdir(os.path.join(folder, "ray"))
     before = os.environ.get("RAY_TMPDIR")
     os.environ["RAY_TMPDIR"] = folder
@@ -65,6 +72,28 @@ def private_session(timeout: float = 60.0) -> Iterator[str]:
         while _session_processes(folder) and time.monotonic() < deadline:
             time.sleep(0.1)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_stale_sessions() -> list[str]:
+    """Remove ``/tmp/rk*`` session folders of this user whose creator (``OWNER_FILE``) is dead
+    and that no live process names on its command line (Ray's agents outlive a killed driver
+    by up to a minute)."""
+    def inspect(name: str):
+        path = os.path.join("/tmp", name)
+        st = os.stat(path, follow_symlinks=False)
+        if not name.startswith("rk") or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            return None
+        with open(os.path.join(path, OWNER_FILE)) as f:
+            owner = parse_owner_tag(f.read(64).strip())
+        return (owner, path) if owner is not None else None
+
+    def remove(name: str, path: str) -> bool:
+        if _session_processes(path):
+            return False
+        shutil.rmtree(path, ignore_errors=True)
+        return True
+
+    return sweep(os.listdir("/tmp"), inspect, remove)
 
 
 def _session_processes(folder: str) -> list[int]:

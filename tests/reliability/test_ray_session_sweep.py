@@ -1,0 +1,55 @@
+"""A training driver killed with SIGKILL (`python -m godot_aigym.rllib.train`, local Ray) left its
+private Ray session folder (/tmp/rk*) behind for good: found by killing a real driver while its
+engines ran (engines, chunks and logs were gone; Ray's agents exited within about a minute; the
+folder stayed). The folder now records its creator, and the next private session sweeps the
+folders of dead creators once no process names them. No Ray needed here: the rule is tested on
+folders made like the real ones."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from godot_aigym.liveness import start_time
+from godot_aigym.owners import owner_tag
+from godot_aigym.rllib.local_ray import OWNER_FILE, sweep_stale_sessions
+
+
+def _session_folder(owner: str) -> str:
+    folder = tempfile.mkdtemp(prefix="rk", dir="/tmp")
+    with open(os.path.join(folder, OWNER_FILE), "w") as f:
+        f.write(owner)
+    os.mkdir(os.path.join(folder, "ray"))
+    return folder
+
+
+def _waiting_process(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", *args], stdin=subprocess.PIPE)
+
+
+def test_sessions_of_dead_drivers_are_swept_once_no_process_names_them():
+    driver = _waiting_process()
+    dead_owner = f"{driver.pid}-{start_time(driver.pid)}"
+    driver.stdin.close()
+    driver.wait()
+    dead, live, in_use = _session_folder(dead_owner), _session_folder(owner_tag()), _session_folder(dead_owner)
+    legacy = tempfile.mkdtemp(prefix="rk", dir="/tmp")  # no owner file: never ours to judge
+    agent = _waiting_process(f"--temp-dir={in_use}/ray")  # like a Ray agent outliving its driver
+    try:
+        removed = {os.path.join("/tmp", name) for name in sweep_stale_sessions()}
+        assert dead in removed and not os.path.exists(dead)
+        assert {live, in_use, legacy}.isdisjoint(removed)
+        assert os.path.isdir(live) and os.path.isdir(in_use) and os.path.isdir(legacy)
+        agent.stdin.close()
+        agent.wait()
+        assert in_use in {os.path.join("/tmp", name) for name in sweep_stale_sessions()}
+        assert not os.path.exists(in_use)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+        for folder in (dead, live, in_use, legacy):
+            shutil.rmtree(folder, ignore_errors=True)
