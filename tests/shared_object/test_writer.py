@@ -172,3 +172,28 @@ def test_writer_runs_its_plan_after_its_budget_then_declines(name: str) -> None:
     assert writer.plan is None and writer.times == [] and writer.assign(values[5]) is None
     reader.close()
     obj.close()
+
+
+def test_an_exploration_survives_sources_that_alternate_between_paths(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mid-exploration, arrays the Writer declines (an equal dtype from elsewhere) take the
+    Python path: it hands the Writer's timed copies to the tuner first and re-arms it with
+    what is left, so the exploration ends once, after its 64 copies, and every value lands."""
+    from godot_aigym.shared_object import copy_strategy
+    from godot_aigym.shared_object.copy_strategy import Caches, CopyPlanner, SlotTuner
+
+    caches = Caches(l2=128 << 10, l3=1 << 40)  # 256 KiB arrays are in the calibrated band
+    monkeypatch.setattr(copy_strategy, "_planner", CopyPlanner(caches, True, timer=lambda n, keeps: dict.fromkeys(keeps, 1.0)))
+    spec = [("x", "<f8")]
+    obj = SharedObject(name, data=np.zeros(32 << 10, np.dtype(spec)))
+    ours = obj._codec.dtype
+    rng = np.random.default_rng(4)
+    explorations = []
+    for i in range(1 + SlotTuner.FIRST + 2 * SlotTuner.BLOCKS * SlotTuner.BLOCK + 2):
+        declined = i > SlotTuner.FIRST and i % 3 == 0
+        value = np.zeros(32 << 10, np.dtype(spec) if declined else ours)
+        value["x"] = rng.random(32 << 10)
+        obj.assign(value)
+        assert_same(obj.fetch(), value)
+        explorations.append(obj._codec.tuner.explorations)
+    assert explorations[-1] == 1 and not obj._codec.tuner.exploring
+    obj.close()

@@ -206,8 +206,11 @@ class ArrayCodec(FixedCodec):
             if tuner is None:
                 self.copy(self.views[slot], value, self.keep, slot)
                 return
+            # Past its quiet count the Writer times the exploration: its copies first (the plan
+            # is done, or other sources came in between), then it gets what is left to do.
             writer = self.writer
-            if writer is not None:  # first the copies the Writer timed (its plan is done, or we interleave)
+            exploring = writer is not None and writer.budget == 0
+            if exploring:
                 for ns in writer.times:
                     tuner.record(ns)
                 writer.plan = None  # digested (and not counted twice if this copy fails)
@@ -218,8 +221,8 @@ class ArrayCodec(FixedCodec):
                 t0 = perf_counter_ns()
                 self.copy(self.views[slot], value, tuner.keep, slot)
                 tuner.record(perf_counter_ns() - t0)
-            if writer is not None:
-                writer.plan = tuner.pending_keeps()  # re-armed: the rest of the exploration, or the next
+            if exploring:
+                writer.plan = tuner.pending_keeps()
         else:
             np.copyto(self.views[slot], value, casting="no")
 
