@@ -281,8 +281,42 @@ static int eligible_source(WriterObject *self, PyObject *src, Py_buffer *sb) {
     return ok;
 }
 
+/* Lock, copy into the standby slot (slot 1 backward), commit; the caller holds the refs. */
+static PyObject *assign_locked(PyObject *const refs[4], PyObject *const *lock_args, Py_buffer *sb, size_t keep,
+                               struct timespec *timing) {
+    PyObject *lock = refs[0], *commit = refs[1], *unlock = refs[2], *views = refs[3];
+    PyObject *p_obj = PyObject_Vectorcall(lock, lock_args, 2, NULL);
+    long long p = p_obj == NULL ? -1 : PyLong_AsLongLong(p_obj);
+    if (p_obj == NULL || p < 0 || PyErr_Occurred()) /* -1: lock timeout */
+        return PyErr_Occurred() ? (Py_XDECREF(p_obj), NULL) : p_obj;
+    Py_DECREF(p_obj);
+    long slot = (long)((p & 1) ^ 1);
+    Py_buffer db;
+    PyObject *slot_obj = PyLong_FromLong(slot);
+    if (slot_obj == NULL || PyObject_GetBuffer(PyTuple_GET_ITEM(views, slot), &db, PyBUF_WRITABLE) < 0) {
+        Py_XDECREF(slot_obj);
+        PyObject *r = PyObject_CallNoArgs(unlock); /* nothing published */
+        Py_XDECREF(r);
+        return NULL;
+    }
+    size_t n = (size_t)sb->len;
+    if (timing) clock_gettime(CLOCK_MONOTONIC, &timing[0]);
+    if (n >= GIL_RELEASE_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        slot_copy(db.buf, sb->buf, n, keep, (int)slot);
+        Py_END_ALLOW_THREADS
+    } else {
+        memcpy(db.buf, sb->buf, n);
+    }
+    if (timing) clock_gettime(CLOCK_MONOTONIC, &timing[1]);
+    PyBuffer_Release(&db);
+    PyObject *result = PyObject_Vectorcall(commit, &slot_obj, 1, NULL);
+    Py_DECREF(slot_obj);
+    return result;
+}
+
 static PyObject *Writer_assign(WriterObject *self, PyObject *src) {
-    Py_buffer sb, db;
+    Py_buffer sb;
     int ok = eligible_source(self, src, &sb);
     if (ok <= 0) return ok < 0 ? NULL : Py_NewRef(Py_None);
     int timed = self->budget == 0; /* then plan[pos] is the keep, and the copy is timed */
@@ -292,50 +326,28 @@ static PyObject *Writer_assign(WriterObject *self, PyObject *src) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "Writer: a planned keep must be >= 0");
         return NULL;
     }
-    PyObject *p_obj = PyObject_Vectorcall(self->lock, self->lock_args, 2, NULL);
-    long long p = p_obj == NULL ? -1 : PyLong_AsLongLong(p_obj);
-    if (p_obj == NULL || p < 0 || PyErr_Occurred()) {
-        PyBuffer_Release(&sb);
-        return PyErr_Occurred() ? (Py_XDECREF(p_obj), NULL) : p_obj; /* -1: lock timeout */
-    }
-    Py_DECREF(p_obj);
-    long slot = (long)((p & 1) ^ 1);
-    if (PyObject_GetBuffer(PyTuple_GET_ITEM(self->views, slot), &db, PyBUF_WRITABLE) < 0) {
-        PyBuffer_Release(&sb);
-        PyObject *r = PyObject_CallNoArgs(self->unlock); /* nothing published */
-        Py_XDECREF(r);
-        return NULL;
-    }
-    size_t n = (size_t)sb.len;
-    struct timespec t0, t1;
-    if (timed) clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (n >= GIL_RELEASE_BYTES) {
-        Py_BEGIN_ALLOW_THREADS
-        slot_copy(db.buf, sb.buf, n, (size_t)keep, (int)slot);
-        Py_END_ALLOW_THREADS
-    } else {
-        memcpy(db.buf, sb.buf, n);
-    }
-    if (timed) clock_gettime(CLOCK_MONOTONIC, &t1);
-    PyBuffer_Release(&db);
+    /* Own references for the call: another thread may release the Writer (close the
+     * object) while this one waits for the lock or copies without the GIL. */
+    PyObject *refs[4] = {Py_NewRef(self->lock), Py_NewRef(self->commit), Py_NewRef(self->unlock),
+                         Py_NewRef(self->views)};
+    PyObject *lock_args[2] = {Py_NewRef(self->lock_args[0]), Py_NewRef(self->lock_args[1])};
+    PyObject *times = Py_NewRef(self->times);
+    struct timespec t[2];
+    PyObject *result = assign_locked(refs, lock_args, &sb, (size_t)keep, timed ? t : NULL);
     PyBuffer_Release(&sb);
-    PyObject *slot_obj = PyLong_FromLong(slot);
-    if (slot_obj == NULL) {
-        PyObject *r = PyObject_CallNoArgs(self->unlock);
-        Py_XDECREF(r);
-        return NULL;
-    }
-    PyObject *result = PyObject_Vectorcall(self->commit, &slot_obj, 1, NULL);
-    Py_DECREF(slot_obj);
-    if (result != NULL && timed) {
-        long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+    if (result != NULL && PyTuple_Check(result) && timed) {
+        long long ns = (long long)(t[1].tv_sec - t[0].tv_sec) * 1000000000LL + (t[1].tv_nsec - t[0].tv_nsec);
         PyObject *v = PyLong_FromLongLong(ns);
-        if (v == NULL || PyList_Append(self->times, v) < 0) Py_CLEAR(result); /* published; the error says why */
+        if (v == NULL || PyList_Append(times, v) < 0) Py_CLEAR(result); /* published; the error says why */
         Py_XDECREF(v);
         self->pos++;
-    } else if (result != NULL && self->budget > 0) {
+    } else if (result != NULL && PyTuple_Check(result) && self->budget > 0) {
         self->budget--;
     }
+    for (int i = 0; i < 4; i++) Py_DECREF(refs[i]);
+    Py_DECREF(lock_args[0]);
+    Py_DECREF(lock_args[1]);
+    Py_DECREF(times);
     return result;
 }
 
