@@ -197,7 +197,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     rt = _resolve(args.godot)
     result = export_game(args.project, args.out, rt, policy=args.policy, no_policy=args.no_policy, scene=args.scene,
-                         engine=args.engine, force=args.force, copy=args.copy, say=_say)
+                         engine=args.engine, force=args.force, copy=args.copy, headless_only=args.headless_only,
+                         say=_say)
     out.print(f"[green]exported[/] {result.out}: {result.size / 1e6:,.0f} MB in {result.files} files; engine: {result.engine}")
     if result.missing_system_libs:
         out.print(f"    [yellow]not in the engine's runtime, taken from the system where the game runs:[/] "
@@ -249,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("auto", "template", "runtime"), default="auto",
                    help="auto: your Linux export template for this Godot version if installed, else the engine")
     p.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    p.add_argument("--headless-only", action="store_true",
+                   help="leave the provisioned engine's GL libraries out (about 235 MB): the game runs --headless")
     p.add_argument("--copy", action="store_true",
                    help="copy libtorch's libraries (default: hard links to this venv's torch where the file "
                         "system allows; they share its content, so use --copy if you will edit them in place)")

@@ -73,3 +73,10 @@ def test_the_bundled_engine_renders_with_the_gl_libraries_it_ships(godot, displa
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+def test_a_headless_only_bundle_leaves_the_gl_stack_out(godot, tmp_path):
+    bundle = bundle_engine(godot, tmp_path, rendering=False)  # `godot-aigym export --headless-only`
+    opened_only = set(GL_ROOTS) - {"libgbm.so.1"}  # libgbm is also in the engine's own DT_NEEDED closure
+    assert not opened_only & set(bundle.files) and not (tmp_path / "egl_vendor.d").exists()
+    assert "libudev.so.1" in bundle.files  # opened with dlopen whether or not the game renders

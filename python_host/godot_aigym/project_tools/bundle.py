@@ -109,8 +109,9 @@ def provisioned_sysroot(runtime: GodotRuntime) -> Path | None:
     return sysroot if (sysroot / "usr" / "bin" / "godot").is_file() else None
 
 
-def bundle_engine(runtime: GodotRuntime, dest: Path) -> EngineBundle:
-    """Copy the engine into dest (bin/); the provisioned one with its loader and library closure."""
+def bundle_engine(runtime: GodotRuntime, dest: Path, *, rendering: bool = True) -> EngineBundle:
+    """Copy the engine into dest (bin/); the provisioned one with its loader and library closure,
+    and its GL stack when it has one and ``rendering`` (False: a headless-only game, ~235 MB less)."""
     sysroot = provisioned_sysroot(runtime)
     if sysroot is None:
         _copy(runtime.path, dest, "godot")
@@ -122,7 +123,7 @@ def bundle_engine(runtime: GodotRuntime, dest: Path) -> EngineBundle:
     if not original.is_file() or not loader.exists():
         raise ProjectError(f"the provisioned Godot runtime in {sysroot.parent} is incomplete: remove that folder "
                            "and run `godot-aigym setup` to provision it again")
-    gl_roots = [libdirs[0] / n for n in GL_ROOTS] if _has_mesa(sysroot) else []
+    gl_roots = [libdirs[0] / n for n in GL_ROOTS] if rendering and _has_mesa(sysroot) else []
     opened = [hit for n in DLOPEN_ROOTS if (hit := next((d / n for d in libdirs if (d / n).exists()), None))]
     opened += gl_roots
     libs, missing = closure([original, *opened], libdirs)

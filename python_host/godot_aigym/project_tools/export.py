@@ -155,10 +155,11 @@ def _check_writable_parent(out: Path) -> None:
 
 def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime: GodotRuntime, *,
                 policy: str | os.PathLike | None = None, no_policy: bool = False, scene: str | None = None,
-                engine: str = "auto", force: bool = False, copy: bool = False,
+                engine: str = "auto", force: bool = False, copy: bool = False, headless_only: bool = False,
                 say: Callable[[str], None] = print) -> ExportResult:
     """Export the project into `out` (see the module doc); returns what was written. `copy`: real
-    copies of the libtorch libraries even where they could be hard-linked to the venv's torch."""
+    copies of the libtorch libraries even where they could be hard-linked to the venv's torch.
+    `headless_only`: leave the provisioned runtime's GL stack out (the game then runs --headless)."""
     from ..engine import ProjectImportError, ensure_imported
 
     project = open_project(project_dir)
@@ -205,7 +206,7 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
             shutil.copy2(template, bin_dir / "godot")
             bundle = EngineBundle('"$BIN/godot"', ["godot"], f"export template {template}", [])
         else:
-            bundle = bundle_engine(runtime, bin_dir)
+            bundle = bundle_engine(runtime, bin_dir, rendering=not headless_only)
         ours = bundle_extension(libraries, bin_dir, link_libtorch=not copy)
         (bin_dir / "needed.txt").write_text("".join(f"{f}\n" for f in bundle.files + ours))
         if policy_path is not None:
