@@ -33,7 +33,8 @@ def _reference(opened, done, term, keep_open):
             t_next[i] = t0 + T - start
         elif T:  # a new episode began at the last observation
             t_next[i] = 0
-    rows.sort(key=lambda r: (not (r[3] or r[4]), r[0], r[1]))  # finished first, then ongoing chunks
+    # RLlib's order: finished episodes as they ended (step, sub-environment), then ongoing chunks
+    rows.sort(key=lambda r: (not (r[3] or r[4]), r[2] if r[3] or r[4] else 0, r[0]))
     return rows, pending, t_next
 
 

@@ -58,13 +58,9 @@ def _rows(episodes):
     return rows
 
 
-def _key(row):
-    return (row[5], row[0].tobytes())
-
-
 def _assert_same(batched, rllib):
     assert len(batched) == len(rllib)
-    for b, r in zip(sorted(batched, key=_key), sorted(rllib, key=_key)):
+    for b, r in zip(batched, rllib):  # in RLlib's order: finished episodes as they ended, then ongoing chunks
         for x, y in zip(b[:3], r[:3]):
             np.testing.assert_allclose(x, y, rtol=1e-6)
         assert b[3:6] == r[3:6]
@@ -159,3 +155,42 @@ def test_a_custom_connector_falls_back_to_rllibs_loop_by_name():
         assert sum(len(e) for e in episodes) >= 8
     finally:
         runner.stop()
+
+
+EPISODE_METRICS = ("episode_len_mean", "episode_len_min", "episode_len_max", "episode_return_mean",
+                   "episode_return_min", "episode_return_max", "agent_episode_return_mean",
+                   "module_episode_return_mean")
+
+
+def test_episode_metrics_are_rllibs_with_more_finished_episodes_than_the_window():
+    """get_metrics() logs only the episodes RLlib's windows keep (the last
+    metrics_num_episodes_for_smoothing), chunks of earlier calls folded in: the same metrics as
+    RLlib's loop, which logs every episode."""
+    runs = []
+    for batch in (True, False):
+        config = build_config(CARTPOLE, env_runners=0, agents=8, engines=1, seed=3,
+                              env_config={"max_episode_steps": 16}, fragment=LIMIT)
+        config.reporting(metrics_num_episodes_for_smoothing=3)
+        runner = GodotEnvRunner(config=config)
+        if not batch:
+            runner._godot_batch_blocker = "forced by the test: RLlib's per-agent loop"
+        try:
+            calls, finished = [], []
+            for n in (150, 181, 135):
+                runner.sample(num_timesteps=n, explore=True)
+                finished.append(len(runner._done_episodes_for_metrics))
+                metrics = runner.get_metrics()
+                calls.append({k: _metric(metrics, k) for k in EPISODE_METRICS})
+            runs.append((calls, finished))
+        finally:
+            runner.stop()
+    (batched, finished), (rllib, _) = runs
+    assert max(finished) > 3  # more finished episodes than the window holds
+    assert batched == rllib
+
+
+def _metric(metrics, key):
+    value = metrics.get(key)
+    if isinstance(value, dict):  # per agent / per module
+        value = {k: float(v) for k, v in value.items()}
+    return value if value is None or isinstance(value, dict) else float(value)

@@ -125,6 +125,10 @@ class Rollout:
             nxt.ids[j] = id_
         nxt.t_started[open_env] = t_started[ongoing] + T - tail[open_env]
         nxt.start_time[open_env] = times[-1]
+        # RLlib's order: finished episodes as they ended (step, then sub-environment), then the
+        # ongoing chunks; its metrics keep the last episodes of a window in this order
+        order = np.concatenate((np.lexsort((env, k)), np.arange(len(env), len(seg_env))))
+        segments = segments.take(order)
         packed.segments = segments if keep_open else segments.head(len(env))
         packed.obs, packed.actions, packed.rewards = _per_env(self.obs), _per_env(self.actions), _per_env(self.rewards)
         packed.extras = {name: _per_env(v) for name, v in self.extras.items()}
@@ -152,6 +156,11 @@ class Segments:
     def empty(cls) -> "Segments":
         z = np.zeros(0, np.int64)
         return cls(z, z, z, z.astype(np.bool_), z.astype(np.bool_), [], z, z.astype(np.float64), z.astype(np.float64))
+
+    def take(self, rows: np.ndarray) -> "Segments":
+        ids = self.ids
+        return Segments(**{f: getattr(self, f)[rows] for f in self.__dataclass_fields__ if f != "ids"},
+                        ids=[ids[j] for j in rows.tolist()])
 
     def head(self, m: int) -> "Segments":
         return Segments(**{f: getattr(self, f)[:m] for f in self.__dataclass_fields__})
