@@ -12,8 +12,11 @@ Measured (raw loops: no gymnasium wrappers, no policy; every repeat runs each co
 
 Two engines x 16 agents vs one engine x 16, trivial env and cart-pole, interleaved in every
 repeat: goals >= 1.0x (trivial) and >= 1.5x (cart-pole) with the spin policy of
-godot_aigym.env.placement.spin_budgets (issue 10); the note gives the median and min-max of
-the per-repeat (paired) ratios, steadier than a ratio of medians on a busy machine.
+godot_aigym.env.placement.spin_budgets (issue 10: on 2 CPUs the engine sharing the host's CPU
+and the host block, the other engine spins); the note gives the median and min-max of the
+per-repeat (paired) ratios, steadier than a ratio of medians on a busy machine.
+``--compare-spin`` adds, against the same 1 x 16, 2 x 16 with every side spinning 1 ms (the
+policy before 2026-11-30 05:10 UTC) and unpinned.
 ``--scaling-only`` runs just those four configurations (quick, many repeats).
 
 Goals (issue 11): 1 agent (trivial env, GodotEnv) >= 0.6x the empty-loop frame rate; 16 agents
@@ -68,6 +71,11 @@ def placement(k: int) -> set[int] | None:
     """The CPU of engine k in every configuration (what cpus="auto" picks for a lone env)."""
     allowed = sorted(os.sched_getaffinity(0))
     return {allowed[-1 - k % len(allowed)]} if len(allowed) >= 2 else None
+
+
+def policy_budgets(n_engines: int, pinned: bool) -> list[list]:
+    """(host spin_us, engine --spin-us) of each engine under the spin policy, as placed here."""
+    return [list(spin_budgets(n_engines, pinned, cpus=placement(k) if pinned else None)) for k in range(n_engines)]
 
 
 def empty_loop_fps(project: Path, godot, frames: int, fps: int) -> float:
@@ -251,7 +259,7 @@ def run(args: argparse.Namespace) -> dict:
                 continue
             ratios[f"{env}_{suffix}"] = paired_ratios(two, sixteen)
             med, (lo, hi) = median_spread(ratios[f"{env}_{suffix}"])
-            spin = two.spin or dict(zip(("spin_us", "engine_spin_us"), spin_budgets(2, two.pinned)), policy=True)
+            spin = two.spin or {"policy (host, engine) per engine": policy_budgets(2, two.pinned)}
             add(f"{env}_{suffix}_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
                 statistics.median(sixteen.rates), TWO_ENGINE_GOALS[env] if suffix == "2x16" else None,
                 note=f"paired per-repeat ratio: median {med:.2f}x, min-max {lo:.2f}-{hi:.2f}x; spin {spin}")
@@ -264,7 +272,7 @@ def run(args: argparse.Namespace) -> dict:
         "params": {"repeats": args.repeats, "seconds_per_measurement": args.seconds, "empty_loop_frames": args.frames,
                    "fixed_fps": fps, "engine_cpus": "auto (each engine pinned to one CPU)",
                    "usable_cpus": usable, "scaling_only": args.scaling_only, "compare_spin": args.compare_spin,
-                   "spin_policy": {f"{n}_engines": list(spin_budgets(n, True)) for n in (1, 2)},
+                   "spin_policy": {f"{n}_engines": policy_budgets(n, True) for n in (1, 2)},
                    "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
                    "paired_2x16_ratios": {env: [round(r, 3) for r in rs] for env, rs in ratios.items()},
                    "godot_rl_agents_reference": {"1_agent_steps_per_s": GODOT_RL_1, "16_agents_steps_per_s": GODOT_RL_16}},
@@ -299,7 +307,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scaling-only", action="store_true",
                     help="only 1 engine x 16 vs 2 engines x 16 (trivial, cart-pole); saved only with --out")
     ap.add_argument("--compare-spin", action="store_true",
-                    help="also 2 engines x 16 spinning 1 ms (the old budget) and unpinned, against the same 1 x 16")
+                    help="also 2 engines x 16 all spinning 1 ms (the old policy) and unpinned, against the same 1 x 16")
     ap.add_argument("--out", type=Path, help=f"results file (default {RESULTS.relative_to(REPO)})")
     ap.add_argument("--no-save", action="store_true", help="do not write the results file")
     busy = ap.add_mutually_exclusive_group()
