@@ -75,3 +75,28 @@ def test_close_terminates_a_stopped_engine_without_waiting_for_sigkill(godot, te
     assert wait_for_output(proc, "IDLE"), proc.log_tail()
     os.kill(proc.pid, signal.SIGSTOP)
     assert proc.close(grace=0) == -signal.SIGTERM
+
+
+def test_an_engine_is_stopped_when_a_process_it_needs_exits(godot, test_project):
+    """A rendering engine whose X server died hung in Xlib: its host waited out the step timeout
+    (120 s) for an EngineTimeoutError. `LaunchOptions.needs` (set by rendering_launch_options to
+    the X server) stops the engine as soon as one exits, with the reason in its log."""
+    import subprocess
+    import sys
+
+    needed = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    proc = GodotProcess(LaunchOptions(project=test_project, script="res://lib/idle.gd",
+                                      needs=((needed.pid, "its X server (display :99)"),)), godot=godot)
+    try:
+        assert wait_for_output(proc, "IDLE"), proc.log_tail()
+        needed.stdin.close()
+        assert needed.wait(timeout=60) == 0
+        assert proc.wait(timeout=60) == -signal.SIGKILL  # the safety net only fires if nothing stops it
+        assert f"its X server (display :99) (pid {needed.pid}) exited; the engine cannot run without it" in proc.log()
+    finally:
+        proc.close(grace=0)
+    # a needed process that is already gone: the engine is stopped at once
+    gone = GodotProcess(LaunchOptions(project=test_project, script="res://lib/idle.gd",
+                                      needs=((needed.pid, "its X server"),)), godot=godot)
+    assert gone.wait(timeout=60) == -signal.SIGKILL
+    gone.close()

@@ -51,4 +51,5 @@ def rendering_launch_options(options: LaunchOptions, display: VirtualDisplay, su
         raise ValueError(f"window must be a positive (width, height), got {window!r}")
     env = {**options.env, **rendering_environment(display.display, support), **display.environment()}
     return dataclasses.replace(options, headless=False, env=env,
-                               engine_args=(*RENDER_ARGS, "--resolution", f"{w}x{h}", *options.engine_args))
+                               engine_args=(*RENDER_ARGS, "--resolution", f"{w}x{h}", *options.engine_args),
+                               needs=(*options.needs, (display.pid, f"its X server (display {display.display})")))

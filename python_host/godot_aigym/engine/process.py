@@ -22,6 +22,7 @@ from ..runtime import GodotRuntime, resolve_godot
 from . import logs
 from .errors import GodotProcessError
 from .launch import check_cpus, spawn
+from .needs import stop_when_gone
 
 
 def check_project(project: str | os.PathLike, scene: str | None) -> tuple[Path, str | None]:
@@ -66,6 +67,9 @@ class LaunchOptions:
     engine_args: Sequence[str] = ()   # before "--": options for the engine itself
     user_args: Sequence[str] = ()     # after "--": read by the game with OS.get_cmdline_user_args()
     env: dict[str, str] = field(default_factory=dict)
+    # (pid, what) of processes the engine cannot run without, e.g. its X server: not on the
+    # command line; the engine is stopped when one exits (engine/needs.py says why)
+    needs: tuple[tuple[int, str], ...] = ()
 
     def command(self, godot: Path) -> list[str]:
         cmd = [str(godot)]
@@ -122,6 +126,7 @@ class GodotProcess:
         except (OSError, subprocess.SubprocessError) as e:
             self._release_log()
             raise GodotProcessError(f"cannot start Godot ({self.godot.path}): {e}") from e
+        stop_when_gone(self._proc, options.needs, out if isinstance(out, int) else out.fileno())
 
     # -- state ----------------------------------------------------------------------------------
     @property
