@@ -251,3 +251,38 @@ def test_add_without_torch_registers_no_torch_extension(tmp_path):
     addon = project / "addons" / "godot_aigym"
     assert not list(addon.glob("*torch*")) and not list((addon / "bin").glob("*torch*"))
     assert result.registered == ["res://addons/godot_aigym/godot_aigym.gdextension"]
+
+
+def test_export_with_the_users_export_template_runs_it_from_run_sh(tmp_path, godot, built_core, monkeypatch):
+    """`--engine template`: the user's Linux release template for this Godot version becomes
+    bin/godot, started by run.sh with the game's pack (a stand-in template script here, and the
+    debug libraries for the release ones: building those is `godot-aigym setup --release`'s job)."""
+    import re
+    import subprocess
+
+    from godot_aigym.project_tools import export as export_module
+    from godot_aigym.project_tools.libraries import built_libraries
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    project = make_project(tmp_path / "game")
+    add(project)
+    out = tmp_path / "dist"
+    with pytest.raises(ProjectError, match=r"no Linux export template for Godot 4\.\d+(\.\d+)?\.\w+"):
+        export_game(project, out, godot, no_policy=True, engine="template")
+    version = re.match(r"\d+\.\d+(?:\.\d+)?\.[a-z0-9]+", godot.version).group(0)
+    template = data / "godot" / "export_templates" / version / "linux_release.x86_64"
+    template.parent.mkdir(parents=True)
+    template.write_text('#!/bin/sh\necho "TEMPLATE $*"\n')
+    template.chmod(0o755)
+    core_only = {k: v for k, v in built_libraries("debug").items() if k.startswith("libaigym_core")}
+    monkeypatch.setattr(export_module, "ensure_libraries", lambda *a, **kw: core_only)
+    result = export_game(project, out, godot, no_policy=True, engine="template", say=lambda msg: None)
+    assert result.engine == f"export template {template}"
+    assert (out / "bin" / "godot").read_text() == template.read_text()
+    assert (out / "bin" / "needed.txt").read_text().split() == ["godot", *core_only]
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    run = subprocess.run([str(out / "run.sh"), "--headless"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == f"TEMPLATE --main-pack {out / 'game.pck'} --headless"
+    assert (out / "game.pck").stat().st_size > 0
