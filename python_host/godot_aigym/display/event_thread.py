@@ -32,11 +32,14 @@ FIND_TIMEOUT = 2.0  # only when the engine has no X11 event thread (it is create
 
 
 def _in_select(pid: int, tid: str, calls: set[int]) -> bool:
+    """Whether thread ``tid`` is in select() now; PermissionError when /proc does not tell us."""
     try:
         with open(f"/proc/{pid}/task/{tid}/syscall") as f:  # readable by the engine's parent (ptrace rules)
             nr = f.read().split(" ", 1)[0]
+    except PermissionError:
+        raise
     except OSError:
-        return False
+        return False  # the thread ended
     return nr.isdigit() and int(nr) in calls
 
 
@@ -54,7 +57,10 @@ def find_x11_event_thread(pid: int, timeout: float = FIND_TIMEOUT) -> int | None
             tids = [t for t in os.listdir(f"/proc/{pid}/task") if t != str(pid)]
         except OSError:
             return None  # the engine is gone
-        found = [int(t) for t in tids if _in_select(pid, t, calls)]
+        try:
+            found = [int(t) for t in tids if _in_select(pid, t, calls)]
+        except PermissionError:
+            return None  # e.g. ptrace restricted to administrators (yama ptrace_scope 2)
         if len(found) == 1:
             if found[0] == seen:
                 return seen
