@@ -286,3 +286,6 @@ def test_export_with_the_users_export_template_runs_it_from_run_sh(tmp_path, god
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == f"TEMPLATE --main-pack {out / 'game.pck'} --headless"
     assert (out / "game.pck").stat().st_size > 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert oct(out.stat().st_mode & 0o777) == oct(0o777 & ~umask)  # not mkdtemp's 0700: others may run it

@@ -137,6 +137,18 @@ def _du(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def _umask() -> int:
+    """This process's umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def _check_writable_parent(out: Path) -> None:
     """Refuse, before any work, an --out whose nearest existing ancestor is not a folder we may
     write (a file in the path, a read-only folder)."""
@@ -211,11 +223,13 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
         (bin_dir / "needed.txt").write_text("".join(f"{f}\n" for f in bundle.files + ours))
         if policy_path is not None:
             shutil.copy2(policy_path, staging / "policy.jit")
+            (staging / "policy.jit").chmod(0o666 & ~_umask())  # readable by whoever runs the game, as the rest
         run_sh = staging / "run.sh"
         run_sh.write_text(RUN_SH.format(name=project.name, engine=bundle.command,
                                         scene=f'"{scene}" ' if scene else "",
                                         policy=' -- --policy "$HERE/policy.jit"' if policy_path else ""))
         run_sh.chmod(0o755)
+        staging.chmod(0o777 & ~_umask())  # mkdtemp made it 0700: the shipped folder is for everyone to run
         if out.is_dir() and not out.is_symlink():
             shutil.rmtree(out)  # --force (or an empty folder)
         elif out.exists() or out.is_symlink():
