@@ -8,6 +8,8 @@ extends Logger
 const MAX_KEPT := 20
 
 var count := 0
+## count, where GymTransport reads it on every step without a property lookup (shared array)
+var logged := PackedInt32Array([0])
 var _messages := PackedStringArray()
 var _mutex := Mutex.new()
 
@@ -27,6 +29,7 @@ func _log_error(function: String, file: String, line: int, code: String, rationa
 	if _messages.size() < MAX_KEPT:
 		_messages.append(text)
 	count += 1
+	logged[0] = count
 	_mutex.unlock()
 
 
@@ -36,5 +39,6 @@ func take() -> Array:
 	var result := [_messages, count]
 	_messages = PackedStringArray()
 	count = 0
+	logged[0] = 0
 	_mutex.unlock()
 	return result

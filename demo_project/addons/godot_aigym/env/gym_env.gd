@@ -100,6 +100,7 @@ var episodes := GymEpisodes.new()
 var _transport: GymTransport = null  # remote mode
 var _parts: GymObservationParts = null  # Dict observations
 var _frame := GymFrame.new()  # render() frames
+var _renders := false  # the engine draws frames (only then can _frame be busy)
 var _player: GymPlayer = null  # play and random modes
 var _autoreset := P.AUTORESET_NONE  # of the step in flight
 var _repeat_left := 0
@@ -204,6 +205,7 @@ func _ready() -> void:
 		return
 	if mode == Mode.REMOTE:
 		_transport.frame_shape = GymFrame.shape()
+		_renders = not _transport.frame_shape.is_empty()
 		err = _transport.publish_spec(spec(), n_agents, action_width, out.size(),
 				_parts.tensor_sizes() if _parts != null else [])
 		if err != "":
@@ -308,7 +310,7 @@ func _physics_process(_delta: float) -> void:
 
 
 func _remote_tick() -> void:
-	if (_parts != null and _parts.busy) or _frame.busy:
+	if (_parts != null and _parts.busy) or (_renders and _frame.busy):  # no lookups in a headless engine
 		return  # an answer waits for its frame
 	if _repeat_left > 0:
 		_repeat_left -= 1

@@ -37,6 +37,7 @@ var _frame: cPersistentUintTensor
 var frame_shape: Array = []
 var _published := false  # the spec is out: the host waits for answers, not for start-up
 var _watch: RefCounted = null  # an ErrorWatch (error_watch.gd) where Godot has Logger (>= 4.5)
+var _logged := PackedInt32Array([0])  # the ErrorWatch's error count, shared: no lookup per step
 
 
 ## Attaches to the chunk named by --handle and finds the start-up entries; "" or what is wrong.
@@ -61,6 +62,7 @@ func attach(prefix: String, spin_us: int) -> String:
 		# beside this file; load(), not preload(): error_watch.gd does not parse where Logger does not exist
 		var here: Script = preload("gym_transport.gd")
 		_watch = load(here.resource_path.get_base_dir().path_join("error_watch.gd")).new()
+		_logged = _watch.logged
 		OS.call(&"add_logger", _watch)
 	return ""
 
@@ -127,7 +129,7 @@ func read_seed() -> int:
 
 ## Publishes the answer to a command: the errors logged while it ran (if any), then `out`.
 func answer(out: PackedFloat32Array) -> void:
-	if _watch != null and _watch.count > 0:  # inlined, not a helper: this runs on every step
+	if _logged[0] > 0:  # inlined, not a helper: this runs on every step
 		_report_errors()
 	_out.write(out)
 	_sem_obs.post()
