@@ -238,6 +238,26 @@ def test_a_foreign_file_under_the_handle_is_never_touched(handle):
         os.unlink(path)
 
 
+def test_another_users_file_under_the_handle_is_refused_naming_its_owner(handle):
+    """Name squatting: another user made the original's fixed handle first (world-writable).
+    The refusal says whose file it is instead of blaming "a running process"."""
+    path = f"/dev/shm/{handle}"
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    try:
+        os.fchmod(fd, 0o666)
+        if os.geteuid() == 0:
+            os.fchown(fd, 54321, 54321)
+            with pytest.raises(ChunkExists, match=rf"'{handle}' already exists and is owned by (\w+ \()?uid 54321\)?, mode 0666"
+                                                  r": another user's file"):
+                SharedMemoryTensor(handle)
+        with SharedMemoryTensor(handle + "_live") as mem:
+            with pytest.raises(ChunkExists, match=rf"belongs to the running process {os.getpid()}"):
+                SharedMemoryTensor(mem.handle)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
 def test_headless_launcher_runs_the_engine_with_headless(tmp_path, monkeypatch):
     """godot_executable(headless=True): the exec_path replacing GodotAIGym's server build."""
     monkeypatch.setenv("GODOT_AIGYM_CACHE", str(tmp_path / "cache"))

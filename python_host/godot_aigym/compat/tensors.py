@@ -8,11 +8,16 @@ original's pybind11 classes. Everything else (validation, errors, cleanup) is ``
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 import numpy as np
 
 from ..shm import DEFAULT_SIZE, ChunkExists, SharedMemory, SharedTensor, sweep_stale_chunks
+from ..shm import layout as L
+from ..shm.cleanup import SHM_DIR
+from ..shm.ownership import user_name
 from .engine_watch import find_engine_child
 from .semaphore import adopt_pending
 
@@ -87,6 +92,23 @@ class PersistentUintTensor(_PersistentTensor):
     _read_dtype = np.dtype(np.int32)
 
 
+def _whose(handle: str) -> str:
+    """What holds the name: another user's file (maybe squatting it), a live host's chunk, or else."""
+    path = os.path.join(SHM_DIR, handle)
+    try:
+        st = os.lstat(path)
+        if st.st_uid != os.getuid():
+            return (f"is owned by {user_name(st.st_uid)}, mode {stat.S_IMODE(st.st_mode):04o}: "
+                    "another user's file, never used or removed by us")
+        with open(path, "rb") as f:
+            head = f.read(L.HEADER_SIZE)
+    except OSError:
+        return "cannot be inspected"
+    if len(head) == L.HEADER_SIZE and head[:8] == L.MAGIC:
+        return f"belongs to the running process {L.I32.unpack_from(head, L.HEADER_OFFSETS['host_pid'])[0]}"
+    return "is not a godot-aigym chunk"
+
+
 class SharedMemoryTensor:
     """The original's chunk: ``SharedMemoryTensor(handle)``, then ``new*Tensor(name, size)``.
 
@@ -105,10 +127,8 @@ class SharedMemoryTensor:
             try:
                 self.memory = SharedMemory(handle=handle, size=size)
             except ChunkExists:
-                raise ChunkExists(
-                    f"shared memory '{handle}' already exists and belongs to a running process (or is not a "
-                    "godot-aigym chunk): GodotAIGym removed it silently, godot-aigym does not; stop that "
-                    "process or choose another handle") from None
+                raise ChunkExists(f"shared memory '{handle}' already exists and {_whose(handle)}: GodotAIGym removed "
+                                  "it silently, godot-aigym does not; choose another handle") from None
         self.handle: str = self.memory.handle
         self._peer_set = False  # a launched engine process found (see _discover_engine)
         adopt_pending(self)
