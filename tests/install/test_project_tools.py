@@ -114,6 +114,35 @@ def test_a_user_file_in_the_way_of_a_first_add_is_a_conflict(tmp_path):
     assert sorted(p.name for p in theirs.parent.iterdir()) == ["godot_aigym.gdextension"]
 
 
+def test_an_add_killed_midway_is_recovered_by_the_next_add(tmp_path):
+    """SIGKILL cannot run `finally`: an `add` killed between its two renames left the project
+    without addons/godot_aigym (the old one, with the user's files, under a hidden backup name),
+    and any killed `add` left its ~8 MB staging folder in the project for good."""
+    from godot_aigym.liveness import start_time
+    from godot_aigym.project_tools.add import BACKUP_PREFIX, STAGING_PREFIX
+
+    project = make_project(tmp_path / "game")
+    add(project)
+    addon = project / "addons" / "godot_aigym"
+    (addon / "my_notes.txt").write_text("mine")
+    gone = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    dead = f"{gone.pid}-{start_time(gone.pid)}"
+    gone.stdin.close()
+    gone.wait()
+    backup = addon.with_name(f"{BACKUP_PREFIX}{dead}")
+    os.rename(addon, backup)  # killed right after the first rename
+    staging = addon.with_name(f"{STAGING_PREFIX}{dead}.x1y2z3")
+    (staging / "godot_aigym").mkdir(parents=True)
+    live_staging = addon.with_name(f"{STAGING_PREFIX}{os.getpid()}-{start_time(os.getpid())}.a1b2c3")
+    live_staging.mkdir()  # another add running now: not ours to touch
+    said = []
+    add_addon(project, GODOT_46, do_import=False, say=said.append)
+    assert (addon / "my_notes.txt").read_text() == "mine"
+    assert not backup.exists() and not staging.exists() and live_staging.is_dir()
+    assert any("restored" in line for line in said), said
+    live_staging.rmdir()
+
+
 def test_a_failure_while_swapping_leaves_the_old_addon(tmp_path, monkeypatch):
     project = make_project(tmp_path / "game")
     add(project)

@@ -19,10 +19,15 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__, locations
+from ..owners import owner_tag, parse_owner_tag, sweep
 from ..runtime import GodotRuntime
 from .errors import ProjectError
 from .godot_project import GodotProject, check_engine_major, open_project
 from .libraries import ensure_libraries
+
+# next to the addon while `add` runs, each followed by the process's owner tag (pid-start time)
+STAGING_PREFIX = ".godot_aigym-staging-"
+BACKUP_PREFIX = ".godot_aigym.old-"
 
 ADDON_REL = Path("addons") / locations.ADDON_NAME
 MANIFEST = ".installed.json"
@@ -87,12 +92,40 @@ def _plan(current: Path, ours: dict[str, str], force: bool) -> tuple[list[str], 
     return write, remove, conflicts
 
 
+def _recover_killed_add(addon: Path) -> list[str]:
+    """What an `add` killed midway (SIGKILL, power loss) left next to the addon, each named with
+    its process's owner tag: a dead one's staging folder is removed; its backup of the previous
+    addon is put back when the addon folder is missing (killed between the two renames of
+    `_swap_in`: the user's files in it come back too), else removed. Returns what was done."""
+    done: list[str] = []
+
+    def inspect(entry: Path):
+        prefix = next((p for p in (STAGING_PREFIX, BACKUP_PREFIX) if entry.name.startswith(p)), None)
+        if prefix is None or entry.is_symlink() or not entry.is_dir() or entry.stat().st_uid != os.getuid():
+            return None
+        owner = parse_owner_tag(entry.name[len(prefix):].split(".")[0])
+        return (owner, prefix) if owner is not None else None
+
+    def remove(entry: Path, prefix: str) -> bool:
+        if prefix == BACKUP_PREFIX and not addon.exists():
+            os.rename(entry, addon)
+            done.append(f"{addon.name} restored from {entry.name}")
+        else:
+            shutil.rmtree(entry)
+            done.append(f"{entry.name} removed")
+        return True
+
+    if addon.parent.is_dir():
+        sweep(sorted(addon.parent.iterdir()), inspect, remove)
+    return done
+
+
 def _swap_in(addon: Path, staged: Path) -> None:
     """Replace `addon` by `staged` with renames; on failure the old folder is back in place."""
     if not addon.exists():
         os.rename(staged, addon)
         return
-    backup = addon.with_name(f".{addon.name}.old-{os.getpid()}")
+    backup = addon.with_name(f"{BACKUP_PREFIX}{owner_tag()}")
     os.rename(addon, backup)
     try:
         os.rename(staged, addon)
@@ -116,7 +149,10 @@ def add_addon(project_dir: str | os.PathLike, runtime: GodotRuntime, *, force: b
     libraries = ensure_libraries(runtime, torch=torch, say=say)
     result = AddResult(project, addon)
     addon.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".godot_aigym-staging-", dir=addon.parent) as tmp:
+    recovered = _recover_killed_add(addon)
+    if recovered:
+        say(f"cleaned up after an interrupted `add`: {', '.join(recovered)}")
+    with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{owner_tag()}.", dir=addon.parent) as tmp:
         staged = Path(tmp) / locations.ADDON_NAME
         ours = stage_addon(staged, libraries)
         write, remove, conflicts = _plan(addon, ours, force)
