@@ -212,6 +212,28 @@ def test_export_refuses_an_out_it_cannot_write_before_doing_anything(tmp_path):
     assert a_file.read_text() == "mine" and not (project / "export_presets.cfg").exists()
 
 
+def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(tmp_path, monkeypatch):
+    from godot_aigym.liveness import start_time
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "no-templates"))
+
+    project = make_project(tmp_path / "game")
+    add(project)
+    gone = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    dead = f"{gone.pid}-{start_time(gone.pid)}"
+    gone.stdin.close()
+    gone.wait()
+    partial = tmp_path / f".dist.partial-{dead}.k3j2h1"
+    (partial / "bin").mkdir(parents=True)  # an export SIGKILLed while copying the engine
+    live = tmp_path / f".dist.partial-{os.getpid()}-{start_time(os.getpid())}.a1b2c3"
+    live.mkdir()  # an export running now
+    said = []
+    with pytest.raises(ProjectError, match="no Linux export template"):  # stops before any real work
+        export_game(project, tmp_path / "dist", GODOT_46, no_policy=True, engine="template", say=said.append)
+    assert not partial.exists() and live.is_dir()
+    assert any("interrupted export" in line for line in said)
+
+
 def test_export_refuses_a_folder_this_user_cannot_write():
     """A read-only destination, as another user sees it (root may write anywhere): refused with
     a ProjectError naming the folder, not a PermissionError after the engine packed the game."""

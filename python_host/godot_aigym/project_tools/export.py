@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..engine.launch import spawn
+from ..owners import owner_tag, parse_owner_tag, sweep
 from ..runtime import GodotRuntime
 from .add import ADDON_REL
 from .bundle import EngineBundle, bundle_engine, bundle_extension
@@ -137,6 +138,30 @@ def _du(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def _partial_prefix(out: Path) -> str:
+    return f".{out.name}.partial-"  # then the exporting process's owner tag and a random suffix
+
+
+def _remove_dead_partials(out: Path, say: Callable[[str], None]) -> None:
+    """Staging folders of exports into `out` that were killed (up to ~1 GB each): removed once
+    their process is gone."""
+    prefix = _partial_prefix(out)
+
+    def inspect(entry: Path):
+        if not entry.name.startswith(prefix) or entry.is_symlink() or entry.stat().st_uid != os.getuid():
+            return None
+        owner = parse_owner_tag(entry.name[len(prefix):].split(".")[0])
+        return (owner, None) if owner is not None else None
+
+    def remove(entry: Path, _detail) -> bool:
+        shutil.rmtree(entry)
+        say(f"removed {entry}, left by an interrupted export")
+        return True
+
+    if out.parent.is_dir():
+        sweep(sorted(out.parent.iterdir()), inspect, remove)
+
+
 def _umask() -> int:
     """This process's umask, read without changing it (os.umask would, for every thread)."""
     try:
@@ -191,6 +216,7 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
         what = "is not empty" if out.is_dir() else "is a file"
         raise ProjectError(f"{out} exists and {what}: choose another --out, or replace it with --force")
     _check_writable_parent(out)
+    _remove_dead_partials(out, say)
     if out == project.path or project.path in out.parents:
         raise ProjectError(f"--out {out} is inside the project: Godot would pack the export into the game; "
                            "choose a folder outside it")
@@ -206,7 +232,7 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
         raise ProjectError(str(e)) from None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f"{_partial_prefix(out)}{owner_tag()}.", dir=out.parent))
     except OSError as e:
         raise ProjectError(f"cannot write the export next to {out} ({e.strerror or e}): choose a writable --out") from None
     try:
