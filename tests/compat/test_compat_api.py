@@ -154,6 +154,7 @@ def test_semaphore_argument_errors(chunk):
         SharedMemorySemaphore("s", 1.5)
 
 
+@pytest.mark.exclusive  # checks what a killed host left before a sweep (any host's first chunk sweeps)
 def test_handle_errors_and_stale_leftovers(handle):
     with pytest.raises(InvalidHandle):
         SharedMemoryTensor("../etc/passwd")
@@ -170,6 +171,7 @@ def test_handle_errors_and_stale_leftovers(handle):
     assert not os.path.exists(f"/dev/shm/{handle}")
 
 
+@pytest.mark.exclusive  # checks what a killed host left before a sweep (any host's first chunk sweeps)
 def test_a_killed_hosts_fixed_name_chunk_is_swept_by_the_next_host(handle):
     """The original's handles carry no `aigym_` prefix: the sweep recognises chunks by their
     magic, so the next host's first chunk removes a killed driver's `environment` chunk even

@@ -39,13 +39,13 @@ def test_sessions_of_dead_drivers_are_swept_once_no_process_names_them():
     legacy = tempfile.mkdtemp(prefix="rk", dir="/tmp")  # no owner file: never ours to judge
     agent = _waiting_process(f"--temp-dir={in_use}/ray")  # like a Ray agent outliving its driver
     try:
-        removed = {os.path.join("/tmp", name) for name in sweep_stale_sessions()}
-        assert dead in removed and not os.path.exists(dead)
-        assert {live, in_use, legacy}.isdisjoint(removed)
+        # another process's private_session may sweep too (tests run in parallel): look at the folders
+        sweep_stale_sessions()
+        assert not os.path.exists(dead)
         assert os.path.isdir(live) and os.path.isdir(in_use) and os.path.isdir(legacy)
         agent.stdin.close()
         agent.wait()
-        assert in_use in {os.path.join("/tmp", name) for name in sweep_stale_sessions()}
+        sweep_stale_sessions()
         assert not os.path.exists(in_use)
     finally:
         if agent.poll() is None:
