@@ -80,7 +80,7 @@ def runner_group(n_runners: int, agents: int, steps: int, env_config: dict | Non
     from godot_aigym.rllib.train import build_config
 
     config = build_config(ENV, env_runners=n_runners, agents=agents, seed=0, cpus_per_runner=0,
-                          fragment=steps, env_config=env_config)
+                          fragment=steps, env_config=env_config, restart_failed_env_runners=False)
     config.env_runners(max_requests_in_flight_per_env_runner=IN_FLIGHT)
     t = time.perf_counter()
     group = EnvRunnerGroup(config=config, local_env_runner=False)
@@ -119,6 +119,8 @@ def async_rate(group, samples: int) -> float:
     while ready < target:
         while group.num_in_flight_async_reqs() < runners * IN_FLIGHT and submitted < target:
             submitted += group.foreach_env_runner_async(_sample)
+        if not group.num_in_flight_async_reqs():  # a request returned an error instead of a sample
+            raise RuntimeError(f"asynchronous sampling: {target - ready} of {target} requests failed")
         for _id, (episodes, _metrics) in group.fetch_ready_async_reqs(timeout_seconds=0.005):
             ready += 1
             if t is not None:
