@@ -197,3 +197,30 @@ def test_an_exploration_survives_sources_that_alternate_between_paths(name: str,
         explorations.append(obj._codec.tuner.explorations)
     assert explorations[-1] == 1 and not obj._codec.tuner.exploring
     obj.close()
+
+
+def test_a_slot_that_cannot_be_written_unlocks_and_raises_its_own_error() -> None:
+    """The lock taken, the standby slot refuses a writable buffer: the Writer unlocks (nothing
+    published, commit never runs) and the buffer's error comes out, not a SystemError for
+    calling unlock with that error still set."""
+    calls: list[str] = []
+    views = (np.zeros(4), np.zeros(4))
+    views[1].flags.writeable = False  # lock returns pub 0: the standby slot is slot 1
+
+    def lock(timeout: float, spin: float) -> int:
+        calls.append("lock")
+        return 0
+
+    def unlock() -> None:
+        calls.append("unlock")
+
+    def commit(slot: int) -> tuple[int, int]:
+        calls.append("commit")
+        return (1, 1)
+
+    writer = slotcopy().Writer(lock, commit, unlock, views, views[0].dtype, (4,), 1.0, 0.0)
+    writer.budget = -1
+    with pytest.raises(ValueError, match="read-only"):
+        writer.assign(np.ones(4))
+    assert calls == ["lock", "unlock"]
+    writer.release()

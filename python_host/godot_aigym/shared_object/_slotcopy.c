@@ -295,8 +295,14 @@ static PyObject *assign_locked(PyObject *const refs[4], PyObject *const *lock_ar
     PyObject *slot_obj = PyLong_FromLong(slot);
     if (slot_obj == NULL || PyObject_GetBuffer(PyTuple_GET_ITEM(views, slot), &db, PyBUF_WRITABLE) < 0) {
         Py_XDECREF(slot_obj);
-        PyObject *r = PyObject_CallNoArgs(unlock); /* nothing published */
+        /* Nothing published: unlock, with the error put aside (no call may run with one set);
+         * the buffer's error is the one to report, whatever unlock says. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyObject *r = PyObject_CallNoArgs(unlock);
+        if (r == NULL) PyErr_Clear();
         Py_XDECREF(r);
+        PyErr_Restore(type, value, tb);
         return NULL;
     }
     size_t n = (size_t)sb->len;
