@@ -11,6 +11,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# the suite on one pytest-xdist worker per usable CPU, one work unit per test module (tests/rllib
+# and tests/render one unit each), the longest first: tests/suite_parallel.py. PYTEST_WORKERS=0: serial.
+PYTEST_WORKERS ?= auto
 # scons's cache of built files: the install test's build of the installed package reuses the
 # checkout's objects instead of compiling the same sources again (SConstruct; removed by `make clean`).
 GODOT_AIGYM_BUILD_CACHE ?= $(CURDIR)/build/scons-cache
@@ -31,7 +34,7 @@ help:
 	@echo "  make clean    remove build outputs (keeps .venv and the Godot cache)"
 	@echo
 	@echo "Variables: GODOT_BIN=/path/to/godot (your own Godot >= 4.3), GODOT_AIGYM_CACHE=DIR,"
-	@echo "           PYTEST_ARGS='-k shm', AIGYM_SETUP_ARGS='--no-torch', VENV=.venv"
+	@echo "           PYTEST_ARGS='-k shm', PYTEST_WORKERS=auto|N|0, AIGYM_SETUP_ARGS='--no-torch', VENV=.venv"
 	@echo "           GODOT_AIGYM_BUILD_CACHE=DIR (scons cache of built files; default build/scons-cache)"
 
 build setup:
@@ -44,7 +47,7 @@ smoke: build
 	@$(PY) -m godot_aigym smoke
 
 test: build
-	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 doctor: build
 	@$(PY) -m godot_aigym doctor

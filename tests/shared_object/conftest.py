@@ -11,7 +11,8 @@ import pytest
 
 from godot_aigym.shared_object.segment import unlink_name
 
-PREFIX = "gaso-test-"
+# this process's names only: other workers of the suite run SharedObject tests at the same time
+PREFIX = f"gaso-test-{os.getpid()}-"
 
 
 def _leftovers() -> set[str]:

@@ -4,6 +4,8 @@ project need a new import). Written by the suite's controller before its workers
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -24,14 +26,16 @@ def ensure_preload_model() -> tuple[Path, bool]:
     probe = torch.linspace(-1, 1, 8).reshape(2, 4)
     if PRELOAD_FILE.exists():
         try:
-            old = torch.jit.load(str(PRELOAD_FILE))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.10 on every torch.jit call
+                old = torch.jit.load(str(PRELOAD_FILE))
             with torch.no_grad():
                 if torch.equal(old(probe), module(probe)):
                     return PRELOAD_FILE, False
         except Exception:  # noqa: BLE001 - any unreadable leftover is simply rewritten
             pass
     PRELOAD_FILE.parent.mkdir(parents=True, exist_ok=True)
-    tmp = PRELOAD_FILE.with_name(f".{PRELOAD_FILE.name}.{__import__('os').getpid()}.tmp")
+    tmp = PRELOAD_FILE.with_name(f".{PRELOAD_FILE.name}.{os.getpid()}.tmp")
     export_policy(module, torch.zeros(1, 4), tmp)
     tmp.replace(PRELOAD_FILE)  # atomic: an engine never loads half a file
     return PRELOAD_FILE, True
