@@ -41,13 +41,13 @@ def test_spin_budgets_keep_what_the_user_asked_for():
     assert spin_budgets(1, True, 5.0, None, usable=2) == (5.0, PINNED_SPIN_US)
 
 
-def in_thread_on_one_cpu(fn):
-    """Run fn in a thread whose affinity is one CPU (the process's own mask is left alone)."""
+def on_cpus(cpus: set[int], fn):
+    """Run fn in a thread whose affinity is ``cpus`` (the process's own mask is left alone)."""
     out: dict = {}
 
     def run():
         try:
-            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # 0: this thread only
+            os.sched_setaffinity(0, cpus)
             out["value"] = fn()
         except BaseException as e:  # noqa: BLE001 - re-raised in the test's thread
             out["error"] = e
@@ -58,6 +58,11 @@ def in_thread_on_one_cpu(fn):
     if "error" in out:
         raise out["error"]
     return out["value"]
+
+
+def in_thread_on_one_cpu(fn):
+    """Run fn in a thread whose affinity is one CPU (the process's own mask is left alone)."""
+    return on_cpus({min(os.sched_getaffinity(0))}, fn)
 
 
 def test_spin_budgets_count_the_cpus_we_may_use_not_the_machines():
@@ -126,25 +131,6 @@ def test_a_vector_env_checks_every_engines_cpus_before_starting_any(no_leaks):
     with pytest.raises(InvalidCpusError, match=r"CPU 99999 does not exist"):
         GodotVectorEnv(DEMO, TRIVIAL, n_agents=1, n_engines=2, launcher=launcher, cpus=[[usable[0]], [99999]])
     assert launcher.launched == []  # engine 0 was never started
-
-
-def on_cpus(cpus: set[int], fn):
-    """Run fn in a thread whose affinity is ``cpus`` (the process's own mask is left alone)."""
-    out: dict = {}
-
-    def run():
-        try:
-            os.sched_setaffinity(0, cpus)
-            out["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - re-raised in the test's thread
-            out["error"] = e
-
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
 
 
 def test_one_waiter_too_many_the_engine_on_the_hosts_cpu_and_the_host_block():
