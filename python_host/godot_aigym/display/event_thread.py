@@ -45,8 +45,9 @@ def _in_select(pid: int, tid: str, calls: set[int]) -> bool:
 
 def find_x11_event_thread(pid: int, timeout: float = FIND_TIMEOUT) -> int | None:
     """The thread id of Godot process ``pid``'s X11 event thread: the one (not the main thread)
-    blocked in ``select()``, seen there twice in a row. None when there is none within ``timeout``
-    (a headless engine, an engine that exited, or /proc not readable)."""
+    blocked in ``select()``, the only one there in two samples (not necessarily consecutive ones).
+    None when there is none within ``timeout`` (a headless engine, an engine that exited, /proc not
+    readable, or more than one other thread in ``select()``: then the whole ``timeout`` is spent)."""
     calls = _SELECT_CALLS.get(platform.machine().lower())
     if not calls:
         return None
