@@ -125,10 +125,28 @@ typedef struct {
     PyObject_HEAD
     Py_buffer view;
     sync_block *blk;
+    /* lock() and wait() use blk without the GIL: a close() meanwhile (another thread) only
+     * sets `closing`; the last of them to leave releases the view (else the mapping could be
+     * unmapped under the waiting thread).  Both counted under the GIL. */
+    int inflight;
+    _Atomic int closing;
 } SyncObject;
 
+static void sync_release(SyncObject *self) {
+    if (self->blk != NULL) {
+        self->blk = NULL;
+        PyBuffer_Release(&self->view);
+    }
+}
+
+/* Enter/leave a GIL-free wait on the block (the GIL held when called). */
+static void sync_enter(SyncObject *self) { self->inflight++; }
+static void sync_leave(SyncObject *self) {
+    if (--self->inflight == 0 && atomic_load(&self->closing)) sync_release(self);
+}
+
 static int sync_closed(SyncObject *self) {
-    if (self->blk != NULL) return 0;
+    if (self->blk != NULL && !atomic_load(&self->closing)) return 0;
     PyErr_SetString(closed_error ? closed_error : PyExc_ValueError,
                     "operation on a closed SharedObject handle");
     return 1;
@@ -155,10 +173,7 @@ static int Sync_init(SyncObject *self, PyObject *args, PyObject *kwds) {
 }
 
 static void Sync_dealloc(SyncObject *self) {
-    if (self->blk != NULL) {
-        self->blk = NULL;
-        PyBuffer_Release(&self->view);
-    }
+    sync_release(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -236,26 +251,38 @@ static PyObject *Sync_lock(SyncObject *self, PyObject *const *args, Py_ssize_t n
         int64_t start = now_ns(CLOCK_MONOTONIC);
         int64_t deadline = deadline_after(start, timeout);
         int64_t spin_end = deadline_after(start, spin > 1.0 ? 1.0 : spin);
+        sync_enter(self);
         PyThreadState *ts = PyEval_SaveThread();
-        for (int64_t now = start; rc == EBUSY && now < spin_end; now = now_ns(CLOCK_MONOTONIC)) {
+        for (int64_t now = start; rc == EBUSY && now < spin_end && !atomic_load(&self->closing);
+             now = now_ns(CLOCK_MONOTONIC)) {
             if (now - start < PURE_SPIN_NS)
                 for (int i = 0; i < 32; i++) cpu_relax();
             else
                 sched_yield();
             rc = lock_result(b, pthread_mutex_trylock(&b->mutex));
         }
-        while (rc == EBUSY || rc == ETIMEDOUT) {
+        while ((rc == EBUSY || rc == ETIMEDOUT) && !atomic_load(&self->closing)) {
             int64_t now = now_ns(CLOCK_MONOTONIC);
             if (now >= deadline) { rc = ETIMEDOUT; break; }
             int64_t until = deadline - now > SLICE_NS ? now + SLICE_NS : deadline;
             rc = lock_result(b, mutex_lock_until(&b->mutex, until));
             if (rc == ETIMEDOUT) {
                 PyEval_RestoreThread(ts);
-                if (PyErr_CheckSignals() < 0) return NULL;
+                if (PyErr_CheckSignals() < 0) {
+                    sync_leave(self);
+                    return NULL;
+                }
                 ts = PyEval_SaveThread();
             }
         }
         PyEval_RestoreThread(ts);
+        if (atomic_load(&self->closing)) { /* closed by another thread meanwhile */
+            if (rc == 0) pthread_mutex_unlock(&b->mutex);
+            sync_leave(self);
+            sync_closed(self);
+            return NULL;
+        }
+        sync_leave(self);
     }
     if (rc == ETIMEDOUT) return PyLong_FromLong(-1);
     if (rc) {
@@ -339,6 +366,7 @@ static PyObject *Sync_wait(SyncObject *self, PyObject *args) {
     int64_t spin_end = deadline_after(start, spin > 1.0 ? 1.0 : spin);
     if (spin_end > deadline) spin_end = deadline;
     int changed = 0;
+    sync_enter(self);
     PyThreadState *ts = PyEval_SaveThread();
     for (;;) {
         for (int i = 0; i < 64; i++) {
@@ -347,7 +375,7 @@ static PyObject *Sync_wait(SyncObject *self, PyObject *args) {
         }
         if (changed) break;
         int64_t now = now_ns(CLOCK_MONOTONIC);
-        if (now >= spin_end) break;
+        if (now >= spin_end || atomic_load(&self->closing)) break;
         if (now - start >= PURE_SPIN_NS) sched_yield();
     }
     if (!changed) {
@@ -355,7 +383,7 @@ static PyObject *Sync_wait(SyncObject *self, PyObject *args) {
         for (;;) {
             if (atomic_load_explicit(&b->pub, memory_order_seq_cst) != p) { changed = 1; break; }
             int64_t now = now_ns(CLOCK_MONOTONIC);
-            if (now >= deadline) break;
+            if (now >= deadline || atomic_load(&self->closing)) break;
             int64_t rel = deadline - now > SLICE_NS ? SLICE_NS : deadline - now;
             struct timespec ts_rel = {rel / 1000000000LL, rel % 1000000000LL};
             long r = syscall(SYS_futex, futex_word(b), FUTEX_WAIT, (uint32_t)p, &ts_rel, NULL, 0);
@@ -363,6 +391,7 @@ static PyObject *Sync_wait(SyncObject *self, PyObject *args) {
                 PyEval_RestoreThread(ts);
                 if (PyErr_CheckSignals() < 0) {
                     atomic_fetch_sub_explicit(&b->waiters, 1, memory_order_seq_cst);
+                    sync_leave(self);
                     return NULL;
                 }
                 ts = PyEval_SaveThread();
@@ -371,6 +400,8 @@ static PyObject *Sync_wait(SyncObject *self, PyObject *args) {
         atomic_fetch_sub_explicit(&b->waiters, 1, memory_order_seq_cst);
     }
     PyEval_RestoreThread(ts);
+    sync_leave(self);
+    if (!changed && sync_closed(self)) return NULL; /* closed by another thread meanwhile */
     return PyBool_FromLong(changed);
 }
 
@@ -380,10 +411,8 @@ static PyObject *Sync_recovered(SyncObject *self, PyObject *noargs) {
 }
 
 static PyObject *Sync_close(SyncObject *self, PyObject *noargs) {
-    if (self->blk != NULL) {
-        self->blk = NULL;
-        PyBuffer_Release(&self->view);
-    }
+    atomic_store(&self->closing, 1);
+    if (self->inflight == 0) sync_release(self);
     Py_RETURN_NONE;
 }
 
