@@ -74,3 +74,24 @@ def test_closing_a_handle_another_thread_waits_on(name: str, what: str, value: s
         child.kill()
         child.join()
     assert child.exitcode == 0, f"the child ended with {child.exitcode} (negative: killed by that signal)"
+
+
+@pytest.mark.parametrize("finish", ["commit", "unlock"])
+def test_a_handle_closed_while_it_holds_the_writer_lock_releases_it(name: str, finish: str) -> None:
+    """What another thread's close() does to an assign between its lock and its commit (the
+    copy runs without the GIL): the commit publishes nothing and raises ObjectClosedError, and
+    the writer lock is free for the other handles (it stayed taken: their assigns timed out)."""
+    owner = SharedObject(name, data=np.zeros(16, np.uint8), lock_timeout=5.0)
+    handle = SharedObject(name)
+    published = owner._load()
+    p = handle._lock(5.0, 0.0)
+    assert p >= 0
+    handle.close()
+    if finish == "commit":
+        with pytest.raises(ObjectClosedError):
+            handle._commit((p & 1) ^ 1)
+    else:
+        handle._unlock()  # the lock it took is released even on a closed handle
+    assert owner._load() == published  # nothing published
+    owner.assign(np.ones(16, np.uint8))  # the lock is free (else LockTimeoutError after 5 s)
+    owner.close()

@@ -125,10 +125,12 @@ typedef struct {
     PyObject_HEAD
     Py_buffer view;
     sync_block *blk;
-    /* lock() and wait() use blk without the GIL: a close() meanwhile (another thread) only
-     * sets `closing`; the last of them to leave releases the view (else the mapping could be
-     * unmapped under the waiting thread).  Both counted under the GIL. */
-    int inflight;
+    /* lock() and wait() use blk without the GIL, and a taken writer lock is used until
+     * commit() or unlock(): a close() meanwhile (another thread) only sets `closing`; the
+     * last of those uses to end releases the view (else the mapping could be unmapped under
+     * the waiting thread), and a lock taken through this handle is released by its commit
+     * or unlock even then (nothing published).  Counted under the GIL. */
+    int inflight, held; /* held: writer locks taken through this handle, also in inflight */
     _Atomic int closing;
 } SyncObject;
 
@@ -143,6 +145,14 @@ static void sync_release(SyncObject *self) {
 static void sync_enter(SyncObject *self) { self->inflight++; }
 static void sync_leave(SyncObject *self) {
     if (--self->inflight == 0 && atomic_load(&self->closing)) sync_release(self);
+}
+
+/* The writer lock taken through this handle is released: the use it counted ends. */
+static void sync_unheld(SyncObject *self) {
+    if (self->held > 0) {
+        self->held--;
+        sync_leave(self);
+    }
 }
 
 static int sync_closed(SyncObject *self) {
@@ -295,12 +305,15 @@ static PyObject *Sync_lock(SyncObject *self, PyObject *const *args, Py_ssize_t n
      * its end(), so its re-load of pub sees that publish and it retries.  (x86: a
      * compiler barrier only; it matters on weakly ordered CPUs.) */
     atomic_thread_fence(memory_order_release);
+    self->held++;
+    sync_enter(self);
     return PyLong_FromUnsignedLongLong(atomic_load_explicit(&b->pub, memory_order_acquire));
 }
 
 static PyObject *Sync_unlock(SyncObject *self, PyObject *noargs) {
-    if (sync_closed(self)) return NULL;
+    if (self->held == 0 && sync_closed(self)) return NULL; /* closed: only a held lock is released */
     int rc = pthread_mutex_unlock(&self->blk->mutex);
+    sync_unheld(self);
     if (rc) {
         errno = rc;
         return PyErr_SetFromErrno(PyExc_OSError);
@@ -336,6 +349,10 @@ static PyObject *pair_of_u64(uint64_t a, uint64_t b) {
  * waiter sees the new pub before sleeping, or we see waiters > 0 and wake it.
  * The futex itself re-checks the word in the kernel, closing the last gap. */
 static PyObject *Sync_commit(SyncObject *self, PyObject *arg) {
+    if (atomic_load(&self->closing) && self->held > 0) { /* closed meanwhile: publish nothing */
+        pthread_mutex_unlock(&self->blk->mutex);
+        sync_unheld(self);
+    }
     if (sync_closed(self)) return NULL;
     long slot = PyLong_AsLong(arg);
     if (slot == -1 && PyErr_Occurred()) return NULL;
@@ -348,6 +365,7 @@ static PyObject *Sync_commit(SyncObject *self, PyObject *arg) {
     if (atomic_load_explicit(&b->waiters, memory_order_seq_cst) != 0)
         syscall(SYS_futex, futex_word(b), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
     pthread_mutex_unlock(&b->mutex);
+    sync_unheld(self);
     return pair_of_u64(np, t);
 }
 
@@ -412,7 +430,7 @@ static PyObject *Sync_recovered(SyncObject *self, PyObject *noargs) {
 
 static PyObject *Sync_close(SyncObject *self, PyObject *noargs) {
     atomic_store(&self->closing, 1);
-    if (self->inflight == 0) sync_release(self);
+    if (self->inflight == 0) sync_release(self); /* else the last use ends it (sync_leave) */
     Py_RETURN_NONE;
 }
 
