@@ -167,3 +167,26 @@ def test_vector_actions_checked(venv):
     with pytest.raises(ValueError, match="shape"):
         venv.step(np.zeros((5, 2), np.float32))
     venv.step(distinct_actions(6))
+
+
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+def test_the_step_limit_recurs_per_agent_from_each_episodes_start(demo, mode):
+    """The engine counts steps per agent from its own episode start (GymEpisodes: one clock and
+    per-agent starts): staggered episodes are truncated each at its own limit, again and again."""
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=3, max_episode_steps=6, autoreset_mode=mode)
+    try:
+        env.reset(seed=5)
+        acts = distinct_actions(3)
+        early = acts.copy()
+        early[0] = [1.0, 1.0]  # agent 0 terminates at step 5
+        ends: dict[int, list] = {0: [], 1: [], 2: []}
+        for step in range(1, 15):
+            _, _, term, trunc, _ = env.step(early if step <= 5 else acts)
+            for i in np.flatnonzero(term | trunc):
+                ends[int(i)].append((step, "term" if term[i] else "trunc"))
+        # NEXT_STEP: the step after an end is the reset step (its action ignored, not counted)
+        reset_step = 1 if mode == "NextStep" else 0
+        assert ends[0] == [(5, "term"), (5 + reset_step + 6, "trunc")]
+        assert ends[1] == ends[2] == [(6, "trunc"), (6 + reset_step + 6, "trunc")]
+    finally:
+        env.close()
