@@ -95,3 +95,23 @@ def test_a_handle_closed_while_it_holds_the_writer_lock_releases_it(name: str, f
     assert owner._load() == published  # nothing published
     owner.assign(np.ones(16, np.uint8))  # the lock is free (else LockTimeoutError after 5 s)
     owner.close()
+
+
+def test_a_handle_closed_during_the_general_paths_write_raises_object_closed(name: str) -> None:
+    """Another thread's close() between the general path's lock and its write (modelled by a
+    write that closes first): ObjectClosedError, not the codec's IndexError on its dropped
+    views, and the writer lock is free."""
+    owner = SharedObject(name, data=np.zeros(16, np.uint8), lock_timeout=5.0)
+    handle = SharedObject(name)
+    write = handle._write
+
+    def close_then_write(slot: int, value: object) -> None:
+        handle.close()
+        write(slot, value)
+
+    handle._write = close_then_write
+    handle._writer_assign = None  # the general path
+    with pytest.raises(ObjectClosedError):
+        handle.assign(np.asfortranarray(np.ones(16, np.uint8)))
+    owner.assign(np.ones(16, np.uint8))  # the lock is free
+    owner.close()

@@ -17,7 +17,7 @@ from . import layout
 from .encoding import encode, tag_of, write_plan
 from .fixed_codecs import FixedCodec, fixed_capacity, fixed_codec
 from .slot_format import Plan, Torn
-from .errors import CorruptObjectError, LockTimeoutError, ObjectExistsError, TypeMismatchError
+from .errors import CorruptObjectError, LockTimeoutError, ObjectClosedError, ObjectExistsError, TypeMismatchError
 from ..liveness import owner_alive
 from .segment import Segment, check_name, unlink_name
 from .sync import (
@@ -262,8 +262,10 @@ class SharedObject:
         slot = (p & 1) ^ 1
         try:
             self._write(slot, prepared)
-        except BaseException:
+        except BaseException as e:
             self._unlock()  # nothing published: the half-written slot is never read
+            if self._seg is None:  # closed by another thread meanwhile: its views were dropped
+                raise ObjectClosedError(f"shared object {self.name!r} was closed during the assign") from e
             raise
         self._seen, self._mtime = self._commit(slot)
         return self
