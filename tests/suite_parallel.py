@@ -136,10 +136,11 @@ _turns: _Turns | None = None
 _shift = 0  # this worker's tie-break shift of cpus="auto" (0: the library's own choice)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
     """Setup, call and teardown (module and session fixtures end in a test's teardown) under the
-    lock, with this worker's placement (unshifted for the placement tests)."""
+    lock, with this worker's placement (unshifted for the placement tests). The outermost wrapper:
+    waiting for the lock is not part of a test's pytest-timeout budget."""
     global _turns, _shift
     folder = os.environ.get(LOCK_ENV) if _is_worker(item.config) else None
     if not folder:
