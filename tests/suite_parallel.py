@@ -36,6 +36,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 LOCK_ENV = "AIGYM_TEST_LOCK_DIR"  # set by the controller for its workers
+MAX_WORKERS = 8
 
 # Folders run as one unit on one worker (they share a per-process resource).
 SHARED_UNITS = ("tests/rllib/", "tests/render/")
@@ -83,8 +84,9 @@ def _is_controller(config: pytest.Config) -> bool:
 # ---- scheduling -------------------------------------------------------------------------------
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: one worker per CPU we may use (tests wait on engines, but engines use CPU)."""
-    return max(1, len(os.sched_getaffinity(0)))
+    """`-n auto`: one worker per CPU we may use (the suite is CPU-bound: engine starts, training),
+    at most MAX_WORKERS (each worker imports torch, SB3 and Ray: memory, not CPU, bounds more)."""
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
 @pytest.hookimpl(optionalhook=True)
