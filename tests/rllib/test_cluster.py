@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -50,6 +51,21 @@ def cluster(shared_local_ray):
             c.shutdown()
 
 
+def wait_for_replacement(algo, killed: dict) -> list[dict]:
+    """The runners' infos once RLlib restored the killed engine's runner as a new process.
+
+    Polls for that event instead of counting on it within the remaining iterations: on a loaded
+    machine a new runner (actor, node preparation, engine start) can take longer than they do."""
+    deadline = time.monotonic() + 600  # a safety net for a broken restart only
+    while True:
+        algo.restore_env_runners(algo.env_runner_group)
+        infos = algo.env_runner_group.foreach_env_runner(lambda r: r.godot_info(), local_env_runner=False)
+        if any(i["worker_index"] == killed["worker_index"] and i["pid"] != killed["pid"] for i in infos):
+            return infos
+        assert time.monotonic() < deadline, f"runner {killed['worker_index']} was not replaced: {infos}"
+        time.sleep(0.2)
+
+
 @pytest.mark.timeout(900)  # a safety net for a broken run only; no wall-clock assertion
 def test_ppo_learns_the_cartpole_on_two_nodes_and_survives_an_engine_death(cluster):
     seen: list[dict] = []
@@ -63,6 +79,8 @@ def test_ppo_learns_the_cartpole_on_two_nodes_and_survives_an_engine_death(clust
             victim = infos[0]
             os.kill(victim["engine_pids"][0], signal.SIGKILL)
             killed.update(victim)
+        if it == KILL_AT + 1:  # the failed sample is behind us: wait for the replacement, however slow
+            seen.extend(dict(i, iteration=it) for i in wait_for_replacement(algo, killed))
         if it in CHECKPOINTS:
             trained[it] = greedy_returns(algo.get_module(), config.env, episodes=EPISODES,
                                          env_config=config.env_config)
