@@ -7,6 +7,7 @@
 #include "binding/engine.h"
 #include "binding/log.h"
 #include "torch/torch_model_runtime.h"
+#include "torch/torch_runtime_library.h"
 
 namespace aigym {
 
@@ -52,8 +53,11 @@ std::shared_ptr<const torchrt::Model> cTorchModelData::model(std::string &error)
     if (!model_tried_) {
         model_tried_ = true;
         // The lock keeps bytes_ (and so the memory the reader views) unchanged during the load.
-        const auto view = bytes_.view();
-        model_ = torchrt::Model::load(view.data(), view.size(), model_error_);
+        // The first model of the process loads libtorch here (torch_runtime_library.h).
+        if (const torchrt::RuntimeApi *api = torchrt::runtime(model_error_)) {
+            const auto view = bytes_.view();
+            model_ = api->load(view.data(), view.size(), model_error_);
+        }
     }
     if (!model_) error = model_error_;
     return model_;

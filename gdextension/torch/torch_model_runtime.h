@@ -4,6 +4,11 @@
 // and ~1 GB to compile), so only torch_model_runtime.cpp sees them; the engine-facing class
 // files use this header. Nothing here touches the engine either: errors come back as strings
 // for the caller to report, and no C++ exception escapes.
+//
+// torch_model_runtime.cpp is its own library (libaigym_torch_runtime.*, the only one linked
+// against libtorch), opened on first use of a model: the class library reaches it only through
+// the RuntimeApi table below (torch_runtime_library.h), so engines that never run a model never
+// load libtorch (docs/TORCH.md, "When libtorch is loaded").
 #pragma once
 
 #include <cstddef>
@@ -62,5 +67,16 @@ int current_num_threads();
 
 // The libtorch version the extension was built with ("2.13.0").
 std::string libtorch_version();
+
+// What the runtime library hands the class library: its entry symbol kRuntimeEntrySymbol is an
+// `extern "C" const RuntimeApi *()`. `abi` guards against a stale runtime library from an older build.
+struct RuntimeApi {
+    uint32_t abi;
+    std::shared_ptr<Model> (*load)(const uint8_t *bytes, size_t size, std::string &error);
+    int (*current_num_threads)();
+    std::string (*libtorch_version)();
+};
+inline constexpr uint32_t kRuntimeAbi = 1;
+inline constexpr const char *kRuntimeEntrySymbol = "aigym_torch_runtime_api";
 
 }  // namespace aigym::torchrt

@@ -1,12 +1,12 @@
 """Ship libtorch with a game: copy exactly the libtorch libraries the TorchScript library needs.
 
 The built libraries record no path into the build machine (RUNPATH is `$ORIGIN`-relative
-only). At load time the torch loader library looks for libtorch in, first hit wins:
+only). On the first use of a model the torch class library looks for libtorch in, first hit wins:
 `$GODOT_AIGYM_LIBTORCH_DIR`, `<addon bin>/libtorch/`, the folder `godot-aigym setup` recorded
 in `<addon bin>/libtorch_dir.txt`, the system search (docs/TORCH.md). A shipped game uses the
 second: `copy_libtorch(<addon bin>/libtorch)` puts there the DT_NEEDED closure of
-`libaigym_torch_model.*.so` within the torch wheel's `torch/lib` (libtorch, libtorch_cpu, libc10,
-libgomp), not the whole folder.
+`libaigym_torch_runtime.*.so` (the one library linked against libtorch) within the torch wheel's
+`torch/lib` (libtorch, libtorch_cpu, libc10, libgomp), not the whole folder.
 
     from godot_aigym.ship import copy_libtorch
     shipped = copy_libtorch(export_dir / "addons/godot_aigym/bin/libtorch")
@@ -33,7 +33,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TORCH_MODEL_GLOB = "libaigym_torch_model.*.so"
+TORCH_RUNTIME_GLOB = "libaigym_torch_runtime.*.so"   # the one library that links libtorch
 LIBTORCH_RECORD = "libtorch_dir.txt"   # written by the build next to the libraries; never shipped
 
 _PT_LOAD, _PT_DYNAMIC = 1, 2
@@ -161,15 +161,15 @@ def copy_libtorch(dest_dir: str | os.PathLike, libraries: list[str | os.PathLike
     """Copy into `dest_dir` the libtorch libraries that `libraries` need.
 
     `dest_dir` is normally `<addon bin>/libtorch`; `libraries` defaults to the
-    `libaigym_torch_model.*.so` files of its parent folder; `source` to this environment's
+    `libaigym_torch_runtime.*.so` files of its parent folder; `source` to this environment's
     `torch/lib`. Copies are written to a temporary name and renamed, so an interrupted copy
     never leaves a truncated library that the loader would pick; unchanged files are kept.
     `link`: hard-link where possible (see the module doc), else copy.
     """
     dest = Path(dest_dir)
-    libs = [Path(p) for p in libraries] if libraries else sorted(dest.parent.glob(TORCH_MODEL_GLOB))
+    libs = [Path(p) for p in libraries] if libraries else sorted(dest.parent.glob(TORCH_RUNTIME_GLOB))
     if not libs:
-        raise ShipError(f"no TorchScript library ({TORCH_MODEL_GLOB}) in {dest.parent} to ship libtorch for: "
+        raise ShipError(f"no TorchScript runtime library ({TORCH_RUNTIME_GLOB}) in {dest.parent} to ship libtorch for: "
                         "build it with `godot-aigym setup` (without --no-torch) and copy the addon's bin/ first")
     src = Path(source) if source else torch_lib_dir()
     needed = libtorch_closure(libs, src)

@@ -16,7 +16,7 @@ from godot_aigym.ship import read_dynamic_section
 
 REPO = Path(__file__).resolve().parents[2]
 LIBRARY_FOLDERS = [REPO / "demo_project/addons/godot_aigym/bin", REPO / "tests/project/binding/bin"]
-EXPECTED = ["libaigym_core", "libaigym_torch", "libaigym_torch_model", "libaigym_probe"]
+EXPECTED = ["libaigym_core", "libaigym_torch", "libaigym_torch_model", "libaigym_torch_runtime", "libaigym_probe"]
 
 
 def built_libraries() -> list[Path]:
@@ -57,12 +57,13 @@ def test_ship_reader_agrees_with_readelf(lib):
     assert section.runpath == runpath
 
 
-def test_only_the_torch_model_library_links_libtorch():
-    """The core, probe and loader libraries load without libtorch; the loader finds it (docs/TORCH.md)."""
+def test_only_the_torch_runtime_library_links_libtorch():
+    """The core, probe, loader and class libraries load without libtorch: engine start-up never loads
+    it; the class library finds it and opens the runtime library on first use of a model (docs/TORCH.md)."""
     for lib in built_libraries():
         needed, runpath = readelf_dynamic(lib)
         links_torch = any(n.startswith(("libtorch", "libc10")) for n in needed)
-        assert links_torch == lib.name.startswith("libaigym_torch_model."), (lib.name, needed)
+        assert links_torch == lib.name.startswith("libaigym_torch_runtime."), (lib.name, needed)
         if links_torch:
             assert runpath == ["$ORIGIN/libtorch"], (lib.name, runpath)
 

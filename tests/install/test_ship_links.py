@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from godot_aigym import cli, ship
-from godot_aigym.ship import TORCH_MODEL_GLOB, copy_libtorch, place_file, torch_lib_dir
+from godot_aigym.ship import TORCH_RUNTIME_GLOB, copy_libtorch, place_file, torch_lib_dir
 
 ADDON_BIN = Path(__file__).resolve().parents[2] / "demo_project" / "addons" / "godot_aigym" / "bin"
 
@@ -87,8 +87,8 @@ def test_an_interrupted_runs_partial_file_and_an_existing_link_are_handled(tmp_p
 
 
 def test_the_real_libtorch_closure_is_linked_or_copied_on_request(tmp_path):
-    models = sorted(ADDON_BIN.glob(TORCH_MODEL_GLOB))
-    assert models, f"no {TORCH_MODEL_GLOB} in {ADDON_BIN}: run `make build`"
+    models = sorted(ADDON_BIN.glob(TORCH_RUNTIME_GLOB))
+    assert models, f"no {TORCH_RUNTIME_GLOB} in {ADDON_BIN}: run `make build`"
     torch_lib = torch_lib_dir()
     same_fs = os.stat(torch_lib).st_dev == os.stat(tmp_path).st_dev
     linked = copy_libtorch(tmp_path / "linked", models)

@@ -160,9 +160,9 @@ def _has_mesa(sysroot: Path) -> bool:
 
 def bundle_extension(libraries: dict[str, Path], dest: Path, *, link_libtorch: bool = True) -> list[str]:
     """Copy our libraries into dest, and exactly the libtorch libraries they need into dest/libtorch/
-    (where the torch loader looks first in a shipped game; hard links if `link_libtorch` and the file
+    (where the torch classes look first in a shipped game; hard links if `link_libtorch` and the file
     system allows, see ship.py); the relative names of every file."""
-    from ..ship import LIBTORCH_RECORD, TORCH_MODEL_GLOB, ShipError, copy_libtorch
+    from ..ship import LIBTORCH_RECORD, TORCH_RUNTIME_GLOB, ShipError, copy_libtorch
 
     names = []
     for name, lib in libraries.items():
@@ -172,10 +172,10 @@ def bundle_extension(libraries: dict[str, Path], dest: Path, *, link_libtorch: b
         if any(p.startswith("/") for p in runpaths(copy)):
             set_origin_runpath(copy)  # a library built before the $ORIGIN-only RUNPATH
         names.append(copy.name)
-    models = sorted(dest.glob(TORCH_MODEL_GLOB))
-    if models:
+    runtimes = sorted(dest.glob(TORCH_RUNTIME_GLOB))  # the library that links libtorch
+    if runtimes:
         try:
-            shipped = copy_libtorch(dest / "libtorch", models, link=link_libtorch)
+            shipped = copy_libtorch(dest / "libtorch", runtimes, link=link_libtorch)
         except ShipError as e:
             raise ProjectError(f"libtorch cannot be shipped: {e}") from None
         names += [f"libtorch/{p.name}" for p in shipped.files]
