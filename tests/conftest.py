@@ -9,6 +9,7 @@ environment (one engine start) when they only reset and step it.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,14 @@ from suite_parallel import (  # noqa: E402,F401  (the hooks of running on severa
 
 from godot_aigym.engine import LaunchOptions, ensure_imported, run_godot  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
+
+# A suite started in the background of a non-interactive shell (`cmd &`, nohup, some CI agents)
+# inherits SIGINT ignored, and every process it spawns would too: Python then installs no
+# KeyboardInterrupt handler and our chunk owners rightly leave an ignored signal alone, so the
+# tests of how our processes die of SIGINT would wait forever. Give the suite (controller and
+# xdist workers) the disposition a terminal gives; exec resets a handler to the default in children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_PROJECT = REPO / "tests" / "project"
