@@ -32,8 +32,10 @@ elif mode == "env":
     print("GO", flush=True)
     env = GodotEnv(sys.argv[2], sys.argv[3])
     env.reset(seed=0)
-    while True:
-        env.step(env.action_space.sample())
+    while True:  # episodes end (and restart) for as long as the kill takes to come
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
 elif mode == "vector":
     from godot_aigym.env import GodotVectorEnv
 
@@ -48,8 +50,10 @@ elif mode == "render":
     print("GO", flush=True)
     env = GodotEnv(sys.argv[2], sys.argv[3], rendering=True)  # a private Xvfb of this host
     env.reset(seed=0)
-    while True:
-        env.step(env.action_space.sample())
+    while True:  # episodes end (and restart) for as long as the kill takes to come
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
 elif mode == "compat":
     from godot_aigym.compat import SharedMemorySemaphore, SharedMemoryTensor
 

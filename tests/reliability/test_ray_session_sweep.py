@@ -27,7 +27,12 @@ def _session_folder(owner: str) -> str:
 
 
 def _waiting_process(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", *args], stdin=subprocess.PIPE)
+    """A process that lives until its stdin closes, returned once it runs: its command line is
+    then its own (just after the fork, /proc still shows the parent's, and a sweep would miss it)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()", *args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "up"
+    return proc
 
 
 def test_sessions_of_dead_drivers_are_swept_once_no_process_names_them():
