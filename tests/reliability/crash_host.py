@@ -14,6 +14,16 @@ from __future__ import annotations
 
 import sys
 
+
+
+def step_until_killed(env) -> None:
+    env.reset(seed=0)
+    while True:  # episodes end (and restart) for as long as the kill takes to come
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+
+
 mode = sys.argv[1]
 if mode == "chunk":
     from godot_aigym import SharedMemory
@@ -31,11 +41,7 @@ elif mode == "env":
 
     print("GO", flush=True)
     env = GodotEnv(sys.argv[2], sys.argv[3])
-    env.reset(seed=0)
-    while True:  # episodes end (and restart) for as long as the kill takes to come
-        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            env.reset()
+    step_until_killed(env)
 elif mode == "vector":
     from godot_aigym.env import GodotVectorEnv
 
@@ -49,11 +55,7 @@ elif mode == "render":
 
     print("GO", flush=True)
     env = GodotEnv(sys.argv[2], sys.argv[3], rendering=True)  # a private Xvfb of this host
-    env.reset(seed=0)
-    while True:  # episodes end (and restart) for as long as the kill takes to come
-        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            env.reset()
+    step_until_killed(env)
 elif mode == "compat":
     from godot_aigym.compat import SharedMemorySemaphore, SharedMemoryTensor
 
