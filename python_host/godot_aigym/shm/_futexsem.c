@@ -16,25 +16,12 @@
 #include <time.h>
 
 #include "aigym_shm_sem.h"
+#include "aigym_shm_wait.h" /* aigym_now_ns, aigym_cpu_relax: the engine's own spin primitives */
 
 /* Pure pause-spin this long before each spin iteration also yields (see semaphore.py). */
 #define BUSY_SPIN_NS 1000LL
 /* post_wait's status when its post failed: POST_FAILED + the post's status */
 #define POST_FAILED 16
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#endif
-}
 
 static int get_addr(PyObject *arg, void **out) {
     void *p = PyLong_AsVoidPtr(arg);
@@ -95,18 +82,18 @@ static PyObject *fs_value(PyObject *m, PyObject *arg) {
 
 /* Spin for spin_ns (0: none), then block until deadline (CLOCK_MONOTONIC). Call without the GIL. */
 static aigym_sem_status spin_then_block(aigym_sem *s, int64_t spin_ns, int64_t deadline) {
-    int64_t start = now_ns(), t, spin_end, busy_end;
+    int64_t start = aigym_now_ns(), t, spin_end, busy_end;
     aigym_sem_status st = AIGYM_SEM_AGAIN;
     unsigned iter = 0;
     spin_end = spin_ns > 0 ? start + spin_ns : start;
     if (spin_end > deadline) spin_end = deadline;
     busy_end = start + BUSY_SPIN_NS;
     while (spin_end > start) {
-        cpu_relax();
+        aigym_cpu_relax();
         st = aigym_sem_trywait(s);
         if (st != AIGYM_SEM_AGAIN) break;
         if ((++iter & 3u) != 0u) continue;
-        t = now_ns();
+        t = aigym_now_ns();
         if (t >= spin_end) break;
         if (t >= busy_end) sched_yield(); /* the peer may share our vCPU: let it run */
     }
@@ -150,7 +137,7 @@ static PyObject *fs_post_wait(PyObject *m, PyObject *const *args, Py_ssize_t nar
     st = aigym_sem_trywait(s);
     if (st != AIGYM_SEM_AGAIN) return PyLong_FromLong(st);
     Py_BEGIN_ALLOW_THREADS
-    st = spin_then_block(s, spin_ns, now_ns() + slice_ns);
+    st = spin_then_block(s, spin_ns, aigym_now_ns() + slice_ns);
     Py_END_ALLOW_THREADS
     if (st == AIGYM_SEM_INTERRUPTED && PyErr_CheckSignals() != 0) return NULL;
     return PyLong_FromLong(st);
