@@ -6,7 +6,7 @@
 //
 // Initialisation also runs during `--import` and in the editor, so it only registers classes
 // and one ResourceFormatLoader. This library does not link libtorch: libtorch and the runtime
-// library are found and opened when a model is first loaded (torch/torch_runtime_library.h).
+// library are found and opened when a model is first loaded (torch/torch_runtime_opener.h).
 #include "binding/entry.h"
 #include "doc_classes_torch.gen.h"  // class reference XML from gdextension/doc_classes/torch/
 #include "torch/torch_model.h"

@@ -7,7 +7,7 @@
 #include "binding/engine.h"
 #include "binding/log.h"
 #include "torch/torch_model_runtime.h"
-#include "torch/torch_runtime_library.h"
+#include "torch/torch_runtime_opener.h"
 
 namespace aigym {
 
@@ -53,7 +53,7 @@ std::shared_ptr<const torchrt::Model> cTorchModelData::model(std::string &error)
     if (!model_tried_) {
         model_tried_ = true;
         // The lock keeps bytes_ (and so the memory the reader views) unchanged during the load.
-        // The first model of the process loads libtorch here (torch_runtime_library.h).
+        // The first model of the process loads libtorch here (torch_runtime_opener.h).
         if (const torchrt::RuntimeApi *api = torchrt::runtime(model_error_)) {
             const auto view = bytes_.view();
             model_ = api->load(view.data(), view.size(), model_error_);

@@ -7,7 +7,7 @@
 //
 // torch_model_runtime.cpp is its own library (libaigym_torch_runtime.*, the only one linked
 // against libtorch), opened on first use of a model: the class library reaches it only through
-// the RuntimeApi table below (torch_runtime_library.h), so engines that never run a model never
+// the RuntimeApi table below (torch_runtime_opener.h), so engines that never run a model never
 // load libtorch (docs/TORCH.md, "When libtorch is loaded").
 #pragma once
 

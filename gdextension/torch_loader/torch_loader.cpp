@@ -3,7 +3,7 @@
 //
 // Neither library links libtorch: the class library registers cTorchModelData, its .jit loader
 // and cTorchModel at start-up, and finds and opens libtorch plus the runtime library
-// (libaigym_torch_runtime.*) only when a model is first loaded (torch/torch_runtime_library.h,
+// (libaigym_torch_runtime.*) only when a model is first loaded (torch/torch_runtime_opener.h,
 // docs/TORCH.md "When libtorch is loaded"). So an engine that never runs a model pays nothing
 // for libtorch, and a missing libtorch is an error of the first model load, not of start-up.
 // This file uses only the C interface: no binding layer.

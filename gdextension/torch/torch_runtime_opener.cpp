@@ -1,4 +1,4 @@
-#include "torch/torch_runtime_library.h"
+#include "torch/torch_runtime_opener.h"
 
 #include <dlfcn.h>
 

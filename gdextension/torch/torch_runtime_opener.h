@@ -1,4 +1,4 @@
-// The TorchScript runtime library (libaigym_torch_runtime.*), opened on first use.
+// Opens the TorchScript runtime library (libaigym_torch_runtime.*) on first use.
 //
 // Starting an engine with our addon must not cost libtorch's start-up (~0.6 s CPU: its static
 // initialisers register thousands of operators), since most engines (environments, --import,
