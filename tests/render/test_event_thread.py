@@ -4,7 +4,11 @@ docs/RENDERING.md). Real engines under the host's Xvfb; priorities read back fro
 
 from __future__ import annotations
 
+import math
 import os
+import subprocess
+import sys
+import threading
 
 from godot_aigym.display.event_thread import LOWEST, find_x11_event_thread
 from godot_aigym.env import GodotVectorEnv
@@ -49,3 +53,52 @@ def test_the_event_thread_is_left_alone_when_asked(display, monkeypatch):
         assert os.getpriority(os.PRIO_PROCESS, find_x11_event_thread(pid)) == own
     finally:
         envs.close()
+
+
+# -- the search ends on what it sees (no engine needed: small processes of our own) ----------------
+_CHILD = """
+import select, sys, threading, time
+def in_select():
+    select.select([], [], [], 3600)
+def blocked():
+    threading.Event().wait()
+threads = [threading.Thread(target=f, daemon=True) for f in {targets}]
+for t in threads:
+    t.start()
+print(" ".join(str(t.native_id) for t in threads), flush=True)
+time.sleep(3600)
+"""
+
+
+def _search_in_child(targets: str) -> tuple[list[int], int | None]:
+    """Starts a process whose threads run ``targets``; (their ids, what the search returned).
+    The search has no time limit here: it must end on what it sees (a safety join only)."""
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD.format(targets=targets)], stdout=subprocess.PIPE, text=True)
+    try:
+        tids = [int(t) for t in proc.stdout.readline().split()]
+        out: list = []
+        search = threading.Thread(target=lambda: out.append(find_x11_event_thread(proc.pid, timeout=math.inf)),
+                                  daemon=True)
+        search.start()
+        search.join(SAFETY)
+        assert not search.is_alive(), "the search did not end on what it saw"
+        return tids, out[0]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+SAFETY = 120.0  # only when the search is broken
+
+
+def test_the_one_thread_in_select_is_found():
+    tids, found = _search_in_child("[blocked, in_select, blocked]")
+    assert found == tids[1]
+
+
+def test_no_thread_in_select_ends_the_search_with_none():
+    assert _search_in_child("[blocked, blocked]")[1] is None
+
+
+def test_two_threads_in_select_end_the_search_with_none():
+    assert _search_in_child("[in_select, blocked, in_select]")[1] is None

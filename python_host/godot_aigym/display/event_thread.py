@@ -28,50 +28,72 @@ import time
 # the system calls glibc's select() enters: select and pselect6 (x86-64), pselect6 (arm64)
 _SELECT_CALLS = {"x86_64": {23, 270}, "amd64": {23, 270}, "aarch64": {72}, "arm64": {72}}
 LOWEST = 19  # nice
-FIND_TIMEOUT = 2.0  # only when the engine has no X11 event thread (it is created before any script runs)
+# Only when something is broken (threads that never block); the search ends on what it sees.
+SAFETY_TIMEOUT = 30.0
+_QUIET_SAMPLES = 2  # samples with every thread blocked elsewhere that prove there is no event thread
 
 
-def _in_select(pid: int, tid: str, calls: set[int]) -> bool:
-    """Whether thread ``tid`` is in select() now; PermissionError when /proc does not tell us."""
+def _syscall(pid: int, tid: int | str) -> int | None:
+    """The system call thread ``tid`` is blocked in, or None while it runs (on a CPU, or preempted
+    outside a system call); -1 when the thread ended. PermissionError when /proc does not tell us."""
     try:
         with open(f"/proc/{pid}/task/{tid}/syscall") as f:  # readable by the engine's parent (ptrace rules)
             nr = f.read().split(" ", 1)[0]
     except PermissionError:
         raise
     except OSError:
-        return False  # the thread ended
-    return nr.isdigit() and int(nr) in calls
+        return -1
+    return int(nr) if nr.isdigit() else None  # "running", or "-1 sp pc" (runnable in user space)
 
 
-def find_x11_event_thread(pid: int, timeout: float = FIND_TIMEOUT) -> int | None:
-    """The thread id of Godot process ``pid``'s X11 event thread: the one (not the main thread)
-    blocked in ``select()``, the only one there in two samples (not necessarily consecutive ones).
-    None when there is none within ``timeout`` (a headless engine, an engine that exited, /proc not
-    readable, or more than one other thread in ``select()``: then the whole ``timeout`` is spent)."""
+def find_x11_event_thread(pid: int, timeout: float = SAFETY_TIMEOUT) -> int | None:
+    """The thread id of Godot process ``pid``'s X11 event thread: the only thread (not the main
+    thread) that blocks in ``select()``, seen there in two samples.
+
+    The search ends on what it sees, not on a time: None at once when the engine is gone, /proc
+    does not show its threads' system calls, or a second thread was seen in ``select()`` (then
+    "the only one" does not hold); None when, in two samples, every thread, the main thread
+    included, was blocked and none in ``select()`` (no X11 event thread: e.g. a headless engine).
+    Godot creates the thread with its display server, before any script runs, and it waits in
+    ``select()`` whenever it is not reading an event. ``timeout`` only fires when threads never
+    settle (something is broken)."""
     calls = _SELECT_CALLS.get(platform.machine().lower())
     if not calls:
         return None
     deadline = time.monotonic() + timeout
-    seen: int | None = None
+    seen: set[int] = set()  # every thread seen in select()
+    repeat: int | None = None
+    quiet = 0
     while True:
         try:
-            tids = [t for t in os.listdir(f"/proc/{pid}/task") if t != str(pid)]
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task") if t != str(pid)]
         except OSError:
             return None  # the engine is gone
         try:
-            found = [int(t) for t in tids if _in_select(pid, t, calls)]
+            main = _syscall(pid, pid)
+            states = {t: _syscall(pid, t) for t in tids}
         except PermissionError:
             return None  # e.g. ptrace restricted to administrators (yama ptrace_scope 2)
-        if len(found) == 1:
-            if found[0] == seen:
-                return seen
-            seen = found[0]
+        if main == -1:
+            return None  # the engine is gone
+        found = [t for t, nr in states.items() if nr in calls]
+        seen.update(found)
+        if len(seen) > 1:
+            return None  # more than one thread waits in select(): not ours to guess which
+        if found:
+            if found[0] == repeat:
+                return repeat
+            repeat = found[0]
+        elif not seen and main is not None and all(nr is not None for nr in states.values()):
+            quiet += 1  # everyone blocked, nobody in select()
+            if quiet >= _QUIET_SAMPLES:
+                return None
         if time.monotonic() > deadline:
             return None
-        time.sleep(0.0005)  # the thread is in select() most of the time: a few samples find it
+        time.sleep(0.0005)  # let the threads move on between samples
 
 
-def lower_x11_event_thread(pid: int, timeout: float = FIND_TIMEOUT) -> int | None:
+def lower_x11_event_thread(pid: int, timeout: float = SAFETY_TIMEOUT) -> int | None:
     """Gives Godot process ``pid``'s X11 event thread the lowest priority (nice 19); its thread id,
     or None when it was not found or could not be changed (nothing else changes then)."""
     if os.environ.get("AIGYM_X11_EVENT_THREAD") == "normal":
