@@ -10,7 +10,8 @@
                       (they share its content: `--copy` makes real copies; ship.py says why)
 
 The folder is staged next to DIR and renamed into place, so a failure leaves nothing behind;
-the project gets a temporary Linux preset in export_presets.cfg when it has none, removed after.
+the project gets a temporary Linux preset in export_presets.cfg when it has none, removed after
+(and by the next export if this one is killed: export_preset.py).
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from ..engine.launch import spawn
 from ..owners import owner_tag, parse_owner_tag, sweep
@@ -32,10 +32,10 @@ from ..runtime import GodotRuntime
 from .add import ADDON_REL
 from .bundle import EngineBundle, bundle_engine, bundle_extension
 from .errors import ProjectError
+from .export_preset import linux_preset, recover_killed_export
 from .godot_project import check_engine_major, open_project
 from .libraries import ensure_libraries
 
-PRESET_NAME = "godot-aigym Linux"
 EXPORT_TIMEOUT = 900.0
 
 RUN_SH = """#!/bin/sh
@@ -92,32 +92,10 @@ def find_export_template(runtime: GodotRuntime) -> Path | None:
     return template if template.is_file() else None
 
 
-@contextmanager
-def linux_preset(project: Path) -> Iterator[str]:
-    """The name of a Linux export preset; a temporary one when the project has none (removed after)."""
-    cfg = project / "export_presets.cfg"
-    original = cfg.read_bytes() if cfg.exists() else None
-    text = original.decode(errors="replace") if original is not None else ""
-    for m in re.finditer(r'^\[preset\.(\d+)\]\s*$(.*?)(?=^\[preset\.\d+\]|\Z)', text, re.M | re.S):
-        if re.search(r'^platform="Linux(/X11)?"', m.group(2), re.M):
-            yield re.search(r'^name="([^"]*)"', m.group(2), re.M).group(1)
-            return
-    index = len(re.findall(r"^\[preset\.\d+\]", text, re.M))
-    preset = (f'\n[preset.{index}]\n\nname="{PRESET_NAME}"\nplatform="Linux"\nrunnable=false\n'
-              f'export_filter="all_resources"\ninclude_filter=""\nexclude_filter=""\nexport_path=""\n\n'
-              f'[preset.{index}.options]\n\nbinary_format/embed_pck=false\n')
-    cfg.write_text(text + preset)
-    try:
-        yield PRESET_NAME
-    finally:
-        if original is None:
-            cfg.unlink(missing_ok=True)
-        else:
-            cfg.write_bytes(original)
-
-
-def export_pack(project: Path, runtime: GodotRuntime, pck: Path) -> None:
+def export_pack(project: Path, runtime: GodotRuntime, pck: Path, say: Callable[[str], None] = print) -> None:
     with linux_preset(project) as preset:
+        # said once the preset is in place: a test kills the export here (test_export_recovery.py)
+        say(f"packing {project} with Godot {runtime.version} (--export-pack, preset '{preset}')")
         # started like every engine (engine.launch): it dies with us
         proc = spawn([str(runtime.path), "--headless", "--path", str(project), "--export-pack", preset, str(pck)],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -200,6 +178,8 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
     from ..engine import ProjectImportError, ensure_imported
 
     project = open_project(project_dir)
+    for line in recover_killed_export(project.path):
+        say(line)
     check_engine_major(project, runtime.version_tuple)
     if not (project.path / ADDON_REL).is_dir():
         raise ProjectError(f"{project.path} has no godot-aigym addon: run `godot-aigym add {project.path}` first")
@@ -236,8 +216,7 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
     except OSError as e:
         raise ProjectError(f"cannot write the export next to {out} ({e.strerror or e}): choose a writable --out") from None
     try:
-        say(f"packing {project.path} with Godot {runtime.version} (--export-pack)")
-        export_pack(project.path, runtime, staging / "game.pck")
+        export_pack(project.path, runtime, staging / "game.pck", say)
         bin_dir = staging / "bin"
         bin_dir.mkdir()
         if template is not None:
