@@ -284,15 +284,15 @@ def test_exploring_costs_at_most_its_budget_within_the_interval_bounds(ratio: fl
         assert extra / interval == pytest.approx(SlotTuner.EXPLORE_BUDGET, rel=0.01)
     elif interval == SlotTuner.FIRST:
         assert extra / interval <= SlotTuner.EXPLORE_BUDGET
-    assert [SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 1000.0, STREAM: 1000.0 * r}).interval for r in (1.2, 1.5)] == [640, 1600]
+    assert [SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 1000.0, STREAM: 1000.0 * r}).interval for r in (1.2, 1.5)] == [1280, 3200]
 
 
 def test_a_fresh_tuner_trusts_the_first_guess_until_its_first_interval() -> None:
     """Seeded with the process's first-guess timing, a new object copies with the guessed
     strategy, untimed, and explores only after the interval that timing sets."""
     tuner = SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 50.0, STREAM: 75.0})
-    assert not tuner.exploring and tuner.quiet == tuner.interval == 1600
-    assert set(_feed(tuner, {MEMCPY: 50, STREAM: 75}, 1599)) == {KEEPS[MEMCPY]}
+    assert not tuner.exploring and tuner.quiet == tuner.interval == 3200
+    assert set(_feed(tuner, {MEMCPY: 50, STREAM: 75}, 3199)) == {KEEPS[MEMCPY]}
     assert not tuner.exploring and tuner.explorations == 0
     _feed(tuner, {MEMCPY: 50, STREAM: 75}, 1)
     assert tuner.exploring
@@ -302,7 +302,7 @@ def test_planner_hands_out_tuners_only_where_the_caches_do_not_decide() -> None:
     planner = CopyPlanner(EPYC, streaming=True, timer=FakeTimer(50_000, 65_000))
     tuner = planner.tuner(FRAME)
     assert isinstance(tuner, SlotTuner) and tuner.choice == MEMCPY
-    assert not tuner.exploring and tuner.quiet == 960  # seeded by the calibration: 1.3x, 32 x 0.3 / 1%
+    assert not tuner.exploring and tuner.quiet == 1920  # seeded by the calibration: 1.3x, 32 x 0.3 / 0.5%
     assert tuner.keeps == {MEMCPY: FRAME, STREAM: stream_keep(FRAME, EPYC)}
     assert planner.tuner(FLOAT_FRAME) is None and planner.tuner(1000) is None
     assert CopyPlanner(EPYC, streaming=True, forced=STREAM).tuner(FRAME) is None
@@ -336,12 +336,12 @@ def test_tuner_looks_again_as_often_as_the_last_exploration_affords() -> None:
         _feed(tuner, ns, EXPLORATION)
         intervals.append(tuner.interval)
         _feed(tuner, ns, tuner.interval)
-    assert intervals == [3200, SlotTuner.FIRST, 1600, SlotTuner.LONGEST]
+    assert intervals == [6400, SlotTuner.FIRST, 3200, SlotTuner.LONGEST]
     assert tuner.explorations == 4 and tuner.choice == MEMCPY
 
 
 def test_an_object_explores_in_its_writer_without_python_clock_reads(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Seeded by the first guess (streaming 1.5x slower: quiet for 1600 assigns), a fixed
+    """Seeded by the first guess (streaming 1.5x slower: quiet for 3200 assigns), a fixed
     array object copies untimed until its first exploration; its C Writer then makes and
     times the exploring copies too (the Python path cost ~1.5 us more per assign), and the
     next assign hands the times to the tuner."""
@@ -354,7 +354,7 @@ def test_an_object_explores_in_its_writer_without_python_clock_reads(name: str, 
     obj = SharedObject(name, data=np.zeros(32 << 10))
     obj.assign(value)  # the first prepare() plans: a tuner seeded by the (fake) first guess
     tuner = obj._codec.tuner
-    assert tuner is not None and tuner.interval == 1600 and not tuner.exploring
+    assert tuner is not None and tuner.interval == 3200 and not tuner.exploring
     while tuner.quiet:
         obj.assign(value)
     assert clock_reads == [] and tuner.exploring and tuner.explorations == 0

@@ -83,7 +83,8 @@ static PyObject *mod_copy(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
  * touching nothing, unless src is exactly the slot views' type, has the very dtype
  * object and shape of the slots, is C-contiguous and `budget` != 0: the caller then
  * takes the general path (which raises the precise errors).  Otherwise it returns what
- * commit returns, or lock's -1 on a lock timeout.  The lock, commit and unlock it calls
+ * commit returns (commit also records the version as the handle's seen), or False on a
+ * lock timeout.  The lock, commit and unlock it calls
  * are the object's Sync methods; slot 1 is copied backward (see the top of the file).
  * budget: assigns left with `keep` (-1: unlimited; a SlotTuner's quiet count).  Then
  * `plan`, a tuple of keeps: one timed copy with each (a SlotTuner's exploration), the
@@ -190,8 +191,10 @@ static PyObject *assign_locked(PyObject *const refs[4], PyObject *const *lock_ar
     PyObject *lock = refs[0], *commit = refs[1], *unlock = refs[2], *views = refs[3];
     PyObject *p_obj = PyObject_Vectorcall(lock, lock_args, 2, NULL);
     long long p = p_obj == NULL ? -1 : PyLong_AsLongLong(p_obj);
-    if (p_obj == NULL || p < 0 || PyErr_Occurred()) /* -1: lock timeout */
-        return PyErr_Occurred() ? (Py_XDECREF(p_obj), NULL) : p_obj;
+    if (p_obj == NULL || p < 0 || PyErr_Occurred()) { /* -1: lock timeout */
+        Py_XDECREF(p_obj);
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_False);
+    }
     Py_DECREF(p_obj);
     long slot = (long)((p & 1) ^ 1);
     Py_buffer db;
@@ -295,7 +298,7 @@ static PyGetSetDef Writer_getset[] = {
 
 static PyMethodDef Writer_methods[] = {
     {"assign", (PyCFunction)Writer_assign, METH_O,
-     "assign(src) -> commit's (pub, mtime), -1 on a lock timeout, or None (not eligible: nothing done)."},
+     "assign(src) -> commit's (pub, mtime), False on a lock timeout, or None (not eligible: nothing done)."},
     {"release", (PyCFunction)Writer_release, METH_NOARGS, "Drop the views and methods; later assigns return None."},
     {NULL, NULL, 0, NULL},
 };

@@ -17,7 +17,7 @@ assign where a raw copy touches 2n.
   frame favours streaming).  So both copies are timed once per process and size
   class on private buffers (outside the writer lock, from `prepare`/`encode`) for a
   first guess, and a fixed array object then re-checks it on its own assigns
-  (`SlotTuner`), only as often as the losing copy's cost allows (<= 1% of assigns).
+  (`SlotTuner`), only as often as the losing copy's cost allows (<= 0.5% of assigns).
   Streaming must be >= 5% faster to be chosen.
 
 Cache sizes come from sysfs (`/sys/devices/system/cpu/cpu0/cache`), with `sysconf`
@@ -207,10 +207,13 @@ class SlotTuner:
     STREAM_MARGIN).  Then `quiet` assigns go untimed until the next exploration.
 
     Exploring costs what the losing copy loses: its BLOCKS * BLOCK copies, each (r - 1)
-    times slower, r = loser / winner.  So the quiet interval is sized to keep that below
+    times slower, r = loser / winner, and the first copies after it (the slots are in the
+    loser's cache state).  So the quiet interval is sized to keep the first part below
     EXPLORE_BUDGET of the assigns, within [FIRST, LONGEST]: near a tie the tuner looks
     every FIRST assigns, where memcpy beats streaming by 1.5x (the 32 MiB-L3 EPYC) every
-    ~1600.  (Looking every 256, 512, ... 2048 assigns whatever the ratio cost the frame ~5%
+    ~3200.  (At 1% the frame's object measured 1.06x where the same object with memcpy
+    forced measured 1.02x, over ~1300 assigns: the first interval comes from the first
+    guess, which underrates the loss.)  (Looking every 256, 512, ... 2048 assigns whatever the ratio cost the frame ~5%
     there.)  An object's C Writer makes the exploring copies too (timed in C, `pending_keeps`):
     on the Python path (~1.5 us more per assign) exploring every 256 assigns cost a 0.3 MB
     array near a tie ~10%; now one assign per exploration takes it.  The first interval comes
@@ -218,7 +221,7 @@ class SlotTuner:
 
     BLOCK, SETTLE, BLOCKS = 8, 2, 4
     FIRST, LONGEST = 256, 16384
-    EXPLORE_BUDGET = 0.01
+    EXPLORE_BUDGET = 0.005
 
     def __init__(
         self, keeps: dict[str, int], first: str, guess: dict[str, float] | None = None, counter: Any = None

@@ -76,6 +76,7 @@ class SharedObject:
         """
         self._seg: Segment | None = None
         self._writer_assign: Callable[[Any], Any] | None = None
+        self._ro: tuple[Any, ...] = ()  # a fixed array's read-only slot views (fetch's fast path)
         self.name = check_name(name)
         if type(init_size) is not int or init_size < 0:
             raise ValueError(f"init_size must be an int >= 0, got {init_size!r}")
@@ -130,7 +131,7 @@ class SharedObject:
         """First publication: pub becomes non-zero, which is what mounters wait for."""
         if self._lock(self._lock_timeout, LOCK_SPIN_S) < 0:
             raise self._timeout_error()
-        self._seen, self._mtime = self._commit(slot)
+        self._commit(slot)  # records the version as seen
 
     def _mount(self) -> None:
         seg = Segment.open(self.name, MOUNT_TIMEOUT_S)
@@ -146,7 +147,7 @@ class SharedObject:
             p = self._load()
             while not (t := self._end(p)):
                 p = self._load()
-            self._seen, self._mtime = p, t
+            self._saw(p, t)
         except BaseException:
             self.close()
             raise
@@ -174,6 +175,7 @@ class SharedObject:
         self._sync = ext().Sync(seg.header, layout.SYNC_OFFSET)
         self._load, self._end, self._lock = self._sync.load, self._sync.end, self._sync.lock
         self._unlock, self._commit, self._wait = self._sync.unlock, self._sync.commit, self._sync.wait
+        self._copy_published = self._sync.copy_published
         if fixed is not None:
             self._codec = fixed
             self._bind_codec()
@@ -181,10 +183,17 @@ class SharedObject:
     def _bind_codec(self) -> None:
         self._read, self._prepare, self._write = self._codec.read, self._codec.prepare, self._codec.write
         self._fn_inside = self._codec.fn_inside
+        self._ro = getattr(self._codec, "ro", ())
         # Fixed arrays: lock, copy and commit in one C call (see assign).
         make_writer = getattr(self._codec, "make_writer", None)
         writer = make_writer and make_writer(self._lock, self._commit, self._unlock, self._lock_timeout, LOCK_SPIN_S)
         self._writer_assign = writer.assign if writer is not None else None
+
+    def _saw(self, p: int, t: int) -> None:
+        """Record version p (published at t) as the one this handle last saw (`modified`, `mtime`)."""
+        sync = self._sync
+        sync.seen = p
+        sync.mtime = t
 
     def _timeout_error(self) -> LockTimeoutError:
         return LockTimeoutError(
@@ -200,6 +209,13 @@ class SharedObject:
         ``fn`` may run more than once when a concurrent writer forces a retry, so it
         should have no side effects.  For other types ``fn`` gets the decoded copy.
         """
+        ro = self._ro
+        if ro and fn is None:
+            # A fixed array copied whole: one C call (~0.5 us less than the loop below, a 0.3 MB
+            # array's fetch 1.2x -> ~1.05x the raw copy); None if torn: the loop retries.
+            value = self._copy_published(ro)
+            if value is not None:
+                return value
         load, end, read = self._load, self._end, self._read
         for _ in _ATTEMPTS:
             p = load()
@@ -215,8 +231,7 @@ class SharedObject:
                 continue
             t = end(p)
             if t:
-                self._seen = p
-                self._mtime = t
+                self._saw(p, t)
                 break
         else:
             value = self._fetch_locked(fn)
@@ -234,8 +249,7 @@ class SharedObject:
                 value = self._read(p & 1, fn)
             except Torn:
                 raise self._corrupt() from None
-            self._seen = p
-            self._mtime = self._end(p) or self._mtime
+            self._saw(p, self._end(p) or self._sync.mtime)
         finally:
             self._unlock()
         return value
@@ -250,10 +264,9 @@ class SharedObject:
             # A C-contiguous array of the very dtype and shape: the whole assign in C.
             # None: not eligible (or not planned yet, or a tuner is timing), nothing done.
             done = fast(data)
-            if done is not None:
-                if done == -1:
+            if done is not None:  # done: commit recorded the version as seen
+                if done is False:
                     raise self._timeout_error()
-                self._seen, self._mtime = done
                 return self
         prepared = self._prepare(data)
         p = self._lock(self._lock_timeout, LOCK_SPIN_S)
@@ -267,7 +280,7 @@ class SharedObject:
             if self._seg is None:  # closed by another thread meanwhile: its views were dropped
                 raise ObjectClosedError(f"shared object {self.name!r} was closed during the assign") from e
             raise
-        self._seen, self._mtime = self._commit(slot)
+        self._commit(slot)  # records the version as seen
         return self
 
     def trigger(self) -> SharedObject:
@@ -279,35 +292,35 @@ class SharedObject:
         p = self._lock(self._lock_timeout, LOCK_SPIN_S)
         if p < 0:
             raise self._timeout_error()
-        self._commit(p & 1)
+        self._sync.publish(p & 1)  # commit, not recorded as seen
         return self
 
     @property
     def modified(self) -> bool:
         """True if a version was published since this handle last fetched or assigned."""
-        return self._load() != self._seen
+        return self._load() != self._sync.seen
 
     @property
     def triggered(self) -> bool:
         """Like ``modified``, but also marks the current version as seen."""
         p = self._load()
-        changed = p != self._seen
+        changed = p != self._sync.seen
         if changed:
             while not (t := self._end(p)):
                 p = self._load()
-            self._seen, self._mtime = p, t
+            self._saw(p, t)
         return changed
 
     @property
     def mtime(self) -> int:
         """Publish time (ns since the epoch) of the version this handle last saw."""
-        return self._mtime
+        return self._sync.mtime
 
     def wait_modified(self, timeout: float | None = None) -> bool:
         """Block until another version is published (assign or trigger) or ``timeout``
         seconds pass; True if modified.  Spins ~50 us, then sleeps on a futex.
         Does not mark the version as seen: follow with ``fetch()`` or ``triggered``."""
-        return self._wait(self._seen, timeout_arg(timeout, "timeout"), WAIT_SPIN_S)
+        return self._wait(self._sync.seen, timeout_arg(timeout, "timeout"), WAIT_SPIN_S)
 
     # -- lifetime ------------------------------------------------------------------------
     @property
@@ -325,6 +338,7 @@ class SharedObject:
         if seg is None:
             return
         self._writer_assign = None
+        self._ro = ()
         if getattr(self, "_codec", None) is not None:
             self._codec.release()
         if getattr(self, "_sync", None) is not None:

@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aigym_shm_wait.h" /* aigym_cpu_relax, aigym_now_ns (gdextension/shm) */
+
 #if ATOMIC_LLONG_LOCK_FREE != 2 || ATOMIC_INT_LOCK_FREE != 2
 #error "SharedObject needs lock-free 32- and 64-bit atomics (they live in shared memory)"
 #endif
@@ -70,17 +72,11 @@ static inline uint32_t *futex_word(sync_block *b) {
 #endif
 }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#endif
-}
-
-static inline int64_t now_ns(clockid_t clk) {
+/* aigym_cpu_relax() and aigym_now_ns() (CLOCK_MONOTONIC) are the engine's own spin primitives,
+ * shared with the chunk's semaphores (shm/_futexsem.c); only the publish time is wall-clock. */
+static inline int64_t realtime_ns(void) {
     struct timespec ts;
-    clock_gettime(clk, &ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -99,7 +95,7 @@ static int mutex_lock_until(pthread_mutex_t *m, int64_t mono_deadline) {
     struct timespec abs = {mono_deadline / 1000000000LL, mono_deadline % 1000000000LL};
     return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
 #else
-    int64_t real = now_ns(CLOCK_REALTIME) + (mono_deadline - now_ns(CLOCK_MONOTONIC));
+    int64_t real = realtime_ns() + (mono_deadline - aigym_now_ns());
     struct timespec abs = {real / 1000000000LL, real % 1000000000LL};
     return pthread_mutex_timedlock(m, &abs);
 #endif
@@ -109,6 +105,74 @@ static int mutex_lock_until(pthread_mutex_t *m, int64_t mono_deadline) {
 static int64_t deadline_after(int64_t start, double seconds) {
     if (seconds < 0 || seconds > 1e9) return INT64_MAX;
     return start + (int64_t)(seconds * 1e9);
+}
+
+/* The writer lock's result: a dead previous owner (EOWNERDEAD) is not an error (writers only
+ * write the unpublished slot, so there is nothing to repair); counted in `recovered`. */
+static int lock_result(sync_block *b, int rc) {
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(&b->mutex);
+        atomic_fetch_add_explicit(&b->recovered, 1, memory_order_relaxed);
+        return 0;
+    }
+    return rc;
+}
+
+/* Trylock until it succeeds, spin_end passes or *closing is set: pause-spinning for
+ * PURE_SPIN_NS, then yielding.  Returns the last trylock's result (EBUSY: not taken). */
+static int lock_spin(sync_block *b, int64_t start, int64_t spin_end, _Atomic int *closing) {
+    int rc = EBUSY;
+    for (int64_t now = start; rc == EBUSY && now < spin_end && !atomic_load(closing); now = aigym_now_ns()) {
+        if (now - start < PURE_SPIN_NS)
+            for (int i = 0; i < 32; i++) aigym_cpu_relax();
+        else
+            sched_yield();
+        rc = lock_result(b, pthread_mutex_trylock(&b->mutex));
+    }
+    return rc;
+}
+
+/* Publish version v+1 in data slot `slot` (the caller holds the lock and has finished writing
+ * it): mtime[(v+1) & 1] (not read by readers of version v), then pub with a seq_cst store that
+ * pairs with wait()'s seq_cst waiter count (either the waiter sees the new pub before it
+ * sleeps, or we see it waiting and wake it; the futex re-checks the word in the kernel).
+ * Returns the new pub; *t_out its publish time. */
+static inline uint64_t publish_slot(sync_block *b, long slot, uint64_t *t_out) {
+    uint64_t v = (atomic_load_explicit(&b->pub, memory_order_relaxed) >> 1) + 1;
+    uint64_t t = (uint64_t)realtime_ns();
+    atomic_store_explicit(&b->mtime[v & 1], t, memory_order_relaxed);
+    uint64_t np = (v << 1) | (uint64_t)(slot & 1);
+    atomic_store_explicit(&b->pub, np, memory_order_seq_cst);
+    if (atomic_load_explicit(&b->waiters, memory_order_seq_cst) != 0)
+        syscall(SYS_futex, futex_word(b), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    *t_out = t;
+    return np;
+}
+
+/* End of a read section that started with p: the mtime of version p (1 if unset) if nothing
+ * was published meanwhile, else 0.  The acquire fence orders every load of the section (made
+ * by numpy/struct in other C functions, and the mtime load here) before the re-load of pub:
+ * if pub is unchanged, no writer touched the slot we read (a writer only writes the slot
+ * that is not published). */
+static inline uint64_t read_end(sync_block *b, uint64_t p) {
+    uint64_t t = atomic_load_explicit(&b->mtime[(p >> 1) & 1], memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    uint64_t q = atomic_load_explicit(&b->pub, memory_order_relaxed);
+    return q == p ? (t ? t : 1) : 0;
+}
+
+/* wait()'s spin phase: until pub != p (1), or spin_end passes or *closing is set (0); pause-
+ * spinning for PURE_SPIN_NS, then yielding (the partner may share our CPU). */
+static int spin_until_changed(sync_block *b, uint64_t p, int64_t start, int64_t spin_end, _Atomic int *closing) {
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load_explicit(&b->pub, memory_order_acquire) != p) return 1;
+            aigym_cpu_relax();
+        }
+        int64_t now = aigym_now_ns();
+        if (now >= spin_end || atomic_load(closing)) return 0;
+        if (now - start >= PURE_SPIN_NS) sched_yield();
+    }
 }
 
 #endif
