@@ -16,6 +16,7 @@ advanced; its first observation is the chunk's last one.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from dataclasses import dataclass, field
@@ -60,7 +61,8 @@ class Rollout:
 
     def __post_init__(self) -> None:
         self.obs.append(self.open.obs)
-        self.resetting = self.open.pending_reset.copy()  # which sub-environments the next step resets
+        self._envs = len(self.open.obs)
+        self._resets = int(np.count_nonzero(self.open.pending_reset))  # reset steps the next step makes
 
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray,
             truncated: np.ndarray, extras: dict[str, np.ndarray]) -> tuple[int, int]:
@@ -70,12 +72,13 @@ class Rollout:
         self.rewards.append(rewards)
         self.terminated.append(terminated)
         self.truncated.append(truncated)
-        for k, v in extras.items():
-            self.extras.setdefault(k, []).append(v)
+        if extras:
+            for k, v in extras.items():
+                self.extras.setdefault(k, []).append(v)
         self.times.append(time.perf_counter())
-        counted = len(obs) - int(np.count_nonzero(self.resetting))  # a reset step is not a timestep (as in RLlib)
-        self.resetting = terminated | truncated
-        return counted, int(np.count_nonzero(self.resetting))
+        counted = self._envs - self._resets  # a reset step is not a timestep (as in RLlib)
+        self._resets = ended = int(np.count_nonzero(terminated | truncated))  # the next step resets these
+        return counted, ended
 
     def pack(self, observation_space: Any, action_space: Any, *, keep_open: bool
              ) -> tuple["PackedEpisodes", OpenEpisodes]:
@@ -91,7 +94,7 @@ class Rollout:
         if T == 0:
             return packed, nxt
         times = np.asarray(self.times)
-        term, trunc = np.stack(self.terminated, 1), np.stack(self.truncated, 1)  # (N, T)
+        term, trunc = _stacked(self.terminated).T, _stacked(self.truncated).T  # (N, T)
         env, k = np.nonzero(term | trunc)  # every episode end, sub-environment-major, steps ascending
         first = np.ones(len(env), np.bool_)  # the sub-environment's first end in this rollout
         first[1:] = env[1:] != env[:-1]
@@ -181,6 +184,19 @@ class PackedEpisodes:
         self.extras: dict[str, np.ndarray] = {}
 
     def build(self) -> list[SingleAgentEpisode]:
+        """The episodes, built with the garbage collector paused: their ~10 tracked objects each
+        (hundreds of episodes per sample) would otherwise set off young-generation collections
+        that go over the same new objects again and again while they are built (a third of the
+        build time here). Collections are put off, not skipped."""
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._build_episodes()
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _build_episodes(self) -> list[SingleAgentEpisode]:
         spaces = SpaceStructs(self.observation_space, self.action_space)
         obs, actions, rewards, extras = self.obs, self.actions, self.rewards, self.extras
         s = self.segments
@@ -255,5 +271,11 @@ def _ids(kept: list[str], continues: np.ndarray) -> list[str]:
     return [next(kept_it) if c else next(fresh) for c in continues.tolist()]
 
 
+def _stacked(steps: list) -> np.ndarray:
+    """``np.stack(steps)`` for equal-shaped arrays, through one concatenate (np.stack makes a
+    view of every array first: 3x slower for a rollout's ~600 small arrays)."""
+    return np.concatenate(steps).reshape(len(steps), *np.shape(steps[0]))
+
+
 def _per_env(steps: list) -> np.ndarray:
-    return np.ascontiguousarray(np.swapaxes(np.stack(steps), 0, 1))
+    return np.ascontiguousarray(np.swapaxes(_stacked(steps), 0, 1))

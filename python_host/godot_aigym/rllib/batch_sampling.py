@@ -12,6 +12,7 @@ which runs those connectors: `batch_sampling_blocker` says why.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.core.columns import Columns
-from ray.rllib.env.env_runner import ENV_STEP_FAILURE, NUM_ENV_STEP_FAILURES_LIFETIME
+from ray.rllib.env.env_runner import NUM_ENV_STEP_FAILURES_LIFETIME
 from ray.rllib.utils.metrics import ENV_STEP_TIMER, RLMODULE_INFERENCE_TIMER, WEIGHTS_SEQ_NO
 from ray.rllib.utils.numpy import convert_to_numpy
 from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
@@ -65,6 +66,28 @@ def _has_callback(runner: Any, which: str) -> bool:
         getattr(type(cb), which) is not getattr(RLlibCallback, which) for cb in runner._callbacks)
 
 
+class PushingLogger:
+    """A `MetricsLogger` seen through ``log_value``: the first value logged under a key goes
+    through the logger (which finds or creates the key's Stats with the given settings), later
+    ones straight to that Stats' ``push``, which is all ``log_value`` does for a key that exists.
+    RLlib's `_log_episode_metrics` logs 9 values per episode (~10 us each through the logger)."""
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+        self._push: dict[Any, Any] = {}
+
+    def log_value(self, key: Any, value: Any, **kwargs: Any) -> None:
+        push = self._push.get(key)
+        if push is None:
+            self._logger.log_value(key, value, **kwargs)
+            self._push[key] = self._logger._get_key(key).push
+        else:
+            push(value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
+
+
 class BatchSampling:
     """Mixin for a `SingleAgentEnvRunner` subclass (before it in the bases)."""
 
@@ -84,22 +107,27 @@ class BatchSampling:
         ts = eps = 0
         failed_parts = []
         rollout = Rollout(self._godot_open, {WEIGHTS_SEQ_NO: self._weights_seq_no})
+        # per step: no method of this object (in a Ray actor each goes through Ray's tracing wrapper)
         random_space = self.env.action_space if random_actions else None  # looked up once, not per step
+        policy = None if random_actions else _plain(self, "_batch_actions")
+        env_step, add, no_extras = self.env.unwrapped.step, rollout.add, {}
         while (ts < num_timesteps) if num_timesteps is not None else (eps < num_episodes):
-            if random_space is not None:
+            if policy is None:
                 actions = actions_for_env = random_space.sample()
-                extras = {}
+                extras = no_extras
             else:
-                actions, actions_for_env, extras = self._batch_actions(rollout.obs[-1], explore, ts)
-            results = self._batch_env_step(actions_for_env)
-            if results is ENV_STEP_FAILURE:  # the env was recreated: keep what finished, start afresh
-                failed_parts.append(rollout.pack(*self._godot_spaces, keep_open=False)[0])
+                actions, actions_for_env, extras = policy(rollout.obs[-1], explore, ts)
+            try:  # `EnvRunner._try_env_step` without its per-step timer and counter (`_log_step_times`)
+                obs, rewards, terminated, truncated, _infos = env_step(actions_for_env)
+            except Exception as e:
+                self._env_step_failed(e)  # raises, or relaunched the engines:
+                failed_parts.append(rollout.pack(*self._godot_spaces, keep_open=False)[0])  # keep what finished
                 self._batch_reset()
                 rollout, ts = Rollout(self._godot_open, {WEIGHTS_SEQ_NO: self._weights_seq_no}), 0
                 random_space = self.env.action_space if random_actions else None  # the new env's
+                env_step, add = self.env.unwrapped.step, rollout.add
                 continue
-            obs, rewards, terminated, truncated, _infos = results
-            counted, ended = rollout.add(obs, actions, rewards, terminated, truncated, extras)
+            counted, ended = add(obs, actions, rewards, terminated, truncated, extras)
             ts += counted
             eps += ended
         self._log_step_times(rollout)
@@ -131,11 +159,17 @@ class BatchSampling:
         episodes per sample that was 16-30 ms per call here, on the sampling path of PPO and APPO.
         Only the last ``window`` episodes reach the result, so only they are logged (each with its
         earlier chunks folded in as RLlib folds them): the same metrics."""
-        if self._godot_batch_blocker is None and len(self._done_episodes_for_metrics) > 1:
+        if self._godot_batch_blocker is None and self._done_episodes_for_metrics:
             window = max(1, math.ceil(self.config.metrics_num_episodes_for_smoothing
                                       / (self.config.num_env_runners or 1)))
-            self._done_episodes_for_metrics[:] = [
-                self._folded(ep) for ep in self._done_episodes_for_metrics][-window:]
+            kept = [self._folded(ep) for ep in self._done_episodes_for_metrics][-window:]
+            self._done_episodes_for_metrics.clear()
+            metrics, self.metrics = self.metrics, PushingLogger(self.metrics)
+            try:  # RLlib's own per-episode logging, each value pushed straight into its Stats
+                for ep in kept:
+                    self._log_episode_metrics(len(ep), ep.get_return(), ep.get_duration_s())
+            finally:
+                self.metrics = metrics
         return super().get_metrics()
 
     def _folded(self, ep: EpisodeSummary) -> EpisodeSummary:
@@ -150,20 +184,18 @@ class BatchSampling:
             duration += chunk.get_duration_s()
         return EpisodeSummary(ep.id_, length, ret, duration, True)
 
-    def _batch_env_step(self, actions: np.ndarray):
-        """`EnvRunner._try_env_step` without its per-step timer and counter (logged once per
-        rollout, `_log_step_times`) and without the info-dict wrapper (NEXT_STEP infos are empty)."""
-        try:
-            return self.env.unwrapped.step(actions)
-        except Exception as e:
-            self.metrics.log_value(NUM_ENV_STEP_FAILURES_LIFETIME, 1, reduce="lifetime_sum")
-            if self.config.restart_failed_sub_environments:
-                logger.exception(f"GodotEnvRunner: environment step failed, relaunching the engines: {e}")
-                self.make_env()
-                return ENV_STEP_FAILURE
-            raise RuntimeError(f"GodotEnvRunner {self.worker_index}: environment step failed (set "
-                               "fault_tolerance(restart_failed_sub_environments=True) to relaunch the engines "
-                               f"instead): {e}") from e
+    def _env_step_failed(self, e: Exception) -> None:
+        """What `EnvRunner._try_env_step` does when a step raised: relaunch the engines
+        (``restart_failed_sub_environments``) or fail this runner. The step bypasses the
+        info-dict wrapper: NEXT_STEP infos are empty."""
+        self.metrics.log_value(NUM_ENV_STEP_FAILURES_LIFETIME, 1, reduce="lifetime_sum")
+        if self.config.restart_failed_sub_environments:
+            logger.exception(f"GodotEnvRunner: environment step failed, relaunching the engines: {e}")
+            self.make_env()
+            return
+        raise RuntimeError(f"GodotEnvRunner {self.worker_index}: environment step failed (set "
+                           "fault_tolerance(restart_failed_sub_environments=True) to relaunch the engines "
+                           f"instead): {e}") from e
 
     def _log_step_times(self, rollout: Rollout) -> None:
         steps = len(rollout.times)
@@ -206,16 +238,7 @@ class BatchSampling:
                 out[Columns.ACTION_LOGP] = dist.logp(out[Columns.ACTIONS])
         out = convert_to_numpy(out)  # TensorToNumpy
         actions = out.pop(Columns.ACTIONS)
-        return actions, self._actions_for_env(actions), out
-
-    def _actions_for_env(self, actions: np.ndarray) -> np.ndarray:
-        """NormalizeAndClipActions on the batch (Box bounds broadcast over the agents)."""
-        step = self._godot_normalize_and_clip
-        if step.normalize_actions:
-            return unsquash_action(actions, step._action_space_struct)
-        if step.clip_actions:
-            return clip_action(actions, step._action_space_struct)
-        return actions
+        return actions, _actions_for_env(self._godot_normalize_and_clip, actions), out
 
     def _init_batch_sampling(self) -> None:
         import ray
@@ -228,3 +251,18 @@ class BatchSampling:
                                 and self._godot_batch_blocker is None and not _has_callback(self, "on_sample_end"))
         self._godot_normalize_and_clip = next(
             (c for c in self._module_to_env.connectors if type(c).__name__ == "NormalizeAndClipActions"), None)
+
+
+def _actions_for_env(step: Any, actions: np.ndarray) -> np.ndarray:
+    """NormalizeAndClipActions (the connector ``step``) on the batch (Box bounds broadcast over the agents)."""
+    if step.normalize_actions:
+        return unsquash_action(actions, step._action_space_struct)
+    if step.clip_actions:
+        return clip_action(actions, step._action_space_struct)
+    return actions
+
+
+def _plain(obj: Any, name: str) -> Any:
+    """``obj.name`` bound without the wrapper Ray's actor classes put around every method
+    (`ray.util.tracing.tracing_helper`, a no-op without tracing but a call layer per step)."""
+    return inspect.unwrap(getattr(type(obj), name)).__get__(obj)
