@@ -6,20 +6,24 @@ with SIGKILL at a random moment of that phase (seeded RNG). After each batch, an
 host's sweep (the documented clean-up of a killed host's leftovers at the next start), there
 must be 0 `/dev/shm` chunks of those hosts, 0 engine processes and 0 engine log files.
 
-Every host and engine carries a tag in its environment, so the test finds exactly its own
-processes among those of anyone else using the machine. Waits are for events (a marker line,
+Hosts are forked by a fork server that has only imported the package (crash_host.py says why:
+imports were most of a cycle's CPU). Every host and engine carries a tag in its environment, so
+the test finds exactly its own processes among those of anyone else using the machine. Waits are for events (a marker line,
 a pid's exit); the random delays only choose where the kill lands, nothing is timed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import select
 import shutil
-import signal
+import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +53,8 @@ HOST_PID_AT = 56
 
 
 def tagged_processes(tag: str) -> set[int]:
-    """Live (non-zombie) processes whose environment carries our tag: hosts, engines, imports."""
+    """Live (non-zombie) processes whose environment carries our tag: engines, imports, X servers
+    (a forked host's own /proc environ is the fork server's; hosts are reaped when killed)."""
     needle = f"{TAG}={tag}".encode()
     found = set()
     for entry in os.listdir("/proc"):
@@ -106,8 +111,9 @@ def logs_of(host_pids: set[int]) -> list[str]:
             and int(n.split("-")[2]) in host_pids]
 
 
-def child_with(host: subprocess.Popen, mark: bytes) -> bool:
-    """Whether `host` has a child whose command line holds `mark` (e.g. the --import run)."""
+def child_with(host: "Host", mark: bytes) -> bool:
+    """Whether `host` has a child whose command line holds `mark` (e.g. the --import run); that
+    child must carry the test's tag (else the checks for live processes would see nothing)."""
     try:
         tids = os.listdir(f"/proc/{host.pid}/task")
     except FileNotFoundError:  # exited and reaped
@@ -121,14 +127,79 @@ def child_with(host: subprocess.Popen, mark: bytes) -> bool:
         for kid in kids:
             try:
                 with open(f"/proc/{kid}/cmdline", "rb") as f:
-                    if mark in f.read().split(b"\0"):
-                        return True
+                    if mark not in f.read().split(b"\0"):
+                        continue
+                with open(f"/proc/{kid}/environ", "rb") as f:
+                    tagged = f"{TAG}={host.server.tag}".encode() in f.read().split(b"\0")
             except OSError:
                 continue
+            assert tagged, f"the host's child {kid} ({mark.decode()}) does not carry the test's tag"
+            return True
     return False
 
 
-def run_cycle(rng: random.Random, mode: str, env: dict, tmp: Path, handle_prefix: str, k: int) -> tuple[int, bool]:
+class Host:
+    """A host forked by the fork server: its pid, its stdout, a pidfd to see it exit."""
+
+    def __init__(self, server: "HostServer", pid: int, stdout):
+        self.server, self.pid, self.stdout = server, pid, stdout
+        self.pidfd = os.pidfd_open(pid)  # not reaped before we kill it: the server reaps only then
+
+    def exited(self) -> bool:
+        return bool(select.select([self.pidfd], [], [], 0)[0])
+
+    def kill(self) -> None:
+        """SIGKILL and reaped (as Popen.kill() and wait())."""
+        self.server.request({"kill": self.pid})
+        os.close(self.pidfd)
+        self.stdout.close()
+
+
+class HostServer:
+    """crash_host.py's fork server, started without the tag (its hosts get it): start(args) -> Host."""
+
+    def __init__(self, tag: str):
+        self.tag = tag
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "crash_host.py"), "serve", str(theirs.fileno())],
+                                     pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                     env={k: v for k, v in os.environ.items() if k != TAG})
+        theirs.close()
+        self.lock = threading.Lock()  # one request and its answer at a time
+
+    def request(self, message: dict, fds: tuple[int, ...] = ()) -> bytes:
+        with self.lock:
+            socket.send_fds(self.sock, [json.dumps(message).encode()], list(fds))
+            answer = self.sock.recv(64)
+        assert answer, f"the fork server died (exit {self.proc.wait()})"
+        return answer
+
+    def start(self, args: list[str]) -> Host:
+        r, w = os.pipe()
+        try:
+            pid = int(self.request({"start": args, "tag": [TAG, self.tag]}, (w,)))
+        finally:
+            os.close(w)  # the host holds the only write end: EOF when it dies
+        return Host(self, pid, os.fdopen(r))
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.proc.wait(timeout=SAFETY_S)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def hosts():
+    server = HostServer(uuid.uuid4().hex)
+    yield server
+    server.close()
+
+
+def run_cycle(hosts: HostServer, rng: random.Random, mode: str, tmp: Path, handle_prefix: str, k: int) -> tuple[int, bool]:
     """One host killed at a random point; returns its pid and whether its engine child was running."""
     if mode in ("chunk", "compat"):
         args = [mode, f"{handle_prefix}{k}_"]
@@ -138,22 +209,18 @@ def run_cycle(rng: random.Random, mode: str, env: dict, tmp: Path, handle_prefix
         project = tmp / f"tiny{k}"
         shutil.copytree(TINY, project)  # a fresh project: the import is real
         args = ["import", str(project)]
-    host = subprocess.Popen([sys.executable, str(HERE / "crash_host.py"), *args], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    host = hosts.start(args)
     try:
         assert host.stdout.readline().strip() == "GO", f"the {mode} host did not start"
         if mode in CHILD_MARK and rng.random() < 0.7:  # mostly while the engine/import runs
-            wait_until(lambda: child_with(host, CHILD_MARK[mode]) or host.poll() is not None,
+            wait_until(lambda: child_with(host, CHILD_MARK[mode]) or host.exited(),
                        f"the {mode} host never started its engine")
         time.sleep(rng.uniform(0.0, KILL_WINDOW_S[mode]))  # where the kill lands, not a wait
         caught = mode in CHILD_MARK and child_with(host, CHILD_MARK[mode])
-        if host.poll() is not None:
-            pytest.fail(f"the {mode} host exited by itself (code {host.returncode}) before it was killed")
+        if host.exited():
+            pytest.fail(f"the {mode} host exited by itself before it was killed")
     finally:
-        host.send_signal(signal.SIGKILL)
-        host.wait()
-        host.stdout.close()
-        host.stdin.close()
+        host.kill()
     return host.pid, caught
 
 
@@ -170,17 +237,16 @@ def display_records_of(host_pids: set[int]) -> list[str]:
 
 
 @pytest.mark.timeout(600)
-def test_hosts_killed_at_random_points_leave_nothing_behind(tmp_path, demo_imported):
-    tag = uuid.uuid4().hex
+def test_hosts_killed_at_random_points_leave_nothing_behind(tmp_path, demo_imported, hosts):
+    tag = hosts.tag
     handle_prefix = f"aigym_crash{os.getpid()}x"
-    env = {**os.environ, TAG: tag}
     modes = ["chunk", "env", "import"]
     all_hosts: set[int] = set()
     caught = 0
 
     def cycle(k: int) -> tuple[int, bool]:
         rng = random.Random(f"{SEED}-{k}")  # each cycle its own seeded choices, whichever thread runs it
-        return run_cycle(rng, rng.choice(modes), env, tmp_path, handle_prefix, k)
+        return run_cycle(hosts, rng, rng.choice(modes), tmp_path, handle_prefix, k)
 
     # Two hosts at a time (their start-up is most of a cycle's cost): each cycle is on its own
     # (own host, chunk names, project copy), and the checks below cover every host of the batch.
@@ -208,23 +274,23 @@ def demo_imported(godot):
 
 
 @pytest.mark.timeout(600)
-def test_vector_rendering_and_compat_hosts_killed_at_random_points_leave_nothing_behind(tmp_path, demo_imported):
+def test_vector_rendering_and_compat_hosts_killed_at_random_points_leave_nothing_behind(tmp_path, demo_imported,
+                                                                                       hosts):
     """The other kinds of host: a vector env with 2 engines, a rendering env with its private
     Xvfb (records and server), the compatibility API's fixed-name chunks."""
-    tag = uuid.uuid4().hex
+    tag = hosts.tag
     handle_prefix = f"environment_crash{os.getpid()}x"  # no aigym_ prefix, as the original's handles
-    env = {**os.environ, TAG: tag}
-    hosts: set[int] = set()
+    killed: set[int] = set()
     caught = 0
     for k in range(12):
         rng = random.Random(f"{SEED}-more-{k}")
-        pid, with_child = run_cycle(rng, ("vector", "render", "compat")[k % 3], env, tmp_path, handle_prefix, k)
-        hosts.add(pid)
+        pid, with_child = run_cycle(hosts, rng, ("vector", "render", "compat")[k % 3], tmp_path, handle_prefix, k)
+        killed.add(pid)
         caught += with_child
     wait_until(lambda: not tagged_processes(tag), f"processes (engines, Xvfb) of killed hosts still running: "
                                                   f"{tagged_processes(tag)}")
     subprocess.run([sys.executable, "-c", SWEEP], check=True, timeout=SAFETY_S)
-    assert chunks_of(hosts, handle_prefix) == [], "chunks left"
-    assert logs_of(hosts) == [], "engine log files left"
-    assert display_records_of(hosts) == [], "X server records left"
+    assert chunks_of(killed, handle_prefix) == [], "chunks left"
+    assert logs_of(killed) == [], "engine log files left"
+    assert display_records_of(killed) == [], "X server records left"
     assert caught >= 3, f"only {caught} kills landed while an engine was running"
