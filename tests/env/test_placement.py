@@ -1,6 +1,9 @@
 """The spin policy (placement.spin_budgets): which spin budget each side gets, given the engines
-of one environment and the CPUs we may use, and that the engines receive it (--spin-us).
-No timing here: the budgets are checked as values, the engines' arguments as they were sent."""
+of one environment, the other hosts' engines and the CPUs we may use, and that the engines
+receive it (--spin-us). No timing here: the budgets are checked as values, the engines'
+arguments as they were sent. The machine-wide registry of other hosts' engines is replaced by
+an empty one (other test workers run engines meanwhile), except where a test gives its own;
+the registry itself is tested in test_placement_registry.py."""
 
 from __future__ import annotations
 
@@ -14,7 +17,16 @@ from fake_engine import FakeEngine
 
 from godot_aigym.env import GodotEnv, GodotVectorEnv
 from godot_aigym.engine import InvalidCpusError
-from godot_aigym.env.placement import PINNED_SPIN_US, spin_budgets
+from godot_aigym.env import placement
+from godot_aigym.env.placement import PINNED_SPIN_US, engine_cpus, spin_budgets
+
+
+@pytest.fixture(autouse=True)
+def no_other_hosts(monkeypatch):
+    """No other host's engines, whatever runs on the machine meanwhile (tests may set others)."""
+    others: list = []
+    monkeypatch.setattr(placement, "foreign_engines", lambda: others)
+    return others
 
 
 @pytest.mark.parametrize("n_engines, pinned, usable, expected", [
@@ -32,6 +44,39 @@ from godot_aigym.env.placement import PINNED_SPIN_US, spin_budgets
 ])
 def test_spin_budgets_by_engines_and_usable_cpus(n_engines, pinned, usable, expected):
     assert spin_budgets(n_engines, pinned, usable=usable) == expected
+
+
+@pytest.mark.parametrize("n_engines, usable, foreign, expected", [
+    # two hosts x 1 engine on 2 CPUs: 4 waiters, 2 CPUs: our engine blocks, the host spins
+    (1, 2, [[{0}]], (PINNED_SPIN_US, 0)),
+    (1, 2, [[None]], (PINNED_SPIN_US, 0)),              # an unpinned engine of another host counts too
+    (2, 2, [[{1}]], (PINNED_SPIN_US, 0)),
+    (1, 4, [[{2}]], (PINNED_SPIN_US, PINNED_SPIN_US)),  # 4 waiters, 4 CPUs: a CPU each, as alone
+    (1, 4, [[{2}], [{1}]], (PINNED_SPIN_US, 0)),          # 6 waiters, 4 CPUs
+    (1, 1, [[{0}]], (0, 0)),                            # one CPU: nobody spins, others or not
+    (1, 2, [], (PINNED_SPIN_US, PINNED_SPIN_US)),       # no other host: as before
+])
+def test_spin_budgets_count_the_other_hosts_engines(n_engines, usable, foreign, expected):
+    assert spin_budgets(n_engines, True, usable=usable, foreign=foreign) == expected
+    assert spin_budgets(n_engines, False, usable=usable, foreign=foreign) == \
+        ((0, 0) if usable < 2 else (None, None))  # unpinned: the defaults, whoever runs
+    assert spin_budgets(n_engines, True, 3.0, 4, usable=usable, foreign=foreign) == (3.0, 4)  # the user's
+
+
+def test_auto_puts_an_engine_where_the_other_hosts_have_the_fewest(no_other_hosts):
+    two = sorted(os.sched_getaffinity(0))[:2]
+    if len(two) < 2:
+        assert engine_cpus("auto") is None
+        return
+    low, high = two
+    assert on_cpus(set(two), lambda: engine_cpus("auto")) == {high}  # alone: the highest CPU
+    no_other_hosts.append([{high}])
+    assert on_cpus(set(two), lambda: engine_cpus("auto")) == {low}
+    no_other_hosts.append([{low}, None, {low, high}])  # only engines pinned to one CPU load a CPU
+    assert on_cpus(set(two), lambda: engine_cpus("auto")) == {high}  # one each: a tie again
+    assert on_cpus(set(two), lambda: engine_cpus("auto", 1)) == {low}  # engine 1 of a vector env: one further
+    no_other_hosts.append([{high}])
+    assert on_cpus(set(two), lambda: engine_cpus("auto", 1)) == {low}  # the load first, the index only on ties
 
 
 def test_spin_budgets_keep_what_the_user_asked_for():
@@ -68,6 +113,7 @@ def in_thread_on_one_cpu(fn):
 def test_spin_budgets_count_the_cpus_we_may_use_not_the_machines():
     # a thread confined to one CPU: one engine and its host already overflow it
     assert in_thread_on_one_cpu(lambda: spin_budgets(1, True)) == (0, 0)
+    assert in_thread_on_one_cpu(lambda: spin_budgets(1, True, foreign=[[{0}]])) == (0, 0)
     usable = len(os.sched_getaffinity(0))
     assert spin_budgets(1, True) == spin_budgets(1, True, usable=usable)
     assert spin_budgets(2, True) == spin_budgets(2, True, usable=usable)
@@ -160,5 +206,33 @@ def test_the_vector_env_posts_the_engine_on_the_hosts_cpu_last_and_waits_for_it_
         env.reset(seed=0)
         obs, *_ = env.step(np.full((4, 2), 0.5, np.float32))
         assert obs[:, 0].tolist() == [0.5] * 4  # every engine's answer lands in its own rows
+    finally:
+        env.close()
+
+
+def test_two_real_engines_under_the_policy_answer_every_step_in_their_own_rows(no_leaks):
+    """A real 2-engine env placed by "auto" and the spin policy (on 2 CPUs: engine 0 spins on its
+    own CPU, engine 1 and the host block and share the other): every step's answer is exact."""
+    two = set(sorted(os.sched_getaffinity(0))[:2])
+    env = on_cpus(two, lambda: GodotVectorEnv(DEMO, TRIVIAL, n_agents=3, n_engines=2, seed=0, max_episode_steps=0))
+    try:
+        expected = [(PINNED_SPIN_US, PINNED_SPIN_US), (0.0, 0)] if len(two) == 2 else [(0.0, 0)] * 2
+        assert [(link.spin_us, link.engine_spin_us) for link in env.links] == expected
+        env.reset(seed=0)
+        agent = np.arange(6, dtype=np.float32)
+        total = np.zeros(6, np.float32)
+        for t in range(1, 41):
+            acts = np.stack([0.01 * (agent + 1), np.full(6, -0.001 * t, np.float32)], axis=1).astype(np.float32)
+            if t % 2:
+                obs, rew, term, trunc, _ = env.step(acts)
+            else:
+                env.step_async(acts)
+                obs, rew, term, trunc, _ = env.step_wait()
+            total += acts[:, 0] + acts[:, 1]
+            np.testing.assert_allclose(obs[:, :2], acts, rtol=0, atol=1e-7)
+            np.testing.assert_allclose(obs[:, 2], total, rtol=1e-5, atol=1e-6)
+            assert obs[:, 3].tolist() == [t] * 6
+            np.testing.assert_allclose(rew, acts[:, 0] - 0.5 * acts[:, 1], rtol=1e-6, atol=1e-7)
+            assert not term.any() and not trunc.any()
     finally:
         env.close()
