@@ -25,7 +25,7 @@ Goals (issue 11): 1 agent (trivial env, GodotEnv) >= 0.6x the empty-loop frame r
 shared: compare ratios within one run, never absolute numbers across runs.
 Results: a rich table and bench/results/env.json (per metric: ours, baseline, ratio, goal, pass).
 
-    .venv/bin/python bench/bench_env.py [--repeats 5] [--seconds 1.0] [--scaling-only] [--out PATH]
+    .venv/bin/python bench/bench_env.py [--repeats 5] [--seconds 1.0] [--scaling-only | --step-goals] [--out PATH]
 
 A run is marked ``loaded`` in the results when the 1-minute load average before it was above
 LOADED_LOAD (other jobs were running: absolute numbers mean little and ratios are distorted);
@@ -205,6 +205,8 @@ def run(args: argparse.Namespace) -> dict:
                                "vector", 16, 2, pinned=False)]
     if args.scaling_only:
         configs = [c for c in configs if c.n_agents == 16]
+    if args.step_goals:  # issue 11's step goals only: the trivial env's 1-agent and 16-agent rows
+        configs = [c for c in configs if c.key in ("trivial_1_env", "trivial_1_vec", "trivial_16_vec")]
     empty: list[float] = []
     try:
         for c in configs:
@@ -234,7 +236,7 @@ def run(args: argparse.Namespace) -> dict:
                         "note": note}
 
     load_after = os.getloadavg()[0]
-    for env in ("trivial", "cartpole") if not args.scaling_only else ():
+    for env in ("trivial",) if args.step_goals else ("trivial", "cartpole") if not args.scaling_only else ():
         if env == "trivial":
             empty_med = statistics.median(empty)
             add("empty_loop_fps", "empty headless scene", empty, "frames/s", note=f"--fixed-fps {fps}, timed in Godot")
@@ -252,8 +254,8 @@ def run(args: argparse.Namespace) -> dict:
             "godot_rl_agents, 16 agents", GODOT_RL_16, 10.0)
     ratios: dict[str, list[float]] = {}
     for env in ("trivial", "cartpole"):
-        sixteen = by[f"{env}_16_vec"]
-        for suffix in ("2x16", "2x16_spin", "2x16_unpinned"):
+        sixteen = by.get(f"{env}_16_vec")
+        for suffix in ("2x16", "2x16_spin", "2x16_unpinned") if sixteen is not None else ():
             two = by.get(f"{env}_{suffix}_vec")
             if two is None:
                 continue
@@ -271,7 +273,8 @@ def run(args: argparse.Namespace) -> dict:
                     "numpy": np.__version__, "godot": godot.version},
         "params": {"repeats": args.repeats, "seconds_per_measurement": args.seconds, "empty_loop_frames": args.frames,
                    "fixed_fps": fps, "engine_cpus": "auto (each engine pinned to one CPU)",
-                   "usable_cpus": usable, "scaling_only": args.scaling_only, "compare_spin": args.compare_spin,
+                   "usable_cpus": usable, "scaling_only": args.scaling_only, "step_goals": args.step_goals,
+                   "compare_spin": args.compare_spin,
                    "spin_policy": {f"{n}_engines": policy_budgets(n, True) for n in (1, 2)},
                    "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
                    "paired_2x16_ratios": {env: [round(r, 3) for r in rs] for env, rs in ratios.items()},
@@ -306,6 +309,9 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=300_000, help="frames of the empty loop (default 300k)")
     ap.add_argument("--scaling-only", action="store_true",
                     help="only 1 engine x 16 vs 2 engines x 16 (trivial, cart-pole); saved only with --out")
+    ap.add_argument("--step-goals", action="store_true",
+                    help="only the empty loop and the trivial env's 1 x GodotEnv, 1 x and 16 x vector rows (issue 11's "
+                         "step goals, ~25 s); saved only with --out")
     ap.add_argument("--compare-spin", action="store_true",
                     help="also 2 engines x 16 all spinning 1 ms (the old policy) and unpinned, against the same 1 x 16")
     ap.add_argument("--out", type=Path, help=f"results file (default {RESULTS.relative_to(REPO)})")
@@ -321,7 +327,7 @@ def main(argv=None) -> int:
     if loaded:
         print(f"LOADED machine (1-minute load average {before} before the run): absolute numbers mean little, "
               "ratios are distorted")
-    out = args.out or (None if args.scaling_only else RESULTS)
+    out = args.out or (None if args.scaling_only or args.step_goals else RESULTS)
     if not args.no_save and out is not None:  # bench/results_schema.py; goals here are ratio >= goal
         notes = [f"loaded: 1-minute load average {before} before, {result['params']['load_average_1min']['after']} "
                  "after the run (other jobs ran meanwhile)"] if loaded else []

@@ -17,6 +17,12 @@ from typing import Any, Callable
 import numpy as np
 from gymnasium import spaces
 
+try:
+    from . import _stepcore
+except ImportError as e:  # pragma: no cover - a checkout without the built helpers
+    raise ImportError("godot_aigym.env._stepcore (the compiled step helper) is missing or stale: run "
+                      "`pip install -e .` in the repository") from e
+
 _SMALL = 64  # up to this many values a Python loop is faster than numpy calls
 _REAL = "biuf"  # numpy kinds that are real numbers
 _FLOAT32 = np.dtype(np.float32)  # identity test: cheaper than dtype == np.float32 (others take the long way)
@@ -109,6 +115,23 @@ class ActionChecker:
         else:
             raise ValueError(f"unsupported action space {space}")
         self.check = check
+
+    def stager(self, in_view: np.ndarray, actions_at: int, step_command: int):
+        """The C twin of `check` for the hot path (``_stepcore.Stager``): checks the usual form of
+        actions (float32 / int64 / int32 arrays of the action shape, a Python int for Discrete)
+        and writes them at ``in_view[actions_at:]`` with the STEP header; anything else is left
+        to `check` (``stage`` returns False), so both accept and refuse the same actions."""
+        space = self.space
+        if isinstance(space, spaces.Discrete):
+            shape = () if self.batch is None else (self.batch,)
+            upper = [self._n] * max(1, self.batch or 1)
+            return _stepcore.Stager(in_view, actions_at, shape, step_command, None, None, upper)
+        size = int(np.prod(self._shape))
+        if isinstance(space, spaces.MultiDiscrete):
+            upper = np.broadcast_to(space.nvec, self._shape).ravel().tolist()
+            return _stepcore.Stager(in_view, actions_at, self._shape, step_command, None, None, upper)
+        assert len(self._low_list) == size
+        return _stepcore.Stager(in_view, actions_at, self._shape, step_command, self._low_list, self._high_list)
 
     def __call__(self, actions: Any) -> Any:
         return self.check(actions)

@@ -55,7 +55,8 @@ class GodotEnv(gym.Env):
         self.action_space = spec.action_space
         self.metadata = {**self.metadata, "render_fps": link.physics_fps / max(1, spec.action_repeat),
                          "name": spec.name}
-        self._check_action = ActionChecker(spec.action_space).check
+        link.use_checker(ActionChecker(spec.action_space))  # link.step checks the actions
+        self._step = link.step
         self._obs = link.results.obs[0]
         self._results = link.results
         self._dict = bool(spec.parts)  # a Dict observation: parts copied out per step
@@ -74,17 +75,20 @@ class GodotEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._blocked is not None:
             raise RuntimeError(self._blocked)
-        checked = self._check_action(action)
-        self._episode_start = None
         try:
-            self._link.step(checked)
+            self._step(action)  # checks the action first (ValueError: nothing sent)
+        except ValueError:
+            raise
         except P.GodotScriptError:
+            self._episode_start = None
             self._blocked = _CALL_RESET  # this step's results are lost: start over with reset()
             raise
         except Exception:
+            self._episode_start = None
             if self._link.closed:
                 self._blocked = "the environment is closed (its engine stopped); create a new one"
             raise
+        self._episode_start = None
         reward, terminated, truncated = self._first_agent.tolist()
         if terminated or truncated:
             self._blocked = _CALL_RESET
@@ -128,6 +132,7 @@ class GodotEnv(gym.Env):
         if link is not None:
             self.__dict__.pop("_obs", None)
             self.__dict__.pop("_first_agent", None)
+            self.__dict__.pop("_step", None)
             link.close()
         super().close()
 

@@ -16,9 +16,7 @@ signal) and quits when we vanish.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import math
-import re
 import warnings
 from typing import Any
 
@@ -29,13 +27,12 @@ from ..shm import EngineDiedError, SharedMemory, SharedMemoryError, WaitTimeout
 from ..shm.errors import EngineTimeoutError
 from . import placement
 from . import protocol as P
+from .actions import ActionChecker
 from .options import EnvOptions
 from .placement import PINNED_SPIN_US, engine_cpus  # noqa: F401  (public: the demo places engines)
 from .project import check_project, demo_project, prepare_project, project_physics_fps  # noqa: F401
+from .link_startup import fatal_text, log_excerpt, part_views, rendering_launch, script_errors_text
 from .protocol import Results
-
-# Godot's own noise in its log, left out of the excerpts our errors quote
-_LOG_NOISE = re.compile(r"misc2|^[0-9a-f]{32},")
 
 
 class EngineLink:
@@ -101,26 +98,13 @@ class EngineLink:
                                    headless=options.run_headless, engine_args=tuple(options.engine_args),
                                    user_args=tuple(user), env=dict(options.env or {}))
             if options.wants_rendering:
-                launch = self._rendering(launch, n_engines)
+                launch = rendering_launch(options, launch, n_engines, self.cpus, self.timeout)
             self.proc = launcher(launch, godot=options.godot, log_path=options.log_path, cpus=self.cpus)
             self.mem.set_peer(self.proc.popen)
         except BaseException:
             self.close()
             raise
         placement.register(self)
-
-    def _rendering(self, launch: LaunchOptions, n_engines: int = 1) -> LaunchOptions:
-        """The launch options of an engine that renders, on this host's private X server."""
-        from ..display import rendering_launch_options, shared_display
-        from ..runtime import GodotRuntime, resolve_godot
-        godot = self.options.godot
-        godot = godot if isinstance(godot, GodotRuntime) else resolve_godot(godot)
-        display, support = shared_display(godot)
-        rendering = rendering_launch_options(launch, display, support, window=self.options.window)
-        if self.options.launcher is None and n_engines > 1:  # started at once: no race on Godot's shader cache
-            from ..display.shader_cache import warm_shader_cache
-            warm_shader_cache(rendering, godot, cpus=self.cpus, timeout=self.timeout)
-        return rendering
 
     # -- start-up -------------------------------------------------------------------------------
     def connect(self) -> P.EnvSpec:
@@ -156,17 +140,17 @@ class EngineLink:
             self.spec = spec
             layout = spec.layout
             inv = self.mem.newFloatTensor(self.names["in"], layout.in_size).view
+            self._in = inv
             self._header = inv[layout.header]
             self._mask = inv[layout.mask]
             self._actions = inv[layout.actions]
             results = layout.results(self.mem.newFloatTensor(self.names["out"], layout.out_size).view)
             if spec.parts:
-                results = self._part_views(spec, results)
+                results = part_views(self.mem, spec, results, self.options.prefix)
             self.results = results
             self._frame = (None if spec.frame_shape is None else
                            self.mem.newUintTensor(self.names["frame"], math.prod(spec.frame_shape)).view
                            .reshape(spec.frame_shape))
-            self._command = self._flags = 0  # what the header holds (written only when it changes)
             if self.options.wants_rendering and self.options.launcher is None:  # on our private X server
                 from ..display.event_thread import lower_x11_event_thread
                 lower_x11_event_thread(self.proc.popen.pid)  # its spinning took CPU from the engine
@@ -175,20 +159,6 @@ class EngineLink:
         except BaseException:
             self.close()
             raise
-
-    def _part_views(self, spec: P.EnvSpec, results: Results) -> Results:
-        """Create the Dict parts' tensors; Results whose ``parts`` are (n, *shape) views of them."""
-        n, prefix = spec.n_agents, self.options.prefix
-        views: dict[str, dict[str, np.ndarray]] = {P.PART_OBS: {}, P.PART_FINAL_OBS: {}}
-        for part in spec.parts:
-            if part.in_out:
-                views[P.PART_OBS][part.name], views[P.PART_FINAL_OBS][part.name] = results.obs, results.final_obs
-                continue
-            new = {np.uint8: self.mem.newUintTensor, np.int32: self.mem.newIntTensor}.get(part.dtype.type,
-                                                                                        self.mem.newFloatTensor)
-            for kind, by_name in views.items():
-                by_name[part.name] = new(P.part_entry(prefix, kind, part.name), n * part.size).view.reshape(n, *part.shape)
-        return dataclasses.replace(results, parts=views[P.PART_OBS], final_parts=views[P.PART_FINAL_OBS])
 
     # -- commands -------------------------------------------------------------------------------
     def send_reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> bool:
@@ -208,20 +178,30 @@ class EngineLink:
             h[P.H_MASKED] = int(np.count_nonzero(mask))
         else:
             h[P.H_MASKED] = 0
-        h[P.H_COMMAND] = self._command = P.CMD_RESET
-        h[P.H_FLAGS] = self._flags = flags
+        h[P.H_COMMAND] = P.CMD_RESET
+        h[P.H_FLAGS] = flags
         self._sem_action.post()
         return True
 
     def send_step(self, actions: Any, autoreset: int = P.AUTORESET_NONE) -> None:
         """STEP every agent with `actions` (checked, flat); `autoreset` says what the engine does
         with agents whose episode ended (protocol.AUTORESET_*)."""
+        self.stage_step(actions, autoreset)
+        self._sem_action.post()
+
+    def stage_step(self, actions: Any, autoreset: int = P.AUTORESET_NONE) -> None:
+        """`send_step` without the post: the actions (checked, flat) and the STEP header."""
         h = self._live_header()
         self._actions[:] = actions
-        if self._command != P.CMD_STEP or self._flags != autoreset:  # the header only changes on a switch
-            h[P.H_COMMAND] = self._command = P.CMD_STEP
-            h[P.H_FLAGS] = self._flags = autoreset
-        self._sem_action.post()
+        h[P.H_COMMAND] = P.CMD_STEP
+        h[P.H_FLAGS] = autoreset
+
+    def use_checker(self, checker: ActionChecker) -> None:
+        """`step` checks its actions with `checker` (one agent's or a batch's): in C for their
+        usual form (``_stepcore.Stager``), with `checker` itself otherwise."""
+        self._live_header()
+        self._check = checker.check
+        self._stager = checker.stager(self._in, self.spec.layout.actions.start, P.CMD_STEP)
 
     def receive(self, report: bool = True, stacklevel: int = 3) -> Results:
         """Wait for the answer to the command sent. With `report`, errors the engine logged while
@@ -236,16 +216,15 @@ class EngineLink:
         return self.results
 
     def step(self, actions: Any, autoreset: int = P.AUTORESET_NONE, report: bool = True) -> Results:
-        """`send_step` + `receive` (`report` as there), inlined: the hot path of one engine."""
+        """Check `actions` (`use_checker`; ValueError naming them, nothing sent), then `send_step`
+        + `receive` (`report` as there), inlined: the hot path of one engine."""
         try:
-            self._actions[:] = actions
-        except AttributeError:  # closed, or not connected yet
+            staged = self._stager.stage(actions, autoreset)  # checked and written in C, or False
+        except AttributeError:  # closed, not connected yet, or no use_checker()
             self._live_header()
-            raise
-        if self._command != P.CMD_STEP or self._flags != autoreset:
-            h = self._header
-            h[P.H_COMMAND] = self._command = P.CMD_STEP
-            h[P.H_FLAGS] = self._flags = autoreset
+            raise RuntimeError("use_checker() first: the link does not know how to check actions") from None
+        if not staged:  # another form: converted (or refused) by the checker
+            self.stage_step(self._check(actions), autoreset)
         try:
             self._sem_action.post_and_wait(self._sem_obs, self.step_timeout)  # one C call
         except (EngineDiedError, WaitTimeout) as e:
@@ -266,7 +245,7 @@ class EngineLink:
         if self._frame is None:
             raise P.GodotEnvError(f"the engine running {self.scene} renders nothing (--headless): create the "
                                   "environment with rendering=True to get frames")
-        h[P.H_COMMAND] = self._command = P.CMD_RENDER
+        h[P.H_COMMAND] = P.CMD_RENDER
         self._sem_action.post()
         self.receive(stacklevel=4)
         return self._frame.copy()
@@ -285,12 +264,8 @@ class EngineLink:
         """The engine logged errors during the last command: raise or warn (``engine_errors``)."""
         count = int(self._errors[0])
         self._errors[0] = 0
-        message = self._message("error_texts") or {}
-        texts = [str(t) for t in message.get("engine_errors", [])]
-        more = f"\n  ... and {count - len(texts)} more" if count > len(texts) else ""
-        where = f" ({self.proc.log_path})" if self._keep_log and self.proc else ""
-        msg = (f"the Godot engine running {self.scene} logged {count} error(s) during this "
-               f"command{where}:\n  " + "\n  ".join(texts) + more)
+        msg = script_errors_text(count, self._message("error_texts"), self.scene,
+                                 self.proc.log_path if self._keep_log and self.proc else None)
         if self.engine_errors == "raise":
             raise P.GodotScriptError(msg)
         if self.engine_errors == "warn":
@@ -322,19 +297,10 @@ class EngineLink:
         return P.read_message(self._messages[kind].view)
 
     def _fatal_text(self) -> str:
-        try:
-            fatal = self._message("fatal")
-        except Exception:
-            return ""
-        return f": {fatal.get('error')}" if fatal else ""
+        return fatal_text(self._messages["fatal"])
 
-    def _log_excerpt(self, lines: int = 25) -> str:
-        if self.proc is None:
-            return ""
-        tail = [line for line in self.proc.log().splitlines() if not _LOG_NOISE.search(line)]
-        text = "\n".join(tail[-lines:])
-        where = f" ({self.proc.log_path})" if self._keep_log else ""
-        return f"\n--- engine log{where} ---\n{text}" if text else ""
+    def _log_excerpt(self) -> str:
+        return log_excerpt(self.proc, self._keep_log)
 
     # -- teardown -------------------------------------------------------------------------------
     @property
@@ -352,7 +318,7 @@ class EngineLink:
         """Send CLOSE without waiting (close() several engines in parallel: this first, then close())."""
         if self._connected and not self._closed and self.alive():
             try:
-                self._header[P.H_COMMAND] = self._command = P.CMD_CLOSE
+                self._header[P.H_COMMAND] = P.CMD_CLOSE
                 self._sem_action.post()
                 self._close_sent = True
             except SharedMemoryError:
@@ -378,7 +344,7 @@ class EngineLink:
             if proc is not None:
                 proc.close(grace=grace)  # a temporary log is removed, its text kept in proc.log()
         finally:
-            for name in ("_header", "_mask", "_actions"):
+            for name in ("_stager", "_in", "_header", "_mask", "_actions"):
                 self.__dict__.pop(name, None)
             self.results = None
             if mem is not None:

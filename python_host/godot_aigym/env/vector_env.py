@@ -77,7 +77,12 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self.single_action_space = spec.action_space
         self.observation_space = batch_space(spec.observation_space, self.num_envs)
         self.action_space = batch_space(spec.action_space, self.num_envs)
-        self._check_actions = ActionChecker(spec.action_space, batch=self.num_envs).check
+        checker = ActionChecker(spec.action_space, batch=self.num_envs)
+        self._check_actions = checker.check
+        self._one: EngineLink | None = self.links[0] if n_engines == 1 else None  # the hot path: one engine
+        if self._one is not None:
+            self._one.use_checker(checker)  # its step checks the actions (in C for the usual forms)
+        self._infos = self.autoreset_mode != AutoresetMode.NEXT_STEP  # NEXT_STEP: infos are always {}
         self._width = spec.action_width
         n, d = self.num_envs, spec.obs_dim
         self._obs = np.zeros((n, d), np.float32)
@@ -123,26 +128,22 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         return (self._obs.copy() if self._dict is None else self._dict.copy()), {}
 
     def step(self, actions: Any):
-        acts = self._steppable_actions(actions)
-        autoreset = self._engine_autoreset
-        links = self.links
+        self._check_steppable()
         try:
-            if len(links) == 1:  # the common case: no gathering, views copied straight out
-                # (the engine's step raises or warns about engine errors itself)
-                obs, rew, term, trunc = self._one_engine_results(links[0].step(acts, autoreset))
-            else:
-                self._send_steps(acts, autoreset)
-                obs, rew, term, trunc = self._gather_steps()
-                self._report_engine_errors()
+            one = self._one
+            if one is not None:  # the link checks the actions and steps in one round trip
+                return self._answer(self._one_engine_results(one.step(actions, self._engine_autoreset)))
+            self._send_steps(self._check_actions(actions), self._engine_autoreset)
+            return self._answer(self._gather_steps())
         except BaseException as e:
             self._step_failed(e)
             raise
-        return obs, rew, term, trunc, self._step_infos(term, trunc)
 
     def step_async(self, actions: Any) -> None:
         """Check ``actions`` and send them to every engine; returns at once. `step_wait` collects
         the results (the engines step meanwhile); nothing else may be called in between."""
-        acts = self._steppable_actions(actions)
+        self._check_steppable()
+        acts = self._check_actions(actions)
         try:
             self._send_steps(acts, self._engine_autoreset)
         except BaseException as e:  # some engines may hold the command, others not: unusable
@@ -159,31 +160,32 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             raise RuntimeError(self._blocked if closed else "step_wait() without a step_async() before it")
         self._blocked = None
         try:
-            if len(self.links) == 1:  # as in step()
-                obs, rew, term, trunc = self._one_engine_results(self.links[0].receive())
-            else:
-                obs, rew, term, trunc = self._gather_steps()
-                self._report_engine_errors()
+            if self._one is not None:
+                return self._answer(self._one_engine_results(self._one.receive()))
+            return self._answer(self._gather_steps())
         except BaseException as e:
             self._step_failed(e)
             raise
-        return obs, rew, term, trunc, self._step_infos(term, trunc)
 
-    def _steppable_actions(self, actions: Any) -> np.ndarray:
-        """The checked actions, if the env may step now (not blocked, no finished agent waiting
-        for a reset with autoreset disabled)."""
+    def _check_steppable(self) -> None:
+        """Raise if the env may not step now (blocked, or finished agents waiting for a reset
+        with autoreset disabled)."""
         if self._blocked is not None:
             raise RuntimeError(self._blocked)
-        acts = self._check_actions(actions)
         if self.autoreset_mode == AutoresetMode.DISABLED and self._finished.any():
             raise RuntimeError("autoreset is disabled: reset the finished agents with "
                                "reset(options={'reset_mask': ...}) before stepping them")
-        return acts
 
     def _one_engine_results(self, r):
-        """(obs, rew, term, trunc) copied out of the one engine's result views."""
+        """(obs, rew, term, trunc) copied out of the one engine's result views (the flags are
+        0.0 / 1.0: astype(bool) is != 0, and cheaper)."""
         obs = r.obs.copy() if self._dict is None else batch_observation(r)
-        return obs, r.reward.astype(np.float64), r.terminated != 0, r.truncated != 0
+        return obs, r.reward.astype(np.float64), r.terminated.astype(np.bool_), r.truncated.astype(np.bool_)
+
+    def _answer(self, results):
+        """A step's return value: (obs, rew, term, trunc) and the infos."""
+        obs, rew, term, trunc = results
+        return obs, rew, term, trunc, (self._step_infos(term, trunc) if self._infos else {})
 
     def _step_failed(self, e: BaseException) -> None:
         if isinstance(e, P.GodotScriptError):
@@ -197,7 +199,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             links[k].send_step(acts[sl.start * w:sl.stop * w], autoreset)
 
     def _gather_steps(self):
-        """Receive every engine's answer to the step sent; copies of (obs, rew, term, trunc)."""
+        """Receive every engine's answer to the step sent (engine errors raised or warned about
+        once all answered); copies of (obs, rew, term, trunc)."""
         obs, rew, term, trunc, links = self._obs, self._rew, self._term, self._trunc, self.links
         for k in self._wait_order:
             r = links[k].receive(report=False)
@@ -209,6 +212,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             rew[sl] = r.reward
             np.not_equal(r.terminated, 0, out=term[sl])
             np.not_equal(r.truncated, 0, out=trunc[sl])
+        self._report_engine_errors(stacklevel=5)  # warn() <- report_errors <- here <- here <- step
         obs = obs.copy() if self._dict is None else self._dict.copy()
         return obs, rew.copy(), term.copy(), trunc.copy()
 
@@ -244,13 +248,13 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                              f"sub-environment), got {seed!r}")
         return [None if s is None else int(s) for s in seeds[::self.n_agents]]
 
-    def _report_engine_errors(self) -> None:
+    def _report_engine_errors(self, stacklevel: int = 4) -> None:
         """Raise or warn about errors the engines logged (``engine_errors``), once all answered.
         A raise loses the command's results, so the environment then needs reset()."""
         for link in self.links:
             if link.errors_pending:
                 try:
-                    link.report_errors(stacklevel=4)  # warn() <- here <- step/reset <- the caller
+                    link.report_errors(stacklevel=stacklevel)  # warn() <- here <- reset <- the caller
                 except P.GodotScriptError:
                     self._blocked = _CALL_RESET
                     raise
@@ -272,7 +276,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._close_links()
 
     def _close_links(self) -> None:
-        links, self.links = self.links, []
+        links, self.links, self._one = self.links, [], None
         close_links(links)
 
     def close_extras(self, **kwargs: Any) -> None:

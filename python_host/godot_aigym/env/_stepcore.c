@@ -1,0 +1,264 @@
+/*
+ * _stepcore.c -- the host's step hot path in one C call: check a step's actions against the
+ * action space and stage them, with the STEP header, in the shared ``in`` tensor
+ * (docs/STEP_PROTOCOL.md). EngineLink then posts and waits (shm/_futexsem).
+ *
+ * Only the form a policy usually hands over is taken here: a C-contiguous float32 buffer of
+ * exactly the action shape (Box), an int64/int32 buffer or a Python int (Discrete,
+ * MultiDiscrete), every value inside the space (NaN is not). Anything else -- other dtypes,
+ * lists, values outside the space -- stages nothing and returns False: the caller then takes
+ * the general path (env/actions.py ActionChecker), which converts what it may and raises the
+ * error naming the action otherwise. So both paths accept and refuse exactly the same actions.
+ *
+ * A Stager holds a buffer export of the ``in`` view: the chunk stays mapped while it lives.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_DIMS 2
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer in;       /* the whole `in` tensor (float32), exported while we live */
+    int held;           /* `in` holds an export */
+    float *header;      /* in[0..]: command, flags */
+    float *actions;     /* in[actions_at..]: n values */
+    Py_ssize_t n;       /* values per step */
+    int ndim;           /* the action shape */
+    Py_ssize_t shape[MAX_DIMS];
+    int integer;        /* Discrete / MultiDiscrete: values in [0, upper) */
+    float *low, *high;  /* Box: bounds per value (n each) */
+    int64_t *upper;     /* integer kinds: exclusive upper bound per value */
+    float step_command; /* CMD_STEP */
+} Stager;
+
+static void stager_dealloc(Stager *self) {
+    if (self->held) PyBuffer_Release(&self->in);
+    PyMem_Free(self->low);
+    PyMem_Free(self->high);
+    PyMem_Free(self->upper);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A sequence of n numbers as a fresh C array of doubles. */
+static double *numbers(PyObject *seq, Py_ssize_t n, const char *what) {
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (fast == NULL) return NULL;
+    if (PySequence_Fast_GET_SIZE(fast) != n) {
+        PyErr_Format(PyExc_ValueError, "%s must have %zd values", what, n);
+        Py_DECREF(fast);
+        return NULL;
+    }
+    double *out = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(double));
+    if (out == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        out[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
+        if (out[i] == -1.0 && PyErr_Occurred()) {
+            PyMem_Free(out);
+            Py_DECREF(fast);
+            return NULL;
+        }
+    }
+    Py_DECREF(fast);
+    return out;
+}
+
+/* Stager(in_view, actions_at, shape, step_command, low, high) for a Box (low/high: n floats each,
+ * upper None), or Stager(in_view, actions_at, shape, step_command, None, None, upper) for the
+ * integer kinds (upper: n exclusive bounds). */
+static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
+    PyObject *view, *shape, *low, *high, *upper = Py_None;
+    Py_ssize_t at;
+    double command;
+    if (!PyArg_ParseTuple(args, "OnOdOO|O", &view, &at, &shape, &command, &low, &high, &upper)) return -1;
+    if (self->held) {
+        PyErr_SetString(PyExc_RuntimeError, "Stager is already initialised");
+        return -1;
+    }
+    PyObject *dims = PySequence_Tuple(shape);
+    if (dims == NULL) return -1;
+    Py_ssize_t ndim = PyTuple_GET_SIZE(dims), n = 1;
+    if (ndim > MAX_DIMS) {
+        Py_DECREF(dims);
+        PyErr_SetString(PyExc_ValueError, "action shapes have at most 2 dimensions");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < ndim; i++) {
+        self->shape[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(dims, i));
+        if (self->shape[i] < 0) {
+            Py_DECREF(dims);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "negative dimension");
+            return -1;
+        }
+        n *= self->shape[i];
+    }
+    Py_DECREF(dims);
+    self->ndim = (int)ndim;
+    self->n = n;
+    self->step_command = (float)command;
+    if (PyObject_GetBuffer(view, &self->in, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    self->held = 1;
+    if (self->in.itemsize != 4 || strcmp(self->in.format, "f") != 0) {
+        PyErr_SetString(PyExc_ValueError, "the in tensor must be float32");
+        return -1;
+    }
+    if (at < 2 || at + n > self->in.len / 4) {
+        PyErr_SetString(PyExc_ValueError, "the actions do not fit the in tensor");
+        return -1;
+    }
+    self->header = (float *)self->in.buf;
+    self->actions = self->header + at;
+    if (upper != Py_None) {
+        double *u = numbers(upper, n, "upper");
+        if (u == NULL) return -1;
+        self->upper = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+        if (self->upper == NULL) {
+            PyMem_Free(u);
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) self->upper[i] = (int64_t)u[i];
+        PyMem_Free(u);
+        self->integer = 1;
+        return 0;
+    }
+    double *lo = numbers(low, n, "low"), *hi = lo ? numbers(high, n, "high") : NULL;
+    if (hi == NULL) {
+        PyMem_Free(lo);
+        return -1;
+    }
+    self->low = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(float));
+    self->high = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (self->low == NULL || self->high == NULL) {
+        PyMem_Free(lo);
+        PyMem_Free(hi);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        self->low[i] = (float)lo[i];
+        self->high[i] = (float)hi[i];
+    }
+    PyMem_Free(lo);
+    PyMem_Free(hi);
+    return 0;
+}
+
+/* The buffer's item format without a native/little-endian prefix (x86-64 is little-endian). */
+static const char *plain_format(const char *f) {
+    if (f == NULL) return "B";
+    if (*f == '@' || *f == '=' || *f == '<') return f + 1;
+    return f;
+}
+
+static int stage_values(Stager *self, const Py_buffer *b) {
+    const char *f = plain_format(b->format);
+    const Py_ssize_t n = self->n;
+    if (!self->integer) {
+        if (b->itemsize != 4 || strcmp(f, "f") != 0) return 0;
+        const float *v = (const float *)b->buf;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!(self->low[i] <= v[i] && v[i] <= self->high[i])) return 0; /* NaN fails too */
+        memcpy(self->actions, v, (size_t)n * sizeof(float));
+        return 1;
+    }
+    if (b->itemsize == 8 && (strcmp(f, "q") == 0 || strcmp(f, "l") == 0)) {
+        const int64_t *v = (const int64_t *)b->buf;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (v[i] < 0 || v[i] >= self->upper[i]) return 0;
+        for (Py_ssize_t i = 0; i < n; i++) self->actions[i] = (float)v[i];
+        return 1;
+    }
+    if (b->itemsize == 4 && strcmp(f, "i") == 0) {
+        const int32_t *v = (const int32_t *)b->buf;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (v[i] < 0 || v[i] >= self->upper[i]) return 0;
+        for (Py_ssize_t i = 0; i < n; i++) self->actions[i] = (float)v[i];
+        return 1;
+    }
+    return 0;
+}
+
+/* stage(actions, flags) -> bool: True when the actions were checked and written with the STEP
+ * header (command, flags); False when nothing was written (take the general path). */
+static PyObject *stager_stage(Stager *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "stage(actions, flags)");
+        return NULL;
+    }
+    if (!self->held) {
+        PyErr_SetString(PyExc_RuntimeError, "Stager is not initialised");
+        return NULL;
+    }
+    long flags = PyLong_AsLong(args[1]);
+    if (flags == -1 && PyErr_Occurred()) return NULL;
+    PyObject *a = args[0];
+    int ok = 0;
+    if (PyLong_Check(a)) { /* a Discrete action as a Python int (bool included, as operator.index takes it) */
+        if (self->integer && self->ndim == 0) {
+            int overflow = 0;
+            long long v = PyLong_AsLongLongAndOverflow(a, &overflow);
+            if (v == -1 && PyErr_Occurred()) return NULL;
+            if (!overflow && v >= 0 && v < self->upper[0]) {
+                self->actions[0] = (float)v;
+                ok = 1;
+            }
+        }
+    } else if (PyObject_CheckBuffer(a)) {
+        Py_buffer b;
+        if (PyObject_GetBuffer(a, &b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            PyErr_Clear(); /* not contiguous, ...: the general path decides */
+        } else {
+            int same = b.ndim == self->ndim;
+            for (int i = 0; same && i < b.ndim; i++) same = b.shape[i] == self->shape[i];
+            ok = same && stage_values(self, &b);
+            PyBuffer_Release(&b);
+        }
+    }
+    if (!ok) Py_RETURN_FALSE;
+    self->header[0] = self->step_command;
+    self->header[1] = (float)flags;
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef stager_methods[] = {
+    {"stage", (PyCFunction)(void (*)(void))stager_stage, METH_FASTCALL,
+     "stage(actions, flags) -> bool: check and write the actions and the STEP header"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StagerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "godot_aigym.env._stepcore.Stager",
+    .tp_basicsize = sizeof(Stager),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Checks a step's actions and stages them in the in tensor (one C call).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)stager_init,
+    .tp_dealloc = (destructor)stager_dealloc,
+    .tp_methods = stager_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_stepcore", "The host's step hot path: actions checked and staged in C.", -1, NULL,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__stepcore(void) {
+    if (PyType_Ready(&StagerType) < 0) return NULL;
+    PyObject *mod = PyModule_Create(&module);
+    if (mod == NULL) return NULL;
+    Py_INCREF(&StagerType);
+    if (PyModule_AddObject(mod, "Stager", (PyObject *)&StagerType) < 0) {
+        Py_DECREF(&StagerType);
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}
