@@ -107,11 +107,30 @@ def in_engine(godot, display, agents: int, frames: int, engines: int) -> dict[st
                 raise RuntimeError(f"in-engine Reach bench: exit {code}, results {res}:\n{proc.log_tail()}")
             results.append(res)
     images = agents * frames
-    wall = max(r["end_unix"] for r in results) - min(r["start_unix"] for r in results)
     main_ns = [r["thread_ns"][str(pid)][0] for pid, r in zip(pids, results)]
-    return {"capture": engines * images / wall,
+    return {"capture": rate_while_all_ran(results, agents), "overlap": overlap(results),
             "copy_s_per_image": sum(r["copy_s"] for r in results) / (images * engines),
             "main_cpu_per_image": sum(main_ns) / 1e9 / (images * engines), "lowered": all(lowered)}
+
+
+def rate_while_all_ran(results: list[dict], agents: int) -> float:
+    """images/s of the engines while all of them ran: from the last start to the first end, each
+    engine's frames finished in that window over the time between its first and last of them
+    (an engine that ends first leaves the CPUs to the others: its tail would not be at once)."""
+    lo, hi = max(r["start_unix"] for r in results), min(r["end_unix"] for r in results)
+    rate = 0.0
+    for r in results:
+        ends = [t for t in r["frame_ends"] if lo <= t <= hi]
+        if len(ends) < 2:
+            raise RuntimeError(f"in-engine Reach bench: the engines hardly ran at once ({len(ends)} frames)")
+        rate += agents * (len(ends) - 1) / (ends[-1] - ends[0])
+    return rate
+
+
+def overlap(results: list[dict]) -> float:
+    """The share of the engines' whole run during which all of them ran."""
+    lo, hi = max(r["start_unix"] for r in results), min(r["end_unix"] for r in results)
+    return (hi - lo) / (max(r["end_unix"] for r in results) - min(r["start_unix"] for r in results))
 
 
 def through_env(engines: int, agents: int, steps: int) -> dict[str, float]:

@@ -7,7 +7,8 @@
 ## (a chunk with the uint8 tensor "frames" of N x S x S x 3 and the semaphores "ready", posted after
 ## the warm-up, and "go": the loop starts when the host posts it, so it can start engines together).
 ## Prints "RESULT {json}" lines: capture_s (seconds for the frames), start_unix / end_unix (when
-## the measured frames began and ended, to sum engines running at once), bytes (written),
+## the measured frames began and ended), frame_ends (when each frame was in the tensor: the
+## host counts the frames of every engine while all of them ran), bytes (written),
 ## thread_ns (per thread: [ns on a CPU, ns waiting for one] over the frames), copy_s (seconds
 ## spent, over as many frames again, in the engine's one copy of every read-back into the tensor).
 extends SceneTree
@@ -39,6 +40,7 @@ func _initialize() -> void:
 		world.add_child(agent)
 		agents.append(agent)
 	await process_frame  # the agents are ready
+	OffscreenWindow.stop_drawing(self)  # as GymEnv does on the host's private X server
 	for agent in agents:
 		agent.reset_agent(rng)
 	for i in 10:  # warm-up
@@ -49,6 +51,7 @@ func _initialize() -> void:
 		quit(1)
 		return
 	var bytes := 0
+	var frame_ends := PackedFloat64Array()  # unix time each measured frame was in the tensor
 	var threads0 := _thread_times()
 	var start_unix := Time.get_unix_time_from_system()
 	var t0 := Time.get_ticks_usec()
@@ -64,6 +67,7 @@ func _initialize() -> void:
 				return
 			at += camera.get_size()
 		bytes += at
+		frame_ends.append(Time.get_unix_time_from_system())
 	var spent := Time.get_ticks_usec() - t0
 	var end_unix := Time.get_unix_time_from_system()
 	var threads1 := _thread_times()
@@ -74,6 +78,7 @@ func _initialize() -> void:
 	_result("capture_s", spent / 1e6)
 	_result("start_unix", start_unix)
 	_result("end_unix", end_unix)
+	_result("frame_ends", Array(frame_ends))
 	_result("bytes", bytes)
 	_result("thread_ns", per_thread)
 	_result("copy_s", await _copy_time(tensor, agents, frames, rng) / 1e6)

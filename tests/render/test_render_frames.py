@@ -102,3 +102,14 @@ def test_human_mode_opens_a_window_on_the_private_display(display, monkeypatch):
     finally:
         env.close()
     assert os.environ.get("DISPLAY") is None
+
+
+def test_an_offscreen_engine_draws_its_main_window_only_when_asked(render_gdscript):
+    """On the host's private X server nobody sees the main window: GymEnv does not draw it (no blit
+    and buffer swap per frame, docs/RENDERING.md), SubViewports (cameras) still render every frame,
+    and render() frames draw it once (OffscreenWindow)."""
+    run = render_gdscript("res://render/test_offscreen_window.gd")
+    assert run.results["root_once"] == [255, 0, 0]
+    assert run.results["root_not_drawn"] == [255, 0, 0]  # turned yellow meanwhile, never drawn
+    assert run.results["sub_while_root_not_drawn"] == [0, 0, 255]
+    assert run.results["root_once_again"] == [255, 255, 0]

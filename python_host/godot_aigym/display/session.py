@@ -19,7 +19,10 @@ from .xvfb import VirtualDisplay
 # machine, one 84x84 camera: 76-96 frames/s with vsync, 177 without; noisy)
 RENDER_ARGS = ("--display-driver", "x11", "--rendering-driver", "opengl3", "--audio-driver", "Dummy",
                "--disable-vsync")
-DEFAULT_WINDOW = (64, 64)  # the main window is presented every frame: keep it small
+DEFAULT_WINDOW = (64, 64)  # render()'s frame size; keep it small
+# Nobody looks at a window on our private X server: GymEnv does not draw it (the addon's
+# sensors/offscreen_window.gd) except for render() frames, saving a blit and a swap per frame.
+OFFSCREEN_ENV = {"AIGYM_OFFSCREEN": "1"}
 
 _lock = threading.Lock()
 _shared: tuple[VirtualDisplay, RenderingSupport] | None = None
@@ -45,11 +48,12 @@ def close_shared_display() -> None:
 
 def rendering_launch_options(options: LaunchOptions, display: VirtualDisplay, support: RenderingSupport,
                              window: tuple[int, int] = DEFAULT_WINDOW) -> LaunchOptions:
-    """``options`` changed to render on ``display``: no --headless, X11 + opengl3, the GL environment."""
+    """``options`` changed to render on ``display``: no --headless, X11 + opengl3, the GL environment,
+    and AIGYM_OFFSCREEN=1 (GymEnv then draws the main window only for render() frames)."""
     w, h = (int(v) for v in window)
     if w <= 0 or h <= 0:
         raise ValueError(f"window must be a positive (width, height), got {window!r}")
-    env = {**options.env, **rendering_environment(display.display, support), **display.environment()}
+    env = {**options.env, **rendering_environment(display.display, support), **display.environment(), **OFFSCREEN_ENV}
     return dataclasses.replace(options, headless=False, env=env,
                                engine_args=(*RENDER_ARGS, "--resolution", f"{w}x{h}", *options.engine_args),
                                needs=(*options.needs, (display.pid, f"its X server (display {display.display})")))

@@ -203,6 +203,7 @@ func _ready() -> void:
 	_gym_setup()
 	if _failed:
 		return
+	OffscreenWindow.stop_drawing(get_tree())  # on the host's private X server nobody sees the main window
 	if mode == Mode.REMOTE:
 		_transport.frame_shape = GymFrame.shape()
 		_renders = not _transport.frame_shape.is_empty()

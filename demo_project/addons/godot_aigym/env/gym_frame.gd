@@ -19,6 +19,7 @@ static func shape() -> Array:
 ## Draws the next frame, writes it to the transport's frame tensor and answers.
 func render(env: Node, transport: GymTransport) -> void:
 	busy = true
+	OffscreenWindow.draw_next_frame(env.get_tree())  # an offscreen engine draws its main window for this frame only
 	PhysicsServer2D.set_active(false)
 	PhysicsServer3D.set_active(false)
 	await RenderingServer.frame_post_draw
