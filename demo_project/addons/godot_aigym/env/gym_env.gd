@@ -303,14 +303,13 @@ func has_failed() -> bool:
 
 
 # -- the step loop ------------------------------------------------------------------------------
+## REMOTE: answer the step in flight, then run commands until one needs this tick (a STEP) or
+## a frame (RENDER, images); one function, no calls of our own: this runs on every step.
 func _physics_process(_delta: float) -> void:
-	if mode == Mode.REMOTE:
-		_remote_tick()
-	elif _player != null:
-		_player.tick()
-
-
-func _remote_tick() -> void:
+	if mode != Mode.REMOTE:
+		if _player != null:
+			_player.tick()
+		return
 	if (_parts != null and _parts.busy) or (_renders and _frame.busy):  # no lookups in a headless engine
 		return  # an answer waits for its frame
 	if _repeat_left > 0:
@@ -339,11 +338,13 @@ func _remote_tick() -> void:
 			return
 		if cmd == P.CMD_STEP:
 			_autoreset = transport.flags
-			actions = transport.actions
-			_gym_act(actions)
+			var acts := transport.actions
+			actions = acts
+			_gym_act(acts)
 			if step_mode == StepMode.IMMEDIATE:
-				for r in action_repeat - 1:
-					_gym_act(actions)
+				if action_repeat > 1:
+					for r in action_repeat - 1:
+						_gym_act(acts)
 				if _parts != null:
 					_parts.finish_step(self, transport, _autoreset)
 					return

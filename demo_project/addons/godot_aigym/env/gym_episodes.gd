@@ -96,17 +96,16 @@ func finish_step(autoreset: int) -> void:
 		_zero_scalars(true)
 	if autoreset == P.AUTORESET_NONE:
 		return
-	var out := _out
-	var te := _te
-	var tr := _tr
-	var n := _n
-	var first_set := out.find(1.0, te)  # a native scan for a set flag, no copy (values past tr + n only end it)
-	if first_set < 0 or first_set >= tr + n:
+	var first_set := _out.find(1.0, _te)  # a native scan for a set flag, no copy (values past tr + n only end it)
+	if first_set < 0 or first_set >= _tr + _n:
 		return
 	if autoreset == P.AUTORESET_SAME_STEP:
 		_same_step_autoreset()
 	elif autoreset == P.AUTORESET_NEXT_STEP:
-		for i in n:
+		var out := _out
+		var te := _te
+		var tr := _tr
+		for i in _n:
 			if out[te + i] != 0.0 or out[tr + i] != 0.0:
 				finished[i] = 1
 				_n_finished += 1
