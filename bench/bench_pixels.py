@@ -10,8 +10,8 @@ hits both sides):
     frame drawn, every camera read back and copied once into its slice of a shared-memory uint8
     tensor (CameraSensor3D.write_into): the env's work per image minus the step protocol. Engines
     are launched like the env's (--fixed-fps at the project's tick rate, not pinned, X11 event
-    thread at nice 19), prepared first and started together; 2 engines: all images over the time
-    from the first start to the last end;
+    thread at nice 19, main window not drawn as GymEnv does offscreen), prepared first and started
+    together; 2 engines: only the frames made while both ran (rate_while_all_ran);
   * into Python: `GodotVectorEnv` (Dict observation, one uint8 tensor per part, zero-copy views)
     stepped with random actions; one frame drawn per step, as in the engine.
 
