@@ -119,13 +119,22 @@ static PyObject *Sync_load(SyncObject *self, PyObject *noargs) {
     return PyLong_FromUnsignedLongLong(atomic_load_explicit(&self->blk->pub, memory_order_acquire));
 }
 
-/* End of a read section that started with p (read_end, sync_block.h). */
-static PyObject *Sync_end(SyncObject *self, PyObject *arg) {
+/* End of a read section that started with p (read_end, sync_block.h); end_seen() also records
+ * a clean read's version as seen (one call where Python would store two attributes). */
+static PyObject *end_section(SyncObject *self, PyObject *arg, int record) {
     if (sync_closed(self)) return NULL;
     uint64_t p = PyLong_AsUnsignedLongLong(arg);
     if (p == (uint64_t)-1 && PyErr_Occurred()) return NULL;
-    return PyLong_FromUnsignedLongLong(read_end(self->blk, p));
+    uint64_t t = read_end(self->blk, p);
+    if (record && t) {
+        self->seen = p;
+        self->mtime = t;
+    }
+    return PyLong_FromUnsignedLongLong(t);
 }
+
+static PyObject *Sync_end(SyncObject *self, PyObject *arg) { return end_section(self, arg, 0); }
+static PyObject *Sync_end_seen(SyncObject *self, PyObject *arg) { return end_section(self, arg, 1); }
 
 /* A fixed array's whole fetch in one read section: views[p & 1].copy(), then end(p).  Returns
  * the copy and records p and its mtime as seen, or None if a publication happened meanwhile
@@ -335,6 +344,7 @@ static PyMethodDef Sync_methods[] = {
     {"initialise", (PyCFunction)Sync_initialise, METH_NOARGS, "Zero the block and create the robust mutex (creator only)."},
     {"load", (PyCFunction)Sync_load, METH_NOARGS, "Acquire-load pub: start a read section."},
     {"end", (PyCFunction)Sync_end, METH_O, "end(p) -> mtime of version p if pub is still p, else 0."},
+    {"end_seen", (PyCFunction)Sync_end_seen, METH_O, "end(p), recording p and its mtime as seen if non-zero."},
     {"lock", (PyCFunction)(void (*)(void))Sync_lock, METH_FASTCALL, "lock(timeout, spin) -> pub, or -1 on timeout."},
     {"unlock", (PyCFunction)Sync_unlock, METH_NOARGS, "Release the writer lock without publishing."},
     {"commit", (PyCFunction)Sync_commit, METH_O,
