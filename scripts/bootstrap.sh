@@ -87,6 +87,11 @@ else
 fi
 
 # ---- 3. engine, extension, projects ---------------------------------------------------------------
+# The test project's generated preload model (tests/torch/torch_preload.py) before the projects'
+# import: written later, by the test suite's first run, it would cost a second import of the project.
+if [[ ! -f tests/project/generated/torch_preload.jit && " ${AIGYM_SETUP_ARGS:-} " != *" --no-torch "* ]]; then
+  "$PY" tests/torch/torch_preload.py
+fi
 # shellcheck disable=SC2086
 "$PY" -m godot_aigym setup ${AIGYM_SETUP_ARGS:-}
 

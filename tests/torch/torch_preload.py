@@ -1,6 +1,7 @@
 """res://generated/torch_preload.jit of the test project (a watched file: writing it makes the
-project need a new import). Written by the suite's controller before its workers start
-(tests/suite_parallel.py) and checked by the `preload_model` fixture; both under the project's lock."""
+project need a new import). Written by the set-up before it imports the projects (scripts/bootstrap.sh
+runs this file), else by the suite's controller before its workers start (tests/suite_parallel.py),
+and checked by the `preload_model` fixture; the last two under the project's lock."""
 
 from __future__ import annotations
 
@@ -39,3 +40,7 @@ def ensure_preload_model() -> tuple[Path, bool]:
     export_policy(module, torch.zeros(1, 4), tmp)
     tmp.replace(PRELOAD_FILE)  # atomic: an engine never loads half a file
     return PRELOAD_FILE, True
+
+
+if __name__ == "__main__":
+    ensure_preload_model()
