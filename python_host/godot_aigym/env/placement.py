@@ -31,8 +31,11 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
       * one waiter too many (``n_engines == usable``, engines pinned one per CPU by "auto",
         the host's CPU last): the engine on the host's CPU (`host_cpu`) and the host, waiting
         for it, both block at once (0, 0) -- they hand that CPU to each other with same-CPU
-        wake-ups, which are cheap -- while every other engine has its CPU to itself and
-        spins with the host (PINNED_SPIN_US). The vector env sends to the spinning engines
+        wake-ups (a cheap switch, though the woken side finds its caches cold: ~49 us for a
+        trivial 16-agent engine step there, ~21 us on its own CPU) -- while every other engine
+        has its CPU to itself and spins with the host (PINNED_SPIN_US). No variant measured
+        better (quiet, 2 x 16: engine 1 spinning, everyone spinning, the host pinned, engine 1
+        unpinned, both engines on one CPU). The vector env sends to the spinning engines
         first and waits for the blocking one first (`engine_links.send_order/wait_order`);
       * more engines than CPUs: as with a CPU for everyone -- engines that share a CPU spin
         and yield to each other (quiet 2 CPUs, 3 and 4 engines x 16, spinning vs all blocking:
@@ -44,7 +47,8 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
         different hosts are not stepped in lockstep, so a spinning engine takes the CPU from
         one that has work (quiet 2 CPUs, two hosts x 1 engine x 16, one engine per CPU: host
         spinning and engines blocking 1.20x trivial, 2.06x cart-pole vs both on one CPU
-        spinning, against 1.01x / 1.75x spinning everywhere and 0.97x / 1.80x all blocking);
+        spinning, against 1.01x / 1.75x spinning everywhere and 0.97x / 1.80x all blocking; with
+        the other host's env idle, blocking costs 0.98x / 0.93x of spinning);
       * unpinned: None, the module defaults (host AIGYM_SPIN_US, engine 50 us).
     Values the user passed (``spin_us`` / ``engine_spin_us`` not None) are kept as they are.
     """
