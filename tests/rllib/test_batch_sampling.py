@@ -4,7 +4,9 @@ extra model outputs and step counts, continued across sample() calls."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
 
 import gymnasium as gym
 import numpy as np
@@ -140,6 +142,33 @@ def test_chunks_continue_across_sample_calls_and_metrics_count_whole_episodes():
     finally:
         runner.stop()
     assert_nothing_left(set(), engines)
+
+
+@pytest.mark.parametrize("relaunch", [True, False])
+def test_an_engine_death_is_relaunched_in_place_or_fails_the_runner(relaunch):
+    """The batch loop's env-step failure path (an engine killed between two samples: the next
+    step raises): with restart_failed_sub_environments the runner relaunches its engines and that
+    sample() goes on to its full length, else it fails naming the setting."""
+    config = build_config(CARTPOLE, env_runners=0, agents=4, engines=1, seed=5, fragment=LIMIT)
+    config.fault_tolerance(restart_failed_sub_environments=relaunch)
+    runner = GodotEnvRunner(config=config)
+    first = runner.godot_info()["engine_pids"]
+    after = []
+    try:
+        runner.sample(num_timesteps=40, random_actions=True)
+        os.kill(first[0], signal.SIGKILL)
+        if relaunch:
+            episodes = runner.sample(num_timesteps=40, random_actions=True)
+            after = runner.godot_info()["engine_pids"]
+            assert after and after != first
+            assert sum(len(e) for e in episodes) >= 40
+            assert runner.get_metrics()["num_env_step_failures"] == 1
+        else:
+            with pytest.raises(RuntimeError, match="restart_failed_sub_environments"):
+                runner.sample(num_timesteps=40, random_actions=True)
+    finally:
+        runner.stop()
+    assert_nothing_left(set(), set(first + after))
 
 
 def test_a_custom_connector_falls_back_to_rllibs_loop_by_name():
