@@ -7,7 +7,7 @@ its own engines, as before 2026-11-30 09:00 UTC: both engines on the last CPU).
 Every repeat starts both modes' hosts afresh, in turn (paired); the note gives the median and
 min-max of the per-repeat ratios. Trivial scene and cart-pole.
 
-    .venv/bin/python bench/bench_placement.py [--repeats 4] [--seconds 0.7] [--out PATH]
+    .venv/bin/python bench/bench_placement.py [--repeats 3] [--seconds 0.7] [--out PATH]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def one_run(scene: str, mode: str, seconds: float) -> tuple[float, list]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeats", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=0.7)
     ap.add_argument("--out", type=Path, help="also write the results as JSON there")
     args = ap.parse_args(argv)
