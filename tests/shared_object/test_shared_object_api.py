@@ -75,6 +75,20 @@ def test_assign_marks_seen_and_others_modified(name: str) -> None:
     assert b.mtime == a.mtime
 
 
+def test_an_arrays_one_call_assign_and_fetch_mark_the_version_seen(name: str) -> None:
+    """The Writer's commit and fetch's one-call read section (Sync.copy_published) record the
+    version and its mtime in C, as the general path does; trigger() still does not."""
+    a = SharedObject(name, data=np.zeros(64 << 10, np.uint8))
+    b = SharedObject(name)
+    for k in range(1, 4):  # the first assign plans on the general path, the others are one call
+        a.assign(np.full(64 << 10, k, np.uint8))
+        assert not a.modified and b.modified
+        assert (b.fetch() == k).all() and not b.modified and b.mtime == a.mtime
+    a.trigger()
+    assert a.modified and b.modified and b.triggered and not b.modified and b.mtime > 0
+    assert (b.fetch(lambda v: v[:2].copy()) == 3).all()  # with fn: the general read section
+
+
 def test_wait_modified_same_process(name: str) -> None:
     a = SharedObject(name, data=0)
     b = SharedObject(name)
