@@ -83,7 +83,7 @@ def test_sixteen_camera_agents_train_with_sb3_multi_input_policy(display):
             _check_frame(obs["camera"][i], obs["state"][i])
         model = PPO("MultiInputPolicy", VecTransposeImage(venv), n_steps=8, batch_size=64, n_epochs=1, seed=0)
         model.set_logger(folderless_logger())  # no /tmp/SB3-<date> folder
-        model.learn(16 * 8 * 2)
+        model.learn(16 * 8)  # one rollout and one update: what SB3 does with every rollout
         # episodes of 5 steps ended in SAME_STEP autoresets: terminal observations are Dicts
         venv.reset()
         for _ in range(5):
