@@ -191,8 +191,8 @@ def rendering_environment(display: str, support: RenderingSupport, lp_threads: i
 
     ``LP_NUM_THREADS=0``: llvmpipe rasterises in the engine's main thread. Its own threads were
     slower on 2 cores with several engines (quiet, 2 engines x 16 84x84 cameras, interleaved:
-    2,540 vs 3,151 images/s into Python, 2,797 vs 3,743 in the engine with 2 threads each; the
-    tiles of small cameras are too few to share, docs/RENDERING.md).
+    2,540 vs 3,151 images/s into Python, 2,797 vs 3,743 in the engine with 2 threads each;
+    docs/RENDERING.md).
     """
     env = {"DISPLAY": display, "LIBGL_ALWAYS_SOFTWARE": "1", "GALLIUM_DRIVER": "llvmpipe",
            "LP_NUM_THREADS": str(int(lp_threads))}
