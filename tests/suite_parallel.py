@@ -3,7 +3,8 @@
 * Work units. Every test module is one unit (its module-scoped engines start once), and each
   folder whose tests share one expensive per-process resource is one unit: tests/rllib (one local
   Ray), tests/render (one Xvfb). Units are handed out in collection order, which puts the longest
-  first (`LONGEST_FIRST`), so no worker is left alone with a long one at the end.
+  first (`LONGEST_FIRST`), so no worker is left alone with a long one at the end, and the units
+  holding an exclusive test last (while they wait, the other workers' tests are short ones).
 * Exclusive tests. A test marked `exclusive` runs while no other test runs. For tests that check
   what a killed process left behind before they sweep it themselves: every new host sweeps the
   stale chunks and logs of dead processes when it starts (shm/chunk_file.py, engine/logs.py), so a
@@ -48,13 +49,13 @@ LONGEST_FIRST = (
     "tests/install/test_your_game.py",
     "tests/install/test_project_tools.py",
     "tests/reliability/",
-    "tests/env/test_env_errors.py",
     "tests/compat/test_original_driver_end_to_end.py",
     "tests/env/test_godot_env.py",
     "tests/foundation/test_cli.py",
     "tests/multiagent/test_play_groups.py",
-    "tests/shm_godot/test_shm_cross_language.py",
     "tests/install/test_export_recovery.py",
+    "tests/env/test_env_errors.py",  # these two hold exclusive tests: they go last anyway (below)
+    "tests/shm_godot/test_shm_cross_language.py",
 )
 
 
@@ -109,9 +110,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Longest units first; within a unit the order the folders' own hooks chose (stable sort)."""
+    """Longest units first, units with an exclusive test last (an exclusive test waits for the
+    test running on every other worker: early in the run that is a long one, e.g. 22 s measured
+    behind the install test; at the end the others run short units); within a unit the order the
+    folders' own hooks chose (stable sort)."""
     if _is_worker(config):
-        items.sort(key=lambda item: _rank(item.nodeid))
+        exclusive = {unit_of(item.nodeid) for item in items if item.get_closest_marker("exclusive")}
+        items.sort(key=lambda item: (unit_of(item.nodeid) in exclusive, _rank(item.nodeid)))
 
 
 # ---- exclusive tests --------------------------------------------------------------------------
