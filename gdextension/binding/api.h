@@ -29,6 +29,8 @@ namespace aigym::gd {
       "get_variant_to_type_constructor")                                                   \
     X(variant_get_ptr_constructor, VariantGetPtrConstructor, "variant_get_ptr_constructor") \
     X(variant_get_ptr_destructor, VariantGetPtrDestructor, "variant_get_ptr_destructor")   \
+    X(variant_get_ptr_internal_getter, GetVariantGetInternalPtrFunc,                       \
+      "variant_get_ptr_internal_getter")                                                   \
     X(variant_get_ptr_builtin_method, VariantGetPtrBuiltinMethod,                          \
       "variant_get_ptr_builtin_method")                                                    \
     X(string_new_with_utf8_chars_and_len, StringNewWithUtf8CharsAndLen,                   \

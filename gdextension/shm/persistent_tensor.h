@@ -20,6 +20,7 @@ class PersistentTensor : public gd::ExtensionObject {
     static void bind(gd::ClassBinder<Self> &b) {
         b.template method<&PersistentTensor::read>("read")
             .template method<&PersistentTensor::write>("write", {"values"})
+            .template method<&PersistentTensor::read_into>("read_into", {"target", "offset"})
             .template method<&PersistentTensor::size>("size")
             .template method<&PersistentTensor::get_name>("get_name");
     }
@@ -44,6 +45,34 @@ class PersistentTensor : public gd::ExtensionObject {
         return out;
     }
 
+    // Copies elements [offset, offset + target.size()) into `target`, a Packed*Array of this
+    // tensor's type, in place: the caller's own array is filled, nothing is allocated (the step
+    // loop reads every command's actions into one array). Taken as a Variant because a Variant
+    // shares the caller's array, while a Packed*Array argument would be a copy-on-write copy.
+    bool read_into(gd::Variant target, int64_t offset) {
+        if (!data_) {
+            AIGYM_ERROR(where("read_into") + ": tensor is not attached (get it from cSharedMemory.find*Tensor)");
+            return false;
+        }
+        if (target.type() != Packed::variant_type) {
+            AIGYM_ERROR(where("read_into") + ": the target must be a " + packed_name() + ", got " +
+                        (target.is_nil() ? std::string("null") : target.stringify().substr(0, 40)));
+            return false;
+        }
+        static const GDExtensionVariantGetInternalPtrFunc internal =
+            gd::api.variant_get_ptr_internal_getter(Packed::variant_type);
+        // The engine's array inside the Variant (never destroyed here: the Variant owns it).
+        auto *array = reinterpret_cast<Packed *>(internal(target.ptr()));
+        const int64_t n = array->size();
+        if (offset < 0 || offset > count_ || n > count_ - offset) {
+            AIGYM_ERROR(where("read_into") + ": " + std::to_string(n) + " elements at offset " + std::to_string(offset) +
+                        " do not fit, the tensor holds " + std::to_string(count_) + " elements");
+            return false;
+        }
+        if (n > 0) std::memcpy(array->data(), data_ + offset, static_cast<size_t>(n) * sizeof(value_type));
+        return true;
+    }
+
     // Overwrites the tensor; the array must have exactly size() elements.
     bool write(Packed values) {
         if (!data_) {
@@ -64,6 +93,11 @@ class PersistentTensor : public gd::ExtensionObject {
     std::string get_name() const { return name_; }
 
   protected:
+    static const char *packed_name() {
+        if constexpr (Dtype == AIGYM_SHM_DTYPE_INT32) return "PackedInt32Array";
+        if constexpr (Dtype == AIGYM_SHM_DTYPE_FLOAT32) return "PackedFloat32Array";
+        return "PackedByteArray";
+    }
     std::string where(const char *method) const {
         return std::string(Self::kClassName) + "." + method + "('" + name_ + "')";
     }
