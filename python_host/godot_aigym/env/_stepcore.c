@@ -10,7 +10,12 @@
  * the general path (env/actions.py ActionChecker), which converts what it may and raises the
  * error naming the action otherwise. So both paths accept and refuse exactly the same actions.
  *
- * A Stager holds a buffer export of the ``in`` view: the chunk stays mapped while it lives.
+ * A Stager may also stage for M engines at once (GodotVectorEnv with several engines): given M
+ * ``in`` views it checks the whole (M*N, ...) batch once and writes engine k's rows straight
+ * into the k-th view. A Gatherer is the other direction: one call copies obs, reward,
+ * terminated and truncated of M engines' ``out`` tensors into the batch's arrays.
+ *
+ * Stager and Gatherer hold buffer exports of their views: the chunks stay mapped while they live.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,11 +27,13 @@
 
 typedef struct {
     PyObject_HEAD
-    Py_buffer in;       /* the whole `in` tensor (float32), exported while we live */
-    int held;           /* `in` holds an export */
-    float *header;      /* in[0..]: command, flags */
-    float *actions;     /* in[actions_at..]: n values */
-    Py_ssize_t n;       /* values per step */
+    Py_buffer *ins;     /* the `in` tensor (float32) of each engine, exported while we live */
+    int parts;          /* how many engines (`in` views) */
+    int held;           /* how many of `ins` hold an export */
+    float **headers;    /* per engine: in[0..]: command, flags */
+    float **actions;    /* per engine: in[actions_at..]: per values */
+    Py_ssize_t n;       /* values per step (the whole batch) */
+    Py_ssize_t per;     /* values per engine: n / parts */
     int ndim;           /* the action shape */
     Py_ssize_t shape[MAX_DIMS];
     int integer;        /* Discrete / MultiDiscrete: values in [0, upper) */
@@ -35,12 +42,52 @@ typedef struct {
     float step_command; /* CMD_STEP */
 } Stager;
 
+/* Release `held` buffer exports of `bufs` and free the array. */
+static void release_all(Py_buffer *bufs, int held) {
+    for (int i = 0; i < held; i++) PyBuffer_Release(&bufs[i]);
+    PyMem_Free(bufs);
+}
+
 static void stager_dealloc(Stager *self) {
-    if (self->held) PyBuffer_Release(&self->in);
+    release_all(self->ins, self->held);
+    PyMem_Free(self->headers);
+    PyMem_Free(self->actions);
     PyMem_Free(self->low);
     PyMem_Free(self->high);
     PyMem_Free(self->upper);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* `views` (one writable float32 view, or a list/tuple of them) as a fresh list of exports;
+ * *count their number, *held how many were exported (release those even on failure). */
+static Py_buffer *export_views(PyObject *views, int *count, int *held, const char *what) {
+    PyObject *seq = (PyList_Check(views) || PyTuple_Check(views)) ? PySequence_Tuple(views) : PyTuple_Pack(1, views);
+    if (seq == NULL) return NULL;
+    Py_ssize_t m = PyTuple_GET_SIZE(seq);
+    if (m < 1 || m > 4096) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "%s: expected 1 to 4096 views", what);
+        return NULL;
+    }
+    Py_buffer *bufs = PyMem_Calloc((size_t)m, sizeof(Py_buffer));
+    if (bufs == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *count = (int)m;
+    *held = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(seq, i), &bufs[i],
+                               PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) break;
+        *held += 1;
+        if (bufs[i].itemsize != 4 || strcmp(bufs[i].format, "f") != 0) {
+            PyErr_Format(PyExc_ValueError, "%s must be float32", what);
+            break;
+        }
+    }
+    Py_DECREF(seq);
+    return bufs; /* PyErr_Occurred() says whether it failed */
 }
 
 /* A sequence of n numbers as a fresh C array of doubles. */
@@ -72,16 +119,13 @@ static double *numbers(PyObject *seq, Py_ssize_t n, const char *what) {
 
 /* Stager(in_view, actions_at, shape, step_command, low, high) for a Box (low/high: n floats each,
  * upper None), or Stager(in_view, actions_at, shape, step_command, None, None, upper) for the
- * integer kinds (upper: n exclusive bounds). */
+ * integer kinds (upper: n exclusive bounds). ``in_view`` may be a list of M engines' views: shape
+ * is then the whole batch's, and engine k takes the k-th M-th of its values. */
 static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
     PyObject *view, *shape, *low, *high, *upper = Py_None;
     Py_ssize_t at;
     double command;
     if (!PyArg_ParseTuple(args, "OnOdOO|O", &view, &at, &shape, &command, &low, &high, &upper)) return -1;
-    if (self->held) {
-        PyErr_SetString(PyExc_RuntimeError, "Stager is already initialised");
-        return -1;
-    }
     PyObject *dims = PySequence_Tuple(shape);
     if (dims == NULL) return -1;
     Py_ssize_t ndim = PyTuple_GET_SIZE(dims), n = 1;
@@ -103,18 +147,31 @@ static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
     self->ndim = (int)ndim;
     self->n = n;
     self->step_command = (float)command;
-    if (PyObject_GetBuffer(view, &self->in, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
-    self->held = 1;
-    if (self->in.itemsize != 4 || strcmp(self->in.format, "f") != 0) {
-        PyErr_SetString(PyExc_ValueError, "the in tensor must be float32");
+    if (self->ins != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Stager is already initialised");
         return -1;
     }
-    if (at < 2 || at + n > self->in.len / 4) {
-        PyErr_SetString(PyExc_ValueError, "the actions do not fit the in tensor");
+    self->ins = export_views(view, &self->parts, &self->held, "the in tensor");
+    if (self->ins == NULL || PyErr_Occurred()) return -1;
+    if (n % self->parts != 0) {
+        PyErr_SetString(PyExc_ValueError, "the actions do not split evenly among the in tensors");
         return -1;
     }
-    self->header = (float *)self->in.buf;
-    self->actions = self->header + at;
+    self->per = n / self->parts;
+    self->headers = PyMem_Calloc((size_t)self->parts, sizeof(float *));
+    self->actions = PyMem_Calloc((size_t)self->parts, sizeof(float *));
+    if (self->headers == NULL || self->actions == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int p = 0; p < self->parts; p++) {
+        if (at < 2 || at + self->per > self->ins[p].len / 4) {
+            PyErr_SetString(PyExc_ValueError, "the actions do not fit the in tensor");
+            return -1;
+        }
+        self->headers[p] = (float *)self->ins[p].buf;
+        self->actions[p] = self->headers[p] + at;
+    }
     if (upper != Py_None) {
         double *u = numbers(upper, n, "upper");
         if (u == NULL) return -1;
@@ -158,29 +215,32 @@ static const char *plain_format(const char *f) {
     return f;
 }
 
+/* Every value of the batch checked first; then engine p's `per` values written into its view. */
 static int stage_values(Stager *self, const Py_buffer *b) {
     const char *f = plain_format(b->format);
-    const Py_ssize_t n = self->n;
+    const Py_ssize_t n = self->n, per = self->per;
     if (!self->integer) {
         if (b->itemsize != 4 || strcmp(f, "f") != 0) return 0;
         const float *v = (const float *)b->buf;
         for (Py_ssize_t i = 0; i < n; i++)
             if (!(self->low[i] <= v[i] && v[i] <= self->high[i])) return 0; /* NaN fails too */
-        memcpy(self->actions, v, (size_t)n * sizeof(float));
+        for (int p = 0; p < self->parts; p++) memcpy(self->actions[p], v + p * per, (size_t)per * sizeof(float));
         return 1;
     }
     if (b->itemsize == 8 && (strcmp(f, "q") == 0 || strcmp(f, "l") == 0)) {
         const int64_t *v = (const int64_t *)b->buf;
         for (Py_ssize_t i = 0; i < n; i++)
             if (v[i] < 0 || v[i] >= self->upper[i]) return 0;
-        for (Py_ssize_t i = 0; i < n; i++) self->actions[i] = (float)v[i];
+        for (int p = 0; p < self->parts; p++)
+            for (Py_ssize_t i = 0; i < per; i++) self->actions[p][i] = (float)v[p * per + i];
         return 1;
     }
     if (b->itemsize == 4 && strcmp(f, "i") == 0) {
         const int32_t *v = (const int32_t *)b->buf;
         for (Py_ssize_t i = 0; i < n; i++)
             if (v[i] < 0 || v[i] >= self->upper[i]) return 0;
-        for (Py_ssize_t i = 0; i < n; i++) self->actions[i] = (float)v[i];
+        for (int p = 0; p < self->parts; p++)
+            for (Py_ssize_t i = 0; i < per; i++) self->actions[p][i] = (float)v[p * per + i];
         return 1;
     }
     return 0;
@@ -193,7 +253,7 @@ static PyObject *stager_stage(Stager *self, PyObject *const *args, Py_ssize_t na
         PyErr_SetString(PyExc_TypeError, "stage(actions, flags)");
         return NULL;
     }
-    if (!self->held) {
+    if (self->headers == NULL || self->held != self->parts) {
         PyErr_SetString(PyExc_RuntimeError, "Stager is not initialised");
         return NULL;
     }
@@ -202,12 +262,12 @@ static PyObject *stager_stage(Stager *self, PyObject *const *args, Py_ssize_t na
     PyObject *a = args[0];
     int ok = 0;
     if (PyLong_Check(a)) { /* a Discrete action as a Python int (bool included, as operator.index takes it) */
-        if (self->integer && self->ndim == 0) {
+        if (self->integer && self->ndim == 0 && self->parts == 1) {
             int overflow = 0;
             long long v = PyLong_AsLongLongAndOverflow(a, &overflow);
             if (v == -1 && PyErr_Occurred()) return NULL;
             if (!overflow && v >= 0 && v < self->upper[0]) {
-                self->actions[0] = (float)v;
+                self->actions[0][0] = (float)v;
                 ok = 1;
             }
         }
@@ -223,8 +283,10 @@ static PyObject *stager_stage(Stager *self, PyObject *const *args, Py_ssize_t na
         }
     }
     if (!ok) Py_RETURN_FALSE;
-    self->header[0] = self->step_command;
-    self->header[1] = (float)flags;
+    for (int p = 0; p < self->parts; p++) {
+        self->headers[p][0] = self->step_command;
+        self->headers[p][1] = (float)flags;
+    }
     Py_RETURN_TRUE;
 }
 
@@ -245,18 +307,138 @@ static PyTypeObject StagerType = {
     .tp_methods = stager_methods,
 };
 
+/* ---- Gatherer: M engines' answers into the batch's arrays in one call ---------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer *outs; /* each engine's `out` tensor (float32), exported while we live */
+    int parts, held;
+    Py_ssize_t n;    /* agents per engine */
+    Py_ssize_t d;    /* observation floats per agent */
+} Gatherer;
+
+static void gatherer_dealloc(Gatherer *self) {
+    release_all(self->outs, self->held);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Gatherer(out_views, n_agents, obs_dim): out is [obs (n*d), reward (n), terminated (n),
+ * truncated (n), ...] (protocol.Layout). */
+static int gatherer_init(Gatherer *self, PyObject *args, PyObject *kw) {
+    PyObject *views;
+    Py_ssize_t n, d;
+    if (!PyArg_ParseTuple(args, "Onn", &views, &n, &d)) return -1;
+    if (self->outs != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Gatherer is already initialised");
+        return -1;
+    }
+    if (n < 1 || d < 0) {
+        PyErr_SetString(PyExc_ValueError, "n_agents must be >= 1 and obs_dim >= 0");
+        return -1;
+    }
+    self->outs = export_views(views, &self->parts, &self->held, "the out tensor");
+    if (self->outs == NULL || PyErr_Occurred()) return -1;
+    for (int p = 0; p < self->parts; p++)
+        if (self->outs[p].len / 4 < n * (d + 3)) {
+            PyErr_SetString(PyExc_ValueError, "the out tensor is smaller than its layout");
+            return -1;
+        }
+    self->n = n;
+    self->d = d;
+    return 0;
+}
+
+/* A writable C-contiguous destination of `count` items of `format`, or -1 with an error. */
+static int destination(PyObject *obj, Py_buffer *b, const char *format, Py_ssize_t itemsize, Py_ssize_t count,
+                       const char *what) {
+    if (PyObject_GetBuffer(obj, b, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    if (b->itemsize != itemsize || strcmp(plain_format(b->format), format) != 0 || b->len != itemsize * count) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_ValueError, "%s must be %zd items of format '%s'", what, count, format);
+        return -1;
+    }
+    return 0;
+}
+
+/* gather(obs, reward, terminated, truncated): engine k's rows of each into rows [k*n, (k+1)*n):
+ * obs float32 (M*n*d; None: skip, e.g. Dict observations), reward float64, the flags bool (!= 0). */
+static PyObject *gatherer_gather(Gatherer *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "gather(obs, reward, terminated, truncated)");
+        return NULL;
+    }
+    if (self->outs == NULL || self->held != self->parts) {
+        PyErr_SetString(PyExc_RuntimeError, "Gatherer is not initialised");
+        return NULL;
+    }
+    const Py_ssize_t n = self->n, d = self->d, total = n * self->parts;
+    Py_buffer ob, rb, tb, ub;
+    int with_obs = args[0] != Py_None;
+    if (with_obs && destination(args[0], &ob, "f", 4, total * d, "obs") < 0) return NULL;
+    if (destination(args[1], &rb, "d", 8, total, "reward") < 0) goto fail_obs;
+    if (destination(args[2], &tb, "?", 1, total, "terminated") < 0) goto fail_rew;
+    if (destination(args[3], &ub, "?", 1, total, "truncated") < 0) goto fail_term;
+    for (int p = 0; p < self->parts; p++) {
+        const float *out = (const float *)self->outs[p].buf;
+        const float *rew = out + n * d, *term = rew + n, *trunc = term + n;
+        double *r = (double *)rb.buf + p * n;
+        char *t = (char *)tb.buf + p * n, *u = (char *)ub.buf + p * n;
+        if (with_obs) memcpy((float *)ob.buf + p * n * d, out, (size_t)(n * d) * sizeof(float));
+        for (Py_ssize_t i = 0; i < n; i++) {
+            r[i] = rew[i];
+            t[i] = term[i] != 0.0f;
+            u[i] = trunc[i] != 0.0f;
+        }
+    }
+    PyBuffer_Release(&ub);
+    PyBuffer_Release(&tb);
+    PyBuffer_Release(&rb);
+    if (with_obs) PyBuffer_Release(&ob);
+    Py_RETURN_NONE;
+fail_term:
+    PyBuffer_Release(&tb);
+fail_rew:
+    PyBuffer_Release(&rb);
+fail_obs:
+    if (with_obs) PyBuffer_Release(&ob);
+    return NULL;
+}
+
+static PyMethodDef gatherer_methods[] = {
+    {"gather", (PyCFunction)(void (*)(void))gatherer_gather, METH_FASTCALL,
+     "gather(obs, reward, terminated, truncated): every engine's answer into the batch's arrays"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject GathererType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "godot_aigym.env._stepcore.Gatherer",
+    .tp_basicsize = sizeof(Gatherer),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Copies M engines' step answers into the batch's arrays (one C call).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)gatherer_init,
+    .tp_dealloc = (destructor)gatherer_dealloc,
+    .tp_methods = gatherer_methods,
+};
+
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_stepcore", "The host's step hot path: actions checked and staged in C.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_stepcore", "The host's step hot path: actions checked and staged, answers gathered, in C.", -1, NULL,
     NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__stepcore(void) {
-    if (PyType_Ready(&StagerType) < 0) return NULL;
+    if (PyType_Ready(&StagerType) < 0 || PyType_Ready(&GathererType) < 0) return NULL;
     PyObject *mod = PyModule_Create(&module);
     if (mod == NULL) return NULL;
     Py_INCREF(&StagerType);
     if (PyModule_AddObject(mod, "Stager", (PyObject *)&StagerType) < 0) {
         Py_DECREF(&StagerType);
+        Py_DECREF(mod);
+        return NULL;
+    }
+    Py_INCREF(&GathererType);
+    if (PyModule_AddObject(mod, "Gatherer", (PyObject *)&GathererType) < 0) {
+        Py_DECREF(&GathererType);
         Py_DECREF(mod);
         return NULL;
     }

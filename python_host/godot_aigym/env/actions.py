@@ -116,11 +116,12 @@ class ActionChecker:
             raise ValueError(f"unsupported action space {space}")
         self.check = check
 
-    def stager(self, in_view: np.ndarray, actions_at: int, step_command: int):
+    def stager(self, in_view: np.ndarray | list[np.ndarray], actions_at: int, step_command: int):
         """The C twin of `check` for the hot path (``_stepcore.Stager``): checks the usual form of
         actions (float32 / int64 / int32 arrays of the action shape, a Python int for Discrete)
         and writes them at ``in_view[actions_at:]`` with the STEP header; anything else is left
-        to `check` (``stage`` returns False), so both accept and refuse the same actions."""
+        to `check` (``stage`` returns False), so both accept and refuse the same actions.
+        A list of M engines' ``in`` views splits the batch: engine k gets its k-th M-th."""
         space = self.space
         if isinstance(space, spaces.Discrete):
             shape = () if self.batch is None else (self.batch,)

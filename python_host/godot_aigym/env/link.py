@@ -87,9 +87,11 @@ class EngineLink:
             # errors the engine logged while running a command (a memoryview: checked after every
             # step, and its item reads cost half of numpy's)
             self._errors = memoryview(self.mem.newIntTensor(self.names["errors"], 1).view).cast("B").cast("i")
+            self.error_count = self._errors  # [0]: errors logged during the last command (read-only use)
             kw = {} if spin_us is None else {"spin_us": spin_us}
             self._sem_action = self.mem.newSemaphore(self.names["sem_action"], 0)
             self._sem_obs = self.mem.newSemaphore(self.names["sem_obs"], 0, **kw)
+            self.post_command = self._sem_action.post  # hands the staged command over (no wait)
             seed = options.seed
             if seed is not None:  # any Python int: the game's RNG takes its 64 bits (as a signed int)
                 seed = ((int(seed) + 2**63) % 2**64) - 2**63
@@ -144,7 +146,8 @@ class EngineLink:
             self._header = inv[layout.header]
             self._mask = inv[layout.mask]
             self._actions = inv[layout.actions]
-            results = layout.results(self.mem.newFloatTensor(self.names["out"], layout.out_size).view)
+            self._out = self.mem.newFloatTensor(self.names["out"], layout.out_size).view
+            results = layout.results(self._out)
             if spec.parts:
                 results = part_views(self.mem, spec, results, self.options.prefix)
             self.results = results
@@ -202,6 +205,15 @@ class EngineLink:
         self._live_header()
         self._check = checker.check
         self._stager = checker.stager(self._in, self.spec.layout.actions.start, P.CMD_STEP)
+
+    def step_views(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ``in`` and ``out`` tensors (float32 views; protocol.Layout): for the C stager and
+        gatherer of several engines (GodotVectorEnv), which stage and read them directly."""
+        try:
+            return self._in, self._out
+        except AttributeError:
+            self._live_header()
+            raise
 
     def receive(self, report: bool = True, stacklevel: int = 3) -> Results:
         """Wait for the answer to the command sent. With `report`, errors the engine logged while
@@ -344,7 +356,7 @@ class EngineLink:
             if proc is not None:
                 proc.close(grace=grace)  # a temporary log is removed, its text kept in proc.log()
         finally:
-            for name in ("_stager", "_in", "_header", "_mask", "_actions"):
+            for name in ("_stager", "_in", "_out", "_header", "_mask", "_actions"):
                 self.__dict__.pop(name, None)
             self.results = None
             if mem is not None:

@@ -22,6 +22,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from . import _stepcore
 from . import protocol as P
 from .actions import ActionChecker
 from .engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int, send_order, wait_order
@@ -83,16 +84,22 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         if self._one is not None:
             self._one.use_checker(checker)  # its step checks the actions (in C for the usual forms)
         self._infos = self.autoreset_mode != AutoresetMode.NEXT_STEP  # NEXT_STEP: infos are always {}
+        self._disabled = self.autoreset_mode == AutoresetMode.DISABLED
         self._width = spec.action_width
         n, d = self.num_envs, spec.obs_dim
         self._obs = np.zeros((n, d), np.float32)
+        self._obs_shape = (n, d)
         self._dict = DictBatch(spec, n) if spec.parts else None  # Dict observations
-        self._rew = np.zeros(n, np.float64)
-        self._term = np.zeros(n, np.bool_)
-        self._trunc = np.zeros(n, np.bool_)
         self._finished = np.zeros(n, np.bool_)  # DISABLED autoreset: agents waiting for a reset_mask
         self._slices = [slice(k * n_agents, (k + 1) * n_agents) for k in range(n_engines)]
         self._send_order, self._wait_order = send_order(self.links), wait_order(self.links)  # the spin policy's
+        # several engines (and step_async): the whole batch checked, staged and gathered in C
+        views = [link.step_views() for link in self.links]
+        self._stager = checker.stager([v[0] for v in views], spec.layout.actions.start, P.CMD_STEP)
+        self._gatherer = _stepcore.Gatherer([v[1] for v in views], n_agents, spec.layout.obs_dim)
+        self._posts = [self.links[k].post_command for k in self._send_order]
+        self._waiting = [self.links[k] for k in self._wait_order]
+        self._error_counts = [link.error_count for link in self.links]
         self._blocked = _CALL_RESET
 
     # -- gymnasium API --------------------------------------------------------------------------
@@ -133,7 +140,9 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             one = self._one
             if one is not None:  # the link checks the actions and steps in one round trip
                 return self._answer(self._one_engine_results(one.step(actions, self._engine_autoreset)))
-            self._send_steps(self._check_actions(actions), self._engine_autoreset)
+            self._stage_steps(actions)
+            for post in self._posts:
+                post()
             return self._answer(self._gather_steps())
         except BaseException as e:
             self._step_failed(e)
@@ -143,9 +152,10 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         """Check ``actions`` and send them to every engine; returns at once. `step_wait` collects
         the results (the engines step meanwhile); nothing else may be called in between."""
         self._check_steppable()
-        acts = self._check_actions(actions)
+        self._stage_steps(actions)  # ValueError naming them: nothing sent, the env stays usable
         try:
-            self._send_steps(acts, self._engine_autoreset)
+            for post in self._posts:
+                post()
         except BaseException as e:  # some engines may hold the command, others not: unusable
             self._blocked = (f"the vector environment is closed because step_async failed ({type(e).__name__}); "
                              "create a new GodotVectorEnv")
@@ -172,7 +182,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         with autoreset disabled)."""
         if self._blocked is not None:
             raise RuntimeError(self._blocked)
-        if self.autoreset_mode == AutoresetMode.DISABLED and self._finished.any():
+        if self._disabled and self._finished.any():
             raise RuntimeError("autoreset is disabled: reset the finished agents with "
                                "reset(options={'reset_mask': ...}) before stepping them")
 
@@ -192,29 +202,35 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             self._blocked = _CALL_RESET  # the step's results are lost
         self._after_failure(e)
 
-    def _send_steps(self, acts: np.ndarray, autoreset: int) -> None:
-        w, links = self._width, self.links
-        for k in self._send_order:
-            sl = self._slices[k]
-            links[k].send_step(acts[sl.start * w:sl.stop * w], autoreset)
+    def _stage_steps(self, actions: Any) -> None:
+        """Several engines: check the whole batch and write each engine's rows and STEP header
+        into its ``in`` tensor, in one C call for the usual forms (`ActionChecker.stager`), else
+        through the checker (ValueError naming the actions, nothing written). Nothing is posted."""
+        autoreset = self._engine_autoreset
+        if self._stager.stage(actions, autoreset):
+            return
+        acts, w = self._check_actions(actions), self._width
+        for sl, link in zip(self._slices, self.links):
+            link.stage_step(acts[sl.start * w:sl.stop * w], autoreset)
 
     def _gather_steps(self):
         """Receive every engine's answer to the step sent (engine errors raised or warned about
-        once all answered); copies of (obs, rew, term, trunc)."""
-        obs, rew, term, trunc, links = self._obs, self._rew, self._term, self._trunc, self.links
-        for k in self._wait_order:
-            r = links[k].receive(report=False)
-            sl = self._slices[k]
-            if self._dict is not None:
-                self._dict.put(sl, r)
-            else:
-                obs[sl] = r.obs
-            rew[sl] = r.reward
-            np.not_equal(r.terminated, 0, out=term[sl])
-            np.not_equal(r.truncated, 0, out=trunc[sl])
-        self._report_engine_errors(stacklevel=5)  # warn() <- report_errors <- here <- here <- step
-        obs = obs.copy() if self._dict is None else self._dict.copy()
-        return obs, rew.copy(), term.copy(), trunc.copy()
+        once all answered); fresh (obs, rew, term, trunc), filled by one C call."""
+        for link in self._waiting:
+            link.receive(report=False)
+        n = self.num_envs
+        obs = np.empty(self._obs_shape, np.float32) if self._dict is None else None
+        rew, term, trunc = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.bool_)
+        self._gatherer.gather(obs, rew, term, trunc)
+        if self._dict is not None:
+            for sl, link in zip(self._slices, self.links):
+                self._dict.put(sl, link.results)
+            obs = self._dict.copy()
+        for count in self._error_counts:
+            if count[0]:
+                self._report_engine_errors(stacklevel=5)  # warn() <- report_errors <- here <- here <- step
+                break
+        return obs, rew, term, trunc
 
     def _step_infos(self, term: np.ndarray, trunc: np.ndarray) -> dict[str, Any]:
         infos: dict[str, Any] = {}
@@ -276,6 +292,9 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._close_links()
 
     def _close_links(self) -> None:
+        # the C helpers export the engines' tensors: drop them first, so the chunks can be unmapped
+        self._stager = self._gatherer = None
+        self._posts, self._waiting, self._error_counts = [], [], []
         links, self.links, self._one = self.links, [], None
         close_links(links)
 
