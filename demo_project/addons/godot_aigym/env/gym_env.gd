@@ -86,7 +86,7 @@ var initial_seed := 0
 ## Write into it; never assign a new array (GymEpisodes and GymTransport hold this one).
 var out := PackedFloat32Array()
 ## The actions of the current step, n * action_width floats (DISCRETE, MULTI_DISCRETE: the
-## indices as floats).
+## indices as floats). Remote mode refills this one array in place every step: copy to keep.
 var actions := PackedFloat32Array()
 var obs_dim := 0
 var action_width := 1

@@ -8,7 +8,8 @@ extends RefCounted
 const P := preload("gym_protocol.gd")
 const MAX_TEXT := 600  # characters kept of one error text
 
-## The command read by wait_command(), its flags, and (STEP) the actions of every agent.
+## The command read by wait_command(), its flags, and (STEP) the actions of every agent: one
+## array, refilled in place by every STEP (read_into: no allocation, no slice per step).
 var command := 0
 var flags := 0
 var actions := PackedFloat32Array()
@@ -26,7 +27,8 @@ var _errors: cPersistentIntTensor
 var _seed: cPersistentIntTensor
 var _in: cPersistentFloatTensor
 var _out: cPersistentFloatTensor
-var _in_buffer := PackedFloat32Array()
+var _header := PackedFloat32Array()  # the command header of `in`, refilled per command
+var _actions_at := 0  # where the actions start in `in`
 var _n_agents := 0
 var _action_width := 0
 var _out_size := 0
@@ -75,6 +77,9 @@ func publish_spec(spec: Dictionary, n_agents: int, action_width: int, out_size: 
 	_n_agents = n_agents
 	_action_width = action_width
 	_out_size = out_size
+	_header.resize(P.IN_HEADER)
+	_actions_at = P.IN_HEADER + n_agents
+	actions.resize(n_agents * action_width)
 	if not _write_message(_spec, spec):
 		return "the space description is too large for the spec tensor (%d bytes)" % P.SPEC_CAPACITY
 	_published = true
@@ -100,24 +105,28 @@ func wait_command() -> int:
 		return 0
 	if _in == null and not _attach_step_tensors():
 		return 0
-	_in_buffer = _in.read()
-	command = int(_in_buffer[P.H_COMMAND])
+	var header := _header
+	_in.read_into(header, 0)
+	command = int(header[P.H_COMMAND])
 	if command == 0:
 		error = "no command in '%sin' (0)" % _prefix
 		return 0
-	flags = int(_in_buffer[P.H_FLAGS])
+	flags = int(header[P.H_FLAGS])
 	if command == P.CMD_STEP:
-		actions = _in_buffer.slice(P.IN_HEADER + _n_agents)
+		_in.read_into(actions, _actions_at)
 	return command
 
 
 ## RESET: the agents to reset (1 = reset) when the host sent a mask; empty for all of them.
 func reset_mask() -> PackedByteArray:
 	var mask := PackedByteArray()
-	if int(_in_buffer[P.H_MASKED]) > 0:
+	if int(_header[P.H_MASKED]) > 0:
+		var values := PackedFloat32Array()
+		values.resize(_n_agents)
+		_in.read_into(values, P.IN_HEADER)
 		mask.resize(_n_agents)
 		for i in _n_agents:
-			mask[i] = 1 if _in_buffer[P.IN_HEADER + i] != 0.0 else 0
+			mask[i] = 1 if values[i] != 0.0 else 0
 	return mask
 
 
