@@ -28,8 +28,8 @@ THRESHOLD = 475.0
 
 def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 16, engines: int = 1,
                  seed: int | None = 0, env_config: dict | None = None, runner_resources: dict | None = None,
-                 cpus_per_runner: float = 1, fragment: int = 16, lr_decay_steps: int = 300_000,
-                 restart_failed_env_runners: bool = True):
+                 cpus_per_runner: float = 1, fragment: int = 16, minibatch: int = 256, epochs: int = 20,
+                 lr: float | list = (1e-3, 300_000), restart_failed_env_runners: bool = True):
     """A PPOConfig whose EnvRunners each drive ``agents`` x ``engines`` sub-environments."""
     from .env_runner import GodotEnvRunner
 
@@ -38,8 +38,8 @@ def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 
     return (ppo_config(env, GodotEnvRunner, env_runners=env_runners, per_runner=per_runner, engines=engines,
                        fragment=fragment, seed=seed, env_config=env_config, runner_resources=runner_resources,
                        cpus_per_runner=cpus_per_runner, restart_failed_env_runners=restart_failed_env_runners)
-            .training(train_batch_size_per_learner=batch, minibatch_size=min(batch, 256), num_epochs=20,
-                      lr=[[0, 1e-3], [lr_decay_steps, 0.0]], gamma=0.98, lambda_=0.8, entropy_coeff=0.0,
+            .training(train_batch_size_per_learner=batch, minibatch_size=min(batch, minibatch), num_epochs=epochs,
+                      lr=lr if isinstance(lr, float) else [[0, lr[0]], [lr[1], 0.0]], gamma=0.98, lambda_=0.8, entropy_coeff=0.0,
                       clip_param=0.2, kl_coeff=0.0,
                       vf_clip_param=1e4, vf_loss_coeff=0.5))
 
