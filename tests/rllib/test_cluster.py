@@ -1,10 +1,10 @@
 """PPO on the Godot cart-pole on a real two-node Ray cluster started here (ray.cluster_utils),
 loopback addresses only: one EnvRunner per node (a custom resource each node has once), each
 driving its own engine under its own node's raylet; an engine killed mid-training is survived
-(RLlib replaces the runner, which samples again); within a fixed number of iterations the greedy
-return at one of the last checkpoints is well above the random policy's on the same episodes;
-nothing is left once the cluster is down. Reaching the solved threshold is `python -m godot_aigym.rllib.train`'s job (docs/SCALING.md):
-its time depends on the machine, this test's amount of work does not."""
+(RLlib replaces the runner, which samples again); training goes on until the greedy policy's mean
+return over 20 fresh seeded episodes reaches the cart-pole's solved threshold (475), with an
+iteration cap only as a safety net for a policy that stopped learning; nothing is left once the
+cluster is down. The amount of work is counted in iterations, never in seconds."""
 
 from __future__ import annotations
 
@@ -12,24 +12,18 @@ import os
 import signal
 import time
 
-import numpy as np
 import pytest
 import ray
 from ray.cluster_utils import Cluster
 
 from godot_aigym.rllib.local_ray import NODE_ARGS
-from godot_aigym.rllib.train import build_config, greedy_returns, random_returns, train
+from godot_aigym.rllib.train import THRESHOLD, build_config, train
 
 from ray_testutil import assert_loopback_only, private_ray_dir
 from rllib_testutil import assert_nothing_left, chunk_hosts, logs_of
 
-KILL_AT = 3  # iteration after which one runner's engine is killed
-ITERATIONS = 12  # ~6k environment steps
-# The greedy policy is evaluated at these iterations and the best one must beat random: PPO's greedy
-# return swings from one iteration to the next. Measured (4 seeds, this set-up incl. the kill; random
-# 17.4, needed 54.8): at 8/10/12 iterations 147/133/148, 30/301/104, 129/292/105, 108/31/112, so the
-# best is >= 112 for every seed, while any single checkpoint fell to 30 for some seed.
-CHECKPOINTS = (8, 10, 12)
+KILL_AT = 3  # iteration after which one runner's engine is killed (long before the policy is solved)
+MAX_ITERATIONS = 400  # a safety net only: build_config's defaults solved in 119-197 iterations (docs/SCALING.md)
 EPISODES = 20
 
 
@@ -70,7 +64,6 @@ def wait_for_replacement(algo, killed: dict) -> list[dict]:
 def test_ppo_learns_the_cartpole_on_two_nodes_and_survives_an_engine_death(cluster):
     seen: list[dict] = []
     killed: dict = {}
-    trained: dict[int, list[float]] = {}
 
     def watch(it, _result, algo):
         infos = algo.env_runner_group.foreach_env_runner(lambda r: r.godot_info(), local_env_runner=False)
@@ -81,15 +74,11 @@ def test_ppo_learns_the_cartpole_on_two_nodes_and_survives_an_engine_death(clust
             killed.update(victim)
         if it == KILL_AT + 1:  # the failed sample is behind us: wait for the replacement, however slow
             seen.extend(dict(i, iteration=it) for i in wait_for_replacement(algo, killed))
-        if it in CHECKPOINTS:
-            trained[it] = greedy_returns(algo.get_module(), config.env, episodes=EPISODES,
-                                         env_config=config.env_config)
 
     config = build_config(env_runners=2, agents=16, engines=1, seed=0, runner_resources={"godot_slot": 1})
-    baseline = random_returns(config.env, episodes=EPISODES, env_config=config.env_config)
-    summary = train(config, threshold=float("inf"), max_iterations=ITERATIONS, on_iteration=watch)
-    print("rllib cluster training:", {k: v for k, v in summary.items() if k != "history"},
-          f"random {np.mean(baseline):.1f}, trained greedy", {it: np.mean(r) for it, r in trained.items()})
+    summary = train(config, threshold=THRESHOLD, max_iterations=MAX_ITERATIONS, episodes=EPISODES,
+                    on_iteration=watch)
+    print("rllib cluster training:", {k: v for k, v in summary.items() if k != "history"})
     for row in summary["history"]:
         print(row)
 
@@ -109,12 +98,12 @@ def test_ppo_learns_the_cartpole_on_two_nodes_and_survives_an_engine_death(clust
     assert later, f"runner {killed['worker_index']} was never replaced after its engine died"
     assert later[0]["engine_pids"] and later[0]["engine_pids"] != killed["engine_pids"], later[0]
     assert later[-1]["sampled"] > 0, f"the replacement runner never sampled: {later[-1]}"
-    assert summary["iterations"] == ITERATIONS and summary["history"][-1]["healthy_runners"] == 2, summary
+    assert summary["history"][-1]["healthy_runners"] == 2, summary
 
-    # learning: the greedy policy's return on the same seeded episodes, well above the random policy's
-    assert sorted(trained) == list(CHECKPOINTS) and all(len(r) == EPISODES for r in trained.values())
-    best = max(np.mean(r) for r in trained.values())
-    assert best >= 2 * np.mean(baseline) + 20, ({it: np.mean(r) for it, r in trained.items()}, np.mean(baseline))
+    # learning: solved, i.e. the greedy policy's mean return over 20 fresh seeded episodes >= 475
+    assert summary["solved"] and summary["greedy_mean"] >= THRESHOLD, \
+        [(r["iteration"], r["return_mean"], r.get("greedy_mean")) for r in summary["history"]]
+    assert summary["iterations"] > KILL_AT + 1, summary  # the kill and the replacement happened while learning
 
     ray.shutdown()
     cluster.shutdown()
