@@ -8,9 +8,12 @@ import math
 import os
 import subprocess
 import sys
+import platform
 import threading
+import time
 
-from godot_aigym.display.event_thread import LOWEST, find_x11_event_thread
+from godot_aigym.display import event_thread
+from godot_aigym.display.event_thread import _SELECT_CALLS, LOWEST, _syscall, find_x11_event_thread
 from godot_aigym.env import GodotVectorEnv
 
 REACH = "res://envs/reach/reach.tscn"
@@ -70,12 +73,13 @@ time.sleep(3600)
 """
 
 
-def _search_in_child(targets: str) -> tuple[list[int], int | None]:
+def _search_in_child(targets: str, ready=lambda pid, tids: None) -> tuple[list[int], int | None]:
     """Starts a process whose threads run ``targets``; (their ids, what the search returned).
     The search has no time limit here: it must end on what it sees (a safety join only)."""
     proc = subprocess.Popen([sys.executable, "-c", _CHILD.format(targets=targets)], stdout=subprocess.PIPE, text=True)
     try:
         tids = [int(t) for t in proc.stdout.readline().split()]
+        ready(proc.pid, tids)
         out: list = []
         search = threading.Thread(target=lambda: out.append(find_x11_event_thread(proc.pid, timeout=math.inf)),
                                   daemon=True)
@@ -91,9 +95,41 @@ def _search_in_child(targets: str) -> tuple[list[int], int | None]:
 SAFETY = 120.0  # only when the search is broken
 
 
+def _wait_in_select(pid: int, tid: int) -> None:
+    """Returns once thread ``tid`` is blocked in select() (the child prints the ids before its
+    threads got there); the deadline is a safety net only."""
+    deadline = time.monotonic() + SAFETY
+    while _syscall(pid, tid) not in _SELECT_CALLS[platform.machine().lower()]:
+        assert time.monotonic() < deadline, f"thread {tid} never reached select()"
+        time.sleep(0.001)
+
+
 def test_the_one_thread_in_select_is_found():
-    tids, found = _search_in_child("[blocked, in_select, blocked]")
+    tids, found = _search_in_child("[blocked, in_select, blocked]", ready=lambda pid, tids: _wait_in_select(pid, tids[1]))
     assert found == tids[1]
+
+
+def test_no_thread_verdict_needs_quiet_samples_over_a_settled_thread_list(monkeypatch):
+    """'No event thread' needs consecutive quiet samples over one thread list: a new thread blocked
+    on its way to select() (here: in another call first) must not end the search with None."""
+    lists = iter([[1, 2], [1, 2, 3], [1, 2, 3], [1, 2, 3]])
+    state = {"tids": [], "new_thread_samples": 0}
+    in_select = min(_SELECT_CALLS[platform.machine().lower()])
+
+    def listdir(path):
+        state["tids"] = next(lists)
+        return [str(t) for t in state["tids"]]
+
+    def syscall(pid, tid):
+        if tid == 3:
+            state["new_thread_samples"] += 1
+            return 202 if state["new_thread_samples"] == 1 else in_select  # futex first, then select()
+        return 202  # blocked elsewhere
+
+    monkeypatch.setattr(event_thread.os, "listdir", listdir)
+    monkeypatch.setattr(event_thread, "_syscall", syscall)
+    monkeypatch.setattr(event_thread.time, "sleep", lambda s: None)
+    assert event_thread.find_x11_event_thread(99, timeout=math.inf) == 3
 
 
 def test_no_thread_in_select_ends_the_search_with_none():

@@ -53,7 +53,8 @@ def find_x11_event_thread(pid: int, timeout: float = SAFETY_TIMEOUT) -> int | No
     The search ends on what it sees, not on a time: None at once when the engine is gone, /proc
     does not show its threads' system calls, or a second thread was seen in ``select()`` (then
     "the only one" does not hold); None when, in two samples, every thread, the main thread
-    included, was blocked and none in ``select()`` (no X11 event thread: e.g. a headless engine).
+    included, was blocked and none in ``select()`` (no X11 event thread: e.g. a headless engine);
+    the two samples are consecutive and the thread list did not change between them.
     Godot creates the thread with its display server, before any script runs, and it waits in
     ``select()`` whenever it is not reading an event. ``timeout`` only fires when threads never
     settle (something is broken)."""
@@ -63,12 +64,16 @@ def find_x11_event_thread(pid: int, timeout: float = SAFETY_TIMEOUT) -> int | No
     deadline = time.monotonic() + timeout
     seen: set[int] = set()  # every thread seen in select()
     repeat: int | None = None
-    quiet = 0
+    quiet = 0  # consecutive quiet samples over one unchanged thread list
+    previous: list[int] | None = None
     while True:
         try:
-            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task") if t != str(pid)]
+            tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if t != str(pid))
         except OSError:
             return None  # the engine is gone
+        if tids != previous:
+            quiet = 0  # threads still come and go: a new one may not have reached select() yet
+            previous = tids
         try:
             main = _syscall(pid, pid)
             states = {t: _syscall(pid, t) for t in tids}
@@ -88,6 +93,8 @@ def find_x11_event_thread(pid: int, timeout: float = SAFETY_TIMEOUT) -> int | No
             quiet += 1  # everyone blocked, nobody in select()
             if quiet >= _QUIET_SAMPLES:
                 return None
+        else:
+            quiet = 0  # the verdict needs consecutive quiet samples
         if time.monotonic() > deadline:
             return None
         time.sleep(0.0005)  # let the threads move on between samples
