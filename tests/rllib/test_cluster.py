@@ -25,6 +25,14 @@ from rllib_testutil import assert_nothing_left, chunk_hosts, logs_of
 KILL_AT = 3  # iteration after which one runner's engine is killed (long before the policy is solved)
 MAX_ITERATIONS = 400  # a safety net only: build_config's defaults solved in 119-197 iterations (docs/SCALING.md)
 EPISODES = 20
+REPLACEMENT_WAIT = 600  # seconds: a safety net for a broken runner restart only
+# The per-test timeout must never fire before the iteration cap is reached, however slow the
+# machine, or the outcome would depend on its speed (162 iterations took 315 s, ~2 s each, on a
+# loaded 2-vCPU machine). So it is derived from the cap at a pessimistic 10 s per iteration (a
+# greedy evaluation's fresh engine included), plus the replacement wait and the cluster's
+# start-up and shutdown; the suite's global timeout (600 s, pyproject.toml) is far too short.
+SLOW_ITERATION = 10
+TIMEOUT = MAX_ITERATIONS * SLOW_ITERATION + REPLACEMENT_WAIT + 300
 
 
 @pytest.fixture
@@ -50,7 +58,7 @@ def wait_for_replacement(algo, killed: dict) -> list[dict]:
 
     Polls for that event instead of counting on it within the remaining iterations: on a loaded
     machine a new runner (actor, node preparation, engine start) can take longer than they do."""
-    deadline = time.monotonic() + 600  # a safety net for a broken restart only
+    deadline = time.monotonic() + REPLACEMENT_WAIT
     while True:
         algo.restore_env_runners(algo.env_runner_group)
         infos = algo.env_runner_group.foreach_env_runner(lambda r: r.godot_info(), local_env_runner=False)
@@ -60,7 +68,7 @@ def wait_for_replacement(algo, killed: dict) -> list[dict]:
         time.sleep(0.2)
 
 
-@pytest.mark.timeout(900)  # a safety net for a broken run only; no wall-clock assertion
+@pytest.mark.timeout(TIMEOUT)  # a safety net for a broken run only (see TIMEOUT); no wall-clock assertion
 def test_ppo_learns_the_cartpole_on_two_nodes_and_survives_an_engine_death(cluster):
     seen: list[dict] = []
     killed: dict = {}
