@@ -131,3 +131,31 @@ def test_an_export_that_ends_puts_the_file_back_and_leaves_no_backup(tmp_path):
         assert len(list(project.glob(f"{BACKUP_PREFIX}*.cfg"))) == 1
     assert cfg.read_bytes() == USERS_PRESETS
     assert not list(project.glob(f"{BACKUP_PREFIX}*"))
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_a_symlinked_presets_file_without_a_linux_preset_is_refused_and_left_a_link(tmp_path, dangling):
+    project = make_project(tmp_path / "game")
+    target = tmp_path / "shared_presets.cfg"
+    if not dangling:
+        target.write_bytes(USERS_PRESETS)
+    cfg = project / "export_presets.cfg"
+    cfg.symlink_to(target)
+    with pytest.raises(ProjectError, match="export_presets.cfg is a symbolic link"):
+        with linux_preset(project):
+            pytest.fail("a temporary preset was written through a replaced link")
+    assert cfg.is_symlink() and os.readlink(cfg) == str(target)
+    assert target.exists() != dangling and (dangling or target.read_bytes() == USERS_PRESETS)
+    assert not list(project.glob(f"{BACKUP_PREFIX}*"))
+
+
+def test_a_symlinked_presets_file_with_a_linux_preset_is_used_untouched(tmp_path):
+    project = make_project(tmp_path / "game")
+    target = tmp_path / "shared_presets.cfg"
+    linux = USERS_PRESETS + b'\n[preset.1]\n\nname="Mine"\nplatform="Linux"\n'
+    target.write_bytes(linux)
+    cfg = project / "export_presets.cfg"
+    cfg.symlink_to(target)
+    with linux_preset(project) as name:
+        assert name == "Mine"
+    assert cfg.is_symlink() and target.read_bytes() == linux

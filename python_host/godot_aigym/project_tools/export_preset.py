@@ -7,7 +7,8 @@ staging folders do): `.godot_aigym-presets-<pid>-<start>.cfg` (the file as it wa
 mtime kept) or `...none` (there was none). Both files are replaced only by renames, so at every
 instant export_presets.cfg is the user's file or the user's file plus our preset. The export
 puts it back when it ends; one killed meanwhile (SIGKILL, power loss) is put back by the next
-export of the project (`recover_killed_export`), byte for byte.
+export of the project (`recover_killed_export`), byte for byte. A symlinked export_presets.cfg
+without a Linux preset is refused (ProjectError): the renames would replace the link with a file.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..owners import owner_tag, parse_owner_tag, sweep
+from .errors import ProjectError
 
 PRESET_NAME = "godot-aigym Linux"
 PRESETS = "export_presets.cfg"
@@ -65,6 +67,11 @@ def linux_preset(project: Path) -> Iterator[str]:
     if name is not None:
         yield name
         return
+    if cfg.is_symlink():  # our renames would put a plain file in the link's place (dangling links too)
+        raise ProjectError(
+            f"{cfg} is a symbolic link and has no Linux export preset: godot-aigym export would have to "
+            "replace the link with a file to add its temporary one. Add a Linux preset to the linked file "
+            "(Project > Export in the editor), or replace the link with a copy of its target")
     owner = owner_tag()
     backup = project / f"{BACKUP_PREFIX}{owner}.{KEPT if original is not None else ABSENT}"
     if original is not None:
