@@ -106,15 +106,23 @@ func wait_command() -> int:
 	if _in == null and not _attach_step_tensors():
 		return 0
 	var header := _header
-	_in.read_into(header, 0)
+	if not _in.read_into(header, 0):  # else `header` still holds the previous command
+		return _read_failed("the command header")
 	command = int(header[P.H_COMMAND])
 	if command == 0:
 		error = "no command in '%sin' (0)" % _prefix
 		return 0
 	flags = int(header[P.H_FLAGS])
-	if command == P.CMD_STEP:
-		_in.read_into(actions, _actions_at)
+	if command == P.CMD_STEP and not _in.read_into(actions, _actions_at):  # else the previous actions
+		return _read_failed("the actions")
 	return command
+
+
+## A failed read of `in` (read_into logged why): no command, `error` says which part.
+func _read_failed(what: String) -> int:
+	command = 0
+	error = "could not read %s from '%sin'" % [what, _prefix]
+	return 0
 
 
 ## RESET: the agents to reset (1 = reset) when the host sent a mask; empty for all of them.
