@@ -122,7 +122,8 @@ func _gym_reset(i: int) -> void:
 
 
 ## Apply `actions` (n_agents * action_width floats) to every agent. Called on every physics tick
-## of a step, so forces can be re-applied under action repeat.
+## of a step, so forces can be re-applied under action repeat. `acts` is one array refilled in
+## place by every step: copy it with `acts.duplicate()` to keep one.
 func _gym_act(acts: PackedFloat32Array) -> void:
 	var w := action_width
 	if action_type == ActionType.DISCRETE:
