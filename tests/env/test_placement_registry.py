@@ -77,6 +77,7 @@ def test_a_host_that_stops_its_last_engine_withdraws_its_record(records):
 def test_odd_files_are_neither_read_nor_removed(records):
     (records / "aigym-place-notatag").write_text("1\n")
     (records / f"aigym-place-{os.getppid()}-1").write_text("garbage,x\n")  # a live pid, wrong start time: dead owner
+    os.chmod(records / f"aigym-place-{os.getppid()}-1", 0o600)  # private: the sweep's to remove
     (records / "unrelated").write_text("1\n")
     os.symlink("/etc/hostname", records / "aigym-place-1-1")
     assert registry.others() == []
@@ -99,3 +100,37 @@ def test_engines_of_this_process_are_published_as_they_start_and_stop(records, m
     assert path.read_text() == "\n"
     placement.unregister(b)
     assert not path.exists()
+
+
+def _others_in_a_thread():
+    """registry.others() run in a daemon thread; None if it blocked (the join timeout is only a
+    safety net for the broken case, never reached when reading works)."""
+    import threading
+    out = []
+    t = threading.Thread(target=lambda: out.append(registry.others()), daemon=True)
+    t.start()
+    t.join(30)
+    return out[0] if out else None
+
+
+def test_a_fifo_under_a_record_name_is_skipped_without_blocking(records):
+    os.mkfifo(records / "aigym-place-1-1", 0o600)  # as a hostile local user could plant in /dev/shm
+    assert _others_in_a_thread() == []
+    assert "aigym-place-1-1" in os.listdir(records)  # not ours to remove either
+
+
+def test_a_record_others_can_read_is_neither_read_nor_removed(records):
+    child = start_child(records)
+    try:
+        (path,) = [records / n for n in os.listdir(records) if n.startswith("aigym-place-")]
+        assert registry.others() == [[{1}, None, {0, 2}]]
+        os.chmod(path, 0o640)
+        assert _others_in_a_thread() == []
+        os.chmod(path, 0o600)
+        child.kill()
+        child.wait()
+        os.chmod(path, 0o604)  # a dead host's record, but not a private one: the sweep leaves it
+        assert registry.others() == [] and path.exists()
+    finally:
+        child.kill()
+        child.wait()

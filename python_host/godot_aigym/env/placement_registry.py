@@ -9,7 +9,8 @@ its CPUs, comma-separated, empty when unpinned), rewritten whole (temporary file
 whenever one of its engines starts or stops, removed when its last engine stops, at exit and
 on SIGINT/SIGTERM. The owner is in the name: a record of a dead host (SIGKILL) is ignored and
 removed by the next host that reads the records (owners.sweep, the pid + start-time check).
-Only regular files of this user are read: another user's records are neither trusted nor
+Only regular files of this user with mode 0600 or stricter are read (opened non-blocking, checked
+with fstat before any read: a FIFO never blocks a host); other files are neither trusted nor
 touched (a wrong record can only make placement worse, never unsafe).
 Best effort: two hosts choosing at the same instant may still pick the same CPU.
 """
@@ -95,9 +96,15 @@ def _records() -> list[tuple[str, Owner]]:
     return found
 
 
+def _private(st: os.stat_result) -> bool:
+    """A record we may read or remove: a regular file of this user that no one else can read or
+    write (a FIFO, a device or a group-readable file is never read: it could block or lie)."""
+    return ours(st) and st.st_mode & 0o077 == 0
+
+
 def _inspect(item: tuple[str, Owner]) -> tuple[Owner, tuple[int, int]] | None:
     st = os.stat(item[0], follow_symlinks=False)
-    return (item[1], (st.st_dev, st.st_ino)) if ours(st) else None
+    return (item[1], (st.st_dev, st.st_ino)) if _private(st) else None
 
 
 def others() -> list[list[set[int] | None]]:
@@ -111,9 +118,10 @@ def others() -> list[list[set[int] | None]]:
         if pid == me or path in dead or os.path.basename(path).startswith("."):
             continue
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # O_NONBLOCK: opening another user's FIFO planted under a record's name must not block
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
             try:
-                if not ours(os.fstat(fd)):
+                if not _private(os.fstat(fd)):
                     continue
                 data = os.read(fd, 1 << 16)
             finally:
