@@ -35,9 +35,10 @@ def render_gdscript(godot, test_project, display):
     vd, support = display
 
     def run(script: str, *, handle: str | None = None, user_args=(), timeout: float = 120,
-            expected_errors: tuple[str, ...] = (), expect_code: int | None = 0) -> GodotRun:
+            expected_errors: tuple[str, ...] = (), expect_code: int | None = 0, env: dict | None = None) -> GodotRun:
         options = rendering_launch_options(
-            LaunchOptions(project=test_project, script=script, handle=handle, user_args=tuple(user_args)), vd, support)
+            LaunchOptions(project=test_project, script=script, handle=handle, user_args=tuple(user_args), env=dict(env or {})),
+            vd, support)
         code, output = run_godot(options, timeout=timeout, godot=godot)
         return checked_run(code, output, expected_errors, expect_code)
 

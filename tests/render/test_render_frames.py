@@ -113,3 +113,13 @@ def test_an_offscreen_engine_draws_its_main_window_only_when_asked(render_gdscri
     assert run.results["root_not_drawn"] == [255, 0, 0]  # turned yellow meanwhile, never drawn
     assert run.results["sub_while_root_not_drawn"] == [0, 0, 255]
     assert run.results["root_once_again"] == [255, 255, 0]
+
+
+def test_offscreen_drawing_can_be_switched_off(render_gdscript, monkeypatch):
+    """AIGYM_OFFSCREEN=0 (LaunchOptions.env, or the host's environment): the main window is drawn
+    every frame, for a game that reads its observations from get_viewport().get_texture()."""
+    run = render_gdscript("res://render/test_offscreen_opt_out.gd", env={"AIGYM_OFFSCREEN": "0"})
+    assert run.results["root_first"] == [255, 0, 0]
+    assert run.results["root_later"] == [255, 255, 0]  # turned yellow and drawn, stop_drawing notwithstanding
+    monkeypatch.setenv("AIGYM_OFFSCREEN", "0")
+    assert render_gdscript("res://render/test_offscreen_opt_out.gd").results["root_later"] == [255, 255, 0]

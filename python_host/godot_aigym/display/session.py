@@ -6,6 +6,7 @@ Envs without pixels never come here: they keep ``--headless`` and start no X ser
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 
 from ..engine import LaunchOptions
@@ -22,7 +23,9 @@ RENDER_ARGS = ("--display-driver", "x11", "--rendering-driver", "opengl3", "--au
 DEFAULT_WINDOW = (64, 64)  # render()'s frame size; keep it small
 # Nobody looks at a window on our private X server: GymEnv does not draw it (the addon's
 # sensors/offscreen_window.gd) except for render() frames, saving a blit and a swap per frame.
-OFFSCREEN_ENV = {"AIGYM_OFFSCREEN": "1"}
+# AIGYM_OFFSCREEN=0 (LaunchOptions.env, or the host's environment) keeps it drawn every frame, for
+# a game that reads its own observations from get_viewport().get_texture().
+OFFSCREEN_VARIABLE = "AIGYM_OFFSCREEN"
 
 _lock = threading.Lock()
 _shared: tuple[VirtualDisplay, RenderingSupport] | None = None
@@ -49,11 +52,14 @@ def close_shared_display() -> None:
 def rendering_launch_options(options: LaunchOptions, display: VirtualDisplay, support: RenderingSupport,
                              window: tuple[int, int] = DEFAULT_WINDOW) -> LaunchOptions:
     """``options`` changed to render on ``display``: no --headless, X11 + opengl3, the GL environment,
-    and AIGYM_OFFSCREEN=1 (GymEnv then draws the main window only for render() frames)."""
+    and AIGYM_OFFSCREEN=1 (GymEnv then draws the main window only for render() frames) unless
+    ``options.env`` or the host's environment sets AIGYM_OFFSCREEN (0: drawn every frame)."""
     w, h = (int(v) for v in window)
     if w <= 0 or h <= 0:
         raise ValueError(f"window must be a positive (width, height), got {window!r}")
-    env = {**options.env, **rendering_environment(display.display, support), **display.environment(), **OFFSCREEN_ENV}
+    offscreen = options.env.get(OFFSCREEN_VARIABLE, os.environ.get(OFFSCREEN_VARIABLE, "1"))
+    env = {**options.env, **rendering_environment(display.display, support), **display.environment(),
+           OFFSCREEN_VARIABLE: offscreen}
     return dataclasses.replace(options, headless=False, env=env,
                                engine_args=(*RENDER_ARGS, "--resolution", f"{w}x{h}", *options.engine_args),
                                needs=(*options.needs, (display.pid, f"its X server (display {display.display})")))

@@ -1,5 +1,7 @@
 ## OffscreenWindow: the main window of an engine on the host's private X server, which nobody
-## looks at (the host sets [code]AIGYM_OFFSCREEN=1[/code] in such engines' environment).
+## looks at (the host sets [code]AIGYM_OFFSCREEN=1[/code] in such engines' environment, unless
+## LaunchOptions.env or the host's environment sets [code]AIGYM_OFFSCREEN=0[/code]: then the main
+## window is drawn every frame, for a game reading [code]get_viewport().get_texture()[/code]).
 ##
 ## Its root viewport is not drawn: camera sensors render into SubViewports of their own (redrawn
 ## every frame either way), and drawing the root would cost a blit and a buffer swap per frame,
