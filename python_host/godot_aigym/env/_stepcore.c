@@ -40,6 +40,7 @@ typedef struct {
     float *low, *high;  /* Box: bounds per value (n each) */
     int64_t *upper;     /* integer kinds: exclusive upper bound per value */
     float step_command; /* CMD_STEP */
+    int ready;          /* set only when __init__ fully succeeded: every method checks it */
 } Stager;
 
 /* Release `held` buffer exports of `bufs` and free the array. */
@@ -126,6 +127,10 @@ static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
     Py_ssize_t at;
     double command;
     if (!PyArg_ParseTuple(args, "OnOdOO|O", &view, &at, &shape, &command, &low, &high, &upper)) return -1;
+    if (self->ins != NULL || self->ready) { /* before touching any field: a half-built one stays unusable */
+        PyErr_SetString(PyExc_RuntimeError, "Stager is already initialised");
+        return -1;
+    }
     PyObject *dims = PySequence_Tuple(shape);
     if (dims == NULL) return -1;
     Py_ssize_t ndim = PyTuple_GET_SIZE(dims), n = 1;
@@ -141,16 +146,17 @@ static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "negative dimension");
             return -1;
         }
+        if (self->shape[i] != 0 && n > PY_SSIZE_T_MAX / 8 / self->shape[i]) {
+            Py_DECREF(dims);
+            PyErr_SetString(PyExc_ValueError, "the action shape is too large");
+            return -1;
+        }
         n *= self->shape[i];
     }
     Py_DECREF(dims);
     self->ndim = (int)ndim;
     self->n = n;
     self->step_command = (float)command;
-    if (self->ins != NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Stager is already initialised");
-        return -1;
-    }
     self->ins = export_views(view, &self->parts, &self->held, "the in tensor");
     if (self->ins == NULL || PyErr_Occurred()) return -1;
     if (n % self->parts != 0) {
@@ -165,7 +171,7 @@ static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
         return -1;
     }
     for (int p = 0; p < self->parts; p++) {
-        if (at < 2 || at + self->per > self->ins[p].len / 4) {
+        if (at < 2 || at > PY_SSIZE_T_MAX - self->per || at + self->per > self->ins[p].len / 4) {
             PyErr_SetString(PyExc_ValueError, "the actions do not fit the in tensor");
             return -1;
         }
@@ -184,6 +190,7 @@ static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
         for (Py_ssize_t i = 0; i < n; i++) self->upper[i] = (int64_t)u[i];
         PyMem_Free(u);
         self->integer = 1;
+        self->ready = 1;
         return 0;
     }
     double *lo = numbers(low, n, "low"), *hi = lo ? numbers(high, n, "high") : NULL;
@@ -205,6 +212,7 @@ static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
     }
     PyMem_Free(lo);
     PyMem_Free(hi);
+    self->ready = 1;
     return 0;
 }
 
@@ -253,7 +261,7 @@ static PyObject *stager_stage(Stager *self, PyObject *const *args, Py_ssize_t na
         PyErr_SetString(PyExc_TypeError, "stage(actions, flags)");
         return NULL;
     }
-    if (self->headers == NULL || self->held != self->parts) {
+    if (!self->ready) { /* never initialised, or its __init__ failed part way */
         PyErr_SetString(PyExc_RuntimeError, "Stager is not initialised");
         return NULL;
     }
@@ -307,119 +315,7 @@ static PyTypeObject StagerType = {
     .tp_methods = stager_methods,
 };
 
-/* ---- Gatherer: M engines' answers into the batch's arrays in one call ---------------------- */
-
-typedef struct {
-    PyObject_HEAD
-    Py_buffer *outs; /* each engine's `out` tensor (float32), exported while we live */
-    int parts, held;
-    Py_ssize_t n;    /* agents per engine */
-    Py_ssize_t d;    /* observation floats per agent */
-} Gatherer;
-
-static void gatherer_dealloc(Gatherer *self) {
-    release_all(self->outs, self->held);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* Gatherer(out_views, n_agents, obs_dim): out is [obs (n*d), reward (n), terminated (n),
- * truncated (n), ...] (protocol.Layout). */
-static int gatherer_init(Gatherer *self, PyObject *args, PyObject *kw) {
-    PyObject *views;
-    Py_ssize_t n, d;
-    if (!PyArg_ParseTuple(args, "Onn", &views, &n, &d)) return -1;
-    if (self->outs != NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Gatherer is already initialised");
-        return -1;
-    }
-    if (n < 1 || d < 0) {
-        PyErr_SetString(PyExc_ValueError, "n_agents must be >= 1 and obs_dim >= 0");
-        return -1;
-    }
-    self->outs = export_views(views, &self->parts, &self->held, "the out tensor");
-    if (self->outs == NULL || PyErr_Occurred()) return -1;
-    for (int p = 0; p < self->parts; p++)
-        if (self->outs[p].len / 4 < n * (d + 3)) {
-            PyErr_SetString(PyExc_ValueError, "the out tensor is smaller than its layout");
-            return -1;
-        }
-    self->n = n;
-    self->d = d;
-    return 0;
-}
-
-/* A writable C-contiguous destination of `count` items of `format`, or -1 with an error. */
-static int destination(PyObject *obj, Py_buffer *b, const char *format, Py_ssize_t itemsize, Py_ssize_t count,
-                       const char *what) {
-    if (PyObject_GetBuffer(obj, b, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
-    if (b->itemsize != itemsize || strcmp(plain_format(b->format), format) != 0 || b->len != itemsize * count) {
-        PyBuffer_Release(b);
-        PyErr_Format(PyExc_ValueError, "%s must be %zd items of format '%s'", what, count, format);
-        return -1;
-    }
-    return 0;
-}
-
-/* gather(obs, reward, terminated, truncated): engine k's rows of each into rows [k*n, (k+1)*n):
- * obs float32 (M*n*d; None: skip, e.g. Dict observations), reward float64, the flags bool (!= 0). */
-static PyObject *gatherer_gather(Gatherer *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "gather(obs, reward, terminated, truncated)");
-        return NULL;
-    }
-    if (self->outs == NULL || self->held != self->parts) {
-        PyErr_SetString(PyExc_RuntimeError, "Gatherer is not initialised");
-        return NULL;
-    }
-    const Py_ssize_t n = self->n, d = self->d, total = n * self->parts;
-    Py_buffer ob, rb, tb, ub;
-    int with_obs = args[0] != Py_None;
-    if (with_obs && destination(args[0], &ob, "f", 4, total * d, "obs") < 0) return NULL;
-    if (destination(args[1], &rb, "d", 8, total, "reward") < 0) goto fail_obs;
-    if (destination(args[2], &tb, "?", 1, total, "terminated") < 0) goto fail_rew;
-    if (destination(args[3], &ub, "?", 1, total, "truncated") < 0) goto fail_term;
-    for (int p = 0; p < self->parts; p++) {
-        const float *out = (const float *)self->outs[p].buf;
-        const float *rew = out + n * d, *term = rew + n, *trunc = term + n;
-        double *r = (double *)rb.buf + p * n;
-        char *t = (char *)tb.buf + p * n, *u = (char *)ub.buf + p * n;
-        if (with_obs) memcpy((float *)ob.buf + p * n * d, out, (size_t)(n * d) * sizeof(float));
-        for (Py_ssize_t i = 0; i < n; i++) {
-            r[i] = rew[i];
-            t[i] = term[i] != 0.0f;
-            u[i] = trunc[i] != 0.0f;
-        }
-    }
-    PyBuffer_Release(&ub);
-    PyBuffer_Release(&tb);
-    PyBuffer_Release(&rb);
-    if (with_obs) PyBuffer_Release(&ob);
-    Py_RETURN_NONE;
-fail_term:
-    PyBuffer_Release(&tb);
-fail_rew:
-    PyBuffer_Release(&rb);
-fail_obs:
-    if (with_obs) PyBuffer_Release(&ob);
-    return NULL;
-}
-
-static PyMethodDef gatherer_methods[] = {
-    {"gather", (PyCFunction)(void (*)(void))gatherer_gather, METH_FASTCALL,
-     "gather(obs, reward, terminated, truncated): every engine's answer into the batch's arrays"},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyTypeObject GathererType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "godot_aigym.env._stepcore.Gatherer",
-    .tp_basicsize = sizeof(Gatherer),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Copies M engines' step answers into the batch's arrays (one C call).",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)gatherer_init,
-    .tp_dealloc = (destructor)gatherer_dealloc,
-    .tp_methods = gatherer_methods,
-};
+#include "_stepcore_gather.c" /* the Gatherer: one extension, two files */
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_stepcore", "The host's step hot path: actions checked and staged, answers gathered, in C.", -1, NULL,
