@@ -285,3 +285,16 @@ def test_make_vec_registration(no_leaks):
         envs.step(envs.action_space.sample())
     finally:
         envs.close()
+
+
+def test_engine_link_steps_without_a_checker(no_leaks):
+    """EngineLink is public: step() works without use_checker(), writing the actions as given."""
+    from godot_aigym.env import EngineLink
+    link = EngineLink(EnvOptions(project=DEMO, scene=TRIVIAL, launcher=FakeEngine(), cpus=None), n_agents=2)
+    try:
+        link.connect()
+        link.reset()
+        results = link.step(walk(2).ravel())
+        assert results.obs.shape[0] == 2 and np.isfinite(results.reward).all()
+    finally:
+        link.close()

@@ -228,13 +228,15 @@ class EngineLink:
         return self.results
 
     def step(self, actions: Any, autoreset: int = P.AUTORESET_NONE, report: bool = True) -> Results:
-        """Check `actions` (`use_checker`; ValueError naming them, nothing sent), then `send_step`
-        + `receive` (`report` as there), inlined: the hot path of one engine."""
+        """`send_step` + `receive` (`report` as there), inlined: the hot path of one engine. After
+        `use_checker` the actions are checked first (ValueError naming them, nothing sent);
+        without it they are written as given (checked, flat), as `send_step` does."""
         try:
             staged = self._stager.stage(actions, autoreset)  # checked and written in C, or False
-        except AttributeError:  # closed, not connected yet, or no use_checker()
+        except AttributeError:  # closed or not connected yet (raises), or no use_checker()
             self._live_header()
-            raise RuntimeError("use_checker() first: the link does not know how to check actions") from None
+            self.stage_step(actions, autoreset)
+            staged = True
         if not staged:  # another form: converted (or refused) by the checker
             self.stage_step(self._check(actions), autoreset)
         try:
