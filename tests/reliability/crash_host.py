@@ -15,14 +15,16 @@ The fork server (used by test_crash_cycles.py) makes each host a fork of a proce
 only imported the package: no chunk, engine, display or thread of ours exists before the fork,
 so the host is what an exec'd one is, minus the half second of imports that otherwise was most
 of a cycle's CPU. Requests are SOCK_SEQPACKET packets: {"start": [mode, args...], "tag": [name,
-value]} with the write end of the host's stdout pipe (SCM_RIGHTS), answered with the host's pid;
-{"kill": pid}: SIGKILL and reap, answered once it is reaped.
+value]} with the write end of the host's stdout pipe (SCM_RIGHTS), answered with the host's pid
+and a pidfd of it (SCM_RIGHTS); {"kill": pid}: SIGKILL and reap, answered once it is reaped (a
+host that ended by itself was reaped when it did).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -98,34 +100,70 @@ def serve(fd: int) -> None:
     import godot_aigym.env  # noqa: F401
 
     sock = socket.socket(fileno=fd)
+    # A host that ends by itself is reaped as soon as it does: SIGCHLD wakes the select below.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    live: set[int] = set()  # forked, not yet reaped: only these pids may be signalled (no reuse)
     while True:
+        ready, _, _ = select.select([sock, wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+            reap_finished(live)
+        if sock not in ready:
+            continue
         msg, fds, _, _ = socket.recv_fds(sock, 4096, 1)
         if not msg:  # the test closed its end (its hosts are killed and reaped)
             return
         request = json.loads(msg)
         if "kill" in request:  # SIGKILL and reap, as Popen.kill() + wait() would
-            os.kill(request["kill"], signal.SIGKILL)
-            os.waitpid(request["kill"], 0)
+            if request["kill"] in live:  # else it ended by itself and was reaped already
+                os.kill(request["kill"], signal.SIGKILL)
+                os.waitpid(request["kill"], 0)
+                live.discard(request["kill"])
             sock.send(b"dead")
             continue
         pid = os.fork()
         if pid == 0:
-            try:
-                sock.close()
-                os.environ[request["tag"][0]] = request["tag"][1]  # inherited by its engines and imports
-                os.dup2(fds[0], 1)
-                os.close(fds[0])
-                null = os.open(os.devnull, os.O_RDONLY)
-                os.dup2(null, 0)
-                os.close(null)
-                run(request["start"][0], [sys.argv[0], *request["start"]])
-            except BaseException:  # noqa: BLE001 - shown, then the host ends (never back in this loop)
-                traceback.print_exc()
-                sys.stderr.flush()
-            finally:
-                os._exit(1)
+            host(request, fds[0], sock, [wake_r, wake_w])
+        live.add(pid)
         os.close(fds[0])
-        sock.send(str(pid).encode())
+        pidfd = os.pidfd_open(pid)  # valid for the test even once the host is reaped here
+        socket.send_fds(sock, [str(pid).encode()], [pidfd])
+        os.close(pidfd)
+
+
+def reap_finished(live: set[int]) -> None:
+    while live:
+        pid, _ = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            return
+        live.discard(pid)
+
+
+def host(request: dict, stdout_fd: int, sock: socket.socket, wake_fds: list[int]) -> None:
+    """The forked host: never returns into the server's loop. A start-up that raises ends it with
+    sys.exit(1), so its atexit clean-up (chunks, logs, placement records, X servers) runs as in
+    an exec'd host; the server registered the same hooks at import but owns nothing (the
+    after-fork hooks clear a child's inherited state), so nothing is cleaned twice."""
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        sock.close()
+        for fd in wake_fds:
+            os.close(fd)
+        os.environ[request["tag"][0]] = request["tag"][1]  # inherited by its engines and imports
+        os.dup2(stdout_fd, 1)
+        os.close(stdout_fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        run(request["start"][0], [sys.argv[0], *request["start"]])
+    except BaseException:  # noqa: BLE001 - shown, then the host ends (never back in the server's loop)
+        traceback.print_exc()
+        sys.stderr.flush()
+    sys.exit(1)
 
 
 if sys.argv[1] == "serve":

@@ -141,9 +141,8 @@ def child_with(host: "Host", mark: bytes) -> bool:
 class Host:
     """A host forked by the fork server: its pid, its stdout, a pidfd to see it exit."""
 
-    def __init__(self, server: "HostServer", pid: int, stdout):
-        self.server, self.pid, self.stdout = server, pid, stdout
-        self.pidfd = os.pidfd_open(pid)  # not reaped before we kill it: the server reaps only then
+    def __init__(self, server: "HostServer", pid: int, pidfd: int, stdout):
+        self.server, self.pid, self.pidfd, self.stdout = server, pid, pidfd, stdout  # the server's pidfd: valid once reaped
 
     def exited(self) -> bool:
         return bool(select.select([self.pidfd], [], [], 0)[0])
@@ -167,20 +166,21 @@ class HostServer:
         theirs.close()
         self.lock = threading.Lock()  # one request and its answer at a time
 
-    def request(self, message: dict, fds: tuple[int, ...] = ()) -> bytes:
+    def request(self, message: dict, fds: tuple[int, ...] = ()) -> tuple[bytes, list[int]]:
+        """The answer and the fds that came with it."""
         with self.lock:
             socket.send_fds(self.sock, [json.dumps(message).encode()], list(fds))
-            answer = self.sock.recv(64)
+            answer, got, _, _ = socket.recv_fds(self.sock, 64, 1)
         assert answer, f"the fork server died (exit {self.proc.wait()})"
-        return answer
+        return answer, got
 
     def start(self, args: list[str]) -> Host:
         r, w = os.pipe()
         try:
-            pid = int(self.request({"start": args, "tag": [TAG, self.tag]}, (w,)))
+            answer, (pidfd,) = self.request({"start": args, "tag": [TAG, self.tag]}, (w,))
         finally:
             os.close(w)  # the host holds the only write end: EOF when it dies
-        return Host(self, pid, os.fdopen(r))
+        return Host(self, int(answer), pidfd, os.fdopen(r))
 
     def close(self) -> None:
         self.sock.close()
