@@ -171,10 +171,10 @@ def _spread_auto_placement() -> None:
 
     real = placement.engine_cpus
 
-    def engine_cpus(spec, index=None):
+    def engine_cpus(spec, index=None, foreign=None):
         if _shift and isinstance(spec, str) and spec == "auto":
-            return real(spec, (index or 0) + _shift)
-        return real(spec, index)
+            return real(spec, (index or 0) + _shift, foreign)
+        return real(spec, index, foreign)
 
     link.engine_cpus = engine_links.engine_cpus = engine_cpus
 

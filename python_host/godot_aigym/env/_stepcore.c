@@ -235,22 +235,19 @@ static int stage_values(Stager *self, const Py_buffer *b) {
         for (int p = 0; p < self->parts; p++) memcpy(self->actions[p], v + p * per, (size_t)per * sizeof(float));
         return 1;
     }
-    if (b->itemsize == 8 && (strcmp(f, "q") == 0 || strcmp(f, "l") == 0)) {
-        const int64_t *v = (const int64_t *)b->buf;
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (v[i] < 0 || v[i] >= self->upper[i]) return 0;
-        for (int p = 0; p < self->parts; p++)
-            for (Py_ssize_t i = 0; i < per; i++) self->actions[p][i] = (float)v[p * per + i];
-        return 1;
-    }
-    if (b->itemsize == 4 && strcmp(f, "i") == 0) {
-        const int32_t *v = (const int32_t *)b->buf;
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (v[i] < 0 || v[i] >= self->upper[i]) return 0;
-        for (int p = 0; p < self->parts; p++)
-            for (Py_ssize_t i = 0; i < per; i++) self->actions[p][i] = (float)v[p * per + i];
-        return 1;
-    }
+/* the same for either integer width: every value in [0, upper) first, then written as floats */
+#define STAGE_INTEGERS(T)                                                                        \
+    do {                                                                                         \
+        const T *v = (const T *)b->buf;                                                          \
+        for (Py_ssize_t i = 0; i < n; i++)                                                       \
+            if (v[i] < 0 || v[i] >= self->upper[i]) return 0;                                    \
+        for (int p = 0; p < self->parts; p++)                                                    \
+            for (Py_ssize_t i = 0; i < per; i++) self->actions[p][i] = (float)v[p * per + i];    \
+        return 1;                                                                                \
+    } while (0)
+    if (b->itemsize == 8 && (strcmp(f, "q") == 0 || strcmp(f, "l") == 0)) STAGE_INTEGERS(int64_t);
+    if (b->itemsize == 4 && strcmp(f, "i") == 0) STAGE_INTEGERS(int32_t);
+#undef STAGE_INTEGERS
     return 0;
 }
 

@@ -40,7 +40,7 @@ def open_links(opts: EnvOptions, n_agents: int, n_engines: int, log_dir: str | o
     if any fails, those started are closed before the error propagates."""
     cpus = [engine_share(opts.cpus, k) for k in range(n_engines)]
     for k in range(n_engines):
-        engine_cpus(cpus[k], k)
+        engine_cpus(cpus[k], k, foreign=[])  # only validated here: each EngineLink places its engine
     links: list[EngineLink] = []
     try:
         for k in range(n_engines):

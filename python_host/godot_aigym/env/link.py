@@ -69,13 +69,14 @@ class EngineLink:
         # of ~1 (docs/RENDERING.md, "Through the env layer")
         cpus = None if options.wants_rendering and isinstance(options.cpus, str) and options.cpus == "auto" \
             else options.cpus
-        self.cpus = engine_cpus(cpus, index)  # validated before anything is created
+        foreign = placement.foreign_engines()  # the other hosts' engines, read once for both choices
+        self.cpus = engine_cpus(cpus, index, foreign)  # validated before anything is created
         launcher = options.launcher or GodotProcess
         if options.launcher is None:
             prepare_project(self.project, options.godot)
         # how long each side spins before blocking: the host's engines + 1 vs the usable CPUs
         spin_us, engine_spin_us = placement.spin_budgets(n_engines, bool(self.cpus), options.spin_us,
-                                                         options.engine_spin_us, cpus=self.cpus)
+                                                         options.engine_spin_us, cpus=self.cpus, foreign=foreign)
         self.spin_us, self.engine_spin_us = spin_us, engine_spin_us  # None: the defaults
         user = P.launch_args(self.n_agents, options.prefix, self.physics_fps, options.action_repeat,
                              options.max_episode_steps, engine_spin_us) + list(options.user_args)

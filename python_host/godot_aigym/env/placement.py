@@ -54,10 +54,11 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
     """
     allowed = os.sched_getaffinity(0)
     usable = len(allowed) if usable is None else usable
-    foreign = foreign_engines() if foreign is None else foreign
-    waiters = n_engines + 1 + sum(len(engines) + 1 for engines in foreign)  # every host and engine
     host: float | None = float(PINNED_SPIN_US) if pinned else None
     engine: int | None = PINNED_SPIN_US if pinned else None
+    if pinned and usable >= 2:  # the only case the other hosts' engines can change
+        foreign = foreign_engines() if foreign is None else foreign
+        waiters = n_engines + 1 + sum(len(engines) + 1 for engines in foreign)  # every host and engine
     if usable < 2:
         host, engine = 0.0, 0
     elif pinned and foreign and waiters > usable:
@@ -96,7 +97,7 @@ def running() -> list[Any]:
     return list(_running)
 
 
-def engine_cpus(spec: Any, index: int | None = None) -> set[int] | None:
+def engine_cpus(spec: Any, index: int | None = None, foreign: list[list] | None = None) -> set[int] | None:
     """The CPUs a new engine may run on.
 
     "auto" (default): one CPU, the one with the fewest engines on it -- this process's and the
@@ -104,7 +105,8 @@ def engine_cpus(spec: Any, index: int | None = None) -> set[int] | None:
     the lowest), when we may use at least two. Godot's physics hands every step
     to its worker threads; on a single CPU those hand-offs are cheap context switches instead
     of cross-CPU wake-ups (measured on 2 vCPUs: 3x faster physics steps), and the other CPU
-    stays free for Python. ``index`` (engine k of a vector env) is only a tie-breaker.
+    stays free for Python. ``index`` (engine k of a vector env) is only a tie-breaker;
+    ``foreign``: `foreign_engines()` if the caller already read it (read here otherwise).
     None/False: no pinning. An int or a list of ints: exactly those CPUs.
     """
     if spec is None or spec is False:
@@ -117,7 +119,7 @@ def engine_cpus(spec: Any, index: int | None = None) -> set[int] | None:
             return None
         load = {c: 0 for c in allowed}
         pinned = [e.cpus for e in running() if not e.closed]
-        pinned += [c for host in foreign_engines() for c in host]
+        pinned += [c for host in (foreign_engines() if foreign is None else foreign) for c in host]
         for cpus in pinned:
             if cpus and len(cpus) == 1:
                 (c,) = cpus

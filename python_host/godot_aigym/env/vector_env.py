@@ -88,7 +88,6 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._width = spec.action_width
         n, d = self.num_envs, spec.obs_dim
         self._obs = np.zeros((n, d), np.float32)
-        self._obs_shape = (n, d)
         self._dict = DictBatch(spec, n) if spec.parts else None  # Dict observations
         self._finished = np.zeros(n, np.bool_)  # DISABLED autoreset: agents waiting for a reset_mask
         self._slices = [slice(k * n_agents, (k + 1) * n_agents) for k in range(n_engines)]
@@ -219,7 +218,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         for link in self._waiting:
             link.receive(report=False)
         n = self.num_envs
-        obs = np.empty(self._obs_shape, np.float32) if self._dict is None else None
+        obs = np.empty(self._obs.shape, np.float32) if self._dict is None else None
         rew, term, trunc = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.bool_)
         self._gatherer.gather(obs, rew, term, trunc)
         if self._dict is not None:
