@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from godot_aigym.liveness import start_time
-from godot_aigym.project_tools import ProjectError, add_addon, export_game
+from godot_aigym.project_tools import ProjectError, export_game
 from godot_aigym.project_tools.export_preset import BACKUP_PREFIX, PRESET_NAME, linux_preset, recover_killed_export
 
 USERS_PRESETS = b'[preset.0]\n\nname="Web"\nplatform="Web"\n\n[preset.0.options]\n\nvram_texture_compression/for_desktop=true\n'
@@ -75,12 +75,11 @@ def kill_export_with_its_preset_in_place(project: Path, out: Path, env: dict[str
     return (project / "export_presets.cfg").read_bytes()
 
 
-def test_an_export_killed_with_its_preset_in_place_is_undone_by_the_next_export(tmp_path, godot, built_core,
+def test_an_export_killed_with_its_preset_in_place_is_undone_by_the_next_export(tmp_path, godot, imported_game,
                                                                                monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "no-templates"))  # the next export stops early
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "no-templates")}
-    project = make_project(tmp_path / "game")
-    add_addon(project, godot, torch=False, do_import=False, say=lambda msg: None)
+    project = imported_game(tmp_path / "game")  # with the addon, imported: the export goes straight to packing
     cfg = project / "export_presets.cfg"
 
     # a project without the file: the killed export's file goes away

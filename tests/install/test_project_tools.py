@@ -1,8 +1,8 @@
 """`add`, `new-env` and `export` on their own: checks, refusals, idempotence, nothing half-written.
 
 Most tests need no engine (the runtime is a name and a version; the checkout's built libraries
-are copied). The last one adds the addon to a fresh project with the real engine and steps the
-template scene from Python.
+are copied). The last ones step the template scene from Python and export with the real engine,
+on a copy of a project that has the addon and is imported (conftest.imported_game).
 """
 
 from __future__ import annotations
@@ -277,16 +277,12 @@ def test_the_temporary_export_preset_is_removed_or_the_users_file_restored(tmp_p
 
 
 # ---- with the real engine ------------------------------------------------------------------------------
-def test_the_template_environment_steps_from_python(tmp_path, godot, built_core):
+def test_the_template_environment_steps_from_python(tmp_path, imported_game):
+    """`new_env`'s template (conftest.imported_game: `add`, `new_env reach`, one import) steps."""
     from godot_aigym import GodotEnv
 
-    project = make_project(tmp_path / "game")
-    # one import, by GodotEnv once the scene exists (an import right after `add` would be redone
-    # for the new scene: the first import of a fresh project is the slow part of this test);
-    # `add`'s own import is the end-to-end test's (tests/install/test_your_game.py)
-    add_addon(project, godot, do_import=False, say=lambda msg: None)
-    scene = new_env(project, "reach").scene
-    env = GodotEnv(project=project, scene=scene, seed=3)
+    project = imported_game(tmp_path / "game")
+    env = GodotEnv(project=project, scene="res://envs/reach/reach.tscn", seed=3)
     try:
         obs, _ = env.reset(seed=3)
         assert obs.shape == (2,) and env.action_space.n == 3
@@ -304,7 +300,7 @@ def test_add_without_torch_registers_no_torch_extension(tmp_path):
     assert result.registered == ["res://addons/godot_aigym/godot_aigym.gdextension"]
 
 
-def test_export_with_the_users_export_template_runs_it_from_run_sh(tmp_path, godot, built_core, monkeypatch):
+def test_export_with_the_users_export_template_runs_it_from_run_sh(tmp_path, godot, imported_game, monkeypatch):
     """`--engine template`: the user's Linux release template for this Godot version becomes
     bin/godot, started by run.sh with the game's pack (a stand-in template script here, and the
     debug libraries for the release ones: building those is `godot-aigym setup --release`'s job)."""
@@ -316,8 +312,7 @@ def test_export_with_the_users_export_template_runs_it_from_run_sh(tmp_path, god
 
     data = tmp_path / "data"
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
-    project = make_project(tmp_path / "game")
-    add(project)
+    project = imported_game(tmp_path / "game")  # with the addon, imported (the export imports only what changed)
     out = tmp_path / "dist"
     with pytest.raises(ProjectError, match=r"no Linux export template for Godot 4\.\d+(\.\d+)?\.\w+"):
         export_game(project, out, godot, no_policy=True, engine="template")
