@@ -2,9 +2,12 @@
 
 * Work units. Every test module is one unit (its module-scoped engines start once), and each
   folder whose tests share one expensive per-process resource is one unit: tests/rllib (one local
-  Ray), tests/render (one Xvfb). Units are handed out in collection order, which puts the longest
-  first (`LONGEST_FIRST`), so no worker is left alone with a long one at the end, and the units
-  holding an exclusive test last (while they wait, the other workers' tests are short ones).
+  Ray), tests/render (one Xvfb); the rllib cluster test (a Ray cluster of its own, the longest
+  test) is a unit apart. Units are handed out in collection order, which puts the longest first
+  (`LONGEST_FIRST`), so no worker is left alone with a long one at the end, and the units holding
+  an exclusive test last (while they wait, the other workers' tests are short ones). A worker runs
+  a test only once it knows the next (pytest's `nextitem`), so xdist starts each worker with two
+  units: the second is a short one (`SuiteUnits`), not the next long one stuck behind the first.
 * Exclusive tests. A test marked `exclusive` runs while no other test runs. For tests that check
   what a killed process left behind before they sweep it themselves: every new host sweeps the
   stale chunks and logs of dead processes when it starts (shm/chunk_file.py, engine/logs.py), so a
@@ -39,21 +42,27 @@ REPO = Path(__file__).resolve().parent.parent
 LOCK_ENV = "AIGYM_TEST_LOCK_DIR"  # set by the controller for its workers
 MAX_WORKERS = 8
 
+# Modules that are a unit of their own inside a SHARED_UNITS folder (they do not use its resource).
+OWN_UNITS = ("tests/rllib/test_cluster.py",)
 # Folders run as one unit on one worker (they share a per-process resource).
 SHARED_UNITS = ("tests/rllib/", "tests/render/")
-# The slowest units, slowest first (measured: wall per unit of a quiet `-n 2` run, 2026-11-30
-# 09:20); the rest follow in collection order. Only an order: a missing or renamed entry costs time, never a failure.
+# The slowest units, slowest first (measured: wall per unit, `-n 2` run of 2026-11-30 11:14 without
+# the cluster test, which is the longest of all). Only an order: a missing or renamed entry costs
+# time, never a failure.
 LONGEST_FIRST = (
-    "tests/rllib/",
+    "tests/rllib/test_cluster.py",
     "tests/render/",
+    "tests/rllib/",
     "tests/install/test_your_game.py",
-    "tests/install/test_project_tools.py",
     "tests/reliability/",
     "tests/compat/test_original_driver_end_to_end.py",
+    "tests/install/test_project_tools.py",
+    "tests/env/test_vector_step_async.py",
     "tests/env/test_godot_env.py",
     "tests/foundation/test_cli.py",
     "tests/multiagent/test_play_groups.py",
-    "tests/install/test_export_recovery.py",
+    "tests/multiagent/test_group_errors.py",
+    "tests/torch/test_torch_model.py",
     "tests/env/test_env_errors.py",  # these two hold exclusive tests: they go last anyway (below)
     "tests/shm_godot/test_shm_cross_language.py",
 )
@@ -64,6 +73,9 @@ REAL_PLACEMENT = ("tests/env/test_placement.py", "tests/render/test_render_place
 
 
 def unit_of(nodeid: str) -> str:
+    for module in OWN_UNITS:
+        if nodeid.startswith(module + "::"):
+            return module
     for folder in SHARED_UNITS:
         if nodeid.startswith(folder):
             return folder
@@ -101,8 +113,28 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class SuiteUnits(LoadScopeScheduling):
+        """Our units; at the start each worker's second unit is the shortest-looking one (fewest
+        tests among those not named in LONGEST_FIRST), not the next long one."""
+
+        _starting = False
+
         def _split_scope(self, nodeid: str) -> str:
             return unit_of(nodeid)
+
+        def schedule(self) -> None:
+            self._starting = self.collection is None  # the first call hands out the initial units
+            try:
+                super().schedule()
+            finally:
+                self._starting = False
+
+        def _assign_work_unit(self, node) -> None:
+            if self._starting and self.assigned_work.get(node):
+                unranked = [s for s in self.workqueue if _rank(s) == len(LONGEST_FIRST)]
+                if unranked:
+                    short = min(reversed(unranked), key=lambda s: len(self.workqueue[s]))
+                    self.workqueue.move_to_end(short, last=False)
+            super()._assign_work_unit(node)
 
     config.option.loadscopereorder = False  # our order (longest first), not "most tests first"
     return SuiteUnits(config, log)
