@@ -215,16 +215,17 @@ class GodotVectorEnv(gym.vector.VectorEnv):
     def _gather_steps(self):
         """Receive every engine's answer to the step sent (engine errors raised or warned about
         once all answered); fresh (obs, rew, term, trunc), filled by one C call."""
-        for link in self._waiting:
+        batch = self._dict
+        for k, link in zip(self._wait_order, self._waiting):
             link.receive(report=False)
+            if batch is not None:  # its images copied out while the other engines still draw
+                batch.put(self._slices[k], link.results)
         n = self.num_envs
-        obs = np.empty(self._obs.shape, np.float32) if self._dict is None else None
+        obs = np.empty(self._obs.shape, np.float32) if batch is None else None
         rew, term, trunc = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.bool_)
         self._gatherer.gather(obs, rew, term, trunc)
-        if self._dict is not None:
-            for sl, link in zip(self._slices, self.links):
-                self._dict.put(sl, link.results)
-            obs = self._dict.copy()
+        if batch is not None:
+            obs = batch.copy()
         for count in self._error_counts:
             if count[0]:
                 self._report_engine_errors(stacklevel=5)  # warn() <- report_errors <- here <- here <- step
