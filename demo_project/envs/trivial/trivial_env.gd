@@ -6,48 +6,42 @@
 ##   step:         obs = [a0, a1, sum, ticks]   sum = sum over ticks since reset of (a0 + a1)
 ##   reward:       a0 - 0.5 * a1
 ##   terminated:   sum >= 10;  truncated: after max_episode_steps steps (GymEnv)
+##
+## The observation is an agent's whole state, so the state lives in `out` itself: _gym_act writes
+## each agent's observation, reward and flags in one pass, and _gym_observe has nothing left to do
+## (a second pass over the agents would cost as much again: GDScript pays per indexed access).
 extends GymEnv
-
-var _a0 := PackedFloat32Array()
-var _a1 := PackedFloat32Array()
-var _sum := PackedFloat32Array()
-var _ticks := PackedInt32Array()
-
-
-func _gym_setup() -> void:
-	_a0.resize(n_agents)
-	_a1.resize(n_agents)
-	_sum.resize(n_agents)
-	_ticks.resize(n_agents)
 
 
 func _gym_reset(i: int) -> void:
-	_a0[i] = rng.randf_range(-1.0, 1.0)
-	_a1[i] = rng.randf_range(-1.0, 1.0)
-	_sum[i] = 0.0
-	_ticks[i] = 0
+	var o := 4 * i
+	out[o] = rng.randf_range(-1.0, 1.0)
+	out[o + 1] = rng.randf_range(-1.0, 1.0)
+	out[o + 2] = 0.0
+	out[o + 3] = 0.0
 
 
 func _gym_act(acts: PackedFloat32Array) -> void:
+	var buf := out  # the same array (packed arrays are shared by reference), read from a local
+	var r := reward_offset
+	var te := terminated_offset
+	var tr := truncated_offset
+	var o := 0
+	var j := 0
 	for i in n_agents:
-		var a0 := acts[2 * i]
-		var a1 := acts[2 * i + 1]
-		_a0[i] = a0
-		_a1[i] = a1
-		_sum[i] += a0 + a1
-		_ticks[i] += 1
+		var a0 := acts[j]
+		var a1 := acts[j + 1]
+		var s := buf[o + 2] + (a0 + a1)
+		buf[o] = a0
+		buf[o + 1] = a1
+		buf[o + 2] = s
+		buf[o + 3] += 1.0
+		buf[r + i] = a0 - 0.5 * a1
+		buf[te + i] = 1.0 if s >= 10.0 else 0.0
+		buf[tr + i] = 0.0  # GymEnv sets it at the step limit
+		o += 4
+		j += 2
 
 
 func _gym_observe() -> void:
-	for i in n_agents:
-		var o := 4 * i
-		var a0 := _a0[i]
-		var a1 := _a1[i]
-		var s := _sum[i]
-		out[o] = a0
-		out[o + 1] = a1
-		out[o + 2] = s
-		out[o + 3] = _ticks[i]
-		out[reward_offset + i] = a0 - 0.5 * a1
-		out[terminated_offset + i] = 1.0 if s >= 10.0 else 0.0
-		out[truncated_offset + i] = 0.0
+	pass  # _gym_act and _gym_reset keep the observations in `out`
