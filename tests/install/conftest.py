@@ -3,13 +3,14 @@
 Godot's first import of a fresh project is an editor start-up (~6-7 CPU-s, the same again for a
 re-import after a new scene): the tests that export or step a user's project, without being about
 its first import, copy this one instead (`copy2` keeps the mtimes, so the import stamp stays
-valid and the copy needs no import). `add`'s own import is the end-to-end test's
-(test_your_game.py), `ensure_imported` on a fresh project tests/foundation/test_cli.py's.
+valid and the copy needs no import). Its build is the suite's test of `ensure_imported` on a fresh
+project (test_project_tools.py); `add`'s own import is the end-to-end test's (test_your_game.py).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from pathlib import Path
@@ -26,35 +27,44 @@ def write_project_file(folder: Path) -> Path:
     return folder
 
 
-def _build(project: Path, godot) -> None:
-    from godot_aigym.engine import ensure_imported, needs_import
+def _build(project: Path, godot) -> dict:
+    """The game, imported; what its first import and a second `ensure_imported` returned
+    (test_project_tools.py::test_first_import_of_a_fresh_project_exits_cleanly checks it)."""
+    from godot_aigym.engine import ensure_imported
     from godot_aigym.project_tools import add_addon, new_env
 
     write_project_file(project)
     add_addon(project, godot, do_import=False, say=lambda msg: None)
     new_env(project, ENV_NAME)
-    ensure_imported(project, godot)
-    assert not needs_import(project)
+    first = ensure_imported(project, godot)  # raises ProjectImportError unless the import exits 0
+    return {"first_import_ran": first, "second_import_ran": ensure_imported(project, godot)}
+
+
+class ImportedGame:
+    """`imported_game(dest)` copies the game to `dest`; `.source` is the imported original and
+    `.build` what its import returned."""
+
+    def __init__(self, source: Path, build: dict):
+        self.source, self.build = source, build
+
+    def __call__(self, dest: Path) -> Path:
+        shutil.copytree(self.source, dest, symlinks=True)
+        return dest
 
 
 @pytest.fixture(scope="session")
-def imported_game(tmp_path_factory, worker_id, godot, built_core):
-    """copy(dest) -> a copy of the imported game at `dest` (folder name = project name).
-    Built by the first worker that asks (the other workers of the run wait for it and share it)."""
+def imported_game(tmp_path_factory, worker_id, godot, built_core) -> ImportedGame:
+    """Built by the first worker that asks (the other workers of the run wait for it and share it)."""
     shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
     source = shared / "imported_game" / "game"
+    ready = source.parent / "ready.json"
     fd = os.open(shared, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        if not (source.parent / "ready").exists():
+        if not ready.exists():
             shutil.rmtree(source.parent, ignore_errors=True)
-            _build(source, godot)
-            (source.parent / "ready").touch()
+            build = _build(source, godot)
+            ready.write_text(json.dumps(build))
     finally:
         os.close(fd)
-
-    def copy(dest: Path) -> Path:
-        shutil.copytree(source, dest, symlinks=True)
-        return dest
-
-    return copy
+    return ImportedGame(source, json.loads(ready.read_text()))

@@ -277,6 +277,17 @@ def test_the_temporary_export_preset_is_removed_or_the_users_file_restored(tmp_p
 
 
 # ---- with the real engine ------------------------------------------------------------------------------
+def test_first_import_of_a_fresh_project_exits_cleanly(imported_game):
+    """Godot crashes at the end of a headless session that discovers a GDExtension for the first
+    time; `ensure_imported` lists the extensions first, so the first import of a fresh project with
+    the addon (conftest.imported_game's build: it raises unless the import exits 0) succeeds, and
+    a second call imports nothing."""
+    assert imported_game.build == {"first_import_ran": True, "second_import_ran": False}
+    listed = (imported_game.source / ".godot" / "extension_list.cfg").read_text().split()
+    assert set(listed) == {"res://addons/godot_aigym/godot_aigym.gdextension",
+                           "res://addons/godot_aigym/godot_aigym_torch.gdextension"}
+
+
 def test_the_template_environment_steps_from_python(tmp_path, imported_game):
     """`new_env`'s template (conftest.imported_game: `add`, `new_env reach`, one import) steps."""
     from godot_aigym import GodotEnv
