@@ -60,14 +60,14 @@ def open_links(opts: EnvOptions, n_agents: int, n_engines: int, log_dir: str | o
 
 def wait_order(links: list[EngineLink]) -> list[int]:
     """The order to collect the engines' answers in: first those the host waits for without
-    spinning (the engine sharing the host's CPU, placement.spin_budgets): the host blocks, so
-    that engine gets the CPU at once, and the others' answers are usually there when it is done."""
+    spinning (host spin budget 0, placement.spin_budgets: e.g. on one usable CPU), so the host
+    blocks at once and gives its CPU away while the others' answers come in."""
     return sorted(range(len(links)), key=lambda k: links[k].spin_us != 0)
 
 
 def send_order(links: list[EngineLink]) -> list[int]:
-    """The order to send commands in: the reverse of `wait_order`, so the engine that shares the
-    host's CPU (woken on it, it may take the CPU at once) is posted last."""
+    """The order to send commands in: the reverse of `wait_order`, so an engine the host waits
+    for by blocking (woken on the host's CPU, it may take the CPU at once) is posted last."""
     return wait_order(links)[::-1]
 
 

@@ -28,15 +28,18 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
       * one CPU: nobody spins (0, 0) -- the peer can only answer once we give the CPU up;
       * a CPU for everyone (``n_engines < usable``), engine pinned: PINNED_SPIN_US on both
         sides (a blocking wake-up across CPUs costs ~55 us, more than a whole physics step);
-      * one waiter too many (``n_engines == usable``, engines pinned one per CPU by "auto",
-        the host's CPU last): the engine on the host's CPU (`host_cpu`) and the host, waiting
-        for it, both block at once (0, 0) -- they hand that CPU to each other with same-CPU
-        wake-ups (a cheap switch, though the woken side finds its caches cold: ~49 us for a
-        trivial 16-agent engine step there, ~21 us on its own CPU) -- while every other engine
-        has its CPU to itself and spins with the host (PINNED_SPIN_US). No variant measured
-        better (quiet, 2 x 16: engine 1 spinning, everyone spinning, the host pinned, engine 1
-        unpinned, both engines on one CPU). The vector env sends to the spinning engines
-        first and waits for the blocking one first (`engine_links.send_order/wait_order`);
+      * one waiter too many (``n_engines == usable``, e.g. 2 engines on 2 CPUs, one per CPU by
+        "auto"): as with a CPU for everyone -- every side spins, yielding the CPU at each spin
+        iteration, so the host and the engine that share a CPU hand it over with a sched_yield
+        instead of a futex sleep and wake-up. Whatever the placement, one CPU must switch
+        between two processes at least twice per step; on the 2-vCPU KVM guest a same-CPU
+        switch costs ~2-3.5 us in a bare C ping-pong (yield / futex) but ~12-16 us here, the
+        woken process finding its caches and predictors cold, which bounds a cheap scene's
+        2 x 16 below 1 x 16. Quiet interleaved A/B against the engine on the host's CPU and
+        the host blocking (the policy before 2026-11-30 12:00 UTC), 2 x 16 vs 1 x 16, three
+        runs of 5-7 alternations: trivial 0.77x / 0.73x / 0.71x vs 0.69x / 0.68x / 0.68x,
+        cart-pole 1.54x / 1.43x vs 1.35x / 1.36x; everyone blocking 0.56x, engine 1
+        unpinned 0.71-0.77x, both engines on one CPU 0.60-0.65x (trivial);
       * more engines than CPUs: as with a CPU for everyone -- engines that share a CPU spin
         and yield to each other (quiet 2 CPUs, 3 and 4 engines x 16, spinning vs all blocking:
         trivial 300k vs 244k and 273k vs 191k agent-steps/s, cart-pole 1.35x vs 0.94x and 1.51x
@@ -71,14 +74,7 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
         host, engine = 0.0, 0
     elif (pinned or lockstep_renderer) and foreign and waiters > usable:
         engine = 0
-    elif pinned and n_engines == usable and cpus is not None and set(cpus) == {host_cpu(allowed)}:
-        host, engine = 0.0, 0
     return (host if spin_us is None else spin_us, engine if engine_spin_us is None else engine_spin_us)
-
-
-def host_cpu(allowed: set[int] | None = None) -> int:
-    """The CPU the host is expected to run on: the one "auto" gives an engine last (the lowest)."""
-    return min(os.sched_getaffinity(0) if allowed is None else allowed)
 
 
 def foreign_engines() -> list[list[set[int] | None]]:
