@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 from godot_aigym.env import GodotVectorEnv
-from godot_aigym.env.placement import PINNED_SPIN_US, spin_budgets
 
 REACH = "res://envs/reach/reach.tscn"
 
@@ -37,24 +36,3 @@ def test_cpus_the_user_names_still_pin_a_rendering_engine(display):
     finally:
         envs.close()
 
-
-def test_rendering_engines_in_lockstep_spin_through_the_hosts_gathering():
-    """Several rendering engines (unpinned) spin like pinned ones for the next command: each waits
-    for the slowest engine's frame and the host's gathering of all images, far past the default
-    50 us; one rendering engine keeps the defaults, other hosts' engines make them block."""
-    assert spin_budgets(2, False, usable=2, foreign=[], renders=True) == (None, PINNED_SPIN_US)
-    assert spin_budgets(3, False, usable=2, foreign=[], renders=True) == (None, PINNED_SPIN_US)
-    assert spin_budgets(1, False, usable=2, foreign=[], renders=True) == (None, None)
-    assert spin_budgets(2, False, usable=2, foreign=[[None]], renders=True) == (None, 0)
-    assert spin_budgets(2, False, usable=1, foreign=[], renders=True) == (0.0, 0)
-    assert spin_budgets(2, False, usable=2, foreign=[]) == (None, None)  # engines that do not render
-    assert spin_budgets(2, False, 7.0, 8, usable=2, foreign=[], renders=True) == (7.0, 8)  # the user's
-
-
-def test_a_rendering_vector_env_passes_its_engines_the_lockstep_budget(display):
-    envs = GodotVectorEnv(scene=REACH, n_agents=1, n_engines=2, rendering=True)
-    try:
-        # PINNED_SPIN_US, or 0 while other hosts' engines run on this machine: never the default
-        assert all(link.engine_spin_us in (PINNED_SPIN_US, 0) for link in envs.links)
-    finally:
-        envs.close()

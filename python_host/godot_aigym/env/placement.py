@@ -17,7 +17,7 @@ _running: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, engine_spin_us: int | None = None,
                  usable: int | None = None, cpus: set[int] | None = None,
-                 foreign: list[list] | None = None, renders: bool = False) -> tuple[float | None, int | None]:
+                 foreign: list[list] | None = None) -> tuple[float | None, int | None]:
     """(host spin_us, engine --spin-us) for one engine (on ``cpus``) of an env of ``n_engines``
     engines and one host thread.
 
@@ -52,27 +52,22 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
         spinning and engines blocking 1.20x trivial, 2.06x cart-pole vs both on one CPU
         spinning, against 1.01x / 1.75x spinning everywhere and 0.97x / 1.80x all blocking; with
         the other host's env idle, blocking costs 0.98x / 0.93x of spinning);
-      * unpinned: None, the module defaults (host AIGYM_SPIN_US, engine 50 us); except engines
-        that render (``renders``, never pinned by "auto") in an env of several: they spin
-        PINNED_SPIN_US (the host keeps its default). Each of them waits for the slowest engine's
-        frame and then for the host gathering every engine's images (~0.25 ms for 2 x 16 84x84
-        cameras), far past 50 us, so it blocked and paid a cross-CPU wake-up every step (quiet 2
-        vCPUs, 2 x 16 Reach cameras, 9 interleaved rounds: 3,583 vs 3,393 images/s spinning 500
-        us, +5.6%; 1,000 us +5.7%). One rendering engine gained nothing (1 x 1: 1,293 vs 1,336,
-        within the noise) and keeps the default; with other hosts' engines it blocks as above.
+      * unpinned: None, the module defaults (host AIGYM_SPIN_US, engine 50 us). Rendering
+        engines (never pinned by "auto") too: 2 x 16 Reach cameras with the engines spinning
+        1,000 us measured 0.97-1.03x the default (quiet, 4 runs of 9-11 interleaved rounds, the
+        envs' creation order alternated: it alone moved a run by ~5%).
     Values the user passed (``spin_us`` / ``engine_spin_us`` not None) are kept as they are.
     """
     allowed = os.sched_getaffinity(0)
     usable = len(allowed) if usable is None else usable
-    lockstep_renderer = renders and not pinned and n_engines >= 2
     host: float | None = float(PINNED_SPIN_US) if pinned else None
-    engine: int | None = PINNED_SPIN_US if pinned or lockstep_renderer else None
-    if (pinned or lockstep_renderer) and usable >= 2:  # the only cases the other hosts' engines can change
+    engine: int | None = PINNED_SPIN_US if pinned else None
+    if pinned and usable >= 2:  # the only case the other hosts' engines can change
         foreign = foreign_engines() if foreign is None else foreign
         waiters = n_engines + 1 + sum(len(engines) + 1 for engines in foreign)  # every host and engine
     if usable < 2:
         host, engine = 0.0, 0
-    elif (pinned or lockstep_renderer) and foreign and waiters > usable:
+    elif pinned and foreign and waiters > usable:
         engine = 0
     return (host if spin_us is None else spin_us, engine if engine_spin_us is None else engine_spin_us)
 
