@@ -2,29 +2,34 @@
 actions so inference does not dominate), next to our vector env stepped directly with the same
 agents in the same run. Writes bench/results/rllib.json (bench/results_schema.py).
 
-    .venv/bin/python bench/bench_rllib.py [--repeats 7] [--agents 16] [--steps 600] [--no-save]
+    .venv/bin/python bench/bench_rllib.py [--repeats 7] [--agents 16] [--long-steps 600] [--no-save]
 
-Each EnvRunner samples ``--steps`` vector steps per call (``rollout_fragment_length``, the knob
-an RLlib user sets: Ray's cost per call is fixed, a few ms) and is sampled as RLlib's algorithms
-sample, in steady state (the first calls are warm-up):
-  * synchronously, as PPO does: ``synchronous_parallel_sample(random_actions=True,
-    _return_metrics=True)``, the driver waits for every runner, then receives its episodes;
-  * asynchronously, as APPO/IMPALA do: ``foreach_env_runner_async`` with
-    ``max_requests_in_flight_per_env_runner=2``, so a runner samples its next fragment while the
-    driver receives (unpickles, builds the episodes of) the previous one.
-Either way the rate is env steps in the `SingleAgentEpisode`s the driver received (what the
-learner gets) per second of wall time in the driver.
+The runners are built by `godot_aigym.rllib.train.build_config` with its defaults, as a user's
+PPO gets them, and sampled as RLlib's algorithms sample, in steady state (warm-up calls first):
+  * **PPO** (the goal): `synchronous_parallel_sample(max_env_steps=total_train_batch_size,
+    _return_metrics=True)` then the driver's `MetricsLogger.aggregate` of the runners' metrics,
+    as `PPO.training_step` does, at build_config's own sample size (``rollout_fragment_length``
+    16 x 16 agents = 256 env steps per runner and call);
+  * **long fragments**: the same call with ``--long-steps`` vector steps per runner and call
+    (what ``build_config(fragment=600)`` would ask), synchronously, and asynchronously as
+    APPO/IMPALA do (``foreach_env_runner_async``, 2 requests in flight per runner, so a runner
+    samples its next fragment while the driver receives the previous one).
+Every rate is env steps in the `SingleAgentEpisode`s the driver received (what the learner
+gets) per second of the driver's wall time. ``sample()`` is also timed inside the runner.
 
 The direct baseline is the same scene and agents in one `GodotVectorEnv` of this process, kept
-open like a runner's, its engine pinned to the same CPU as a runner's, stepped with
-``action_space.sample()`` per step like a runner's random actions. RLlib counts transitions,
-not the reset step NEXT_STEP autoreset inserts after an episode's end; the direct rate is given
-both ways and the ratio is taken counted alike. Measurements alternate their order every repeat.
+open like a runner's, its engine pinned to the CPU runner 1 pins its engine to and given the same
+spin budgets as that engine got (`placement.spin_budgets` decides them from the engines already
+running when an engine starts, so the one started later would otherwise differ), stepped with
+``action_space.sample()`` per step like a runner's random actions. RLlib counts transitions, not
+the reset step NEXT_STEP autoreset inserts after an episode's end; the direct rate is given both
+ways and ratios are taken counted alike. Each round measures everything once, in an order
+reversed every other round; a ratio is taken within each round (direct and RLlib a few seconds
+apart) and the median over rounds is reported with its min-max.
 
-Ray starts its workers (the runners, and so their engines) at nice 15; the bench runs them at
-``--worker-niceness`` (default 0, the direct run's), so that other jobs on a shared machine do not
-slow one side only. The driver freezes its start-up heap out of Python's garbage collector once
-the runners are up, as `godot_aigym.rllib.train.built_algo` does for training.
+Ray's workers run at Ray's own niceness (15) unless ``--worker-niceness`` says otherwise; the
+driver freezes its start-up heap out of Python's garbage collector once the runners are up, as
+`godot_aigym.rllib.train.built_algo` does for training.
 """
 
 from __future__ import annotations
@@ -46,14 +51,17 @@ from results_schema import goal, load_average, machine, metric, write_results  #
 SCENE = "res://envs/cartpole/cartpole.tscn"
 ENV = "godot_aigym/CartPole-v0"
 IN_FLIGHT = 2  # asynchronous sampling: requests queued per runner
+KINDS = ("ppo_1", "long_1", "async_1", "ppo_2", "long_2", "async_2")
 
 
-def direct_env(agents: int):
-    """The baseline env: one engine with ``agents`` agents, pinned where runner 1 pins its engine."""
+def direct_env(agents: int, spin: tuple):
+    """The baseline env: one engine with ``agents`` agents, pinned where runner 1 pins its
+    engine, with the spin budgets ``spin`` (host, engine) that runner's engine got."""
     from godot_aigym.env import GodotVectorEnv
     from godot_aigym.rllib.env_runner import runner_cpus
 
-    env = GodotVectorEnv(scene=SCENE, n_agents=agents, cpus=runner_cpus(1, 1)[0])
+    env = GodotVectorEnv(scene=SCENE, n_agents=agents, cpus=runner_cpus(1, 1)[0], spin_us=spin[0],
+                         engine_spin_us=spin[1])
     env.reset(seed=0)
     env.action_space.seed(0)
     return env
@@ -74,55 +82,74 @@ def direct_rate(env, steps: int) -> tuple[float, float]:
     return steps * n / dt, (steps * n - resets) / dt
 
 
-def runner_group(n_runners: int, agents: int, steps: int, env_config: dict | None = None):
+def runner_group(n_runners: int, agents: int, env_config: dict | None = None):
+    """``n_runners`` GodotEnvRunners as build_config makes them (its default sample size)."""
     from ray.rllib.env.env_runner_group import EnvRunnerGroup
 
     from godot_aigym.rllib.train import build_config
 
     config = build_config(ENV, env_runners=n_runners, agents=agents, seed=0, cpus_per_runner=0,
-                          fragment=steps, env_config=env_config, restart_failed_env_runners=False)
-    config.env_runners(max_requests_in_flight_per_env_runner=IN_FLIGHT)
+                          env_config=env_config, restart_failed_env_runners=False)
+    config.env_runners(max_requests_in_flight_per_env_runner=IN_FLIGHT)  # APPO's; PPO's calls are synchronous
     t = time.perf_counter()
     group = EnvRunnerGroup(config=config, local_env_runner=False)
     group.foreach_env_runner(lambda r: r.num_envs, local_env_runner=False)  # engines up
-    return group, time.perf_counter() - t
+    return group, config, time.perf_counter() - t
 
 
 def _steps(episodes) -> int:
     return sum(len(e) for e in episodes)
 
 
-def sync_rate(group, samples: int) -> float:
-    """PPO's way: every runner samples one fragment, the driver waits for all and receives them."""
+def ppo_rate(group, config, logger, min_steps: int) -> float:
+    """PPO.training_step's sampling: synchronous_parallel_sample of one train batch, then the
+    runners' metrics aggregated into the algorithm's logger; repeated until ``min_steps``."""
     from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 
     n, t = 0, time.perf_counter()
-    for _ in range(samples):
-        episodes, _metrics = synchronous_parallel_sample(worker_set=group, random_actions=True, concat=True,
-                                                         _uses_new_env_runners=True, _return_metrics=True)
+    while n < min_steps:
+        episodes, metrics = synchronous_parallel_sample(
+            worker_set=group, max_env_steps=config.total_train_batch_size, sample_timeout_s=config.sample_timeout_s,
+            random_actions=True, _uses_new_env_runners=True, _return_metrics=True)
+        logger.aggregate(metrics, key="env_runners")
         n += _steps(episodes)
     return n / (time.perf_counter() - t)
 
 
-def _sample(runner):
-    return runner.sample(random_actions=True), runner.get_metrics()
+def long_rate(group, config, logger, steps: int, samples: int) -> float:
+    """The same with ``steps`` env steps per runner and call (what synchronous_parallel_sample
+    does for a config with that rollout_fragment_length)."""
+    n, t = 0, time.perf_counter()
+    for _ in range(samples):
+        out = group.foreach_env_runner(lambda w: (w.sample(num_timesteps=steps, random_actions=True), w.get_metrics()),
+                                       local_env_runner=False, timeout_seconds=config.sample_timeout_s)
+        logger.aggregate([m for _e, m in out], key="env_runners")
+        n += sum(_steps(e) for e, _m in out)
+    return n / (time.perf_counter() - t)
 
 
-def async_rate(group, samples: int) -> float:
+def async_rate(group, logger, steps: int, samples: int) -> float:
     """APPO/IMPALA's way, steady state: every runner keeps IN_FLIGHT requests queued. The clock
     starts once every runner delivered its first fragment and stops at the last of ``samples``
     more per runner; nothing is left in flight."""
+    def sample(runner):
+        return runner.sample(num_timesteps=steps, random_actions=True), runner.get_metrics()
+
     runners = group.num_healthy_remote_workers()
     target = runners * (samples + 1)
     ready = submitted = n = 0
     t = None
     while ready < target:
         while group.num_in_flight_async_reqs() < runners * IN_FLIGHT and submitted < target:
-            submitted += group.foreach_env_runner_async(_sample)
+            sent = group.foreach_env_runner_async(sample)
+            submitted += sent
+            if not sent:  # the group's max_requests_in_flight_per_env_runner is reached
+                break
         if not group.num_in_flight_async_reqs():  # a request returned an error instead of a sample
             raise RuntimeError(f"asynchronous sampling: {target - ready} of {target} requests failed")
-        for _id, (episodes, _metrics) in group.fetch_ready_async_reqs(timeout_seconds=0.005):
+        for _id, (episodes, metrics) in group.fetch_ready_async_reqs(timeout_seconds=0.005):
             ready += 1
+            logger.aggregate([metrics], key="env_runners")
             if t is not None:
                 n += _steps(episodes)
             elif ready == runners:
@@ -133,47 +160,57 @@ def async_rate(group, samples: int) -> float:
     return n / dt
 
 
-def runner_side(group) -> tuple[float, int]:
-    """(steps/s of sample() timed inside the runner, pickled bytes of what it returns: what
-    crosses the object store), one runner."""
+def runner_side(group, steps: int, calls: int) -> tuple[float, int]:
+    """(steps/s of sample() timed inside the runner over ``calls`` calls of ``steps`` env steps
+    (None: the config's sample size), pickled bytes of one call's result: what crosses the
+    object store), one runner."""
     def inside(r):
-        before = r._godot_sampled
-        t = time.perf_counter()
-        eps = r.sample(random_actions=True)
-        dt = time.perf_counter() - t
-        return (r._godot_sampled - before) / dt, len(pickle.dumps(eps))
+        before, took = r._godot_sampled, 0.0
+        for _ in range(calls):
+            t = time.perf_counter()
+            eps = r.sample(num_timesteps=steps, random_actions=True)
+            took += time.perf_counter() - t
+        return (r._godot_sampled - before) / took, len(pickle.dumps(eps))
 
     return group.foreach_env_runner(inside, local_env_runner=False)[0]
 
 
 def measure(args, groups, env) -> dict[str, list[float]]:
     """``args.repeats`` rounds of every measurement, the order reversed every other round."""
-    rates: dict[str, list[float]] = {k: [] for k in ("direct", "direct_transitions", "sync_1", "async_1", "sync_2",
-                                                     "async_2", "inside")}
-    wire: list[int] = []
+    from ray.rllib.utils.metrics.metrics_logger import MetricsLogger
+
+    logger = MetricsLogger(root=True)  # the algorithm's
+    long_steps = args.long_steps * args.agents
+    rates: dict[str, list] = {k: [] for k in ("direct", "direct_transitions", *KINDS, "inside_ppo", "inside_long",
+                                              "wire_ppo", "wire_long")}
 
     def direct():
-        every, transitions = direct_rate(env, args.steps * args.samples)
+        every, transitions = direct_rate(env, args.long_steps * 2)
         rates["direct"].append(every)
         rates["direct_transitions"].append(transitions)
 
     def inside():
-        rate, size = runner_side(groups[1])
-        rates["inside"].append(rate)
-        wire.append(size)
+        for kind, steps, calls in (("ppo", None, 2 * args.long_steps // 16), ("long", long_steps, 2)):
+            rate, size = runner_side(groups[1][0], steps, calls)
+            rates[f"inside_{kind}"].append(rate)
+            rates[f"wire_{kind}"].append(size)
 
     steps = [direct, inside]
     for n in (1, 2):
-        steps.append(lambda n=n: rates[f"sync_{n}"].append(sync_rate(groups[n], args.samples)))
-        steps.append(lambda n=n: rates[f"async_{n}"].append(async_rate(groups[n], args.samples)))
-    for n in (1, 2):  # warm-up: first episodes, first pickles, first async requests
-        sync_rate(groups[n], 1)
-        async_rate(groups[n], 1)
+        group, config = groups[n]
+        steps.append(lambda n=n, g=group, c=config: rates[f"ppo_{n}"].append(ppo_rate(g, c, logger, 2 * long_steps)))
+        steps.append(lambda n=n, g=group, c=config: rates[f"long_{n}"].append(long_rate(g, c, logger, long_steps, 2)))
+        steps.append(lambda n=n, g=group: rates[f"async_{n}"].append(async_rate(g, logger, long_steps, 2)))
+    for group, config in groups.values():  # warm-up: first episodes, first pickles, first async requests
+        ppo_rate(group, config, logger, 1)
+        long_rate(group, config, logger, long_steps, 1)
+        async_rate(group, logger, long_steps, 1)
     direct_rate(env, 50)
+    t0 = time.perf_counter()
     for r in range(args.repeats):
         for step in (steps if r % 2 == 0 else steps[::-1]):
             step()
-    rates["wire_bytes"] = wire
+    rates["rounds_s"] = time.perf_counter() - t0
     return rates
 
 
@@ -181,14 +218,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--agents", type=int, default=16)
-    p.add_argument("--steps", type=int, default=600, help="vector steps per sample() call (rollout_fragment_length)")
-    p.add_argument("--samples", type=int, default=2, help="sample() calls per runner and measurement")
+    p.add_argument("--long-steps", type=int, default=600, help="vector steps per call of the long-fragment lines")
     p.add_argument("--runner-cpus", choices=["spread", "none"], default="spread",
                    help="engine CPUs of the runners: GodotEnvRunner's one CPU per engine, or no pinning")
-    p.add_argument("--worker-niceness", type=int, default=0,
-                   help="nice value of Ray's worker processes (Ray's default is 15; its runners' engines "
-                        "inherit it). 0: the same priority as the direct run, so a loaded machine does not "
-                        "favour the direct side")
+    p.add_argument("--worker-niceness", type=int, default=None,
+                   help="nice value of Ray's worker processes and so of the runners' engines (default: Ray's, 15)")
     p.add_argument("--no-save", action="store_true")
     args = p.parse_args(argv)
 
@@ -199,24 +233,31 @@ def main(argv=None) -> int:
 
     from godot_aigym.rllib.local_ray import init_local, private_session
 
-    load_before = load_average()
+    load_before, began = load_average(), time.perf_counter()
     with contextlib.ExitStack() as session:
         folder = session.enter_context(private_session())  # Ray's session files, removed at the end
-        os.environ["RAY_worker_niceness"] = str(args.worker_niceness)  # read by the raylet it starts
+        if args.worker_niceness is not None:
+            os.environ["RAY_worker_niceness"] = str(args.worker_niceness)  # read by the raylet it starts
         init_local(folder, num_cpus=2, log_to_driver=False)  # loopback only, no dashboard
         session.callback(ray.shutdown)
         import godot_aigym.rllib  # noqa: F401  (registers the names before the runners start)
 
         groups, startup = {}, {}
         for n in (1, 2):
-            groups[n], startup[n] = runner_group(n, args.agents, args.steps,
-                                                 {"cpus": None} if args.runner_cpus == "none" else None)
-            session.callback(groups[n].stop)
-        env = direct_env(args.agents)
+            group, config, startup[n] = runner_group(n, args.agents, {"cpus": None} if args.runner_cpus == "none" else None)
+            session.callback(group.stop)
+            groups[n] = (group, config)
+        spin = groups[1][0].foreach_env_runner(
+            lambda r: (r.env.unwrapped.links[0].spin_us, r.env.unwrapped.links[0].engine_spin_us),
+            local_env_runner=False)[0]
+        env = direct_env(args.agents, spin)
         session.callback(env.close)
         gc.freeze()  # as a training driver does (train.built_algo): no full collections over the start-up heap
         session.callback(gc.unfreeze)
         rates = measure(args, groups, env)
+        rates["fragment"] = groups[1][1].get_rollout_fragment_length(1)
+        rates["spin"] = list(spin)
+    rates["total_s"] = time.perf_counter() - began
     report(args, rates, startup, load_before)
     return 0
 
@@ -228,53 +269,69 @@ def report(args, rates: dict, startup: dict, load_before) -> None:
     def spread(k):
         return [min(rates[k]), max(rates[k])]
 
+    def ratios(k, base="direct_transitions"):  # within each round
+        return [a / b for a, b in zip(rates[k], rates[base])]
+
+    def ratio(k, base="direct_transitions"):
+        r = ratios(k, base)
+        return statistics.median(r), [min(r), max(r)]
+
     direct, alike = med("direct"), med("direct_transitions")
     load_after = load_average()
-    per_call = args.steps * args.agents
-    wire_per_step = statistics.median(rates["wire_bytes"]) / per_call
-    print(f"cart-pole, {args.agents} agents per runner, random actions, {args.steps} vector steps per sample() "
-          f"call, env steps/s (median of {args.repeats}):")
-    print(f"  vector env direct          {direct:10,.0f}   counting only transitions, as RLlib counts: {alike:,.0f}")
+    ppo_steps, long_steps = rates["fragment"] * args.agents, args.long_steps * args.agents
+    lines = {"ppo": f"PPO, build_config's sample ({ppo_steps} env steps/call)",
+             "long": f"synchronous, {long_steps} env steps/call", "async": f"async ({IN_FLIGHT} in flight), {long_steps}/call"}
+    print(f"cart-pole, {args.agents} agents per runner, random actions, env steps/s, median of {args.repeats} rounds "
+          "[min-max]; ratios within each round:")
+    print(f"  vector env direct               {direct:9,.0f}   counting only transitions, as RLlib counts: {alike:,.0f}")
     for n in (1, 2):
-        for how, label in (("sync", "synchronous (PPO)"), ("async", f"async, {IN_FLIGHT} in flight (APPO)")):
-            rate = med(f"{how}_{n}")
-            vs = (f"{rate / alike:.2f}x direct counted alike ({rate / direct:.2f}x all steps)" if n == 1
-                  else f"{rate / med(f'{how}_1'):.2f}x one runner")
-            print(f"  RLlib, {n} EnvRunner{'s' if n > 1 else ' '} {label:<28} {rate:10,.0f}   {vs}")
-    inside = med("inside")
-    print(f"  sample() timed inside 1 runner         {inside:10,.0f}   {inside / alike:.2f}x direct counted alike")
-    print(f"  goal: 1 runner >= 0.8x direct (counted alike): synchronous {med('sync_1') / alike:.2f}x, "
-          f"asynchronous {med('async_1') / alike:.2f}x")
-    print(f"  crossing to the driver: {statistics.median(rates['wire_bytes']) / 1e6:.2f} MB per {per_call} steps "
-          f"({wire_per_step:.0f} B/step)")
-    print(f"  start-up: 1 runner {startup[1]:.1f} s, 2 runners {startup[2]:.1f} s; "
+        for kind, label in lines.items():
+            k = f"{kind}_{n}"
+            r, (lo, hi) = ratio(k) if n == 1 else ratio(k, f"{kind}_1")
+            vs = "direct counted alike" if n == 1 else "one runner"
+            print(f"  {n} runner{'s' if n > 1 else ' '} {label:<44} {med(k):9,.0f}   {r:.2f}x {vs} [{lo:.2f}-{hi:.2f}]")
+    for kind in ("ppo", "long"):
+        r, (lo, hi) = ratio(f"inside_{kind}")
+        print(f"  sample() inside 1 runner, {kind:<4} sample     {med(f'inside_{kind}'):9,.0f}   {r:.2f}x direct [{lo:.2f}-{hi:.2f}]")
+    print(f"  goal 1 runner >= 0.8x direct: PPO {ratio('ppo_1')[0]:.2f}x; long fragments synchronous "
+          f"{ratio('long_1')[0]:.2f}x, asynchronous {ratio('async_1')[0]:.2f}x")
+    wire = {k: statistics.median(rates[f"wire_{k}"]) for k in ("ppo", "long")}
+    print(f"  crossing to the driver: {wire['ppo'] / ppo_steps:.0f} B/step (PPO sample), "
+          f"{wire['long'] / long_steps:.0f} B/step ({long_steps} steps); engine spin budgets (host, engine) "
+          f"{tuple(rates['spin'])}")
+    print(f"  took {rates['total_s']:.0f} s ({rates['rounds_s']:.0f} s of rounds); "
+          f"start-up: 1 runner {startup[1]:.1f} s, 2 runners {startup[2]:.1f} s; "
           f"load average {load_before} -> {load_after}")
     if args.no_save:
         return
     base = dict(baseline_name=f"GodotVectorEnv direct, {args.agents} agents, transitions", baseline=alike,
                 baseline_spread=spread("direct_transitions"))
     target = goal(">=", 0.8, ">= 0.8x the direct vector env (counted alike)")
-    metrics = [
-        metric("rllib_1_runner", f"RLlib sampling, 1 EnvRunner x {args.agents} agents, synchronous (PPO: "
-               "synchronous_parallel_sample)", "steps/s", med("sync_1"), better="higher",
-               ours_spread=spread("sync_1"), goal=target, **base),
-        metric("rllib_1_runner_async", f"RLlib sampling, 1 EnvRunner x {args.agents} agents, asynchronous "
-               f"(APPO: foreach_env_runner_async, {IN_FLIGHT} requests in flight)", "steps/s", med("async_1"),
-               better="higher", ours_spread=spread("async_1"), goal=target, **base),
-        metric("rllib_1_runner_vs_all_steps", "RLlib sampling, 1 EnvRunner, synchronous, vs the direct env "
-               "counting its reset steps too", "steps/s", med("sync_1"), better="higher",
-               ours_spread=spread("sync_1"), baseline_name="GodotVectorEnv direct, every step", baseline=direct,
-               baseline_spread=spread("direct")),
-        metric("rllib_2_runners", f"RLlib sampling, 2 EnvRunners x {args.agents} agents, synchronous", "steps/s",
-               med("sync_2"), better="higher", ours_spread=spread("sync_2"), baseline_name="1 EnvRunner",
-               baseline=med("sync_1"), baseline_spread=spread("sync_1")),
-        metric("rllib_2_runners_async", f"RLlib sampling, 2 EnvRunners x {args.agents} agents, asynchronous",
-               "steps/s", med("async_2"), better="higher", ours_spread=spread("async_2"),
-               baseline_name="1 EnvRunner, asynchronous", baseline=med("async_1"), baseline_spread=spread("async_1")),
-        metric("runner_inside_1", "sample() timed inside the runner, 1 EnvRunner", "steps/s", inside,
-               better="higher", ours_spread=spread("inside"), **base),
-        metric("sample_batch_bytes_per_step", "pickled sample per env step crossing runner -> driver (arrays)", "B",
-               wire_per_step, better="lower"),
+    labels = {"ppo": f"PPO's sampling (synchronous_parallel_sample + metrics aggregate), build_config's "
+                     f"{ppo_steps} env steps per call",
+              "long": f"synchronous, {long_steps} env steps per call",
+              "async": f"asynchronous (APPO: foreach_env_runner_async, {IN_FLIGHT} requests in flight), "
+                       f"{long_steps} env steps per call"}
+    ids = {"ppo": "rllib_1_runner", "long": "rllib_1_runner_long", "async": "rllib_1_runner_async"}
+    metrics = []
+    for kind, label in labels.items():
+        r, _ = ratio(f"{kind}_1")
+        metrics.append(metric(ids[kind], f"RLlib sampling, 1 EnvRunner x {args.agents} agents, {label}", "steps/s",
+                              med(f"{kind}_1"), better="higher", ours_spread=spread(f"{kind}_1"), goal=target,
+                              ratio=r, note="ratio: median over rounds of the ratio within a round", **base))
+        r, _ = ratio(f"{kind}_2", f"{kind}_1")
+        metrics.append(metric(ids[kind].replace("1_runner", "2_runners"), f"RLlib sampling, 2 EnvRunners x "
+                              f"{args.agents} agents, {label}", "steps/s", med(f"{kind}_2"), better="higher",
+                              ours_spread=spread(f"{kind}_2"), baseline_name="1 EnvRunner", baseline=med(f"{kind}_1"),
+                              baseline_spread=spread(f"{kind}_1"), ratio=r))
+    for kind in ("ppo", "long"):
+        metrics.append(metric(f"runner_inside_{kind}", f"sample() timed inside the runner, 1 EnvRunner, "
+                              f"{ppo_steps if kind == 'ppo' else long_steps} env steps per call", "steps/s",
+                              med(f"inside_{kind}"), better="higher", ours_spread=spread(f"inside_{kind}"),
+                              ratio=ratio(f"inside_{kind}")[0], **base))
+    metrics += [
+        metric("sample_batch_bytes_per_step", f"pickled sample per env step crossing runner -> driver "
+               f"({long_steps}-step sample)", "B", wire["long"] / long_steps, better="lower"),
         metric("runner_startup_1", "EnvRunnerGroup start-up, 1 runner (actor + engine)", "s", startup[1],
                better="lower"),
         metric("runner_startup_2", "EnvRunnerGroup start-up, 2 runners", "s", startup[2], better="lower"),
@@ -284,15 +341,15 @@ def report(args, rates: dict, startup: dict, load_before) -> None:
 
     path = write_results(
         "rllib", metrics, machine=machine(ray=ray.__version__, gymnasium=gymnasium.__version__),
-        repeats=args.repeats, spread="min-max", loaded=True,
-        params={"scene": SCENE, "agents": args.agents, "rollout_fragment_length": args.steps,
-                "samples_per_measurement": args.samples, "requests_in_flight_async": IN_FLIGHT,
+        repeats=args.repeats, spread="min-max", loaded=bool(load_before and load_before > 1.0),
+        params={"scene": SCENE, "agents": args.agents, "rollout_fragment_length": rates["fragment"],
+                "long_fragment": args.long_steps, "requests_in_flight_async": IN_FLIGHT,
                 "action": "random (EnvRunner.sample(random_actions=True); direct: action_space.sample())",
-                "runner_cpus": args.runner_cpus, "ray_worker_niceness": args.worker_niceness},
-        notes=["the machine (2 vCPUs) was shared with other jobs during the run "
-               f"(load average {load_before} before, {load_after} after)",
+                "runner_cpus": args.runner_cpus, "ray_worker_niceness": args.worker_niceness,
+                "spin_budgets_runner_1_and_direct": rates["spin"]},
+        notes=[f"load average {load_before} before, {load_after} after",
                "RLlib rates: env steps in the episodes the driver received per second of its wall time",
-               "ratios against the direct env counted as RLlib counts (no reset steps)",
+               "ratios against the direct env counted as RLlib counts (no reset steps), taken within each round",
                "2 runners on 2 vCPUs share the cores with the driver and the engines"],
         extra={"rates": rates, "startup_s": {str(k): v for k, v in startup.items()}})
     print(f"wrote {path}")
