@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,6 +184,18 @@ class PackedEpisodes:
         self.obs = self.actions = self.rewards = None
         self.extras: dict[str, np.ndarray] = {}
 
+    def __getstate__(self) -> dict:
+        # the spaces travel as bytes pickled once per runner and unpickled once per receiver
+        # (`_SpaceCache`): ~0.3 ms of a few-ms PPO sample otherwise, half of it their RNG state
+        state = dict(self.__dict__, observation_space=None, action_space=None)
+        state["spaces"] = _SPACES.dumps(self.observation_space, self.action_space)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        blob = state.pop("spaces")
+        self.__dict__.update(state)
+        self.observation_space, self.action_space = _SPACES.loads(blob)
+
     def build(self) -> list[SingleAgentEpisode]:
         """The episodes, built with the garbage collector paused: their ~10 tracked objects each
         (hundreds of episodes per sample) would otherwise set off young-generation collections
@@ -220,6 +233,39 @@ class PackedEpisodes:
 
     def num_done(self) -> int:
         return int(np.count_nonzero(self.segments.terminated | self.segments.truncated))
+
+
+class _SpaceCache:
+    """(observation space, action space) <-> their pickle, each way computed once: a runner
+    sends the same two spaces with every sample. The sender keeps the spaces it pickled (so
+    their ids stay theirs), the receiver the spaces it unpickled, keyed by the bytes; a few
+    entries at most (a runner's env is rebuilt only after a failure)."""
+
+    LIMIT = 8
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[int, int], tuple[Any, Any, bytes]] = {}
+        self._received: dict[bytes, tuple[Any, Any]] = {}
+
+    def dumps(self, observation_space: Any, action_space: Any) -> bytes:
+        hit = self._sent.get((id(observation_space), id(action_space)))
+        if hit is None:
+            if len(self._sent) >= self.LIMIT:
+                self._sent.clear()
+            blob = pickle.dumps((observation_space, action_space), protocol=pickle.HIGHEST_PROTOCOL)
+            hit = self._sent[(id(observation_space), id(action_space))] = (observation_space, action_space, blob)
+        return hit[2]
+
+    def loads(self, blob: bytes) -> tuple[Any, Any]:
+        spaces = self._received.get(blob)
+        if spaces is None:
+            if len(self._received) >= self.LIMIT:
+                self._received.clear()
+            spaces = self._received[blob] = pickle.loads(blob)
+        return spaces
+
+
+_SPACES = _SpaceCache()
 
 
 @dataclass
