@@ -12,11 +12,10 @@ Measured (raw loops: no gymnasium wrappers, no policy; every repeat runs each co
 
 Two engines x 16 agents vs one engine x 16, trivial env and cart-pole, interleaved in every
 repeat: goals >= 1.0x (trivial) and >= 1.5x (cart-pole) with the spin policy of
-godot_aigym.env.placement.spin_budgets (issue 10: on 2 CPUs the engine sharing the host's CPU
-and the host block, the other engine spins); the note gives the median and min-max of the
+godot_aigym.env.placement.spin_budgets (issue 10: on 2 CPUs every side spins and yields); the note gives the median and min-max of the
 per-repeat (paired) ratios, steadier than a ratio of medians on a busy machine.
 ``--compare-spin`` adds, against the same 1 x 16, 2 x 16 with every side spinning 1 ms (the
-policy before 2026-11-30 05:10 UTC) and unpinned.
+policy on 2 CPUs again since 2026-11-30 12:00 UTC) and unpinned.
 ``--scaling-only`` runs just those four configurations (quick, many repeats).
 
 Goals (issue 11): 1 agent (trivial env, GodotEnv) >= 0.6x the empty-loop frame rate; 16 agents
@@ -349,7 +348,7 @@ def main(argv=None) -> int:
                     help=f"only the trivial vector env with {FIT_AGENTS} agents in one engine: fits the step time "
                          "F + n*a (~25 s); saved only with --out")
     ap.add_argument("--compare-spin", action="store_true",
-                    help="also 2 engines x 16 all spinning 1 ms (the old policy) and unpinned, against the same 1 x 16")
+                    help="also 2 engines x 16 all spinning 1 ms and unpinned, against the same 1 x 16")
     ap.add_argument("--out", type=Path, help=f"results file (default {RESULTS.relative_to(REPO)})")
     ap.add_argument("--no-save", action="store_true", help="do not write the results file")
     busy = ap.add_mutually_exclusive_group()
