@@ -5,6 +5,9 @@ Measured (raw loops: no gymnasium wrappers, no policy; every repeat runs each co
 
   * empty loop: demo_project/bench/empty_loop.tscn with --fixed-fps, frames timed inside Godot
     with Time.get_ticks_usec() -- the engine's own frame rate, the ceiling of one step per frame;
+    the same binary, engine flags and CPU as our engines (only the scene and the user arguments
+    differ); in every repeat half its frames run before the configurations and half after, and
+    the repeat's rate is all frames over both times, so drift during the repeat is in both sides;
   * the trivial environment (4-float observation, 2-float action, no physics) and the demo
     cart-pole (Godot 2D physics: two rigid bodies and two joints per agent), each through
     GodotEnv.step (1 agent) and GodotVectorEnv.step with 1 and 16 agents in one engine
@@ -236,13 +239,16 @@ def run(args: argparse.Namespace) -> dict:
     try:
         for c in configs:
             c.open(project, godot)
+        with_empty = not (args.scaling_only or args.fit)
         for rep in range(args.repeats):
             line = []
-            if not (args.scaling_only or args.fit):
-                empty.append(empty_loop_fps(project, godot, args.frames, fps))
-                line.append(f"empty {empty[-1]:,.0f} fps")
+            before = empty_loop_fps(project, godot, args.frames // 2, fps) if with_empty else 0.0
             for c in configs:
                 line.append(f"{c.key} {c.measure(args.seconds):,.0f}")
+            if with_empty:  # half the frames before the configs, half after: the repeat's drift in both
+                after = empty_loop_fps(project, godot, args.frames - args.frames // 2, fps)
+                empty.append(args.frames / ((args.frames // 2) / before + (args.frames - args.frames // 2) / after))
+                line.insert(0, f"empty {empty[-1]:,.0f} fps ({before:,.0f} before, {after:,.0f} after)")
             print(f"repeat {rep + 1}/{args.repeats}: " + ", ".join(line), flush=True)
     finally:
         for c in configs:
