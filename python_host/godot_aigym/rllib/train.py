@@ -4,8 +4,9 @@
     python -m godot_aigym.rllib.train --address auto        # the cluster this node joined
     python -m godot_aigym.rllib.train --env godot_aigym/Rendezvous-v0   # a multi-agent scene (train_multi)
 
-Trains until the greedy policy's mean return over ``--episodes`` fresh episodes reaches
-``--threshold`` (the cart-pole's solved threshold, 475), or ``--max-iterations``.
+Trains until the greedy policy's mean return over ``--episodes`` fresh episodes (evaluated after
+every iteration on one engine kept open) reaches ``--threshold`` (the cart-pole's solved
+threshold, 475), or ``--max-iterations``.
 The PPO settings follow the demo's (docs/ENVIRONMENTS.md, rl-zoo's CartPole) where RLlib has
 the same knob: 16 steps per sub-environment and runner per batch (512 with 2 runners x 16 agents),
 minibatches of 256, 20 epochs, gamma 0.98, lambda 0.8, no entropy bonus, learning rate 1e-3
