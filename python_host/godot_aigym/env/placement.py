@@ -38,7 +38,9 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
         2 x 16 below 1 x 16. Quiet interleaved A/B against the engine on the host's CPU and
         the host blocking (the policy before 2026-11-30 12:00 UTC), 2 x 16 vs 1 x 16, three
         runs of 5-7 alternations: trivial 0.77x / 0.73x / 0.71x vs 0.69x / 0.68x / 0.68x,
-        cart-pole 1.54x / 1.43x vs 1.35x / 1.36x; everyone blocking 0.56x, engine 1
+        cart-pole 1.54x / 1.43x vs 1.35x / 1.36x (two later runs: trivial 0.75x / 0.72x vs
+        0.84x / 0.74x, cart-pole 1.46x vs 1.45x: for trivial within this guest's noise,
+        docs/ENVIRONMENTS.md); everyone blocking 0.56x, engine 1
         unpinned 0.71-0.77x, both engines on one CPU 0.60-0.65x (trivial);
       * more engines than CPUs: as with a CPU for everyone -- engines that share a CPU spin
         and yield to each other (quiet 2 CPUs, 3 and 4 engines x 16, spinning vs all blocking:
