@@ -12,6 +12,7 @@ left binaries llvmpipe refuses, so every engine rewrote every file).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -33,6 +34,8 @@ def cache_files(data: Path) -> dict[Path, tuple[int, int]]:
 
 
 def test_engines_started_at_once_from_an_empty_cache_log_no_error(display, tmp_path, monkeypatch):
+    """Also where cpus="auto" puts two rendering engines: nowhere (test_render_placement.py's
+    subject; checked on these engines rather than on two more started the same way)."""
     data = tmp_path / "data"  # an empty user data folder: every shader is compiled and cached now
     after_warm_up: list[dict] = []
 
@@ -45,8 +48,12 @@ def test_engines_started_at_once_from_an_empty_cache_log_no_error(display, tmp_p
     envs = GodotVectorEnv(scene=REACH, n_agents=1, n_engines=ENGINES, seed=0, rendering=True,
                           env={"XDG_DATA_HOME": str(data)})
     try:
+        # cpus="auto" (the default) pins no rendering engine: each runs on every CPU the host may use
+        assert [link.cpus for link in envs.links] == [None] * ENGINES
+        assert [os.sched_getaffinity(link.proc.popen.pid) for link in envs.links] == [os.sched_getaffinity(0)] * ENGINES
         envs.reset(seed=0)
-        envs.step(envs.action_space.sample())
+        obs, *_ = envs.step(envs.action_space.sample())
+        assert obs["camera"].shape == (ENGINES, 42, 42, 3)
         logs = [link.proc.log() for link in envs.links]
     finally:
         envs.close()
