@@ -44,6 +44,19 @@ def test_an_evaluation_stops_once_the_threshold_is_out_of_reach():
                     assert cut == returns, (act.__name__, threshold)
                 else:
                     assert cut is None, (act.__name__, threshold, returns)
+        # early: with the largest return as threshold the first episode to end (one reward of 1
+        # per step) leaves the mean no way up, so play stops at that very step
+        calls = []
+        assert player.play(lambda obs, vec: calls.append(1) or push_left(obs, vec),
+                           unless_below=MAX_RETURN, max_return=MAX_RETURN) is None
+        assert len(calls) == min(full[push_left]) < MAX_RETURN, (len(calls), full[push_left])
+
+
+def test_an_evaluation_that_never_ends_raises_naming_the_cap():
+    with EpisodePlayer(episodes=4, seed=7) as player:
+        with pytest.raises(RuntimeError, match="max_steps=5"):
+            player.play(balance, max_steps=5)
+        assert player.play(push_left) is not None  # the engine is still usable
 
 
 @pytest.mark.parametrize("shared", [True, False])

@@ -163,25 +163,33 @@ class EpisodePlayer:
         self.vec = godot_env_creator(env, {**config, "num_envs": episodes})
 
     def play(self, act: Callable[[np.ndarray, Any], np.ndarray], *, unless_below: float | None = None,
-             max_return: float | None = None) -> list[float] | None:
+             max_return: float | None = None, max_steps: int = 100_000) -> list[float] | None:
         """One episode per agent, actions from ``act(obs, vector_env)``; returns their returns.
         With ``unless_below`` and ``max_return`` (the largest return an episode can have), stops
         and returns None as soon as the finished episodes leave the mean no way to reach
-        ``unless_below``: a policy that is not there yet costs a few dozen steps, not 500."""
+        ``unless_below``: a policy that is not there yet costs a few dozen steps, not 500.
+        ``max_steps``: a scene without a step limit whose policy never ends an episode raises
+        RuntimeError naming the cap instead of playing forever."""
         vec = self.vec
         vec.action_space.seed(self.seed)
         obs, _ = vec.reset(seed=self.seed)
         returns = np.zeros(vec.num_envs)
         done = np.zeros(vec.num_envs, bool)
         hopeless = None if unless_below is None or max_return is None else max_return * vec.num_envs - unless_below * vec.num_envs
-        while not done.all():  # an agent whose episode ended is autoreset and ignored from then on
+        for _ in range(max_steps):
+            if done.all():  # an agent whose episode ended is autoreset and ignored from then on
+                return returns.tolist()
             obs, reward, term, trunc, _ = vec.step(act(obs, vec))
             returns += np.where(done, 0.0, reward)
             ended = term | trunc
             if hopeless is not None and ended.any() and (max_return - returns[done | ended]).sum() > hopeless:
                 return None
             done |= ended
-        return returns.tolist()
+        if done.all():
+            return returns.tolist()
+        raise RuntimeError(f"evaluation: {int((~done).sum())} of {vec.num_envs} episodes still running after "
+                           f"max_steps={max_steps} steps (a scene without max_episode_steps?); pass a larger max_steps "
+                           "or give the scene a step limit")
 
     def close(self) -> None:
         self.vec.close()
@@ -203,7 +211,9 @@ def train(config: Any, *, threshold: float = THRESHOLD, max_iterations: int = 60
     `EpisodePlayer` engine kept open beside the training) reaches ``threshold``. It is evaluated
     after every iteration: the greedy policy often solves long before the sampling (stochastic)
     policy's returns say so, and with ``max_return`` (the largest return an episode can have) an
-    evaluation that cannot reach the threshold stops after a few dozen steps. ``until(algo)``: a
+    evaluation that cannot reach the threshold stops after a few dozen steps. Without
+    ``max_return`` it is evaluated only once the sampling policy's mean return reaches 0.9 x
+    ``threshold``. ``until(algo)``: a
     further condition to go on training for once solved (e.g. a test's "the replaced runner
     sampled again"); ``max_iterations`` caps both."""
     with built_algo(config) as algo, EpisodePlayer(config.env, episodes=episodes, env_config=config.env_config) as player:
@@ -218,7 +228,9 @@ def train(config: Any, *, threshold: float = THRESHOLD, max_iterations: int = 60
                    "healthy_runners": algo.env_runner_group.num_healthy_remote_workers()}
             if on_iteration is not None:
                 on_iteration(it, result, algo)
-            if not summary["solved"]:
+            # without max_return a hopeless evaluation cannot stop early: only once the sampling
+            # policy is near the threshold (it may also be a scene whose episodes run long)
+            if not summary["solved"] and (max_return is not None or (ret == ret and ret >= 0.9 * threshold)):
                 evals = player.play(greedy_act(algo.get_module()), unless_below=threshold, max_return=max_return)
                 if evals is not None:
                     row["greedy_mean"] = float(np.mean(evals))
