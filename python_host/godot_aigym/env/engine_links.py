@@ -58,19 +58,6 @@ def open_links(opts: EnvOptions, n_agents: int, n_engines: int, log_dir: str | o
     return links
 
 
-def wait_order(links: list[EngineLink]) -> list[int]:
-    """The order to collect the engines' answers in: first those the host waits for without
-    spinning (host spin budget 0, placement.spin_budgets: e.g. on one usable CPU), so the host
-    blocks at once and gives its CPU away while the others' answers come in."""
-    return sorted(range(len(links)), key=lambda k: links[k].spin_us != 0)
-
-
-def send_order(links: list[EngineLink]) -> list[int]:
-    """The order to send commands in: the reverse of `wait_order`, so an engine the host waits
-    for by blocking (woken on the host's CPU, it may take the CPU at once) is posted last."""
-    return wait_order(links)[::-1]
-
-
 def close_links(links: list[EngineLink]) -> None:
     """Ask every engine to quit first, then reap them: they quit in parallel."""
     for link in links:

@@ -16,10 +16,9 @@ _running: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, engine_spin_us: int | None = None,
-                 usable: int | None = None, cpus: set[int] | None = None,
-                 foreign: list[list] | None = None) -> tuple[float | None, int | None]:
-    """(host spin_us, engine --spin-us) for one engine (on ``cpus``) of an env of ``n_engines``
-    engines and one host thread.
+                 usable: int | None = None, foreign: list[list] | None = None) -> tuple[float | None, int | None]:
+    """(host spin_us, engine --spin-us) for one engine of an env of ``n_engines`` engines and one
+    host thread: the same for every pinned engine of the env, whichever CPU it is on.
 
     Every waiter that spins keeps a CPU busy, so spinning only pays while it does not take the
     CPU of the peer that must answer. With ``n_engines + 1`` waiters (the host and its engines)

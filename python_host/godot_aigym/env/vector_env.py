@@ -25,7 +25,7 @@ from gymnasium.vector.utils import batch_space
 from . import _stepcore
 from . import protocol as P
 from .actions import ActionChecker
-from .engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int, send_order, wait_order
+from .engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int
 from .link import EngineLink
 from .observations import DictBatch, agent_final_observation, batch_observation
 from .options import EnvOptions
@@ -91,13 +91,11 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._dict = DictBatch(spec, n) if spec.parts else None  # Dict observations
         self._finished = np.zeros(n, np.bool_)  # DISABLED autoreset: agents waiting for a reset_mask
         self._slices = [slice(k * n_agents, (k + 1) * n_agents) for k in range(n_engines)]
-        self._send_order, self._wait_order = send_order(self.links), wait_order(self.links)  # the spin policy's
         # several engines (and step_async): the whole batch checked, staged and gathered in C
         views = [link.step_views() for link in self.links]
         self._stager = checker.stager([v[0] for v in views], spec.layout.actions.start, P.CMD_STEP)
         self._gatherer = _stepcore.Gatherer([v[1] for v in views], n_agents, spec.layout.obs_dim)
-        self._posts = [self.links[k].post_command for k in self._send_order]
-        self._waiting = [self.links[k] for k in self._wait_order]
+        self._posts = [link.post_command for link in self.links]  # engine order: sent 0, 1, ..., then waited for
         self._error_counts = [link.error_count for link in self.links]
         self._blocked = _CALL_RESET
 
@@ -216,7 +214,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         """Receive every engine's answer to the step sent (engine errors raised or warned about
         once all answered); fresh (obs, rew, term, trunc), filled by one C call."""
         batch = self._dict
-        for k, link in zip(self._wait_order, self._waiting):
+        for k, link in enumerate(self.links):
             link.receive(report=False)
             if batch is not None:  # its images copied out while the other engines still draw
                 batch.put(self._slices[k], link.results)
@@ -294,7 +292,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
     def _close_links(self) -> None:
         # the C helpers export the engines' tensors: drop them first, so the chunks can be unmapped
         self._stager = self._gatherer = None
-        self._posts, self._waiting, self._error_counts = [], [], []
+        self._posts, self._error_counts = [], []
         links, self.links, self._one = self.links, [], None
         close_links(links)
 

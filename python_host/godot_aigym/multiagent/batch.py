@@ -20,7 +20,7 @@ from gymnasium.vector import AutoresetMode
 from ..env import protocol as P
 from ..env.actions import ActionChecker
 from ..env.groups import GroupSpec, same_spaces
-from ..env.engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int, send_order, wait_order
+from ..env.engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int
 from ..env.link import EngineLink
 from ..env.options import EnvOptions
 
@@ -157,10 +157,10 @@ class GodotGroupEnv:
             for k, buf in enumerate(self._act):
                 buf[g.rows, :g.action_width] = a[k]
         try:
-            for k in send_order(self.links):  # the spin policy's order (engine_links.wait_order)
-                self.links[k].send_step(self._act[k].reshape(-1), self._autoreset)
-            for k in wait_order(self.links):
-                self.links[k].receive(report=False)
+            for link, act in zip(self.links, self._act):  # every engine sent to before the host waits
+                link.send_step(act.reshape(-1), self._autoreset)
+            for link in self.links:
+                link.receive(report=False)
             self._report_engine_errors()
         except BaseException as e:
             self._after_failure(e)
