@@ -17,8 +17,6 @@ Two engines x 16 agents vs one engine x 16, trivial env and cart-pole, interleav
 repeat: goals >= 1.0x (trivial) and >= 1.5x (cart-pole) with the spin policy of
 godot_aigym.env.placement.spin_budgets (issue 10: on 2 CPUs every side spins and yields); the note gives the median and min-max of the
 per-repeat (paired) ratios, steadier than a ratio of medians on a busy machine.
-``--compare-spin`` adds, against the same 1 x 16, 2 x 16 with every side spinning 1 ms (the
-policy on 2 CPUs again since 2026-11-30 12:00 UTC) and unpinned.
 ``--scaling-only`` runs just those four configurations (quick, many repeats).
 
 Goals (issue 11): 1 agent (trivial env, GodotEnv) >= 0.6x the empty-loop frame rate; 16 agents
@@ -83,9 +81,9 @@ def placement(k: int) -> set[int] | None:
     return {allowed[-1 - k % len(allowed)]} if len(allowed) >= 2 else None
 
 
-def policy_budgets(n_engines: int, pinned: bool) -> list[list]:
+def policy_budgets(n_engines: int) -> list[list]:
     """(host spin_us, engine --spin-us) of each engine under the spin policy (the same for each)."""
-    return [list(spin_budgets(n_engines, pinned)) for _ in range(n_engines)]
+    return [list(spin_budgets(n_engines, placement(0) is not None)) for _ in range(n_engines)]
 
 
 def empty_loop_fps(project: Path, godot, frames: int, fps: int) -> float:
@@ -104,11 +102,9 @@ def empty_loop_fps(project: Path, godot, frames: int, fps: int) -> float:
 class Config:
     """One environment set-up and its raw step loop."""
 
-    def __init__(self, key: str, label: str, scene: str, api: str, n_agents: int, n_engines: int = 1,
-                 pinned: bool = True, **spin: float):
+    def __init__(self, key: str, label: str, scene: str, api: str, n_agents: int, n_engines: int = 1):
         self.key, self.label, self.scene, self.api = key, label, scene, api
         self.n_agents, self.n_engines = n_agents, n_engines
-        self.pinned, self.spin = pinned, spin  # spin: explicit spin_us / engine_spin_us (default: the policy)
         self.env = None
         self.rates: list[float] = []
 
@@ -120,13 +116,13 @@ class Config:
         # max_episode_steps=0: no truncation, so the trivial loop never resets; the cart-pole's
         # episodes end (and restart) naturally, inside the engine for the vector env.
         # all configurations stay open during the run: place them explicitly, as each would be alone
-        cpus = [placement(k) if self.pinned else None for k in range(self.n_engines)]
+        cpus = [placement(k) for k in range(self.n_engines)]
         if self.api == "GodotEnv":
             self.env = GodotEnv(project, self.scene, seed=0, max_episode_steps=0, cpus=cpus[0], godot=godot)
         else:
             self.env = GodotVectorEnv(project, self.scene, n_agents=self.n_agents, n_engines=self.n_engines,
                                       seed=0, max_episode_steps=0, cpus=[sorted(c) for c in cpus] if cpus[0] else None,
-                                      godot=godot, **self.spin)
+                                      godot=godot)
         self.env.reset(seed=0)
 
     def step_fn(self):
@@ -222,12 +218,6 @@ def run(args: argparse.Namespace) -> dict:
         Config("cartpole_16_vec", "cart-pole, vector env, 16 agents", CARTPOLE, "vector", 16),
         Config("cartpole_2x16_vec", "cart-pole, vector env, 2 engines x 16", CARTPOLE, "vector", 16, 2),
     ]
-    if args.compare_spin:  # the alternatives the spin policy was chosen against, in the same run
-        for env, name, scene in (("trivial", "trivial", TRIVIAL), ("cartpole", "cart-pole", CARTPOLE)):
-            configs += [Config(f"{env}_2x16_spin_vec", f"{name}, 2 engines x 16, pinned, spinning 1 ms", scene,
-                               "vector", 16, 2, spin_us=1000, engine_spin_us=1000),
-                        Config(f"{env}_2x16_unpinned_vec", f"{name}, 2 engines x 16, unpinned", scene,
-                               "vector", 16, 2, pinned=False)]
     if args.scaling_only:
         configs = [c for c in configs if c.n_agents == 16]
     if args.step_goals:  # issue 11's step goals only: the trivial env's 1-agent and 16-agent rows
@@ -292,16 +282,15 @@ def run(args: argparse.Namespace) -> dict:
     ratios: dict[str, list[float]] = {}
     for env in ("trivial", "cartpole"):
         sixteen = by.get(f"{env}_16_vec")
-        for suffix in ("2x16", "2x16_spin", "2x16_unpinned") if sixteen is not None else ():
-            two = by.get(f"{env}_{suffix}_vec")
-            if two is None:
-                continue
-            ratios[f"{env}_{suffix}"] = paired_ratios(two, sixteen)
-            med, (lo, hi) = median_spread(ratios[f"{env}_{suffix}"])
-            spin = two.spin or {"policy (host, engine) per engine": policy_budgets(2, two.pinned)}
-            add(f"{env}_{suffix}_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
-                statistics.median(sixteen.rates), TWO_ENGINE_GOALS[env] if suffix == "2x16" else None,
-                note=f"paired per-repeat ratio: median {med:.2f}x, min-max {lo:.2f}-{hi:.2f}x; spin {spin}")
+        two = by.get(f"{env}_2x16_vec")
+        if sixteen is None or two is None:
+            continue
+        ratios[f"{env}_2x16"] = paired_ratios(two, sixteen)
+        med, (lo, hi) = median_spread(ratios[f"{env}_2x16"])
+        add(f"{env}_2x16_agents", two.label, two.rates, "agent-steps/s", "1 engine x 16 agents",
+            statistics.median(sixteen.rates), TWO_ENGINE_GOALS[env],
+            note=f"paired per-repeat ratio: median {med:.2f}x, min-max {lo:.2f}-{hi:.2f}x; "
+                 f"spin {{'policy (host, engine) per engine': {policy_budgets(2)}}}")
     usable = len(os.sched_getaffinity(0))
     return {
         "schema": 1,
@@ -312,8 +301,7 @@ def run(args: argparse.Namespace) -> dict:
                    "fixed_fps": fps, "engine_cpus": "auto (each engine pinned to one CPU)",
                    "usable_cpus": usable, "scaling_only": args.scaling_only, "step_goals": args.step_goals,
                    "fit": fit,
-                   "compare_spin": args.compare_spin,
-                   "spin_policy": {f"{n}_engines": policy_budgets(n, True) for n in (1, 2)},
+                   "spin_policy": {f"{n}_engines": policy_budgets(n) for n in (1, 2)},
                    "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
                    "paired_2x16_ratios": {env: [round(r, 3) for r in rs] for env, rs in ratios.items()},
                    "godot_rl_agents_reference": {"1_agent_steps_per_s": GODOT_RL_1, "16_agents_steps_per_s": GODOT_RL_16}},
@@ -353,8 +341,6 @@ def main(argv=None) -> int:
     ap.add_argument("--fit", action="store_true",
                     help=f"only the trivial vector env with {FIT_AGENTS} agents in one engine: fits the step time "
                          "F + n*a (~25 s); saved only with --out")
-    ap.add_argument("--compare-spin", action="store_true",
-                    help="also 2 engines x 16 all spinning 1 ms and unpinned, against the same 1 x 16")
     ap.add_argument("--out", type=Path, help=f"results file (default {RESULTS.relative_to(REPO)})")
     ap.add_argument("--no-save", action="store_true", help="do not write the results file")
     busy = ap.add_mutually_exclusive_group()
