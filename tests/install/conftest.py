@@ -13,11 +13,15 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 ENV_NAME = "reach"
+IMPORT_TIMEOUT = 300.0  # each of the build's two `ensure_imported` calls (its default)
+# a worker waits for another's build at most as long as the build itself may take, plus margin
+BUILD_LOCK_TIMEOUT = 2 * IMPORT_TIMEOUT + 120.0
 
 
 def write_project_file(folder: Path) -> Path:
@@ -36,8 +40,8 @@ def _build(project: Path, godot) -> dict:
     write_project_file(project)
     add_addon(project, godot, do_import=False, say=lambda msg: None)
     new_env(project, ENV_NAME)
-    first = ensure_imported(project, godot)  # raises ProjectImportError unless the import exits 0
-    return {"first_import_ran": first, "second_import_ran": ensure_imported(project, godot)}
+    first = ensure_imported(project, godot, timeout=IMPORT_TIMEOUT)  # ProjectImportError unless it exits 0
+    return {"first_import_ran": first, "second_import_ran": ensure_imported(project, godot, timeout=IMPORT_TIMEOUT)}
 
 
 class ImportedGame:
@@ -52,6 +56,21 @@ class ImportedGame:
         return dest
 
 
+def _lock(fd: int, lock_file: Path, build: Path) -> None:
+    """flock(LOCK_EX) on ``fd``, polled: fails the test naming the build and the lock file if
+    another worker holds it longer than its build may take (a hung or stopped worker)."""
+    deadline = time.monotonic() + BUILD_LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the imported game's build ({build}) did not finish within {BUILD_LOCK_TIMEOUT:g} s "
+                            f"in another worker: its lock on {lock_file} is still held")
+            time.sleep(0.05)  # a poll interval, not a time budget
+
+
 @pytest.fixture(scope="session")
 def imported_game(tmp_path_factory, worker_id, godot, built_core) -> ImportedGame:
     """Built by the first worker that asks (the other workers of the run wait for it and share it)."""
@@ -60,7 +79,7 @@ def imported_game(tmp_path_factory, worker_id, godot, built_core) -> ImportedGam
     ready = source.parent / "ready.json"
     fd = os.open(shared, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _lock(fd, shared, source)
         if not ready.exists():
             shutil.rmtree(source.parent, ignore_errors=True)
             build = _build(source, godot)
