@@ -239,7 +239,9 @@ class _SpaceCache:
     """(observation space, action space) <-> their pickle, each way computed once: a runner
     sends the same two spaces with every sample. The sender keeps the spaces it pickled (so
     their ids stay theirs), the receiver the spaces it unpickled, keyed by the bytes; a few
-    entries at most (a runner's env is rebuilt only after a failure)."""
+    entries at most (a runner's env is rebuilt only after a failure). The bytes are the spaces
+    as first seen (their RNG state drawn later is not sent), and all samples a process receives
+    from them share one space object."""
 
     LIMIT = 8
 
