@@ -25,4 +25,3 @@ def test_cpus_the_user_names_still_pin_a_rendering_engine(display):
         assert _engine_cpus(envs) == [{cpu}]
     finally:
         envs.close()
-
