@@ -19,7 +19,9 @@ from rllib_testutil import assert_nothing_left
 ENV = "godot_aigym/Rendezvous-v0"
 SCENE = "res://envs/rendezvous/rendezvous.tscn"
 RANDOM_RETURN = -0.5  # docs/MULTI_AGENT.md: random actions, per group
-ITERATIONS = 8
+# 6 iterations: the sampling returns then measured 0.27-0.54 per policy over 9 runs (seeds 0-7; at 5: down
+# to 0.08), the engine's greedy play 0.52-1.50; the assertions need 0.1 (suite_time.md, 3rd session)
+ITERATIONS = 6
 
 
 @pytest.fixture(autouse=True, scope="module")
