@@ -175,21 +175,22 @@ class EpisodePlayer:
         obs, _ = vec.reset(seed=self.seed)
         returns = np.zeros(vec.num_envs)
         done = np.zeros(vec.num_envs, bool)
-        hopeless = None if unless_below is None or max_return is None else max_return * vec.num_envs - unless_below * vec.num_envs
+        # the return the finished episodes may fall short of the largest by, in sum, for the mean to reach unless_below
+        slack = None if unless_below is None or max_return is None else (max_return - unless_below) * vec.num_envs
         for _ in range(max_steps):
             if done.all():  # an agent whose episode ended is autoreset and ignored from then on
-                return returns.tolist()
+                break
             obs, reward, term, trunc, _ = vec.step(act(obs, vec))
             returns += np.where(done, 0.0, reward)
             ended = term | trunc
-            if hopeless is not None and ended.any() and (max_return - returns[done | ended]).sum() > hopeless:
+            if slack is not None and ended.any() and (max_return - returns[done | ended]).sum() > slack:
                 return None
             done |= ended
-        if done.all():
-            return returns.tolist()
-        raise RuntimeError(f"evaluation: {int((~done).sum())} of {vec.num_envs} episodes still running after "
-                           f"max_steps={max_steps} steps (a scene without max_episode_steps?); pass a larger max_steps "
-                           "or give the scene a step limit")
+        if not done.all():
+            raise RuntimeError(f"evaluation: {int((~done).sum())} of {vec.num_envs} episodes still running after "
+                               f"max_steps={max_steps} steps (a scene without max_episode_steps?); pass a larger "
+                               "max_steps or give the scene a step limit")
+        return returns.tolist()
 
     def close(self) -> None:
         self.vec.close()
