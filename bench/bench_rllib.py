@@ -116,13 +116,21 @@ def ppo_rate(group, config, logger, min_steps: int) -> float:
     return n / (time.perf_counter() - t)
 
 
+def sample_call(steps: int):
+    """What a runner does for one long-fragment call: ``steps`` env steps of random actions, then
+    its metrics (what RLlib's algorithms ask for with each sample)."""
+    def sample(runner):
+        return runner.sample(num_timesteps=steps, random_actions=True), runner.get_metrics()
+
+    return sample
+
+
 def long_rate(group, config, logger, steps: int, samples: int) -> float:
     """The same with ``steps`` env steps per runner and call (what synchronous_parallel_sample
     does for a config with that rollout_fragment_length)."""
     n, t = 0, time.perf_counter()
     for _ in range(samples):
-        out = group.foreach_env_runner(lambda w: (w.sample(num_timesteps=steps, random_actions=True), w.get_metrics()),
-                                       local_env_runner=False, timeout_seconds=config.sample_timeout_s)
+        out = group.foreach_env_runner(sample_call(steps), local_env_runner=False, timeout_seconds=config.sample_timeout_s)
         logger.aggregate([m for _e, m in out], key="env_runners")
         n += sum(_steps(e) for e, _m in out)
     return n / (time.perf_counter() - t)
@@ -132,9 +140,7 @@ def async_rate(group, logger, steps: int, samples: int) -> float:
     """APPO/IMPALA's way, steady state: every runner keeps IN_FLIGHT requests queued. The clock
     starts once every runner delivered its first fragment and stops at the last of ``samples``
     more per runner; nothing is left in flight."""
-    def sample(runner):
-        return runner.sample(num_timesteps=steps, random_actions=True), runner.get_metrics()
-
+    sample = sample_call(steps)
     runners = group.num_healthy_remote_workers()
     target = runners * (samples + 1)
     ready = submitted = n = 0
