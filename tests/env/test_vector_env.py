@@ -147,6 +147,7 @@ def test_sixteen_agents_cartpole(demo):
             obs, rew, *_ = env.step(pushes)
         assert np.all(rew == 1.0)
         assert np.all(obs[0::2, 1] < -0.5) and np.all(obs[1::2, 1] > 0.5)  # left pushes move left
+        env.action_space.seed(0)  # the draws, like the engine, are seeded: the assertion cannot flake
         returns = np.zeros(16)
         done = np.zeros(16, bool)
         for _ in range(100):

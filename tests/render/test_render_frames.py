@@ -60,16 +60,17 @@ def test_record_video_writes_a_video_of_an_episode(display, tmp_path):
                                             max_episode_steps=30), str(tmp_path), disable_logger=True)
     try:
         env.reset(seed=1)
-        done = False
-        while not done:
-            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-            done = terminated or truncated
+        steps, done = 0, False
+        while not done:  # alternate pushes: no random draw decides how long the episode lasts
+            _, _, terminated, truncated, _ = env.step(steps % 2)
+            steps, done = steps + 1, terminated or truncated
     finally:
         env.close()
     videos = list(tmp_path.glob("*.mp4"))
     assert len(videos) == 1
     frames = iio.imread(videos[0])
-    assert frames.ndim == 4 and frames.shape[0] >= 10
+    assert steps >= 10
+    assert frames.ndim == 4 and frames.shape[0] == steps + 1  # the reset frame and one per step
     assert all(frame.std() > 5 for frame in frames)  # not blank
 
 
