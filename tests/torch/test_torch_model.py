@@ -3,6 +3,8 @@ errors, threads, and a large model."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 TOL = 1e-6
@@ -116,5 +118,10 @@ def test_large_model(run_gdscript, tmp_path):
                        user_args=[str(path), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], timeout=120)
     assert run.results["data_size"] == size
     assert run.results["maxerr"] <= TOL
-    assert run.results["second_set_data_ms"] < 50, "a second model must reuse the deserialised module"
-    print({k: run.results[k] for k in ("load_ms", "set_data_ms", "run_ms", "second_set_data_ms")})
+    # Memory, not time (a loaded machine can stall any call): deserialising adds the weights to the
+    # engine's resident memory; a second model reusing the deserialised module adds (almost) nothing.
+    page = os.sysconf("SC_PAGE_SIZE")
+    assert run.results["set_data_pages"] * page > size / 2, run.results
+    assert run.results["second_set_data_pages"] * page < size / 20, "a second model must reuse the deserialised module"
+    print({k: run.results[k] for k in ("load_ms", "set_data_ms", "run_ms", "second_set_data_ms", "set_data_pages",
+                                       "second_set_data_pages")})

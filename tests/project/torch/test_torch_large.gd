@@ -13,8 +13,10 @@ func _initialize() -> void:
 	var data: cTorchModelData = load(args[0])
 	var t1 := Time.get_ticks_usec()
 	var model := cTorchModel.new()
+	var pages0 := resident_pages()
 	model.set_data(data)
 	var t2 := Time.get_ticks_usec()
+	r.result("set_data_pages", resident_pages() - pages0)
 	r.check(model.is_loaded(), "the large model loads")
 	r.result("data_size", data.get_size())
 	r.result("load_ms", (t1 - t0) / 1000.0)
@@ -34,7 +36,14 @@ func _initialize() -> void:
 	# A second model on the same resource shares the deserialised module (no second load).
 	var t4 := Time.get_ticks_usec()
 	var again := cTorchModel.new()
+	var pages1 := resident_pages()
 	again.set_data(data)
 	r.result("second_set_data_ms", (Time.get_ticks_usec() - t4) / 1000.0)
+	r.result("second_set_data_pages", resident_pages() - pages1)
 	r.check_eq(again.run(x.slice(0, 4)), model.run(x.slice(0, 4)), "the second model gives the same output")
 	r.finish(self)
+
+
+## Resident pages of this engine (/proc/self/statm): what a load adds, however fast the machine.
+func resident_pages() -> int:
+	return int(FileAccess.open("/proc/self/statm", FileAccess.READ).get_line().split(" ")[1])
