@@ -69,9 +69,11 @@ def test_unknown_cpus_are_refused_before_anything_is_created(no_leaks):
 
 
 def test_a_hung_engine_is_a_timeout_not_a_death(no_leaks):
-    env = GodotEnv(DEMO, TRIVIAL, step_timeout=0.5)
+    env = GodotEnv(DEMO, TRIVIAL, step_timeout=60)
     proc = env.engine
-    env.reset(seed=0)
+    env.reset(seed=0)  # a live engine's answer: under the generous timeout, however loaded the machine
+    assert env.link.step_timeout == 60
+    env.link.step_timeout = 0.5  # only the hung command waits this short
     os.kill(proc.pid, signal.SIGSTOP)  # alive, never answers
     try:
         with pytest.raises(EngineTimeoutError, match=r"did not answer within 0.5 s \(hung\?\)") as err:

@@ -230,9 +230,11 @@ def test_warn_and_ignore_modes_keep_the_results(no_leaks):
 
 
 def test_a_hung_engine_is_a_timeout_not_a_death(no_leaks):
-    env = fake_env(launcher=FakeEngine(hang_after=3), step_timeout=0.5)
-    env.reset(seed=0)
+    env = fake_env(launcher=FakeEngine(hang_after=3), step_timeout=60)
+    env.reset(seed=0)  # the answering commands: under the generous timeout, however loaded the machine
     env.step(np.zeros(2))
+    assert env.link.step_timeout == 60
+    env.link.step_timeout = 0.5  # only the hung command waits this short
     with pytest.raises(EngineTimeoutError, match=r"(?s)did not answer within 0.5 s.*hanging as asked"):
         env.step(np.zeros(2))
     with pytest.raises(RuntimeError, match="closed"):

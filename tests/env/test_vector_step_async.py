@@ -99,8 +99,11 @@ def test_an_engine_death_in_step_wait_closes_the_env(demo, no_leaks):
 
 @pytest.mark.parametrize("n_engines", [1, 2])
 def test_a_hung_engine_times_out_in_step_wait(demo, no_leaks, n_engines):
-    env = GodotVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=n_engines, step_timeout=0.5)
-    env.reset(seed=0)
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=n_engines, step_timeout=60)
+    env.reset(seed=0)  # live engines' answers: under the generous timeout, however loaded the machine
+    for link in env.links:
+        assert link.step_timeout == 60
+        link.step_timeout = 0.5  # only the hung command waits this short
     procs = env.engines
     os.kill(procs[0].pid, signal.SIGSTOP)  # alive, never answers
     try:
