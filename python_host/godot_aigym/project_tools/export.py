@@ -9,6 +9,7 @@
                       libtorch's are hard links to the venv's torch on the same file system
                       (they share its content: `--copy` makes real copies; ship.py says why)
 
+The policy is loaded by the engine first, with the libraries the game ships (policy_check.py).
 The folder is staged next to DIR and renamed into place, so a failure leaves nothing behind;
 the project gets a temporary Linux preset in export_presets.cfg when it has none, removed after
 (and by the next export if this one is killed: export_preset.py).
@@ -21,7 +22,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,6 +35,7 @@ from .errors import ProjectError
 from .export_preset import linux_preset, recover_killed_export
 from .godot_project import check_engine_major, open_project
 from .libraries import ensure_libraries
+from .policy_check import check_policy_loads, require_policy_file
 
 EXPORT_TIMEOUT = 900.0
 
@@ -62,24 +63,6 @@ class ExportResult:
     engine: str
     files: int
     missing_system_libs: list[str]
-
-
-def check_policy(policy: Path) -> None:
-    """Refuse a policy that does not load (torch.jit, as the engine's libtorch loads it)."""
-    if not policy.is_file():
-        raise ProjectError(f"the policy {policy} does not exist: export one with godot_aigym.export_policy(...)")
-    try:
-        import torch
-    except ImportError:
-        raise ProjectError("torch is needed to check and ship a policy: pip install 'godot-aigym[torch]'") from None
-    try:
-        with warnings.catch_warnings():  # torch 2.13 deprecates torch.jit; the engine's libtorch loads the same file
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.jit.load(str(policy), map_location="cpu")
-    except Exception as e:  # noqa: BLE001 (torch raises many kinds)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ProjectError(f"the policy {policy} does not load as TorchScript ({first}): export it with "
-                           "godot_aigym.export_policy(module, example_input, path)") from None
 
 
 def find_export_template(runtime: GodotRuntime) -> Path | None:
@@ -188,7 +171,7 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
                            "or --no-policy to ship a game that runs without one")
     policy_path = Path(policy).expanduser().resolve() if policy is not None else None
     if policy_path is not None:
-        check_policy(policy_path)
+        require_policy_file(policy_path)  # loaded by the engine below, before the import and the pack
     if scene is not None and not scene.startswith("res://"):
         raise ProjectError(f"--scene takes a res:// path (e.g. res://envs/my_env/my_env.tscn), not {scene!r}")
     out = Path(out).expanduser().resolve()
@@ -207,15 +190,18 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
 
     libraries = ensure_libraries(runtime, release=template is not None, torch=None, say=say)
     try:
-        ensure_imported(project.path, runtime)
-    except ProjectImportError as e:
-        raise ProjectError(str(e)) from None
-    try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f"{_partial_prefix(out)}{owner_tag()}.", dir=out.parent))
     except OSError as e:
         raise ProjectError(f"cannot write the export next to {out} ({e.strerror or e}): choose a writable --out") from None
     try:
+        if policy_path is not None:  # the engine loads it with the libraries we ship
+            check_policy_loads(policy_path, runtime, libraries, staging / "policy_check")
+            shutil.rmtree(staging / "policy_check")
+        try:
+            ensure_imported(project.path, runtime)
+        except ProjectImportError as e:
+            raise ProjectError(str(e)) from None
         export_pack(project.path, runtime, staging / "game.pck", say)
         bin_dir = staging / "bin"
         bin_dir.mkdir()
