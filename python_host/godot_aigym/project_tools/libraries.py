@@ -4,7 +4,8 @@ In a checkout `make build` builds them into `demo_project/addons/godot_aigym/bin
 wheel carries the sources instead (`locations.extension_sources()`); the first `godot-aigym
 setup`/`add`/`export` copies them into the per-user build folder (`locations.extension_tree()`)
 and runs scons there against the resolved engine, with its output on the terminal. scons is
-incremental, so later calls cost a couple of seconds; a lock serialises concurrent builds.
+incremental, so later calls cost a couple of seconds, and `add`/`smoke`/`export` skip it while
+the build is provably current (build_stamp.py); a lock serialises concurrent builds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Callable
 
 from .. import locations
 from ..runtime import GodotRuntime
+from . import build_stamp
 from .errors import ProjectError
 
 KINDS = ("core", "torch")  # the libraries the .gdextension files name
@@ -78,8 +80,9 @@ def _sync_sources(tree: Path) -> None:
 
 
 def build_libraries(runtime: GodotRuntime, *, release: bool = False, torch: bool = True,
-                    say: Callable[[str], None] = print) -> Path:
-    """Run scons in the build tree (incremental); return the folder holding the libraries."""
+                    skip_when_current: bool = False, say: Callable[[str], None] = print) -> Path:
+    """Run scons in the build tree (incremental); return the folder holding the libraries.
+    `skip_when_current`: not when an installed package's build is provably current (build_stamp)."""
     if importlib.util.find_spec("SCons") is None:
         raise ProjectError(f"scons is not installed in {sys.executable}: pip install scons")
     if torch and not torch_available():
@@ -98,6 +101,13 @@ def build_libraries(runtime: GodotRuntime, *, release: bool = False, torch: bool
         if not locations.is_checkout():  # only the addon's libraries (a checkout also builds the test probe)
             cmd.append(str(locations.library_dir().relative_to(tree)))
         target = "release" if release else "debug"
+        stamp = inputs = None
+        if not locations.is_checkout():  # a checkout's sources are edited: scons decides there
+            stamp = build_stamp.stamp_path(tree, release, torch)
+            inputs = build_stamp.build_inputs(tree, cmd, runtime.path, torch)
+            if skip_when_current and build_stamp.is_current(stamp, inputs, locations.library_dir()):
+                return locations.library_dir()
+            build_stamp.forget(stamp)
         say(f"building the extension libraries ({target}{', with libtorch' if torch else ''}) against Godot "
             f"{runtime.version} in {tree} (the first build takes a few minutes; later ones seconds)")
         t0 = time.monotonic()
@@ -105,6 +115,8 @@ def build_libraries(runtime: GodotRuntime, *, release: bool = False, torch: bool
         if proc.returncode != 0:
             raise ProjectError(f"building the extension failed (scons exit {proc.returncode}; its output is above): "
                                f"{' '.join(cmd)} in {tree}")
+        if stamp is not None:
+            build_stamp.record(stamp, inputs, locations.library_dir())
         say(f"libraries ready in {locations.library_dir()} ({time.monotonic() - t0:.1f} s)")
     return locations.library_dir()
 
@@ -124,7 +136,8 @@ def ensure_libraries(runtime: GodotRuntime, *, release: bool = False, torch: boo
     """The built libraries (`built_libraries`); built first when one is missing (torch: None = if installed).
 
     A checkout's libraries are `make build`'s: used as they are when present. An installed
-    package always lets scons check its build tree (a no-change run takes a couple of seconds).
+    package lets scons check its build tree unless the last build is provably current
+    (build_stamp: same sources, engine, compilers, torch, and the libraries untouched since).
     Without torch, the torch libraries are left out even where they were built.
     """
     target = "release" if release else "debug"
@@ -132,7 +145,7 @@ def ensure_libraries(runtime: GodotRuntime, *, release: bool = False, torch: boo
     kinds = KINDS if want_torch else ("core",)
     missing = [k for k in kinds if not library_path(k, target).is_file()]
     if missing or not locations.is_checkout():
-        build_libraries(runtime, release=release, torch=want_torch, say=say)
+        build_libraries(runtime, release=release, torch=want_torch, skip_when_current=True, say=say)
     missing = [k for k in kinds if not library_path(k, target).is_file()]
     if missing:
         raise ProjectError(f"the build produced no {', '.join(library_name(k, target) for k in missing)} "
