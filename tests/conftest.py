@@ -23,6 +23,14 @@ from suite_parallel import (  # noqa: E402,F401  (the hooks of running on severa
 
 from godot_aigym.engine import LaunchOptions, ensure_imported, run_godot  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# Hypothesis tests draw the same examples on every run (derandomize, no example database): the
+# suite is a gate, so a red run must be a real, reproducible failure, not a lucky draw.
+# `pytest --hypothesis-profile=explore` searches new examples when working on that code.
+settings.register_profile("gate", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile("gate")
 
 # A suite started in the background of a non-interactive shell (`cmd &`, nohup, some CI agents)
 # inherits SIGINT ignored, and every process it spawns would too: Python then installs no
