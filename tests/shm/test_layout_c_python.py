@@ -155,7 +155,7 @@ def _finish(proc, timeout=10.0):
 @pytest.mark.parametrize("spin_us", [0, 50])
 def test_c_wait_ok_and_timeout(cc, mem, spin_us):
     s = mem.newSemaphore("s", 0)
-    proc = _start_c_waiter(cc, mem, "s", 5000, spin_us, 0, False)
+    proc = _start_c_waiter(cc, mem, "s", 60_000, spin_us, 0, False)  # a safety net: the post below ends it
     s.post()
     assert _finish(proc)["wait"] == WAIT_OK
     res = _finish(_start_c_waiter(cc, mem, "s", 50, spin_us, 0, False))
