@@ -68,6 +68,15 @@ def expected_outputs(case: ModelCase, folder: Path, seed: int) -> None:
     case.outputs = [write_f32(folder / f"{case.name}.out{k}.bin", np.stack([r[k] for r in rows_out])) for k in range(n_out)]
 
 
+@pytest.fixture(autouse=True)
+def torch_threads_restored():
+    """Tests here pin torch to one thread for exact outputs; the next modules on this worker (SB3,
+    RLlib training) get the default back, whichever order the workers ran the modules in."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def built_torch():
     if not TORCH_LIB.exists():
@@ -80,6 +89,7 @@ def torch_models(tmp_path_factory, built_torch) -> dict[str, ModelCase]:
     """The equivalence models, exported with export_policy (plus one plain torch.jit.save)."""
     folder = tmp_path_factory.mktemp("torch_models")
     torch.manual_seed(1234)
+    threads = torch.get_num_threads()  # restored below: later modules on this worker train with the default
     torch.set_num_threads(1)
     specs = {
         "mlp": (Mlp(), [4]),
@@ -97,6 +107,7 @@ def torch_models(tmp_path_factory, built_torch) -> dict[str, ModelCase]:
     cases["grid_2d_plain"] = ModelCase("grid_2d_plain", folder / "grid_2d_plain.jit", [2, 3], set_shape=True)
     for seed, case in enumerate(cases.values()):
         expected_outputs(case, folder, seed)
+    torch.set_num_threads(threads)
     return cases
 
 
