@@ -31,11 +31,12 @@ def prepared_demo(godot) -> Path:
 
 @contextlib.contextmanager
 def nothing_left_behind() -> Iterator[None]:
-    """Fails when the block leaves an engine process (given 5 s to exit) or a chunk behind."""
+    """Fails when the block leaves an engine process or a chunk behind. An engine still exiting
+    by itself is waited for (a safety timeout: a loaded machine may take seconds to end it)."""
     before_chunks, before_procs = our_chunks(), engine_children()
     yield
     for pid in engine_children() - before_procs:
-        wait_gone(pid, 5.0)
+        wait_gone(pid, 60.0)
     leaked_procs = engine_children() - before_procs
     assert not leaked_procs, f"engine processes left behind: {leaked_procs}"
     leaked = our_chunks() - before_chunks
