@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import results_schema as schema  # noqa: E402
 from shared_object_processes import RR_VERSION, assign_with_reader, load_real_robot, pingpong, stats  # noqa: E402
 
-from godot_aigym.shared_object import SharedObject, copy_strategy  # noqa: E402
+from godot_aigym.shared_object import SharedObject, copy_strategy, huge_pages  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "shared_object.json"
 NOTES = [
@@ -149,6 +149,10 @@ def measure_case(tag: str, rr: Any, data: Any, large: bool, repeats: int, copies
                     forced[strategy] = SharedObject(f"gaso-bench-{tag}-{strategy}", data=data, create=True)
                     forced[strategy].assign(data)
                 impls_assign[f"ours_{strategy}"] = functools.partial(forced[strategy].assign, data)
+            with huge_pages.small_pages():  # the same object on 4 KiB pages (huge_pages.py)
+                forced[SMALL] = SharedObject(f"gaso-bench-{tag}-small", data=data, create=True)
+            impls_assign[SMALL] = functools.partial(forced[SMALL].assign, data)
+            impls_fetch[SMALL] = forced[SMALL].fetch
             raw_shm = shared_memory.SharedMemory(create=True, size=data.nbytes)
             raw_view = np.ndarray(data.shape, data.dtype, buffer=raw_shm.buf)
             raw_view[...] = data
@@ -173,6 +177,7 @@ def measure_case(tag: str, rr: Any, data: Any, large: bool, repeats: int, copies
 
 
 FORCED = (copy_strategy.MEMCPY, copy_strategy.STREAM)
+SMALL = "ours_small_pages"
 RR_NAME, RAW_NAME = f"real-robot {RR_VERSION}", "raw numpy copy"
 
 
@@ -186,7 +191,8 @@ def entry(name: str, s: dict[str, float] | None) -> dict[str, Any]:
 
 def row(label: str, res: dict[str, dict[str, float]], base: str, g: dict[str, Any], note: str = "") -> dict[str, Any]:
     """A schema metric from per-implementation stats; the non-baseline comparisons go to `also`."""
-    names = {"real_robot": RR_NAME, "raw": RAW_NAME, "ours_memcpy": "ours, memcpy forced", "ours_stream": "ours, streaming forced"}
+    names = {"real_robot": RR_NAME, "raw": RAW_NAME, "ours_memcpy": "ours, memcpy forced", "ours_stream": "ours, streaming forced",
+             SMALL: "ours on 4 KiB pages (no huge-page slots)"}
     m = schema.metric(
         slug(label), label, "us", res["ours"]["median"], better="lower",
         ours_spread=[res["ours"]["p10"], res["ours"]["p90"]], baseline_name=names[base],

@@ -27,7 +27,6 @@ as the fallback: glibc's sysconf reports the L3 of the whole package on AMD EPYC
 
 from __future__ import annotations
 
-import mmap
 import os
 import random
 import statistics
@@ -39,6 +38,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import huge_pages
 from .sync import slotcopy
 
 MEMCPY, STREAM, CALIBRATE = "memcpy", "stream", "calibrate"
@@ -124,10 +124,18 @@ def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) ->
     that bring the cache into that candidate's steady state (streaming evicts the
     slots a memcpy would find cached, so back-to-back timing would be unfair)."""
     src = np.frombuffer(os.urandom(min(n, 4096)) * (n // 4096 + 1), np.uint8, n)
-    # Shared anonymous memory, like the slots (shmem pages: never transparent huge pages here).
-    mapping = mmap.mmap(-1, 2 * n * len(keeps))
+    # Shared anonymous memory (tmpfs), on the slots' kind of page: huge pages where an object's
+    # slots would be on them (huge_pages.py), else 4 KiB.
+    huge = huge_pages.huge_page_size()
+    stride = (n + huge - 1) & ~(huge - 1) if huge and n >= huge else n
+    mapping = huge_pages.map_shared(-1, 2 * stride * len(keeps))
     pool = np.frombuffer(mapping, np.uint8)
-    slots = {k: (pool[2 * i * n : (2 * i + 1) * n], pool[(2 * i + 1) * n : (2 * i + 2) * n]) for i, k in enumerate(keeps)}
+    slots = {k: (pool[2 * i * stride : 2 * i * stride + n], pool[(2 * i + 1) * stride : (2 * i + 1) * stride + n])
+             for i, k in enumerate(keeps)}
+    for a, b in slots.values():
+        a[:] = b[:] = 0  # pages faulted in, as an object's slots are at creation
+        for slot in (a, b):
+            huge_pages.collapse(mapping, slot.ctypes.data - pool.ctypes.data, n)
     times: dict[str, list[float]] = {k: [] for k in keeps}
     order = random.Random(n)  # not numpy.random: its first import costs ~0.1 s
     names = list(keeps)
@@ -142,8 +150,8 @@ def time_candidates(n: int, keeps: dict[str, int], copy: Callable[..., None]) ->
             for i in range(CALIBRATION_TIMED):  # as an object copies: slot 1 backward
                 copy(b if i & 1 else a, src, keep, i & 1)
             times[name].append((time.perf_counter_ns() - t0) / CALIBRATION_TIMED)
-    del slots, pool, a, b  # the mapping cannot close while views of it live
-    mapping.close()
+    del slots, pool, a, b, slot  # the mapping cannot close while views of it live
+    huge_pages.close_mapping(mapping)
     first = next(iter(keeps))
     base = statistics.median(times[first])
     return {k: float(base * statistics.median(t / b for t, b in zip(v, times[first]))) for k, v in times.items()}

@@ -13,7 +13,9 @@
     64      16    slot 0: offset (from the start of the segment), capacity (bytes)
     80      16    slot 1: offset, capacity
     128     128   sync block (see _sync.c): pub, waiters, mtime[2], robust mutex
-    4096    ...   data slots, each aligned to 64 bytes (4096 when larger than a page)
+    4096    ...   data slots, each aligned to 64 bytes (4096 when larger than a page; a fixed
+                  object's slots of a huge page or more at huge-page-aligned offsets, see
+                  huge_pages.py: the file has a hole before each)
 
 Header fields up to offset 64 are written once by the creator before the first
 publish; the slot table is rewritten only by SharedDynamicObject writers, only for
@@ -55,9 +57,15 @@ def slot_stride(capacity: int) -> int:
     return align(capacity, PAGE if capacity > PAGE else ALIGN)
 
 
-def fixed_slots(capacity: int) -> tuple[tuple[int, int], int]:
-    """Offsets of the two slots of a fixed object and the total segment size."""
+def fixed_slots(capacity: int, huge_page: int = 0) -> tuple[tuple[int, int], int]:
+    """Offsets of the two slots of a fixed object and the total segment size. Slots of at least
+    `huge_page` bytes (a power of two, 0: none) start at multiples of it, so that their whole
+    huge pages can be collapsed (huge_pages.py); readers take the offsets from the slot table."""
     stride = slot_stride(max(capacity, 1))
+    if huge_page and capacity >= huge_page:
+        first = align(HEADER_SIZE, huge_page)
+        second = first + align(capacity, huge_page)
+        return (first, second), second + stride
     return (HEADER_SIZE, HEADER_SIZE + stride), HEADER_SIZE + 2 * stride
 
 

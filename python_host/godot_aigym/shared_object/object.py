@@ -16,6 +16,7 @@ from typing import Any
 from . import layout
 from .encoding import encode, tag_of, write_plan
 from .fixed_codecs import FixedCodec, fixed_capacity, fixed_codec
+from .huge_pages import collapse, huge_page_size
 from .slot_format import Plan, Torn
 from .errors import CorruptObjectError, LockTimeoutError, ObjectClosedError, ObjectExistsError, TypeMismatchError
 from ..liveness import owner_alive
@@ -104,13 +105,15 @@ class SharedObject:
     def _create(self, data: Any, plan: Plan) -> None:
         tag = tag_of(data)
         cap = self._slot_capacity(data, plan)
-        offs, size = layout.fixed_slots(cap)
+        offs, size = layout.fixed_slots(cap, huge_page_size())
         seg = Segment.create(self.name, size, self._kind, tag, self.init_size)
         try:
             layout.SLOT_TABLE.pack_into(seg.header, layout.SLOT_TABLE_OFFSET, offs[0], cap, offs[1], cap)
             # Both slots get the value: slot 1 is published, slot 0 is pre-faulted.
             write_plan(seg.mv, offs[0], plan)
             write_plan(seg.mv, offs[1], plan)
+            for off in offs:  # large slots onto huge pages, for every handle (huge_pages.py)
+                collapse(seg.mm, off, cap)
             self._bind(seg, self._new_codec(seg, tag, offs, cap))
             self._sync.initialise()
             self._publish_first(1)

@@ -22,11 +22,14 @@ import os
 import stat
 import time
 
+import numpy as np
+
 from ..liveness import start_time
 from ..owners import Owner, sweep
 from ..shm.cleanup import sweep_temp_files, temp_path
 from ..shm.ownership import not_private_reason, user_name
 from . import layout
+from .huge_pages import close_mapping, map_shared
 from .errors import (CorruptObjectError, InvalidNameError, ObjectExistsError, ObjectNotFoundError,
                      ObjectNotPrivateError, SharedObjectError)
 from .sync import ext
@@ -62,7 +65,7 @@ class Segment:
         self.fd = fd
         self.created = created
         self.header = mmap.mmap(fd, layout.HEADER_SIZE)
-        self.mm: mmap.mmap | None = None
+        self.mm: mmap.mmap | np.ndarray | None = None  # huge_pages.map_shared
         self.mv: memoryview | None = None
         self.size = 0
 
@@ -158,10 +161,11 @@ class Segment:
 
     # -- mappings -------------------------------------------------------------------
     def map_data(self) -> None:
-        """(Re)map the whole segment; old mappings stay valid until unreferenced."""
+        """(Re)map the whole segment (large ones at a huge-page-aligned address: huge_pages.py);
+        old mappings stay valid until unreferenced."""
         size = os.fstat(self.fd).st_size
         self._release_mv()
-        self.mm = mmap.mmap(self.fd, size)
+        self.mm = map_shared(self.fd, size)
         self.mv = memoryview(self.mm)
         self.size = size
 
@@ -185,7 +189,7 @@ class Segment:
         for m in (self.mm, self.header):
             if m is not None:
                 try:
-                    m.close()
+                    close_mapping(m)
                 except BufferError:
                     pass  # a view into it is still alive; unmapped when that view dies
         self.mm = None

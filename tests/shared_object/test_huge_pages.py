@@ -1,0 +1,103 @@
+"""Large fixed objects on huge pages (huge_pages.py): slots at huge-page-aligned offsets, every
+handle's mapping at a huge-page-aligned address, the creator's collapse visible in smaps where
+the kernel collapses tmpfs pages at all, any mix of huge and small mappings reading the same
+bytes, and the mapping gone once the last view of it is."""
+
+from __future__ import annotations
+
+import gc
+import re
+
+import numpy as np
+
+from godot_aigym.shared_object import SharedObject, huge_pages, layout
+
+HUGE = huge_pages.HUGE_PAGE
+
+
+def _segment_smaps(address: int) -> dict[str, int]:
+    """The smaps fields (kB) of this process's mapping that starts at `address`."""
+    fields: dict[str, int] = {}
+    inside = False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = re.match(r"^([0-9a-f]+)-[0-9a-f]+ ", line)
+            if head:
+                inside = int(head.group(1), 16) == address
+            elif inside and line.split()[-1] == "kB":
+                fields[line.split(":")[0]] = int(line.split()[1])
+    return fields
+
+
+def _kernel_collapses_tmpfs() -> bool:
+    """Whether MADV_COLLAPSE works on a tmpfs page here (an independent probe: shared anonymous
+    memory is tmpfs too)."""
+    probe = huge_pages.map_shared(-1, 2 * HUGE)
+    probe[:] = 1
+    try:
+        return huge_pages.collapse(probe, 0, 2 * HUGE) == 2 * HUGE
+    finally:
+        del probe
+        gc.collect()
+
+
+def test_large_slots_are_huge_page_aligned_and_collapsed(make_name) -> None:
+    assert HUGE > 0, "this kernel reports no PMD huge page size (/sys/kernel/mm/transparent_hugepage)"
+    frame = np.random.default_rng(7).integers(0, 256, (900, 1600, 3), dtype=np.uint8)
+    obj = SharedObject(make_name(), data=frame, create=True)
+    try:
+        off0, cap, off1, _ = layout.SLOT_TABLE.unpack_from(obj._seg.header, layout.SLOT_TABLE_OFFSET)
+        assert off0 % HUGE == 0 and off1 % HUGE == 0 and off1 - off0 >= cap >= frame.nbytes
+        mapping = obj._seg.mm
+        address = mapping.ctypes.data
+        assert address % HUGE == 0
+        collapsed = _segment_smaps(address).get("ShmemPmdMapped", 0) * 1024
+        whole_pages = 2 * (frame.nbytes // HUGE) * HUGE  # each slot's whole huge pages
+        assert collapsed == (whole_pages if _kernel_collapses_tmpfs() else 0)
+        obj.assign(frame[::-1].copy())
+        np.testing.assert_array_equal(obj.fetch(), frame[::-1])
+    finally:
+        obj.unlink()
+        obj.close()
+
+
+def test_huge_and_small_page_handles_share_the_value(make_name) -> None:
+    """A handle mapped on small pages (another process's choice, an older version's layout
+    reader) reads the slot table's offsets, so it sees the same bytes; and an object created on
+    small pages keeps the old layout."""
+    a = np.arange(3 * HUGE // 2 + 13, dtype=np.uint16)  # 3 MiB + 26 bytes: one whole huge page per slot
+    b = a[::-1].copy()
+    name = make_name()
+    big = SharedObject(name, data=a, create=True)
+    with huge_pages.small_pages():
+        small = SharedObject(name, create=False)
+        old = SharedObject(make_name(), data=a, create=True)
+    try:
+        assert isinstance(small._seg.mm, type(old._seg.mm)) and not isinstance(small._seg.mm, np.ndarray)
+        np.testing.assert_array_equal(small.fetch(), a)
+        small.assign(b)
+        np.testing.assert_array_equal(big.fetch(), b)
+        big.assign(a)
+        np.testing.assert_array_equal(small.fetch(), a)
+        off0, _, off1, _ = layout.SLOT_TABLE.unpack_from(old._seg.header, layout.SLOT_TABLE_OFFSET)
+        assert (off0, off1) == layout.fixed_slots(a.nbytes)[0]
+    finally:
+        for obj in (small, big, old):
+            obj.close()
+        big.unlink()
+        old.unlink()
+
+
+def test_a_huge_page_mapping_is_unmapped_with_its_last_view(make_name) -> None:
+    data = np.zeros(HUGE + 5, np.uint8)
+    obj = SharedObject(make_name(), data=data, create=True)
+    address = obj._seg.mm.ctypes.data
+    view = np.frombuffer(obj._seg.mv, np.uint8)  # a view that outlives close(), as a user's may
+    obj.unlink()
+    obj.close()
+    gc.collect()
+    assert _segment_smaps(address), "unmapped while a view of it lived"
+    assert view[-1] == 0
+    del view
+    gc.collect()
+    assert not _segment_smaps(address), "the segment is still mapped after close() and its last view"
