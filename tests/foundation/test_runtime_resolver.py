@@ -79,6 +79,29 @@ def test_probe_failures_name_the_path_and_reason(env, kind, reason):
     assert str(path) in str(exc.value) and reason in str(exc.value)
 
 
+def test_an_unchanged_engine_is_probed_once_a_changed_one_again(env, monkeypatch):
+    """Every environment resolves the engine: the version of a file already probed is reused
+    while the file is the same; rewritten, replaced or made unusable, it is probed again."""
+    from godot_aigym.engine import launch
+
+    starts = []
+    real_spawn = launch.spawn
+    monkeypatch.setattr(launch, "spawn", lambda command, **kw: starts.append(command) or real_spawn(command, **kw))
+    godot = fake_godot(env / "g", "4.5.1.stable")
+    assert probe_version(godot) == probe_version(godot) == "4.5.1.stable"
+    assert len(starts) == 1
+    fake_godot(godot, "4.6.3.stable.official")  # rewritten in place (another size)
+    assert probe_version(godot) == "4.6.3.stable.official" and len(starts) == 2
+    replacement = fake_godot(env / "new", "4.6.3.stable.official")
+    os.replace(replacement, godot)  # replaced (another inode), same size and text
+    assert probe_version(godot) == "4.6.3.stable.official" and len(starts) == 3
+    godot.chmod(0o600)  # no longer executable: refused, not answered from memory
+    with pytest.raises(GodotNotFoundError, match="not executable"):
+        probe_version(godot)
+    godot.chmod(0o700)
+    assert probe_version(godot) == "4.6.3.stable.official" and len(starts) == 5
+
+
 def test_probe_hanging_engine_times_out(env):
     godot = fake_godot(env / "godot", hang=True)
     with pytest.raises(GodotNotFoundError, match=r"did not answer within 0\.5 s"):
