@@ -47,8 +47,11 @@ def test_bad_arguments_are_refused_before_anything_starts(no_leaks):
         GodotGroupEnv(scene=RENDEZVOUS, n_agentz=2)
 
 
-def test_bad_actions_name_the_group(no_leaks):
-    with GodotGroupEnv(scene=RENDEZVOUS, n_copies=2) as env:
+def test_bad_actions_name_the_group_and_a_dead_engine_closes_the_env(no_leaks):
+    from godot_aigym.shm import EngineDiedError
+
+    env = GodotGroupEnv(scene=RENDEZVOUS, n_copies=2)
+    try:
         with pytest.raises(RuntimeError, match="call reset"):
             env.step({})
         env.reset(seed=0)
@@ -64,17 +67,12 @@ def test_bad_actions_name_the_group(no_leaks):
         with pytest.raises(ValueError, match="actions must map each group"):
             env.step([0, 0])
         env.step({"scout": [0, 0], "runner": runner})  # still usable
+        env.links[0].proc.popen.kill()  # then its engine dies
+        with pytest.raises(EngineDiedError):
+            env.step({"scout": [0, 0], "runner": runner})
+        with pytest.raises(RuntimeError, match="an engine failed"):
+            env.reset()
+    finally:
+        env.close()
     with pytest.raises(RuntimeError, match="closed"):
         env.reset()
-
-
-def test_a_dead_engine_closes_the_env(no_leaks):
-    from godot_aigym.shm import EngineDiedError
-    env = GodotGroupEnv(scene=RENDEZVOUS)
-    env.reset(seed=0)
-    env.links[0].proc.popen.kill()
-    with pytest.raises(EngineDiedError):
-        env.step({"scout": [0], "runner": np.zeros((1, 2), np.float32)})
-    with pytest.raises(RuntimeError, match="an engine failed"):
-        env.reset()
-    env.close()
