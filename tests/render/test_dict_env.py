@@ -41,32 +41,33 @@ def _check_frame(image: np.ndarray, state: np.ndarray) -> None:
         assert abs(red[:, 0].mean() + 0.5 - row) < 1.0 and abs(red[:, 1].mean() + 0.5 - col) < 1.0
 
 
-def test_reach_pixels_follow_the_state(display):
+@pytest.fixture(scope="module")
+def reach_state(display):
+    """One rendering engine of the reach_state scene for the tests that reset (with a seed) and step it."""
     env = GodotEnv(scene=REACH_STATE, rendering=True)
-    try:
-        assert env.observation_space == spaces.Dict({
-            "camera": spaces.Box(0, 255, (SIZE, SIZE, 3), np.uint8),
-            "state": spaces.Box(-F32_MAX, F32_MAX, (4,), np.float32)})  # unbounded: as flat Boxes
-        obs, _ = env.reset(seed=3)
-        _check_frame(obs["camera"], obs["state"])
-        for action in (1, 1, 3, 3, 2, 4, 0):
-            before = obs["state"].copy()
-            obs, reward, terminated, truncated, _ = env.step(action)
-            _check_frame(obs["camera"], obs["state"])  # the picture shows the state after the step
-            if terminated:
-                break
-            moved = obs["state"][:2] - before[:2]
-            assert np.allclose(moved, 0.3 * np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]][action]), atol=1e-5)
-    finally:
-        env.close()
+    yield env
+    env.close()
 
 
-def test_dict_env_passes_gymnasium_check_env(display):
-    env = GodotEnv(scene=REACH_STATE, rendering=True)
-    try:
-        check_env(env, skip_render_check=True)
-    finally:
-        env.close()
+def test_reach_pixels_follow_the_state(reach_state):
+    env = reach_state
+    assert env.observation_space == spaces.Dict({
+        "camera": spaces.Box(0, 255, (SIZE, SIZE, 3), np.uint8),
+        "state": spaces.Box(-F32_MAX, F32_MAX, (4,), np.float32)})  # unbounded: as flat Boxes
+    obs, _ = env.reset(seed=3)
+    _check_frame(obs["camera"], obs["state"])
+    for action in (1, 1, 3, 3, 2, 4, 0):
+        before = obs["state"].copy()
+        obs, reward, terminated, truncated, _ = env.step(action)
+        _check_frame(obs["camera"], obs["state"])  # the picture shows the state after the step
+        if terminated:
+            break
+        moved = obs["state"][:2] - before[:2]
+        assert np.allclose(moved, 0.3 * np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]][action]), atol=1e-5)
+
+
+def test_dict_env_passes_gymnasium_check_env(reach_state):
+    check_env(reach_state, skip_render_check=True)
 
 
 def test_sixteen_camera_agents_train_with_sb3_multi_input_policy(display):

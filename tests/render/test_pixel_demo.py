@@ -1,7 +1,8 @@
 """`godot-aigym demo --env reach`, as a short smoke (the full training is run by hand: see
 docs/ENVIRONMENTS.md, "Reach"): it trains one rollout (4 agents x PPO's n_steps 64 = 256 steps,
 the smallest learn() SB3 runs), writes the curve, the model and a video, and plays the exported
-policy from Python and in the engine."""
+policy from Python and in the engine: the same seeded episodes give the same returns (the engine's
+cTorchModel acting on its own camera frames as the exported CNN does on the frames Python sees)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import imageio.v3 as iio
 from godot_aigym.demo import main
 
 
-def test_reach_demo_smoke_writes_curve_model_and_video(display, tmp_path):
+def test_reach_demo_smoke_writes_curve_model_and_video(display, tmp_path, capsys):
     code = main(["--env", "reach", "--agents", "4", "--max-steps", "256", "--output", str(tmp_path)])
     assert code == 1  # one rollout does not solve it (no 100 episodes yet): the exit code says so
+    out = capsys.readouterr().out
+    assert "greedy episodes (seed 2024)" in out and "the same returns" in out, out  # Python == Godot, 10 episodes
     assert (tmp_path / "reach_learning_curve.png").stat().st_size > 0
     assert (tmp_path / "reach_policy.zip").stat().st_size > 0
     frames = iio.imread(tmp_path / "reach_episode.mp4")

@@ -80,13 +80,13 @@ def test_sb3_make_vec_env_with_its_defaults_trains():
 
     from godot_aigym.env.sb3 import folderless_logger
 
-    venv = make_vec_env("godot_aigym/CartPole-v0", n_envs=4)  # passes render_mode="rgb_array"
+    venv = make_vec_env("godot_aigym/CartPole-v0", n_envs=2)  # passes render_mode="rgb_array"
     try:
         assert venv.render_mode == "rgb_array"
         assert not any(env.unwrapped.link.renders for env in venv.envs)  # trains headless
         model = PPO("MlpPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, seed=0)
         model.set_logger(folderless_logger())  # no /tmp/SB3-<date> folder
-        model.learn(256)
+        model.learn(128)  # two rollouts of 2 x 32 steps, an update after each
     finally:
         venv.close()
 
