@@ -1,4 +1,8 @@
-"""Every Ray instance of these tests binds to 127.0.0.1 and leaves nothing behind (ray_testutil)."""
+"""Every Ray instance of these tests binds to 127.0.0.1 and leaves nothing behind (ray_testutil).
+
+Ray and RLlib are imported by the tests that use them, never at collection: pytest-xdist makes
+every worker collect every module, and a worker that runs none of these tests would otherwise
+pay their imports (~4 CPU-s) for nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import os
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray is imported anywhere: no calls out
 
 import pytest  # noqa: E402
-import ray  # noqa: E402
 
 from godot_aigym.rllib.local_ray import init_local  # noqa: E402
 
@@ -26,6 +29,8 @@ class SharedLocalRay:
 
     def ensure(self) -> str:
         if self._stack is None:
+            import ray
+
             stack = contextlib.ExitStack()
             self.folder = stack.enter_context(private_ray_dir())  # on exit: no Ray process left, folder removed
             stack.callback(ray.shutdown)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 
-import ray
-
 from godot_aigym.rllib.local_ray import LOOPBACK, loopback_only, private_session
 
 from rllib_testutil import non_loopback_sockets, ray_processes
@@ -28,6 +26,8 @@ def private_ray_dir():
 
 def assert_loopback_only(folder: str) -> None:
     """Ray's node table and every socket of its processes (and ours) use 127.0.0.0/8 only."""
+    import ray
+
     addresses = {n["NodeManagerAddress"] for n in ray.nodes()}
     assert addresses == {LOOPBACK}, addresses
     pids = ray_processes(folder) | {os.getpid()}

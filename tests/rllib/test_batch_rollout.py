@@ -9,8 +9,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from godot_aigym.rllib.batch_rollout import OpenEpisodes, Rollout
-
 SPACES = (gym.spaces.Box(-1, 1, (2,), np.float32), gym.spaces.Discrete(2))
 
 
@@ -40,6 +38,8 @@ def _reference(opened, done, term, keep_open):
 
 @pytest.mark.parametrize("seed", range(40))
 def test_pack_cuts_what_a_per_environment_loop_cuts(seed):
+    from godot_aigym.rllib.batch_rollout import OpenEpisodes, Rollout  # RLlib: imported by the worker running it
+
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 6))
     opened = OpenEpisodes.after_reset(rng.random((n, 2), np.float32))
@@ -90,6 +90,8 @@ def test_packed_episodes_send_their_spaces_once_per_receiver():
     """A runner sends the same spaces with every sample: pickled once by the sender, unpickled
     once by the receiver (their RNG state alone took ~0.3 ms a sample both ways)."""
     import pickle
+
+    from godot_aigym.rllib.batch_rollout import OpenEpisodes, Rollout
 
     spaces = (gym.spaces.Box(-1, 1, (2,), np.float32), gym.spaces.Discrete(3))
     opened = OpenEpisodes.after_reset(np.zeros((2, 2), np.float32))

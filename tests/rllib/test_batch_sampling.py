@@ -11,11 +11,8 @@ import signal
 import gymnasium as gym
 import numpy as np
 import pytest
-from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from godot_aigym.rllib import GodotEnvRunner
-from godot_aigym.rllib.batch_rollout import EpisodeBatch
-from godot_aigym.rllib.episode_build import SpaceStructs, numpy_episode
+import godot_aigym.rllib as godot_rllib  # its names import RLlib on first use, in the test that uses them
 from godot_aigym.rllib.train import build_config
 
 from rllib_testutil import assert_nothing_left
@@ -33,7 +30,7 @@ def _ray(local_ray):
 def _runner(env=TRIVIAL, agents=4, seed=7, batch=True, **env_config):
     config = build_config(env, env_runners=0, agents=agents, engines=1, seed=seed,
                           env_config={"max_episode_steps": LIMIT, **env_config}, fragment=LIMIT)
-    runner = GodotEnvRunner(config=config)
+    runner = godot_rllib.GodotEnvRunner(config=config)
     if batch == "actor":  # what a runner in a Ray actor returns: arrays, episodes built where unpickled
         runner._godot_in_actor = True
     elif not batch:
@@ -44,6 +41,8 @@ def _runner(env=TRIVIAL, agents=4, seed=7, batch=True, **env_config):
 def _sample(runner, **kwargs):
     episodes = runner.sample(**kwargs)
     if runner._godot_in_actor:
+        from godot_aigym.rllib.batch_rollout import EpisodeBatch
+
         assert isinstance(episodes, EpisodeBatch) and len(episodes) == 0
         episodes = pickle.loads(pickle.dumps(episodes))
         assert type(episodes) is list
@@ -94,6 +93,10 @@ def test_batch_sampling_returns_what_rllibs_loop_returns(explore):
 
 
 def test_numpy_episode_is_what_the_constructor_builds():
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+    from godot_aigym.rllib.episode_build import SpaceStructs, numpy_episode
+
     obs_space, act_space = gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Discrete(2)
     rng = np.random.default_rng(0)
     obs, actions, rewards = rng.random((6, 3), np.float32), rng.integers(0, 2, 5), rng.random(5)
@@ -151,7 +154,7 @@ def test_an_engine_death_is_relaunched_in_place_or_fails_the_runner(relaunch):
     sample() goes on to its full length, else it fails naming the setting."""
     config = build_config(CARTPOLE, env_runners=0, agents=4, engines=1, seed=5, fragment=LIMIT)
     config.fault_tolerance(restart_failed_sub_environments=relaunch)
-    runner = GodotEnvRunner(config=config)
+    runner = godot_rllib.GodotEnvRunner(config=config)
     first = runner.godot_info()["engine_pids"]
     after = []
     try:
@@ -177,7 +180,7 @@ def test_a_custom_connector_falls_back_to_rllibs_loop_by_name():
     config = build_config(TRIVIAL, env_runners=0, agents=2, engines=1, seed=0,
                           env_config={"max_episode_steps": LIMIT}, fragment=LIMIT)
     config.env_runners(env_to_module_connector=lambda env, spaces, device: MeanStdFilter())
-    runner = GodotEnvRunner(config=config)
+    runner = godot_rllib.GodotEnvRunner(config=config)
     try:
         assert "MeanStdFilter" in runner.godot_info()["batch_sampling_blocker"]
         episodes = runner.sample(num_timesteps=8)
@@ -200,7 +203,7 @@ def test_episode_metrics_are_rllibs_with_more_finished_episodes_than_the_window(
         config = build_config(CARTPOLE, env_runners=0, agents=8, engines=1, seed=3,
                               env_config={"max_episode_steps": 16}, fragment=LIMIT)
         config.reporting(metrics_num_episodes_for_smoothing=3)
-        runner = GodotEnvRunner(config=config)
+        runner = godot_rllib.GodotEnvRunner(config=config)
         if not batch:
             runner._godot_batch_blocker = "forced by the test: RLlib's per-agent loop"
         try:

@@ -14,8 +14,6 @@ import signal
 import time
 
 import pytest
-import ray
-from ray.cluster_utils import Cluster
 
 from godot_aigym.rllib.local_ray import NODE_ARGS
 from godot_aigym.rllib.train import MAX_RETURN, THRESHOLD, build_config, train
@@ -38,6 +36,9 @@ TIMEOUT = MAX_ITERATIONS * SLOW_ITERATION + REPLACEMENT_WAIT + 300
 
 @pytest.fixture
 def cluster(shared_local_ray):
+    import ray
+    from ray.cluster_utils import Cluster
+
     shared_local_ray.stop()  # this process connects to the cluster instead (one Ray per driver)
     with private_ray_dir() as folder:
         node = {**NODE_ARGS, "num_cpus": 1, "resources": {"godot_slot": 1}}
@@ -125,6 +126,8 @@ def test_ppo_learns_the_cartpole_on_two_nodes_and_survives_an_engine_death(clust
     assert summary["solved"] and summary["greedy_mean"] >= THRESHOLD, \
         [(r["iteration"], r["return_mean"], r.get("greedy_mean")) for r in summary["history"]]
     assert summary["solved_at"] > KILL_AT, summary
+
+    import ray
 
     ray.shutdown()
     cluster.shutdown()

@@ -6,12 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ray  # noqa: E402, F401  (a test requirement: no skip, a missing Ray fails)
+import godot_aigym.rllib as godot_rllib  # a missing Ray fails here (no skip); RLlib is imported on first use
+from godot_aigym.rllib.train import build_config
 
-from godot_aigym.rllib import GodotEnvRunner  # noqa: E402
-from godot_aigym.rllib.train import build_config  # noqa: E402
-
-from rllib_testutil import assert_nothing_left  # noqa: E402
+from rllib_testutil import assert_nothing_left
 
 TRIVIAL = "godot_aigym/Trivial-v0"
 LIMIT = 5
@@ -25,7 +23,7 @@ def _ray(local_ray):
 def _runner(env=TRIVIAL, agents=8, engines=1, seed=3, **env_config):
     config = build_config(env, env_runners=0, agents=agents, engines=engines, seed=seed,
                           env_config={"max_episode_steps": LIMIT, **env_config}, fragment=LIMIT)
-    return GodotEnvRunner(config=config)
+    return godot_rllib.GodotEnvRunner(config=config)
 
 
 def test_one_engine_drives_all_sub_environments_and_returns_reach_rllib():
@@ -71,7 +69,7 @@ def test_the_worker_seed_reaches_the_engines():
 def test_an_unknown_environment_name_is_refused_by_name():
     config = build_config("godot_aigym/NoSuchEnv-v0", env_runners=0)
     with pytest.raises(ValueError, match=r"'godot_aigym/NoSuchEnv-v0' is not a Godot environment .*register_scene"):
-        GodotEnvRunner(config=config)
+        godot_rllib.GodotEnvRunner(config=config)
 
 
 def test_rllib_sync_vectorization_is_refused_with_what_to_write():

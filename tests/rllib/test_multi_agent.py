@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ray.rllib.env.multi_agent_episode import MultiAgentEpisode
-from ray.rllib.utils.pre_checks.env import check_multiagent_environments
 
-from godot_aigym.rllib import GodotMultiAgentEnv, GodotMultiAgentEnvRunner, policy_mapping_by_group
+import godot_aigym.rllib as godot_rllib  # its names import RLlib on first use, in the test that uses them
 from godot_aigym.rllib.train_multi import build_multi_config, play_groups, policy_returns, train_multi
 
 from rllib_testutil import assert_nothing_left
@@ -30,7 +28,9 @@ def _ray(local_ray):
 
 
 def test_rllibs_multi_agent_checks_pass_on_one_copy():
-    env = GodotMultiAgentEnv(scene=SCENE, seed=0)
+    from ray.rllib.utils.pre_checks.env import check_multiagent_environments
+
+    env = godot_rllib.GodotMultiAgentEnv(scene=SCENE, seed=0)
     engines = [link.proc.pid for link in env.group_env.links]
     try:
         check_multiagent_environments(env)
@@ -52,18 +52,20 @@ def test_rllibs_multi_agent_checks_pass_on_one_copy():
 
 def test_a_group_without_a_policy_mapping_is_named():
     with pytest.raises(ValueError, match="agent group 'runner' has no policy mapping"):
-        policy_mapping_by_group({"scout": "scout"}, ["scout", "runner"])
+        godot_rllib.policy_mapping_by_group({"scout": "scout"}, ["scout", "runner"])
     with pytest.raises(ValueError, match="agent group 'runner' has no policy mapping"):
         build_multi_config(ENV, env_runners=0, copies=2, group_policies={"scout": "scout"})
-    fn = policy_mapping_by_group({"scout": "a", "runner": "b"})
+    fn = godot_rllib.policy_mapping_by_group({"scout": "a", "runner": "b"})
     assert fn("scout_3") == "a" and fn("runner_0") == "b"
     with pytest.raises(ValueError, match="agent group 'medic'"):
         fn("medic_0")
 
 
 def test_one_runner_drives_every_copy_in_one_engine_with_a_policy_per_group():
+    from ray.rllib.env.multi_agent_episode import MultiAgentEpisode
+
     config = build_multi_config(ENV, env_runners=0, copies=4, fragment=25)
-    runner = GodotMultiAgentEnvRunner(config=config)
+    runner = godot_rllib.GodotMultiAgentEnvRunner(config=config)
     info = runner.godot_info()
     try:
         assert runner.num_envs == 4 and len(info["engine_pids"]) == 1, info

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from godot_aigym.rllib.registration import check_same_spaces
 from godot_aigym.env import GodotEnvError
 
 
@@ -20,6 +19,26 @@ def test_the_core_package_does_not_import_ray():
     r = _run("import sys, godot_aigym, godot_aigym.env; print('ray' in sys.modules)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+def test_the_package_and_its_ray_free_helpers_import_no_ray():
+    """The package's names are imported on first use (a worker collecting these tests, or the
+    session sweep of tests/reliability, pays no Ray/RLlib import: seconds of CPU)."""
+    r = _run("import sys, godot_aigym.rllib, godot_aigym.rllib.local_ray, godot_aigym.rllib.train, "
+             "godot_aigym.rllib.node; print(sorted(m for m in ('ray', 'torch') if m in sys.modules))")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_the_first_name_used_registers_the_demo_scenes():
+    import godot_aigym.rllib as godot_rllib
+
+    assert "godot_aigym/CartPole-v0" in godot_rllib.RLLIB_ENVS
+    assert "godot_aigym/Rendezvous-v0" in godot_rllib.RLLIB_GROUP_ENVS
+    assert godot_rllib.GodotEnvRunner.__module__ == "godot_aigym.rllib.env_runner"
+    assert {"GodotEnvRunner", "register_scene"} <= set(dir(godot_rllib))
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchName'"):
+        godot_rllib.NoSuchName  # noqa: B018
 
 
 def test_without_ray_the_error_names_the_extra():
@@ -56,6 +75,8 @@ class _TwoEngines:  # just what check_same_spaces reads: the engines' declared s
 
 def test_engines_declaring_different_spaces_are_refused():
     from gymnasium import spaces
+
+    from godot_aigym.rllib.registration import check_same_spaces
 
     box4 = spaces.Box(-1, 1, (4,))
     check_same_spaces(_TwoEngines(_Spec(box4, spaces.Discrete(2)), _Spec(box4, spaces.Discrete(2))))

@@ -154,3 +154,8 @@ def group_env_creator(name: str, env_config: Mapping[str, Any]):
         raise unknown_env_error(name)
     scene, project = RLLIB_GROUP_ENVS[name]
     return _create_group(name, scene, project, env_config)
+
+
+# The demo scenes are known wherever this module is imported: the driver (through any name of the
+# package) and every runner's process (through its class's module).
+register_envs()
