@@ -192,24 +192,10 @@ def test_discrete_action_outside_space(cartpole, action):
         cartpole.step(ok)
 
 
-def test_close_is_idempotent(demo, no_leaks):
-    env = GodotEnv(demo, TRIVIAL)
-    pid = env.engine.pid
-    env.reset()
-    env.close()
-    env.close()
-    assert env.engine is None
-    with pytest.raises(RuntimeError, match="closed"):
-        env.reset()
-    with pytest.raises((RuntimeError, AttributeError)):
-        env.step(np.zeros(2, np.float32))
-    from env_testutil import wait_gone
-
-    assert wait_gone(pid, 1.0)
-
-
-def test_gymnasium_make(demo, no_leaks):
+def test_gymnasium_make_and_close_is_idempotent(demo, no_leaks):
     env = gymnasium.make("godot_aigym/CartPole-v0")
+    inner = env.unwrapped
+    pid = inner.engine.pid
     try:
         obs, _ = env.reset(seed=0)
         assert env.observation_space.contains(obs)
@@ -217,6 +203,16 @@ def test_gymnasium_make(demo, no_leaks):
         assert reward == 1.0
     finally:
         env.close()
+    env.close()
+    inner.close()
+    assert inner.engine is None
+    with pytest.raises(RuntimeError, match="closed"):
+        inner.reset()
+    with pytest.raises((RuntimeError, AttributeError)):
+        inner.step(0)
+    from env_testutil import wait_gone
+
+    assert wait_gone(pid, 1.0)
 
 
 def test_engine_log_is_clean(demo, tmp_path):

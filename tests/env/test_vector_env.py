@@ -77,27 +77,29 @@ def test_next_step_autoreset(venv):
     assert obs[4].tolist() == [1.0, 1.0, 2.0, 1.0]
 
 
-def test_same_step_autoreset(demo):
-    env = GodotVectorEnv(demo, TRIVIAL, n_agents=4, autoreset_mode="SameStep")
-    try:
-        assert env.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
-        env.reset(seed=3)
-        acts = distinct_actions(4)
-        acts[2] = [1.0, 1.0]
-        for _ in range(4):
-            _, _, term, _, info = env.step(acts)
-            assert info == {}
-        obs, rew, term, trunc, info = env.step(acts)
-        assert term.tolist() == [False, False, True, False]
-        assert rew[2] == 0.5  # the reward of the last step, not 0
-        assert obs[2, 2] == 0.0 and obs[2, 3] == 0.0  # already the first observation of the next episode
-        assert info["_final_obs"].tolist() == [False, False, True, False]
-        assert info["final_obs"][2].tolist() == [1.0, 1.0, 10.0, 5.0]
-        assert info["final_obs"][0] is None
-        obs, *_ = env.step(acts)
-        assert obs[2].tolist() == [1.0, 1.0, 2.0, 1.0]
-    finally:
-        env.close()
+def _limited(shared_env, demo, mode: str) -> GodotVectorEnv:
+    """4 trivial agents, episodes cut at 6 steps, in autoreset `mode`: one engine per mode and module."""
+    return shared_env(GodotVectorEnv, demo, TRIVIAL, n_agents=4, max_episode_steps=6, autoreset_mode=mode)
+
+
+def test_same_step_autoreset(demo, shared_env):
+    env = _limited(shared_env, demo, "SameStep")
+    assert env.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    env.reset(seed=3)
+    acts = distinct_actions(4)
+    acts[2] = [1.0, 1.0]
+    for _ in range(4):
+        _, _, term, _, info = env.step(acts)
+        assert info == {}
+    obs, rew, term, trunc, info = env.step(acts)
+    assert term.tolist() == [False, False, True, False] and not trunc.any()
+    assert rew[2] == 0.5  # the reward of the last step, not 0
+    assert obs[2, 2] == 0.0 and obs[2, 3] == 0.0  # already the first observation of the next episode
+    assert info["_final_obs"].tolist() == [False, False, True, False]
+    assert info["final_obs"][2].tolist() == [1.0, 1.0, 10.0, 5.0]
+    assert info["final_obs"][0] is None
+    obs, *_ = env.step(acts)
+    assert obs[2].tolist() == [1.0, 1.0, 2.0, 1.0]
 
 
 def test_truncation_and_disabled_autoreset_with_reset_mask(demo):
@@ -171,23 +173,20 @@ def test_vector_actions_checked(venv):
 
 
 @pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
-def test_the_step_limit_recurs_per_agent_from_each_episodes_start(demo, mode):
+def test_the_step_limit_recurs_per_agent_from_each_episodes_start(demo, shared_env, mode):
     """The engine counts steps per agent from its own episode start (GymEpisodes: one clock and
     per-agent starts): staggered episodes are truncated each at its own limit, again and again."""
-    env = GodotVectorEnv(demo, TRIVIAL, n_agents=3, max_episode_steps=6, autoreset_mode=mode)
-    try:
-        env.reset(seed=5)
-        acts = distinct_actions(3)
-        early = acts.copy()
-        early[0] = [1.0, 1.0]  # agent 0 terminates at step 5
-        ends: dict[int, list] = {0: [], 1: [], 2: []}
-        for step in range(1, 15):
-            _, _, term, trunc, _ = env.step(early if step <= 5 else acts)
-            for i in np.flatnonzero(term | trunc):
-                ends[int(i)].append((step, "term" if term[i] else "trunc"))
-        # NEXT_STEP: the step after an end is the reset step (its action ignored, not counted)
-        reset_step = 1 if mode == "NextStep" else 0
-        assert ends[0] == [(5, "term"), (5 + reset_step + 6, "trunc")]
-        assert ends[1] == ends[2] == [(6, "trunc"), (6 + reset_step + 6, "trunc")]
-    finally:
-        env.close()
+    env = _limited(shared_env, demo, mode)
+    env.reset(seed=5)
+    acts = distinct_actions(4)
+    early = acts.copy()
+    early[0] = [1.0, 1.0]  # agent 0 terminates at step 5
+    ends: dict[int, list] = {0: [], 1: [], 2: [], 3: []}
+    for step in range(1, 15):
+        _, _, term, trunc, _ = env.step(early if step <= 5 else acts)
+        for i in np.flatnonzero(term | trunc):
+            ends[int(i)].append((step, "term" if term[i] else "trunc"))
+    # NEXT_STEP: the step after an end is the reset step (its action ignored, not counted)
+    reset_step = 1 if mode == "NextStep" else 0
+    assert ends[0] == [(5, "term"), (5 + reset_step + 6, "trunc")]
+    assert ends[1] == ends[2] == ends[3] == [(6, "trunc"), (6 + reset_step + 6, "trunc")]
