@@ -1,5 +1,6 @@
-## One error case per run (named by the first user argument): each must log its message and
-## return null/false, never crash.
+## The error cases named by the `--case` user arguments, in their order, in one run (the cases
+## that look up entries share the chunk of --handle; those that init() use objects of their own):
+## each must log its message and return null/false, never crash.
 extends SceneTree
 
 const Report := preload("res://lib/report.gd")
@@ -8,8 +9,14 @@ const Report := preload("res://lib/report.gd")
 func _initialize() -> void:
 	var r := Report.new()
 	var args := OS.get_cmdline_user_args()
-	var case_name: String = args[args.find("--case") + 1]
 	var mem := cSharedMemory.new()
+	for i in args.size():
+		if args[i] == "--case":
+			_run_case(args[i + 1], args, mem, r)
+	r.finish(self)
+
+
+func _run_case(case_name: String, args: PackedStringArray, mem: cSharedMemory, r: Report) -> void:
 	match case_name:
 		"no_handle":
 			r.check(not mem.exists(), "not attached without --handle")
@@ -18,11 +25,11 @@ func _initialize() -> void:
 			r.check(not sem.init("s"), "semaphore init fails")
 			r.check(not sem.post(), "post on an uninitialised semaphore fails")
 		"absent":
-			r.check(not mem.init("aigym_no_such_chunk_0000"), "init of an absent chunk fails")
+			r.check(not cSharedMemory.new().init("aigym_no_such_chunk_0000"), "init of an absent chunk fails")
 		"bad_handle":
-			r.check(not mem.init("../etc/passwd"), "init with an invalid handle fails")
+			r.check(not cSharedMemory.new().init("../etc/passwd"), "init with an invalid handle fails")
 		"corrupt":
-			r.check(not mem.init(args[args.find("--target") + 1]), "init of a corrupt chunk fails")
+			r.check(not cSharedMemory.new().init(args[args.find("--target") + 1]), "init of a corrupt chunk fails")
 		"unknown_name":
 			r.check(mem.findFloatTensor("nope") == null, "unknown tensor is null")
 		"wrong_kind":
@@ -47,4 +54,3 @@ func _initialize() -> void:
 						if t != null:
 							t.read()
 			r.result("fuzz_accepted", accepted)
-	r.finish(self)
