@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from so_helpers import assert_same
 
 from godot_aigym.shared_object import SharedDynamicObject, SharedObject, copy_strategy, fixed_codecs
-from godot_aigym.shared_object.copy_strategy import MEMCPY, STREAM, Caches, CopyPlanner, SlotTuner, stream_keep
+from godot_aigym.shared_object.copy_strategy import (MEMCPY, STREAM, STREAM_SLOT1_ONLY, Caches, CopyPlanner, SlotTuner,
+                                                     band_stream_keep, stream_keep)
 from godot_aigym.shared_object.sync import slotcopy
 
 COPY = slotcopy()
@@ -32,13 +33,14 @@ SIZES = [0, 1, 63, 64, 65, 4096, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 65, L2 //
     src_off=st.integers(0, 63),
     seed=st.integers(0, 2**32 - 1),
     backward=st.booleans(),
+    slot1_only=st.booleans(),
 )
 def test_copy_is_exact_for_any_keep_size_and_alignment(
-    n: int, keep_frac: float, keep_extra: int, dst_off: int, src_off: int, seed: int, backward: bool
+    n: int, keep_frac: float, keep_extra: int, dst_off: int, src_off: int, seed: int, backward: bool, slot1_only: bool
 ) -> None:
     """keep = 0 streams everything, keep >= n is memcpy; every split in between is exact,
-    forward and backward (slot 1's direction)."""
-    keep = max(0, int(n * keep_frac) + keep_extra)
+    forward and backward (slot 1's direction), with or without the slot-1-only bit."""
+    keep = max(0, int(n * keep_frac) + keep_extra) | (STREAM_SLOT1_ONLY if slot1_only else 0)
     rng = np.random.default_rng(seed)
     src_buf = rng.integers(0, 256, n + 64, dtype=np.uint8)
     dst_buf = np.full(n + 128, 0xA5, np.uint8)
@@ -108,8 +110,10 @@ def test_calibration_picks_the_faster_copy_once_per_size_class(memcpy_ns: float,
     assert planner.strategy(FRAME) == expected
     assert planner.strategy(FRAME + 4096) == expected  # same power-of-two class: cached
     assert len(timer.calls) == 1
-    assert timer.calls[0] == (FRAME, {MEMCPY: FRAME, STREAM: stream_keep(FRAME, EPYC)})
-    assert planner.keep(FRAME) == (FRAME if expected == MEMCPY else stream_keep(FRAME, EPYC))
+    # where the timing decides, the streamed candidate streams slot 1 only (slot 0 stays cached)
+    assert timer.calls[0] == (FRAME, {MEMCPY: FRAME, STREAM: band_stream_keep(FRAME, EPYC)})
+    assert planner.keep(FRAME) == (FRAME if expected == MEMCPY else stream_keep(FRAME, EPYC) | STREAM_SLOT1_ONLY)
+    assert planner.keep(FLOAT_FRAME) == stream_keep(FLOAT_FRAME, EPYC)  # past half the L3: both slots streamed
     planner.strategy(2 * FRAME)  # the next class is measured anew
     assert len(timer.calls) == 2
     assert planner.strategy(FLOAT_FRAME) == STREAM and planner.strategy(1000) == MEMCPY  # decided without timing
@@ -303,7 +307,7 @@ def test_planner_hands_out_tuners_only_where_the_caches_do_not_decide() -> None:
     tuner = planner.tuner(FRAME)
     assert isinstance(tuner, SlotTuner) and tuner.choice == MEMCPY
     assert not tuner.exploring and tuner.quiet == 1920  # seeded by the calibration: 1.3x, 32 x 0.3 / 0.5%
-    assert tuner.keeps == {MEMCPY: FRAME, STREAM: stream_keep(FRAME, EPYC)}
+    assert tuner.keeps == {MEMCPY: FRAME, STREAM: band_stream_keep(FRAME, EPYC)}
     assert planner.tuner(FLOAT_FRAME) is None and planner.tuner(1000) is None
     assert CopyPlanner(EPYC, streaming=True, forced=STREAM).tuner(FRAME) is None
     assert CopyPlanner(EPYC, streaming=False).tuner(FRAME) is None
@@ -325,7 +329,7 @@ def test_tuned_object_stays_exact_while_it_switches(name: str, monkeypatch: pyte
         assert_same(obj.fetch(), value)
     if COPY.STREAMING:
         assert obj._codec.tuner.explorations == 1
-        assert keeps == {256 << 10, stream_keep(256 << 10, caches)}
+        assert keeps == {256 << 10, band_stream_keep(256 << 10, caches)}
     obj.close()
 
 

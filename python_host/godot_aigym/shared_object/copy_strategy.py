@@ -105,6 +105,17 @@ def stream_keep(n: int, caches: Caches) -> int:
     return max((caches.l2 - n) // 2, caches.l2 // 8, 0)
 
 
+# A keep with this bit streams only slot 1 (slot_copy.h): slot 0 and the source stay cached
+# (the raw copy's footprint, 2n), slot 1 goes to memory. Streaming chosen by timing means the
+# caches hold 2n but not 3n, so there it streams one slot, not both ("Large arrays").
+STREAM_SLOT1_ONLY = 1 << 62
+
+
+def band_stream_keep(n: int, caches: Caches) -> int:
+    """The streamed copy's keep where the timing decides: slot 1 streamed, slot 0 cached."""
+    return stream_keep(n, caches) | STREAM_SLOT1_ONLY
+
+
 def rule(n: int, caches: Caches, streaming: bool = True) -> str:
     """MEMCPY, STREAM, or CALIBRATE (the caches alone do not decide) for an n-byte slot copy."""
     if not streaming or n < MIN_STREAM_BYTES or 3 * n <= caches.l2:
@@ -185,14 +196,17 @@ class CopyPlanner:
         size_class = n.bit_length()
         choice = self.chosen.get(size_class)
         if choice is None:
-            timings = self.timer(n, {MEMCPY: n, STREAM: stream_keep(n, self.caches)})
+            timings = self.timer(n, {MEMCPY: n, STREAM: band_stream_keep(n, self.caches)})
             choice = STREAM if timings[STREAM] < STREAM_MARGIN * timings[MEMCPY] else MEMCPY
             self.chosen[size_class], self.timings[size_class] = choice, timings
         return choice
 
     def keep(self, n: int) -> int:
         """The `keep` argument of `_slotcopy.copy` for an n-byte standby-slot copy."""
-        return stream_keep(n, self.caches) if self.strategy(n) == STREAM else n
+        if self.strategy(n) != STREAM:
+            return n
+        banded = self.forced is None and rule(n, self.caches, self.streaming) == CALIBRATE
+        return band_stream_keep(n, self.caches) if banded else stream_keep(n, self.caches)
 
     def tuner(self, n: int) -> SlotTuner | None:
         """A tuner for an object that copies n bytes per assign, where the caches alone do
@@ -200,7 +214,7 @@ class CopyPlanner:
         if self.forced is not None or rule(n, self.caches, self.streaming) != CALIBRATE:
             return None
         choice = self.strategy(n)
-        return SlotTuner({MEMCPY: n, STREAM: stream_keep(n, self.caches)}, choice, self.timings.get(n.bit_length()))
+        return SlotTuner({MEMCPY: n, STREAM: band_stream_keep(n, self.caches)}, choice, self.timings.get(n.bit_length()))
 
 
 class SlotTuner:

@@ -81,10 +81,16 @@ static void back_copy(char *dst, const char *src, size_t n) {
     back_copy_blocks(dst, src, n);
 }
 
+/* A keep with this bit streams slot 1 only (copied backward), with the keep below the bit;
+ * slot 0 (forward) gets ordinary stores: slot 0 and the source stay cached, a raw copy's
+ * footprint (2n), while slot 1 goes to memory (copy_strategy.py, "one slot streamed"). */
+#define SLOT_COPY_STREAM_SLOT1_ONLY ((size_t)1 << 62)
+
 /* Copy n bytes forward or backward; the last `keep` bytes in copy order (the tail of a
  * forward copy, the head of a backward one) get ordinary stores, the rest is streamed
  * where STREAMING (keep >= n: all ordinary stores). */
 static void slot_copy(char *dst, const char *src, size_t n, size_t keep, int backward) {
+    if (keep & SLOT_COPY_STREAM_SLOT1_ONLY) keep = backward ? keep & ~SLOT_COPY_STREAM_SLOT1_ONLY : n;
 #if HAVE_STREAM
     if (keep < n) {
         /* The streamed part covers whole destination lines; ordinary stores do the rest. */
