@@ -1,6 +1,6 @@
 """What a shipped game needs next to its .pck: an engine, its libraries, ours, and libtorch's.
 
-Shared libraries are found by their DT_NEEDED closure (`readelf -d`) within the folders that
+Shared libraries are found by their DT_NEEDED closure (read in-process) within the folders that
 hold them: the provisioned runtime's sysroot for the engine, the torch wheel's `lib/` for
 libtorch. Copies get a RUNPATH of `$ORIGIN` (or none), so nothing points into this machine.
 """
@@ -8,7 +8,6 @@ libtorch. Copies get a RUNPATH of `$ORIGIN` (or none), so nothing points into th
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -45,19 +44,25 @@ def _tool(name: str, package: str) -> str:
     raise ProjectError(f"`{name}` is needed to bundle shared libraries: {package}")
 
 
+def _dynamic(path: Path):
+    """The ELF file's dynamic section, read in-process (ship.read_dynamic_section: no readelf
+    process per library, ~200 of them per export); empty for a file without one, as readelf's."""
+    from ..ship import DynamicSection, ShipError, read_dynamic_section
+
+    try:
+        return read_dynamic_section(path)
+    except ShipError:
+        return DynamicSection()
+
+
 def needed(path: Path) -> list[str]:
     """DT_NEEDED entries of an ELF file."""
-    out = subprocess.run([_tool("readelf", "sudo apt-get install binutils"), "-dW", str(path)],
-                         capture_output=True, text=True, check=False).stdout
-    return re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", out)
+    return _dynamic(path).needed
 
 
 def runpaths(path: Path) -> list[str]:
     """RPATH and RUNPATH entries of an ELF file."""
-    out = subprocess.run([_tool("readelf", "sudo apt-get install binutils"), "-dW", str(path)],
-                         capture_output=True, text=True, check=False).stdout
-    return [p for m in re.findall(r"\((?:RPATH|RUNPATH)\)\s+Library r(?:un)?path: \[(.*?)\]", out)
-            for p in m.split(":") if p]
+    return [p for p in _dynamic(path).runpath if p]
 
 
 def closure(roots: list[Path], search: list[Path]) -> tuple[dict[str, Path], list[str]]:
