@@ -24,20 +24,24 @@ def test_probe_round_trips_every_type(run_gdscript, godot):
     assert run.results["class"] == "cBindingProbe"
 
 
-@pytest.mark.parametrize("case, message", [
+WRONG_ARGUMENTS = {
     # Object.call counts the method name as argument 1, so the bad value is "argument 2".
-    ("string_for_int", r"'echo_int \(via call\)' in base 'cBindingProbe'\. Cannot convert argument 2 from String to int"),
-    ("array_for_packed", r"'sum_float32 \(via call\)'.*Cannot convert argument 2 from Dictionary to PackedFloat32Array"),
-    ("too_few", r"'add_int32 \(via call\)' in base 'cBindingProbe'\. Expected 2 argument"),
-    ("too_many", r"'echo_bool \(via call\)' in base 'cBindingProbe'\. Expected 1 argument"),
-    ("wrong_object", r"'counter_of \(via call\)'.*class of argument 2 \(RefCounted\) is not a subclass"),
-])
-def test_wrong_arguments_give_clear_errors(run_gdscript, case, message):
-    # A failed call aborts the GDScript function (so `quit()` is never reached): --quit-after
-    # ends the run, and the engine must still exit normally, with the error in its log.
-    run = run_gdscript("res://binding/test_bad_arguments.gd", user_args=[case], quit_after=5,
-                       expected_errors=(message, "SCRIPT ERROR"))
-    assert f"CASE {case}" in run.output
+    "string_for_int": r"'echo_int \(via call\)' in base 'cBindingProbe'\. Cannot convert argument 2 from String to int",
+    "array_for_packed": r"'sum_float32 \(via call\)'.*Cannot convert argument 2 from Dictionary to PackedFloat32Array",
+    "too_few": r"'add_int32 \(via call\)' in base 'cBindingProbe'\. Expected 2 argument",
+    "too_many": r"'echo_bool \(via call\)' in base 'cBindingProbe'\. Expected 1 argument",
+    "wrong_object": r"'counter_of \(via call\)'.*class of argument 2 \(RefCounted\) is not a subclass",
+}
+
+
+def test_wrong_arguments_give_clear_errors(run_gdscript):
+    """Every case in one engine run, each in a function of its own: a failed call aborts that
+    function (its SURVIVED line never comes) and the engine goes on to the next case and exits
+    normally, every case's error in its log."""
+    run = run_gdscript("res://binding/test_bad_arguments.gd", user_args=list(WRONG_ARGUMENTS), quit_after=5,
+                       expected_errors=(*WRONG_ARGUMENTS.values(), "SCRIPT ERROR"))
+    for case in WRONG_ARGUMENTS:
+        assert f"CASE {case}" in run.output
     assert "SURVIVED" not in run.output
 
 
