@@ -293,18 +293,33 @@ class EpisodeSummary:
 class EpisodeBatch(list):
     """What a runner in a Ray actor returns from `sample()`: the packed arrays, turned into a
     plain list of `SingleAgentEpisode`s where it is unpickled (the driver), so the episodes are
-    built once, on the side that uses them. Empty in the actor itself."""
+    built once, on the side that uses them. Empty in the actor itself.
+
+    Pickled by the C pickler into one bytes object (Ray's cloudpickle visits every object in
+    Python and sends each array as a buffer of its own: ~0.2-0.3 ms of a 256-step call, ~0.08
+    this way); arrays of ``OUT_OF_BAND`` bytes or more (image observations) stay out-of-band
+    buffers, which Ray's object store carries without a copy."""
+
+    OUT_OF_BAND = 1 << 16
 
     def __init__(self, packed: PackedEpisodes) -> None:
         super().__init__()
         self.packed = packed
 
     def __reduce__(self):
-        return _build, (self.packed,)
+        buffers: list = []
+
+        def in_band(buffer: pickle.PickleBuffer) -> bool:
+            if buffer.raw().nbytes < self.OUT_OF_BAND:
+                return True
+            buffers.append(buffer)
+            return False
+
+        return _build, (pickle.dumps(self.packed, protocol=5, buffer_callback=in_band), buffers)
 
 
-def _build(packed: PackedEpisodes) -> list[SingleAgentEpisode]:
-    return packed.build()
+def _build(blob: bytes, buffers: list) -> list[SingleAgentEpisode]:
+    return pickle.loads(blob, buffers=buffers).build()
 
 
 def _new_ids(m: int) -> list[str]:

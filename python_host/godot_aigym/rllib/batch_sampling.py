@@ -26,6 +26,7 @@ from ray.rllib.utils.numpy import convert_to_numpy
 from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
 
 from .batch_rollout import EpisodeBatch, EpisodeSummary, OpenEpisodes, Rollout
+from .runner_metrics import log_episode_metrics, reduce_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -64,28 +65,6 @@ def batch_sampling_blocker(runner: Any) -> str | None:
 def _has_callback(runner: Any, which: str) -> bool:
     return getattr(runner.config, f"callbacks_{which}", None) is not None or any(
         getattr(type(cb), which) is not getattr(RLlibCallback, which) for cb in runner._callbacks)
-
-
-class PushingLogger:
-    """A `MetricsLogger` seen through ``log_value``: the first value logged under a key goes
-    through the logger (which finds or creates the key's Stats with the given settings), later
-    ones straight to that Stats' ``push``, which is all ``log_value`` does for a key that exists.
-    RLlib's `_log_episode_metrics` logs 9 values per episode (~10 us each through the logger)."""
-
-    def __init__(self, logger: Any) -> None:
-        self._logger = logger
-        self._push: dict[Any, Any] = {}
-
-    def log_value(self, key: Any, value: Any, **kwargs: Any) -> None:
-        push = self._push.get(key)
-        if push is None:
-            self._logger.log_value(key, value, **kwargs)
-            self._push[key] = self._logger._get_key(key).push
-        else:
-            push(value)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._logger, name)
 
 
 class BatchSampling:
@@ -151,26 +130,23 @@ class BatchSampling:
         return done + [ep for ep in episodes if not ep.is_done]
 
     def get_metrics(self):
-        """RLlib's, after dropping the finished episodes its windows would push out anyway.
+        """RLlib's metrics, computed cheaply (`runner_metrics`).
 
         RLlib logs 9 windowed values per finished episode (`_log_episode_metrics`, window
         ``ceil(metrics_num_episodes_for_smoothing / num_env_runners)``) into stats that keep the
-        last ``window`` values and are emptied by every ``reduce()``: with hundreds of short
-        episodes per sample that was 16-30 ms per call here, on the sampling path of PPO and APPO.
-        Only the last ``window`` episodes reach the result, so only they are logged (each with its
-        earlier chunks folded in as RLlib folds them): the same metrics."""
-        if self._godot_batch_blocker is None and self._done_episodes_for_metrics:
+        last ``window`` values and are emptied by every ``reduce()``: only the last ``window``
+        episodes reach the result, so only they are logged (each with its earlier chunks folded
+        in as RLlib folds them), each key as one value pre-reduced by its own Stats; the logger
+        is then reduced by `reduce_metrics`. The same metrics (tested against RLlib's loop)."""
+        if self._godot_batch_blocker is not None:
+            return super().get_metrics()
+        if self._done_episodes_for_metrics:
             window = max(1, math.ceil(self.config.metrics_num_episodes_for_smoothing
                                       / (self.config.num_env_runners or 1)))
             kept = [self._folded(ep) for ep in self._done_episodes_for_metrics][-window:]
             self._done_episodes_for_metrics.clear()
-            metrics, self.metrics = self.metrics, PushingLogger(self.metrics)
-            try:  # RLlib's own per-episode logging, each value pushed straight into its Stats
-                for ep in kept:
-                    self._log_episode_metrics(len(ep), ep.get_return(), ep.get_duration_s())
-            finally:
-                self.metrics = metrics
-        return super().get_metrics()
+            log_episode_metrics(self, kept)
+        return reduce_metrics(self.metrics)
 
     def _folded(self, ep: EpisodeSummary) -> EpisodeSummary:
         """``ep`` with the chunks returned before it added, in RLlib's order (`get_metrics`)."""
