@@ -93,6 +93,8 @@ class EngineLink:
             self._sem_action = self.mem.newSemaphore(self.names["sem_action"], 0)
             self._sem_obs = self.mem.newSemaphore(self.names["sem_obs"], 0, **kw)
             self.post_command = self._sem_action.post  # hands the staged command over (no wait)
+            # one command's round trip (post, then wait for the answer), its arguments worked out once
+            self._round_trip = self._sem_action.round_trip(self._sem_obs, self.step_timeout)
             seed = options.seed
             if seed is not None:  # any Python int: the game's RNG takes its 64 bits (as a signed int)
                 seed = ((int(seed) + 2**63) % 2**64) - 2**63
@@ -241,7 +243,7 @@ class EngineLink:
         if not staged:  # another form: converted (or refused) by the checker
             self.stage_step(self._check(actions), autoreset)
         try:
-            self._sem_action.post_and_wait(self._sem_obs, self.step_timeout)  # one C call
+            self._round_trip()  # post_and_wait: one C call
         except (EngineDiedError, WaitTimeout) as e:
             raise self._wait_failed(e) from None
         if report and self._errors[0]:

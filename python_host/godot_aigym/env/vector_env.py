@@ -136,7 +136,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         try:
             one = self._one
             if one is not None:  # the link checks the actions and steps in one round trip
-                return self._answer(self._one_engine_results(one.step(actions, self._engine_autoreset)))
+                one.step(actions, self._engine_autoreset)
+                return self._answer(self._gathered() if self._dict is None else self._one_engine_results(one.results))
             self._stage_steps(actions)
             for post in self._posts:
                 post()
@@ -168,7 +169,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._blocked = None
         try:
             if self._one is not None:
-                return self._answer(self._one_engine_results(self._one.receive()))
+                r = self._one.receive()
+                return self._answer(self._gathered() if self._dict is None else self._one_engine_results(r))
             return self._answer(self._gather_steps())
         except BaseException as e:
             self._step_failed(e)
@@ -184,10 +186,19 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                                "reset(options={'reset_mask': ...}) before stepping them")
 
     def _one_engine_results(self, r):
-        """(obs, rew, term, trunc) copied out of the one engine's result views (the flags are
-        0.0 / 1.0: astype(bool) is != 0, and cheaper)."""
-        obs = r.obs.copy() if self._dict is None else batch_observation(r)
-        return obs, r.reward.astype(np.float64), r.terminated.astype(np.bool_), r.truncated.astype(np.bool_)
+        """Dict observations of one engine: (obs, rew, term, trunc) copied out of its result views
+        (the flags are 0.0 / 1.0: astype(bool) is != 0, and cheaper)."""
+        return batch_observation(r), r.reward.astype(np.float64), r.terminated.astype(np.bool_), \
+            r.truncated.astype(np.bool_)
+
+    def _gathered(self):
+        """Fresh (obs, rew, term, trunc) of every engine's answer (flat observations), filled by one
+        C call: ~0.8 us less per step than a copy and three astypes of one engine's views."""
+        n = self.num_envs
+        obs = np.empty(self._obs.shape, np.float32)
+        rew, term, trunc = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.bool_)
+        self._gatherer.gather(obs, rew, term, trunc)
+        return obs, rew, term, trunc
 
     def _answer(self, results):
         """A step's return value: (obs, rew, term, trunc) and the infos."""
@@ -218,11 +229,12 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             link.receive(report=False)
             if batch is not None:  # its images copied out while the other engines still draw
                 batch.put(self._slices[k], link.results)
-        n = self.num_envs
-        obs = np.empty(self._obs.shape, np.float32) if batch is None else None
-        rew, term, trunc = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.bool_)
-        self._gatherer.gather(obs, rew, term, trunc)
-        if batch is not None:
+        if batch is None:
+            obs, rew, term, trunc = self._gathered()
+        else:
+            n = self.num_envs
+            rew, term, trunc = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.bool_)
+            self._gatherer.gather(None, rew, term, trunc)
             obs = batch.copy()
         for count in self._error_counts:
             if count[0]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import layout as L
 from .errors import ChunkClosed, CorruptedSemaphore, EngineDiedError, SharedMemoryError, WaitTimeout
@@ -223,8 +223,34 @@ class SharedMemorySemaphore:
         spin_us = _default_spin_us if answer.spin_us is None else answer.spin_us
         first = SLICE_NS if timeout is None or timeout * 1e9 > SLICE_NS else int(timeout * 1e9)
         status = _fs.post_wait(self._addr, answer._addr, int(spin_us * 1000), first)
-        if status == _fs.OK:
-            return
+        if status != _fs.OK:
+            self._post_wait_failed(status, answer, timeout, first)
+
+    def round_trip(self, answer: SharedMemorySemaphore, timeout: float | None = None) -> Callable[[], None]:
+        """A function of no arguments doing ``self.post_and_wait(answer, timeout)``, with the
+        checks and arguments worked out once: the step loop of an environment calls it per step
+        (~0.35 us less than post_and_wait's own Python). A spin budget of ``answer``'s own is
+        taken now; without one the module-wide budget is read at every call."""
+        if timeout is not None and (type(timeout) not in (float, int) or not timeout > 0):
+            return lambda: self.post_and_wait(answer, timeout)
+        first = SLICE_NS if timeout is None or timeout * 1e9 > SLICE_NS else int(timeout * 1e9)
+        post_wait, ok, addr, answer_addr = _fs.post_wait, _fs.OK, self._addr, answer._addr
+        fixed_ns = None if answer.spin_us is None else int(answer.spin_us * 1000)
+
+        def post_and_wait() -> None:
+            anchor, answer_anchor = self._anchor, answer._anchor  # noqa: F841 - held: the mapping stays
+            if anchor is None or answer_anchor is None:
+                self.post_and_wait(answer, timeout)  # raises ChunkClosed
+                return
+            spin_ns = fixed_ns if fixed_ns is not None else int(_default_spin_us * 1000)
+            status = post_wait(addr, answer_addr, spin_ns, first)
+            if status != ok:
+                self._post_wait_failed(status, answer, timeout, first)
+        return post_and_wait
+
+    def _post_wait_failed(self, status: int, answer: SharedMemorySemaphore, timeout: float | None,
+                          first: int) -> None:
+        """post_and_wait after its C call did not return OK: raise, or wait on as wait() does."""
         if status >= _fs.POST_FAILED:
             self._fail("post", status - _fs.POST_FAILED)
         if status not in (_fs.TIMEDOUT, _fs.INTERRUPTED):

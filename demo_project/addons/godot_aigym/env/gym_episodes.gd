@@ -35,6 +35,7 @@ var _r := 0
 var _te := 0
 var _tr := 0
 var _fo := 0
+var _flags_end := 0  # past the last truncated flag
 var _limit := 0
 
 
@@ -48,6 +49,7 @@ func setup(env: Node, n_agents: int) -> void:
 	_te = env.terminated_offset
 	_tr = env.truncated_offset
 	_fo = env.final_obs_offset
+	_flags_end = _tr + n_agents
 	_limit = env.max_episode_steps if env.max_episode_steps > 0 else 0x7fffffff
 	_clock = 0
 	_start.resize(n_agents)
@@ -75,29 +77,25 @@ func restart(i: int) -> void:
 
 
 ## After the physics ticks of a step: NEXT_STEP resets, observation, step limit, SAME_STEP resets.
+## Runs on every step: the common case (no agent waiting for a reset, none at the limit, no flag
+## set) takes a dozen lines and one native scan.
 func finish_step(autoreset: int) -> void:
-	var env := _env
-	var restarted := false
-	if autoreset == P.AUTORESET_NEXT_STEP and _n_finished > 0:
-		# these agents finished last step; their action was ignored: they start over instead
+	var restarted := _n_finished > 0 and autoreset == P.AUTORESET_NEXT_STEP
+	if restarted:  # these agents finished last step; their action was ignored: they start over instead
 		for i in _n:
 			if finished[i] != 0:
 				_restart(i)
 				_start[i] = _clock + 1  # this step does not count for them
-		restarted = true
-	env._gym_observe()
-	if env._failed:
-		return
-	var clock := _clock + 1
-	_clock = clock
-	if clock - _min_start >= _limit:  # some agent may have reached the step limit: find them
+	_env._gym_observe()
+	_clock += 1
+	if _clock - _min_start >= _limit:  # some agent may have reached the step limit: find them
 		_truncate_at_limit()
 	if restarted:  # agents that restarted this step report no reward and no flags
 		_zero_scalars(true)
 	if autoreset == P.AUTORESET_NONE:
 		return
-	var first_set := _out.find(1.0, _te)  # a native scan for a set flag, no copy (values past tr + n only end it)
-	if first_set < 0 or first_set >= _tr + _n:
+	var first_set := _out.find(1.0, _te)  # a native scan for a set flag, no copy (values past the flags only end it)
+	if first_set < 0 or first_set >= _flags_end or _env._failed:
 		return
 	if autoreset == P.AUTORESET_SAME_STEP:
 		_same_step_autoreset()
