@@ -9,10 +9,18 @@ environment (one engine start) when they only reset and step it.
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
-import pytest
+# One thread per OpenMP / OpenBLAS pool (torch, numpy) in the test processes and the engines they
+# start, set before anything imports torch: `make test` runs one xdist worker per CPU, and a pool
+# of one thread per CPU in each worker only spins against the other worker (two SB3 training
+# tests at once, nothing else running: 22.5 -> 18 CPU-s, medians of 3 interleaved pairs). The
+# project's own training code already uses one thread; a value the user set is kept.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
 
 pytest.register_assert_rewrite("gdscript_runs")
 from gdscript_runs import ALWAYS_BAD, GodotRun, check_log, checked_run  # noqa: E402,F401  (re-exported)
