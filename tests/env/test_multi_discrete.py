@@ -123,27 +123,24 @@ def _play(demo, godot, policy, seed: int, episodes: int) -> tuple[int, str]:
         return code, proc.log()
 
 
-def test_play_mode_takes_one_argmax_per_dimension(demo, godot, greedy_policy, no_leaks):
+def test_play_mode_takes_one_argmax_per_dimension(demo, godot, dials, greedy_policy, no_leaks):
     code, log = _play(demo, godot, greedy_policy, seed=21, episodes=4)
     lines = [ln for ln in log.splitlines() if ln.startswith("AIGYM_PLAY_RESULT ")]
     assert code == 0 and lines, log[-2000:]
     result = json.loads(lines[0].split(" ", 1)[1])
-    # The same episodes, played by Python with the same greedy rule on the same seed.
-    env = GodotEnv(demo, DIALS, seed=21)
-    try:
-        lengths, returns = [], []
-        obs, _ = env.reset(seed=21)
-        for ep in range(4):
-            if ep:
-                obs, _ = env.reset()
-            total, n, done = 0.0, 0, False
-            while not done:
-                obs, reward, terminated, truncated, _ = env.step(greedy(obs))
-                total, n, done = total + reward, n + 1, terminated or truncated
-            lengths.append(n)
-            returns.append(total)
-    finally:
-        env.close()
+    # The same episodes, played by Python with the same greedy rule on the same seed (the module's
+    # engine: a reset with a seed starts the same episodes whatever came before).
+    lengths, returns = [], []
+    obs, _ = dials.reset(seed=21)
+    for ep in range(4):
+        if ep:
+            obs, _ = dials.reset()
+        total, n, done = 0.0, 0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = dials.step(greedy(obs))
+            total, n, done = total + reward, n + 1, terminated or truncated
+        lengths.append(n)
+        returns.append(total)
     assert result["lengths"] == lengths and max(lengths) <= 9
     assert result["returns"] == pytest.approx(returns, rel=1e-5)
 
