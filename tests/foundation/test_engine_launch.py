@@ -92,8 +92,24 @@ HOST = textwrap.dedent("""
     from godot_aigym.engine import GodotProcess, LaunchOptions
     proc = GodotProcess(LaunchOptions(project=sys.argv[1], script="res://lib/idle.gd"))
     print(proc.pid, proc.log_path, flush=True)
-    sys.stdin.readline()
+    while sys.stdin.readline() not in ("exit\\n", ""):  # other lines only nudge (see _nudge_until_exit)
+        pass
 """)
+
+
+def _nudge_until_exit(host: subprocess.Popen) -> None:
+    """KeyboardInterrupt is raised by Python code: a SIGINT landing just before the host's blocking
+    read leaves the read blocked. Empty lines end each read until the host is gone (no time budget)."""
+    while host.poll() is None:
+        try:
+            host.stdin.write("\n")
+            host.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return
+        try:
+            host.wait(0.05)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def _start_host(test_project) -> tuple[subprocess.Popen, int, Path]:
@@ -133,7 +149,9 @@ def test_a_host_stopped_by_a_signal_removes_its_logs(test_project, sig):
     try:
         assert log.exists()
         host.send_signal(sig)
-        host.wait(60)
+        if sig == signal.SIGINT:
+            _nudge_until_exit(host)
+        assert host.wait(60) == -sig
         assert wait_gone(engine)
         assert not log.exists()
     finally:
@@ -178,7 +196,7 @@ def test_sigterm_delivered_to_another_thread_still_removes_logs_and_chunk(test_p
 
 def test_a_host_exiting_normally_removes_its_logs(test_project):
     host, engine, log = _start_host(test_project)
-    host.stdin.write("\n")
+    host.stdin.write("exit\n")
     host.stdin.flush()
     assert host.wait(60) == 0
     assert wait_gone(engine)
