@@ -41,7 +41,9 @@ def cluster(shared_local_ray):
 
     shared_local_ray.stop()  # this process connects to the cluster instead (one Ray per driver)
     with private_ray_dir() as folder:
-        node = {**NODE_ARGS, "num_cpus": 1, "resources": {"godot_slot": 1}}
+        # no log monitor (nothing is logged to the driver) and no autoscaler monitor: ~3 CPU-s of polling
+        node = {**NODE_ARGS, "num_cpus": 1, "resources": {"godot_slot": 1}, "include_log_monitor": False,
+                "no_monitor": True}
         c = Cluster()
         try:
             c.add_node(**node, temp_dir=folder)  # the head
