@@ -44,6 +44,7 @@ def _kernel_collapses_tmpfs() -> bool:
 def test_large_slots_are_huge_page_aligned_and_collapsed(make_name) -> None:
     assert HUGE > 0, "this kernel reports no PMD huge page size (/sys/kernel/mm/transparent_hugepage)"
     frame = np.random.default_rng(7).integers(0, 256, (900, 1600, 3), dtype=np.uint8)
+    collapses = _kernel_collapses_tmpfs()  # just before: huge pages were to be had
     obj = SharedObject(make_name(), data=frame, create=True)
     try:
         off0, cap, off1, _ = layout.SLOT_TABLE.unpack_from(obj._seg.header, layout.SLOT_TABLE_OFFSET)
@@ -51,9 +52,10 @@ def test_large_slots_are_huge_page_aligned_and_collapsed(make_name) -> None:
         mapping = obj._seg.mm
         address = mapping.ctypes.data
         assert address % HUGE == 0
-        collapsed = _segment_smaps(address).get("ShmemPmdMapped", 0) * 1024
+        mapped = _segment_smaps(address).get("ShmemPmdMapped", 0) * 1024
         whole_pages = 2 * (frame.nbytes // HUGE) * HUGE  # each slot's whole huge pages
-        assert collapsed == (whole_pages if _kernel_collapses_tmpfs() else 0)
+        assert mapped == obj._seg.huge_bytes
+        assert obj._seg.huge_bytes == (whole_pages if collapses else 0)
         obj.assign(frame[::-1].copy())
         np.testing.assert_array_equal(obj.fetch(), frame[::-1])
     finally:

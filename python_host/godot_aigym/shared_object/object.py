@@ -112,8 +112,8 @@ class SharedObject:
             # Both slots get the value: slot 1 is published, slot 0 is pre-faulted.
             write_plan(seg.mv, offs[0], plan)
             write_plan(seg.mv, offs[1], plan)
-            for off in offs:  # large slots onto huge pages, for every handle (huge_pages.py)
-                collapse(seg.mm, off, cap)
+            # large slots onto huge pages, for every handle (huge_pages.py)
+            seg.huge_bytes = sum(collapse(seg.mm, off, cap) for off in offs)
             self._bind(seg, self._new_codec(seg, tag, offs, cap))
             self._sync.initialise()
             self._publish_first(1)

@@ -68,6 +68,7 @@ class Segment:
         self.mm: mmap.mmap | np.ndarray | None = None  # huge_pages.map_shared
         self.mv: memoryview | None = None
         self.size = 0
+        self.huge_bytes = 0  # of its slots the creator collapsed onto huge pages (huge_pages.py)
 
     # -- creation and opening -------------------------------------------------------
     @classmethod
