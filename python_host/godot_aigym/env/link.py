@@ -319,6 +319,18 @@ class EngineLink:
     def _log_excerpt(self) -> str:
         return log_excerpt(self.proc, self._keep_log)
 
+    @property
+    def step_timeout(self) -> float:
+        """Seconds a command waits for the engine's answer before EngineTimeoutError."""
+        return self._step_timeout
+
+    @step_timeout.setter
+    def step_timeout(self, seconds: float) -> None:
+        # the round trip binds its timeout when it is made: a new value makes a new one
+        if getattr(self, "_round_trip", None) is not None and not self.closed:
+            self._round_trip = self._sem_action.round_trip(self._sem_obs, seconds)
+        self._step_timeout = seconds
+
     # -- teardown -------------------------------------------------------------------------------
     @property
     def closed(self) -> bool:
