@@ -53,6 +53,13 @@ class DynamicSection:
 def read_dynamic_section(path: str | os.PathLike) -> DynamicSection:
     """DT_NEEDED and DT_RUNPATH/DT_RPATH of a 64-bit little-endian ELF shared library."""
     path = Path(path)
+    try:
+        return _read_dynamic_section(path)
+    except (struct.error, UnicodeDecodeError) as e:  # cut or corrupt: our error, naming the file
+        raise ShipError(f"{path}: not a readable ELF file ({e})") from None
+
+
+def _read_dynamic_section(path: Path) -> DynamicSection:
     with open(path, "rb") as f:
         ident = f.read(64)
         if ident[:4] != b"\x7fELF" or ident[4] != 2 or ident[5] != 1:

@@ -107,3 +107,17 @@ def test_the_cli_has_a_copy_flag_for_export():
     parse = cli.build_parser().parse_args
     assert parse(["export", "game", "--out", "dist", "--copy"]).copy is True
     assert parse(["export", "game", "--out", "dist"]).copy is False
+
+
+@pytest.mark.parametrize("cut", [6, 64, 70], ids=["ident-only", "header-only", "program-headers-cut"])
+def test_a_truncated_elf_file_is_a_ship_error_and_bundles_as_readelf_read_it(tmp_path, cut):
+    """The closure is read in-process (read_dynamic_section) for every library an export bundles:
+    a cut or corrupt file is a ShipError naming it (the documented family), never a struct.error,
+    and the bundle's closure walk reads it as `readelf -d` did: no entries."""
+    from godot_aigym.project_tools.bundle import needed, runpaths
+
+    broken = tmp_path / "libcut.so"
+    broken.write_bytes(Path("/proc/self/exe").read_bytes()[:cut])
+    with pytest.raises(ship.ShipError, match=r"libcut\.so"):
+        ship.read_dynamic_section(broken)
+    assert needed(broken) == [] and runpaths(broken) == []
