@@ -110,3 +110,32 @@ def test_packed_episodes_send_their_spaces_once_per_receiver():
     episodes = received[-1].build()
     assert [e.observation_space for e in episodes] == [spaces[0]] * len(episodes)
     assert [e.action_space for e in episodes] == [spaces[1]] * len(episodes)
+
+
+@pytest.mark.parametrize("protocol, out_of_band", [(4, False), (5, False), (5, True)])
+def test_episode_batch_pickles_at_any_protocol(protocol, out_of_band):
+    """An `EpisodeBatch` with arrays above its out-of-band size pickles at protocol 4 (arrays
+    in-band; it raised PicklingError before) and 5 (out-of-band buffers when the pickler takes them)."""
+    import pickle
+
+    from godot_aigym.rllib.batch_rollout import EpisodeBatch, OpenEpisodes, Rollout
+
+    n, steps = 64, 160  # observations of 64 x 161 x 2 float32: above OUT_OF_BAND
+    rng = np.random.default_rng(0)
+    rollout = Rollout(OpenEpisodes.after_reset(rng.random((n, 2), np.float32)), {"weights_seq_no": 1})
+    for k in range(steps):
+        done = np.zeros(n, bool)
+        done[k % n] = True
+        rollout.add(rng.random((n, 2), np.float32), np.zeros(n, np.int64), np.ones(n, np.float32), done,
+                    np.zeros(n, bool), {})
+    packed, _ = rollout.pack(*SPACES, keep_open=True)
+    assert packed.obs.nbytes >= EpisodeBatch.OUT_OF_BAND
+    buffers = []
+    blob = pickle.dumps(EpisodeBatch(packed), protocol=protocol,
+                        buffer_callback=buffers.append if out_of_band else None)
+    assert bool(buffers) == out_of_band
+    episodes = pickle.loads(blob, buffers=buffers)
+    expected = packed.build()
+    assert [e.id_ for e in episodes] == [e.id_ for e in expected]
+    for got, want in zip(episodes, expected):
+        np.testing.assert_array_equal(got.get_observations(), want.get_observations())

@@ -306,7 +306,7 @@ class EpisodeBatch(list):
         super().__init__()
         self.packed = packed
 
-    def __reduce__(self):
+    def __reduce_ex__(self, protocol: int):
         buffers: list = []
 
         def in_band(buffer: pickle.PickleBuffer) -> bool:
@@ -315,7 +315,9 @@ class EpisodeBatch(list):
             buffers.append(buffer)
             return False
 
-        return _build, (pickle.dumps(self.packed, protocol=5, buffer_callback=in_band), buffers)
+        # out-of-band buffers only for a pickler that can carry them (protocol 5: Ray's)
+        blob = pickle.dumps(self.packed, protocol=5, buffer_callback=in_band if protocol >= 5 else None)
+        return _build, (blob, buffers)
 
 
 def _build(blob: bytes, buffers: list) -> list[SingleAgentEpisode]:
