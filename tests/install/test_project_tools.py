@@ -224,6 +224,18 @@ def test_export_has_the_engine_load_the_policy_without_torch(tmp_path, godot, mo
         "refused before the import and the pack"
 
 
+def test_the_engines_policy_check_takes_a_policy_of_any_file_name(tmp_path, godot):
+    """export ships the policy as policy.jit whatever its name, so a good TorchScript file named
+    model.pt (export_policy and torch.jit.save take any name) passes the engine's check (which
+    loads it through Godot's loader of .jit files), as it passed torch.jit.load before."""
+    from godot_aigym.project_tools.libraries import ensure_libraries
+    from godot_aigym.project_tools.policy_check import check_policy_loads
+
+    policy = tmp_path / "model.pt"
+    policy.write_bytes((Path(__file__).resolve().parents[2] / "demo_project" / "policy.jit").read_bytes())
+    check_policy_loads(policy, godot, ensure_libraries(godot, torch=None, say=lambda msg: None), tmp_path / "check")
+
+
 def test_export_refuses_an_out_it_cannot_write_before_doing_anything(tmp_path):
     project = make_project(tmp_path / "game")
     add(project)

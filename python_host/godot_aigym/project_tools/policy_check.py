@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -77,11 +78,18 @@ def check_policy_loads(policy: Path, runtime: GodotRuntime, libraries: dict[str,
     (workdir / "torch.gdextension").write_text(GDEXTENSION.format(library=json.dumps(str(loader.resolve()))))
     (workdir / ".godot").mkdir(exist_ok=True)
     (workdir / ".godot" / "extension_list.cfg").write_text("res://torch.gdextension\n")
+    # Godot's loader goes by the extension (.jit), and the game ships the file as policy.jit
+    # whatever its name: the engine loads it under that name (a model.pt of export_policy too)
+    shipped_name = workdir / "policy.jit"
+    try:
+        shipped_name.symlink_to(policy.resolve())
+    except OSError:  # a file system without symlinks
+        shutil.copyfile(policy, shipped_name)
     data = str(workdir / "user_data")
     env = {"XDG_DATA_HOME": data, "XDG_CONFIG_HOME": data, "XDG_CACHE_HOME": data}
     # started like every engine (engine.launch): it dies with us
     proc = spawn([str(runtime.path), "--headless", "--path", str(workdir), "--script", "res://check.gd", "--",
-                  str(policy)], env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  str(shipped_name)], env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                  stderr=subprocess.STDOUT, text=True)
     try:
         output, _ = proc.communicate(timeout=CHECK_TIMEOUT)
