@@ -8,18 +8,20 @@ import pickle
 import numpy as np
 import pytest
 
-pytest.importorskip("ray.rllib")
-
-from ray.rllib.utils.metrics.metrics_logger import MetricsLogger  # noqa: E402
-
-from godot_aigym.rllib.runner_metrics import MetricsResult, log_episode_metrics, reduce_metrics  # noqa: E402
+# Ray and RLlib are imported in the tests, never at collection (every xdist worker collects this module)
 
 
-def _filled(seed: int) -> MetricsLogger:
+def _metrics_logger():
+    from ray.rllib.utils.metrics.metrics_logger import MetricsLogger
+
+    return MetricsLogger()
+
+
+def _filled(seed: int):
     """A runner-like logger: windowed means/mins/maxes with 0, 1 or several values (ints,
     floats, a NaN), EMA timers, sums and lifetime sums."""
     rng = np.random.default_rng(seed)
-    logger = MetricsLogger()
+    logger = _metrics_logger()
     logger.log_value("weights_seq_no", 3, window=1)
     logger.log_value("timer", 0.25)
     logger.log_value("steps", 256, reduce="sum")
@@ -66,6 +68,8 @@ def _same(a, b) -> bool:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_reduce_metrics_is_what_metrics_logger_reduce_returns(seed):
+    from godot_aigym.rllib.runner_metrics import reduce_metrics
+
     ours, rllibs = _filled(seed), _filled(seed)
     got, want = reduce_metrics(ours), rllibs.reduce()
     assert list(got) == list(want)
@@ -95,12 +99,14 @@ class _Runner:
 
         from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
-        self.metrics = MetricsLogger()
+        self.metrics = _metrics_logger()
         self.config = SimpleNamespace(metrics_num_episodes_for_smoothing=window, num_env_runners=1)
         self._log_episode_metrics = SingleAgentEnvRunner._log_episode_metrics.__get__(self)
 
 
 def test_episode_metrics_pre_reduced_are_rllibs_per_episode_pushes():
+    from godot_aigym.rllib.runner_metrics import log_episode_metrics, reduce_metrics
+
     rng = np.random.default_rng(0)
     ours, rllibs = _Runner(window=5), _Runner(window=5)
     for call in range(4):
@@ -113,6 +119,8 @@ def test_episode_metrics_pre_reduced_are_rllibs_per_episode_pushes():
 
 
 def test_metrics_result_crosses_pickling_as_a_plain_dict():
+    from godot_aigym.rllib.runner_metrics import MetricsResult, reduce_metrics
+
     result = reduce_metrics(_filled(0))
     assert isinstance(result, MetricsResult)
     back = pickle.loads(pickle.dumps(result))
