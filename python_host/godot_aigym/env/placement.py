@@ -41,7 +41,7 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
         0.84x / 0.74x, cart-pole 1.46x vs 1.45x: for trivial within this guest's noise,
         docs/ENVIRONMENTS.md); everyone blocking 0.56x, engine 1
         unpinned 0.71-0.77x, both engines on one CPU 0.60-0.65x (trivial); nine variants in
-        short paired windows (bench/bench_two_engines.py, 13:55-14:54 UTC: who blocks, post and
+        short paired windows (bench/ab_two_engines.py, 13:55-14:54 UTC: who blocks, post and
         wait order, the host pinned, one CPU) beat it in no run more than they lost in another;
       * more engines than CPUs: as with a CPU for everyone -- engines that share a CPU spin
         and yield to each other (quiet 2 CPUs, 3 and 4 engines x 16, spinning vs all blocking:

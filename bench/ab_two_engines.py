@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A/B of placement and spin variants for 2 engines x 16 agents against 1 engine x 16, in short
+"""(An A/B tool, not one of `make bench`'s benchmarks: it has no goal and writes no results file.)
+A/B of placement and spin variants for 2 engines x 16 agents against 1 engine x 16, in short
 paired windows (the tool behind docs/MEASUREMENTS.md, "Two engines on 2 CPUs").
 
 On a guest with ~20% steal time, one-second measurements of 1 x 16 swing 0.6M-1.3M agent-steps/s
@@ -13,7 +14,7 @@ order of posts and waits, the host's own CPU mask); the tool sets them through
 ``placement.spin_budgets`` (wrapped while an env starts) and the env's internals (`_posts`,
 `links`). The env's own policy is the row ``policy``.
 
-    .venv/bin/python bench/bench_two_engines.py [--scene trivial|cartpole|both] [--repeats 12]
+    .venv/bin/python bench/ab_two_engines.py [--scene trivial|cartpole|both] [--repeats 12]
         [--seconds 0.12] [variant ...]       (default variants: policy e1_host_block host_cpu0 one_cpu)
 """
 
