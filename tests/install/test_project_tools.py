@@ -382,3 +382,23 @@ def test_export_with_the_users_export_template_runs_it_from_run_sh(tmp_path, god
     umask = os.umask(0o022)
     os.umask(umask)
     assert oct(out.stat().st_mode & 0o777) == oct(0o777 & ~umask)  # not mkdtemp's 0700: others may run it
+
+
+@pytest.mark.parametrize("printed", [rb'AIGYM_POLICY_CHECK {"torch_cla', b"AIGYM_POLICY_CHECK [1]", b"\xff\xfe garbage"],
+                         ids=["cut-result", "not-an-object", "undecodable"])
+def test_an_engine_answer_the_policy_check_cannot_read_is_a_project_error(tmp_path, printed):
+    """Whatever the engine prints (a cut result line, bytes that are no UTF-8), the check ends
+    in our ProjectError naming the policy, never a JSON or decoding exception."""
+    from godot_aigym.project_tools.policy_check import check_policy_loads
+
+    (tmp_path / "out.bin").write_bytes(printed + b"\n")
+    engine = tmp_path / "godot"
+    engine.write_text(f"#!/bin/sh\ncat '{tmp_path / 'out.bin'}'\n")
+    engine.chmod(0o755)
+    policy = tmp_path / "policy.jit"
+    policy.write_bytes(b"x")
+    loader = tmp_path / "libaigym_torch.linux.debug.x86_64.so"
+    loader.write_bytes(b"")
+    with pytest.raises(ProjectError, match=r"could not check the policy .*policy\.jit"):
+        check_policy_loads(policy, GodotRuntime(engine, "4.6.3.stable", "explicit"), {loader.name: loader},
+                           tmp_path / "check")

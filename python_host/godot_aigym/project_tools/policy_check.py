@@ -67,6 +67,18 @@ def _first_error(output: str) -> str:
     return "the engine reported no reason"
 
 
+def _result(output: str) -> dict | None:
+    """The check script's result line, None where there is none it could have written."""
+    for line in output.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            try:
+                result = json.loads(line[len(RESULT_PREFIX):])
+            except ValueError:  # cut short (the engine died while printing it)
+                return None
+            return result if isinstance(result, dict) else None
+    return None
+
+
 def check_policy_loads(policy: Path, runtime: GodotRuntime, libraries: dict[str, Path], workdir: Path) -> None:
     """Refuse (ProjectError) a policy the engine cannot load with `libraries` (the ones shipped).
     `workdir`: an empty folder of ours, for the throw-away project (the caller removes it)."""
@@ -90,7 +102,7 @@ def check_policy_loads(policy: Path, runtime: GodotRuntime, libraries: dict[str,
     # started like every engine (engine.launch): it dies with us
     proc = spawn([str(runtime.path), "--headless", "--path", str(workdir), "--script", "res://check.gd", "--",
                   str(shipped_name)], env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                 stderr=subprocess.STDOUT, text=True)
+                 stderr=subprocess.STDOUT, text=True, errors="replace")
     try:
         output, _ = proc.communicate(timeout=CHECK_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -99,12 +111,11 @@ def check_policy_loads(policy: Path, runtime: GodotRuntime, libraries: dict[str,
         if proc.poll() is None:  # timed out or interrupted: never leave it running
             proc.kill()
             proc.communicate()
-    result = next((json.loads(line[len(RESULT_PREFIX):]) for line in output.splitlines()
-                   if line.startswith(RESULT_PREFIX)), None)
-    if result is None or not result["torch_classes"]:
+    result = _result(output)
+    if result is None or not result.get("torch_classes"):
         tail = "\n".join(output.splitlines()[-20:])
         raise ProjectError(f"the engine could not check the policy {policy} (exit {proc.returncode}; "
                            f"the TorchScript library {loader.name} did not load?):\n{tail}")
-    if not result["loaded"]:
+    if not result.get("loaded"):
         raise ProjectError(f"the policy {policy} does not load as TorchScript ({_first_error(output)}): export it "
                            "with godot_aigym.export_policy(module, example_input, path)")
