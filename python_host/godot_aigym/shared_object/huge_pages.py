@@ -131,7 +131,8 @@ def close_mapping(mapping: mmap.mmap | np.ndarray) -> None:
 def collapse(mapping: mmap.mmap | np.ndarray, offset: int, length: int) -> int:
     """Put the whole huge pages of bytes [offset, offset + length) of a `map_shared` mapping on
     huge pages (MADV_COLLAPSE: the page cache keeps them for every process mapping the file).
-    Returns the bytes collapsed, 0 where the kernel refused or the mapping is not aligned."""
+    Returns the bytes collapsed, 0 where the kernel refused or the mapping is not aligned. One
+    madvise per huge page: one refused (EAGAIN, none free) must not hide those that collapsed."""
     huge = huge_page_size()
     if not huge or not isinstance(mapping, np.ndarray):
         return 0
@@ -140,4 +141,5 @@ def collapse(mapping: mmap.mmap | np.ndarray, offset: int, length: int) -> int:
     hi = (address + offset + length) & ~(huge - 1)
     if hi <= lo:
         return 0
-    return hi - lo if _lib().madvise(lo, hi - lo, MADV_COLLAPSE) == 0 else 0
+    madvise = _lib().madvise
+    return sum(huge for page in range(lo, hi, huge) if madvise(page, huge, MADV_COLLAPSE) == 0)
