@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -99,8 +100,10 @@ HOST = textwrap.dedent("""
 
 def _nudge_until_exit(host: subprocess.Popen) -> None:
     """KeyboardInterrupt is raised by Python code: a SIGINT landing just before the host's blocking
-    read leaves the read blocked. Empty lines end each read until the host is gone (no time budget)."""
-    while host.poll() is None:
+    read leaves the read blocked. Empty lines end each read until the host is gone (no time budget;
+    a safety deadline only, for a host that ignores the signal: the caller's wait then fails)."""
+    deadline = time.monotonic() + 60.0
+    while host.poll() is None and time.monotonic() < deadline:
         try:
             host.stdin.write("\n")
             host.stdin.flush()
