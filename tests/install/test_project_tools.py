@@ -402,3 +402,17 @@ def test_an_engine_answer_the_policy_check_cannot_read_is_a_project_error(tmp_pa
     with pytest.raises(ProjectError, match=r"could not check the policy .*policy\.jit"):
         check_policy_loads(policy, GodotRuntime(engine, "4.6.3.stable", "explicit"), {loader.name: loader},
                            tmp_path / "check")
+
+
+def test_an_export_pack_printing_bytes_that_are_no_utf8_is_a_project_error(tmp_path):
+    """Godot's output is read as text: bytes that are no UTF-8 (a file name, a driver's message)
+    are replaced, and a failed pack stays our ProjectError quoting it."""
+    from godot_aigym.project_tools.export import export_pack
+
+    project = make_project(tmp_path / "game")
+    engine = tmp_path / "godot"
+    engine.write_bytes(b"#!/bin/sh\nprintf 'ERROR: cannot open \\377\\376.png\\n' >&2\nexit 1\n")
+    engine.chmod(0o755)
+    with pytest.raises(ProjectError, match=r"--export-pack of .* failed \(exit 1\):\nERROR: cannot open"):
+        export_pack(project, GodotRuntime(engine, "4.6.3.stable", "explicit"), tmp_path / "game.pck", say=lambda m: None)
+    assert not (project / "export_presets.cfg").exists()

@@ -81,7 +81,7 @@ def export_pack(project: Path, runtime: GodotRuntime, pck: Path, say: Callable[[
         say(f"packing {project} with Godot {runtime.version} (--export-pack, preset '{preset}')")
         # started like every engine (engine.launch): it dies with us
         proc = spawn([str(runtime.path), "--headless", "--path", str(project), "--export-pack", preset, str(pck)],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
         try:
             out, err = proc.communicate(timeout=EXPORT_TIMEOUT)
         except subprocess.TimeoutExpired:
