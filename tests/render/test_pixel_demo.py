@@ -6,6 +6,8 @@ cTorchModel acting on its own camera frames as the exported CNN does on the fram
 
 from __future__ import annotations
 
+import re
+
 import imageio.v3 as iio
 
 from godot_aigym.demo import main
@@ -15,7 +17,10 @@ def test_reach_demo_smoke_writes_curve_model_and_video(display, tmp_path, capsys
     code = main(["--env", "reach", "--agents", "4", "--max-steps", "256", "--output", str(tmp_path)])
     assert code == 1  # one rollout does not solve it (no 100 episodes yet): the exit code says so
     out = capsys.readouterr().out
-    assert "greedy episodes (seed 2024)" in out and "the same returns" in out, out  # Python == Godot, 10 episodes
+    # Python == Godot over 10 seeded episodes, returns and lengths (the line also says how many
+    # distinct greedy actions Python's side took: 2 here after one rollout; not asserted, as it
+    # depends on the training's numerics)
+    assert re.search(r"greedy episodes \(seed 2024, \d+ distinct actions in Python\).*the same returns and lengths", out), out
     assert (tmp_path / "reach_learning_curve.png").stat().st_size > 0
     assert (tmp_path / "reach_policy.zip").stat().st_size > 0
     frames = iio.imread(tmp_path / "reach_episode.mp4")

@@ -112,22 +112,28 @@ def play_both(model, args: argparse.Namespace, path: Path, seed: int = 2024, epi
 
     module = PixelPolicy(model.policy).eval()
     export_policy(module, torch.rand(2, *model.observation_space.shape[1:], 3) * 255, path)
-    py = []
+    py, lengths, actions = [], [], set()
     with GodotEnv(args.project, REACH_SCENE, rendering=True, seed=seed) as env:
         for _ in range(episodes):
             obs, _ = env.reset()
-            total, done = 0.0, False
+            total, steps, done = 0.0, 0, False
             while not done:
                 with torch.no_grad():
                     action = int(module(torch.as_tensor(obs["camera"], dtype=torch.float32)[None]).argmax())
+                actions.add(action)
                 obs, reward, terminated, truncated, _ = env.step(action)
-                total, done = total + reward, terminated or truncated
+                total, steps, done = total + reward, steps + 1, terminated or truncated
             py.append(total)
-    engine = play_in_engine(path, seed, episodes, project=args.project)["returns"]
-    same = len(engine) == len(py) and bool(np.allclose(engine, py, atol=1e-4))
-    print(f"[reach] {episodes} greedy episodes (seed {seed}): mean return {np.mean(py):.2f} from Python, "
-          f"{np.mean(engine):.2f} in Godot from its own camera pixels (cTorchModel, {path.name}); "
-          f"{'the same' if same else 'DIFFERENT'} returns")
+            lengths.append(steps)
+    played = play_in_engine(path, seed, episodes, project=args.project)
+    engine = played["returns"]
+    same = (len(engine) == len(py) and bool(np.allclose(engine, py, atol=1e-4))
+            and [int(n) for n in played["lengths"]] == lengths)
+    # the policy's actions depend on the pixels when it picks several: then equal returns and
+    # lengths say that the engine's model saw the frames Python saw
+    print(f"[reach] {episodes} greedy episodes (seed {seed}, {len(actions)} distinct actions in Python): mean "
+          f"return {np.mean(py):.2f} from Python, {np.mean(engine):.2f} in Godot from its own camera pixels "
+          f"(cTorchModel, {path.name}); {'the same' if same else 'DIFFERENT'} returns and lengths")
     return same
 
 
