@@ -40,16 +40,29 @@ def _engine(mem, code: str, *args: str):
     return proc
 
 
+def _command(ping, pong, timeout, how: str):
+    """One command's round trip as a function of no arguments: post_and_wait itself, or the
+    function `round_trip` makes with its checks worked out once (the environments' step loop)."""
+    if how == "round_trip":
+        return ping.round_trip(pong, timeout)
+    return lambda: ping.post_and_wait(pong, timeout)
+
+
+HOW = pytest.mark.parametrize("how", ["post_and_wait", "round_trip"])
+
+
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("spin_us", [0, 50])
-def test_round_trips_with_another_process(mem, spin_us):
+@HOW
+@pytest.mark.parametrize("spin_us", [None, 0, 50])  # None: the module-wide budget, read at each call
+def test_round_trips_with_another_process(mem, spin_us, how):
     ping, pong = mem.newSemaphore("ping", 0), mem.newSemaphore("pong", 0, spin_us=spin_us)
     x, y = mem.newIntTensor("x", 1).view, mem.newIntTensor("y", 1).view
     proc = _engine(mem, ECHO_ENGINE, "2000")
     try:
+        command = _command(ping, pong, 30.0, how)
         for k in range(2000):
             x[0] = k
-            ping.post_and_wait(pong, 30.0)
+            command()
             assert y[0] == k + 1
         assert proc.wait(30) == 0
         assert ping.value == 0 and pong.value == 0
@@ -58,12 +71,13 @@ def test_round_trips_with_another_process(mem, spin_us):
         proc.wait()
 
 
+@HOW
 @pytest.mark.parametrize("timeout", [0.05, 0.25])  # within the first blocking slice, and beyond it
-def test_a_timeout_is_reported_after_the_post(mem, timeout):
+def test_a_timeout_is_reported_after_the_post(mem, timeout, how):
     ping, pong = mem.newSemaphore("ping", 0), mem.newSemaphore("pong", 0)
     with pytest.raises(WaitTimeout, match=rf"semaphore 'pong' of shared memory '{mem.handle}' was not posted "
                                           rf"within {timeout:g} s$"):
-        ping.post_and_wait(pong, timeout)
+        _command(ping, pong, timeout, how)()
     assert ping.value == 1  # the command went out
 
 
