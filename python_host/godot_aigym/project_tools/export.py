@@ -20,20 +20,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..engine.launch import spawn
 from ..owners import owner_tag, parse_owner_tag, sweep
 from ..runtime import GodotRuntime
 from .add import ADDON_REL
 from .bundle import EngineBundle, bundle_engine, bundle_extension
 from .errors import ProjectError
 from .export_preset import linux_preset, recover_killed_export
-from .godot_project import check_engine_major, open_project
+from .godot_project import check_engine_major, open_project, run_engine
 from .libraries import ensure_libraries
 from .policy_check import check_policy_loads, require_policy_file
 
@@ -79,20 +77,12 @@ def export_pack(project: Path, runtime: GodotRuntime, pck: Path, say: Callable[[
     with linux_preset(project) as preset:
         # said once the preset is in place: a test kills the export here (test_export_recovery.py)
         say(f"packing {project} with Godot {runtime.version} (--export-pack, preset '{preset}')")
-        # started like every engine (engine.launch): it dies with us
-        proc = spawn([str(runtime.path), "--headless", "--path", str(project), "--export-pack", preset, str(pck)],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
-        try:
-            out, err = proc.communicate(timeout=EXPORT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise ProjectError(f"Godot's --export-pack of {project} did not finish within {EXPORT_TIMEOUT:g} s") from None
-        finally:
-            if proc.poll() is None:  # timed out or interrupted: never leave it running
-                proc.kill()
-                proc.communicate()
-    if proc.returncode != 0 or not pck.is_file():
+        code, out, err = run_engine(
+            [str(runtime.path), "--headless", "--path", str(project), "--export-pack", preset, str(pck)],
+            EXPORT_TIMEOUT, f"Godot's --export-pack of {project} did not finish within {EXPORT_TIMEOUT:g} s")
+    if code != 0 or not pck.is_file():
         tail = "\n".join((out + err).splitlines()[-20:])
-        raise ProjectError(f"Godot's --export-pack of {project} failed (exit {proc.returncode}):\n{tail}")
+        raise ProjectError(f"Godot's --export-pack of {project} failed (exit {code}):\n{tail}")
 
 
 def _du(folder: Path) -> int:

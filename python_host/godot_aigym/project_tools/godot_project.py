@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engine.launch import spawn
 from .errors import ProjectError
 
 _FEATURES_RE = re.compile(r'^\s*config/features\s*=\s*PackedStringArray\((.*?)\)', re.M)
@@ -69,3 +71,20 @@ def check_engine_major(project: GodotProject, engine_version: tuple[int, int]) -
             f"{project.path} is a Godot {major} project, but the engine is Godot {engine_version[0]}.{engine_version[1]}: "
             f"godot-aigym needs a Godot 4 (>= 4.3) project; convert it in the Godot 4 editor "
             "(Project > Tools > Upgrade Project Files) or pick another project")
+
+
+def run_engine(command: list[str], timeout: float, timed_out: str, **popen) -> tuple[int, str, str]:
+    """Run an engine command to its end: (exit code, stdout, stderr; stderr is "" when merged with
+    ``stderr=subprocess.STDOUT``). Started like every engine (engine.launch: it dies with us);
+    past `timeout` a ProjectError saying `timed_out`, and the engine is never left running."""
+    proc = spawn(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                 stderr=popen.pop("stderr", subprocess.PIPE), text=True, errors="replace", **popen)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ProjectError(timed_out) from None
+    finally:
+        if proc.poll() is None:  # timed out or interrupted
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, out or "", err or ""

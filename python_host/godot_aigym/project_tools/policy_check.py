@@ -15,9 +15,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..engine.launch import spawn
 from ..runtime import GodotRuntime
 from .errors import ProjectError
+from .godot_project import run_engine
 
 CHECK_TIMEOUT = 300.0  # safety only: the run loads libtorch and one model
 RESULT_PREFIX = "AIGYM_POLICY_CHECK "
@@ -99,22 +99,14 @@ def check_policy_loads(policy: Path, runtime: GodotRuntime, libraries: dict[str,
         shutil.copyfile(policy, shipped_name)
     data = str(workdir / "user_data")
     env = {"XDG_DATA_HOME": data, "XDG_CONFIG_HOME": data, "XDG_CACHE_HOME": data}
-    # started like every engine (engine.launch): it dies with us
-    proc = spawn([str(runtime.path), "--headless", "--path", str(workdir), "--script", "res://check.gd", "--",
-                  str(shipped_name)], env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                 stderr=subprocess.STDOUT, text=True, errors="replace")
-    try:
-        output, _ = proc.communicate(timeout=CHECK_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise ProjectError(f"the engine's check of the policy {policy} did not finish within {CHECK_TIMEOUT:g} s") from None
-    finally:
-        if proc.poll() is None:  # timed out or interrupted: never leave it running
-            proc.kill()
-            proc.communicate()
+    code, output, _ = run_engine(
+        [str(runtime.path), "--headless", "--path", str(workdir), "--script", "res://check.gd", "--", str(shipped_name)],
+        CHECK_TIMEOUT, f"the engine's check of the policy {policy} did not finish within {CHECK_TIMEOUT:g} s",
+        env={**os.environ, **env}, stderr=subprocess.STDOUT)
     result = _result(output)
     if result is None or not result.get("torch_classes"):
         tail = "\n".join(output.splitlines()[-20:])
-        raise ProjectError(f"the engine could not check the policy {policy} (exit {proc.returncode}; "
+        raise ProjectError(f"the engine could not check the policy {policy} (exit {code}; "
                            f"the TorchScript library {loader.name} did not load?):\n{tail}")
     if not result.get("loaded"):
         raise ProjectError(f"the policy {policy} does not load as TorchScript ({_first_error(output)}): export it "
