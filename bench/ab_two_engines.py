@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """(An A/B tool, not one of `make bench`'s benchmarks: it has no goal and writes no results file.)
 A/B of placement and spin variants for 2 engines x 16 agents against 1 engine x 16, in short
-paired windows (the tool behind docs/MEASUREMENTS.md, "Two engines on 2 CPUs").
+paired windows (the tool behind docs/measurements/environments.md, "Two engines on 2 CPUs").
 
 On a guest with ~20% steal time, one-second measurements of 1 x 16 swing 0.6M-1.3M agent-steps/s
 from one second to the next, so a ratio of two such windows says little. Here every variant's

@@ -57,7 +57,7 @@ NOTES = [
     "stores that skip reading the slot into the cache) is chosen from L2 and L3 and, where "
     "they do not decide, by timing both once per process and then on the object's own "
     "assigns, exploring only as often as the losing copy's cost allows (<= 0.5% of assigns) "
-    "(copy_strategy.py; docs/SHARED_OBJECT.md, 'Large arrays'). Slot 1 is copied backward, so "
+    "(copy_strategy.py; docs/SHARED_OBJECT_PERFORMANCE.md, 'Large arrays'). Slot 1 is copied backward, so "
     "each copy starts on the source lines the previous one left in L2 (the raw copy, always "
     "forward, starts on evicted ones); an array's whole assign is one C call (_slotcopy.Writer).",
     "Like with like: every large case gets fresh buffers for every implementation per placement, "

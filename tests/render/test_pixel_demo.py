@@ -1,5 +1,5 @@
 """`godot-aigym demo --env reach`, as a short smoke (the full training is run by hand: see
-docs/ENVIRONMENTS.md, "Reach"): it trains one rollout (4 agents x PPO's n_steps 64 = 256 steps,
+docs/DEMO.md, "Reach"): it trains one rollout (4 agents x PPO's n_steps 64 = 256 steps,
 the smallest learn() SB3 runs), writes the curve, the model and a video, and plays the exported
 policy from Python and in the engine: the same seeded episodes give the same returns (the engine's
 cTorchModel acting on its own camera frames as the exported CNN does on the frames Python sees)."""

@@ -22,7 +22,7 @@ from ray_testutil import assert_loopback_only, private_ray_dir
 from rllib_testutil import assert_nothing_left, chunk_hosts, logs_of
 
 KILL_AT = 3  # iteration after which one runner's engine is killed (long before the policy is solved)
-MAX_ITERATIONS = 400  # a safety net only: build_config's defaults solved in 9-93 iterations (docs/SCALING.md)
+MAX_ITERATIONS = 400  # a safety net only: build_config's defaults solved in 9-93 iterations (docs/SCALING_PERFORMANCE.md)
 EPISODES = 20
 REPLACEMENT_WAIT = 600  # seconds: a safety net for a broken runner restart only
 # The per-test timeout must never fire before the iteration cap is reached, however slow the

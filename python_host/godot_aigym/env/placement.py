@@ -39,7 +39,7 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
         runs of 5-7 alternations: trivial 0.77x / 0.73x / 0.71x vs 0.69x / 0.68x / 0.68x,
         cart-pole 1.54x / 1.43x vs 1.35x / 1.36x (two later runs: trivial 0.75x / 0.72x vs
         0.84x / 0.74x, cart-pole 1.46x vs 1.45x: for trivial within this guest's noise,
-        docs/ENVIRONMENTS.md); everyone blocking 0.56x, engine 1
+        docs/ENVIRONMENTS_PERFORMANCE.md); everyone blocking 0.56x, engine 1
         unpinned 0.71-0.77x, both engines on one CPU 0.60-0.65x (trivial); nine variants in
         short paired windows (bench/ab_two_engines.py, 13:55-14:54 UTC: who blocks, post and
         wait order, the host pinned, one CPU) beat it in no run more than they lost in another;

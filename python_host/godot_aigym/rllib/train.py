@@ -7,7 +7,7 @@
 Trains until the greedy policy's mean return over ``--episodes`` fresh episodes (evaluated after
 every iteration on one engine kept open) reaches ``--threshold`` (the cart-pole's solved
 threshold, 475), or ``--max-iterations``.
-The PPO settings follow the demo's (docs/ENVIRONMENTS.md, rl-zoo's CartPole) where RLlib has
+The PPO settings follow the demo's (docs/DEMO.md, rl-zoo's CartPole) where RLlib has
 the same knob: 16 steps per sub-environment and runner per batch (512 with 2 runners x 16 agents),
 minibatches of 256, 20 epochs, gamma 0.98, lambda 0.8, no entropy bonus, learning rate 1e-3
 decaying linearly (to 0 at 300k steps); no KL penalty and no value clipping (SB3 has neither).

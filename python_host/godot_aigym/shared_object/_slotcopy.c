@@ -12,7 +12,7 @@
  * copy(..., backward=True) runs from the end: the writer copies slot 1 backward, so each
  * copy starts on the source lines the previous one left in L2 (a raw copy, always
  * forward, starts on evicted ones).  The policy is copy_strategy.py's; the Writer below
- * does a fixed array's whole assign.  See docs/SHARED_OBJECT.md, "Large arrays".
+ * does a fixed array's whole assign.  See docs/SHARED_OBJECT_PERFORMANCE.md, "Large arrays".
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
