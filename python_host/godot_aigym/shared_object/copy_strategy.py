@@ -2,7 +2,7 @@
 
 The mechanism is `_slotcopy.copy(dst, src, keep)`: all but the last `keep` bytes are
 written with non-temporal (streaming) stores, `keep >= n` is a plain memcpy.  Which
-is faster depends on the whole hierarchy, not on L2 alone (docs/SHARED_OBJECT.md,
+is faster depends on the whole hierarchy, not on L2 alone (docs/SHARED_OBJECT_PERFORMANCE.md,
 "Large arrays"): a writer that alternates between two slots touches 3n bytes per
 assign where a raw copy touches 2n.
 
