@@ -266,6 +266,18 @@ def test_tuner_explores_in_blocks_then_keeps_the_faster(first: str, ns: dict[str
     assert tuner.explorations == 2 and not tuner.exploring
 
 
+def test_tuner_compares_pairs_of_copies_not_the_fast_slot() -> None:
+    """The streamed candidate streams slot 1 only: its copies alternate fast (slot 0) and slow
+    (slot 1).  Per pair it is 50 against memcpy's 45, so memcpy stays and the interval is the
+    loss's; the lower quartile of single copies saw 40 < 45 and chose streaming."""
+    tuner = SlotTuner(KEEPS, MEMCPY)
+    slot = iter(range(10**6))
+    for _ in range(EXPLORATION):
+        tuner.record(45 if tuner.keep == KEEPS[MEMCPY] else (40 if next(slot) % 2 else 60))
+    assert tuner.choice == MEMCPY and tuner.timings == {MEMCPY: 45.0, STREAM: 50.0}
+    assert tuner.interval == tuner.next_interval({MEMCPY: 45.0, STREAM: 50.0}) > SlotTuner.FIRST
+
+
 def test_tuner_follows_a_change_of_conditions() -> None:
     tuner = SlotTuner(KEEPS, MEMCPY)
     _feed(tuner, {MEMCPY: 50, STREAM: 100}, EXPLORATION)

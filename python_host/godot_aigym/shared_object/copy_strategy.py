@@ -224,9 +224,14 @@ class SlotTuner:
 
     An exploration runs BLOCKS blocks of BLOCK assigns per strategy, alternating, and
     times every copy but the first SETTLE of a block (switching strategy leaves the slots
-    in the other one's cache state); the lower of the lower quartiles wins (on a busy
-    machine the median followed the other jobs and flip-flopped; streaming by
-    STREAM_MARGIN).  Then `quiet` assigns go untimed until the next exploration.
+    in the other one's cache state) in PAIRS of consecutive copies, one into each slot:
+    the streamed candidate streams slot 1 only, so its copies alternate between fast
+    (slot 0, cached) and slow (slot 1, to memory); a lower quartile of single copies
+    picked the slot-0 ones, saw a tie where streaming was ~1.25x slower, and explored
+    every FIRST assigns (the (480, 848, 3) frame: 1.15x the raw copy, 1.04x with memcpy
+    forced).  The lower of the lower quartiles of the pairs wins (on a busy machine the
+    median followed the other jobs and flip-flopped; streaming by STREAM_MARGIN).  Then
+    `quiet` assigns go untimed until the next exploration.
 
     Exploring costs what the losing copy loses: its BLOCKS * BLOCK copies, each (r - 1)
     times slower, r = loser / winner, and the first copies after it (the slots are in the
@@ -241,7 +246,7 @@ class SlotTuner:
     array near a tie ~10%; now one assign per exploration takes it.  The first interval comes
     from the process's first-guess timing, so a fresh object does not start by exploring."""
 
-    BLOCK, SETTLE, BLOCKS = 8, 2, 4
+    BLOCK, SETTLE, BLOCKS = 8, 2, 4  # BLOCK - SETTLE even: the timed copies make whole pairs
     FIRST, LONGEST = 256, 16384
     EXPLORE_BUDGET = 0.005
 
@@ -252,8 +257,9 @@ class SlotTuner:
         # the quiet assigns itself (its `keep`, `budget`); a plain holder otherwise.
         self.counter = counter if counter is not None else _Counter()
         self.keeps, self.choice, self.keep = keeps, first, keeps[first]
-        self.timings: dict[str, float] = {}  # of the last exploration: lower quartile, ns per copy
-        self.samples: dict[str, list[int]] | None = None  # of the exploration under way
+        self.timings: dict[str, float] = {}  # of the last exploration: lower quartile of pairs, ns per copy
+        self.samples: dict[str, list[int]] | None = None  # of the exploration under way: ns per pair
+        self.pair_first = 0  # ns of the first copy of the pair under way
         self.explorations = 0
         if guess:
             self.interval = self.quiet = self.next_interval(guess)
@@ -324,7 +330,10 @@ class SlotTuner:
             self._explore()  # (its first block is the current choice: the copy just made)
         self.count += 1
         if self.count > self.SETTLE:
-            self.samples[self.current].append(ns)
+            if (self.count - self.SETTLE) % 2:
+                self.pair_first = ns
+            else:  # one copy into each slot (assigns alternate between them)
+                self.samples[self.current].append(self.pair_first + ns)
         if self.count < self.BLOCK:
             return
         self.count = 0
@@ -332,7 +341,7 @@ class SlotTuner:
             self.current = self.schedule.pop(0)
         else:
             # the lower quartile: other jobs only ever add time, and bursts of it hit one block
-            self.timings = {k: float(statistics.quantiles(v, n=4)[0]) for k, v in self.samples.items()}
+            self.timings = {k: float(statistics.quantiles(v, n=4)[0]) / 2 for k, v in self.samples.items()}
             fast_stream = self.timings[STREAM] < STREAM_MARGIN * self.timings[MEMCPY]
             self.choice = self.current = STREAM if fast_stream else MEMCPY
             self.explorations += 1
