@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "python_host"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import results_schema as schema  # noqa: E402
-from shared_object_processes import RR_VERSION, assign_with_reader, load_real_robot, pingpong, stats  # noqa: E402
+from shared_object_processes import RR_VERSION, assign_with_readers, load_real_robot, pingpong, stats  # noqa: E402
 
 from godot_aigym.shared_object import SharedObject, copy_strategy, huge_pages  # noqa: E402
 
@@ -64,8 +64,10 @@ NOTES = [
     "all in /dev/shm, all written once before timing (ours: both slots at creation; raw: its one "
     "destination), and the raw copy reuses its destination on every call, as a program that "
     "copies frames into one shared buffer would.",
-    "The live-reader row runs its implementations one after the other (each with its own "
-    "reader process), not interleaved: of all rows it is the most exposed to other jobs.",
+    "The live-reader row gives each implementation its own reader process; they take turns in "
+    "blocks of frames, in a shuffled order every round (only the current one's reader runs), the "
+    "first tenth of each block not kept: one after the other, as before, its raw-copy baseline "
+    "swung 152-550 us between runs.",
     "Round trips share 2 vCPUs with whatever else runs: when a third process is busy, "
     "wait_modified yields the CPU to its partner after 2 us of spinning (p90 rises to ~7 us).",
 ]
@@ -126,6 +128,7 @@ def measure(impls: dict[str, Callable[[], Any]], repeats: int, target_s: float) 
 
 # -- the benchmark ------------------------------------------------------------------------------
 PLACEMENTS = 4  # fresh allocations per large case (see run())
+LIVE_ROUNDS = 10  # turns per implementation in the live-reader row (shared_object_processes.assign_with_readers)
 
 
 def measure_case(tag: str, rr: Any, data: Any, large: bool, repeats: int, copies: list[str]) -> dict[str, dict[str, list[float]]]:
@@ -265,7 +268,7 @@ def run(quick: bool, large_only: bool = False) -> dict[str, Any]:
     # The uint8 frame again, as a stream of distinct frames with a consumer process
     # reading continuously: the situation SharedObject exists for.
     frames = [rng.integers(0, 256, (480, 848, 3), dtype=np.uint8) for _ in range(8)]
-    n_frames = 500 if quick else 2000
+    n_frames = 500 if quick else 2000  # per implementation, in LIVE_ROUNDS turns
     tag = f"{os.getpid()}-live"
     ours = SharedObject(f"gaso-bench-{tag}", data=frames[0], create=True)
     theirs = rr(f"rr-bench-{tag}", data=frames[0])
@@ -277,13 +280,14 @@ def run(quick: bool, large_only: bool = False) -> dict[str, Any]:
             forced[strategy] = SharedObject(f"gaso-bench-{tag}-{strategy}", data=frames[0], create=True)
             forced[strategy].assign(frames[0])
     try:
-        live = {
-            "ours": assign_with_reader("ours", ours.name, ours.assign, frames, n_frames),
-            "real_robot": assign_with_reader("real_robot", theirs.name, theirs.assign, frames, n_frames),
-            "raw": assign_with_reader("raw", raw_shm.name, functools.partial(np.copyto, raw_view), frames, n_frames),
+        readers = {
+            "ours": ("ours", ours.name, ours.assign),
+            "real_robot": ("real_robot", theirs.name, theirs.assign),
+            "raw": ("raw", raw_shm.name, functools.partial(np.copyto, raw_view)),
+            **{f"ours_{strategy}": ("ours", obj.name, obj.assign) for strategy, obj in forced.items()},
         }
-        for strategy, obj in forced.items():
-            live[f"ours_{strategy}"] = assign_with_reader("ours", obj.name, obj.assign, frames, n_frames)
+        live_samples = assign_with_readers(readers, frames, LIVE_ROUNDS, n_frames // LIVE_ROUNDS)
+        live = {k: stats(v) for k, v in live_samples.items()}
         live_copy = copy_choice(ours, frames[0])
     finally:
         del raw_view
@@ -310,6 +314,7 @@ def run(quick: bool, large_only: bool = False) -> dict[str, Any]:
             "repeats_large_arrays": PLACEMENTS * max(1, 2 * repeats // PLACEMENTS),
             "placements_large_arrays": PLACEMENTS,
             "live_frames": n_frames,
+            "live_rounds": LIVE_ROUNDS,
             "round_trips": {"ours": n, "real_robot": n // 4},
             "copy_strategy_caches": {"l2_bytes": caches.l2, "l3_bytes": caches.l3},
         },

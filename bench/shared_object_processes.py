@@ -133,8 +133,9 @@ def pingpong(kind: str, n: int, warmup: int) -> dict[str, float]:
 
 
 # -- assign with a live reader in another process ------------------------------------------------
-def _reader_loop(kind: str, name: str, shape: tuple[int, ...], dtype: str, ready: Any, stop: Any) -> None:
-    """Fetch continuously (like a consumer polling the latest frame) until told to stop."""
+def _reader_loop(kind: str, name: str, shape: tuple[int, ...], dtype: str, ready: Any, go: Any, stop: Any) -> None:
+    """Fetch continuously (like a consumer polling the latest frame) while `go` is set, until
+    told to stop; blocked (no CPU) while another implementation has its turn."""
     if kind == "ours":
         fetch = SharedObject(name, create=False).fetch
     elif kind == "real_robot":
@@ -143,31 +144,58 @@ def _reader_loop(kind: str, name: str, shape: tuple[int, ...], dtype: str, ready
         shm = shared_memory.SharedMemory(name)  # spawn children share the parent's resource tracker
         fetch = np.ndarray(shape, np.dtype(dtype), buffer=shm.buf).copy
     ready.set()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a safety net: the parent sets `stop`
     while not stop.is_set() and time.monotonic() < deadline:
-        fetch()
+        if go.wait(0.1):
+            fetch()
 
 
-def assign_with_reader(kind: str, name: str, assign: Callable[[np.ndarray], Any], frames: list[np.ndarray], n: int) -> dict[str, float]:
-    """Per-assign time (us) of a stream of frames while another process keeps reading."""
+def assign_with_readers(
+    impls: dict[str, tuple[str, str, Callable[[np.ndarray], Any]]],
+    frames: list[np.ndarray],
+    rounds: int,
+    block: int,
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """Per-assign times (us) of a stream of frames while another process keeps reading, for
+    each implementation (key -> (reader kind, object name, assign)); each has its own reader
+    process, and they take turns in blocks of `block` frames, in a shuffled order every round
+    (only the current one's reader runs), so load that comes and goes hits all alike.  The
+    first tenth of each block (the reader waking, the caches changing hands) is not kept."""
     ctx = mp.get_context("spawn")
-    ready, stop = ctx.Event(), ctx.Event()
-    reader = ctx.Process(target=_reader_loop, args=(kind, name, frames[0].shape, frames[0].dtype.str, ready, stop))
-    reader.start()
-    times = []
+    stop = ctx.Event()
+    shape, dtype = frames[0].shape, frames[0].dtype.str
+    gos = {k: ctx.Event() for k in impls}
+    readies = {k: ctx.Event() for k in impls}
+    readers = [ctx.Process(target=_reader_loop, args=(kind, name, shape, dtype, readies[k], gos[k], stop))
+               for k, (kind, name, _) in impls.items()]  # fmt: skip
+    for r in readers:
+        r.start()
+    times: dict[str, list[float]] = {k: [] for k in impls}
+    order = np.random.default_rng(seed)
     try:
-        if not ready.wait(60):
-            raise TimeoutError("reader process did not start")
-        for i in range(n):
-            frame = frames[i % len(frames)]
-            t0 = time.perf_counter_ns()
-            assign(frame)
-            times.append((time.perf_counter_ns() - t0) / 1e3)
-            time.sleep(0.0005)  # a producer at ~1.5 kHz: the reader gets the lines in between
+        for k, ready in readies.items():
+            if not ready.wait(60):
+                raise TimeoutError(f"reader process of {k!r} did not start")
+        i = 0
+        for _ in range(rounds):
+            for k in order.permutation(list(impls)):
+                assign, kept = impls[k][2], times[k]
+                gos[k].set()
+                for j in range(block):
+                    frame = frames[i % len(frames)]
+                    i += 1
+                    t0 = time.perf_counter_ns()
+                    assign(frame)
+                    if j >= block // 10:
+                        kept.append((time.perf_counter_ns() - t0) / 1e3)
+                    time.sleep(0.0005)  # a producer at ~1.5 kHz: the reader gets the lines in between
+                gos[k].clear()
     finally:
         stop.set()
-        reader.join(15)
-        if reader.is_alive():
-            reader.kill()
-            reader.join(5)
-    return stats(times[n // 10 :])
+        for r in readers:
+            r.join(15)
+            if r.is_alive():
+                r.kill()
+                r.join(5)
+    return times
