@@ -21,13 +21,22 @@ def test_the_core_package_does_not_import_ray():
     assert r.stdout.strip() == "False"
 
 
-def test_the_package_and_its_ray_free_helpers_import_no_ray():
+def test_the_package_imports_no_ray_yet_registers_the_demo_scenes_once_rllib_can_look_them_up():
     """The package's names are imported on first use (a worker collecting these tests, or the
-    session sweep of tests/reliability, pays no Ray/RLlib import: seconds of CPU)."""
+    session sweep of tests/reliability, pays no Ray/RLlib import: seconds of CPU). Yet after a plain
+    ``import godot_aigym.rllib``, importing Ray Tune's registry (RLlib's PPOConfig import does)
+    registers the demo scenes: RLlib's `Algorithm._get_env_id_and_creator` then finds our creator
+    (before, it fell back to gymnasium's id: one engine per sub-environment)."""
     r = _run("import sys, godot_aigym.rllib, godot_aigym.rllib.local_ray, godot_aigym.rllib.train, "
-             "godot_aigym.rllib.node; print(sorted(m for m in ('ray', 'torch') if m in sys.modules))")
+             "godot_aigym.rllib.node; print(sorted(m for m in ('ray', 'torch') if m in sys.modules))\n"
+             "from ray.tune.registry import ENV_CREATOR, _global_registry\n"
+             "for name in ('godot_aigym/CartPole-v0', 'godot_aigym/Rendezvous-v0'):\n"
+             "    print(name, _global_registry.contains(ENV_CREATOR, name) and "
+             "_global_registry.get(ENV_CREATOR, name).func.__qualname__)\n"
+             "import ray.tune.registry as m; print(type(m.__loader__).__name__)")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "[]"
+    assert r.stdout.splitlines() == ["[]", "godot_aigym/CartPole-v0 _create", "godot_aigym/Rendezvous-v0 _create_group",
+                                     "SourceFileLoader"], r.stdout
 
 
 def test_the_first_name_used_registers_the_demo_scenes():

@@ -17,15 +17,21 @@ Multi-agent scenes (agent groups, each with its policy): `GodotMultiAgentEnvRunn
 `train_multi.build_multi_config` maps each group to its policy (`policy_mapping_by_group`).
 
 The names below are imported on first use (PEP 562): importing the package, or a Ray-free helper
-such as `local_ray`, costs no Ray/RLlib import (seconds of CPU). The first name used imports
-`registration`, which registers the demo scenes (``godot_aigym/CartPole-v0``...) with RLlib.
+such as `local_ray`, costs no Ray/RLlib import (seconds of CPU). The demo scenes
+(``godot_aigym/CartPole-v0``...) are registered with RLlib (`registration`) as soon as Ray Tune's
+registry, where RLlib looks names up, is imported: at once if it already is, else right after
+whatever imports it (``from ray.rllib.algorithms.ppo import PPOConfig`` does), and by the first
+name used. So after a plain ``import godot_aigym.rllib``, ``PPOConfig().environment(
+"godot_aigym/CartPole-v0")`` finds our creator, in whichever order the two imports come.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.util
 import os
+import sys
 
 _EXTRA = "godot_aigym.rllib needs Ray RLlib, which is an optional extra: pip install 'godot-aigym[ray]'"
 
@@ -44,6 +50,57 @@ def _check_ray() -> None:
 
 _check_ray()
 
+_TUNE_REGISTRY = "ray.tune.registry"  # where RLlib looks a config's env name up
+
+
+def _register_demo_scenes() -> None:
+    importlib.import_module(".registration", __name__)  # registers them when first imported
+
+
+class _RegisterAfterTuneRegistry(importlib.abc.MetaPathFinder):
+    """Registers the demo scenes right after Ray Tune's registry module has been imported, by
+    whoever imports it (RLlib, Ray Tune, the user), without importing Ray ourselves. Finds the
+    module's spec with the finders after it, runs that spec's loader, then registers; once."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != _TUNE_REGISTRY:
+            return None
+        _stop_waiting_for_tune()
+        for finder in sys.meta_path:
+            spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _ThenRegister(spec.loader)
+        return spec
+
+
+class _ThenRegister(importlib.abc.Loader):
+    """A module's own loader, then the registration; the module keeps its own loader."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__loader__ = module.__spec__.loader = self.loader  # as if we had never been there
+        self.loader.exec_module(module)
+        _register_demo_scenes()
+
+
+def _stop_waiting_for_tune() -> None:
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _RegisterAfterTuneRegistry)]
+
+
+if _TUNE_REGISTRY in sys.modules:  # Ray Tune already there: registering costs no import of Ray
+    _register_demo_scenes()
+elif not any(isinstance(f, _RegisterAfterTuneRegistry) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterTuneRegistry())
+
 # public name -> the module that defines it
 _EXPORTS = {
     "GodotEnvRunner": "env_runner",
@@ -61,7 +118,7 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    importlib.import_module(".registration", __name__)  # using the package registers the demo scenes
+    _register_demo_scenes()  # using the package registers the demo scenes (Tune's registry imported or not)
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
