@@ -10,8 +10,8 @@ episodes are cut at 60 steps. **Solved: mean return >= 1.8 over the last 100 tra
 16 agents render in one engine on the host's private X server (Mesa llvmpipe, no GPU). Written
 to the output folder: ``reach_learning_curve.png`` and ``reach_episode.mp4`` (one greedy episode
 as the agent saw it, upscaled), ``reach_policy.zip`` (the SB3 model) and ``reach_policy.jit`` (its
-actor, exported); 10 seeded greedy episodes are then played from Python and in Godot, where
-cTorchModel acts on the engine's own camera frames. Exit code 0: solved, and the same returns.
+actor, exported); 10 (``--play-episodes``) seeded greedy episodes are then played from Python and
+in Godot, where cTorchModel acts on the engine's own camera frames. Exit code 0: solved, and the same returns.
 """
 
 from __future__ import annotations
@@ -71,6 +71,13 @@ def play_in_engine(policy_path, seed: int, episodes: int, *, project=None, godot
     raise GodotProcessError(f"the engine played no Reach episodes (exit code {code}):\n{log[-2000:]}")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="godot-aigym demo --env reach", description=__doc__.split("\n\n")[0])
     ap.add_argument("--agents", type=int, default=16, help="camera agents in the engine (default 16)")
@@ -80,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threshold", type=float, default=THRESHOLD, help=f"solved threshold (default {THRESHOLD})")
     ap.add_argument("--output", default=None, help="output folder (default: ./demo_output/)")
     ap.add_argument("--project", default=None, help="the Godot project (default: the demo project)")
+    ap.add_argument("--play-episodes", type=_positive, default=10,
+                    help="seeded greedy episodes played from Python and in the engine (default 10)")
     return ap
 
 
@@ -98,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ret = record_episode(model, args, output / "reach_episode.mp4")
     print(f"[reach] learning curve: {output / 'reach_learning_curve.png'}; greedy episode (return {ret:.2f}): "
           f"{output / 'reach_episode.mp4'}")
-    same = play_both(model, args, output / "reach_policy.jit")
+    same = play_both(model, args, output / "reach_policy.jit", episodes=args.play_episodes)
     return 0 if solved_at and same else 1
 
 
