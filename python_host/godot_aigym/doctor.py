@@ -13,37 +13,30 @@ from typing import Any
 from rich.console import Console
 
 from . import __version__, locations
+from .project_tools import build_stamp, library_sources
 from .project_tools.libraries import library_path
 from .runtime import GodotNotFoundError, cache_root, probe_version, resolve_godot, runtime_dir
 from .runtime.resolve import ENV_VAR, MIN_VERSION, parse_version, search_order
-
-SOURCE_SUFFIXES = (".cpp", ".h", ".hpp", ".c", ".inc")
 
 out = Console(soft_wrap=True, highlight=False)
 
 
 # ---- the extension libraries --------------------------------------------------------------------
-def _library_sources(kind: str) -> list[Path]:
-    """Source files a library is built from (approximate: core = all but torch, torch = binding + torch)."""
-    gdextension = locations.extension_tree() / "gdextension"
-    if not gdextension.is_dir():
-        return []
-    files = [p for p in gdextension.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES]
-    rel = lambda p: p.relative_to(gdextension).parts  # noqa: E731
-    if kind == "torch":
-        return [p for p in files if rel(p)[0] in ("binding", "torch", "torch_model_library.cpp", "torch_loader", "version.h")]
-    return [p for p in files if rel(p)[0] not in ("torch", "torch_model_library.cpp", "torch_loader", "tools", "probe",
-                                                  "probe_library.cpp")]
-
-
 def library_status(kind: str, target: str = "debug") -> dict[str, Any]:
+    """Whether library `kind` (a name of `library_sources.LIBRARIES`) is built, and which of the
+    files it is built from (its sources, their headers, its class reference) changed since."""
     lib = library_path(kind, target)
     status: dict[str, Any] = {"path": str(lib), "exists": lib.is_file(), "up_to_date": None, "newer_sources": []}
-    sources = _library_sources(kind)
     if lib.is_file():
-        built = lib.stat().st_mtime
         tree = locations.extension_tree()
-        newer = sorted(str(p.relative_to(tree)) for p in sources if p.stat().st_mtime > built)
+        changed = build_stamp.changed_library_sources(tree, kind, lib)  # by content, as scons judges
+        if changed is not None:
+            newer = [f"gdextension/{rel}" for rel in changed]
+        else:  # not built by `godot-aigym setup` (no record of this very file): judged by file times
+            gdextension = tree / "gdextension"
+            sources = library_sources.inputs(gdextension, kind) if gdextension.is_dir() else []
+            built = lib.stat().st_mtime
+            newer = sorted(str(p.relative_to(tree)) for p in sources if p.stat().st_mtime > built)
         status["up_to_date"] = not newer
         status["newer_sources"] = newer
     return status
@@ -98,9 +91,8 @@ def collect_doctor(godot: str | None = None, provision: bool = True, progress=No
                        "override": "GODOT_AIGYM_CACHE"}
     report["extension"] = {
         "bin": str(locations.library_dir()),
-        "core": library_status("core"),
-        "torch": library_status("torch"),
-        "release": {"core": library_status("core", "release"), "torch": library_status("torch", "release")},
+        **{name: library_status(name) for name in library_sources.ADDON_LIBRARIES},
+        "release": {name: library_status(name, "release") for name in library_sources.ADDON_LIBRARIES},
     }
     helpers = {m: importlib.util.find_spec(f"godot_aigym.shared_object.{m}") for m in ("_sync", "_slotcopy")}
     report["python"] = {
@@ -134,7 +126,7 @@ def _lib_line(status: dict[str, Any]) -> str:
     if status["up_to_date"]:
         return f"[green]built[/] {status['path']}"
     shown = ", ".join(status["newer_sources"][:3]) + (" ..." if len(status["newer_sources"]) > 3 else "")
-    return f"[yellow]stale[/] {status['path']}  (newer: {shown}; run `godot-aigym setup`)"
+    return f"[yellow]stale[/] {status['path']}  (changed since: {shown}; run `godot-aigym setup`)"
 
 
 def print_doctor(r: dict[str, Any]) -> None:
@@ -157,8 +149,8 @@ def print_doctor(r: dict[str, Any]) -> None:
               f"use your own engine with {ENV_VAR}=/path/to/godot)")
     x = r["extension"]
     out.print("\n[bold]Extension libraries[/] (debug target; the editor build of Godot loads these)")
-    out.print(f"  core  {_lib_line(x['core'])}")
-    out.print(f"  torch {_lib_line(x['torch'])}")
+    for name in library_sources.ADDON_LIBRARIES:
+        out.print(f"  {name:<13} {_lib_line(x[name])}")
     p = r["python"]
     out.print("\n[bold]Python[/]")
     out.print(f"  {p['executable']}  (Python {p['version']}{', venv' if p['venv'] else ''})")

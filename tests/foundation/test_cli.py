@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from godot_aigym import __version__, cli, doctor, locations
 from godot_aigym.engine.project import seed_extension_list
-from godot_aigym.project_tools.libraries import library_path, scons_command
+from godot_aigym.project_tools.libraries import scons_command
 from godot_aigym.runtime import resolve
 from godot_aigym.runtime.provision import DebianGodotProvisioner
 
@@ -142,25 +141,6 @@ def test_doctor_lists_engines_in_the_resolvers_own_order(no_engine, monkeypatch)
     rows = doctor._survey(str(mine))
     assert [(r["source"], r["path"]) for r in rows] == resolve.search_order(str(mine))
     assert [r["source"] for r in rows] == ["explicit", "GODOT_BIN", "PATH", "cache"]
-
-
-def test_library_staleness(tmp_path, monkeypatch):
-    gdext = tmp_path / "gdextension"
-    for rel in ("binding/api.cpp", "probe/p.cpp", "torch/t.cpp", "core_library.cpp", "torch_library.cpp"):
-        (gdext / rel).parent.mkdir(parents=True, exist_ok=True)
-        (gdext / rel).write_text("//\n")
-    monkeypatch.setattr(locations, "extension_tree", lambda: tmp_path)
-    monkeypatch.setattr(locations, "library_dir", lambda: tmp_path / "bin")
-    assert doctor.library_status("core")["exists"] is False
-    (tmp_path / "bin").mkdir()
-    for kind in ("core", "torch"):
-        library_path(kind).write_bytes(b"")
-        os.utime(library_path(kind), (2e9, 2e9))
-    assert doctor.library_status("core")["up_to_date"] is True
-    os.utime(gdext / "torch/t.cpp", (3e9, 3e9))  # a torch source changed: only torch is stale
-    assert doctor.library_status("core")["up_to_date"] is True
-    torch = doctor.library_status("torch")
-    assert torch["up_to_date"] is False and torch["newer_sources"] == ["gdextension/torch/t.cpp"]
 
 
 # ---- the real engine ----------------------------------------------------------------------------

@@ -9,6 +9,9 @@ file and libtorch), the Python and scons that run it; plus the identity (size, m
 every file in the libraries' folder. A later call skips scons only when all of it is unchanged;
 any difference, a missing stamp, or a library changed or removed by hand runs scons as before.
 `godot-aigym setup` always runs scons.
+
+Per library, `record_library_sources` keeps a digest of each file it is built from, so `doctor`
+can say which changed since (`changed_library_sources`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import shutil
 import sys
 from importlib import metadata
 from pathlib import Path
+
+from . import library_sources
 
 TOOLS = ("g++", "gcc", "c++", "cc", "ld", "ar")  # what scons's default tools run to compile and link
 
@@ -110,3 +115,48 @@ def forget(stamp: Path) -> None:
         stamp.unlink()
     except FileNotFoundError:
         pass
+
+
+# ---- per library: which of the files it is built from changed since (for `doctor`) ----------------
+def sources_record_path(tree: Path) -> Path:
+    return tree / "build" / "godot-aigym-library-sources.json"
+
+
+def _digests(gdextension: Path, name: str) -> dict[str, str]:
+    return {p.relative_to(gdextension).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in library_sources.inputs(gdextension, name)}
+
+
+def record_library_sources(tree: Path, libraries: dict[str, Path]) -> None:
+    """After a successful scons run: each built library's identity and a digest of every file it is
+    built from (library_sources.inputs), as scons's content signatures saw them. scons relinks a
+    library only when its objects' content changed, so file times cannot tell whether it is
+    current (a comment edit, a checkout of the same text); these digests can."""
+    path = sources_record_path(tree)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        record = {}
+    record = record if isinstance(record, dict) else {}
+    for name, lib in libraries.items():
+        record.pop(lib.name, None)
+        if lib.is_file():
+            record[lib.name] = {"library": _identity(lib), "inputs": _digests(tree / "gdextension", name)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def changed_library_sources(tree: Path, name: str, lib: Path) -> list[str] | None:
+    """The files (gdextension-relative) of library `name` whose content differs from when `lib` was
+    built, added or removed since; None when no record of this very file exists (built otherwise)."""
+    try:
+        entry = json.loads(sources_record_path(tree).read_text()).get(lib.name)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(entry, dict) or entry.get("library") != _identity(lib) or not isinstance(entry.get("inputs"), dict):
+        return None
+    now = _digests(tree / "gdextension", name)
+    was = entry["inputs"]
+    return sorted(rel for rel in now.keys() | was.keys() if now.get(rel) != was.get(rel))

@@ -24,6 +24,7 @@ from typing import Callable
 from .. import locations
 from ..runtime import GodotRuntime
 from . import build_stamp
+from .library_sources import ADDON_LIBRARIES
 from .errors import ProjectError
 
 KINDS = ("core", "torch")  # the libraries the .gdextension files name
@@ -117,6 +118,7 @@ def build_libraries(runtime: GodotRuntime, *, release: bool = False, torch: bool
                                f"{' '.join(cmd)} in {tree}")
         if stamp is not None:
             build_stamp.record(stamp, inputs, locations.library_dir())
+        build_stamp.record_library_sources(tree, {name: library_path(name, target) for name in ADDON_LIBRARIES})
         say(f"libraries ready in {locations.library_dir()} ({time.monotonic() - t0:.1f} s)")
     return locations.library_dir()
 
