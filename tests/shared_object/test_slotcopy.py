@@ -51,6 +51,24 @@ def test_copy_is_exact_for_any_keep_size_and_alignment(
     assert (dst_buf[:dst_off] == 0xA5).all() and (dst_buf[dst_off + n :] == 0xA5).all(), "wrote outside the destination"
 
 
+@pytest.mark.parametrize("backward", [False, True])
+def test_kernels_of_cpus_without_avx2_are_exact_too(backward: bool) -> None:
+    """The SSE2 streaming and 4 KiB-block backward kernels (the AVX2 ones run where the CPU
+    has AVX2): every keep split, odd line counts, both directions."""
+    rng = np.random.default_rng(3)
+    before = COPY.use_avx2(False)
+    try:
+        for n, off in ((L2 + 3, 5), (2 * L2 + 64, 0), (64 * 1024 + 65, 33)):
+            src = rng.integers(0, 256, n, dtype=np.uint8)
+            for keep in (0, 4096 + 7, n // 2, n):
+                dst_buf = np.full(n + 128, 0xA5, np.uint8)
+                COPY.copy(dst_buf[off : off + n], src, keep, backward)
+                assert np.array_equal(dst_buf[off : off + n], src)
+                assert (dst_buf[:off] == 0xA5).all() and (dst_buf[off + n :] == 0xA5).all()
+    finally:
+        COPY.use_avx2(before)
+
+
 def test_bad_buffers_and_keep_are_refused_without_writing() -> None:
     dst = np.zeros(100, np.uint8)
     with pytest.raises(ValueError, match="destination holds 100 bytes, source has 99"):

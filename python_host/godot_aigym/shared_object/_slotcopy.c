@@ -324,7 +324,32 @@ static PyTypeObject WriterType = {
     .tp_getset = Writer_getset,
 };
 
+/* use_avx2(flag) -> the previous setting: the SSE2 / 4 KiB-block kernels of CPUs without AVX2
+ * (tests).  Turning AVX2 on where the CPU lacks it is refused. */
+static PyObject *mod_use_avx2(PyObject *m, PyObject *arg) {
+    int flag = PyObject_IsTrue(arg);
+    if (flag < 0) return NULL;
+#if HAVE_STREAM
+    int before = have_avx2;
+    if (flag && !__builtin_cpu_supports("avx2")) {
+        PyErr_SetString(PyExc_ValueError, "use_avx2(True): this CPU has no AVX2");
+        return NULL;
+    }
+    have_avx2 = flag;
+    return PyBool_FromLong(before);
+#else
+    if (flag) {
+        PyErr_SetString(PyExc_ValueError, "use_avx2(True): not an x86-64 build");
+        return NULL;
+    }
+    Py_RETURN_FALSE;
+#endif
+}
+
 static PyMethodDef module_methods[] = {
+    {"use_avx2", (PyCFunction)mod_use_avx2, METH_O,
+     "use_avx2(flag) -> previous: copy with the AVX2 kernels where the CPU has them, or with those of CPUs "
+     "without (tests)."},
     {"copy", (PyCFunction)(void (*)(void))mod_copy, METH_FASTCALL,
      "copy(dst, src, keep=<all>, backward=False): copy a C-contiguous buffer into an equally long writable one, "
      "from the start or (backward) from the end; all but the last `keep` bytes in copy order with non-temporal "

@@ -18,9 +18,11 @@
 #endif
 
 #if HAVE_STREAM
+static int have_avx2; /* set once by the module's init (__builtin_cpu_supports) */
+
 /* Streaming copy of the 64-byte-aligned destination range; n is a multiple of 64.
- * Forward, or backward (from the last line to the first). */
-static void stream_copy(char *dst, const char *src, size_t n, int backward) {
+ * Forward, or backward (from the last line to the first).  SSE2: CPUs without AVX2. */
+static void stream_copy_sse2(char *dst, const char *src, size_t n, int backward) {
     for (size_t j = 0; j < n; j += 64) {
         size_t i = backward ? n - 64 - j : j;
         __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
@@ -34,6 +36,32 @@ static void stream_copy(char *dst, const char *src, size_t n, int backward) {
     }
     /* Order the streaming stores before the ordinary stores that publish the slot. */
     _mm_sfence();
+}
+
+/* The same with 32-byte loads and streaming stores, two lines per iteration (a lone 64-byte
+ * line at the end of a forward copy, the start of a backward one): on the 512 KiB-L2 EPYC a
+ * 4.3 MB slot streamed in ~197 us where the SSE2 loop took ~275 (interleaved, quiet). */
+__attribute__((target("avx2"))) static void stream_copy_avx2(char *dst, const char *src, size_t n, int backward) {
+    size_t odd = n & 127, pairs = n - odd;
+    if (backward && odd) stream_copy_sse2(dst + pairs, src + pairs, odd, 1);
+    for (size_t j = 0; j < pairs; j += 128) {
+        size_t i = backward ? pairs - 128 - j : j;
+        __m256i a = _mm256_loadu_si256((const __m256i *)(src + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(src + i + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(src + i + 64));
+        __m256i d = _mm256_loadu_si256((const __m256i *)(src + i + 96));
+        _mm256_stream_si256((__m256i *)(dst + i), a);
+        _mm256_stream_si256((__m256i *)(dst + i + 32), b);
+        _mm256_stream_si256((__m256i *)(dst + i + 64), c);
+        _mm256_stream_si256((__m256i *)(dst + i + 96), d);
+    }
+    if (!backward && odd) stream_copy_sse2(dst + pairs, src + pairs, odd, 0);
+    _mm_sfence(); /* as above */
+}
+
+static void stream_copy(char *dst, const char *src, size_t n, int backward) {
+    if (have_avx2) stream_copy_avx2(dst, src, n, backward);
+    else stream_copy_sse2(dst, src, n, backward);
 }
 
 /* Ordinary stores, from the end to the start (glibc copies forward only). */
@@ -66,10 +94,6 @@ static void back_copy_blocks(char *dst, const char *src, size_t n) {
         memcpy(dst + n, src + n, b);
     }
 }
-
-#if HAVE_STREAM
-static int have_avx2; /* set once by the module's init (__builtin_cpu_supports) */
-#endif
 
 static void back_copy(char *dst, const char *src, size_t n) {
 #if HAVE_STREAM
