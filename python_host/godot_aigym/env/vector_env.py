@@ -25,6 +25,7 @@ from gymnasium.vector.utils import batch_space
 from . import _stepcore
 from . import protocol as P
 from .actions import ActionChecker
+from .autoreset import parse_autoreset_mode
 from .engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int
 from .link import EngineLink
 from .observations import DictBatch, agent_final_observation, batch_observation
@@ -65,7 +66,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         if "log_path" in kwargs:
             raise ValueError("GodotVectorEnv keeps one log per engine: pass log_dir, not log_path")
         opts = EnvOptions.from_kwargs("GodotVectorEnv", project, scene, options, kwargs)
-        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        self.autoreset_mode = parse_autoreset_mode(autoreset_mode)
         self._engine_autoreset = ENGINE_AUTORESET[self.autoreset_mode]
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.render_mode = opts.render_mode

@@ -19,6 +19,7 @@ from gymnasium.vector import AutoresetMode
 
 from ..env import protocol as P
 from ..env.actions import ActionChecker
+from ..env.autoreset import parse_autoreset_mode
 from ..env.groups import GroupSpec, same_spaces
 from ..env.engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int
 from ..env.link import EngineLink
@@ -28,16 +29,6 @@ from ..env.options import EnvOptions
 def agent_id(group: str, index: int) -> str:
     """The id of agent `index` of `group` (PettingZoo, RLlib): ``"<group>_<index>"``."""
     return f"{group}_{index}"
-
-
-def _autoreset_mode(value: Any) -> AutoresetMode:
-    """gymnasium's AutoresetMode, its value ("NextStep") or its name ("next_step")."""
-    if isinstance(value, str) and value.upper() in AutoresetMode.__members__:
-        return AutoresetMode[value.upper()]
-    try:
-        return AutoresetMode(value)
-    except ValueError:
-        raise ValueError(f"autoreset_mode must be one of next_step, same_step, disabled; got {value!r}") from None
 
 
 @dataclass
@@ -61,7 +52,7 @@ class GodotGroupEnv:
 
     Other keyword arguments as for `GodotVectorEnv` (`EnvOptions`; ``log_dir`` keeps
     ``engine<k>.log``). Engine ``k`` is seeded with ``seed + k``. ``autoreset_mode`` (gymnasium's
-    AutoresetMode or its name):
+    AutoresetMode, its value or its name, as `GodotVectorEnv` takes it: `env.autoreset`):
     NEXT_STEP (default: a finished agent's next action is ignored, it restarts and reports its
     first observation with reward 0), SAME_STEP (restarts at once; ``GroupStep.final_obs``) or
     DISABLED (finished agents stay finished and keep being stepped until ``reset(mask=...)``).
@@ -77,7 +68,7 @@ class GodotGroupEnv:
         if "log_path" in kwargs:
             raise ValueError("GodotGroupEnv keeps one log per engine: pass log_dir, not log_path")
         opts = EnvOptions.from_kwargs("GodotGroupEnv", project, scene, options, kwargs)
-        self.autoreset_mode = _autoreset_mode(autoreset_mode)
+        self.autoreset_mode = parse_autoreset_mode(autoreset_mode)
         self._autoreset = ENGINE_AUTORESET[self.autoreset_mode]
         self.links = open_links(opts, n_copies, n_engines, log_dir, accept_groups=True)  # as GodotVectorEnv
         try:
