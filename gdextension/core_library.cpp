@@ -7,6 +7,7 @@
 #include "shm/persistent_tensor.h"
 #include "shm/shared_memory.h"
 #include "shm/shared_memory_semaphore.h"
+#include "shm/step_channel.h"
 
 namespace {
 void register_core() {
@@ -17,6 +18,7 @@ void register_core() {
     gd::register_class<cPersistentUintTensor>();
     gd::register_class<cSharedMemorySemaphore>();
     gd::register_class<cSharedMemory>();
+    gd::register_class<cStepChannel>();
 }
 void unregister_core() {}
 }  // namespace

@@ -92,6 +92,11 @@ class PersistentTensor : public gd::ExtensionObject {
     int64_t size() const { return count_; }
     std::string get_name() const { return name_; }
 
+    // For cStepChannel, which copies into and out of the tensor itself (the chunk stays mapped
+    // while it holds `chunk()`).
+    const std::shared_ptr<shm::SharedChunk> &chunk() const { return chunk_; }
+    value_type *data() const { return data_; }
+
   protected:
     static const char *packed_name() {
         if constexpr (Dtype == AIGYM_SHM_DTYPE_INT32) return "PackedInt32Array";

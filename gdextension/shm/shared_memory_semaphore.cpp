@@ -82,8 +82,13 @@ bool cSharedMemorySemaphore::wait_for(int64_t timeout_ns, const char *method) {
         AIGYM_ERROR(where(method) + ": semaphore is not initialised (call init(name) first)");
         return false;
     }
-    const auto status = aigym_sem_wait(sem_, timeout_ns, static_cast<uint32_t>(spin_us_), chunk_->host_pid(),
-                                       &chunk_->header()->shutdown);
+    return wait_on(*chunk_, sem_, timeout_ns, spin_us_, where(method));
+}
+
+bool cSharedMemorySemaphore::wait_on(const shm::SharedChunk &chunk, aigym_sem *sem, int64_t timeout_ns,
+                                     int64_t spin_us, const std::string &where) {
+    const auto status = aigym_sem_wait(sem, timeout_ns, static_cast<uint32_t>(spin_us), chunk.host_pid(),
+                                       &chunk.header()->shutdown);
     switch (status) {
     case AIGYM_WAIT_OK:
         return true;
@@ -91,19 +96,19 @@ bool cSharedMemorySemaphore::wait_for(int64_t timeout_ns, const char *method) {
         return false;
     case AIGYM_WAIT_PEER_DEAD:
         // No orphaned engines: the host that fed us is gone, so the game ends (and its chunk goes).
-        AIGYM_ERROR(where(method) + ": the host process (pid " + std::to_string(chunk_->host_pid()) + ") died; quitting");
-        chunk_->unlink_if_host_dead();
+        AIGYM_ERROR(where + ": the host process (pid " + std::to_string(chunk.host_pid()) + ") died; quitting");
+        chunk.unlink_if_host_dead();
         gd::engine::quit_scene_tree(1);
         return false;
     case AIGYM_WAIT_CORRUPT:
-        AIGYM_ERROR(where(method) + " in chunk '" + chunk_->handle() + "': " + aigym_wait_status_message(status));
+        AIGYM_ERROR(where + " in chunk '" + chunk.handle() + "': " + aigym_wait_status_message(status));
         return false;
     case AIGYM_WAIT_SHUTDOWN:
-        AIGYM_WARNING(where(method) + ": the host asked the engine to shut down; quitting");
+        AIGYM_WARNING(where + ": the host asked the engine to shut down; quitting");
         gd::engine::quit_scene_tree(0);
         return false;
     default:
-        AIGYM_ERROR(where(method) + ": " + aigym_wait_status_message(status) + " (" + std::strerror(errno) + ")");
+        AIGYM_ERROR(where + ": " + aigym_wait_status_message(status) + " (" + std::strerror(errno) + ")");
         return false;
     }
 }

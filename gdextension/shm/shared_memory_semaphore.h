@@ -31,9 +31,18 @@ class cSharedMemorySemaphore : public gd::ExtensionObject {
     int64_t get_spin_us() const { return spin_us_; }
     std::string get_name() const { return name_; }
 
+    // For cStepChannel, which waits and posts on these words itself (the chunk stays mapped
+    // while it holds `chunk()`).
+    const std::shared_ptr<shm::SharedChunk> &chunk() const { return chunk_; }
+    aigym_sem *sem() const { return sem_; }
+    std::string where(const char *method) const { return std::string(kClassName) + "." + method + "('" + name_ + "')"; }
+    // Waits on `sem` of `chunk` as wait() does: true when taken; false on timeout, or with the
+    // error logged (and the SceneTree quitting when the host died or asked for shutdown).
+    static bool wait_on(const shm::SharedChunk &chunk, aigym_sem *sem, int64_t timeout_ns, int64_t spin_us,
+                        const std::string &where);
+
   private:
     bool wait_for(int64_t timeout_ns, const char *method);
-    std::string where(const char *method) const { return std::string(kClassName) + "." + method + "('" + name_ + "')"; }
 
     std::shared_ptr<shm::SharedChunk> chunk_;
     aigym_sem *sem_ = nullptr;

@@ -25,3 +25,12 @@ static func collect(parent: Node, scene: PackedScene, n: int, prefix: String, sp
 			if child.has_method("get_observation"):
 				found.append(child)
 	return found
+
+
+## The CALLBACKS `agent` does not implement.
+static func missing_callbacks(agent: Node) -> PackedStringArray:
+	var missing := PackedStringArray()
+	for m in CALLBACKS:
+		if not agent.has_method(m):
+			missing.append(m)
+	return missing

@@ -108,7 +108,10 @@ var _step_in_flight := false
 var _agents_truncate := false
 var _checked_obs := false
 var _failed := false
-var _lean := false  # REMOTE and IMMEDIATE, without action repeat, Dict parts or frames: the short path
+var _lean := false  # on the short path: _lean_ready and the step channel is set up (first command served)
+var _lean_ready := false  # REMOTE and IMMEDIATE, without action repeat, Dict parts or frames
+var _channel: cStepChannel = null  # the transport's: a STEP's wait and answer in one native call each
+var _logged := PackedInt32Array([0])  # the transport's count of errors logged during the command
 
 
 # -- overridable callbacks (batched API) ----------------------------------------------------------
@@ -215,7 +218,8 @@ func _ready() -> void:
 			fail(err)
 			return
 		actions = _transport.actions  # one array from now on: the transport refills it in place
-		_lean = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts == null and not _renders
+		_logged = _transport.logged
+		_lean_ready = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts == null and not _renders
 	else:
 		_player = call(&"_new_group_player") if has_method(&"_new_group_player") else GymPlayer.new()
 		err = _player.start(self, mode == Mode.RANDOM)
@@ -224,26 +228,9 @@ func _ready() -> void:
 
 
 func _configure() -> String:
-	if n_agents < 1 or n_agents > 100000:
-		return "n_agents must be 1..100000, got %d" % n_agents
-	if action_repeat < 1:
-		return "action_repeat must be >= 1, got %d" % action_repeat
-	if max_episode_steps < 0:
-		return "max_episode_steps must be >= 0 (0: no limit), got %d" % max_episode_steps
-	if observation_size < (0 if not observation_parts.is_empty() else 1):
-		return "observation_size must be >= 1 (>= 0 with observation_parts)"
-	if action_type != ActionType.MULTI_DISCRETE and action_size < 1:
-		return "action_size must be >= 1"
-	if action_type == ActionType.MULTI_DISCRETE:
-		if action_nvec.is_empty():
-			return "action_nvec must list the choices of each action dimension (MULTI_DISCRETE)"
-		for k in action_nvec:
-			if k < 1:
-				return "action_nvec entries must be >= 1, got %s" % action_nvec
-	if observation_low.size() not in [0, observation_size] or observation_high.size() not in [0, observation_size]:
-		return "observation_low/high must be empty or have observation_size (%d) values" % observation_size
-	if action_type == ActionType.BOX and (action_low.size() not in [0, action_size] or action_high.size() not in [0, action_size]):
-		return "action_low/high must be empty or have action_size (%d) values" % action_size
+	var err := GymSpecBuilder.settings_error(self)
+	if err != "":
+		return err
 	obs_dim = observation_size
 	action_width = {ActionType.BOX: action_size, ActionType.DISCRETE: 1,
 			ActionType.MULTI_DISCRETE: action_nvec.size()}[action_type]
@@ -273,10 +260,7 @@ func _find_agents() -> String:
 			return "GymEnv '%s' has no agents: set agent_scene, add agent children, or extend GymEnv and override _gym_reset/_gym_act/_gym_observe" % name
 		return "GymEnv '%s' has %d agent children but n_agents is %d (use agent_scene to instance any number)" % [name, agents.size(), n]
 	for agent in agents:
-		var missing := []
-		for m in GymAgents.CALLBACKS:
-			if not agent.has_method(m):
-				missing.append(m)
+		var missing := GymAgents.missing_callbacks(agent)
 		if not missing.is_empty():
 			return "agent %s lacks the callbacks: %s" % [agent.name, ", ".join(missing)]
 	_agents_truncate = agents[0].has_method("is_truncated")
@@ -312,17 +296,20 @@ func has_failed() -> bool:
 ## REMOTE: answer the step in flight, then run commands until one needs this tick (a STEP) or
 ## a frame (RENDER, images). The lean path (`_lean`: IMMEDIATE steps without repeat, Dict parts or
 ## frames, the common case) serves a STEP with the fewest script calls and lines: this runs on
-## every step, and GDScript pays per line and ~0.17 us per script call.
+## every step, and GDScript pays per line and ~0.1 us per script or native call.
 func _physics_process(_delta: float) -> void:
 	if _lean:
-		var cmd := _transport.wait_command()
-		if cmd == P.CMD_STEP:
-			_gym_act(actions)  # the transport's array, refilled in place
-			episodes.finish_step(_transport.flags)
+		var c := _channel.wait_step(actions)  # the wait, and a STEP's actions read in place
+		if (c & 255) == P.CMD_STEP:  # c = command + 256 * flags
+			_gym_act(actions)
+			episodes.finish_step(c >> 8)
 			if not _failed:
-				_transport.answer(out)
+				if _logged[0] > 0:
+					_transport.answer(out)  # reports the errors with the answer
+				else:
+					_channel.answer(out)
 			return
-		_serve(cmd)
+		_serve(_transport.take_command() if c == -2 else 0)  # -2: another command, -1: the wait failed
 		return
 	if mode != Mode.REMOTE:
 		if _player != null:
@@ -346,6 +333,8 @@ func _physics_process(_delta: float) -> void:
 				return
 			_transport.answer(out)
 	_serve(_transport.wait_command())
+	_channel = _transport.channel  # set at the first command
+	_lean = _lean_ready and mode == Mode.REMOTE and _channel != null
 
 
 ## Runs `cmd` and the commands after it until one needs this tick (a STEP), a frame, or quits.

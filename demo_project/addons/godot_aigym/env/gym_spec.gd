@@ -6,6 +6,31 @@ extends RefCounted
 const P := preload("gym_protocol.gd")
 
 
+## What is wrong with the settings of `env` (a GymEnv), or "" (checked before anything is sized).
+static func settings_error(env: Node) -> String:
+	if env.n_agents < 1 or env.n_agents > 100000:
+		return "n_agents must be 1..100000, got %d" % env.n_agents
+	if env.action_repeat < 1:
+		return "action_repeat must be >= 1, got %d" % env.action_repeat
+	if env.max_episode_steps < 0:
+		return "max_episode_steps must be >= 0 (0: no limit), got %d" % env.max_episode_steps
+	if env.observation_size < (0 if not env.observation_parts.is_empty() else 1):
+		return "observation_size must be >= 1 (>= 0 with observation_parts)"
+	if env.action_type != GymEnv.ActionType.MULTI_DISCRETE and env.action_size < 1:
+		return "action_size must be >= 1"
+	if env.action_type == GymEnv.ActionType.MULTI_DISCRETE:
+		if env.action_nvec.is_empty():
+			return "action_nvec must list the choices of each action dimension (MULTI_DISCRETE)"
+		for k in env.action_nvec:
+			if k < 1:
+				return "action_nvec entries must be >= 1, got %s" % env.action_nvec
+	if env.observation_low.size() not in [0, env.observation_size] or env.observation_high.size() not in [0, env.observation_size]:
+		return "observation_low/high must be empty or have observation_size (%d) values" % env.observation_size
+	if env.action_type == GymEnv.ActionType.BOX and (env.action_low.size() not in [0, env.action_size] or env.action_high.size() not in [0, env.action_size]):
+		return "action_low/high must be empty or have action_size (%d) values" % env.action_size
+	return ""
+
+
 ## The description Python reads: protocol, spaces, sizes, episode settings of `env` (a GymEnv);
 ## `parts` (a GymObservationParts or null) adds the Dict observation's parts.
 static func describe(env: Node, parts: RefCounted) -> Dictionary:

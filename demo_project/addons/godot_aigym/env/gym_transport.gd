@@ -39,7 +39,12 @@ var _frame: cPersistentUintTensor
 var frame_shape: Array = []
 var _published := false  # the spec is out: the host waits for answers, not for start-up
 var _watch: RefCounted = null  # an ErrorWatch (error_watch.gd) where Godot has Logger (>= 4.5)
-var _logged := PackedInt32Array([0])  # the ErrorWatch's error count, shared: no lookup per step
+## The ErrorWatch's count of errors logged during the command ([0] > 0: answer() reports them):
+## shared, so the step loop checks it without a call.
+var logged := PackedInt32Array([0])
+## A STEP's wait and actions, and its answer, in one native call each (set with the step tensors,
+## at the first command): the step loop's lean path; answer() when errors were logged.
+var channel: cStepChannel = null
 
 
 ## Attaches to the chunk named by --handle and finds the start-up entries; "" or what is wrong.
@@ -64,7 +69,7 @@ func attach(prefix: String, spin_us: int) -> String:
 		# beside this file; load(), not preload(): error_watch.gd does not parse where Logger does not exist
 		var here: Script = preload("gym_transport.gd")
 		_watch = load(here.resource_path.get_base_dir().path_join("error_watch.gd")).new()
-		_logged = _watch.logged
+		logged = _watch.logged
 		OS.call(&"add_logger", _watch)
 	return ""
 
@@ -103,6 +108,12 @@ func fail(message: String) -> void:
 func wait_command() -> int:
 	if not _sem_action.wait():
 		return 0
+	return take_command()
+
+
+## The command the host posted (its semaphore already taken, e.g. by channel.wait_step()), as
+## wait_command() returns it.
+func take_command() -> int:
 	if _in == null and not _attach_step_tensors():
 		return 0
 	var header := _header
@@ -146,7 +157,7 @@ func read_seed() -> int:
 
 ## Publishes the answer to a command: the errors logged while it ran (if any), then `out`.
 func answer(out: PackedFloat32Array) -> void:
-	if _logged[0] > 0:  # inlined, not a helper: this runs on every step
+	if logged[0] > 0:  # inlined, not a helper: this runs on every step
 		_report_errors()
 	_out.write(out)
 	_sem_obs.post()
@@ -226,6 +237,10 @@ func _attach_step_tensors() -> bool:
 				return false
 			found.append(t)
 		_parts[entry[0]] = found
+	channel = cStepChannel.new()
+	if not channel.setup(_sem_action, _sem_obs, _in, _out, _actions_at, P.CMD_STEP):
+		error = "could not set up the step channel (logged above)"
+		return false
 	return true
 
 
