@@ -4,7 +4,7 @@
 * `GodotVectorEnv` -- a `gymnasium.vector.VectorEnv`: N agents in one engine x M engines.
 * `godot_aigym.env.sb3.GodotVecEnv` -- the same for Stable-Baselines3 (imports SB3 lazily).
 * Gymnasium ids for the demo scenes, registered on import: ``godot_aigym/CartPole-v0``,
-  ``godot_aigym/Trivial-v0``.
+  ``godot_aigym/Trivial-v0`` and ``godot_aigym/Reach-v0`` (camera pixels: its engines render).
 """
 
 from .godot_env import GodotEnv

@@ -32,7 +32,8 @@ class GodotEnv(gym.Env):
     Keyword arguments are those of `EnvOptions` (or pass ``options=EnvOptions(...)``):
     project, scene, seed, action_repeat, max_episode_steps, render_mode, headless, realtime,
     timeout, step_timeout, cpus, spin_us, engine_spin_us, log_path, engine_args, user_args,
-    engine_errors, godot. See docs/ENVIRONMENTS.md, "Arguments".
+    engine_errors, godot, env, prefix, physics_fps, launcher, rendering, window, chunk_size.
+    See docs/ENVIRONMENTS.md, "Arguments".
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 50}

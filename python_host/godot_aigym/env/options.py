@@ -30,8 +30,8 @@ class EnvOptions:
     project: Godot project directory (None: the demo project); scene: ``res://`` path of a scene
     with a GymEnv node (None: the main scene); seed: ``--seed`` for the game's RNG at start-up;
     action_repeat / max_episode_steps: override the scene's (``0`` steps: no limit);
-    render_mode: None or "human" (a window, real time); headless / realtime: None follows
-    render_mode; timeout: start-up seconds; step_timeout: seconds one command may take;
+    render_mode: None, "human" (a window, real time) or "rgb_array" (`GodotEnv.render()` returns
+    frames); headless / realtime: None follows render_mode; timeout: start-up seconds; step_timeout: seconds one command may take;
     cpus: "auto", None, a CPU or a list of CPUs; spin_us / engine_spin_us: spinning before
     blocking on each side; log_path: keep the engine log there; engine_args / user_args: extra
     Godot options before / after ``--``; engine_errors: "raise", "warn" or "ignore";
