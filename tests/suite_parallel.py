@@ -1,13 +1,15 @@
 """How the suite runs on several pytest-xdist workers (`-n auto --dist loadscope`, pyproject.toml).
 
 * Work units. Every test module is one unit (its module-scoped engines start once), and each
-  folder whose tests share one expensive per-process resource is one unit: tests/rllib (one local
-  Ray), tests/render (one Xvfb); the rllib cluster test (a Ray cluster of its own, the longest
-  test) is a unit apart. Units are handed out in collection order, which puts the longest first
-  (`LONGEST_FIRST`), so no worker is left alone with a long one at the end, and the units holding
-  an exclusive test last (while they wait, the other workers' tests are short ones). A worker runs
-  a test only once it knows the next (pytest's `nextitem`), so xdist starts each worker with two
-  units: the second is a short one (`SuiteUnits`), not the next long one stuck behind the first.
+  folder whose tests share one expensive per-process resource is one unit: tests/rllib (Ray and
+  RLlib imported once, ~5 CPU-s, and one local Ray; its cluster test, the longest, runs first in
+  it: tests/rllib/conftest.py), tests/render (one Xvfb). So only one worker imports Ray/RLlib.
+  Units are handed out in collection order, which puts the longest first (`LONGEST_FIRST`), so no
+  worker is left alone with a long one at the end, and the units holding an exclusive test last
+  (while they wait, the other workers' tests are short ones). A worker runs a test only once it
+  knows the next (pytest's `nextitem`), and xdist gives a worker its next unit once it has at most
+  two tests left, so a worker whose first unit is a single test starts with two units: the second
+  is a short one (`SuiteUnits`), not the next long one stuck behind the first.
 * Exclusive tests. A test marked `exclusive` runs while no other test runs. For tests that check
   what a killed process left behind before they sweep it themselves: every new host sweeps the
   stale chunks and logs of dead processes when it starts (shm/chunk_file.py, engine/logs.py), so a
@@ -42,17 +44,15 @@ REPO = Path(__file__).resolve().parent.parent
 LOCK_ENV = "AIGYM_TEST_LOCK_DIR"  # set by the controller for its workers
 MAX_WORKERS = 8
 
-# Modules that are a unit of their own inside a SHARED_UNITS folder (they do not use its resource).
-OWN_UNITS = ("tests/rllib/test_cluster.py",)
 # Folders run as one unit on one worker (they share a per-process resource).
 SHARED_UNITS = ("tests/rllib/", "tests/render/")
 # The slowest units, slowest first (measured: wall per unit, `-n 2` run of 2026-11-30 12:39, the
 # units of tests/env, render, multiagent, shm_godot less the engine starts and version probes cut
-# at 14:40). Only an order: a missing or renamed entry costs time, never a failure.
+# at 14:40; tests/rllib: its cluster test ~90 s + the rest ~57 s, 16:40). Only an order: a missing
+# or renamed entry costs time, never a failure.
 LONGEST_FIRST = (
-    "tests/rllib/test_cluster.py",
-    "tests/render/",
     "tests/rllib/",
+    "tests/render/",
     "tests/install/test_your_game.py",
     "tests/reliability/",
     "tests/compat/test_original_driver_end_to_end.py",
@@ -74,9 +74,6 @@ REAL_PLACEMENT = ("tests/env/test_placement.py", "tests/render/test_render_place
 
 
 def unit_of(nodeid: str) -> str:
-    for module in OWN_UNITS:
-        if nodeid.startswith(module + "::"):
-            return module
     for folder in SHARED_UNITS:
         if nodeid.startswith(folder):
             return folder

@@ -63,6 +63,9 @@ def local_ray(shared_local_ray):
 
 
 def pytest_collection_modifyitems(items):
-    """Tests that start a cluster of their own run after the ones sharing the local instance (which
-    would otherwise be stopped for them and started again)."""
-    items.sort(key=lambda item: "cluster" in getattr(item, "fixturenames", ()))
+    """Tests that start a cluster of their own run before the ones sharing the local instance
+    (which would otherwise be stopped for them and started again). First, because that is the
+    longest test (~90 s): run under pytest-xdist, tests/rllib is one unit (tests/suite_parallel.py),
+    and a worker takes its next unit once two of its tests are left; with the cluster test last,
+    that unit would wait behind it."""
+    items.sort(key=lambda item: "cluster" not in getattr(item, "fixturenames", ()))
