@@ -12,6 +12,9 @@ hits both sides):
     are launched like the env's (--fixed-fps at the project's tick rate, not pinned, X11 event
     thread at nice 19, main window not drawn as GymEnv does offscreen), prepared first and started
     together; 2 engines: only the frames made while both ran (rate_while_all_ran);
+  * in engine, lockstep (2 engines, a reference beside the goal's baseline): the same loop, but the
+    host starts every frame of every engine and waits for all of them, as a vector env steps its
+    engines: the barrier's cost (each step waits for the slower engine) without the step protocol;
   * into Python: `GodotVectorEnv` (Dict observation, one uint8 tensor per part, zero-copy views)
     stepped with random actions; one frame drawn per step, as in the engine.
 
@@ -20,7 +23,7 @@ engine, and the host's copy of the (N, 84, 84, 3) views out of shared memory) an
 CPU goes (engine main thread per image in both paths, host per step). Goals (issue 13): into Python
 >= 0.9x in engine; 16 agents >= 1,500 images/s; carrying the image <= 5% of the step.
 
-    PYTHONPATH=python_host .venv/bin/python bench/bench_pixels.py [--repeats 5]
+    PYTHONPATH=python_host .venv/bin/python bench/bench_pixels.py [--repeats 5] [--configs 1x1,1x16,2x16]
 """
 
 from __future__ import annotations
@@ -76,29 +79,39 @@ def _event_thread_lowered(pid: int) -> bool:
     return tid is not None and os.getpriority(os.PRIO_PROCESS, tid) == LOWEST
 
 
-def in_engine(godot, display, agents: int, frames: int, engines: int) -> dict[str, float]:
+def in_engine(godot, display, agents: int, frames: int, engines: int, lockstep: bool = False) -> dict[str, float]:
     """The Reach scene in the engine, ``engines`` at once: images/s (every engine's images over the
     time from the first start to the last end), the engine's one copy into the tensor per image,
-    and the main thread's CPU per image."""
+    and the main thread's CPU per image. ``lockstep``: the host starts every frame of every engine
+    and waits for all of them to finish it (semaphores "go" / "done"), as a vector env steps its
+    engines, with nothing else of the step protocol."""
     with contextlib.ExitStack() as stack:
         procs, pids, lowered = [], [], []
         for _ in range(engines):
             mem = stack.enter_context(SharedMemory())
             mem.newUintTensor("frames", agents * SIZE * SIZE * 3)
             ready, go = mem.newSemaphore("ready", 0), mem.newSemaphore("go", 0)
+            done = mem.newSemaphore("done", 0) if lockstep else None
             options = rendering_launch_options(LaunchOptions(
                 project=demo_project(), script=str(IN_ENGINE), handle=mem.handle,
                 fixed_fps=project_physics_fps(demo_project()),  # launched as the env launches its engines
-                user_args=("--agents", str(agents), "--frames", str(frames), "--image-size", str(SIZE))), *display)
+                user_args=("--agents", str(agents), "--frames", str(frames), "--image-size", str(SIZE),
+                           *(("--lockstep",) if lockstep else ()))), *display)
             proc = stack.enter_context(GodotProcess(options, godot=godot))
             mem.set_peer(proc.popen)
-            procs.append((proc, ready, go))
+            procs.append((proc, ready, go, done))
             pids.append(proc.popen.pid)
-        for proc, ready, _ in procs:  # warmed up; as EngineLink does once an env's engine is up:
+        for proc, ready, *_ in procs:  # warmed up; as EngineLink does once an env's engine is up:
             ready.wait(timeout=SAFETY_TIMEOUT)
             lowered.append(lower_x11_event_thread(proc.popen.pid) is not None)
-        for *_, go in procs:
+        for *_, go, _ in procs:
             go.post()
+        for f in range(frames if lockstep else 0):  # as GodotVectorEnv.step: post to all, then wait for each
+            for *_, done in procs:
+                done.wait(timeout=SAFETY_TIMEOUT)
+            if f + 1 < frames:
+                for *_, go, _ in procs:
+                    go.post()
         results = []
         for proc, *_ in procs:
             code = proc.wait(timeout=SAFETY_TIMEOUT)
@@ -177,8 +190,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)  # ~1 min; medians of 3 moved by one disturbed sample
     ap.add_argument("--steps-1", type=int, default=200, help="frames/steps per measurement with 1 agent")
     ap.add_argument("--steps-16", type=int, default=60, help="frames/steps per measurement with 16 agents")
+    ap.add_argument("--configs", default="1x1,1x16,2x16", help="engines x agents to run, comma-separated")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
 
     godot = resolve_godot()
     ensure_imported(demo_project(), godot)
@@ -186,13 +201,17 @@ def main() -> None:
     load_before = load_average()
     rows, lowered = {}, {}
     try:
-        for engines, agents, steps in ((1, 1, args.steps_1), (1, 16, args.steps_16), (2, 16, args.steps_16)):
-            eng, env = [], []
+        for engines, agents in configs:
+            steps = args.steps_1 if agents == 1 else args.steps_16
+            eng, env, lock = [], [], []
             for _ in range(args.repeats):  # interleaved: a change of the machine's load hits both sides
                 eng.append(in_engine(godot, display, agents, steps, engines))
+                if engines > 1:  # the same engines stepped in lockstep: what the barrier alone costs
+                    lock.append(in_engine(godot, display, agents, steps, engines, lockstep=True)["capture"])
                 env.append(through_env(engines, agents, steps))
             rows[(engines, agents)] = {
                 "engine": [e["capture"] for e in eng], "python": [r["rate"] for r in env],
+                **({"lockstep": lock} if lock else {}),
                 "copy": [r["copy"] for r in env],
                 "engine_copy": [agents * e["copy_s_per_image"] for e in eng],  # every agent's frame, per step
                 "cpu_engine": [e["main_cpu_per_image"] for e in eng], "cpu_env": [r["main_cpu_per_image"] for r in env],
@@ -217,7 +236,12 @@ def main() -> None:
               f"{med['python'] / med['engine']:>6.2f} {med['engine_copy'] * 1e6:>9.0f} us "
               f"{med['copy'] * 1e6:>7.0f} us {share:>6.1%} {med['cpu_engine'] * 1e6:>14.0f} us "
               f"{med['cpu_env'] * 1e6:>4.0f} us {med['cpu_host'] * 1e6:>7.0f} us")
-        also = [("engine image copy per step (s)", "engine_copy"), ("host image copy per step (s)", "copy"),
+        if "lockstep" in med:
+            print(f"{'':>16} in engine, lockstep {med['lockstep']:.0f} ({med['lockstep'] / med['engine']:.2f}x free-running; "
+                  f"into Python {med['python'] / med['lockstep']:.2f}x lockstep)")
+        also = [("in engine, lockstep (images/s): the host starts every frame of every engine and waits for all",
+                 "lockstep")] if "lockstep" in r else []
+        also += [("engine image copy per step (s)", "engine_copy"), ("host image copy per step (s)", "copy"),
                 ("engine main-thread CPU per image, in engine (s)", "cpu_engine"),
                 ("engine main-thread CPU per image, through the env (s)", "cpu_env"),
                 ("host CPU per step (s)", "cpu_host")]

@@ -6,6 +6,9 @@
 ## Run with --path demo_project -s <this file> -- --agents N --frames F --image-size S --handle H
 ## (a chunk with the uint8 tensor "frames" of N x S x S x 3 and the semaphores "ready", posted after
 ## the warm-up, and "go": the loop starts when the host posts it, so it can start engines together).
+## With --lockstep (and a semaphore "done" in the chunk) every frame also waits for "go" and posts
+## "done" once its images are in the tensor: the host steps several engines in lockstep as a vector
+## env does, with nothing else of the step protocol.
 ## Prints "RESULT {json}" lines: capture_s (seconds for the frames), start_unix / end_unix (when
 ## the measured frames began and ended), frame_ends (when each frame was in the tensor: the
 ## host counts the frames of every engine while all of them ran), bytes (written),
@@ -28,6 +31,8 @@ func _initialize() -> void:
 	var tensor := mem.findUintTensor("frames")
 	var ready := mem.findSemaphore("ready")
 	var go := mem.findSemaphore("go")
+	var lockstep := args.has("lockstep")
+	var done: cSharedMemorySemaphore = mem.findSemaphore("done") if lockstep else null
 	var world := Node3D.new()
 	root.add_child(world)
 	var agents: Array = []
@@ -56,6 +61,9 @@ func _initialize() -> void:
 	var start_unix := Time.get_unix_time_from_system()
 	var t0 := Time.get_ticks_usec()
 	for f in frames:
+		if lockstep and f > 0 and not go.timed_wait(GO_TIMEOUT_MS):
+			quit(1)
+			return
 		for agent in agents:
 			agent.apply_action(rng.randi_range(0, 4))
 		await RenderingServer.frame_post_draw
@@ -68,6 +76,8 @@ func _initialize() -> void:
 			at += camera.get_size()
 		bytes += at
 		frame_ends.append(Time.get_unix_time_from_system())
+		if lockstep:
+			done.post()
 	var spent := Time.get_ticks_usec() - t0
 	var end_unix := Time.get_unix_time_from_system()
 	var threads1 := _thread_times()
