@@ -58,7 +58,10 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
       * unpinned: None, the module defaults (host AIGYM_SPIN_US, engine 50 us). Rendering
         engines (never pinned by "auto") too: 2 x 16 Reach cameras with the engines spinning
         1,000 us measured 0.97-1.03x the default (quiet, 4 runs of 9-11 interleaved rounds, the
-        envs' creation order alternated: it alone moved a run by ~5%).
+        envs' creation order alternated: it alone moved a run by ~5%); nobody spinning, the host
+        alone not spinning, or 1 x 1 engines spinning 1,000 us: within the noise too (2026-11-30
+        17:10, paired windows, docs/RENDERING.md): a rendering step waits for its slower engine's
+        frame, not for a wake-up.
     Values the user passed (``spin_us`` / ``engine_spin_us`` not None) are kept as they are.
     """
     allowed = os.sched_getaffinity(0)

@@ -192,7 +192,9 @@ def rendering_environment(display: str, support: RenderingSupport, lp_threads: i
     ``LP_NUM_THREADS=0``: llvmpipe rasterises in the engine's main thread. Its own threads were
     slower on 2 cores with several engines (quiet, 2 engines x 16 84x84 cameras, interleaved:
     2,540 vs 3,151 images/s into Python, 2,797 vs 3,743 in the engine with 2 threads each;
-    docs/RENDERING.md).
+    docs/RENDERING.md), and with as many threads as usable CPUs per engine too (2026-11-30 17:20:
+    1 engine x 16 with 2, 1,562 vs 1,973 into Python and 1,501 vs 1,983 in the engine; 2 x 16 with
+    1 each, 3,171 vs 3,624 and 3,449 vs 4,249): at 84x84 their hand-offs cost more than they share.
     """
     env = {"DISPLAY": display, "LIBGL_ALWAYS_SOFTWARE": "1", "GALLIUM_DRIVER": "llvmpipe",
            "LP_NUM_THREADS": str(int(lp_threads))}
