@@ -118,6 +118,39 @@ def test_episode_metrics_pre_reduced_are_rllibs_per_episode_pushes():
         assert _same(_states(reduce_metrics(ours.metrics)), _states(rllibs.metrics.reduce())), call
 
 
+class _DerivingRunner(_Runner):
+    """A runner whose `_log_episode_metrics` computes a value instead of routing one (the
+    per-episode path), as a later RLlib might."""
+
+    def __init__(self, window: int):
+        super().__init__(window)
+        routed = self._log_episode_metrics
+
+        def log(length, ret, sec):
+            routed(length, ret, sec)
+            self.metrics.log_value("return_per_step", ret / length, window=window)
+
+        self._log_episode_metrics = log
+
+
+@pytest.mark.parametrize("case", ["more_than_the_window", "a_nan_return", "a_derived_value"])
+def test_episode_metrics_pre_reduced_in_every_case_are_rllibs(case):
+    from godot_aigym.rllib.runner_metrics import log_episode_metrics, reduce_metrics
+
+    rng = np.random.default_rng(1)
+    make = _DerivingRunner if case == "a_derived_value" else _Runner
+    ours, rllibs = make(window=3), make(window=3)
+    for call in range(3):
+        episodes = [_Episode(int(rng.integers(1, 500)), float(rng.normal() * 100), float(rng.random()))
+                    for _ in range(int(rng.integers(4, 8)))]
+        if case == "a_nan_return":
+            episodes[-1].ret = float("nan")
+        log_episode_metrics(ours, episodes)
+        for ep in episodes:
+            rllibs._log_episode_metrics(len(ep), ep.get_return(), ep.get_duration_s())
+        assert _same(_states(reduce_metrics(ours.metrics)), _states(rllibs.metrics.reduce())), call
+
+
 def test_metrics_result_crosses_pickling_as_a_plain_dict():
     from godot_aigym.rllib.runner_metrics import MetricsResult, reduce_metrics
 

@@ -6,8 +6,9 @@ RLlib's `SingleAgentEnvRunner.get_metrics` pushes 9 windowed values per finished
 On this 2-vCPU machine that was ~1.5-1.9 ms of every ``sample()`` call PPO makes, against
 ~3 ms of engine time for build_config's 256-step call. Here:
 
-* `log_episode_metrics`: RLlib's own `_log_episode_metrics` runs for every kept episode, but
-  into a recorder; each key then gets ONE value pushed, the reduction of what it recorded by
+* `log_episode_metrics`: RLlib's own `_log_episode_metrics` runs once, on the kept episodes'
+  lengths, returns and durations as arrays, into a recorder that sees which keys each goes to;
+  each key then gets ONE value pushed, the reduction of what it recorded by
   that key's own Stats (``window_reduce``, RLlib's function) -- where the key's Stats is empty,
   as it is after every reduce. Reducing that one value gives the same value (``x / 1``, the
   min/max of one), so the reduced metrics are those of RLlib's per-episode pushes.
@@ -31,6 +32,7 @@ from ray.rllib.utils.metrics.stats.mean import MeanStats
 from ray.rllib.utils.metrics.stats.min import MinStats
 
 _CPU_SCALARS = (float, int, np.floating, np.integer)
+_NO_NAN = {MeanStats: np.mean, MinStats: np.min, MaxStats: np.max}  # nanmean/nanmin/nanmax without NaNs
 _ONE_VALUE = {MeanStats: np.float64, MinStats: lambda v: np.asarray([v])[0], MaxStats: lambda v: np.asarray([v])[0]}
 
 
@@ -50,22 +52,56 @@ class _Recorder:
 
 def log_episode_metrics(runner: Any, episodes: list) -> None:
     """RLlib's `_log_episode_metrics` for each of ``episodes`` (anything with ``len``,
-    ``get_return``, ``get_duration_s``) into ``runner.metrics``, one pre-reduced value per key."""
-    logger, recorder = runner.metrics, _Recorder()
-    runner.metrics = recorder
-    try:
-        for ep in episodes:
-            runner._log_episode_metrics(len(ep), ep.get_return(), ep.get_duration_s())
-    finally:
-        runner.metrics = logger
-    for key, (kwargs, values) in recorder.logged.items():
+    ``get_return``, ``get_duration_s``) into ``runner.metrics``, one pre-reduced value per key.
+
+    RLlib's function runs once, on the episodes' lengths, returns and durations as arrays, into a
+    recorder: it only routes each to its keys, so each key's values are the per-episode list it
+    was given (~9 ``log_value`` calls per episode otherwise: ~2 ms for a window of 100). Should
+    it ever derive a value instead of routing one, every episode goes through it one by one."""
+    if not episodes:
+        return
+    columns = ([len(ep) for ep in episodes], [ep.get_return() for ep in episodes],
+               [ep.get_duration_s() for ep in episodes])
+    arrays = [np.asarray(c) for c in columns]
+    logged = _recorded(runner, [arrays])
+    routed = {}
+    for key, (kwargs, values) in logged.items():
+        column = next((c for a, c in zip(arrays, columns) if len(values) == 1 and values[0] is a), None)
+        if column is None:  # not a plain routing of one input: RLlib's way, episode by episode
+            routed = _recorded(runner, list(zip(*columns)))
+            break
+        routed[key] = (kwargs, column)
+    logger = runner.metrics
+    for key, (kwargs, values) in routed.items():
         stats = logger._get_key(key) if logger._key_in_stats(key) else None
         window = getattr(stats, "_window", None)
         if type(stats) not in _ONE_VALUE or len(stats) or not window:
             for value in values:  # first time (RLlib creates the Stats), or not empty: RLlib's way
                 logger.log_value(key, value, **kwargs)
             continue
-        stats.push(stats.window_reduce(values[-window:])[0])
+        stats.push(_window_value(stats, values[-window:]))
+
+
+def _window_value(stats: Any, values: list) -> Any:
+    """``stats.window_reduce(values)[0]``: RLlib's NumPy ``nanmean``/``nanmin``/``nanmax`` give on
+    numbers without a NaN what ``mean``/``min``/``max`` give (the same sum, count and division),
+    at a tenth of the cost (~0.1 ms a key: ~1 ms of every ``get_metrics`` otherwise)."""
+    array = np.asarray(values)
+    if array.ndim == 1 and len(array) and array.dtype.kind in "iuf" and not np.isnan(array).any():
+        return _NO_NAN[type(stats)](array)
+    return stats.window_reduce(values)[0]
+
+
+def _recorded(runner: Any, calls: list) -> dict[Any, tuple[dict, list]]:
+    """What RLlib's `_log_episode_metrics` logs for each (length, return, duration) of ``calls``."""
+    logger, recorder = runner.metrics, _Recorder()
+    runner.metrics = recorder
+    try:
+        for args in calls:
+            runner._log_episode_metrics(*args)
+    finally:
+        runner.metrics = logger
+    return recorder.logged
 
 
 def reduce_metrics(logger: Any) -> "MetricsResult":
