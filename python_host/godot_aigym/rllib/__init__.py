@@ -59,8 +59,9 @@ def _register_demo_scenes() -> None:
 
 class _RegisterAfterTuneRegistry(importlib.abc.MetaPathFinder):
     """Registers the demo scenes right after Ray Tune's registry module has been imported, by
-    whoever imports it (RLlib, Ray Tune, the user), without importing Ray ourselves. Finds the
-    module's spec with the finders after it, runs that spec's loader, then registers; once."""
+    whoever imports it (RLlib, Ray Tune, the user), without importing Ray ourselves. Removes
+    itself, finds the module's spec with the other finders, runs that spec's loader, then
+    registers. Returns the spec found (importlib then stops asking finders), or None."""
 
     def find_spec(self, name, path=None, target=None):
         if name != _TUNE_REGISTRY:
