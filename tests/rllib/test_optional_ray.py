@@ -92,3 +92,27 @@ def test_engines_declaring_different_spaces_are_refused():
     with pytest.raises(GodotEnvError, match=r"engine 1 of .* declares action_space Discrete\(3\), "
                                             r"engine 0 declares Discrete\(2\)"):
         check_same_spaces(_TwoEngines(_Spec(box4, spaces.Discrete(2)), _Spec(box4, spaces.Discrete(3))))
+
+
+def test_the_registration_hook_survives_a_reload_and_a_failed_registration():
+    """`importlib.reload(godot_aigym.rllib)` left two hooks, and the old one found itself among
+    the finders it asks: importing Tune's registry (any RLlib import) raised RecursionError. And
+    a registration that fails warns: it never makes Ray's own import fail (the first name used
+    registers, or raises, again)."""
+    r = _run("import importlib, sys, warnings\n"
+             "import godot_aigym.rllib as m\n"
+             "importlib.reload(m)\n"
+             "hooks = lambda: sum(type(f).__name__ == '_RegisterAfterTuneRegistry' for f in sys.meta_path)\n"
+             "print('hooks', hooks())\n"
+             "sys.modules['godot_aigym.rllib.registration'] = None  # its import fails\n"
+             "with warnings.catch_warnings(record=True) as caught:\n"
+             "    warnings.simplefilter('always')\n"
+             "    from ray.tune.registry import ENV_CREATOR, _global_registry\n"
+             "print([str(w.message).split(':')[0] for w in caught if 'godot_aigym' in str(w.message)])\n"
+             "print('hooks', hooks())\n"
+             "del sys.modules['godot_aigym.rllib.registration']\n"
+             "print('godot_aigym/CartPole-v0' in m.RLLIB_ENVS, _global_registry.contains(ENV_CREATOR, "
+             "'godot_aigym/CartPole-v0'))")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["hooks 1", "['godot_aigym.rllib could not register the demo scenes with Ray Tune']",
+                                     "hooks 0", "True True"], r.stdout

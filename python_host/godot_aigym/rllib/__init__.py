@@ -32,6 +32,7 @@ import importlib.abc
 import importlib.util
 import os
 import sys
+import warnings
 
 _EXTRA = "godot_aigym.rllib needs Ray RLlib, which is an optional extra: pip install 'godot-aigym[ray]'"
 
@@ -63,11 +64,15 @@ class _RegisterAfterTuneRegistry(importlib.abc.MetaPathFinder):
     itself, finds the module's spec with the other finders, runs that spec's loader, then
     registers. Returns the spec found (importlib then stops asking finders), or None."""
 
+    _aigym_tune_hook = True  # how a hook is known, also one of the class before a reload
+
     def find_spec(self, name, path=None, target=None):
         if name != _TUNE_REGISTRY:
             return None
         _stop_waiting_for_tune()
         for finder in sys.meta_path:
+            if _is_hook(finder):  # another copy (a reload's): it would ask us, and we it, for ever
+                continue
             spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
             if spec is not None:
                 break
@@ -90,16 +95,24 @@ class _ThenRegister(importlib.abc.Loader):
     def exec_module(self, module):
         module.__loader__ = module.__spec__.loader = self.loader  # as if we had never been there
         self.loader.exec_module(module)
-        _register_demo_scenes()
+        try:
+            _register_demo_scenes()
+        except Exception as e:  # never Ray's own import failing for us: the first name used tries again
+            warnings.warn(f"godot_aigym.rllib could not register the demo scenes with Ray Tune: {e!r}",
+                          RuntimeWarning, stacklevel=2)
+
+
+def _is_hook(finder) -> bool:
+    return getattr(type(finder), "_aigym_tune_hook", False) is True
 
 
 def _stop_waiting_for_tune() -> None:
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _RegisterAfterTuneRegistry)]
+    sys.meta_path[:] = [f for f in sys.meta_path if not _is_hook(f)]
 
 
 if _TUNE_REGISTRY in sys.modules:  # Ray Tune already there: registering costs no import of Ray
     _register_demo_scenes()
-elif not any(isinstance(f, _RegisterAfterTuneRegistry) for f in sys.meta_path):
+elif not any(map(_is_hook, sys.meta_path)):  # one hook, whatever reloads this module
     sys.meta_path.insert(0, _RegisterAfterTuneRegistry())
 
 # public name -> the module that defines it
