@@ -130,6 +130,22 @@ def test_doctor_json_names_every_addon_library(fake_build, capsys):
         assert report["release"][name]["exists"] is False
 
 
+def test_a_set_up_without_torch_leaves_the_torch_libraries_judged_as_they_were(fake_build, monkeypatch):
+    """`godot-aigym setup --no-torch` builds the core library only: the torch libraries it did not
+    rebuild keep their own record (were recorded as current: a torch source edited before it was
+    reported stale before it and not after)."""
+    from types import SimpleNamespace
+
+    from godot_aigym.project_tools import libraries
+
+    set_up(fake_build.parent)
+    (fake_build / "torch/torch_model.h").write_text("// edited\n")
+    monkeypatch.setattr(locations, "is_checkout", lambda: True)
+    monkeypatch.setattr(libraries, "scons_command", lambda runtime, release=False, torch=True: ["scons"])
+    monkeypatch.setattr(libraries.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0))
+    libraries.build_libraries(SimpleNamespace(path="godot", version="4.5"), torch=False, say=lambda _: None)
+    assert stale() == {"torch_model": ["gdextension/torch/torch_model.h"]}
+
 # ---- the real build: the mapping is what SConstruct builds from ------------------------------------
 def scons_inputs(godot, library: Path) -> set[str]:
     """The files of gdextension/ in scons's own dependency tree of `library` (no build: -n)."""

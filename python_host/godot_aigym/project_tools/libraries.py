@@ -118,7 +118,8 @@ def build_libraries(runtime: GodotRuntime, *, release: bool = False, torch: bool
                                f"{' '.join(cmd)} in {tree}")
         if stamp is not None:
             build_stamp.record(stamp, inputs, locations.library_dir())
-        build_stamp.record_library_sources(tree, {name: library_path(name, target) for name in ADDON_LIBRARIES})
+        built = ADDON_LIBRARIES if torch else ("core",)  # torch=no leaves the others as they were, and their record
+        build_stamp.record_library_sources(tree, {name: library_path(name, target) for name in built})
         say(f"libraries ready in {locations.library_dir()} ({time.monotonic() - t0:.1f} s)")
     return locations.library_dir()
 
