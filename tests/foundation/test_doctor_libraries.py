@@ -146,6 +146,7 @@ def test_a_set_up_without_torch_leaves_the_torch_libraries_judged_as_they_were(f
     libraries.build_libraries(SimpleNamespace(path="godot", version="4.5"), torch=False, say=lambda _: None)
     assert stale() == {"torch_model": ["gdextension/torch/torch_model.h"]}
 
+
 # ---- the real build: the mapping is what SConstruct builds from ------------------------------------
 def scons_inputs(godot, library: Path) -> set[str]:
     """The files of gdextension/ in scons's own dependency tree of `library` (no build: -n)."""
