@@ -98,21 +98,23 @@ def test_the_registration_hook_survives_a_reload_and_a_failed_registration():
     """`importlib.reload(godot_aigym.rllib)` left two hooks, and the old one found itself among
     the finders it asks: importing Tune's registry (any RLlib import) raised RecursionError. And
     a registration that fails warns: it never makes Ray's own import fail (the first name used
-    registers, or raises, again)."""
+    registers, or raises, again). The hook leaves sys.meta_path's list as it is (another thread's
+    import walking it skipped the finder after the hook when the hook removed itself in place)."""
     r = _run("import importlib, sys, warnings\n"
              "import godot_aigym.rllib as m\n"
              "importlib.reload(m)\n"
              "hooks = lambda: sum(type(f).__name__ == '_RegisterAfterTuneRegistry' for f in sys.meta_path)\n"
              "print('hooks', hooks())\n"
              "sys.modules['godot_aigym.rllib.registration'] = None  # its import fails\n"
+             "finders = iter(sys.meta_path); next(finders); after_hook = sys.meta_path[1]  # another thread's import\n"
              "with warnings.catch_warnings(record=True) as caught:\n"
              "    warnings.simplefilter('always')\n"
              "    from ray.tune.registry import ENV_CREATOR, _global_registry\n"
              "print([str(w.message).split(':')[0] for w in caught if 'godot_aigym' in str(w.message)])\n"
-             "print('hooks', hooks())\n"
+             "print('hooks', hooks(), 'the other import asks every finder', next(finders) is after_hook)\n"
              "del sys.modules['godot_aigym.rllib.registration']\n"
              "print('godot_aigym/CartPole-v0' in m.RLLIB_ENVS, _global_registry.contains(ENV_CREATOR, "
              "'godot_aigym/CartPole-v0'))")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["hooks 1", "['godot_aigym.rllib could not register the demo scenes with Ray Tune']",
-                                     "hooks 0", "True True"], r.stdout
+                                     "hooks 0 the other import asks every finder True", "True True"], r.stdout

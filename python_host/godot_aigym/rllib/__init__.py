@@ -61,7 +61,7 @@ def _register_demo_scenes() -> None:
 class _RegisterAfterTuneRegistry(importlib.abc.MetaPathFinder):
     """Registers the demo scenes right after Ray Tune's registry module has been imported, by
     whoever imports it (RLlib, Ray Tune, the user), without importing Ray ourselves. Removes
-    itself, finds the module's spec with the other finders, runs that spec's loader, then
+    itself (sys.meta_path becomes a new list), finds the module's spec with the other finders, runs that spec's loader, then
     registers. Returns the spec found (importlib then stops asking finders), or None."""
 
     _aigym_tune_hook = True  # how a hook is known, also one of the class before a reload
@@ -107,7 +107,9 @@ def _is_hook(finder) -> bool:
 
 
 def _stop_waiting_for_tune() -> None:
-    sys.meta_path[:] = [f for f in sys.meta_path if not _is_hook(f)]
+    # a new list, not the old one changed in place: another thread's import may be walking it
+    # (importlib releases its lock between finders), and would skip the finder after a removed one
+    sys.meta_path = [f for f in sys.meta_path if not _is_hook(f)]
 
 
 if _TUNE_REGISTRY in sys.modules:  # Ray Tune already there: registering costs no import of Ray
