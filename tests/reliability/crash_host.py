@@ -28,14 +28,7 @@ import select
 import signal
 import socket
 import sys
-import time
 import traceback
-
-# Between two steps the host idles this long. The kill lands during a step or between steps: the
-# engine dies by its parent-death signal either way, and what it leaves is the same; stepping
-# flat out until the kill only kept the host and its engines busy on every CPU (the test's
-# random delays choose where the kill lands, over start-up and stepping alike).
-PACE_S = 0.002
 
 
 def step_until_killed(env) -> None:
@@ -44,7 +37,6 @@ def step_until_killed(env) -> None:
         _, _, terminated, truncated, _ = env.step(env.action_space.sample())
         if terminated or truncated:
             env.reset()
-        time.sleep(PACE_S)
 
 
 def run(mode: str, argv: list[str]) -> None:
@@ -74,7 +66,6 @@ def run(mode: str, argv: list[str]) -> None:
         venv.reset(seed=0)
         while True:
             venv.step(venv.action_space.sample())
-            time.sleep(PACE_S)
     elif mode == "render":
         from godot_aigym.env import GodotEnv
 
