@@ -25,7 +25,6 @@ import contextlib
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python_host"))
 
 from godot_aigym.env import GodotVectorEnv, placement  # noqa: E402
+from ab_step import window  # noqa: E402  (bench/ is the script's folder: the same timing window)
 from godot_aigym.env.link import demo_project, prepare_project  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
 
@@ -99,17 +99,10 @@ class Variant:
             step = self.step
             for _ in range(warm):
                 step()
-            n, t0 = 0, time.perf_counter()
-            while True:
-                for _ in range(200):
-                    step()
-                n += 200
-                elapsed = time.perf_counter() - t0
-                if elapsed >= seconds:
-                    break
+            us_per_step = window(step, seconds)
         finally:
             os.sched_setaffinity(0, allowed)
-        rate = n * 16 * self.n_engines / elapsed
+        rate = 16 * self.n_engines * 1e6 / us_per_step
         self.rates.append(rate)
         return rate
 
