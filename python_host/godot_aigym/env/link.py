@@ -230,6 +230,11 @@ class EngineLink:
             self.report_errors(stacklevel + 1)
         return self.results
 
+    def try_receive(self) -> Results | None:
+        """`receive` without waiting (and without reporting errors: see `errors_pending`): the
+        results if the answer to the command sent is in, else None (GodotAsyncVectorEnv polls)."""
+        return self.results if self._sem_obs.try_wait() else None
+
     def step(self, actions: Any, autoreset: int = P.AUTORESET_NONE, report: bool = True) -> Results:
         """`send_step` + `receive` (`report` as there), inlined: the hot path of one engine. After
         `use_checker` the actions are checked first (ValueError naming them, nothing sent);

@@ -1,0 +1,313 @@
+"""`GodotAsyncVectorEnv`: M engines that run free, stepped in envpool's asynchronous style.
+
+`GodotVectorEnv.step` sends to every engine and waits for all of them: each step waits for the
+slowest engine (a rendering engine's frame times spread by milliseconds, docs/RENDERING.md). Here
+`send(actions, env_ids)` hands actions to some engines and returns at once, and `recv()` returns
+the answer of whichever engines finished first, ``batch_size`` sub-environments at a time, with
+``info["env_id"]`` naming them; the caller sends those ids their next actions and the engines
+never wait for each other::
+
+    envs = GodotAsyncVectorEnv(scene=..., n_agents=16, n_engines=2)   # batch_size: one engine
+    envs.async_reset(seed=0)
+    while True:
+        obs, reward, terminated, truncated, info = envs.recv()
+        envs.send(policy(obs), info["env_id"])
+
+An engine steps all its agents in one command, so ``batch_size`` and every ``send`` cover whole
+engines (sub-environment ``k * n_agents + i`` is agent ``i`` of engine ``k``, as in
+`GodotVectorEnv`). Autoreset is gymnasium's NEXT_STEP (envpool's too), decided in the engine.
+`recv` first polls the engines with a command in flight, round-robin from the one after the
+engine it returned last (so a fast engine cannot starve the others); only when too few have
+answered does it hand the rest to their waiter threads (one per engine: it waits for that engine's
+answer with the GIL released and queues the engine's index) and block until one reports. An
+engine is polled or waited for by one thread at a time; the actions in and the results out run on
+the caller's thread through `EngineLink`'s API. An engine that dies or hangs raises
+`EngineDiedError` / `EngineTimeoutError` from `recv` and closes the whole environment.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from . import protocol as P
+from .actions import ActionChecker
+from .autoreset import parse_autoreset_mode
+from .engine_links import close_links, open_links, positive_int
+from .link import EngineLink
+from .options import EnvOptions
+
+_CLOSED = "the environment is closed"
+
+
+class GodotAsyncVectorEnv:
+    """``n_agents`` agents per engine x ``n_engines`` engines (``num_envs`` their product); `recv`
+    returns ``batch_size`` of them (a multiple of ``n_agents``; default ``n_agents``: one engine).
+    Other keyword arguments as for `GodotVectorEnv`; engine ``k`` is seeded with ``seed + k``."""
+
+    def __init__(self, project: str | os.PathLike | None = None, scene: str | None = None, *,
+                 n_agents: int = 1, n_engines: int = 1, batch_size: int | None = None,
+                 log_dir: str | os.PathLike | None = None, options: EnvOptions | None = None,
+                 **kwargs: Any) -> None:
+        self.links: list[EngineLink] = []
+        self._waiters: list[threading.Thread] = []
+        self._failed: str | None = _CLOSED  # until the engines are up
+        n_agents, n_engines = positive_int("n_agents", n_agents), positive_int("n_engines", n_engines)
+        batch_size = n_agents if batch_size is None else positive_int("batch_size", batch_size)
+        if batch_size % n_agents or batch_size > n_agents * n_engines:
+            raise ValueError(f"batch_size={batch_size} must be a multiple of n_agents={n_agents} (an engine "
+                             f"answers for all its agents at once) and at most num_envs={n_agents * n_engines}")
+        if "log_path" in kwargs:
+            raise ValueError("GodotAsyncVectorEnv keeps one log per engine: pass log_dir, not log_path")
+        mode = parse_autoreset_mode(kwargs.pop("autoreset_mode", AutoresetMode.NEXT_STEP))
+        if mode != AutoresetMode.NEXT_STEP:
+            raise ValueError(f"GodotAsyncVectorEnv autoresets in NEXT_STEP mode only (as envpool), got {mode}")
+        opts = EnvOptions.from_kwargs("GodotAsyncVectorEnv", project, scene, options, kwargs)
+        self.links = open_links(opts, n_agents, n_engines, log_dir)
+        spec = self.env_spec = self.links[0].spec
+        self.n_agents, self.n_engines, self.batch_size = n_agents, n_engines, batch_size
+        self.num_envs = n_agents * n_engines
+        self.single_observation_space = spec.observation_space
+        self.single_action_space = spec.action_space
+        self.observation_space = batch_space(spec.observation_space, batch_size)
+        self.action_space = batch_space(spec.action_space, batch_size)
+        self._checker = ActionChecker(spec.action_space, batch=n_agents)  # one engine's rows
+        self._width = spec.action_width
+        self._parts = {p.name: (p.shape, p.space.dtype) for p in spec.parts}
+        self._obs_dim = spec.obs_dim
+        # engine k is idle (its last answer returned by recv), in flight (sent; polled by recv, or
+        # handed to its waiter: _waiting), or answered (in _answered, not yet returned by recv)
+        self._in_flight = np.zeros(n_engines, np.bool_)
+        self._waiting = np.zeros(n_engines, np.bool_)
+        self._answered: list[int] = []  # engines answered but not yet returned, in the order found
+        self._next = 0  # the first engine the next poll looks at
+        self._ready: queue.SimpleQueue = queue.SimpleQueue()  # (engine, exception or None) from the waiters
+        self._inboxes = [queue.SimpleQueue() for _ in range(n_engines)]
+        for k, link in enumerate(self.links):
+            t = threading.Thread(target=self._wait_for_answers, args=(k, link), daemon=True,
+                                 name=f"aigym-async-engine{k}")
+            t.start()
+            self._waiters.append(t)
+        self._failed = None
+        self._agent_rows = np.arange(n_agents)
+
+    # -- the waiter threads ---------------------------------------------------------------------
+    def _wait_for_answers(self, k: int, link: EngineLink) -> None:
+        """Engine k's waiter: for every command sent, wait for its answer and queue k (or the
+        error). Touches nothing but the link's wait: the caller's thread owns everything else."""
+        inbox, ready = self._inboxes[k], self._ready
+        while inbox.get() is not None:
+            try:
+                link.receive(report=False)
+            except BaseException as e:  # EngineDiedError / EngineTimeoutError: the link closed itself
+                ready.put((k, e))
+                return
+            ready.put((k, None))
+
+    # -- commands -------------------------------------------------------------------------------
+    def async_reset(self, seed: int | Sequence[int] | None = None) -> None:
+        """Send RESET to every engine (all must be idle); `recv` returns their first observations
+        (``info["env_id"]`` as for steps). ``seed``: an int (engine k gets seed + k) or one per
+        sub-environment (engine k takes its first agent's)."""
+        self._live()
+        busy = self._busy()
+        if busy:
+            raise RuntimeError(f"async_reset() needs every engine idle: engines {busy} have answers not yet "
+                               "returned by recv()")
+        seeds = self._engine_seeds(seed)
+        for k, link in enumerate(self.links):
+            self._dispatch(k, lambda link=link, s=seeds[k]: link.send_reset(s))
+
+    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
+        """Reset every engine and wait for all: ``(obs, info)`` of all ``num_envs`` sub-environments
+        in their order, ``info["env_id"]`` = ``arange(num_envs)``; every engine is then idle."""
+        if options:
+            raise ValueError(f"GodotAsyncVectorEnv.reset takes no options, got {options!r}")
+        self.async_reset(seed)
+        obs, _, _, _, info = self._collect(self.n_engines)
+        order = np.argsort(info["env_id"], kind="stable")
+        obs = {name: v[order] for name, v in obs.items()} if isinstance(obs, dict) else obs[order]
+        return obs, {"env_id": info["env_id"][order]}
+
+    def send(self, actions: Any, env_ids: Any = None) -> None:
+        """Hand ``actions`` (one row per id, as ``action_space`` rows) to the sub-environments
+        ``env_ids`` (default: all) and return at once. The ids must cover whole engines, each of
+        them idle (its last answer returned by `recv`); all actions are checked before anything
+        is sent (ValueError naming what is wrong, nothing sent)."""
+        self._live()
+        engines, rows = self._engines_of(env_ids)
+        acts = np.asarray(actions) if not isinstance(actions, np.ndarray) else actions
+        if acts.shape[:1] != (len(rows),):
+            raise ValueError(f"send() got {acts.shape[0] if acts.ndim else 'no'} action rows for {len(rows)} env ids")
+        staged = []
+        n = self.n_agents
+        for j, k in enumerate(engines):
+            staged.append(self._checker.check(acts[rows[j * n:(j + 1) * n]]))  # raises before anything is sent
+        for k, a in zip(engines, staged):
+            self._dispatch(k, lambda k=k, a=a: self.links[k].send_step(a, P.AUTORESET_NEXT_STEP))
+
+    def recv(self):
+        """Wait until ``batch_size`` sub-environments' answers are in: ``(obs, reward, terminated,
+        truncated, info)`` for them (fresh arrays; whole engines in the order they answered),
+        ``info["env_id"]`` their ids. Raises RuntimeError when fewer engines were sent a command
+        than a batch needs (the wait would never end)."""
+        self._live()
+        return self._collect(self.batch_size // self.n_agents)
+
+    def step(self, actions: Any, env_ids: Any = None):
+        """`send` then `recv` (envpool's step)."""
+        self.send(actions, env_ids)
+        return self.recv()
+
+    # -- inside ---------------------------------------------------------------------------------
+    def _dispatch(self, k: int, command) -> None:
+        """Send engine k a command and have its waiter wait for the answer. A failure to send
+        leaves some engines with a command and others without: the environment is closed."""
+        try:
+            command()
+        except BaseException as e:
+            self._fail(e)
+            raise
+        self._in_flight[k] = True
+
+    def _busy(self) -> list[int]:
+        return sorted(set(np.flatnonzero(self._in_flight).tolist()) | set(self._answered))
+
+    def _engines_of(self, env_ids: Any) -> tuple[list[int], np.ndarray]:
+        """The engines ``env_ids`` cover, in order of first appearance, and for each engine's agents
+        0..n-1 the row of ``env_ids`` (and so of the actions) that names them."""
+        n = self.n_agents
+        ids = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids)
+        if ids.ndim != 1 or ids.dtype.kind not in "iu" or len(ids) == 0:
+            raise ValueError(f"env_ids must be a 1-d array of sub-environment indices, got {env_ids!r}")
+        if ids.min() < 0 or ids.max() >= self.num_envs:
+            raise ValueError(f"env_ids {ids.tolist()} name sub-environments outside 0..{self.num_envs - 1}")
+        if len(np.unique(ids)) != len(ids):
+            raise ValueError(f"env_ids {ids.tolist()} name a sub-environment twice")
+        engines = list(dict.fromkeys((ids // n).tolist()))
+        if len(ids) != n * len(engines):
+            raise ValueError(f"env_ids {ids.tolist()} do not cover whole engines: an engine steps all its "
+                             f"{n} agents at once (ids k*{n} .. k*{n}+{n - 1} for engine k)")
+        busy = [k for k in engines if self._in_flight[k] or k in self._answered]
+        if busy:
+            raise RuntimeError(f"engines {busy} were sent a command whose answer recv() has not returned yet")
+        position = np.empty(self.num_envs, np.int64)
+        position[ids] = np.arange(len(ids))
+        rows = np.concatenate([position[k * n:(k + 1) * n] for k in engines])
+        return engines, rows
+
+    def _collect(self, count: int):
+        """Wait for ``count`` engines' answers (those already in first) and batch them."""
+        pending = len(self._answered) + int(self._in_flight.sum())
+        if pending < count:
+            raise RuntimeError(f"recv() needs answers from {count} engine(s) but only {pending} have a command "
+                               "pending: send() first")
+        self._poll()
+        while len(self._answered) < count:
+            for k in np.flatnonzero(self._in_flight & ~self._waiting).tolist():  # hand them to their waiters
+                self._waiting[k] = True
+                self._inboxes[k].put(True)
+            self._take(*self._ready.get())  # blocks (GIL released) until a waiter reports
+            while not self._ready.empty():
+                self._take(*self._ready.get())
+            self._poll()
+        engines, self._answered = self._answered[:count], self._answered[count:]
+        self._next = (engines[-1] + 1) % self.n_engines
+        for k in engines:
+            if self.links[k].errors_pending:
+                self.links[k].report_errors(stacklevel=4)  # GodotScriptError or a warning (engine_errors)
+        return self._batch(engines)
+
+    def _poll(self) -> None:
+        """Take the answers already in from the engines in flight that no waiter waits for,
+        round-robin from `_next`."""
+        m = self.n_engines
+        for j in range(m):
+            k = (self._next + j) % m
+            if self._in_flight[k] and not self._waiting[k] and self.links[k].try_receive() is not None:
+                self._in_flight[k] = False
+                self._answered.append(k)
+
+    def _take(self, k: int, error: BaseException | None) -> None:
+        """A waiter's report: engine k answered, or failed (then everything is closed)."""
+        self._in_flight[k] = self._waiting[k] = False
+        if error is not None:
+            self._fail(error)
+            raise error
+        self._answered.append(k)
+
+    def _batch(self, engines: list[int]):
+        n, m = self.n_agents, len(engines)
+        results = [self.links[k].results for k in engines]
+        if self._parts:
+            obs = {name: np.empty((m * n, *shape), dtype) for name, (shape, dtype) in self._parts.items()}
+            for j, r in enumerate(results):
+                for name, view in r.parts.items():
+                    obs[name][j * n:(j + 1) * n] = view
+        else:
+            obs = np.concatenate([r.obs for r in results]) if m > 1 else results[0].obs.copy()
+        reward = np.concatenate([r.reward for r in results]).astype(np.float64)
+        terminated = np.concatenate([r.terminated for r in results]).astype(np.bool_)
+        truncated = np.concatenate([r.truncated for r in results]).astype(np.bool_)
+        env_id = (np.asarray(engines)[:, None] * n + self._agent_rows).reshape(-1)
+        return obs, reward, terminated, truncated, {"env_id": env_id}
+
+    def _engine_seeds(self, seed: Any) -> list[int | None]:
+        if seed is None:
+            return [None] * self.n_engines
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            return [int(seed) + k for k in range(self.n_engines)]
+        seeds = list(seed) if isinstance(seed, (list, tuple, np.ndarray)) else None
+        if seeds is None or len(seeds) != self.num_envs:
+            raise ValueError(f"seed must be None, an int or a list of {self.num_envs} ints, got {seed!r}")
+        return [None if s is None else int(s) for s in seeds[::self.n_agents]]
+
+    def _live(self) -> None:
+        if self._failed is not None:
+            raise RuntimeError(self._failed)
+
+    def _fail(self, exc: BaseException) -> None:
+        """An engine died, hung or could not be sent to: stop them all; every later call raises."""
+        self._failed = (f"the environment is closed because an engine failed ({type(exc).__name__}): create a "
+                        "new GodotAsyncVectorEnv")
+        self._shutdown()
+
+    # -- teardown -------------------------------------------------------------------------------
+    def close(self, **kwargs: Any) -> None:
+        """Stop every engine and waiter thread; harmless when called twice. A command still in
+        flight is waited for first (its engine answers, or dies, or times out)."""
+        if self._failed is None:
+            self._failed = _CLOSED
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        while self._waiting.any():  # a waiter still waits: let its engine answer (or fail) first
+            k, _ = self._ready.get(timeout=(self.links[0].step_timeout or 120.0) + 10.0 if self.links else 1.0)
+            self._in_flight[k] = self._waiting[k] = False
+        for inbox in self._inboxes:
+            inbox.put(None)
+        for t in self._waiters:
+            t.join()
+        self._waiters, self._answered = [], []
+        links, self.links = self.links, []
+        close_links(links)
+
+    @property
+    def engines(self):
+        return [link.proc for link in self.links]
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return (f"<GodotAsyncVectorEnv {self.n_agents} agents x {self.n_engines} engines, batch {self.batch_size}>"
+                if hasattr(self, "batch_size") else "<GodotAsyncVectorEnv>")
