@@ -1,12 +1,13 @@
 """_stepcore's Stager and Gatherer never crash on misuse: an object never initialised, one whose
 __init__ failed part way or was called again, and sizes that would overflow all give a clear
-Python error. Each case runs in a child interpreter, so a segfault fails the test cleanly."""
+Python error. Each case runs in a child process, so a segfault fails the test cleanly: a fork of
+a server that has imported numpy and _stepcore (forked_python.py), as `python -c` would run it."""
 
-import subprocess
-import sys
+import os
 import textwrap
 
 import pytest
+from forked_python import PythonForkServer
 
 PRELUDE = """
 import sys
@@ -54,8 +55,15 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def children():
+    server = PythonForkServer(dict(os.environ), ("numpy", "godot_aigym.env._stepcore"))
+    yield server
+    server.close()
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_misuse_gives_a_clear_error_and_no_crash(case):
-    code = PRELUDE + textwrap.dedent(CASES[case]) + "print('ok')\n"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert (run.returncode, run.stdout.strip()) == (0, "ok"), run.stderr
+def test_misuse_gives_a_clear_error_and_no_crash(case, children):
+    child = children.spawn(PRELUDE + textwrap.dedent(CASES[case]) + "print('ok')\n")
+    out, err = child.communicate(timeout=120)
+    assert (child.returncode, out.strip()) == (0, "ok"), err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import array
-import sys
 
 import numpy as np
 import pytest
@@ -148,12 +147,12 @@ def test_torch_tensors(mem):
 
 
 def test_torch_not_imported_for_numpy_writes(mem):
-    import subprocess
+    from shm_testutil import spawn_python
 
-    from shm_testutil import child_env
-
-    code = ("import sys, numpy as np\nfrom godot_aigym.shm import SharedMemory\n"
-            "with SharedMemory(size=1<<16) as m:\n t = m.newFloatTensor('t', 2)\n t.write([1, 2])\n"
-            " t.write(np.ones(2))\n t.read()\nprint('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), check=True)
-    assert out.stdout.strip() == "False"
+    # the child is a fork of a process that imported numpy and godot_aigym.shm only
+    child = spawn_python("import sys, numpy as np\nfrom godot_aigym.shm import SharedMemory\n"
+                         "with SharedMemory(size=1<<16) as m:\n t = m.newFloatTensor('t', 2)\n t.write([1, 2])\n"
+                         " t.write(np.ones(2))\n t.read()\nprint('torch' in sys.modules)")
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert out.strip() == "False"
