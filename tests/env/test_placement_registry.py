@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
+from forked_python import PythonForkServer
 
 from godot_aigym.env import placement, placement_registry as registry
 from godot_aigym.owners import owner_tag
@@ -24,6 +24,14 @@ sys.stdin.readline()
 """
 
 
+@pytest.fixture(scope="module")
+def hosts():
+    """Other hosts: forks of a server that has imported the registry (what `python -c CHILD` runs)."""
+    server = PythonForkServer(dict(os.environ), ("godot_aigym.env.placement_registry",))
+    yield server
+    server.close()
+
+
 @pytest.fixture
 def records(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "directory", str(tmp_path))
@@ -32,18 +40,17 @@ def records(tmp_path, monkeypatch):
     registry.remove_own()
 
 
-def start_child(directory) -> subprocess.Popen:
+def start_child(hosts: PythonForkServer, directory) -> subprocess.Popen:
     """Another host that published its record (waits for its line: no timing)."""
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(directory)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = hosts.spawn(CHILD, (str(directory),))
     assert proc.stdout.readline().strip() == "published"
     return proc
 
 
-def test_a_host_sees_another_hosts_engines_and_not_its_own(records):
+def test_a_host_sees_another_hosts_engines_and_not_its_own(records, hosts):
     registry.publish([{0}])
     assert registry.others() == []  # our own record is not another host's
-    child = start_child(records)
+    child = start_child(hosts, records)
     try:
         assert registry.others() == [[{1}, None, {0, 2}]]
     finally:
@@ -53,8 +60,8 @@ def test_a_host_sees_another_hosts_engines_and_not_its_own(records):
     assert os.listdir(records) == [f"aigym-place-{owner_tag()}"]
 
 
-def test_the_record_of_a_killed_host_is_ignored_and_removed(records):
-    child = start_child(records)
+def test_the_record_of_a_killed_host_is_ignored_and_removed(records, hosts):
+    child = start_child(hosts, records)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     child.stdin.close()
@@ -119,8 +126,8 @@ def test_a_fifo_under_a_record_name_is_skipped_without_blocking(records):
     assert "aigym-place-1-1" in os.listdir(records)  # not ours to remove either
 
 
-def test_a_record_others_can_read_is_neither_read_nor_removed(records):
-    child = start_child(records)
+def test_a_record_others_can_read_is_neither_read_nor_removed(records, hosts):
+    child = start_child(hosts, records)
     try:
         (path,) = [records / n for n in os.listdir(records) if n.startswith("aigym-place-")]
         assert registry.others() == [[{1}, None, {0, 2}]]
