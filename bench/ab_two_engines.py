@@ -58,10 +58,29 @@ def per_engine_budgets(budgets):
         placement.spin_budgets = original
 
 
+def first_answer_gather(env):
+    """The env's gather, but taking the engines' answers in the order they come (polled with
+    a sched_yield between rounds) instead of engine 0 first; engine errors are not reported."""
+    links = list(env.links)
+
+    def gather():
+        pending = [link._sem_obs for link in links]
+        while pending:
+            for sem in pending:
+                if sem.try_wait():
+                    pending.remove(sem)
+                    break
+            else:
+                os.sched_yield()
+        return env._gathered()
+    return gather
+
+
 class Variant:
     def __init__(self, name, about, n_engines=2, last_first=True, budgets=None, host_cpu_index=None,
-                 post_order=None, wait_order=None, one_cpu=False):
+                 post_order=None, wait_order=None, one_cpu=False, first_answer=False, unpinned=False):
         self.name, self.about, self.n_engines = name, about, n_engines
+        self.first_answer, self.unpinned = first_answer, unpinned
         self.budgets, self.host_cpu_index = budgets, host_cpu_index
         self.post_order, self.wait_order, self.one_cpu = post_order, wait_order, one_cpu
         self.env = None
@@ -70,6 +89,8 @@ class Variant:
     def open(self, project, godot, scene, allowed):
         last, first = allowed[-1], allowed[0]  # "auto": engine 0 on the last CPU, engine 1 on the first
         cpus = [[last]] if self.n_engines == 1 else [[last], [last if self.one_cpu else first]]
+        if self.unpinned:
+            cpus = None
         with per_engine_budgets(self.budgets):
             self.env = GodotVectorEnv(project, SCENES[scene], n_agents=16, n_engines=self.n_engines, seed=0,
                                       max_episode_steps=0, cpus=cpus, godot=godot)
@@ -78,6 +99,8 @@ class Variant:
             self.env._posts = [self.env.links[k].post_command for k in self.post_order]
         if self.wait_order:  # the gatherer keeps its engine order: only the waits are reordered
             self.env.links = [self.env.links[k] for k in self.wait_order]
+        if self.first_answer:
+            self.env._gather_steps = first_answer_gather(self.env)
         self.host_cpus = None if self.host_cpu_index is None else {allowed[self.host_cpu_index]}
         actions = np.zeros((self.env.num_envs, 2), np.float32)
         env = self.env
@@ -125,6 +148,14 @@ def variants() -> dict[str, Variant]:
                 budgets=[(SPIN, SPIN), (SPIN, 0)], host_cpu_index=0),
         Variant("post10", "policy, engine 1 posted first", post_order=[1, 0]),
         Variant("wait10", "policy, engine 1 waited for first", wait_order=[1, 0]),
+        Variant("first_answer", "policy, each engine's answer taken as it comes (polled), not engine 0 first",
+                first_answer=True),
+        Variant("host_block_e1_first", "the host blocks on engine 1 (its CPU's) first, then spins on engine 0; "
+                "engines spin", budgets=[(SPIN, SPIN), (0.0, SPIN)], wait_order=[1, 0]),
+        Variant("host_block", "the host blocks on both engines' answers (no spin); engines spin",
+                budgets=[(0.0, SPIN), (0.0, SPIN)]),
+        Variant("unpinned", "no pinning at all (the kernel places engines and host), spin policy of unpinned "
+                "engines", unpinned=True),
         Variant("one_cpu", "both engines on the last CPU, the host pinned to the first", one_cpu=True,
                 host_cpu_index=0),
     )}

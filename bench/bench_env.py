@@ -27,7 +27,7 @@ information only (no goal): godot_rl_agents was not measured on a cart-pole. The
 step-goal rows give the median and min-max of the per-repeat (paired) ratios: the empty loop
 and each env are measured back to back in every repeat, so drift of the machine cancels.
 The machine may be shared: compare ratios within one run, never absolute numbers across runs.
-``--fit`` runs the trivial vector env with 1, 4, 16 and 64 agents in one engine and fits the
+``--fit`` runs the trivial vector env with 1, 2, 4, 8, 16 and 32 agents in one engine and fits the
 step time F + n*a (fixed cost F, per-agent cost a): 16 agents reach 12x one agent only when
 F >= 44a.
 Results: a rich table and bench/results/env.json (per metric: ours, baseline, ratio, goal, pass).
@@ -71,7 +71,7 @@ EMPTY = "res://bench/empty_loop.tscn"
 GODOT_RL_1 = 5_000.0      # godot_rl_agents, measured here with --fixed-fps: steps/s with 1 agent
 GODOT_RL_16 = 36_000.0    # ... agent-steps/s with 16 agents
 TWO_ENGINE_GOALS = {"trivial": 1.0, "cartpole": 1.5}  # 2 engines x 16 vs 1 engine x 16 (issue 10)
-FIT_AGENTS = (1, 4, 16, 64)  # --fit: agents of one engine
+FIT_AGENTS = (1, 2, 4, 8, 16, 32)  # --fit: agents of one engine
 LOADED_LOAD = 0.5  # 1-minute load average before the run above which it counts as loaded
 
 

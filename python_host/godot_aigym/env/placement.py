@@ -42,7 +42,9 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
         docs/ENVIRONMENTS_PERFORMANCE.md); everyone blocking 0.56x, engine 1
         unpinned 0.71-0.77x, both engines on one CPU 0.60-0.65x (trivial); nine variants in
         short paired windows (bench/ab_two_engines.py, 13:55-14:54 UTC: who blocks, post and
-        wait order, the host pinned, one CPU) beat it in no run more than they lost in another;
+        wait order, the host pinned, one CPU) beat it in no run more than they lost in another,
+        nor did four more (19:33-19:41 UTC: answers taken as they come, the host blocking on its
+        CPU's engine first or on both, nothing pinned);
       * more engines than CPUs: as with a CPU for everyone -- engines that share a CPU spin
         and yield to each other (quiet 2 CPUs, 3 and 4 engines x 16, spinning vs all blocking:
         trivial 300k vs 244k and 273k vs 191k agent-steps/s, cart-pole 1.35x vs 0.94x and 1.51x
