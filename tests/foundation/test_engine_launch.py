@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from engine_testutil import cpu_list_text, cpus_allowed, wait_for_output, wait_gone
+from forked_python import PythonForkServer
 
 from godot_aigym.engine import GodotProcess, InvalidCpusError, LaunchOptions, sweep_stale_logs, usable_cpus
 from godot_aigym.engine.logs import log_dir
@@ -115,17 +116,25 @@ def _nudge_until_exit(host: subprocess.Popen) -> None:
             pass
 
 
-def _start_host(test_project) -> tuple[subprocess.Popen, int, Path]:
-    host = subprocess.Popen([sys.executable, "-c", HOST, str(test_project)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+@pytest.fixture(scope="module")
+def hosts():
+    """Host processes: forks of a server that has imported the package and created nothing
+    (forked_python.py), each running its script as `python -c` would."""
+    server = PythonForkServer(dict(os.environ), ("godot_aigym", "godot_aigym.engine"))
+    yield server
+    server.close()
+
+
+def _start_host(hosts: PythonForkServer, test_project) -> tuple[subprocess.Popen, int, Path]:
+    host = hosts.spawn(HOST, (str(test_project),))
     line = host.stdout.readline().split()
     assert len(line) == 2, "the host did not start its engine"
     return host, int(line[0]), Path(line[1])
 
 
 @pytest.mark.exclusive  # checks what a killed host left before its own sweep
-def test_logs_of_a_killed_host_are_swept_by_the_next_host(test_project, tmp_path):
-    host, engine, log = _start_host(test_project)
+def test_logs_of_a_killed_host_are_swept_by_the_next_host(hosts, test_project, tmp_path):
+    host, engine, log = _start_host(hosts, test_project)
     try:
         host.kill()
         host.wait()
@@ -147,8 +156,8 @@ def test_logs_of_a_killed_host_are_swept_by_the_next_host(test_project, tmp_path
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_host_stopped_by_a_signal_removes_its_logs(test_project, sig):
-    host, engine, log = _start_host(test_project)
+def test_a_host_stopped_by_a_signal_removes_its_logs(hosts, test_project, sig):
+    host, engine, log = _start_host(hosts, test_project)
     try:
         assert log.exists()
         host.send_signal(sig)
@@ -178,11 +187,10 @@ THREADED_HOST = textwrap.dedent("""
 """)
 
 
-def test_sigterm_delivered_to_another_thread_still_removes_logs_and_chunk(test_project):
+def test_sigterm_delivered_to_another_thread_still_removes_logs_and_chunk(hosts, test_project):
     """The kernel may hand a process-directed SIGTERM to any thread while the main thread
     blocks in read(): the handlers must still run (the log's handler keeps the forwarding)."""
-    host = subprocess.Popen([sys.executable, "-c", THREADED_HOST, str(test_project)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    host = hosts.spawn(THREADED_HOST, (str(test_project),))
     try:
         engine, log, handle, tid = host.stdout.readline().split()
         libc = ctypes.CDLL(None, use_errno=True)
@@ -197,8 +205,8 @@ def test_sigterm_delivered_to_another_thread_still_removes_logs_and_chunk(test_p
             host.wait()
 
 
-def test_a_host_exiting_normally_removes_its_logs(test_project):
-    host, engine, log = _start_host(test_project)
+def test_a_host_exiting_normally_removes_its_logs(hosts, test_project):
+    host, engine, log = _start_host(hosts, test_project)
     host.stdin.write("exit\n")
     host.stdin.flush()
     assert host.wait(60) == 0
