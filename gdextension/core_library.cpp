@@ -4,6 +4,7 @@
 #include "binding/entry.h"
 #include "doc_classes_core.gen.h"  // class reference XML from gdextension/doc_classes/core/
 #include "info/extension_info.h"
+#include "shm/engine_errors.h"
 #include "shm/persistent_tensor.h"
 #include "shm/shared_memory.h"
 #include "shm/shared_memory_semaphore.h"
@@ -19,8 +20,9 @@ void register_core() {
     gd::register_class<cSharedMemorySemaphore>();
     gd::register_class<cSharedMemory>();
     gd::register_class<cStepChannel>();
+    shm::engine_errors::register_log_class();  // Godot >= 4.5
 }
-void unregister_core() {}
+void unregister_core() { aigym::shm::engine_errors::uninstall_log(); }
 }  // namespace
 
 AIGYM_GDEXTENSION_ENTRY(aigym_core_library_init, register_core, unregister_core, aigym::docs::kCore)

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "aigym_shm_status.h"
+
 #ifdef __cplusplus
 #define AIGYM_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
 extern "C" {
@@ -29,7 +31,7 @@ extern "C" {
 
 #define AIGYM_SHM_MAGIC "AIGYMSHM" /* 8 bytes, no NUL stored */
 #define AIGYM_SHM_MAGIC_SIZE 8u
-#define AIGYM_SHM_LAYOUT_VERSION 2u /* 2: our own futex semaphore instead of glibc sem_t */
+#define AIGYM_SHM_LAYOUT_VERSION 3u /* 2: our own futex semaphore; 3: the engine record */
 #define AIGYM_SHM_HEADER_SIZE 128u
 #define AIGYM_SHM_ENTRY_SIZE 128u
 #define AIGYM_SHM_DIR_OFFSET 128u /* the directory starts right after the header */
@@ -38,6 +40,8 @@ extern "C" {
 #define AIGYM_SHM_NAME_MAX 63u    /* longest entry name in bytes */
 #define AIGYM_SHM_HANDLE_MAX 127u /* longest handle (shm name without '/') */
 #define AIGYM_SHM_MAX_CAPACITY 1024u
+#define AIGYM_SHM_ENGINE_RECORD_SIZE 1024u /* the engine record, between directory and data */
+#define AIGYM_SHM_ENGINE_TEXT_SIZE 1008u   /* its error text field, including the NUL */
 #define AIGYM_SHM_SEM_SLOT_SIZE 64u /* bytes reserved per semaphore; an aigym_sem sits at +0 */
 #define AIGYM_SHM_SEM_SIZE 16u      /* sizeof(aigym_sem), stored in the header's sem_size */
 #define AIGYM_SEM_MAGIC 0x4D534741u /* "AGSM" little-endian: this slot holds an aigym_sem */
@@ -97,6 +101,25 @@ typedef struct aigym_shm_entry {
     uint8_t reserved[32]; /* 96 zero, up to 128                                 */
 } aigym_shm_entry;
 
+/* The engine record (1024 bytes at aigym_shm_engine_record_offset_for(capacity), right after
+ * the directory; written only by the engine). When the engine blocks for good on a semaphore
+ * after logging an error it has not answered (posted) since, it writes the first such error
+ * here and then `stuck_sem`; it clears `stuck_sem` before it takes the semaphore. A host that
+ * is itself blocked reads it between wait slices (docs/FAILURE_MODEL.md, "Script errors"). */
+typedef struct aigym_shm_engine_record {
+    uint64_t stuck_sem;   /*  0 atomic; offset of the semaphore the engine is stuck on, 0 = none */
+    uint32_t error_count; /*  8 errors logged since the engine's last post                      */
+    uint32_t text_size;   /* 12 bytes in text, < AIGYM_SHM_ENGINE_TEXT_SIZE                      */
+    char text[AIGYM_SHM_ENGINE_TEXT_SIZE]; /* 16 the first error: "what (file:line, function)" */
+} aigym_shm_engine_record;
+
+AIGYM_STATIC_ASSERT(sizeof(aigym_shm_engine_record) == AIGYM_SHM_ENGINE_RECORD_SIZE, "engine record is 1024 bytes");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_engine_record, stuck_sem) == 0, "stuck_sem at 0");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_engine_record, error_count) == 8, "error_count at 8");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_engine_record, text_size) == 12, "text_size at 12");
+AIGYM_STATIC_ASSERT(offsetof(aigym_shm_engine_record, text) == 16, "text at 16");
+AIGYM_STATIC_ASSERT(AIGYM_SHM_ENGINE_RECORD_SIZE % AIGYM_SHM_ALIGN == 0, "data after the record stays aligned");
+
 AIGYM_STATIC_ASSERT(sizeof(aigym_shm_header) == AIGYM_SHM_HEADER_SIZE, "header is 128 bytes");
 AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, magic) == 0, "magic at 0");
 AIGYM_STATIC_ASSERT(offsetof(aigym_shm_header, layout_version) == 8, "layout_version at 8");
@@ -136,81 +159,20 @@ AIGYM_STATIC_ASSERT(offsetof(aigym_sem, value) == 0 && offsetof(aigym_sem, waite
 AIGYM_STATIC_ASSERT(AIGYM_SHM_SEM_SIZE <= AIGYM_SHM_SEM_SLOT_SIZE, "aigym_sem fits a semaphore slot");
 AIGYM_STATIC_ASSERT(sizeof(int32_t) == 4 && sizeof(float) == 4 && sizeof(uint8_t) == 1, "dtype sizes");
 
-/* ---- status codes ------------------------------------------------------------------
- * Shared by attach, validate and find. The numbering and the messages are part of the
- * protocol: Python raises errors with the same text (layout.STATUS_MESSAGES).          */
-typedef enum aigym_shm_status {
-    AIGYM_SHM_OK = 0,
-    AIGYM_SHM_ERR_NO_HANDLE = 1,
-    AIGYM_SHM_ERR_BAD_HANDLE = 2,
-    AIGYM_SHM_ERR_NOT_FOUND = 3,
-    AIGYM_SHM_ERR_OPEN_FAILED = 4,
-    AIGYM_SHM_ERR_TOO_SMALL = 5,
-    AIGYM_SHM_ERR_BAD_MAGIC = 6,
-    AIGYM_SHM_ERR_BAD_VERSION = 7,
-    AIGYM_SHM_ERR_BAD_HEADER_SIZE = 8,
-    AIGYM_SHM_ERR_BAD_TOTAL_SIZE = 9,
-    AIGYM_SHM_ERR_BAD_CAPACITY = 10,
-    AIGYM_SHM_ERR_BAD_DATA_OFFSET = 11,
-    AIGYM_SHM_ERR_BAD_ENTRY_COUNT = 12,
-    AIGYM_SHM_ERR_BAD_DATA_USED = 13,
-    AIGYM_SHM_ERR_BAD_SEM_SIZE = 14,
-    AIGYM_SHM_ERR_BAD_ENTRY_NAME = 15,
-    AIGYM_SHM_ERR_DUPLICATE_NAME = 16,
-    AIGYM_SHM_ERR_BAD_ENTRY_KIND = 17,
-    AIGYM_SHM_ERR_BAD_ENTRY_DTYPE = 18,
-    AIGYM_SHM_ERR_BAD_ENTRY_SIZE = 19,
-    AIGYM_SHM_ERR_BAD_ENTRY_OFFSET = 20,
-    AIGYM_SHM_ERR_INVALID_NAME = 21,
-    AIGYM_SHM_ERR_UNKNOWN_NAME = 22,
-    AIGYM_SHM_ERR_WRONG_KIND = 23,
-    AIGYM_SHM_ERR_CLAIMED = 24,
-    AIGYM_SHM_ERR_NOT_PRIVATE = 25,
-    AIGYM_SHM_STATUS_COUNT = 26
-} aigym_shm_status;
-
-/* A fixed message per status; callers add the handle / entry name for context. */
-static inline const char *aigym_shm_status_message(aigym_shm_status s) {
-    switch (s) {
-    case AIGYM_SHM_OK: return "ok";
-    case AIGYM_SHM_ERR_NO_HANDLE: return "no shared-memory handle given (start the engine with --handle <name>)";
-    case AIGYM_SHM_ERR_BAD_HANDLE: return "invalid handle: use 1-127 characters from [A-Za-z0-9_.-], not starting with '.'";
-    case AIGYM_SHM_ERR_NOT_FOUND: return "shared-memory chunk not found (is the host running?)";
-    case AIGYM_SHM_ERR_OPEN_FAILED: return "could not open or map the shared-memory chunk";
-    case AIGYM_SHM_ERR_TOO_SMALL: return "chunk is smaller than its 128-byte header";
-    case AIGYM_SHM_ERR_BAD_MAGIC: return "bad magic: not a godot-aigym chunk";
-    case AIGYM_SHM_ERR_BAD_VERSION: return "unsupported layout version";
-    case AIGYM_SHM_ERR_BAD_HEADER_SIZE: return "corrupt header: header_size or entry_size is not 128";
-    case AIGYM_SHM_ERR_BAD_TOTAL_SIZE: return "corrupt header: total_size does not match the mapped size";
-    case AIGYM_SHM_ERR_BAD_CAPACITY: return "corrupt header: directory capacity out of range";
-    case AIGYM_SHM_ERR_BAD_DATA_OFFSET: return "corrupt header: data_offset does not follow the directory";
-    case AIGYM_SHM_ERR_BAD_ENTRY_COUNT: return "corrupt header: entry_count exceeds capacity";
-    case AIGYM_SHM_ERR_BAD_DATA_USED: return "corrupt header: data_used exceeds the data area";
-    case AIGYM_SHM_ERR_BAD_SEM_SIZE: return "semaphore size mismatch: host and engine use different semaphore formats";
-    case AIGYM_SHM_ERR_BAD_ENTRY_NAME: return "corrupt entry: name is not 1-63 bytes of [A-Za-z0-9_.-] with a NUL";
-    case AIGYM_SHM_ERR_DUPLICATE_NAME: return "corrupt directory: two entries share a name";
-    case AIGYM_SHM_ERR_BAD_ENTRY_KIND: return "corrupt entry: unknown kind";
-    case AIGYM_SHM_ERR_BAD_ENTRY_DTYPE: return "corrupt entry: dtype does not fit the kind";
-    case AIGYM_SHM_ERR_BAD_ENTRY_SIZE: return "corrupt entry: count and nbytes do not match";
-    case AIGYM_SHM_ERR_BAD_ENTRY_OFFSET: return "corrupt entry: data range misaligned, overlapping or outside the used data area";
-    case AIGYM_SHM_ERR_INVALID_NAME: return "invalid name: use 1-63 characters from [A-Za-z0-9_.-]";
-    case AIGYM_SHM_ERR_UNKNOWN_NAME: return "no entry with that name";
-    case AIGYM_SHM_ERR_WRONG_KIND: return "entry has a different kind or dtype than requested";
-    case AIGYM_SHM_ERR_CLAIMED: return "chunk already claimed by another engine that is still running";
-    case AIGYM_SHM_ERR_NOT_PRIVATE: return "chunk is not private to this user (another owner, or group/other access)";
-    default: return "unknown status";
-    }
-}
-
 /* ---- small helpers ---------------------------------------------------------------- */
 
 static inline uint64_t aigym_shm_align_up(uint64_t v) {
     return (v + (AIGYM_SHM_ALIGN - 1u)) & ~(uint64_t)(AIGYM_SHM_ALIGN - 1u);
 }
 
-/* Where data starts for a directory of `capacity` slots. */
-static inline uint64_t aigym_shm_data_offset_for(uint32_t capacity) {
+/* Where the engine record starts for a directory of `capacity` slots (right after it). */
+static inline uint64_t aigym_shm_engine_record_offset_for(uint32_t capacity) {
     return aigym_shm_align_up((uint64_t)AIGYM_SHM_DIR_OFFSET + (uint64_t)capacity * AIGYM_SHM_ENTRY_SIZE);
+}
+
+/* Where data starts for a directory of `capacity` slots (after the engine record). */
+static inline uint64_t aigym_shm_data_offset_for(uint32_t capacity) {
+    return aigym_shm_engine_record_offset_for(capacity) + AIGYM_SHM_ENGINE_RECORD_SIZE;
 }
 
 /* Bytes per element of a dtype, 0 if unknown. */
@@ -304,6 +266,18 @@ static inline void aigym_shm_store_shutdown(aigym_shm_header *h, uint32_t value)
     __atomic_store_n(&h->shutdown, value, __ATOMIC_RELEASE);
 }
 
+/* The engine record of a validated chunk. */
+static inline aigym_shm_engine_record *aigym_shm_engine_record_of(void *base) {
+    return (aigym_shm_engine_record *)((uint8_t *)base +
+                                       aigym_shm_engine_record_offset_for(((aigym_shm_header *)base)->capacity));
+}
+static inline uint64_t aigym_shm_load_stuck_sem(const aigym_shm_engine_record *r) {
+    return __atomic_load_n(&r->stuck_sem, __ATOMIC_SEQ_CST);
+}
+static inline void aigym_shm_store_stuck_sem(aigym_shm_engine_record *r, uint64_t offset) {
+    __atomic_store_n(&r->stuck_sem, offset, __ATOMIC_SEQ_CST);
+}
+
 static inline const aigym_shm_entry *aigym_shm_entry_at(const void *base, uint32_t index) {
     return (const aigym_shm_entry *)((const uint8_t *)base + AIGYM_SHM_DIR_OFFSET +
                                      (uint64_t)index * AIGYM_SHM_ENTRY_SIZE);
@@ -314,98 +288,10 @@ static inline void *aigym_shm_entry_data(void *base, const aigym_shm_entry *e) {
     return (uint8_t *)base + e->offset;
 }
 
-/* ---- validation ------------------------------------------------------------------
- * Checks run in the order documented in docs/PROTOCOL.md ("Validation"); the first
- * failure is returned and Python's validator returns the same status for the same bytes.
- * `mapped_size` is the size of the readable mapping at `base` (the file size).
- * `expected_sem_size` is AIGYM_SHM_SEM_SIZE (the caller's semaphore format), or 0 to skip it.
- * On an entry error, *bad_entry (if not NULL) receives the entry index; else UINT32_MAX. */
-static inline aigym_shm_status aigym_shm_validate(const void *base, uint64_t mapped_size,
-                                                  uint32_t expected_sem_size, uint32_t *bad_entry) {
-    const aigym_shm_header *h = (const aigym_shm_header *)base;
-    uint64_t data_end, prev_end;
-    uint32_t count, i, j;
-    if (bad_entry) *bad_entry = UINT32_MAX;
-    if (base == NULL || mapped_size < AIGYM_SHM_HEADER_SIZE) return AIGYM_SHM_ERR_TOO_SMALL;
-    if (memcmp(h->magic, AIGYM_SHM_MAGIC, AIGYM_SHM_MAGIC_SIZE) != 0) return AIGYM_SHM_ERR_BAD_MAGIC;
-    if (h->layout_version != AIGYM_SHM_LAYOUT_VERSION) return AIGYM_SHM_ERR_BAD_VERSION;
-    if (h->header_size != AIGYM_SHM_HEADER_SIZE || h->entry_size != AIGYM_SHM_ENTRY_SIZE)
-        return AIGYM_SHM_ERR_BAD_HEADER_SIZE;
-    if (h->total_size != mapped_size) return AIGYM_SHM_ERR_BAD_TOTAL_SIZE;
-    if (h->capacity < 1u || h->capacity > AIGYM_SHM_MAX_CAPACITY) return AIGYM_SHM_ERR_BAD_CAPACITY;
-    if (h->data_offset != aigym_shm_data_offset_for(h->capacity) || h->data_offset > h->total_size)
-        return AIGYM_SHM_ERR_BAD_DATA_OFFSET;
-    count = aigym_shm_load_entry_count(h);
-    if (count > h->capacity) return AIGYM_SHM_ERR_BAD_ENTRY_COUNT;
-    if (h->data_used > h->total_size - h->data_offset) return AIGYM_SHM_ERR_BAD_DATA_USED;
-    if (h->sem_size < 1u || h->sem_size > AIGYM_SHM_SEM_SLOT_SIZE ||
-        (expected_sem_size != 0u && h->sem_size != expected_sem_size))
-        return AIGYM_SHM_ERR_BAD_SEM_SIZE;
-
-    data_end = h->data_offset + h->data_used;
-    prev_end = h->data_offset;
-    for (i = 0; i < count; ++i) {
-        const aigym_shm_entry *e = aigym_shm_entry_at(base, i);
-        uint32_t itemsize;
-        if (bad_entry) *bad_entry = i;
-        if (!aigym_shm_ident_valid(e->name, AIGYM_SHM_NAME_MAX, AIGYM_SHM_NAME_SIZE))
-            return AIGYM_SHM_ERR_BAD_ENTRY_NAME;
-        for (j = 0; j < i; ++j) {
-            if (strncmp(aigym_shm_entry_at(base, j)->name, e->name, AIGYM_SHM_NAME_SIZE) == 0)
-                return AIGYM_SHM_ERR_DUPLICATE_NAME;
-        }
-        if (e->kind == AIGYM_SHM_KIND_TENSOR) {
-            itemsize = aigym_shm_dtype_size(e->dtype);
-            if (itemsize == 0u) return AIGYM_SHM_ERR_BAD_ENTRY_DTYPE;
-            if (e->count < 1u || e->count > h->total_size / itemsize || e->nbytes != e->count * itemsize)
-                return AIGYM_SHM_ERR_BAD_ENTRY_SIZE;
-        } else if (e->kind == AIGYM_SHM_KIND_SEMAPHORE) {
-            if (e->dtype != AIGYM_SHM_DTYPE_NONE) return AIGYM_SHM_ERR_BAD_ENTRY_DTYPE;
-            if (e->count != 1u || e->nbytes != AIGYM_SHM_SEM_SLOT_SIZE) return AIGYM_SHM_ERR_BAD_ENTRY_SIZE;
-        } else {
-            return AIGYM_SHM_ERR_BAD_ENTRY_KIND;
-        }
-        /* entries are laid out in directory order by the bump allocator: no overlap */
-        if (e->offset % AIGYM_SHM_ALIGN != 0u || e->offset < prev_end || e->offset > data_end ||
-            e->nbytes > data_end - e->offset)
-            return AIGYM_SHM_ERR_BAD_ENTRY_OFFSET;
-        prev_end = e->offset + e->nbytes;
-    }
-    if (bad_entry) *bad_entry = UINT32_MAX;
-    return AIGYM_SHM_OK;
-}
-
-/* ---- lookup ------------------------------------------------------------------------
- * Find entry `name`. The chunk is re-validated first (cheap: setup-time call, capacity is
- * small), so an entry the host appended after attach is only returned once it is complete
- * and consistent; a validation failure is returned as is. kind = 0 accepts any kind,
- * dtype = 0 any dtype. Returns OK (and *out), a validation error, INVALID_NAME,
- * UNKNOWN_NAME or WRONG_KIND; on WRONG_KIND *out points at the stored entry so the caller
- * can say what it is (aigym_shm_type_name(e->kind, e->dtype)). */
-static inline aigym_shm_status aigym_shm_find(const void *base, uint64_t mapped_size, const char *name,
-                                              uint32_t kind, uint32_t dtype, const aigym_shm_entry **out) {
-    const aigym_shm_header *h = (const aigym_shm_header *)base;
-    uint32_t count, i;
-    aigym_shm_status st;
-    if (out) *out = NULL;
-    if (!aigym_shm_name_valid(name)) return AIGYM_SHM_ERR_INVALID_NAME;
-    /* read the count before validating: validation then covers every entry we search */
-    count = aigym_shm_load_entry_count(h);
-    st = aigym_shm_validate(base, mapped_size, 0u, NULL);
-    if (st != AIGYM_SHM_OK) return st;
-    for (i = 0; i < count; ++i) {
-        const aigym_shm_entry *e = aigym_shm_entry_at(base, i);
-        if (strncmp(e->name, name, AIGYM_SHM_NAME_SIZE) != 0) continue;
-        if (out) *out = e;
-        if ((kind != 0u && e->kind != kind) || (dtype != 0u && e->dtype != dtype))
-            return AIGYM_SHM_ERR_WRONG_KIND;
-        return AIGYM_SHM_OK;
-    }
-    return AIGYM_SHM_ERR_UNKNOWN_NAME;
-}
-
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
+
+#include "aigym_shm_validate.h"
 
 #endif /* AIGYM_SHM_LAYOUT_H */

@@ -265,8 +265,55 @@ static inline aigym_wait_status aigym_wait_from_sem(aigym_sem_status st) {
  * spin_us = 0 disables spinning. Signals are retried. Before reporting PEER_DEAD or
  * SHUTDOWN a last trywait runs, so a post made just before the peer exited is taken.
  * A corrupted semaphore returns CORRUPT (at once, whatever the phase). */
-static inline aigym_wait_status aigym_sem_wait(aigym_sem *sem, int64_t timeout_ns, uint32_t spin_us,
-                                               int32_t peer_pid, const uint32_t *shutdown_flag) {
+/* aigym_sem_block for an engine stuck after an error: publishes `stuck_value` in *stuck_word
+ * while it sleeps, and clears it BEFORE each attempt to take the semaphore, so a host that
+ * reads (stuck word, then the count, then the stuck word again) and sees the same word and a
+ * zero count knows the engine has not taken a post and cannot without a new one. */
+static inline aigym_sem_status aigym_sem_block_published(aigym_sem *s, int64_t deadline_ns, uint64_t *stuck_word,
+                                                         uint64_t stuck_value) {
+    struct timespec abs_ts;
+    aigym_sem_status st;
+    uint32_t v;
+    long rc;
+    abs_ts.tv_sec = (time_t)(deadline_ns / 1000000000LL);
+    abs_ts.tv_nsec = (long)(deadline_ns % 1000000000LL);
+    __atomic_fetch_add(&s->waiters, 1u, __ATOMIC_SEQ_CST);
+    for (;;) {
+        __atomic_store_n(stuck_word, stuck_value, __ATOMIC_SEQ_CST);
+        v = __atomic_load_n(&s->value, __ATOMIC_SEQ_CST);
+        if (!aigym_sem_valid(s, v)) {
+            st = AIGYM_SEM_CORRUPT;
+            break;
+        }
+        if (v != 0u) {
+            __atomic_store_n(stuck_word, 0u, __ATOMIC_SEQ_CST);
+            st = aigym_sem_trywait(s);
+            if (st == AIGYM_SEM_AGAIN) continue;
+            break;
+        }
+        rc = syscall(SYS_futex, &s->value, FUTEX_WAIT_BITSET, 0u, &abs_ts, NULL, FUTEX_BITSET_MATCH_ANY);
+        if (rc == 0 || errno == EAGAIN) continue;
+        __atomic_store_n(stuck_word, 0u, __ATOMIC_SEQ_CST);
+        if (errno == ETIMEDOUT) {
+            st = aigym_sem_trywait(s);
+            if (st == AIGYM_SEM_AGAIN) st = AIGYM_SEM_TIMEDOUT;
+        } else if (errno == EINTR) {
+            st = AIGYM_SEM_INTERRUPTED;
+        } else {
+            st = AIGYM_SEM_FUTEX_ERROR;
+        }
+        break;
+    }
+    __atomic_store_n(stuck_word, 0u, __ATOMIC_SEQ_CST);
+    __atomic_fetch_sub(&s->waiters, 1u, __ATOMIC_SEQ_CST);
+    return st;
+}
+
+/* aigym_sem_wait; with stuck_word != NULL each blocking slice runs through
+ * aigym_sem_block_published (the engine's wait after an unanswered error). */
+static inline aigym_wait_status aigym_sem_wait_published(aigym_sem *sem, int64_t timeout_ns, uint32_t spin_us,
+                                                         int32_t peer_pid, const uint32_t *shutdown_flag,
+                                                         uint64_t *stuck_word, uint64_t stuck_value) {
     int64_t start, deadline, spin_end, busy_end, now, slice_end;
     aigym_sem_status st;
     unsigned iter = 0;
@@ -298,7 +345,8 @@ static inline aigym_wait_status aigym_sem_wait(aigym_sem *sem, int64_t timeout_n
             return st == AIGYM_SEM_OK ? AIGYM_WAIT_OK : st == AIGYM_SEM_AGAIN ? AIGYM_WAIT_TIMEOUT : aigym_wait_from_sem(st);
         }
         slice_end = deadline - now > AIGYM_WAIT_SLICE_NS ? now + AIGYM_WAIT_SLICE_NS : deadline;
-        st = aigym_sem_block(sem, slice_end);
+        st = stuck_word != NULL ? aigym_sem_block_published(sem, slice_end, stuck_word, stuck_value)
+                                : aigym_sem_block(sem, slice_end);
         if (st == AIGYM_SEM_OK) return AIGYM_WAIT_OK;
         if (st != AIGYM_SEM_TIMEDOUT && st != AIGYM_SEM_INTERRUPTED) return aigym_wait_from_sem(st);
         if (shutdown_flag != NULL && __atomic_load_n(shutdown_flag, __ATOMIC_ACQUIRE) != 0u)
@@ -306,6 +354,11 @@ static inline aigym_wait_status aigym_sem_wait(aigym_sem *sem, int64_t timeout_n
         if (peer_pid > 0 && !aigym_pid_alive(peer_pid))
             return aigym_sem_trywait(sem) == AIGYM_SEM_OK ? AIGYM_WAIT_OK : AIGYM_WAIT_PEER_DEAD;
     }
+}
+
+static inline aigym_wait_status aigym_sem_wait(aigym_sem *sem, int64_t timeout_ns, uint32_t spin_us,
+                                               int32_t peer_pid, const uint32_t *shutdown_flag) {
+    return aigym_sem_wait_published(sem, timeout_ns, spin_us, peer_pid, shutdown_flag, NULL, 0u);
 }
 
 #ifdef __cplusplus

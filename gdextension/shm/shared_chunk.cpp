@@ -1,5 +1,7 @@
 #include "shm/shared_chunk.h"
 
+#include "shm/engine_errors.h"
+
 #include <cstdio>
 #include <unistd.h>
 
@@ -65,6 +67,7 @@ std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std:
         AIGYM_WARNING("chunk '" + handle + "': cannot watch the host for cleanup after its death: " + watch_error);
     }
     registry()[handle] = chunk;
+    engine_errors::install_log();  // once: an engine that stops on an error can tell its host
     return chunk;
 }
 

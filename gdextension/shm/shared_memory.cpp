@@ -1,5 +1,7 @@
 #include "shm/shared_memory.h"
 
+#include <cstring>
+
 #include "binding/log.h"
 
 namespace aigym {
@@ -12,6 +14,10 @@ void cSharedMemory::bind(gd::ClassBinder<cSharedMemory> &b) {
         .method<&cSharedMemory::findFloatTensor>("findFloatTensor", {"name"})
         .method<&cSharedMemory::findUintTensor>("findUintTensor", {"name"})
         .method<&cSharedMemory::findSemaphore>("findSemaphore", {"name"})
+        .method<&cSharedMemory::getFloatArray>("getFloatArray", {"name"})
+        .method<&cSharedMemory::getIntArray>("getIntArray", {"name"})
+        .method<&cSharedMemory::sendFloatArray>("sendFloatArray", {"name", "values"})
+        .method<&cSharedMemory::sendIntArray>("sendIntArray", {"name", "values"})
         .method<&cSharedMemory::host_alive>("host_alive")
         .method<&cSharedMemory::shutdown_requested>("shutdown_requested");
 }
@@ -77,6 +83,47 @@ gd::Ref<cSharedMemorySemaphore> cSharedMemory::findSemaphore(std::string name) {
     auto *sem = gd::instantiate<cSharedMemorySemaphore>();
     sem->attach(chunk_, entry);
     return {sem};
+}
+
+// The original's array calls. Its first module consumed the host's array (find, copy, destroy)
+// and created the game's arrays by name; here every array is a tensor the host created before
+// the game started, so get copies it out and send overwrites it (exactly its length). A missing
+// or mis-typed name is an error naming the call (get: an empty array, send: false).
+template <class Packed>
+Packed cSharedMemory::get_array(const std::string &name, uint32_t dtype, const char *method) {
+    Packed out;
+    const aigym_shm_entry *entry = find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method);
+    if (!entry) return out;
+    out.resize(static_cast<int64_t>(entry->count));
+    std::memcpy(out.data(), aigym_shm_entry_data(chunk_->base(), entry), entry->nbytes);
+    return out;
+}
+
+template <class Packed>
+bool cSharedMemory::send_array(const std::string &name, uint32_t dtype, const char *method, const Packed &values) {
+    const aigym_shm_entry *entry = find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method);
+    if (!entry) return false;
+    const int64_t n = values.size();
+    if (n != static_cast<int64_t>(entry->count)) {
+        AIGYM_ERROR(std::string("cSharedMemory.") + method + "('" + name + "'): wrong length " + std::to_string(n) +
+                    ", the tensor holds " + std::to_string(entry->count) + " elements");
+        return false;
+    }
+    if (n > 0) std::memcpy(aigym_shm_entry_data(chunk_->base(), entry), values.view().data(), entry->nbytes);
+    return true;
+}
+
+gd::PackedFloat32Array cSharedMemory::getFloatArray(std::string name) {
+    return get_array<gd::PackedFloat32Array>(name, AIGYM_SHM_DTYPE_FLOAT32, "getFloatArray");
+}
+gd::PackedInt32Array cSharedMemory::getIntArray(std::string name) {
+    return get_array<gd::PackedInt32Array>(name, AIGYM_SHM_DTYPE_INT32, "getIntArray");
+}
+bool cSharedMemory::sendFloatArray(std::string name, gd::PackedFloat32Array values) {
+    return send_array(name, AIGYM_SHM_DTYPE_FLOAT32, "sendFloatArray", values);
+}
+bool cSharedMemory::sendIntArray(std::string name, gd::PackedInt32Array values) {
+    return send_array(name, AIGYM_SHM_DTYPE_INT32, "sendIntArray", values);
 }
 
 }  // namespace aigym

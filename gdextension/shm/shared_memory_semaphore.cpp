@@ -1,10 +1,12 @@
 #include "shm/shared_memory_semaphore.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "binding/engine.h"
 #include "binding/log.h"
+#include "shm/engine_errors.h"
 
 namespace aigym {
 
@@ -44,11 +46,30 @@ void cSharedMemorySemaphore::attach(std::shared_ptr<shm::SharedChunk> chunk, con
     name_ = entry->name;
 }
 
+namespace {
+// A wait for ever after errors nobody was answered about: the first of them goes into the chunk's
+// engine record, where the host finds it if it is blocked too (aigym_sem_block_published).
+aigym_shm_engine_record *publish_unanswered_error(const shm::SharedChunk &chunk) {
+    std::string text;
+    uint32_t count = 0;
+    if (!shm::engine_errors::first_unanswered(text, count)) return nullptr;
+    aigym_shm_engine_record *record = aigym_shm_engine_record_of(chunk.base());
+    aigym_shm_store_stuck_sem(record, 0);
+    const size_t n = std::min<size_t>(text.size(), AIGYM_SHM_ENGINE_TEXT_SIZE - 1);
+    std::memcpy(record->text, text.data(), n);
+    record->text[n] = '\0';
+    record->text_size = static_cast<uint32_t>(n);
+    record->error_count = count;
+    return record;
+}
+}  // namespace
+
 bool cSharedMemorySemaphore::post() {
     if (!sem_) {
         AIGYM_ERROR(where("post") + ": semaphore is not initialised (call init(name) first)");
         return false;
     }
+    shm::engine_errors::note_post();
     const aigym_sem_status status = aigym_sem_post(sem_);
     if (status != AIGYM_SEM_OK) {
         AIGYM_ERROR(where("post") + " in chunk '" + chunk_->handle() + "': " + aigym_sem_status_message(status));
@@ -87,8 +108,13 @@ bool cSharedMemorySemaphore::wait_for(int64_t timeout_ns, const char *method) {
 
 bool cSharedMemorySemaphore::wait_on(const shm::SharedChunk &chunk, aigym_sem *sem, int64_t timeout_ns,
                                      int64_t spin_us, const std::string &where) {
-    const auto status = aigym_sem_wait(sem, timeout_ns, static_cast<uint32_t>(spin_us), chunk.host_pid(),
-                                       &chunk.header()->shutdown);
+    aigym_shm_engine_record *record = nullptr;
+    if (timeout_ns < 0 && shm::engine_errors::unanswered.load(std::memory_order_relaxed) != 0)
+        record = publish_unanswered_error(chunk);
+    const uint64_t sem_offset = static_cast<uint64_t>(reinterpret_cast<uint8_t *>(sem) - static_cast<uint8_t *>(chunk.base()));
+    const auto status = aigym_sem_wait_published(sem, timeout_ns, static_cast<uint32_t>(spin_us), chunk.host_pid(),
+                                                 &chunk.header()->shutdown, record ? &record->stuck_sem : nullptr,
+                                                 sem_offset);
     switch (status) {
     case AIGYM_WAIT_OK:
         return true;

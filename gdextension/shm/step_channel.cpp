@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "binding/log.h"
+#include "shm/engine_errors.h"
 
 namespace aigym {
 
@@ -84,6 +85,7 @@ bool cStepChannel::answer(gd::PackedFloat32Array values) {
         return false;
     }
     if (n > 0) std::memcpy(out_, values.view().data(), static_cast<size_t>(n) * sizeof(float));
+    shm::engine_errors::note_post();  // the host has its answer (engine_errors.h)
     const aigym_sem_status status = aigym_sem_post(answer_);
     if (status != AIGYM_SEM_OK) {
         AIGYM_ERROR(where("answer") + " in chunk '" + chunk_->handle() + "': " + aigym_sem_status_message(status));

@@ -19,6 +19,8 @@ ENGINE_METHODS = [
     ("Engine", "get_main_loop"),
     ("SceneTree", "quit"),
 ]
+# Methods of newer engines only: their hash is defined when the engine has them (code #ifdefs).
+OPTIONAL_ENGINE_METHODS = [("OS", "add_logger"), ("OS", "remove_logger")]
 BUILTIN_SIZES = ["String", "StringName", "Variant", "Array", "PackedByteArray", "PackedInt32Array",
                  "PackedFloat32Array", "PackedStringArray"]
 # (built-in, method) pairs called through variant_get_ptr_builtin_method.
@@ -78,6 +80,10 @@ def generate(api_json: str, out_header: str) -> None:
         if not found:
             sys.exit(f"extension_api.json: {cls}.{method} not found")
         lines.append(f"#define AIGYM_HASH_{cls}_{method} {found[0]['hash']}LL")
+    for cls, method in OPTIONAL_ENGINE_METHODS:
+        found = [m for m in classes.get(cls, {}).get("methods", []) if m["name"] == method]
+        if found:
+            lines.append(f"#define AIGYM_HASH_{cls}_{method} {found[0]['hash']}LL")
     with open(out_header, "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -120,3 +120,84 @@ def test_engine_that_cannot_start_ends_the_original_wait(godot, tmp_path):
             process.wait(timeout=60)
     assert process.returncode != 0
     assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def _variant(ported_project: Path, tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of the ported game with one line of Environment.gd changed."""
+    project = tmp_path / "InvPendulum"
+    shutil.copytree(ported_project, project, symlinks=True)
+    script = project / "Environment.gd"
+    text = script.read_text()
+    assert old in text
+    script.write_text(text.replace(old, new))
+    return project
+
+
+def _start_game(project: Path, handle: str, godot, log) -> subprocess.Popen:
+    return subprocess.Popen([godot_executable(headless=True, godot=godot), "--path", str(project), "--handle", handle],
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _pendulum_chunk(handle: str):
+    mem = SharedMemoryTensor(handle)
+    sems = SharedMemorySemaphore("sem_action", 0), SharedMemorySemaphore("sem_observation", 0)
+    mem.newFloatTensor("agent_action", 1)
+    env_action = mem.newIntTensor("env_action", 2)
+    mem.newFloatTensor("observation", 3)
+    mem.newFloatTensor("reward", 1)
+    mem.newIntTensor("done", 1)
+    return mem, sems, env_action
+
+
+def test_a_game_that_stops_on_a_script_error_ends_the_original_wait(ported_project, godot, tmp_path):
+    """A line left unported (Godot 3's RigidBody2D call) stops the game's _physics_process after it
+    took the action; the game lives on and waits for the next action, so the driver's endless
+    wait() would never return: it raises EngineScriptError naming the error, the script and line."""
+    project = _variant(ported_project, tmp_path, "$Anchor/Pendulum.torque = agent_action[0]",
+                       "$Anchor/Pendulum.set_applied_torque(agent_action[0])")
+    line = next(i for i, text in enumerate((project / "Environment.gd").read_text().splitlines(), 1)
+                if "set_applied_torque" in text)
+    handle = f"environment_{uuid.uuid4().hex[:8]}"
+    mem, (sem_act, sem_obs), _ = _pendulum_chunk(handle)
+    with mem, open(tmp_path / "game.log", "wb") as log:
+        process = _start_game(project, handle, godot, log)
+        try:
+            sem_act.post()
+            with pytest.raises(compat.EngineScriptError) as err:
+                sem_obs.wait()
+            assert process.poll() is None, "the game is alive: a stop on an error is not a death"
+        finally:
+            process.kill()
+            process.wait(timeout=60)
+    assert "Nonexistent function 'set_applied_torque'" in err.value.text
+    assert f"res://Environment.gd:{line}, _physics_process" in err.value.text
+    assert err.value.semaphore == "sem_action" and err.value.error_count == 1
+    assert "sem_observation" in str(err.value) and err.value.text in str(err.value)
+    assert not os.path.exists(f"/dev/shm/{handle}")
+
+
+def test_errors_a_game_logs_and_answers_do_not_stop_the_driver(ported_project, godot, tmp_path):
+    """The rule for benign errors: an error the game logs and then answers (posts) after, or logs
+    while the driver is not waiting, changes nothing. Here every step logs one before its answer
+    and one after it (so the game waits for the next action with an error unanswered, which the
+    driver's post answers), and the game is slow to answer, so the driver's wait checks the game
+    while it works."""
+    project = _variant(ported_project, tmp_path, "\t\tsem_observation.post()\n",
+                       "\t\tpush_error(\"benign before\")\n\t\tOS.delay_msec(150)\n\t\tsem_observation.post()\n"
+                       "\t\tpush_error(\"benign after\")\n")
+    handle = f"environment_{uuid.uuid4().hex[:8]}"
+    mem, (sem_act, sem_obs), env_action = _pendulum_chunk(handle)
+    with mem, open(tmp_path / "game.log", "wb") as log:
+        process = _start_game(project, handle, godot, log)
+        try:
+            for _ in range(4):
+                sem_act.post()
+                sem_obs.wait()
+            env_action.write([0, 1])  # the exit action
+            sem_act.post()
+            assert process.wait(timeout=120) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=60)
+    assert (tmp_path / "game.log").read_text().count("benign before") >= 4

@@ -66,9 +66,10 @@ def test_generated_handles_are_unique_and_private():
 
 
 @pytest.mark.parametrize("kwargs, exc, msg", [
-    ({"size": 100}, ValueError, "size must be at least 8320 bytes (header and a directory of 64 entries), got 100"),
+    ({"size": 100}, ValueError,
+     "size must be at least 9344 bytes (header, a directory of 64 entries and the engine record), got 100"),
     ({"size": 100, "capacity": 1}, ValueError,
-     "size must be at least 256 bytes (header and a directory of 1 entries), got 100"),
+     "size must be at least 1280 bytes (header, a directory of 1 entries and the engine record), got 100"),
     ({"capacity": 0}, ValueError, "capacity must be between 1 and 1024, got 0"),
     ({"capacity": 5000}, ValueError, "capacity must be between 1 and 1024, got 5000"),
     ({"size": 1.5}, TypeError, "size must be an integer, got float"),

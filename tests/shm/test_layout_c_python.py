@@ -28,7 +28,7 @@ def test_constants_match(dump):
     c = dump["constants"]
     assert c["MAGIC"].encode() == L.MAGIC and c["MAGIC_SIZE"] == len(L.MAGIC)
     for name in ("LAYOUT_VERSION", "HEADER_SIZE", "ENTRY_SIZE", "DIR_OFFSET", "ALIGN", "NAME_SIZE", "NAME_MAX",
-                 "HANDLE_MAX", "MAX_CAPACITY", "SEM_SLOT_SIZE", "SEM_SIZE", "SEM_MAGIC", "SEM_VALUE_MAX",
+                 "HANDLE_MAX", "MAX_CAPACITY", "ENGINE_RECORD_SIZE", "ENGINE_TEXT_SIZE", "SEM_SLOT_SIZE", "SEM_SIZE", "SEM_MAGIC", "SEM_VALUE_MAX",
                  "SEM_WAITERS_MAX", "KIND_TENSOR", "KIND_SEMAPHORE",
                  "DTYPE_NONE", "DTYPE_INT32", "DTYPE_FLOAT32", "DTYPE_UINT8", "STATUS_COUNT"):
         assert c[name] == getattr(L, name), name
@@ -38,7 +38,8 @@ def test_constants_match(dump):
 
 
 @pytest.mark.parametrize("which, fields", [("header", L.HEADER_FIELDS), ("entry", L.ENTRY_FIELDS),
-                                           ("sem", L.SEM_FIELDS)])
+                                           ("sem", L.SEM_FIELDS),
+                                           ("engine_record", L.ENGINE_RECORD_FIELDS)])
 def test_offsets_and_sizes_match(dump, which, fields):
     import struct
 
@@ -52,7 +53,8 @@ def test_offsets_and_sizes_match(dump, which, fields):
     for i, (name, code, offset) in enumerate(fields):
         prefix = "<" + "".join(c for _, c, _ in fields[:i])
         assert struct.calcsize(prefix) == offset, name
-    size = {"header": L.HEADER_SIZE, "entry": L.ENTRY_SIZE, "sem": L.SEM_SIZE}[which]
+    size = {"header": L.HEADER_SIZE, "entry": L.ENTRY_SIZE, "sem": L.SEM_SIZE,
+            "engine_record": L.ENGINE_RECORD_SIZE}[which]
     assert struct.calcsize("<" + "".join(c for _, c, _ in fields)) == size
 
 
@@ -62,6 +64,8 @@ def test_messages_names_and_helpers_match(dump):
                                   "2/0": L.type_name(2, 0), "9/9": L.type_name(9, 9)}
     assert {int(k): v for k, v in dump["data_offset_for"].items()} == {
         n: L.data_offset_for(n) for n in (1, 64, 1024)}
+    assert {int(k): v for k, v in dump["engine_record_offset_for"].items()} == {
+        n: L.engine_record_offset_for(n) for n in (1, 64, 1024)}
 
 
 def test_chunk_bytes_are_what_the_spec_says(mem):
@@ -69,20 +73,20 @@ def test_chunk_bytes_are_what_the_spec_says(mem):
     t = mem.newFloatTensor("obs", 16)
     raw = open(mem.path, "rb").read(L.data_offset_for(16))
     assert raw[0:8] == b"AIGYMSHM"
-    assert int.from_bytes(raw[8:12], "little") == 2
+    assert int.from_bytes(raw[8:12], "little") == 3
     assert int.from_bytes(raw[12:16], "little") == 128
     assert int.from_bytes(raw[16:24], "little") == mem.size == os.path.getsize(mem.path)
     assert int.from_bytes(raw[24:28], "little") == 128
     assert int.from_bytes(raw[28:32], "little") == 16
     assert int.from_bytes(raw[32:36], "little") == 1
     assert int.from_bytes(raw[36:40], "little") == 16  # sizeof(aigym_sem)
-    assert int.from_bytes(raw[40:48], "little") == 128 + 16 * 128
+    assert int.from_bytes(raw[40:48], "little") == 128 + 16 * 128 + 1024  # directory, engine record
     assert int.from_bytes(raw[48:56], "little") == 64
     assert int.from_bytes(raw[56:60], "little") == os.getpid()
     e = raw[128:256]
     assert e[:4] == b"obs\0" and e[4:64] == bytes(60)
     assert [int.from_bytes(e[a:b], "little") for a, b in ((64, 68), (68, 72), (72, 80), (80, 88), (88, 96))] == [
-        L.KIND_TENSOR, L.DTYPE_FLOAT32, 16, 128 + 16 * 128, 64]
+        L.KIND_TENSOR, L.DTYPE_FLOAT32, 16, 128 + 16 * 128 + 1024, 64]
     assert t.offset % 64 == 0
     sem = mem.newSemaphore("ready", 3)
     slot = open(mem.path, "rb").read()[sem._entry.offset:sem._entry.offset + 64]

@@ -104,6 +104,10 @@ ERROR_CASES = {
     "wrong_kind": [r"cSharedMemory\.findIntTensor\('floats'\): 'floats' is a float32 tensor, not a int32 tensor",
                    r"cSharedMemory\.findSemaphore\('floats'\): 'floats' is a float32 tensor, not a semaphore"],
     "wrong_length": [r"cPersistentFloatTensor\.write\('floats'\): wrong length 2, the tensor holds 4 elements"],
+    "named_arrays": [r"cSharedMemory\.getFloatArray\('ints'\): 'ints' is a int32 tensor, not a float32 tensor",
+                     r"cSharedMemory\.getIntArray\('nope'\): no int32 tensor named 'nope' in chunk",
+                     r"cSharedMemory\.sendFloatArray\('floats'\): wrong length 1, the tensor holds 4 elements",
+                     r"cSharedMemory\.sendIntArray\('floats'\): 'floats' is a float32 tensor, not a int32 tensor"],
     "unknown_semaphore": [r"cSharedMemorySemaphore\.init\('no_such_sem'\): no semaphore named 'no_such_sem'"],
 }
 

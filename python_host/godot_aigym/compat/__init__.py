@@ -11,11 +11,13 @@ prints it), where a ``_GodotEnv`` module re-exports this one. See docs/PORTING.m
   in milliseconds; may be created before its ``SharedMemoryTensor``.
 - ``godot_executable(headless=False)``: the ``exec_path`` for the driver's launch line.
 
-Errors are those of ``godot_aigym.shm`` (``SharedMemoryError`` and its subclasses).
+Errors are those of ``godot_aigym.shm`` (``SharedMemoryError`` and its subclasses); a wait
+on a game that stopped on a script error raises ``EngineScriptError`` naming it.
 """
 
 from pathlib import Path
 
+from ..shm.errors import EngineDiedError, EngineScriptError, SharedMemoryError
 from .launcher import godot_executable
 from .semaphore import SharedMemorySemaphore
 from .tensors import PersistentFloatTensor, PersistentIntTensor, PersistentUintTensor, SharedMemoryTensor
@@ -24,4 +26,5 @@ SHIM_DIR = str(Path(__file__).resolve().parent / "shim")
 """Folder holding the ``_GodotEnv`` module: put it on PYTHONPATH to run scripts unchanged."""
 
 __all__ = ["SharedMemoryTensor", "SharedMemorySemaphore", "PersistentIntTensor", "PersistentFloatTensor",
-           "PersistentUintTensor", "godot_executable", "SHIM_DIR"]
+           "PersistentUintTensor", "godot_executable", "SHIM_DIR", "SharedMemoryError", "EngineDiedError",
+           "EngineScriptError"]

@@ -7,7 +7,7 @@ The layout is specified in docs/PROTOCOL.md and gdextension/shm/aigym_shm_layout
 from .chunk import DEFAULT_CAPACITY, DEFAULT_SIZE, SharedMemory, SharedMemoryTensor
 from .cleanup import sweep_stale_chunks
 from .errors import (BadChunk, ChunkClaimed, ChunkClosed, ChunkExists, ChunkFull, ChunkNotFound, ChunkNotPrivate,
-                     CorruptedSemaphore, DuplicateName, EngineDiedError, InvalidHandle, InvalidName, NotOwner,
+                     CorruptedSemaphore, DuplicateName, EngineDiedError, EngineScriptError, InvalidHandle, InvalidName, NotOwner,
                      SharedMemoryError, UnknownName, WaitTimeout, WrongDtype, WrongKind, WrongLength)
 from .semaphore import SharedMemorySemaphore, get_default_spin_us, set_default_spin_us
 from .tensor import SharedFloatTensor, SharedIntTensor, SharedTensor, SharedUintTensor
@@ -18,5 +18,5 @@ __all__ = [
     "set_default_spin_us", "get_default_spin_us", "DEFAULT_SIZE", "DEFAULT_CAPACITY",
     "SharedMemoryError", "InvalidHandle", "ChunkNotFound", "ChunkExists", "BadChunk", "ChunkClosed", "ChunkFull",
     "InvalidName", "DuplicateName", "UnknownName", "WrongKind", "WrongLength", "WrongDtype", "NotOwner",
-    "WaitTimeout", "EngineDiedError", "CorruptedSemaphore", "ChunkClaimed", "ChunkNotPrivate",
+    "WaitTimeout", "EngineDiedError", "EngineScriptError", "CorruptedSemaphore", "ChunkClaimed", "ChunkNotPrivate",
 ]

@@ -52,8 +52,8 @@ class SharedMemory(ChunkFile, ChunkEntries):
         data_offset = L.data_offset_for(capacity)
         size = self._check_int("size", size, 0, 2**63 - 1)
         if size < data_offset:
-            raise ValueError(f"size must be at least {data_offset} bytes (header and a directory of {capacity} "
-                             f"entries), got {size}")
+            raise ValueError(f"size must be at least {data_offset} bytes (header, a directory of {capacity} "
+                             f"entries and the engine record), got {size}")
         _sweep_once()
         if handle is not None:
             self._create(_check_handle(handle), size, capacity, data_offset)

@@ -88,6 +88,19 @@ class EngineTimeoutError(WaitTimeout):
     """
 
 
+class EngineScriptError(SharedMemoryError):
+    """The engine stopped on an error: it logged one (a script error, ``push_error``...), did
+    not answer, and now waits on ``semaphore``, which nobody posts while the host waits too.
+    ``text`` is the first error since the engine last posted ("what (file:line, function)"),
+    ``error_count`` how many it logged since (docs/FAILURE_MODEL.md, "Script errors")."""
+
+    def __init__(self, message: str, text: str, error_count: int, semaphore: str) -> None:
+        super().__init__(message)
+        self.text = text
+        self.error_count = error_count
+        self.semaphore = semaphore
+
+
 class CorruptedSemaphore(SharedMemoryError):
     """A semaphore's bytes in the chunk are garbage (bad magic, count or waiter count): someone
     other than godot-aigym wrote into the chunk. ``name`` is the semaphore's name."""

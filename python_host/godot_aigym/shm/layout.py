@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 
 MAGIC: Final = b"AIGYMSHM"
-LAYOUT_VERSION: Final = 2  # 2: our own futex semaphore instead of glibc sem_t
+LAYOUT_VERSION: Final = 3  # 2: our own futex semaphore instead of glibc sem_t; 3: the engine record
 HEADER_SIZE: Final = 128
 ENTRY_SIZE: Final = 128
 DIR_OFFSET: Final = 128
@@ -23,6 +23,8 @@ NAME_SIZE: Final = 64
 NAME_MAX: Final = 63
 HANDLE_MAX: Final = 127
 MAX_CAPACITY: Final = 1024
+ENGINE_RECORD_SIZE: Final = 1024  # the engine record, between the directory and the data
+ENGINE_TEXT_SIZE: Final = 1008
 SEM_SLOT_SIZE: Final = 64
 # The semaphore at the start of each slot (aigym_sem): u32 value (the futex word), u32 waiters,
 # u32 magic, u32 reserved. Its size is stored in the header's sem_size, so an engine with
@@ -96,6 +98,17 @@ ENTRY_FIELDS: Final = (
 ENTRY_STRUCT: Final = struct.Struct("<" + "".join(code for _, code, _ in ENTRY_FIELDS))
 ENTRY_OFFSETS: Final = {name: off for name, _, off in ENTRY_FIELDS}
 
+# ---- engine record (ENGINE_RECORD_SIZE bytes at engine_record_offset_for(capacity)) ----------
+# Written by the engine only: the first error it logged since its last post, then stuck_sem (the
+# offset of the semaphore it is blocked on for good), which it clears before taking that semaphore.
+ENGINE_RECORD_FIELDS: Final = (
+    ("stuck_sem", "Q", 0),
+    ("error_count", "I", 8),
+    ("text_size", "I", 12),
+    ("text", f"{ENGINE_TEXT_SIZE}s", 16),
+)
+ENGINE_RECORD_OFFSETS: Final = {name: off for name, _, off in ENGINE_RECORD_FIELDS}
+
 # Single fields written while the other side runs (4-byte aligned: one plain store).
 U32: Final = struct.Struct("<I")
 I32: Final = struct.Struct("<i")
@@ -109,9 +122,14 @@ def align_up(value: int) -> int:
     return (value + ALIGN - 1) & ~(ALIGN - 1)
 
 
-def data_offset_for(capacity: int) -> int:
-    """Where the data area starts for a directory of ``capacity`` slots."""
+def engine_record_offset_for(capacity: int) -> int:
+    """Where the engine record starts for a directory of ``capacity`` slots (right after it)."""
     return align_up(DIR_OFFSET + capacity * ENTRY_SIZE)
+
+
+def data_offset_for(capacity: int) -> int:
+    """Where the data area starts for a directory of ``capacity`` slots (after the engine record)."""
+    return engine_record_offset_for(capacity) + ENGINE_RECORD_SIZE
 
 
 def entry_offset(index: int) -> int:

@@ -18,7 +18,8 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from . import layout as L
-from .errors import ChunkClosed, CorruptedSemaphore, EngineDiedError, SharedMemoryError, WaitTimeout
+from .engine_record import stuck_engine
+from .errors import ChunkClosed, CorruptedSemaphore, EngineDiedError, EngineScriptError, SharedMemoryError, WaitTimeout
 from ..liveness import Peer, describe_peer, peer_alive
 from .validate import Entry
 
@@ -197,7 +198,8 @@ class SharedMemorySemaphore:
 
     def _between_slices(self, addr: int) -> bool:
         """After a blocking slice: True if the peer posted just before exiting; raises if the chunk
-        was closed or the peer died; False: wait on."""
+        was closed, the peer died or the engine stopped on an error (engine_record.py); False:
+        wait on."""
         if self._memory.closed:
             raise ChunkClosed(f"shared memory '{self._memory.handle}' was closed while waiting on "
                               f"semaphore '{self.name}'")
@@ -208,6 +210,15 @@ class SharedMemorySemaphore:
             raise EngineDiedError(f"{self._memory._peer_role()} process {describe_peer(peer)} died while "
                                   f"waiting on semaphore '{self.name}' of shared memory "
                                   f"'{self._memory.handle}'")
+        stuck = stuck_engine(self._memory)
+        if stuck is not None:
+            if _fs.trywait(addr) == _fs.OK:
+                return True
+            more = f" ({stuck.error_count} errors since it last posted; this is the first)" if stuck.error_count > 1 else ""
+            raise EngineScriptError(f"the engine stopped on an error: {stuck.text}{more}. It did not answer and now "
+                                    f"waits on semaphore '{stuck.semaphore}', which nobody posts while this host "
+                                    f"waits on '{self.name}' of shared memory '{self._memory.handle}'",
+                                    stuck.text, stuck.error_count, stuck.semaphore)
         return False
 
     def post_and_wait(self, answer: SharedMemorySemaphore, timeout: float | None = None) -> None:

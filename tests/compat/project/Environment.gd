@@ -9,11 +9,6 @@ var env_action = [0, 0]
 var sem_action
 var sem_observation
 var mem
-var agent_action_tensor
-var env_action_tensor
-var observation_tensor
-var reward_tensor
-var done_tensor
 
 var deltat = 0.05
 var max_num_steps = 20
@@ -27,12 +22,6 @@ func _ready():
 		sem_observation = cSharedMemorySemaphore.new()
 		sem_action.init("sem_action")
 		sem_observation.init("sem_observation")
-
-		agent_action_tensor = mem.findFloatTensor("agent_action")
-		env_action_tensor = mem.findIntTensor("env_action")
-		observation_tensor = mem.findFloatTensor("observation")
-		reward_tensor = mem.findFloatTensor("reward")
-		done_tensor = mem.findIntTensor("done")
 		print("Running as OpenAIGym environment")
 	$Anchor/Pendulum.reset_state()
 	set_physics_process(true)
@@ -51,8 +40,8 @@ func _physics_process(_delta):
 		# PORT: wait() returns false when the Python host quit or died; the game then quits.
 		if not sem_action.wait():
 			return
-		agent_action = agent_action_tensor.read()
-		env_action = env_action_tensor.read()
+		agent_action = mem.getFloatArray("agent_action")
+		env_action = mem.getIntArray("env_action")
 	else:
 		agent_action[0] = 0.0
 		if Input.is_action_pressed("ui_right"):
@@ -78,7 +67,7 @@ func _physics_process(_delta):
 	var reward = [$Anchor/Pendulum.get_reward()]
 	$ObservationLabel.text = "Observation: " + str(observation)
 	if mem.exists():
-		observation_tensor.write(observation)
-		reward_tensor.write(reward)
-		done_tensor.write([is_done()])
+		mem.sendFloatArray("observation", observation)
+		mem.sendFloatArray("reward", reward)
+		mem.sendIntArray("done", [is_done()])
 		sem_observation.post()

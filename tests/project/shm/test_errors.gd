@@ -39,6 +39,18 @@ func _run_case(case_name: String, args: PackedStringArray, mem: cSharedMemory, r
 			var t: cPersistentFloatTensor = mem.findFloatTensor("floats")
 			r.check(not t.write(PackedFloat32Array([1.0, 2.0])), "short write refused")
 			r.check_eq(t.read(), PackedFloat32Array([7.0, 7.0, 7.0, 7.0]), "tensor untouched by the refused write")
+		"named_arrays":  # the original GodotAIGym's first calls, on the host's tensors
+			r.check_eq(mem.getFloatArray("floats"), PackedFloat32Array([7.0, 7.0, 7.0, 7.0]), "getFloatArray copies")
+			r.check(mem.sendIntArray("ints", [1, 0]), "sendIntArray takes an Array of the tensor's length")
+			r.check_eq(mem.getIntArray("ints"), PackedInt32Array([1, 0]), "getIntArray reads what was sent")
+			r.check(mem.sendFloatArray("floats", PackedFloat32Array([1.0, 2.0, 3.0, 4.0])), "sendFloatArray")
+			r.check_eq(mem.getFloatArray("floats"), PackedFloat32Array([1.0, 2.0, 3.0, 4.0]), "sent floats arrive")
+			r.check(mem.sendFloatArray("floats", [7.0, 7.0, 7.0, 7.0]), "sendFloatArray takes an Array")
+			r.check_eq(mem.getFloatArray("ints"), PackedFloat32Array(), "mis-typed get is empty")
+			r.check_eq(mem.getIntArray("nope"), PackedInt32Array(), "unknown get is empty")
+			r.check(not mem.sendFloatArray("floats", [1.0]), "send of another length refused")
+			r.check(not mem.sendIntArray("floats", [1, 2, 3, 4]), "mis-typed send refused")
+			r.check_eq(mem.getFloatArray("floats"), PackedFloat32Array([7.0, 7.0, 7.0, 7.0]), "refused sends change nothing")
 		"unknown_semaphore":
 			var sem := cSharedMemorySemaphore.new()
 			r.check(not sem.init("no_such_sem"), "init of an unknown semaphore fails")

@@ -25,6 +25,8 @@ int main(void) {
            AIGYM_SHM_MAGIC, AIGYM_SHM_MAGIC_SIZE, AIGYM_SHM_LAYOUT_VERSION, AIGYM_SHM_HEADER_SIZE);
     printf("\"ENTRY_SIZE\": %u, \"DIR_OFFSET\": %u, \"ALIGN\": %u, \"NAME_SIZE\": %u, \"NAME_MAX\": %u, ",
            AIGYM_SHM_ENTRY_SIZE, AIGYM_SHM_DIR_OFFSET, AIGYM_SHM_ALIGN, AIGYM_SHM_NAME_SIZE, AIGYM_SHM_NAME_MAX);
+    printf("\"ENGINE_RECORD_SIZE\": %u, \"ENGINE_TEXT_SIZE\": %u, ", AIGYM_SHM_ENGINE_RECORD_SIZE,
+           AIGYM_SHM_ENGINE_TEXT_SIZE);
     printf("\"HANDLE_MAX\": %u, \"MAX_CAPACITY\": %u, \"SEM_SLOT_SIZE\": %u, \"SEM_SIZE\": %zu, ",
            AIGYM_SHM_HANDLE_MAX, AIGYM_SHM_MAX_CAPACITY, AIGYM_SHM_SEM_SLOT_SIZE, sizeof(aigym_sem));
     printf("\"SEM_MAGIC\": %u, \"SEM_VALUE_MAX\": %u, \"SEM_WAITERS_MAX\": %u, ",
@@ -52,6 +54,10 @@ int main(void) {
     printf("},\n\"sem\": {");
     first = 1;
     FIELD(aigym_sem, value); FIELD(aigym_sem, waiters); FIELD(aigym_sem, magic); FIELD(aigym_sem, reserved);
+    printf("},\n\"engine_record\": {");
+    first = 1;
+    FIELD(aigym_shm_engine_record, stuck_sem); FIELD(aigym_shm_engine_record, error_count);
+    FIELD(aigym_shm_engine_record, text_size); FIELD(aigym_shm_engine_record, text);
     printf("},\n\"status_messages\": {");
     for (s = 0; s < (int)AIGYM_SHM_STATUS_COUNT; ++s) {
         printf("%s\"%d\": ", s ? ", " : "", s);
@@ -60,6 +66,10 @@ int main(void) {
     printf("},\n\"type_names\": {\"1/1\": \"%s\", \"1/2\": \"%s\", \"1/3\": \"%s\", \"2/0\": \"%s\", \"9/9\": \"%s\"},\n",
            aigym_shm_type_name(1, 1), aigym_shm_type_name(1, 2), aigym_shm_type_name(1, 3),
            aigym_shm_type_name(2, 0), aigym_shm_type_name(9, 9));
+    printf("\"engine_record_offset_for\": {\"1\": %llu, \"64\": %llu, \"1024\": %llu},\n",
+           (unsigned long long)aigym_shm_engine_record_offset_for(1),
+           (unsigned long long)aigym_shm_engine_record_offset_for(64),
+           (unsigned long long)aigym_shm_engine_record_offset_for(1024));
     printf("\"data_offset_for\": {\"1\": %llu, \"64\": %llu, \"1024\": %llu}}\n",
            (unsigned long long)aigym_shm_data_offset_for(1), (unsigned long long)aigym_shm_data_offset_for(64),
            (unsigned long long)aigym_shm_data_offset_for(1024));
