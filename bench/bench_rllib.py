@@ -2,30 +2,31 @@
 actions so inference does not dominate), next to our vector env stepped directly with the same
 agents in the same run. Writes bench/results/rllib.json (bench/results_schema.py).
 
-    .venv/bin/python bench/bench_rllib.py [--repeats 7] [--agents 16] [--long-steps 600] [--no-save]
+    .venv/bin/python bench/bench_rllib.py [--repeats 9] [--agents 16] [--long-steps 600] [--no-save]
 
 The runners are built by `godot_aigym.rllib.train.build_config` with its defaults, as a user's
 PPO gets them, and sampled as RLlib's algorithms sample, in steady state (warm-up calls first):
   * **PPO** (the goal): `synchronous_parallel_sample(max_env_steps=total_train_batch_size,
     _return_metrics=True)` then the driver's `MetricsLogger.aggregate` of the runners' metrics,
     as `PPO.training_step` does, at build_config's own sample size (``rollout_fragment_length``
-    16 x 16 agents = 256 env steps per runner and call);
-  * **long fragments**: the same call with ``--long-steps`` vector steps per runner and call
-    (what ``build_config(fragment=600)`` would ask), synchronously, and asynchronously as
-    APPO/IMPALA do (``foreach_env_runner_async``, 2 requests in flight per runner, so a runner
-    samples its next fragment while the driver receives the previous one).
+    16 x 16 agents = 256 env steps per runner and call: one call per iteration);
+  * **PPOConfig()'s batch**: the same call at the size a plain `PPOConfig()` asks of one runner
+    (``train_batch_size`` 4,000, ``rollout_fragment_length`` "auto": one call per iteration);
+  * **long fragments**: ``--long-steps`` vector steps per runner and call (what
+    ``build_config(fragment=600)`` would ask), synchronously, and asynchronously as APPO/IMPALA
+    do (``foreach_env_runner_async``, 2 requests in flight per runner).
 Every rate is env steps in the `SingleAgentEpisode`s the driver received (what the learner
 gets) per second of the driver's wall time. ``sample()`` is also timed inside the runner.
 
 The direct baseline is the same scene and agents in one `GodotVectorEnv` of this process, kept
-open like a runner's, its engine pinned to the CPU runner 1 pins its engine to and given the same
-spin budgets as that engine got (`placement.spin_budgets` decides them from the engines already
-running when an engine starts, so the one started later would otherwise differ), stepped with
-``action_space.sample()`` per step like a runner's random actions. RLlib counts transitions, not
-the reset step NEXT_STEP autoreset inserts after an episode's end; the direct rate is given both
-ways and ratios are taken counted alike. Each round measures everything once, in an order
-reversed every other round; a ratio is taken within each round (direct and RLlib a few seconds
-apart) and the median over rounds is reported with its min-max.
+open like a runner's, its engine pinned where runner 1 pins its engine and given the spin
+budgets that engine got (`placement.spin_budgets` decides them from the engines already running),
+stepped with ``action_space.sample()`` like a runner's random actions, counted as RLlib counts
+(transitions: not the reset step NEXT_STEP autoreset inserts after an episode's end). Every
+one-runner line is measured in pairs: the line, and right beside it a direct window of the same
+env steps (their order alternating), one ratio per pair; the median over pairs is reported with
+its min-max and interquartile range, so the machine's drift between windows (30-50% on this
+guest) mostly cancels. Two-runner lines are compared with the same round's one-runner line.
 
 Ray's workers run at Ray's own niceness (15) unless ``--worker-niceness`` says otherwise; the
 driver freezes its start-up heap out of Python's garbage collector once the runners are up, as
@@ -46,17 +47,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python_host"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from results_schema import goal, load_average, machine, metric, write_results  # noqa: E402
+from bench_rllib_report import report  # noqa: E402
+from results_schema import load_average  # noqa: E402
 
 SCENE = "res://envs/cartpole/cartpole.tscn"
 ENV = "godot_aigym/CartPole-v0"
 IN_FLIGHT = 2  # asynchronous sampling: requests queued per runner
-KINDS = ("ppo_1", "long_1", "async_1", "ppo_2", "long_2", "async_2")
+KINDS = ("ppo_1", "default_1", "long_1", "async_1", "ppo_2", "long_2", "async_2")
 
 
 def direct_env(agents: int, spin: tuple):
-    """The baseline env: one engine with ``agents`` agents, pinned where runner 1 pins its
-    engine, with the spin budgets ``spin`` (host, engine) that runner's engine got."""
+    """One engine of ``agents`` agents, placed and spin-budgeted (``spin``) as runner 1's."""
     from godot_aigym.env import GodotVectorEnv
     from godot_aigym.rllib.env_runner import runner_cpus
 
@@ -181,32 +182,47 @@ def runner_side(group, steps: int, calls: int) -> tuple[float, int]:
     return group.foreach_env_runner(inside, local_env_runner=False)[0]
 
 
-def measure(args, groups, env) -> dict[str, list[float]]:
-    """``args.repeats`` rounds of every measurement, the order reversed every other round."""
+def measure(args, groups, env, default_steps: int) -> dict[str, list[float]]:
+    """``args.repeats`` rounds. Every one-runner line is measured in a PAIR with a direct window
+    of the same env steps right beside it (the direct window first in even rounds, second in odd
+    ones), and its ratio is taken per pair: the machine's speed (this guest's steal moves a
+    window's rate by 30-50%) is then nearly the same for both halves of a ratio. The lines'
+    order reverses every round; two-runner lines are compared with the same round's one-runner line."""
     from ray.rllib.utils.metrics.metrics_logger import MetricsLogger
 
     logger = MetricsLogger(root=True)  # the algorithm's
-    long_steps = args.long_steps * args.agents
+    long_steps, ppo_steps = args.long_steps * args.agents, groups[1][1].get_rollout_fragment_length(1) * args.agents
     rates: dict[str, list] = {k: [] for k in ("direct", "direct_transitions", *KINDS, "inside_ppo", "inside_long",
                                               "wire_ppo", "wire_long")}
+    pairs: dict[str, list] = {}  # line -> [(its rate, the direct transitions rate of its pair), ...]
 
-    def direct():
-        every, transitions = direct_rate(env, args.long_steps * 2)
+    def inside(kind, steps, calls):
+        def run():
+            rate, size = runner_side(groups[1][0], steps, calls)
+            rates[f"wire_{kind}"].append(size)
+            return rate
+        return run
+
+    g1, c1 = groups[1]
+    paired = {  # line -> (measure it, env steps it measures)
+        "ppo_1": (lambda: ppo_rate(g1, c1, logger, 2 * long_steps), 2 * long_steps),
+        "default_1": (lambda: long_rate(g1, c1, logger, default_steps, 2), 2 * default_steps),
+        "long_1": (lambda: long_rate(g1, c1, logger, long_steps, 2), 2 * long_steps),
+        "async_1": (lambda: async_rate(g1, logger, long_steps, 2), 2 * long_steps),
+        "inside_ppo": (inside("ppo", None, 2 * long_steps // ppo_steps), 2 * long_steps),
+        "inside_long": (inside("long", long_steps, 2), 2 * long_steps),
+    }
+    g2, c2 = groups[2]
+    alone = {"ppo_2": lambda: ppo_rate(g2, c2, logger, 2 * long_steps),
+             "long_2": lambda: long_rate(g2, c2, logger, long_steps, 2),
+             "async_2": lambda: async_rate(g2, logger, long_steps, 2)}
+
+    def direct(steps: int) -> float:
+        every, transitions = direct_rate(env, max(steps // args.agents, 1))
         rates["direct"].append(every)
         rates["direct_transitions"].append(transitions)
+        return transitions
 
-    def inside():
-        for kind, steps, calls in (("ppo", None, 2 * args.long_steps // 16), ("long", long_steps, 2)):
-            rate, size = runner_side(groups[1][0], steps, calls)
-            rates[f"inside_{kind}"].append(rate)
-            rates[f"wire_{kind}"].append(size)
-
-    steps = [direct, inside]
-    for n in (1, 2):
-        group, config = groups[n]
-        steps.append(lambda n=n, g=group, c=config: rates[f"ppo_{n}"].append(ppo_rate(g, c, logger, 2 * long_steps)))
-        steps.append(lambda n=n, g=group, c=config: rates[f"long_{n}"].append(long_rate(g, c, logger, long_steps, 2)))
-        steps.append(lambda n=n, g=group: rates[f"async_{n}"].append(async_rate(g, logger, long_steps, 2)))
     for group, config in groups.values():  # warm-up: first episodes, first pickles, first async requests
         ppo_rate(group, config, logger, 1)
         long_rate(group, config, logger, long_steps, 1)
@@ -214,15 +230,28 @@ def measure(args, groups, env) -> dict[str, list[float]]:
     direct_rate(env, 50)
     t0 = time.perf_counter()
     for r in range(args.repeats):
-        for step in (steps if r % 2 == 0 else steps[::-1]):
-            step()
+        lines = [*paired, *alone]
+        for line in (lines if r % 2 == 0 else lines[::-1]):
+            if line in alone:
+                rates[line].append(alone[line]())
+                continue
+            run, steps = paired[line]
+            if r % 2 == 0:
+                base = direct(steps)
+                rate = run()
+            else:
+                rate = run()
+                base = direct(steps)
+            rates[line].append(rate)
+            pairs.setdefault(line, []).append((rate, base))
     rates["rounds_s"] = time.perf_counter() - t0
+    rates["pairs"] = pairs
     return rates
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--agents", type=int, default=16)
     p.add_argument("--long-steps", type=int, default=600, help="vector steps per call of the long-fragment lines")
     p.add_argument("--runner-cpus", choices=["spread", "none"], default="spread",
@@ -236,9 +265,12 @@ def main(argv=None) -> int:
     import gc
 
     import ray
+    from ray.rllib.algorithms.ppo import PPOConfig
 
     from godot_aigym.rllib.local_ray import init_local, private_session
 
+    # what PPOConfig() samples per call from one runner: its train batch, rollout_fragment_length "auto"
+    default_steps = PPOConfig().total_train_batch_size
     load_before, began = load_average(), time.perf_counter()
     with contextlib.ExitStack() as session:
         folder = session.enter_context(private_session())  # Ray's session files, removed at the end
@@ -260,107 +292,12 @@ def main(argv=None) -> int:
         session.callback(env.close)
         gc.freeze()  # as a training driver does (train.built_algo): no full collections over the start-up heap
         session.callback(gc.unfreeze)
-        rates = measure(args, groups, env)
+        rates = measure(args, groups, env, default_steps)
         rates["fragment"] = groups[1][1].get_rollout_fragment_length(1)
         rates["spin"] = list(spin)
     rates["total_s"] = time.perf_counter() - began
-    report(args, rates, startup, load_before)
+    report(args, rates, startup, load_before, {"scene": SCENE, "in_flight": IN_FLIGHT, "default_steps": default_steps})
     return 0
-
-
-def report(args, rates: dict, startup: dict, load_before) -> None:
-    def med(k):
-        return statistics.median(rates[k])
-
-    def spread(k):
-        return [min(rates[k]), max(rates[k])]
-
-    def ratios(k, base="direct_transitions"):  # within each round
-        return [a / b for a, b in zip(rates[k], rates[base])]
-
-    def ratio(k, base="direct_transitions"):
-        r = ratios(k, base)
-        return statistics.median(r), [min(r), max(r)]
-
-    direct, alike = med("direct"), med("direct_transitions")
-    load_after = load_average()
-    ppo_steps, long_steps = rates["fragment"] * args.agents, args.long_steps * args.agents
-    lines = {"ppo": f"PPO, build_config's sample ({ppo_steps} env steps/call)",
-             "long": f"synchronous, {long_steps} env steps/call", "async": f"async ({IN_FLIGHT} in flight), {long_steps}/call"}
-    print(f"cart-pole, {args.agents} agents per runner, random actions, env steps/s, median of {args.repeats} rounds "
-          "[min-max]; ratios within each round:")
-    print(f"  vector env direct               {direct:9,.0f}   counting only transitions, as RLlib counts: {alike:,.0f}")
-    for n in (1, 2):
-        for kind, label in lines.items():
-            k = f"{kind}_{n}"
-            r, (lo, hi) = ratio(k) if n == 1 else ratio(k, f"{kind}_1")
-            vs = "direct counted alike" if n == 1 else "one runner"
-            print(f"  {n} runner{'s' if n > 1 else ' '} {label:<44} {med(k):9,.0f}   {r:.2f}x {vs} [{lo:.2f}-{hi:.2f}]")
-    for kind in ("ppo", "long"):
-        r, (lo, hi) = ratio(f"inside_{kind}")
-        print(f"  sample() inside 1 runner, {kind:<4} sample     {med(f'inside_{kind}'):9,.0f}   {r:.2f}x direct [{lo:.2f}-{hi:.2f}]")
-    print(f"  goal 1 runner >= 0.8x direct: PPO {ratio('ppo_1')[0]:.2f}x; long fragments synchronous "
-          f"{ratio('long_1')[0]:.2f}x, asynchronous {ratio('async_1')[0]:.2f}x")
-    wire = {k: statistics.median(rates[f"wire_{k}"]) for k in ("ppo", "long")}
-    print(f"  crossing to the driver: {wire['ppo'] / ppo_steps:.0f} B/step (PPO sample), "
-          f"{wire['long'] / long_steps:.0f} B/step ({long_steps} steps); engine spin budgets (host, engine) "
-          f"{tuple(rates['spin'])}")
-    print(f"  took {rates['total_s']:.0f} s ({rates['rounds_s']:.0f} s of rounds); "
-          f"start-up: 1 runner {startup[1]:.1f} s, 2 runners {startup[2]:.1f} s; "
-          f"load average {load_before} -> {load_after}")
-    if args.no_save:
-        return
-    base = dict(baseline_name=f"GodotVectorEnv direct, {args.agents} agents, transitions", baseline=alike,
-                baseline_spread=spread("direct_transitions"))
-    target = goal(">=", 0.8, ">= 0.8x the direct vector env (counted alike)")
-    labels = {"ppo": f"PPO's sampling (synchronous_parallel_sample + metrics aggregate), build_config's "
-                     f"{ppo_steps} env steps per call",
-              "long": f"synchronous, {long_steps} env steps per call",
-              "async": f"asynchronous (APPO: foreach_env_runner_async, {IN_FLIGHT} requests in flight), "
-                       f"{long_steps} env steps per call"}
-    def paired(k, b="direct_transitions"):
-        r, lo_hi = ratio(k, b)
-        return {"name": "ratio within each round (median over rounds, min-max)", "value": r, "spread": lo_hi}
-
-    ids = {"ppo": "rllib_1_runner", "long": "rllib_1_runner_long", "async": "rllib_1_runner_async"}
-    metrics = []
-    for kind, label in labels.items():
-        metrics.append(metric(ids[kind], f"RLlib sampling, 1 EnvRunner x {args.agents} agents, {label}", "steps/s",
-                              med(f"{kind}_1"), better="higher", ours_spread=spread(f"{kind}_1"), goal=target,
-                              also=[paired(f"{kind}_1")], **base))
-        metrics.append(metric(ids[kind].replace("1_runner", "2_runners"), f"RLlib sampling, 2 EnvRunners x "
-                              f"{args.agents} agents, {label}", "steps/s", med(f"{kind}_2"), better="higher",
-                              ours_spread=spread(f"{kind}_2"), baseline_name="1 EnvRunner", baseline=med(f"{kind}_1"),
-                              baseline_spread=spread(f"{kind}_1"), also=[paired(f"{kind}_2", f"{kind}_1")]))
-    for kind in ("ppo", "long"):
-        metrics.append(metric(f"runner_inside_{kind}", f"sample() timed inside the runner, 1 EnvRunner, "
-                              f"{ppo_steps if kind == 'ppo' else long_steps} env steps per call", "steps/s",
-                              med(f"inside_{kind}"), better="higher", ours_spread=spread(f"inside_{kind}"),
-                              also=[paired(f"inside_{kind}")], **base))
-    metrics += [
-        metric("sample_batch_bytes_per_step", f"pickled sample per env step crossing runner -> driver "
-               f"({long_steps}-step sample)", "B", wire["long"] / long_steps, better="lower"),
-        metric("runner_startup_1", "EnvRunnerGroup start-up, 1 runner (actor + engine)", "s", startup[1],
-               better="lower"),
-        metric("runner_startup_2", "EnvRunnerGroup start-up, 2 runners", "s", startup[2], better="lower"),
-    ]
-    import gymnasium
-    import ray
-
-    path = write_results(
-        "rllib", metrics, machine=machine(ray=ray.__version__, gymnasium=gymnasium.__version__),
-        repeats=args.repeats, spread="min-max", loaded=bool(load_before and load_before > 1.0),
-        params={"scene": SCENE, "agents": args.agents, "rollout_fragment_length": rates["fragment"],
-                "long_fragment": args.long_steps, "requests_in_flight_async": IN_FLIGHT,
-                "action": "random (EnvRunner.sample(random_actions=True); direct: action_space.sample())",
-                "runner_cpus": args.runner_cpus, "ray_worker_niceness": args.worker_niceness,
-                "spin_budgets_runner_1_and_direct": rates["spin"]},
-        notes=[f"load average {load_before} before, {load_after} after",
-               "RLlib rates: env steps in the episodes the driver received per second of its wall time",
-               "ratios against the direct env counted as RLlib counts (no reset steps), taken within each round",
-               "2 runners on 2 vCPUs share the cores with the driver and the engines"],
-        extra={"rates": rates, "startup_s": {str(k): v for k, v in startup.items()}})
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,8 @@ def test_pack_cuts_what_a_per_environment_loop_cuts(seed):
         if T:
             episodes = packed.build()
             assert [len(e) for e in episodes] == [b - a for _i, a, b, *_ in rows]
+            assert "weights_seq_no" not in packed.extras  # sent as one value, expanded by build()
+            assert all(np.array_equal(e.get_extra_model_outputs("weights_seq_no"), [3] * len(e)) for e in episodes)
             for e, r in zip(episodes, packed.summaries()):
                 assert r.get_return() == pytest.approx(e.get_return()) and len(r) == len(e)
                 assert r.is_done == e.is_done

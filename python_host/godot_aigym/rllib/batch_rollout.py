@@ -136,8 +136,7 @@ class Rollout:
         packed.segments = segments if keep_open else segments.head(len(env))
         packed.obs, packed.actions, packed.rewards = _per_env(self.obs), _per_env(self.actions), _per_env(self.rewards)
         packed.extras = {name: _per_env(v) for name, v in self.extras.items()}
-        for name, v in self.constant_extras.items():
-            packed.extras[name] = np.full((n, T), v)
+        packed.constant_extras = dict(self.constant_extras)  # expanded where the episodes are built
         return packed, nxt
 
 
@@ -183,6 +182,9 @@ class PackedEpisodes:
         self.segments = Segments.empty()
         self.obs = self.actions = self.rewards = None
         self.extras: dict[str, np.ndarray] = {}
+        # one value for every step (weights_seq_no): sent as the value, not as an (N, T) array
+        # (8 B per step: ~77 kB of a 9,600-step sample that crosses Ray)
+        self.constant_extras: dict[str, Any] = {}
 
     def __getstate__(self) -> dict:
         # the spaces travel as bytes pickled once per runner and unpickled once per receiver
@@ -211,7 +213,9 @@ class PackedEpisodes:
 
     def _build_episodes(self) -> list[SingleAgentEpisode]:
         spaces = SpaceStructs(self.observation_space, self.action_space)
-        obs, actions, rewards, extras = self.obs, self.actions, self.rewards, self.extras
+        obs, actions, rewards, extras = self.obs, self.actions, self.rewards, dict(self.extras)
+        for name, value in self.constant_extras.items():
+            extras[name] = np.full(rewards.shape, value)  # the episodes get views of it, as of any extra
         s = self.segments
         return [numpy_episode(spaces, id_, obs[i, a:b + 1], actions[i, a:b], rewards[i, a:b],
                               {k: v[i, a:b] for k, v in extras.items()}, terminated=term, truncated=trunc,
