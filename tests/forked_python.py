@@ -38,10 +38,15 @@ class PythonForkServer:
         self._exits: dict[int, int] = {}
         self._lock = threading.Lock()
 
-    def spawn(self, code: str, args: tuple[str, ...] = ()) -> ForkedChild:
-        """``python -c code *args``, forked; stdin, stdout and stderr piped (text)."""
-        ends = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr: (read, write) each
-        theirs = [ends[0][0], ends[1][1], ends[2][1]]
+    def spawn(self, code: str, args: tuple[str, ...] = (), output: int | None = None) -> ForkedChild:
+        """``python -c code *args``, forked; stdin, stdout and stderr piped (text), or with ``output``
+        (a file descriptor) stdout and stderr both there and stdin from /dev/null, as Popen's
+        ``stdout=f, stderr=STDOUT`` (the handle then has no pipes)."""
+        if output is None:
+            ends = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr: (read, write) each
+            theirs, ours = [ends[0][0], ends[1][1], ends[2][1]], [ends[0][1], ends[1][0], ends[2][0]]
+        else:
+            theirs, ours = [os.open(os.devnull, os.O_RDONLY), os.dup(output), os.dup(output)], [None] * 3
         with self._lock:
             try:
                 socket.send_fds(self._sock, [json.dumps({"code": code, "args": list(args)}).encode()], theirs)
@@ -52,8 +57,7 @@ class PythonForkServer:
                 started, pidfd = self._receive(timeout=60)  # a safety net for a broken server only
                 if started is not None:
                     break
-        return ForkedChild(self, started, pidfd, [sys.executable, "-c", code, *args], ends[0][1], ends[1][0],
-                           ends[2][0])
+        return ForkedChild(self, started, pidfd, [sys.executable, "-c", code, *args], *ours)
 
     def exit_code(self, pid: int, timeout: float | None) -> int | None:
         """The child's exit code once the server reaped it; None if not within ``timeout``."""
@@ -96,15 +100,16 @@ class PythonForkServer:
 class ForkedChild(subprocess.Popen):
     """A Popen of a forked child: pid, text pipes, poll/wait/send_signal/kill/communicate."""
 
-    def __init__(self, server: PythonForkServer, pid: int, pidfd: int, args: list[str], stdin: int, stdout: int,
-                 stderr: int) -> None:  # noqa: D107 - Popen's own __init__ would start a process
+    def __init__(self, server: PythonForkServer, pid: int, pidfd: int, args: list[str], stdin: int | None,
+                 stdout: int | None, stderr: int | None) -> None:  # noqa: D107 - Popen's would start a process
         self._child_created = False  # Popen.__del__: the server reaps the child, not us
         self._server, self._pidfd = server, pidfd
         self.args = args
         self.pid, self.returncode = pid, None
-        self.stdin = open(stdin, "w")  # noqa: SIM115 - the handle's pipes, closed as Popen's are
-        self.stdout = open(stdout)  # noqa: SIM115
-        self.stderr = open(stderr)  # noqa: SIM115
+        # the handle's pipes, closed as Popen's are
+        self.stdin = open(stdin, "w") if stdin is not None else None  # noqa: SIM115
+        self.stdout = open(stdout) if stdout is not None else None  # noqa: SIM115
+        self.stderr = open(stderr) if stderr is not None else None  # noqa: SIM115
 
     def poll(self) -> int | None:
         if self.returncode is None:

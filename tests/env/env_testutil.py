@@ -45,7 +45,8 @@ def engine_children() -> set[int]:
         except OSError:
             continue
         rest = stat[stat.rfind(")") + 2:].split()
-        if int(rest[1]) == os.getpid() and rest[0] not in "ZX" and b"godot" in cmd:
+        program = os.path.basename(cmd.split(b"\0", 1)[0]).lower()  # not the arguments: a Python child's
+        if int(rest[1]) == os.getpid() and rest[0] not in "ZX" and b"godot" in program:  # may name godot_aigym
             pids.add(int(entry))
     return pids
 
