@@ -2,8 +2,9 @@
 
 * Work units. Every test module is one unit (its module-scoped engines start once), and each
   folder whose tests share one expensive per-process resource is one unit: tests/rllib (Ray and
-  RLlib imported once, ~5 CPU-s, and one local Ray; its cluster test, the longest, runs first in
-  it: tests/rllib/conftest.py), tests/render (one Xvfb). So only one worker imports Ray/RLlib.
+  RLlib imported once, ~5 CPU-s, and one Ray instance, ~7 CPU-s a start: the cluster test's head
+  node; that test, the longest, runs first in it: tests/rllib/conftest.py), tests/render (one
+  Xvfb). So only one worker imports Ray/RLlib.
   Units are handed out in collection order, which puts the longest first (`LONGEST_FIRST`), so no
   worker is left alone with a long one at the end, and the units holding an exclusive test last
   (while they wait, the other workers' tests are short ones). A worker runs a test only once it

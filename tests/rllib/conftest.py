@@ -13,41 +13,68 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray is imported anywhere: 
 
 import pytest  # noqa: E402
 
-from godot_aigym.rllib.local_ray import init_local  # noqa: E402
+from godot_aigym.rllib.local_ray import NODE_ARGS  # noqa: E402
 
 from ray_testutil import assert_loopback_only, private_ray_dir  # noqa: E402
 
+# A node of these tests: loopback, one CPU and one `godot_slot` (the cluster test's runners ask for
+# one each: one per node), no log monitor (nothing is logged to the driver) and no autoscaler
+# monitor (~3 CPU-s of polling that nothing here reads).
+NODE = {**NODE_ARGS, "num_cpus": 1, "resources": {"godot_slot": 1}, "include_log_monitor": False, "no_monitor": True}
 
-class SharedLocalRay:
-    """One single-node loopback Ray instance for every module that builds runners in this process,
-    started when the first asks for it (a Ray start is seconds of CPU); `stop()` before a test
-    connects to a cluster of its own, the next module that asks starts it again."""
+
+class SharedRay:
+    """One loopback Ray instance for every test of this process that needs one, started when the
+    first asks for it (a Ray start is ~7 CPU-s with its daemons): the head node of a
+    `ray.cluster_utils.Cluster`, so the cluster test adds its second node to it (`add_node`) instead
+    of starting a Ray of its own; checked when the session ends (no Ray process left, session
+    folder removed)."""
 
     def __init__(self):
         self._stack: contextlib.ExitStack | None = None
         self.folder: str | None = None
+        self.cluster = None
 
     def ensure(self) -> str:
         if self._stack is None:
             import ray
+            from ray.cluster_utils import Cluster
 
-            stack = contextlib.ExitStack()
-            self.folder = stack.enter_context(private_ray_dir())  # on exit: no Ray process left, folder removed
-            stack.callback(ray.shutdown)
-            self._stack = stack
-            init_local(self.folder, num_cpus=1, log_to_driver=False)
-            assert_loopback_only(self.folder)
+            from godot_aigym.rllib.registration import reregister_all
+
+            with contextlib.ExitStack() as stack:
+                folder = stack.enter_context(private_ray_dir())  # on exit: no Ray process left, folder removed
+                cluster = Cluster()
+                stack.callback(cluster.shutdown)
+                cluster.add_node(**NODE, temp_dir=folder)  # the head
+                stack.callback(ray.shutdown)  # the driver first: the cluster refuses to remove the node it is connected to
+                ray.init(address=cluster.address, log_to_driver=False)
+                reregister_all()  # this process may have run an earlier Ray instance
+                assert_loopback_only(folder)
+                self._stack, self.folder, self.cluster = stack.pop_all(), folder, cluster
         return self.folder
 
+    def add_node(self):
+        """A second node of the instance (the same settings as the head); remove it with `remove_node`."""
+        self.ensure()
+        node = self.cluster.add_node(**NODE)
+        self.cluster.wait_for_nodes()
+        return node
+
+    def remove_node(self, node) -> None:
+        """Every process of ``node`` killed and waited for (Cluster.remove_node asserts none is left)."""
+        if node in self.cluster.worker_nodes:
+            self.cluster.remove_node(node)
+
     def stop(self) -> None:
-        stack, self._stack, self.folder = self._stack, None, None
+        stack, self._stack, self.folder, self.cluster = self._stack, None, None, None
         if stack is not None:
             stack.close()
 
 
 @pytest.fixture(scope="session")
-def shared_local_ray():
-    shared = SharedLocalRay()
+def shared_ray():
+    shared = SharedRay()
     try:
         yield shared
     finally:
@@ -55,17 +82,15 @@ def shared_local_ray():
 
 
 @pytest.fixture(scope="module")
-def local_ray(shared_local_ray):
-    """A single-node Ray instance on loopback for the tests that build runners in this process
-    (RLlib's metrics would otherwise start a default one on the interface address); shared by the
-    modules of the session, down and checked at its end."""
-    yield shared_local_ray.ensure()
+def local_ray(shared_ray):
+    """The process's Ray instance (one node on loopback) for the tests that build runners in this
+    process (RLlib's metrics would otherwise start a default one on the interface address); shared
+    by the modules of the session, down and checked at its end."""
+    yield shared_ray.ensure()
 
 
 def pytest_collection_modifyitems(items):
-    """Tests that start a cluster of their own run before the ones sharing the local instance
-    (which would otherwise be stopped for them and started again). First, because that is the
-    longest test (~90 s): run under pytest-xdist, tests/rllib is one unit (tests/suite_parallel.py),
-    and a worker takes its next unit once two of its tests are left; with the cluster test last,
-    that unit would wait behind it."""
+    """The cluster test first: it is the longest (~70 s) and, run under pytest-xdist, tests/rllib is
+    one unit (tests/suite_parallel.py) and a worker takes its next unit once two of its tests are
+    left; with the cluster test last, that unit would wait behind it."""
     items.sort(key=lambda item: "cluster" not in getattr(item, "fixturenames", ()))

@@ -8,7 +8,8 @@ Trains until the greedy policy's mean return over ``--episodes`` fresh episodes 
 every iteration on one engine kept open) reaches ``--threshold`` (the cart-pole's solved
 threshold, 475), or ``--max-iterations``.
 The PPO settings follow the demo's (docs/DEMO.md, rl-zoo's CartPole) where RLlib has
-the same knob: 16 steps per sub-environment and runner per batch (512 with 2 runners x 16 agents),
+the same knob: a 64x64 tanh policy network and a value network of its own (SB3's MlpPolicy; RLlib's
+default shares the layers), 16 steps per sub-environment and runner per batch (512 with 2 runners x 16 agents),
 minibatches of 256, 20 epochs, gamma 0.98, lambda 0.8, no entropy bonus, learning rate 1e-3
 decaying linearly (to 0 at 300k steps); no KL penalty and no value clipping (SB3 has neither).
 """
@@ -39,7 +40,8 @@ def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 
     batch = max(env_runners, 1) * per_runner * fragment
     return (ppo_config(env, GodotEnvRunner, env_runners=env_runners, per_runner=per_runner, engines=engines,
                        fragment=fragment, seed=seed, env_config=env_config, runner_resources=runner_resources,
-                       cpus_per_runner=cpus_per_runner, restart_failed_env_runners=restart_failed_env_runners)
+                       cpus_per_runner=cpus_per_runner, restart_failed_env_runners=restart_failed_env_runners,
+                       separate_value_network=True)
             .training(train_batch_size_per_learner=batch, minibatch_size=min(batch, minibatch), num_epochs=epochs,
                       lr=lr if isinstance(lr, float) else [[0, lr[0]], [lr[1], 0.0]], gamma=0.98, lambda_=0.8, entropy_coeff=0.0,
                       clip_param=0.2, kl_coeff=0.0,
@@ -48,10 +50,12 @@ def build_config(env: str = DEFAULT_ENV, *, env_runners: int = 2, agents: int = 
 
 def ppo_config(env: str, runner_cls: type, *, env_runners: int, per_runner: int, engines: int, fragment: int,
                seed: int | None, env_config: dict | None, runner_resources: dict | None, cpus_per_runner: float,
-               restart_failed_env_runners: bool = True):
+               restart_failed_env_runners: bool = True, separate_value_network: bool = False):
     """What the single- and multi-agent PPOConfigs share: ``env_runners`` runners of class
     ``runner_cls`` with ``per_runner`` sub-environments over ``engines`` engines each, a 64x64 tanh
-    MLP, failed runners restarted at once (training goes on with the others meanwhile). The caller adds ``.training(...)``."""
+    MLP (with ``separate_value_network`` the value function gets one of its own, else it shares
+    the policy's layers, RLlib's default), failed runners restarted at once (training goes on with
+    the others meanwhile). The caller adds ``.training(...)``."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
@@ -61,7 +65,8 @@ def ppo_config(env: str, runner_cls: type, *, env_runners: int, per_runner: int,
                          num_envs_per_env_runner=per_runner, rollout_fragment_length=fragment,
                          num_cpus_per_env_runner=cpus_per_runner,
                          custom_resources_per_env_runner=runner_resources or {})
-            .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64], fcnet_activation="tanh"))
+            .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64], fcnet_activation="tanh",
+                                                       vf_share_layers=not separate_value_network))
             .fault_tolerance(restart_failed_env_runners=restart_failed_env_runners,
                              delay_between_env_runner_restarts_s=0.0)
             .debugging(seed=seed))
