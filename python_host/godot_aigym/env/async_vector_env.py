@@ -95,7 +95,10 @@ class GodotAsyncVectorEnv:
             t.start()
             self._waiters.append(t)
         self._failed = None
-        self._agent_rows = np.arange(n_agents)
+        self._agent_rows, self._all_ids = np.arange(n_agents), np.arange(self.num_envs)
+        # one C stager per engine: an idle engine's actions checked and written into its `in` tensor
+        self._stagers = [self._checker.stager(link.step_views()[0], spec.layout.actions.start, P.CMD_STEP)
+                         for link in self.links]
 
     # -- the waiter threads ---------------------------------------------------------------------
     def _wait_for_answers(self, k: int, link: EngineLink) -> None:
@@ -143,14 +146,16 @@ class GodotAsyncVectorEnv:
         self._live()
         engines, rows = self._engines_of(env_ids)
         acts = np.asarray(actions) if not isinstance(actions, np.ndarray) else actions
-        if acts.shape[:1] != (len(rows),):
-            raise ValueError(f"send() got {acts.shape[0] if acts.ndim else 'no'} action rows for {len(rows)} env ids")
-        staged = []
-        n = self.n_agents
-        for j, k in enumerate(engines):
-            staged.append(self._checker.check(acts[rows[j * n:(j + 1) * n]]))  # raises before anything is sent
-        for k, a in zip(engines, staged):
-            self._dispatch(k, lambda k=k, a=a: self.links[k].send_step(a, P.AUTORESET_NEXT_STEP))
+        if acts.shape[:1] != (self.n_agents * len(engines),):
+            raise ValueError(f"send() got {acts.shape[0] if acts.ndim else 'no'} action rows for "
+                             f"{self.n_agents * len(engines)} env ids")
+        n, autoreset = self.n_agents, P.AUTORESET_NEXT_STEP
+        for j, k in enumerate(engines):  # staged into the idle engines' `in` tensors; nothing posted yet
+            mine = acts[j * n:(j + 1) * n] if rows is None else acts[rows[j * n:(j + 1) * n]]
+            if not self._stagers[k].stage(mine, autoreset):  # checked and written in C, or another form:
+                self.links[k].stage_step(self._checker.check(mine), autoreset)  # ValueError: nothing sent
+        for k in engines:
+            self._dispatch(k, self.links[k].post_command)
 
     def recv(self):
         """Wait until ``batch_size`` sub-environments' answers are in: ``(obs, reward, terminated,
@@ -183,7 +188,14 @@ class GodotAsyncVectorEnv:
         """The engines ``env_ids`` cover, in order of first appearance, and for each engine's agents
         0..n-1 the row of ``env_ids`` (and so of the actions) that names them."""
         n = self.n_agents
-        ids = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids)
+        ids = self._all_ids if env_ids is None else np.asarray(env_ids)
+        if ids.ndim == 1 and ids.dtype.kind in "iu" and len(ids) and len(ids) % n == 0 and len(ids) <= self.num_envs:
+            first = ids[::n]  # the usual form (recv's env_id): whole engines, their agents in order
+            engines = (first // n).tolist()
+            if not (first % n).any() and np.array_equal(ids, (first[:, None] + self._agent_rows).reshape(-1)) \
+                    and len(set(engines)) == len(engines) and 0 <= min(engines) and max(engines) < self.n_engines:
+                self._refuse_busy(engines)
+                return engines, None
         if ids.ndim != 1 or ids.dtype.kind not in "iu" or len(ids) == 0:
             raise ValueError(f"env_ids must be a 1-d array of sub-environment indices, got {env_ids!r}")
         if ids.min() < 0 or ids.max() >= self.num_envs:
@@ -194,13 +206,16 @@ class GodotAsyncVectorEnv:
         if len(ids) != n * len(engines):
             raise ValueError(f"env_ids {ids.tolist()} do not cover whole engines: an engine steps all its "
                              f"{n} agents at once (ids k*{n} .. k*{n}+{n - 1} for engine k)")
-        busy = [k for k in engines if self._in_flight[k] or k in self._answered]
-        if busy:
-            raise RuntimeError(f"engines {busy} were sent a command whose answer recv() has not returned yet")
+        self._refuse_busy(engines)
         position = np.empty(self.num_envs, np.int64)
         position[ids] = np.arange(len(ids))
         rows = np.concatenate([position[k * n:(k + 1) * n] for k in engines])
         return engines, rows
+
+    def _refuse_busy(self, engines: list[int]) -> None:
+        busy = [k for k in engines if self._in_flight[k] or k in self._answered]
+        if busy:
+            raise RuntimeError(f"engines {busy} were sent a command whose answer recv() has not returned yet")
 
     def _collect(self, count: int):
         """Wait for ``count`` engines' answers (those already in first) and batch them."""
@@ -252,9 +267,13 @@ class GodotAsyncVectorEnv:
                     obs[name][j * n:(j + 1) * n] = view
         else:
             obs = np.concatenate([r.obs for r in results]) if m > 1 else results[0].obs.copy()
-        reward = np.concatenate([r.reward for r in results]).astype(np.float64)
-        terminated = np.concatenate([r.terminated for r in results]).astype(np.bool_)
-        truncated = np.concatenate([r.truncated for r in results]).astype(np.bool_)
+        if m == 1:
+            r = results[0]
+            reward, terminated, truncated = r.reward.astype(np.float64), r.terminated != 0, r.truncated != 0
+        else:
+            reward = np.concatenate([r.reward for r in results]).astype(np.float64)
+            terminated = np.concatenate([r.terminated for r in results]) != 0
+            truncated = np.concatenate([r.truncated for r in results]) != 0
         env_id = (np.asarray(engines)[:, None] * n + self._agent_rows).reshape(-1)
         return obs, reward, terminated, truncated, {"env_id": env_id}
 
@@ -295,6 +314,7 @@ class GodotAsyncVectorEnv:
         for t in self._waiters:
             t.join()
         self._waiters, self._answered = [], []
+        self._stagers = []  # they export the engines' tensors: dropped first, so the chunks can be unmapped
         links, self.links = self.links, []
         close_links(links)
 
