@@ -291,7 +291,8 @@ def main() -> None:
                 baseline_spread=spread["lockstep"],
                 also=[{"name": "ratio to the free-running in-engine rate", "value": med["python"] / med["engine"],
                        "spread": None}],
-                note="reference beside the goal row: the synchronous env against the in-engine loop with the same barrier"))
+                note="reference beside the goal row: the synchronous env against the in-engine loop with the same "
+                     "barrier"))
         also = [("into Python through the synchronous GodotVectorEnv (images/s)", "python"),
                 ("in engine, lockstep (images/s): the host starts every frame of every engine and waits for all",
                  "lockstep"), ("engine main-thread CPU per image, through the async env (s)", "cpu_async"),
