@@ -58,6 +58,7 @@ void register_log_class() {
     if (!gd::api.classdb_get_class_tag(logger.ptr())) return;  // an engine before 4.5
     gd::register_class<cAigymErrorLog>();
     log_class_registered = true;
+    install_log();  // now: errors the game logs while it loads (a script that fails to parse) count too
 #endif
 }
 

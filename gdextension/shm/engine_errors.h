@@ -31,9 +31,10 @@ void note_error(const std::string &text);
 // The first error since the last post and how many there were; false when there were none.
 bool first_unanswered(std::string &text, uint32_t &count);
 
-// Registers cAigymErrorLog at library initialisation where the engine has Logger (>= 4.5).
+// Registers cAigymErrorLog at library initialisation where the engine has Logger (>= 4.5), and
+// adds it to the engine's loggers (removed at deinit).
 void register_log_class();
-// Adds the logger to the engine once (on the first attach to a chunk); removed at deinit.
+// Adds the logger once (idempotent: also called on the first attach to a chunk).
 void install_log();
 void uninstall_log();
 
