@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 
 import numpy as np
 import pytest
 from env_testutil import TRIVIAL
 
 from godot_aigym.env.async_vector_env import GodotAsyncVectorEnv
+from godot_aigym.liveness import pid_alive
 from godot_aigym.shm import EngineDiedError
 
 LIMIT = 4  # max_episode_steps: truncation comes every 4 steps (the actions keep the sum below 10)
@@ -150,3 +153,37 @@ def test_close_with_commands_in_flight_leaves_nothing(demo, no_leaks):
     env.async_reset(seed=0)
     env.close()  # both resets in flight: answered, then the engines quit
     env.close()
+
+
+def test_close_stops_an_engine_that_never_answers_its_waiter(demo, no_leaks):
+    """close() while engine 1's waiter thread waits for an answer that never comes (the engine is
+    stopped and there is no step timeout): once the close grace is over the engine is killed, its
+    waiter reports, and close() returns with nothing left behind (it raised queue.Empty before)."""
+    env = GodotAsyncVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=2, step_timeout=None)
+    pids = [proc.pid for proc in env.engines]
+    try:
+        env.reset(seed=0)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        env.send(np.zeros((4, 2), np.float32))
+
+        def resume_engine_0() -> None:  # once recv has handed both engines to their waiters
+            while not env._waiting.all():
+                time.sleep(0.001)
+            os.kill(pids[0], signal.SIGCONT)
+
+        resumer = threading.Thread(target=resume_engine_0, daemon=True)
+        resumer.start()
+        _, _, _, _, info = env.recv()
+        resumer.join()
+        assert info["env_id"].tolist() == [0, 1] and env._waiting[1]
+        env.close_grace = 0.0  # no need to give the stopped engine the usual time to answer
+        env.close()
+        assert not any(pid_alive(pid) for pid in pids)
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        env.close()

@@ -298,16 +298,27 @@ class GodotAsyncVectorEnv:
         self._shutdown()
 
     # -- teardown -------------------------------------------------------------------------------
+    close_grace = 130.0  # seconds close() waits for an answer in flight when there is no step timeout
+
     def close(self, **kwargs: Any) -> None:
         """Stop every engine and waiter thread; harmless when called twice. A command still in
-        flight is waited for first (its engine answers, or dies, or times out)."""
+        flight is waited for first (its engine answers, or dies, or times out; without a step
+        timeout, an engine silent for ``close_grace`` seconds is killed)."""
         if self._failed is None:
             self._failed = _CLOSED
         self._shutdown()
 
     def _shutdown(self) -> None:
+        step_timeout = self.links[0].step_timeout if self.links else None
+        grace = self.close_grace if step_timeout is None else step_timeout + 10.0  # the waiter times out first
         while self._waiting.any():  # a waiter still waits: let its engine answer (or fail) first
-            k, _ = self._ready.get(timeout=(self.links[0].step_timeout or 120.0) + 10.0 if self.links else 1.0)
+            try:
+                k, _ = self._ready.get(timeout=grace)
+            except queue.Empty:  # no answer and no step timeout: kill it, its waiter then reports its death
+                for k in np.flatnonzero(self._waiting).tolist():
+                    if self.links[k].proc is not None and self.links[k].proc.popen is not None:
+                        self.links[k].proc.popen.kill()
+                continue
             self._in_flight[k] = self._waiting[k] = False
         for inbox in self._inboxes:
             inbox.put(None)
