@@ -155,6 +155,11 @@ def test_close_with_commands_in_flight_leaves_nothing(demo, no_leaks):
     env.close()
 
 
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()[0].decode()
+
+
 def test_close_stops_an_engine_that_never_answers_its_waiter(demo, no_leaks):
     """close() while engine 1's waiter thread waits for an answer that never comes (the engine is
     stopped and there is no step timeout): once the close grace is over the engine is killed, its
@@ -165,10 +170,14 @@ def test_close_stops_an_engine_that_never_answers_its_waiter(demo, no_leaks):
         env.reset(seed=0)
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
+        for pid in pids:  # stopped for good before anything is sent (a spinning engine stops a bit later)
+            while _state(pid) != "T":
+                time.sleep(0.001)
         env.send(np.zeros((4, 2), np.float32))
 
         def resume_engine_0() -> None:  # once recv has handed both engines to their waiters
-            while not env._waiting.all():
+            deadline = time.monotonic() + 120.0  # a safety net only
+            while not env._waiting.all() and time.monotonic() < deadline:
                 time.sleep(0.001)
             os.kill(pids[0], signal.SIGCONT)
 
