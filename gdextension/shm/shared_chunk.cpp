@@ -66,6 +66,12 @@ std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std:
         !start_host_watch(handle, chunk->mapping_.dev, chunk->mapping_.ino, chunk->host_pid(), watch_error)) {
         AIGYM_WARNING("chunk '" + handle + "': cannot watch the host for cleanup after its death: " + watch_error);
     }
+    // The record's place from the capacity read once (validated by the attach, checked again:
+    // the host could have changed it since), so a later scribble cannot move our writes.
+    const uint32_t capacity = __atomic_load_n(&chunk->header()->capacity, __ATOMIC_RELAXED);
+    const uint64_t record_at = aigym_shm_engine_record_offset_for(capacity);
+    if (capacity >= 1u && capacity <= AIGYM_SHM_MAX_CAPACITY && record_at + sizeof(aigym_shm_engine_record) <= chunk->size())
+        chunk->engine_record_ = reinterpret_cast<aigym_shm_engine_record *>(static_cast<uint8_t *>(chunk->base()) + record_at);
     registry()[handle] = chunk;
     engine_errors::install_log();  // once: an engine that stops on an error can tell its host
     return chunk;

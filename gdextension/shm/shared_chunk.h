@@ -31,6 +31,9 @@ class SharedChunk {
     int32_t host_pid() const { return header()->host_pid; }
     bool host_alive() const { return aigym_pid_alive(host_pid()) != 0; }
     bool shutdown_requested() const { return aigym_shm_load_shutdown(header()) != 0; }
+    // The engine record where the directory validated at attach ends (never re-read from the
+    // header, which the host may scribble later); null if it would not fit in the mapping.
+    aigym_shm_engine_record *engine_record() const { return engine_record_; }
     // The host died: remove its chunk's name (only if it is still our file). True if removed.
     bool unlink_if_host_dead() const;
 
@@ -41,6 +44,7 @@ class SharedChunk {
     explicit SharedChunk(std::string handle) : handle_(std::move(handle)) {}
     std::string handle_;
     aigym_shm_mapping mapping_{};
+    aigym_shm_engine_record *engine_record_ = nullptr;
 };
 
 // The handle given on the command line: `--handle NAME` or `--handle=NAME`, among the engine

@@ -52,8 +52,8 @@ namespace {
 aigym_shm_engine_record *publish_unanswered_error(const shm::SharedChunk &chunk) {
     std::string text;
     uint32_t count = 0;
-    if (!shm::engine_errors::first_unanswered(text, count)) return nullptr;
-    aigym_shm_engine_record *record = aigym_shm_engine_record_of(chunk.base());
+    aigym_shm_engine_record *record = chunk.engine_record();  // not from the live header: it may be garbage
+    if (!record || !shm::engine_errors::first_unanswered(text, count)) return nullptr;
     aigym_shm_store_stuck_sem(record, 0);
     const size_t n = std::min<size_t>(text.size(), AIGYM_SHM_ENGINE_TEXT_SIZE - 1);
     std::memcpy(record->text, text.data(), n);

@@ -10,6 +10,7 @@ import pytest
 from godot_aigym import SharedMemory
 from godot_aigym.engine import GodotProcess, LaunchOptions
 from godot_aigym.shm import EngineScriptError
+from godot_aigym.shm import layout as L
 
 SCRIPT = "res://shm/test_stuck_on_error.gd"
 
@@ -41,3 +42,30 @@ def test_the_hosts_wait_raises_the_error_the_engine_stopped_on(godot, test_proje
     assert text.endswith("(res://shm/test_stuck_on_error.gd:29, _broken_step)")
     assert err.value.semaphore == "to_engine" and err.value.error_count == 1
     assert "waits on semaphore 'to_engine'" in str(err.value) and "'to_host'" in str(err.value)
+
+
+def test_a_header_scribbled_after_the_attach_does_not_move_the_record(godot, test_project):
+    """The engine finds its record where the directory it attached to ends: a host that scribbles
+    the header's capacity later (garbage in the chunk) gets the error as usual; the engine wrote
+    out of its mapping and crashed before (the record's place was read from the live header)."""
+    with SharedMemory() as mem:
+        go, back = mem.newSemaphore("to_engine", 0), mem.newSemaphore("to_host", 0)
+        opts = LaunchOptions(project=test_project, script=SCRIPT, handle=mem.handle)
+        with GodotProcess(opts, godot=godot) as proc:
+            mem.set_peer(proc.popen)
+            for _ in range(2):  # rounds 1 and 2: the engine attached long ago
+                go.post()
+                back.wait()
+            at = L.HEADER_OFFSETS["capacity"]
+            capacity = L.U32.unpack_from(mem._mm, at)[0]
+            L.U32.pack_into(mem._mm, at, 0xFFFFFFFF)
+            try:
+                with pytest.raises(EngineScriptError) as err:
+                    go.post()
+                    back.wait()
+                assert proc.popen.poll() is None, "the engine lives"
+            finally:
+                L.U32.pack_into(mem._mm, at, capacity)
+            mem.request_shutdown()
+            assert proc.wait(timeout=60) == 0
+    assert err.value.text.endswith("(res://shm/test_stuck_on_error.gd:29, _broken_step)")
