@@ -254,17 +254,6 @@ static inline aigym_wait_status aigym_wait_from_sem(aigym_sem_status st) {
     return st == AIGYM_SEM_CORRUPT ? AIGYM_WAIT_CORRUPT : AIGYM_WAIT_ERROR;
 }
 
-/* Wait on `sem`:
- *   1. trywait; on success return at once.
- *   2. spin up to spin_us microseconds with trywait + a pause instruction (trywait only
- *      reads the shared line while the count is 0); after the first AIGYM_WAIT_BUSY_SPIN_NS
- *      (default 0) each iteration also calls sched_yield() so a peer sharing our vCPU can run.
- *   3. block on the futex in slices of <= 100 ms; between slices check *shutdown_flag (if
- *      not NULL) and peer_pid (if > 0) and give up if needed.
- * timeout_ns < 0 waits forever (still checking the peer), 0 polls once, > 0 bounds it.
- * spin_us = 0 disables spinning. Signals are retried. Before reporting PEER_DEAD or
- * SHUTDOWN a last trywait runs, so a post made just before the peer exited is taken.
- * A corrupted semaphore returns CORRUPT (at once, whatever the phase). */
 /* aigym_sem_block for an engine stuck after an error: publishes `stuck_value` in *stuck_word
  * while it sleeps, and clears it BEFORE each attempt to take the semaphore, so a host that
  * reads (stuck word, then the count, then the stuck word again) and sees the same word and a
@@ -309,8 +298,19 @@ static inline aigym_sem_status aigym_sem_block_published(aigym_sem *s, int64_t d
     return st;
 }
 
-/* aigym_sem_wait; with stuck_word != NULL each blocking slice runs through
- * aigym_sem_block_published (the engine's wait after an unanswered error). */
+/* Wait on `sem`:
+ *   1. trywait; on success return at once.
+ *   2. spin up to spin_us microseconds with trywait + a pause instruction (trywait only
+ *      reads the shared line while the count is 0); after the first AIGYM_WAIT_BUSY_SPIN_NS
+ *      (default 0) each iteration also calls sched_yield() so a peer sharing our vCPU can run.
+ *   3. block on the futex in slices of <= 100 ms; between slices check *shutdown_flag (if
+ *      not NULL) and peer_pid (if > 0) and give up if needed.
+ * timeout_ns < 0 waits forever (still checking the peer), 0 polls once, > 0 bounds it.
+ * spin_us = 0 disables spinning. Signals are retried. Before reporting PEER_DEAD or
+ * SHUTDOWN a last trywait runs, so a post made just before the peer exited is taken.
+ * A corrupted semaphore returns CORRUPT (at once, whatever the phase). With stuck_word != NULL
+ * each blocking slice runs through aigym_sem_block_published (the engine's wait after an
+ * unanswered error); aigym_sem_wait below is this without it. */
 static inline aigym_wait_status aigym_sem_wait_published(aigym_sem *sem, int64_t timeout_ns, uint32_t spin_us,
                                                          int32_t peer_pid, const uint32_t *shutdown_flag,
                                                          uint64_t *stuck_word, uint64_t stuck_value) {
