@@ -37,6 +37,8 @@ class FakeEngine:
 
     die_after: int | None = None     # exit(3) instead of answering command number k (1-based)
     hang_after: int | None = None    # stop answering at command number k
+    stuck_after: int | None = None   # at command k, record an error and wait for ever, as a
+                                     # game stopped on a script error does (the chunk's engine record)
     fatal: str | None = None         # report this configuration error at start-up and quit with 1
     error_on_action: float | None = None  # log an error during a STEP whose first action is this
     spec_overrides: dict | None = None    # fields of the spec replaced (to test the host's checks)
@@ -269,6 +271,17 @@ def _write_parts(mem, prefix: str, P, env: "_Trivial", final: bool) -> None:
         tensor.view[:] = values.ravel()
 
 
+def _record_stuck(mem, semaphore: str, text: bytes) -> None:
+    """Write the engine record as gdextension/shm/engine_errors.cpp does for an engine blocked for
+    good on ``semaphore`` (already taken: its count is 0) after logging ``text``."""
+    from godot_aigym.shm import layout as L
+    base, off = L.engine_record_offset_for(mem._capacity), L.ENGINE_RECORD_OFFSETS
+    L.U32.pack_into(mem._mm, base + off["error_count"], 1)
+    L.U32.pack_into(mem._mm, base + off["text_size"], len(text))
+    mem._mm[base + off["text"]:base + off["text"] + len(text)] = text
+    L.U64.pack_into(mem._mm, base + off["stuck_sem"], mem._entries[semaphore].offset)
+
+
 def _arg(args: list[str], key: str, default: int) -> int:
     return int(args[args.index(key) + 1]) if key in args else default
 
@@ -327,7 +340,10 @@ def _serve(mem, config: dict, say, P, EngineDiedError) -> int:
         if faults["die_after"] is not None and commands >= faults["die_after"]:
             say("fake engine: dying as asked")
             os._exit(3)
-        if faults["hang_after"] is not None and commands >= faults["hang_after"]:
+        if faults["stuck_after"] is not None and commands >= faults["stuck_after"]:
+            _record_stuck(mem, names["sem_action"], b"fake engine: stuck as asked (fake_engine.py:1, step)")
+        if faults["hang_after"] is not None and commands >= faults["hang_after"] or \
+                faults["stuck_after"] is not None and commands >= faults["stuck_after"]:
             say("fake engine: hanging as asked")
             while not mem.shutdown_requested:
                 time.sleep(0.05)

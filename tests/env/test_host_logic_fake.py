@@ -18,7 +18,7 @@ from fake_engine import FakeEngine
 from godot_aigym.env import (EnvOptions, GodotEnv, GodotEnvError, GodotScriptError, GodotScriptWarning,
                              GodotVectorEnv)
 from godot_aigym.env import protocol as P
-from godot_aigym.shm import EngineDiedError
+from godot_aigym.shm import EngineDiedError, EngineScriptError
 from godot_aigym.shm.errors import EngineTimeoutError
 
 
@@ -240,6 +240,23 @@ def test_a_hung_engine_is_a_timeout_not_a_death(no_leaks):
     with pytest.raises(RuntimeError, match="closed"):
         env.step(np.zeros(2))
     env.close()
+
+
+def test_an_engine_stuck_on_an_error_closes_the_vector_env(no_leaks):
+    """EngineScriptError from one engine while the others' answers are still to be taken: the env
+    closes (before, it stayed open and the next step read the other engine's previous answer)."""
+    launchers = iter([FakeEngine(stuck_after=3), FakeEngine()])  # engine 0 stops, engine 1 answers
+    venv = fake_venv(n_agents=1, n_engines=2, launcher=lambda launch, **kw: next(launchers)(launch, **kw),
+                     step_timeout=20)
+    try:
+        venv.reset(seed=0)
+        venv.step(np.zeros((2, 2)))
+        with pytest.raises(EngineScriptError, match="stuck as asked"):
+            venv.step(np.zeros((2, 2)))
+        with pytest.raises(RuntimeError, match="closed because an engine failed"):
+            venv.step(np.zeros((2, 2)))
+    finally:
+        venv.close()
 
 
 def test_a_dead_engine_is_reported_with_its_log(no_leaks):

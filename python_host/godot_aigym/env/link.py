@@ -7,15 +7,15 @@ rate so one frame is one physics tick and nothing sleeps); `connect()` reads the
 scene published and creates the step tensors. Then each command is `send_*` + `receive` (or
 `step` / `reset` for both), and `receive` returns the `Results`: views of the engine's answer.
 
-Nothing is left behind: a failure at any point closes the engine (clean CLOSE, then SIGTERM,
-then SIGKILL) and unlinks the chunk; a dead engine surfaces as `EngineDiedError`, a hung one as
-`EngineTimeoutError`, both with the tail of its log; the engine dies with us (parent-death
-signal) and quits when we vanish.
+Nothing is left behind: a failure closes the engine (CLOSE, SIGTERM, SIGKILL) and unlinks the
+chunk; a dead engine raises `EngineDiedError`, a hung one `EngineTimeoutError` (with its log's
+tail), one stuck on its own error `EngineScriptError`; the engine dies with us (parent-death signal).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import warnings
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import GodotProcess, LaunchOptions
-from ..shm import EngineDiedError, SharedMemory, SharedMemoryError, WaitTimeout
+from ..shm import EngineDiedError, EngineScriptError, SharedMemory, SharedMemoryError, WaitTimeout
 from ..shm.errors import EngineTimeoutError
 from . import placement
 from . import protocol as P
@@ -224,7 +224,7 @@ class EngineLink:
         several engines pass False and call `report_errors` once all answered."""
         try:
             self._sem_obs.wait(self.step_timeout)
-        except (EngineDiedError, WaitTimeout) as e:
+        except (EngineDiedError, EngineScriptError, WaitTimeout) as e:
             raise self._wait_failed(e) from None
         if report and self._errors[0]:
             self.report_errors(stacklevel + 1)
@@ -249,7 +249,7 @@ class EngineLink:
             self.stage_step(self._check(actions), autoreset)
         try:
             self._round_trip()  # post_and_wait: one C call
-        except (EngineDiedError, WaitTimeout) as e:
+        except (EngineDiedError, EngineScriptError, WaitTimeout) as e:
             raise self._wait_failed(e) from None
         if report and self._errors[0]:
             self.report_errors(4)
@@ -303,6 +303,9 @@ class EngineLink:
     # -- failures -------------------------------------------------------------------------------
     def _wait_failed(self, exc: BaseException) -> Exception:
         """Close everything after a failed wait; the error to raise (with the engine's last words)."""
+        if isinstance(exc, EngineScriptError):  # stuck for good on its error: nothing will answer
+            self.close(grace=0)
+            return exc
         if isinstance(exc, WaitTimeout):
             log = self._log_excerpt()
             self.close(grace=0)
@@ -351,12 +354,10 @@ class EngineLink:
     def request_close(self) -> None:
         """Send CLOSE without waiting (close() several engines in parallel: this first, then close())."""
         if self._connected and not self._closed and self.alive():
-            try:
+            with contextlib.suppress(SharedMemoryError):
                 self._header[P.H_COMMAND] = P.CMD_CLOSE
                 self._sem_action.post()
                 self._close_sent = True
-            except SharedMemoryError:
-                pass
 
     def close(self, grace: float = 5.0) -> None:
         """Quit the engine (CLOSE command, then signals), reap it and unlink the chunk. Idempotent."""
@@ -386,16 +387,12 @@ class EngineLink:
             placement.unregister(self)
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close(grace=1.0)
-        except Exception:
-            pass
 
 
 @atexit.register
 def _close_all_links() -> None:  # interpreter exit: quit engines cleanly, unlink chunks
     for link in placement.running():
-        try:
+        with contextlib.suppress(Exception):
             link.close(grace=2.0)
-        except Exception:
-            pass

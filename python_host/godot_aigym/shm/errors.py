@@ -92,7 +92,7 @@ class EngineScriptError(SharedMemoryError):
     """The engine stopped on an error: it logged one (a script error, ``push_error``...), did
     not answer, and now waits on ``semaphore``, which nobody posts while the host waits too.
     ``text`` is the first error since the engine last posted ("what (file:line, function)"),
-    ``error_count`` how many it logged since (docs/FAILURE_MODEL.md, "Script errors")."""
+    ``error_count`` how many it logged since (docs/FAILURE_MODEL.md, "The engine stops on a script error")."""
 
     def __init__(self, message: str, text: str, error_count: int, semaphore: str) -> None:
         super().__init__(message)
