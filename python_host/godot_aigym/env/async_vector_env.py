@@ -39,7 +39,7 @@ from gymnasium.vector.utils import batch_space
 from . import protocol as P
 from .actions import ActionChecker
 from .autoreset import parse_autoreset_mode
-from .engine_links import close_links, open_links, positive_int
+from .engine_links import close_links, engine_seeds, open_links, positive_int
 from .link import EngineLink
 from .options import EnvOptions
 
@@ -123,7 +123,7 @@ class GodotAsyncVectorEnv:
         if busy:
             raise RuntimeError(f"async_reset() needs every engine idle: engines {busy} have answers not yet "
                                "returned by recv()")
-        seeds = self._engine_seeds(seed)
+        seeds = engine_seeds(seed, self.n_agents, self.n_engines)
         for k, link in enumerate(self.links):
             self._dispatch(k, lambda link=link, s=seeds[k]: link.send_reset(s))
 
@@ -276,16 +276,6 @@ class GodotAsyncVectorEnv:
             truncated = np.concatenate([r.truncated for r in results]) != 0
         env_id = (np.asarray(engines)[:, None] * n + self._agent_rows).reshape(-1)
         return obs, reward, terminated, truncated, {"env_id": env_id}
-
-    def _engine_seeds(self, seed: Any) -> list[int | None]:
-        if seed is None:
-            return [None] * self.n_engines
-        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            return [int(seed) + k for k in range(self.n_engines)]
-        seeds = list(seed) if isinstance(seed, (list, tuple, np.ndarray)) else None
-        if seeds is None or len(seeds) != self.num_envs:
-            raise ValueError(f"seed must be None, an int or a list of {self.num_envs} ints, got {seed!r}")
-        return [None if s is None else int(s) for s in seeds[::self.n_agents]]
 
     def _live(self) -> None:
         if self._failed is not None:

@@ -25,6 +25,24 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def engine_seeds(seed: Any, n_agents: int, n_engines: int) -> list[int | None]:
+    """One seed per engine from a vector env's ``seed``: None, an int (engine k gets seed + k) or
+    one per sub-environment (engine k takes its first agent's); ValueError otherwise."""
+    if seed is None:
+        return [None] * n_engines
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return [int(seed) + k for k in range(n_engines)]
+    try:
+        seeds = list(seed)
+    except TypeError:
+        seeds = None
+    if seeds is None or len(seeds) != n_agents * n_engines or \
+            not all(s is None or (isinstance(s, (int, np.integer)) and not isinstance(s, bool)) for s in seeds):
+        raise ValueError(f"seed must be None, an int or a list of {n_agents * n_engines} ints (one per "
+                         f"sub-environment), got {seed!r}")
+    return [None if s is None else int(s) for s in seeds[::n_agents]]
+
+
 def engine_share(cpus: Any, k: int) -> Any:
     """Engine k's share of ``cpus``: a list of per-engine lists is indexed, anything else shared."""
     if isinstance(cpus, (list, tuple)) and cpus and isinstance(cpus[0], (list, tuple, set)):

@@ -26,7 +26,7 @@ from . import _stepcore
 from . import protocol as P
 from .actions import ActionChecker
 from .autoreset import parse_autoreset_mode
-from .engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int
+from .engine_links import ENGINE_AUTORESET, close_links, engine_seeds, open_links, positive_int
 from .link import EngineLink
 from .observations import DictBatch, agent_final_observation, batch_observation
 from .options import EnvOptions
@@ -107,7 +107,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._live()
         if self._blocked is _AWAITING:
             raise RuntimeError(_AWAITING)
-        seeds = self._engine_seeds(seed)
+        seeds = engine_seeds(seed, self.n_agents, self.n_engines)
         mask = None if options is None else options.get("reset_mask")
         if mask is not None:
             mask = np.asarray(mask)
@@ -260,21 +260,6 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         elif mode == AutoresetMode.DISABLED:
             self._finished |= term | trunc
         return infos
-
-    def _engine_seeds(self, seed: Any) -> list[int | None]:
-        if seed is None:
-            return [None] * self.n_engines
-        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            return [int(seed) + k for k in range(self.n_engines)]
-        try:
-            seeds = list(seed)
-        except TypeError:
-            seeds = None
-        if seeds is None or len(seeds) != self.num_envs or \
-                not all(s is None or (isinstance(s, (int, np.integer)) and not isinstance(s, bool)) for s in seeds):
-            raise ValueError(f"seed must be None, an int or a list of {self.num_envs} ints (one per "
-                             f"sub-environment), got {seed!r}")
-        return [None if s is None else int(s) for s in seeds[::self.n_agents]]
 
     def _report_engine_errors(self, stacklevel: int = 4) -> None:
         """Raise or warn about errors the engines logged (``engine_errors``), once all answered.
