@@ -179,8 +179,37 @@ def add_addon(project_dir: str | os.PathLike, runtime: GodotRuntime, *, force: b
     return result
 
 
+# names only GodotAIGym's seed API has: a project whose own scripts use them is a port
+SEED_API_NAMES = ("cSharedMemory", "cPersistentFloatTensor", "cPersistentIntTensor", "cPersistentUintTensor",
+                  "cSharedMemorySemaphore", "cTorchModel")
+
+
+def uses_seed_api(project_dir: Path) -> bool:
+    """True when a script or scene of the project (outside addons/) uses GodotAIGym's seed API."""
+    for path in project_dir.rglob("*"):
+        rel = path.relative_to(project_dir).parts
+        if path.suffix not in (".gd", ".tscn") or rel[0] in ("addons", ".godot") or not path.is_file():
+            continue
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        if any(name in text for name in SEED_API_NAMES):
+            return True
+    return False
+
+
 def next_steps(result: AddResult) -> str:
     p = result.project.path
+    if uses_seed_api(Path(p)):  # a GodotAIGym project: its own driver and scripts run as they are
+        return "\n".join([
+            "Next steps (this project uses GodotAIGym's cSharedMemory API, which the addon keeps):",
+            "  1. review what Godot 3 -> 4 changed in its scripts (docs/PORTING.md, section 2)",
+            "  2. run its Python driver as it is: `import _GodotEnv` with",
+            "     PYTHONPATH=$(python -m godot_aigym.compat), or `import godot_aigym.compat as _GodotEnv`",
+            f"  3. the game is the project folder:  GODOT_BIN_PATH = $(python -m godot_aigym.compat --godot), --path {p}",
+            "  See docs/PORTING.md; new environments are easier with the GymEnv node (docs/YOUR_GAME.md).",
+        ])
     return "\n".join([
         "Next steps:",
         f"  1. an environment scene from the template:  godot-aigym new-env {p} my_env",

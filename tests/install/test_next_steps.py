@@ -1,0 +1,35 @@
+"""`godot-aigym add`'s next steps: a GodotAIGym project is pointed at the port, a new one at GymEnv."""
+
+from pathlib import Path
+
+from godot_aigym.project_tools.add import AddResult, next_steps, uses_seed_api
+from godot_aigym.project_tools.godot_project import GodotProject
+
+
+def _project(tmp_path: Path, files: dict[str, str]) -> AddResult:
+    (tmp_path / "project.godot").write_text("config_version=5\n")
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    return AddResult(GodotProject(tmp_path, 5, ("4.3",), None, "p"), tmp_path / "addons" / "godot_aigym")
+
+
+def test_a_godotaigym_project_gets_the_porting_steps(tmp_path):
+    result = _project(tmp_path, {"Environment.gd": "var mem = cSharedMemory.new()\n"})
+    text = next_steps(result)
+    assert "PORTING.md" in text and "godot_aigym.compat" in text and "new-env" not in text
+
+
+def test_a_new_project_gets_the_gymenv_steps(tmp_path):
+    # the addon itself names the seed API: it must not make every project look like a port
+    result = _project(tmp_path, {"main.gd": "extends Node\n",
+                                 "addons/godot_aigym/compat.gd": "cSharedMemory\n",
+                                 ".godot/cache.gd": "cSharedMemory\n"})
+    assert not uses_seed_api(tmp_path)
+    text = next_steps(result)
+    assert "new-env" in text and "YOUR_GAME.md" in text and "PORTING.md" not in text
+
+
+def test_a_scene_using_the_seed_api_counts(tmp_path):
+    _project(tmp_path, {"levels/env.tscn": '[node name="M" type="cSharedMemory"]\n'})
+    assert uses_seed_api(tmp_path)
