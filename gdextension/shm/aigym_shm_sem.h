@@ -101,21 +101,39 @@ static inline aigym_sem_status aigym_sem_post(aigym_sem *s) {
 }
 
 /* Block until the semaphore can be decremented or CLOCK_MONOTONIC reaches deadline_ns:
- * OK, TIMEDOUT (after one last trywait), INTERRUPTED (signal), CORRUPT or FUTEX_ERROR. */
-static inline aigym_sem_status aigym_sem_block(aigym_sem *s, int64_t deadline_ns) {
+ * OK, TIMEDOUT (after one last trywait), INTERRUPTED (signal), CORRUPT or FUTEX_ERROR.
+ * With stuck_word != NULL (the engine's wait after an error it has not answered) it also
+ * publishes `stuck_value` in *stuck_word while it sleeps and clears it BEFORE each attempt to
+ * take the semaphore, so a host that reads (stuck word, then the count, then the stuck word
+ * again) and sees the same word and a zero count knows the engine has not taken a post and
+ * cannot without a new one (engine_record.py). */
+static inline aigym_sem_status aigym_sem_block_marked(aigym_sem *s, int64_t deadline_ns, uint64_t *stuck_word,
+                                                      uint64_t stuck_value) {
     struct timespec abs_ts;
     aigym_sem_status st;
+    uint32_t v;
     long rc;
     abs_ts.tv_sec = (time_t)(deadline_ns / 1000000000LL);
     abs_ts.tv_nsec = (long)(deadline_ns % 1000000000LL);
     __atomic_fetch_add(&s->waiters, 1u, __ATOMIC_SEQ_CST);
     for (;;) {
-        st = aigym_sem_trywait(s);
-        if (st != AIGYM_SEM_AGAIN) break;
+        if (stuck_word != NULL) __atomic_store_n(stuck_word, stuck_value, __ATOMIC_SEQ_CST);
+        v = __atomic_load_n(&s->value, __ATOMIC_SEQ_CST);
+        if (!aigym_sem_valid(s, v)) {
+            st = AIGYM_SEM_CORRUPT;
+            break;
+        }
+        if (v != 0u) {
+            if (stuck_word != NULL) __atomic_store_n(stuck_word, 0u, __ATOMIC_SEQ_CST);
+            st = aigym_sem_trywait(s);
+            if (st == AIGYM_SEM_AGAIN) continue;
+            break;
+        }
         /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline; the kernel re-checks
-         * that the word is still 0, so a post between our trywait and the sleep is not lost. */
+         * that the word is still 0, so a post between our check and the sleep is not lost. */
         rc = syscall(SYS_futex, &s->value, FUTEX_WAIT_BITSET, 0u, &abs_ts, NULL, FUTEX_BITSET_MATCH_ANY);
         if (rc == 0 || errno == EAGAIN) continue;
+        if (stuck_word != NULL) __atomic_store_n(stuck_word, 0u, __ATOMIC_SEQ_CST);
         if (errno == ETIMEDOUT) {
             st = aigym_sem_trywait(s);
             if (st == AIGYM_SEM_AGAIN) st = AIGYM_SEM_TIMEDOUT;
@@ -126,8 +144,13 @@ static inline aigym_sem_status aigym_sem_block(aigym_sem *s, int64_t deadline_ns
         }
         break;
     }
+    if (stuck_word != NULL) __atomic_store_n(stuck_word, 0u, __ATOMIC_SEQ_CST);
     __atomic_fetch_sub(&s->waiters, 1u, __ATOMIC_SEQ_CST);
     return st;
+}
+
+static inline aigym_sem_status aigym_sem_block(aigym_sem *s, int64_t deadline_ns) {
+    return aigym_sem_block_marked(s, deadline_ns, NULL, 0u);
 }
 
 #ifdef __cplusplus

@@ -58,6 +58,8 @@ typedef struct aigym_shm_mapping {
     uint32_t mode;
     uint64_t dev, ino;  /* the file's identity: unlink the name only if it is still this file */
     int32_t holder_pid; /* the engine that holds the chunk (CLAIMED) */
+    uint32_t capacity;  /* directory slots, read once after validation: bounds every lookup */
+    int32_t host_pid;   /* the creating host, read once after validation: whose death we watch */
 } aigym_shm_mapping;
 
 /* Open and map chunk `handle` (no leading '/'), check that it is private to our user (owned
@@ -79,6 +81,8 @@ static inline aigym_shm_status aigym_shm_attach(const char *handle, aigym_shm_ma
     out->mode = 0;
     out->dev = out->ino = 0;
     out->holder_pid = 0;
+    out->capacity = 0;
+    out->host_pid = 0;
     if (handle == NULL || handle[0] == '\0') return AIGYM_SHM_ERR_NO_HANDLE;
     if (!aigym_shm_handle_valid(handle)) return AIGYM_SHM_ERR_BAD_HANDLE;
     snprintf(path, sizeof path, "/%s", handle);
@@ -110,6 +114,12 @@ static inline aigym_shm_status aigym_shm_attach(const char *handle, aigym_shm_ma
     close(fd); /* the mapping keeps the chunk alive */
     if (base == MAP_FAILED) return AIGYM_SHM_ERR_OPEN_FAILED;
     status = aigym_shm_validate(base, (uint64_t)st.st_size, AIGYM_SHM_SEM_SIZE, &out->bad_entry);
+    /* the fields the engine keeps, read once and checked again: the host may write them later */
+    out->capacity = __atomic_load_n(&((const aigym_shm_header *)base)->capacity, __ATOMIC_RELAXED);
+    out->host_pid = __atomic_load_n(&((const aigym_shm_header *)base)->host_pid, __ATOMIC_RELAXED);
+    if (status == AIGYM_SHM_OK && (out->capacity < 1u || out->capacity > AIGYM_SHM_MAX_CAPACITY ||
+                                   aigym_shm_data_offset_for(out->capacity) > (uint64_t)st.st_size))
+        status = AIGYM_SHM_ERR_BAD_CAPACITY;
     if (status != AIGYM_SHM_OK) {
         munmap(base, (size_t)st.st_size);
         return status;
@@ -125,7 +135,7 @@ static inline void aigym_shm_detach(aigym_shm_mapping *m) {
     m->size = 0;
 }
 
-/* The semaphore of a semaphore entry (check the entry's kind first, e.g. via aigym_shm_find). */
+/* The semaphore of a semaphore entry (an entry copy checked by aigym_shm_find). */
 static inline aigym_sem *aigym_shm_entry_sem(void *base, const aigym_shm_entry *e) {
     return (aigym_sem *)aigym_shm_entry_data(base, e);
 }
@@ -254,50 +264,6 @@ static inline aigym_wait_status aigym_wait_from_sem(aigym_sem_status st) {
     return st == AIGYM_SEM_CORRUPT ? AIGYM_WAIT_CORRUPT : AIGYM_WAIT_ERROR;
 }
 
-/* aigym_sem_block for an engine stuck after an error: publishes `stuck_value` in *stuck_word
- * while it sleeps, and clears it BEFORE each attempt to take the semaphore, so a host that
- * reads (stuck word, then the count, then the stuck word again) and sees the same word and a
- * zero count knows the engine has not taken a post and cannot without a new one. */
-static inline aigym_sem_status aigym_sem_block_published(aigym_sem *s, int64_t deadline_ns, uint64_t *stuck_word,
-                                                         uint64_t stuck_value) {
-    struct timespec abs_ts;
-    aigym_sem_status st;
-    uint32_t v;
-    long rc;
-    abs_ts.tv_sec = (time_t)(deadline_ns / 1000000000LL);
-    abs_ts.tv_nsec = (long)(deadline_ns % 1000000000LL);
-    __atomic_fetch_add(&s->waiters, 1u, __ATOMIC_SEQ_CST);
-    for (;;) {
-        __atomic_store_n(stuck_word, stuck_value, __ATOMIC_SEQ_CST);
-        v = __atomic_load_n(&s->value, __ATOMIC_SEQ_CST);
-        if (!aigym_sem_valid(s, v)) {
-            st = AIGYM_SEM_CORRUPT;
-            break;
-        }
-        if (v != 0u) {
-            __atomic_store_n(stuck_word, 0u, __ATOMIC_SEQ_CST);
-            st = aigym_sem_trywait(s);
-            if (st == AIGYM_SEM_AGAIN) continue;
-            break;
-        }
-        rc = syscall(SYS_futex, &s->value, FUTEX_WAIT_BITSET, 0u, &abs_ts, NULL, FUTEX_BITSET_MATCH_ANY);
-        if (rc == 0 || errno == EAGAIN) continue;
-        __atomic_store_n(stuck_word, 0u, __ATOMIC_SEQ_CST);
-        if (errno == ETIMEDOUT) {
-            st = aigym_sem_trywait(s);
-            if (st == AIGYM_SEM_AGAIN) st = AIGYM_SEM_TIMEDOUT;
-        } else if (errno == EINTR) {
-            st = AIGYM_SEM_INTERRUPTED;
-        } else {
-            st = AIGYM_SEM_FUTEX_ERROR;
-        }
-        break;
-    }
-    __atomic_store_n(stuck_word, 0u, __ATOMIC_SEQ_CST);
-    __atomic_fetch_sub(&s->waiters, 1u, __ATOMIC_SEQ_CST);
-    return st;
-}
-
 /* Wait on `sem`:
  *   1. trywait; on success return at once.
  *   2. spin up to spin_us microseconds with trywait + a pause instruction (trywait only
@@ -306,10 +272,11 @@ static inline aigym_sem_status aigym_sem_block_published(aigym_sem *s, int64_t d
  *   3. block on the futex in slices of <= 100 ms; between slices check *shutdown_flag (if
  *      not NULL) and peer_pid (if > 0) and give up if needed.
  * timeout_ns < 0 waits forever (still checking the peer), 0 polls once, > 0 bounds it.
- * spin_us = 0 disables spinning. Signals are retried. Before reporting PEER_DEAD or
- * SHUTDOWN a last trywait runs, so a post made just before the peer exited is taken.
+ * spin_us = 0 disables spinning. Signals are retried. A shutdown flag already set when the
+ * wait starts returns SHUTDOWN at once. Before reporting PEER_DEAD or a SHUTDOWN seen between
+ * slices a last trywait runs, so a post made just before the peer exited is taken.
  * A corrupted semaphore returns CORRUPT (at once, whatever the phase). With stuck_word != NULL
- * each blocking slice runs through aigym_sem_block_published (the engine's wait after an
+ * each blocking slice publishes it (aigym_sem_block_marked) (the engine's wait after an
  * unanswered error); aigym_sem_wait below is this without it. */
 static inline aigym_wait_status aigym_sem_wait_published(aigym_sem *sem, int64_t timeout_ns, uint32_t spin_us,
                                                          int32_t peer_pid, const uint32_t *shutdown_flag,
@@ -317,6 +284,9 @@ static inline aigym_wait_status aigym_sem_wait_published(aigym_sem *sem, int64_t
     int64_t start, deadline, spin_end, busy_end, now, slice_end;
     aigym_sem_status st;
     unsigned iter = 0;
+    /* a host that asked us to quit is obeyed even while posts keep coming (or a scribbled count
+     * seems to offer millions): the flag's line is read-mostly, so this costs a cached load */
+    if (shutdown_flag != NULL && __atomic_load_n(shutdown_flag, __ATOMIC_ACQUIRE) != 0u) return AIGYM_WAIT_SHUTDOWN;
     st = aigym_sem_trywait(sem);
     if (st == AIGYM_SEM_OK) return AIGYM_WAIT_OK;
     if (st != AIGYM_SEM_AGAIN) return aigym_wait_from_sem(st);
@@ -345,8 +315,7 @@ static inline aigym_wait_status aigym_sem_wait_published(aigym_sem *sem, int64_t
             return st == AIGYM_SEM_OK ? AIGYM_WAIT_OK : st == AIGYM_SEM_AGAIN ? AIGYM_WAIT_TIMEOUT : aigym_wait_from_sem(st);
         }
         slice_end = deadline - now > AIGYM_WAIT_SLICE_NS ? now + AIGYM_WAIT_SLICE_NS : deadline;
-        st = stuck_word != NULL ? aigym_sem_block_published(sem, slice_end, stuck_word, stuck_value)
-                                : aigym_sem_block(sem, slice_end);
+        st = aigym_sem_block_marked(sem, slice_end, stuck_word, stuck_value);
         if (st == AIGYM_SEM_OK) return AIGYM_WAIT_OK;
         if (st != AIGYM_SEM_TIMEDOUT && st != AIGYM_SEM_INTERRUPTED) return aigym_wait_from_sem(st);
         if (shutdown_flag != NULL && __atomic_load_n(shutdown_flag, __ATOMIC_ACQUIRE) != 0u)

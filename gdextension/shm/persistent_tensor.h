@@ -25,12 +25,12 @@ class PersistentTensor : public gd::ExtensionObject {
             .template method<&PersistentTensor::get_name>("get_name");
     }
 
-    // Called by cSharedMemory right after instantiation.
-    void attach(std::shared_ptr<shm::SharedChunk> chunk, const aigym_shm_entry *entry) {
+    // Called by cSharedMemory right after instantiation, with the entry's checked copy.
+    void attach(std::shared_ptr<shm::SharedChunk> chunk, const aigym_shm_entry &entry) {
         chunk_ = std::move(chunk);
-        data_ = static_cast<value_type *>(aigym_shm_entry_data(chunk_->base(), entry));
-        count_ = static_cast<int64_t>(entry->count);
-        name_ = entry->name;
+        data_ = static_cast<value_type *>(aigym_shm_entry_data(chunk_->base(), &entry));
+        count_ = static_cast<int64_t>(entry.count);
+        name_ = entry.name;
     }
 
     // A copy of the tensor's current contents.

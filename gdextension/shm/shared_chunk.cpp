@@ -66,11 +66,10 @@ std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std:
         !start_host_watch(handle, chunk->mapping_.dev, chunk->mapping_.ino, chunk->host_pid(), watch_error)) {
         AIGYM_WARNING("chunk '" + handle + "': cannot watch the host for cleanup after its death: " + watch_error);
     }
-    // The record's place from the capacity read once (validated by the attach, checked again:
-    // the host could have changed it since), so a later scribble cannot move our writes.
-    const uint32_t capacity = __atomic_load_n(&chunk->header()->capacity, __ATOMIC_RELAXED);
-    const uint64_t record_at = aigym_shm_engine_record_offset_for(capacity);
-    if (capacity >= 1u && capacity <= AIGYM_SHM_MAX_CAPACITY && record_at + sizeof(aigym_shm_engine_record) <= chunk->size())
+    // The record's place from the capacity the attach read once and checked, so a later
+    // scribble of the header cannot move our writes.
+    const uint64_t record_at = aigym_shm_engine_record_offset_for(chunk->mapping_.capacity);
+    if (record_at + sizeof(aigym_shm_engine_record) <= chunk->size())
         chunk->engine_record_ = reinterpret_cast<aigym_shm_engine_record *>(static_cast<uint8_t *>(chunk->base()) + record_at);
     registry()[handle] = chunk;
     engine_errors::install_log();  // once: an engine that stops on an error can tell its host
@@ -81,19 +80,19 @@ bool SharedChunk::unlink_if_host_dead() const {
     return unlink_if_same_and_host_dead(handle_, mapping_.dev, mapping_.ino, host_pid());
 }
 
-const aigym_shm_entry *SharedChunk::find(const std::string &name, uint32_t kind, uint32_t dtype, std::string &error) const {
-    const aigym_shm_entry *entry = nullptr;
-    const aigym_shm_status status = aigym_shm_find(base(), size(), name.c_str(), kind, dtype, &entry);
-    if (status == AIGYM_SHM_OK) return entry;
-    if (status == AIGYM_SHM_ERR_WRONG_KIND && entry) {
-        error = "'" + name + "' is a " + aigym_shm_type_name(entry->kind, entry->dtype) + ", not a " +
+bool SharedChunk::find(const std::string &name, uint32_t kind, uint32_t dtype, aigym_shm_entry &out,
+                       std::string &error) const {
+    const aigym_shm_status status = aigym_shm_find(base(), size(), mapping_.capacity, name.c_str(), kind, dtype, &out);
+    if (status == AIGYM_SHM_OK) return true;
+    if (status == AIGYM_SHM_ERR_WRONG_KIND) {
+        error = "'" + name + "' is a " + aigym_shm_type_name(out.kind, out.dtype) + ", not a " +
                 aigym_shm_type_name(kind, dtype);
     } else if (status == AIGYM_SHM_ERR_UNKNOWN_NAME) {
         error = std::string("no ") + aigym_shm_type_name(kind, dtype) + " named '" + name + "' in chunk '" + handle_ + "'";
     } else {
         error = "'" + name + "': " + aigym_shm_status_message(status);
     }
-    return nullptr;
+    return false;
 }
 
 std::string command_line_handle() {

@@ -28,7 +28,8 @@ class SharedChunk {
     void *base() const { return mapping_.base; }
     uint64_t size() const { return mapping_.size; }
     aigym_shm_header *header() const { return static_cast<aigym_shm_header *>(mapping_.base); }
-    int32_t host_pid() const { return header()->host_pid; }
+    // The host that created the chunk, as read at attach (never re-read: anyone may scribble it).
+    int32_t host_pid() const { return mapping_.host_pid; }
     bool host_alive() const { return aigym_pid_alive(host_pid()) != 0; }
     bool shutdown_requested() const { return aigym_shm_load_shutdown(header()) != 0; }
     // The engine record where the directory validated at attach ends (never re-read from the
@@ -37,8 +38,10 @@ class SharedChunk {
     // The host died: remove its chunk's name (only if it is still our file). True if removed.
     bool unlink_if_host_dead() const;
 
-    // Looks up `name` of `kind`/`dtype`; null with a message naming what is wrong otherwise.
-    const aigym_shm_entry *find(const std::string &name, uint32_t kind, uint32_t dtype, std::string &error) const;
+    // Looks up `name` of `kind`/`dtype` and copies its entry into `out` (checked against the
+    // mapping: callers use only the copy, never the live entry another process may rewrite);
+    // false with a message naming what is wrong otherwise.
+    bool find(const std::string &name, uint32_t kind, uint32_t dtype, aigym_shm_entry &out, std::string &error) const;
 
   private:
     explicit SharedChunk(std::string handle) : handle_(std::move(handle)) {}

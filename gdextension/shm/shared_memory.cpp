@@ -46,22 +46,24 @@ bool cSharedMemory::init(std::string handle) {
     return true;
 }
 
-const aigym_shm_entry *cSharedMemory::find_entry(const std::string &name, uint32_t kind, uint32_t dtype, const char *method) {
+// A checked copy of the entry (the live one may change under us: only the copy is used).
+bool cSharedMemory::find_entry(const std::string &name, uint32_t kind, uint32_t dtype, const char *method,
+                               aigym_shm_entry &entry) {
     const std::string where = std::string("cSharedMemory.") + method + "('" + name + "')";
     if (!chunk_) {
         AIGYM_ERROR(where + ": not attached: " + attach_error_);
-        return nullptr;
+        return false;
     }
     std::string error;
-    const aigym_shm_entry *entry = chunk_->find(name, kind, dtype, error);
-    if (!entry) AIGYM_ERROR(where + ": " + error);
-    return entry;
+    if (chunk_->find(name, kind, dtype, entry, error)) return true;
+    AIGYM_ERROR(where + ": " + error);
+    return false;
 }
 
 template <class Tensor>
 gd::Ref<Tensor> cSharedMemory::find_tensor(const std::string &name, uint32_t dtype, const char *method) {
-    const aigym_shm_entry *entry = find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method);
-    if (!entry) return {};
+    aigym_shm_entry entry;
+    if (!find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method, entry)) return {};
     Tensor *tensor = gd::instantiate<Tensor>();
     tensor->attach(chunk_, entry);
     return {tensor};
@@ -78,8 +80,8 @@ gd::Ref<cPersistentUintTensor> cSharedMemory::findUintTensor(std::string name) {
 }
 
 gd::Ref<cSharedMemorySemaphore> cSharedMemory::findSemaphore(std::string name) {
-    const aigym_shm_entry *entry = find_entry(name, AIGYM_SHM_KIND_SEMAPHORE, AIGYM_SHM_DTYPE_NONE, "findSemaphore");
-    if (!entry) return {};
+    aigym_shm_entry entry;
+    if (!find_entry(name, AIGYM_SHM_KIND_SEMAPHORE, AIGYM_SHM_DTYPE_NONE, "findSemaphore", entry)) return {};
     auto *sem = gd::instantiate<cSharedMemorySemaphore>();
     sem->attach(chunk_, entry);
     return {sem};
@@ -92,24 +94,24 @@ gd::Ref<cSharedMemorySemaphore> cSharedMemory::findSemaphore(std::string name) {
 template <class Packed>
 Packed cSharedMemory::get_array(const std::string &name, uint32_t dtype, const char *method) {
     Packed out;
-    const aigym_shm_entry *entry = find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method);
-    if (!entry) return out;
-    out.resize(static_cast<int64_t>(entry->count));
-    std::memcpy(out.data(), aigym_shm_entry_data(chunk_->base(), entry), entry->nbytes);
+    aigym_shm_entry entry;
+    if (!find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method, entry)) return out;
+    out.resize(static_cast<int64_t>(entry.count));
+    std::memcpy(out.data(), aigym_shm_entry_data(chunk_->base(), &entry), entry.nbytes);
     return out;
 }
 
 template <class Packed>
 bool cSharedMemory::send_array(const std::string &name, uint32_t dtype, const char *method, const Packed &values) {
-    const aigym_shm_entry *entry = find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method);
-    if (!entry) return false;
+    aigym_shm_entry entry;
+    if (!find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method, entry)) return false;
     const int64_t n = values.size();
-    if (n != static_cast<int64_t>(entry->count)) {
+    if (n != static_cast<int64_t>(entry.count)) {
         AIGYM_ERROR(std::string("cSharedMemory.") + method + "('" + name + "'): wrong length " + std::to_string(n) +
-                    ", the tensor holds " + std::to_string(entry->count) + " elements");
+                    ", the tensor holds " + std::to_string(entry.count) + " elements");
         return false;
     }
-    if (n > 0) std::memcpy(aigym_shm_entry_data(chunk_->base(), entry), values.view().data(), entry->nbytes);
+    if (n > 0) std::memcpy(aigym_shm_entry_data(chunk_->base(), &entry), values.view().data(), entry.nbytes);
     return true;
 }
 

@@ -44,7 +44,7 @@ class cSharedMemory : public gd::ExtensionObject {
     Packed get_array(const std::string &name, uint32_t dtype, const char *method);
     template <class Packed>
     bool send_array(const std::string &name, uint32_t dtype, const char *method, const Packed &values);
-    const aigym_shm_entry *find_entry(const std::string &name, uint32_t kind, uint32_t dtype, const char *method);
+    bool find_entry(const std::string &name, uint32_t kind, uint32_t dtype, const char *method, aigym_shm_entry &entry);
 
     std::shared_ptr<shm::SharedChunk> chunk_;
     std::string attach_error_;

@@ -31,8 +31,8 @@ bool cSharedMemorySemaphore::init(std::string name) {
         AIGYM_ERROR(where("init") + ": " + error);
         return false;
     }
-    const aigym_shm_entry *entry = chunk->find(name, AIGYM_SHM_KIND_SEMAPHORE, AIGYM_SHM_DTYPE_NONE, error);
-    if (!entry) {
+    aigym_shm_entry entry;
+    if (!chunk->find(name, AIGYM_SHM_KIND_SEMAPHORE, AIGYM_SHM_DTYPE_NONE, entry, error)) {
         AIGYM_ERROR(where("init") + ": " + error);
         return false;
     }
@@ -40,15 +40,15 @@ bool cSharedMemorySemaphore::init(std::string name) {
     return true;
 }
 
-void cSharedMemorySemaphore::attach(std::shared_ptr<shm::SharedChunk> chunk, const aigym_shm_entry *entry) {
+void cSharedMemorySemaphore::attach(std::shared_ptr<shm::SharedChunk> chunk, const aigym_shm_entry &entry) {
     chunk_ = std::move(chunk);
-    sem_ = aigym_shm_entry_sem(chunk_->base(), entry);
-    name_ = entry->name;
+    sem_ = aigym_shm_entry_sem(chunk_->base(), &entry);
+    name_ = entry.name;
 }
 
 namespace {
 // A wait for ever after errors nobody was answered about: the first of them goes into the chunk's
-// engine record, where the host finds it if it is blocked too (aigym_sem_block_published).
+// engine record, where the host finds it if it is blocked too (aigym_sem_block_marked).
 aigym_shm_engine_record *publish_unanswered_error(const shm::SharedChunk &chunk) {
     std::string text;
     uint32_t count = 0;
@@ -127,14 +127,21 @@ bool cSharedMemorySemaphore::wait_on(const shm::SharedChunk &chunk, aigym_sem *s
         gd::engine::quit_scene_tree(1);
         return false;
     case AIGYM_WAIT_CORRUPT:
-        AIGYM_ERROR(where + " in chunk '" + chunk.handle() + "': " + aigym_wait_status_message(status));
+        // A wait for ever that returns false means "the game ends" (the host is gone): a game
+        // whose command semaphore is garbage cannot go on either, and would otherwise idle for
+        // ever while its host waits for an answer. A timed wait leaves the choice to the game.
+        AIGYM_ERROR(where + " in chunk '" + chunk.handle() + "': " + aigym_wait_status_message(status) +
+                    (timeout_ns < 0 ? "; quitting" : ""));
+        if (timeout_ns < 0) gd::engine::quit_scene_tree(1);
         return false;
     case AIGYM_WAIT_SHUTDOWN:
         AIGYM_WARNING(where + ": the host asked the engine to shut down; quitting");
         gd::engine::quit_scene_tree(0);
         return false;
     default:
-        AIGYM_ERROR(where + ": " + aigym_wait_status_message(status) + " (" + std::strerror(errno) + ")");
+        AIGYM_ERROR(where + ": " + aigym_wait_status_message(status) + " (" + std::strerror(errno) + ")" +
+                    (timeout_ns < 0 ? "; quitting" : ""));
+        if (timeout_ns < 0) gd::engine::quit_scene_tree(1);  // as for a corrupt one: cannot go on
         return false;
     }
 }

@@ -21,10 +21,11 @@ class cSharedMemorySemaphore : public gd::ExtensionObject {
     // Seed API: finds semaphore `name` in the chunk named by --handle.
     bool init(std::string name);
     // Called by cSharedMemory.findSemaphore.
-    void attach(std::shared_ptr<shm::SharedChunk> chunk, const aigym_shm_entry *entry);
+    void attach(std::shared_ptr<shm::SharedChunk> chunk, const aigym_shm_entry &entry);
 
     bool post();
-    bool wait();                      // blocks until posted; false if the host died / asked to quit
+    bool wait();                      // blocks until posted; false when the game must end (the host died
+                                      // or asked to quit, or the semaphore is garbage): the tree quits
     bool timed_wait(int64_t msec);    // false on timeout (no error) or when the host is gone
     bool try_wait();
     void set_spin_us(int64_t us);

@@ -1,0 +1,213 @@
+"""A hostile same-user writer against running engines: seeded random bytes over the directory
+entries (name, kind/dtype, count, offset, nbytes), the header, semaphore words, the engine
+record and tensor data of a live chunk, between steps and during them (a thread scribbling
+while the host waits). Real engines: the trivial scene through GodotEnv and GodotVectorEnv,
+and a game written against the original API by name (test_seed_api_steps.gd).
+
+What must hold (docs/FAILURE_MODEL.md, "A same-user writer during a run"): the engine never
+dies by a signal and never logs a crash: it goes on, or reports what was wrong and exits by
+itself; the host raises only our documented errors, and every wait ends (the step timeout is
+the only bound, and only a stolen post needs it); nothing is left in /dev/shm or /tmp.
+The seeds are printed; a failure names the scribble that preceded it."""
+
+from __future__ import annotations
+
+import struct
+import threading
+
+import numpy as np
+import pytest
+
+from godot_aigym import SharedMemory
+from godot_aigym.engine import GodotProcess, LaunchOptions
+from godot_aigym.env import GodotEnv, GodotVectorEnv
+from godot_aigym.env.link import demo_project, prepare_project
+from godot_aigym.env.protocol import GodotEnvError
+from godot_aigym.shm import layout as L
+from godot_aigym.shm.errors import EngineTimeoutError, SharedMemoryError
+
+from hostile_writer import HostileWriter, check_engine_ended, leftovers
+
+SAFETY_S = 60  # only fires when something is broken (or a scribble stole a post: then it is the bound)
+DOCUMENTED = (SharedMemoryError, GodotEnvError)
+STEPS_AFTER = 3  # steps after each scribble
+TRIVIAL = "res://envs/trivial/trivial.tscn"
+
+
+@pytest.fixture(scope="module")
+def demo(godot):
+    project = demo_project()
+    prepare_project(project, godot)
+    return project
+
+
+def test_entry_lookups_use_one_checked_copy_of_a_racing_entry(godot, test_project):
+    """getFloatArray / sendFloatArray / findFloatTensor while the host flips the entry's count,
+    offset and nbytes between the true ones and hostile ones: before the fix the engine checked
+    the live entry and then read it again for the copy (SIGSEGV, or a heap overflow)."""
+    calls, n = 3000, 64
+    with SharedMemory(size=1 << 20, capacity=4) as mem:
+        ready, go = mem.newSemaphore("ready", 0), mem.newSemaphore("go", 0)
+        entry = mem.newFloatTensor("x", n)._entry
+        at = L.entry_offset(entry.index) + 72  # count, offset, nbytes: 24 bytes
+        true = struct.pack("<QQQ", n, entry.offset, n * 4)
+        hostile = [struct.pack("<QQQ", n, entry.offset, 1 << 30),  # nbytes far beyond the chunk
+                   struct.pack("<QQQ", n, mem.size - 64, n * 4),  # the data past the chunk's end
+                   struct.pack("<QQQ", 1 << 28, entry.offset, 1 << 30),  # a huge tensor
+                   struct.pack("<QQQ", n, 0, n * 4)]  # over the header and the directory
+        opts = LaunchOptions(project=test_project, script="res://shm/test_entry_race.gd", handle=mem.handle,
+                             user_args=[str(calls), str(n)])
+        stop = threading.Event()
+
+        def flip() -> None:
+            mm, k = mem._mm, 0
+            while not stop.is_set():
+                mm[at:at + 24] = hostile[k % len(hostile)]
+                mm[at:at + 24] = true
+                k += 1
+
+        with GodotProcess(opts, godot=godot) as proc:
+            mem.set_peer(proc.popen)
+            ready.wait(timeout=SAFETY_S)
+            flipper = threading.Thread(target=flip, daemon=True)
+            flipper.start()
+            go.post()
+            try:
+                ready.wait(timeout=SAFETY_S)  # posted after the last call
+            except SharedMemoryError:
+                pass  # the engine died: said below
+            finally:
+                stop.set()
+                flipper.join()
+            mem._mm[at:at + 24] = true
+            proc.wait(timeout=SAFETY_S)
+            log = proc.log()
+            code = check_engine_ended(proc.popen, log, "entry race")
+    print(next((line for line in log.splitlines() if line.startswith("RACE DONE")), "no summary"))
+    assert code == 0, log[-3000:]
+    assert f"RACE DONE calls={calls}" in log and "wrong=0" in log, log[-3000:]
+
+
+def _step_envs(make_env, engines_of, act, seed: int, corruptions: int, max_envs: int, label: str):
+    """Run `corruptions` scribbles (seeded) over envs from `make_env`: STEPS_AFTER steps after
+    each; an env that raised a documented error is closed (its engines checked) and replaced."""
+    print(f"{label}: hostile writer seed {seed}")
+    rng = np.random.default_rng(seed)
+    applied, envs, raised_kinds = 0, 0, {}
+    handles, logs = [], []
+    while applied < corruptions:
+        envs += 1
+        assert envs <= max_envs, f"{label}: {envs} envs for {applied} scribbles: nearly every scribble is fatal"
+        env = make_env()
+        links = engines_of(env)
+        handles += [link.mem.handle for link in links]
+        logs += [link.proc.log_path for link in links]
+        procs = [link.proc for link in links]
+        popens = [p.popen for p in procs]
+        writer = HostileWriter(links[int(rng.integers(len(links)))].mem, int(rng.integers(2**31)))
+        raised, last = None, None
+        try:
+            env.reset(seed=int(rng.integers(2**31)))
+            while applied < corruptions and raised is None:
+                last = writer.next()
+                applied += 1
+                during = bool(rng.integers(2))
+                if not during:
+                    writer.apply(last)
+                try:
+                    for k in range(STEPS_AFTER):
+                        if during and k == 0:
+                            writer.during(last)
+                        _, _, terminated, truncated, _ = env.step(act(rng))
+                        if np.ndim(terminated) == 0 and (terminated or truncated):
+                            env.reset()  # GodotEnv; the vector env resets by itself
+                except DOCUMENTED as e:
+                    raised = e
+                except Exception as e:  # anything else is a bug: name the scribble
+                    raise AssertionError(f"{label}: {type(e).__name__} after scribble {last}: {e}") from e
+                finally:
+                    if during:
+                        writer.settle()
+        finally:
+            writer.stop()
+            env.close()
+        if raised is not None:
+            raised_kinds[type(raised).__name__] = raised_kinds.get(type(raised).__name__, 0) + 1
+        for proc, popen in zip(procs, popens):
+            check_engine_ended(popen, proc.log(), f"{label} after scribble {last}",
+                               killed_ok=isinstance(raised, EngineTimeoutError))
+    print(f"{label}: {applied} scribbles over {envs} envs; host errors {raised_kinds}")
+    assert not leftovers(handles, logs), leftovers(handles, logs)
+
+
+def test_godot_env_under_a_hostile_writer(godot, demo):
+    def make():
+        return GodotEnv(demo, TRIVIAL, seed=5, step_timeout=SAFETY_S)
+
+    _step_envs(make, lambda env: [env._link], lambda rng: rng.uniform(-1, 1, 2).astype(np.float32),
+               seed=1101, corruptions=160, max_envs=60, label="GodotEnv")
+
+
+def test_vector_env_under_a_hostile_writer(godot, demo):
+    def make():
+        return GodotVectorEnv(demo, TRIVIAL, n_agents=4, n_engines=2, seed=5, step_timeout=SAFETY_S)
+
+    _step_envs(make, lambda env: env.links, lambda rng: rng.uniform(-1, 1, (8, 2)).astype(np.float32),
+               seed=2202, corruptions=80, max_envs=30, label="GodotVectorEnv")
+
+
+def test_seed_api_game_under_a_hostile_writer(godot, test_project):
+    """The original API's names (cSharedMemory.getFloatArray / findFloatTensor / sendIntArray,
+    cSharedMemorySemaphore.init/wait/post) look every entry up at every step, under a scribbler."""
+    seed, corruptions, max_games = 3303, 120, 50
+    print(f"seed-API game: hostile writer seed {seed}")
+    rng = np.random.default_rng(seed)
+    applied, games, raised_kinds, handles, logs = 0, 0, {}, [], []
+    while applied < corruptions:
+        games += 1
+        assert games <= max_games, f"{games} games for {applied} scribbles"
+        raised, last = None, None
+        with SharedMemory(size=1 << 16, capacity=8) as mem:
+            handles.append(mem.handle)
+            action, obs = mem.newFloatTensor("action", 1), mem.newFloatTensor("observation", 4)
+            mem.newIntTensor("done", 1)
+            sem_action, sem_obs = mem.newSemaphore("sem_action", 0), mem.newSemaphore("sem_observation", 0)
+            writer = HostileWriter(mem, int(rng.integers(2**31)))
+            proc = GodotProcess(LaunchOptions(project=test_project, script="res://shm/test_seed_api_steps.gd",
+                                              handle=mem.handle), godot=godot)
+            logs.append(proc.log_path)
+            try:
+                mem.set_peer(proc.popen)
+                sem_obs.wait(timeout=SAFETY_S)  # the game is ready (nothing scribbled yet)
+                while applied < corruptions and raised is None:
+                    last = writer.next()
+                    applied += 1
+                    during = bool(rng.integers(2))
+                    if not during:
+                        writer.apply(last)
+                    try:
+                        for k in range(STEPS_AFTER):
+                            action.write(np.array([rng.uniform(-1, 1)], np.float32))
+                            if during and k == 0:
+                                writer.during(last)
+                            sem_action.post()
+                            sem_obs.wait(timeout=SAFETY_S)
+                            obs.read()
+                    except SharedMemoryError as e:
+                        raised = e
+                    except Exception as e:
+                        raise AssertionError(f"{type(e).__name__} after scribble {last}: {e}") from e
+                    finally:
+                        if during:
+                            writer.settle()
+            finally:
+                writer.stop()
+                mem.request_shutdown()
+                popen = proc.popen
+                proc.close(grace=SAFETY_S)
+        if raised is not None:
+            raised_kinds[type(raised).__name__] = raised_kinds.get(type(raised).__name__, 0) + 1
+        check_engine_ended(popen, proc.log(), f"seed-API game after scribble {last}",
+                           killed_ok=isinstance(raised, EngineTimeoutError))
+    print(f"seed-API game: {applied} scribbles over {games} games; host errors {raised_kinds}")
+    assert not leftovers(handles, logs), leftovers(handles, logs)
