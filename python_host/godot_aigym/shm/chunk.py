@@ -107,6 +107,7 @@ class SharedMemory(ChunkFile, ChunkEntries):
             self._capacity = header.capacity
             self._data_offset = header.data_offset
             self._entries = {e.name: e for e in entries}
+            self._host_pid = header.host_pid  # as validated: whose death we watch (never re-read)
             self._live = _LiveFields(self._mm)
             self._closed = False
             if as_engine:
@@ -134,6 +135,7 @@ class SharedMemory(ChunkFile, ChunkEntries):
         self._size = 0
         self._capacity = 0
         self._data_offset = 0
+        self._host_pid = 0
 
     # -- properties ----------------------------------------------------------------------------
     @property
@@ -207,7 +209,7 @@ class SharedMemory(ChunkFile, ChunkEntries):
         live = self._live
         if live is None:
             return None
-        pid = live.engine_pid.value if self._owner else live.host_pid.value
+        pid = live.engine_pid.value if self._owner else self._host_pid
         return pid if pid > 0 and pid != os.getpid() else None
 
     def _peer_role(self) -> str:
