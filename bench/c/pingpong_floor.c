@@ -24,24 +24,24 @@ typedef struct {
 } channel;
 
 static int open_channel(const char *handle, channel *c) {
-    const aigym_shm_entry *a, *o, *sa, *so;
+    aigym_shm_entry a, o, sa, so; /* checked copies (aigym_shm_find) */
     aigym_shm_status st = aigym_shm_attach(handle, &c->m);
-    if (st == AIGYM_SHM_OK) st = aigym_shm_find(c->m.base, c->m.size, "act", AIGYM_SHM_KIND_TENSOR, AIGYM_SHM_DTYPE_FLOAT32, &a);
-    if (st == AIGYM_SHM_OK) st = aigym_shm_find(c->m.base, c->m.size, "obs", AIGYM_SHM_KIND_TENSOR, AIGYM_SHM_DTYPE_FLOAT32, &o);
-    if (st == AIGYM_SHM_OK) st = aigym_shm_find(c->m.base, c->m.size, "act_ready", AIGYM_SHM_KIND_SEMAPHORE, 0, &sa);
-    if (st == AIGYM_SHM_OK) st = aigym_shm_find(c->m.base, c->m.size, "obs_ready", AIGYM_SHM_KIND_SEMAPHORE, 0, &so);
+    if (st == AIGYM_SHM_OK) st = aigym_shm_find(c->m.base, c->m.size, c->m.capacity, "act", AIGYM_SHM_KIND_TENSOR, AIGYM_SHM_DTYPE_FLOAT32, &a);
+    if (st == AIGYM_SHM_OK) st = aigym_shm_find(c->m.base, c->m.size, c->m.capacity, "obs", AIGYM_SHM_KIND_TENSOR, AIGYM_SHM_DTYPE_FLOAT32, &o);
+    if (st == AIGYM_SHM_OK) st = aigym_shm_find(c->m.base, c->m.size, c->m.capacity, "act_ready", AIGYM_SHM_KIND_SEMAPHORE, 0, &sa);
+    if (st == AIGYM_SHM_OK) st = aigym_shm_find(c->m.base, c->m.size, c->m.capacity, "obs_ready", AIGYM_SHM_KIND_SEMAPHORE, 0, &so);
     if (st != AIGYM_SHM_OK) {
         fprintf(stderr, "pingpong_floor: %s: %s\n", handle, aigym_shm_status_message(st));
         return -1;
     }
-    if (a->count < FLOATS || o->count < FLOATS) {
+    if (a.count < FLOATS || o.count < FLOATS) {
         fprintf(stderr, "pingpong_floor: act/obs need %d floats\n", FLOATS);
         return -1;
     }
-    c->act = (float *)aigym_shm_entry_data(c->m.base, a);
-    c->obs = (float *)aigym_shm_entry_data(c->m.base, o);
-    c->act_ready = aigym_shm_entry_sem(c->m.base, sa);
-    c->obs_ready = aigym_shm_entry_sem(c->m.base, so);
+    c->act = (float *)aigym_shm_entry_data(c->m.base, &a);
+    c->obs = (float *)aigym_shm_entry_data(c->m.base, &o);
+    c->act_ready = aigym_shm_entry_sem(c->m.base, &sa);
+    c->obs_ready = aigym_shm_entry_sem(c->m.base, &so);
     return 0;
 }
 
