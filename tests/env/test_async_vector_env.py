@@ -177,7 +177,7 @@ def test_close_stops_an_engine_that_never_answers_its_waiter(demo, no_leaks):
 
         def resume_engine_0() -> None:  # once recv has handed both engines to their waiters
             deadline = time.monotonic() + 120.0  # a safety net only
-            while not env._waiting.all() and time.monotonic() < deadline:
+            while not all(env._waiting) and time.monotonic() < deadline:
                 time.sleep(0.001)
             os.kill(pids[0], signal.SIGCONT)
 

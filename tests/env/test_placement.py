@@ -86,6 +86,16 @@ def test_spin_budgets_keep_what_the_user_asked_for():
     assert spin_budgets(1, True, 5.0, None, usable=2) == (5.0, PINNED_SPIN_US)
 
 
+@pytest.mark.parametrize("usable", [1, 2, 4])
+@pytest.mark.parametrize("pinned", [False, True])
+def test_the_host_does_not_spin_for_a_rendering_engine(pinned, usable):
+    """A rendered frame takes milliseconds: the host blocks at once (0) for its answer; the engine's
+    budget is the same as without rendering, and what the user passed is kept."""
+    plain = spin_budgets(2, pinned, usable=usable, foreign=[])
+    assert spin_budgets(2, pinned, usable=usable, foreign=[], rendering=True) == (0.0, plain[1])
+    assert spin_budgets(2, pinned, 30.0, 40, usable=usable, foreign=[], rendering=True) == (30.0, 40)
+
+
 def on_cpus(cpus: set[int], fn):
     """Run fn in a thread whose affinity is ``cpus`` (the process's own mask is left alone)."""
     out: dict = {}

@@ -23,5 +23,8 @@ def test_cpus_the_user_names_still_pin_a_rendering_engine(display):
     envs = GodotVectorEnv(scene=REACH, n_agents=1, n_engines=1, rendering=True, cpus=[cpu])
     try:
         assert _engine_cpus(envs) == [{cpu}]
+        # a frame takes milliseconds: the host blocks at once for a rendering engine's answer, pinned
+        # or not (placement.spin_budgets); the engine's own budget is a pinned one's
+        assert envs.links[0].spin_us == 0.0 and envs.links[0]._sem_obs.spin_us == 0.0
     finally:
         envs.close()

@@ -82,9 +82,10 @@ class GodotAsyncVectorEnv:
         self._parts = {p.name: (p.shape, p.space.dtype) for p in spec.parts}
         self._obs_dim = spec.obs_dim
         # engine k is idle (its last answer returned by recv), in flight (sent; polled by recv, or
-        # handed to its waiter: _waiting), or answered (in _answered, not yet returned by recv)
-        self._in_flight = np.zeros(n_engines, np.bool_)
-        self._waiting = np.zeros(n_engines, np.bool_)
+        # handed to its waiter: _waiting), or answered (in _answered, not yet returned by recv);
+        # lists, not arrays: read and set one engine at a time on every send and recv
+        self._in_flight = [False] * n_engines
+        self._waiting = [False] * n_engines
         self._answered: list[int] = []  # engines answered but not yet returned, in the order found
         self._next = 0  # the first engine the next poll looks at
         self._ready: queue.SimpleQueue = queue.SimpleQueue()  # (engine, exception or None) from the waiters
@@ -96,6 +97,12 @@ class GodotAsyncVectorEnv:
             self._waiters.append(t)
         self._failed = None
         self._agent_rows, self._all_ids = np.arange(n_agents), np.arange(self.num_envs)
+        # env_ids recv returned (and each engine's, and all) -> their engines: send's usual argument
+        # is recv's env_id, recognised by its bytes instead of checked element-wise each time
+        self._known_ids: dict[tuple[str, bytes], list[int]] = {}
+        self._remember_ids(self._all_ids, list(range(n_engines)))
+        for k in range(n_engines):
+            self._remember_ids(self._all_ids[k * n_agents:(k + 1) * n_agents], [k])
         # one C stager per engine: an idle engine's actions checked and written into its `in` tensor
         self._stagers = [self._checker.stager(link.step_views()[0], spec.layout.actions.start, P.CMD_STEP)
                          for link in self.links]
@@ -182,13 +189,25 @@ class GodotAsyncVectorEnv:
         self._in_flight[k] = True
 
     def _busy(self) -> list[int]:
-        return sorted(set(np.flatnonzero(self._in_flight).tolist()) | set(self._answered))
+        return sorted({k for k, sent in enumerate(self._in_flight) if sent} | set(self._answered))
+
+    _KNOWN_IDS_MAX = 1024  # distinct env_id arrays remembered (engine orders of recv's batches)
+
+    def _remember_ids(self, ids: np.ndarray, engines: list[int]) -> None:
+        if len(self._known_ids) >= self._KNOWN_IDS_MAX:
+            self._known_ids.clear()
+        self._known_ids[(ids.dtype.str, ids.tobytes())] = engines
 
     def _engines_of(self, env_ids: Any) -> tuple[list[int], np.ndarray]:
         """The engines ``env_ids`` cover, in order of first appearance, and for each engine's agents
         0..n-1 the row of ``env_ids`` (and so of the actions) that names them."""
         n = self.n_agents
         ids = self._all_ids if env_ids is None else np.asarray(env_ids)
+        if ids.ndim == 1 and ids.dtype.kind in "iu":  # whole engines, as recv returned them
+            engines = self._known_ids.get((ids.dtype.str, ids.tobytes()))
+            if engines is not None:
+                self._refuse_busy(engines)
+                return engines, None
         if ids.ndim == 1 and ids.dtype.kind in "iu" and len(ids) and len(ids) % n == 0 and len(ids) <= self.num_envs:
             first = ids[::n]  # the usual form (recv's env_id): whole engines, their agents in order
             engines = (first // n).tolist()
@@ -219,15 +238,16 @@ class GodotAsyncVectorEnv:
 
     def _collect(self, count: int):
         """Wait for ``count`` engines' answers (those already in first) and batch them."""
-        pending = len(self._answered) + int(self._in_flight.sum())
+        pending = len(self._answered) + sum(self._in_flight)
         if pending < count:
             raise RuntimeError(f"recv() needs answers from {count} engine(s) but only {pending} have a command "
                                "pending: send() first")
         self._poll()
         while len(self._answered) < count:
-            for k in np.flatnonzero(self._in_flight & ~self._waiting).tolist():  # hand them to their waiters
-                self._waiting[k] = True
-                self._inboxes[k].put(True)
+            for k in range(self.n_engines):  # hand the engines in flight to their waiters
+                if self._in_flight[k] and not self._waiting[k]:
+                    self._waiting[k] = True
+                    self._inboxes[k].put(True)
             self._take(*self._ready.get())  # blocks (GIL released) until a waiter reports
             while not self._ready.empty():
                 self._take(*self._ready.get())
@@ -242,10 +262,10 @@ class GodotAsyncVectorEnv:
     def _poll(self) -> None:
         """Take the answers already in from the engines in flight that no waiter waits for,
         round-robin from `_next`."""
-        m = self.n_engines
+        m, in_flight, waiting = self.n_engines, self._in_flight, self._waiting
         for j in range(m):
             k = (self._next + j) % m
-            if self._in_flight[k] and not self._waiting[k] and self.links[k].try_receive() is not None:
+            if in_flight[k] and not waiting[k] and self.links[k].try_receive() is not None:
                 self._in_flight[k] = False
                 self._answered.append(k)
 
@@ -260,7 +280,9 @@ class GodotAsyncVectorEnv:
     def _batch(self, engines: list[int]):
         n, m = self.n_agents, len(engines)
         results = [self.links[k].results for k in engines]
-        if self._parts:
+        if self._parts and m == 1:
+            obs = {name: view.astype(self._parts[name][1]) for name, view in results[0].parts.items()}  # a copy
+        elif self._parts:
             obs = {name: np.empty((m * n, *shape), dtype) for name, (shape, dtype) in self._parts.items()}
             for j, r in enumerate(results):
                 for name, view in r.parts.items():
@@ -275,6 +297,8 @@ class GodotAsyncVectorEnv:
             terminated = np.concatenate([r.terminated for r in results]) != 0
             truncated = np.concatenate([r.truncated for r in results]) != 0
         env_id = (np.asarray(engines)[:, None] * n + self._agent_rows).reshape(-1)
+        if m > 1:
+            self._remember_ids(env_id, engines)
         return obs, reward, terminated, truncated, {"env_id": env_id}
 
     def _live(self) -> None:
@@ -301,11 +325,11 @@ class GodotAsyncVectorEnv:
     def _shutdown(self) -> None:
         step_timeout = self.links[0].step_timeout if self.links else None
         grace = self.close_grace if step_timeout is None else step_timeout + 10.0  # the waiter times out first
-        while self._waiting.any():  # a waiter still waits: let its engine answer (or fail) first
+        while any(self._waiting):  # a waiter still waits: let its engine answer (or fail) first
             try:
                 k, _ = self._ready.get(timeout=grace)
             except queue.Empty:  # no answer and no step timeout: kill it, its waiter then reports its death
-                for k in np.flatnonzero(self._waiting).tolist():
+                for k in [k for k, w in enumerate(self._waiting) if w]:
                     if self.links[k].proc is not None and self.links[k].proc.popen is not None:
                         self.links[k].proc.popen.kill()
                 continue

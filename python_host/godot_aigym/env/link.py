@@ -76,7 +76,8 @@ class EngineLink:
             prepare_project(self.project, options.godot)
         # how long each side spins before blocking: the host's engines + 1 vs the usable CPUs
         spin_us, engine_spin_us = placement.spin_budgets(n_engines, bool(self.cpus), options.spin_us,
-                                                         options.engine_spin_us, foreign=foreign)
+                                                         options.engine_spin_us, foreign=foreign,
+                                                         rendering=options.wants_rendering)
         self.spin_us, self.engine_spin_us = spin_us, engine_spin_us  # None: the defaults
         user = P.launch_args(self.n_agents, options.prefix, self.physics_fps, options.action_repeat,
                              options.max_episode_steps, engine_spin_us) + list(options.user_args)
