@@ -33,7 +33,7 @@ goes, per image, on each side (engines' main threads, their other threads, the h
 X server, idle and steal). Goals (issue 13): into Python >= 0.9x in engine; 16 agents >= 1,500
 images/s; carrying the image <= 5% of the step.
 
-    PYTHONPATH=python_host .venv/bin/python bench/bench_pixels.py [--sets 2] [--rounds 5] [--configs 1x1,1x16,2x16]
+    PYTHONPATH=python_host .venv/bin/python bench/bench_pixels.py [--sets 2] [--rounds 10] [--configs 1x1,1x16,2x16]
 """
 
 from __future__ import annotations
@@ -107,9 +107,11 @@ def per_image(cpu: list[tuple[dict, int]]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", type=int, default=2, help="times every side is opened anew")
-    ap.add_argument("--rounds", type=int, default=5, help="paired windows per set")
-    ap.add_argument("--steps-1", type=int, default=200, help="frames/steps per window with 1 agent")
-    ap.add_argument("--steps-16", type=int, default=60, help="frames/steps per window with 16 agents")
+    ap.add_argument("--rounds", type=int, default=10, help="paired windows per set")
+    # short windows, many pairs: the same work's CPU per image moves by +-15 % between half-second windows
+    # here (1 x 16, 8 pairs of 60 steps: 372-507 us), not always in step on both sides of a pair
+    ap.add_argument("--steps-1", type=int, default=100, help="frames/steps per window with 1 agent")
+    ap.add_argument("--steps-16", type=int, default=30, help="frames/steps per window with 16 agents")
     ap.add_argument("--configs", default="1x1,1x16,2x16", help="engines x agents to run, comma-separated")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()

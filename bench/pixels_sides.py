@@ -232,7 +232,10 @@ class ThroughAsyncEnv:
             raise
 
     def window(self, steps: int) -> dict:
-        """``engines * steps`` batches received, every engine sent its first actions at the start."""
+        """``engines * steps`` batches received, every engine sent its first actions at the start and
+        its next ones after each of its batches, so that all of them run until the last counted batch
+        (as the in-engine rate counts only while all engines ran); the batches still in flight then
+        are taken untimed."""
         env, n = self.env, self.agents
         actions = [self.rng.integers(0, 5, n) for _ in range(self.engines * steps)]
         meter = getattr(self, "meter", None)
@@ -240,13 +243,13 @@ class ThroughAsyncEnv:
             meter.start()
         t0 = time.perf_counter()
         env.send(self.rng.integers(0, 5, env.num_envs))
-        for a in actions[:-self.engines]:
+        for a in actions:
             obs, *_, info = env.recv()
             env.send(a, info["env_id"])
-        for _ in range(self.engines):  # the last batches: nothing sent after them
-            obs, *_, info = env.recv()
         elapsed = time.perf_counter() - t0
         cpu = meter.stop() if meter else None
+        for _ in range(self.engines):  # every engine idle between windows
+            env.recv()
         assert obs["camera"].shape == (n, SIZE, SIZE, 3)
         return {"rate": n * self.engines * steps / elapsed, "cpu": (cpu, n * self.engines * steps)}
 
