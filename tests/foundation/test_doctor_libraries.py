@@ -148,21 +148,35 @@ def test_a_set_up_without_torch_leaves_the_torch_libraries_judged_as_they_were(f
 
 
 # ---- the real build: the mapping is what SConstruct builds from ------------------------------------
-def scons_inputs(godot, library: Path) -> set[str]:
-    """The files of gdextension/ in scons's own dependency tree of `library` (no build: -n)."""
+def scons_inputs(godot, libraries: list[Path]) -> dict[str, set[str]]:
+    """The files of gdextension/ in scons's own dependency tree of each library (no build: -n), from
+    one scons run (a run is ~0.7 CPU-s of reading SConstruct and scanning, the same for any number
+    of targets): scons prints one tree per target, rooted at the target's path, each pruned on its
+    own (a pruned node is bracketed; its files were listed earlier in the same tree)."""
+    targets = [str(lib.relative_to(REPO)) for lib in libraries]
     proc = subprocess.run([sys.executable, "-m", "SCons", "-n", "-Q", "--tree=prune", "target=debug", "torch=yes",
-                           f"godot={godot.path}", str(library.relative_to(REPO))],
+                           f"godot={godot.path}", *targets],
                           cwd=REPO, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return set(re.findall(r"^[ |]*\+-\[?gdextension/(\S+?)\]?$", proc.stdout, re.M)) - {
-        f for f in re.findall(r"^[ |]*\+-\[?gdextension/(tools/\S+?)\]?$", proc.stdout, re.M)}  # generators
+    trees = re.split(r"^\+-(\S+)$", proc.stdout, flags=re.M)  # [before, root, tree, root, tree, ...]
+    found = dict(zip(trees[1::2], trees[2::2]))
+    assert sorted(found) == sorted(targets), proc.stdout
+    return {root: set(re.findall(r"^[ |]*\+-\[?gdextension/(\S+?)\]?$", tree, re.M)) - {
+        f for f in re.findall(r"^[ |]*\+-\[?gdextension/(tools/\S+?)\]?$", tree, re.M)}  # generators
+        for root, tree in found.items()}
+
+
+@pytest.fixture(scope="module")
+def scons_trees(godot, built_core) -> dict[str, set[str]]:
+    return scons_inputs(godot, [REPO / "demo_project/addons/godot_aigym/bin" / library_name(name)
+                                for name in library_sources.ADDON_LIBRARIES])
 
 
 @pytest.mark.parametrize("name", library_sources.ADDON_LIBRARIES)
-def test_doctor_judges_by_what_scons_builds_from(godot, built_core, name):
+def test_doctor_judges_by_what_scons_builds_from(scons_trees, name):
     gdext = REPO / "gdextension"
     mine = {p.relative_to(gdext).as_posix() for p in library_sources.inputs(gdext, name)}
-    assert scons_inputs(godot, REPO / "demo_project/addons/godot_aigym/bin" / library_name(name)) == mine
+    assert scons_trees[f"demo_project/addons/godot_aigym/bin/{library_name(name)}"] == mine
 
 
 def test_after_the_set_up_doctor_reports_nothing_stale(godot, built_core):
