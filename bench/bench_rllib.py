@@ -6,12 +6,15 @@ agents in the same run. Writes bench/results/rllib.json (bench/results_schema.py
 
 The runners are built by `godot_aigym.rllib.train.build_config` with its defaults, as a user's
 PPO gets them, and sampled as RLlib's algorithms sample, in steady state (warm-up calls first):
-  * **PPO** (the goal): `synchronous_parallel_sample(max_env_steps=total_train_batch_size,
+  * **PPOConfig()'s batch** (the line the goal is judged on: issue #14's example is a plain
+    `PPOConfig().environment("godot_aigym/CartPole-v0", ...)`): one call at the size a plain
+    `PPOConfig()` asks of one runner (``train_batch_size`` 4,000, ``rollout_fragment_length``
+    "auto": one call per iteration), the runner's metrics with it, aggregated by the driver;
+  * **PPO at build_config's sample** (information: Ray's and RLlib's fixed cost per call, no
+    goal): `synchronous_parallel_sample(max_env_steps=total_train_batch_size,
     _return_metrics=True)` then the driver's `MetricsLogger.aggregate` of the runners' metrics,
-    as `PPO.training_step` does, at build_config's own sample size (``rollout_fragment_length``
+    as `PPO.training_step` does, at build_config's small training batch (``rollout_fragment_length``
     16 x 16 agents = 256 env steps per runner and call: one call per iteration);
-  * **PPOConfig()'s batch**: the same call at the size a plain `PPOConfig()` asks of one runner
-    (``train_batch_size`` 4,000, ``rollout_fragment_length`` "auto": one call per iteration);
   * **long fragments**: ``--long-steps`` vector steps per runner and call (what
     ``build_config(fragment=600)`` would ask), synchronously, and asynchronously as APPO/IMPALA
     do (``foreach_env_runner_async``, 2 requests in flight per runner).

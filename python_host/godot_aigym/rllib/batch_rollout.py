@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
+from .compact_arrays import compact, compact_ids, expand
 from .episode_build import SpaceStructs, numpy_episode
 
 
@@ -65,9 +66,15 @@ class Rollout:
         self._envs = len(self.open.obs)
         self._resets = int(np.count_nonzero(self.open.pending_reset))  # reset steps the next step makes
 
+    @property
+    def pending_resets(self) -> int:
+        """Reset steps the next step makes (sub-environments whose episode ended on the last one)."""
+        return self._resets
+
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray,
-            truncated: np.ndarray, extras: dict[str, np.ndarray]) -> tuple[int, int]:
-        """Record one vector step; returns (agent steps it counted, episodes it ended)."""
+            truncated: np.ndarray, extras: dict[str, np.ndarray], at: float | None = None) -> tuple[int, int]:
+        """Record one vector step (answered at perf_counter ``at``, default now); returns (agent
+        steps it counted, episodes it ended)."""
         self.obs.append(obs)
         self.actions.append(actions)
         self.rewards.append(rewards)
@@ -76,7 +83,7 @@ class Rollout:
         if extras:
             for k, v in extras.items():
                 self.extras.setdefault(k, []).append(v)
-        self.times.append(time.perf_counter())
+        self.times.append(time.perf_counter() if at is None else at)
         counted = self._envs - self._resets  # a reset step is not a timestep (as in RLlib)
         self._resets = ended = int(np.count_nonzero(terminated | truncated))  # the next step resets these
         return counted, ended
@@ -168,6 +175,12 @@ class Segments:
     def head(self, m: int) -> "Segments":
         return Segments(**{f: getattr(self, f)[:m] for f in self.__dataclass_fields__})
 
+    def __getstate__(self) -> dict:  # the columns in their smallest lossless form (`compact_arrays`)
+        return {f: compact_ids(v) if f == "ids" else compact(v) for f, v in self.__dict__.items()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({f: expand(v) for f, v in state.items()})
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -191,10 +204,17 @@ class PackedEpisodes:
         # (`_SpaceCache`): ~0.3 ms of a few-ms PPO sample otherwise, half of it their RNG state
         state = dict(self.__dict__, observation_space=None, action_space=None)
         state["spaces"] = _SPACES.dumps(self.observation_space, self.action_space)
+        # actions, rewards and extras in their smallest lossless form (`compact_arrays`: a
+        # 4,000-step cart-pole sample then stays under Ray's inline limit); the observations as
+        # they are (comparing image observations for a constant would cost a pass over them)
+        state["actions"], state["rewards"] = compact(self.actions), compact(self.rewards, palette=True)
+        state["extras"] = {name: compact(v) for name, v in self.extras.items()}
         return state
 
     def __setstate__(self, state: dict) -> None:
         blob = state.pop("spaces")
+        state["actions"], state["rewards"] = expand(state["actions"]), expand(state["rewards"])
+        state["extras"] = {name: expand(v) for name, v in state["extras"].items()}
         self.__dict__.update(state)
         self.observation_space, self.action_space = _SPACES.loads(blob)
 
