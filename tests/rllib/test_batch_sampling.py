@@ -92,6 +92,41 @@ def test_batch_sampling_returns_what_rllibs_loop_returns(explore):
     assert_nothing_left(set(), engines)
 
 
+@pytest.mark.parametrize("random_actions", [True, False])
+def test_steps_overlapped_with_the_engines_record_what_a_step_by_step_loop_records(monkeypatch, random_actions):
+    """`_overlapped_steps` (the next random actions drawn and the last step recorded while the
+    engines step) returns the episodes, counts and metrics of the step-by-step loop, and draws
+    the same random actions: no draw for a step that is not taken."""
+    from godot_aigym.rllib import batch_sampling
+
+    runs, engines = [], set()
+    for overlapped in (False, True):
+        if not overlapped:
+            monkeypatch.setattr(batch_sampling, "_splits_steps", lambda env: False)
+        else:
+            monkeypatch.undo()
+        runner = _runner(env=CARTPOLE, agents=4, seed=3)
+        try:
+            engines |= set(runner.godot_info()["engine_pids"])
+            runner.env.action_space.seed(11)
+            calls = [_sample(runner, num_timesteps=n, random_actions=random_actions) for n in (7, 13, 1, 30, 4)]
+            metrics = runner.get_metrics()
+            runs.append((calls, int(metrics["num_env_steps_sampled_lifetime"]), float(metrics["episode_return_mean"]),
+                         int(runner.env.action_space.sample()[0] * 1000 + runner.env.action_space.sample()[1])))
+        finally:
+            runner.stop()
+    (stepwise, n_s, ret_s, next_s), (overlapped_, n_o, ret_o, next_o) = runs
+    assert n_s == n_o == sum(len(e) for call in stepwise for e in call)
+    assert ret_o == ret_s and next_o == next_s  # the same draws, as many
+    for a, b in zip(overlapped_, stepwise):
+        assert [(e.t_started, len(e), e.is_done) for e in a] == [(e.t_started, len(e), e.is_done) for e in b]
+        for x, y in zip(_rows(a), _rows(b)):
+            for u, v in zip(x[:3], y[:3]):
+                np.testing.assert_array_equal(u, v)
+            assert x[3:6] == y[3:6]
+    assert_nothing_left(set(), engines)
+
+
 def test_numpy_episode_is_what_the_constructor_builds():
     from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -90,7 +91,19 @@ class BatchSampling:
         random_space = self.env.action_space if random_actions else None  # looked up once, not per step
         policy = None if random_actions else _plain(self, "_batch_actions")
         env_step, add, no_extras = self.env.unwrapped.step, rollout.add, {}
-        while (ts < num_timesteps) if num_timesteps is not None else (eps < num_episodes):
+        overlapped = num_timesteps is not None and _splits_steps(self.env.unwrapped)  # our vector env
+        while overlapped:
+            try:
+                ts = _overlapped_steps(self.env.unwrapped, rollout, num_timesteps,
+                                       random_space.sample if random_space is not None else None, policy, explore)
+                break
+            except _StepFailed as failed:  # as below
+                self._env_step_failed(failed.__cause__)
+                failed_parts.append(rollout.pack(*self._godot_spaces, keep_open=False)[0])
+                self._batch_reset()
+                rollout = Rollout(self._godot_open, {WEIGHTS_SEQ_NO: self._weights_seq_no})
+                random_space = self.env.action_space if random_actions else None
+        while not overlapped and ((ts < num_timesteps) if num_timesteps is not None else (eps < num_episodes)):
             if policy is None:
                 actions = actions_for_env = random_space.sample()
                 extras = no_extras
@@ -217,6 +230,67 @@ class BatchSampling:
                                 and self._godot_batch_blocker is None and not _has_callback(self, "on_sample_end"))
         self._godot_normalize_and_clip = next(
             (c for c in self._module_to_env.connectors if type(c).__name__ == "NormalizeAndClipActions"), None)
+
+
+class _StepFailed(Exception):
+    """The env's step raised (``__cause__``), told apart from the policy's errors."""
+
+
+def _splits_steps(env: Any) -> bool:
+    """Whether ``env`` sends a step and waits for it in two calls (`GodotVectorEnv`)."""
+    return callable(getattr(env, "step_async", None)) and callable(getattr(env, "step_wait", None))
+
+
+def _overlapped_steps(env: Any, rollout: Rollout, num_timesteps: int, draw: Any, policy: Any, explore: bool) -> int:
+    """Step ``env`` until ``num_timesteps`` counted steps are recorded in ``rollout`` (RLlib's
+    count: a step's count is known from the step before it, so whether a step is the last is known
+    when it is sent); returns them. While the engines step, the runner records the step before and,
+    with random actions (``draw``), draws the next actions, work that otherwise waits in line with
+    the engines'; with a ``policy`` its actions need the observations, so only the recording
+    overlaps. The same draws in the same order as a step-by-step loop, each step's time taken
+    when its answer arrives. Raises `_StepFailed` from the env's error once every step that
+    completed is recorded. A function, not a method (each method of a Ray actor is wrapped)."""
+    if num_timesteps <= 0:
+        return 0
+    step_async, step_wait, add, envs, no_extras = env.step_async, env.step_wait, rollout.add, env.num_envs, {}
+    if policy is None:
+        actions = for_env = draw()
+        extras = no_extras
+    else:
+        actions, for_env, extras = policy(rollout.obs[-1], explore, 0)
+    sent = envs - rollout.pending_resets  # counted steps up to the step in flight
+    ts, answered, in_env = 0, None, True  # answered: the last step's results, not recorded yet
+    try:
+        step_async(for_env)
+        while True:
+            in_env = False
+            last = sent >= num_timesteps
+            if not last and policy is None:
+                next_actions = next_for_env = draw()
+                next_extras = no_extras
+            if answered is not None:
+                ts += add(*answered)[0]
+                answered = None
+            in_env = True
+            obs, rewards, terminated, truncated, _infos = step_wait()
+            in_env = False
+            answered = (obs, actions, rewards, terminated, truncated, extras, time.perf_counter())
+            if last:
+                break
+            if policy is not None:
+                next_actions, next_for_env, next_extras = policy(obs, explore, sent)
+            in_env = True
+            step_async(next_for_env)
+            in_env = False
+            sent += envs - int(np.count_nonzero(terminated | truncated))  # the next step's resets
+            actions, extras = next_actions, next_extras
+    except Exception as e:
+        if not in_env:  # the policy's or our own error: not the env's
+            raise
+        if answered is not None:
+            add(*answered)
+        raise _StepFailed(str(e)) from e
+    return ts + add(*answered)[0]
 
 
 def _folded(ep: EpisodeSummary, chunks: list | None) -> EpisodeSummary:
