@@ -330,8 +330,11 @@ class GodotAsyncVectorEnv:
                 k, _ = self._ready.get(timeout=grace)
             except queue.Empty:  # no answer and no step timeout: kill it, its waiter then reports its death
                 for k in [k for k, w in enumerate(self._waiting) if w]:
-                    if self.links[k].proc is not None and self.links[k].proc.popen is not None:
-                        self.links[k].proc.popen.kill()
+                    proc = self.links[k].proc  # the waiter may close the link meanwhile: read each once
+                    popen = proc.popen if proc is not None else None
+                    if popen is not None:
+                        popen.kill()
+                grace = max(grace, 10.0)  # killed: its waiter sees the death within a wait slice
                 continue
             self._in_flight[k] = self._waiting[k] = False
         for inbox in self._inboxes:
