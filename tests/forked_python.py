@@ -35,8 +35,11 @@ class PythonForkServer:
                                       stderr=self._log)
         theirs.close()
         self._sock = ours
-        self._exits: dict[int, int] = {}
-        self._lock = threading.Lock()
+        self._exits: dict[int, int] = {}  # child number -> exit code
+        self._started: list[tuple[int, int, int]] = []  # (pid, number, pidfd) not yet taken by spawn()
+        self._spawning = threading.Lock()  # one request at a time: "started" answers come in order
+        self._cond = threading.Condition()  # guards the three fields above and below
+        self._reading = False  # a thread reads the socket; the others wait on _cond, not on the socket
 
     def spawn(self, code: str, args: tuple[str, ...] = (), output: int | None = None) -> ForkedChild:
         """``python -c code *args``, forked; stdin, stdout and stderr piped (text), or with ``output``
@@ -47,41 +50,65 @@ class PythonForkServer:
             theirs, ours = [ends[0][0], ends[1][1], ends[2][1]], [ends[0][1], ends[1][0], ends[2][0]]
         else:
             theirs, ours = [os.open(os.devnull, os.O_RDONLY), os.dup(output), os.dup(output)], [None] * 3
-        with self._lock:
+        with self._spawning:
             try:
                 socket.send_fds(self._sock, [json.dumps({"code": code, "args": list(args)}).encode()], theirs)
             finally:
                 for fd in theirs:
                     os.close(fd)
-            while True:
-                started, pidfd = self._receive(timeout=60)  # a safety net for a broken server only
-                if started is not None:
-                    break
-        return ForkedChild(self, started, pidfd, [sys.executable, "-c", code, *args], *ours)
+            # a safety net for a broken server only
+            if not self._pump(lambda: bool(self._started), 60):
+                raise RuntimeError(f"the Python fork server did not answer in 60 s{self._last_words()}")
+            with self._cond:
+                pid, number, pidfd = self._started.pop(0)
+        return ForkedChild(self, pid, number, pidfd, [sys.executable, "-c", code, *args], *ours)
 
-    def exit_code(self, pid: int, timeout: float | None) -> int | None:
-        """The child's exit code once the server reaped it; None if not within ``timeout``."""
+    def exit_code(self, number: int, timeout: float | None) -> int | None:
+        """Child `number`'s exit code once the server reaped it; None if not within ``timeout``."""
+        if not self._pump(lambda: number in self._exits, timeout):
+            return None
+        with self._cond:
+            return self._exits[number]
+
+    def _pump(self, done, timeout: float | None) -> bool:
+        """Read answers until ``done()`` (checked under the lock) or ``timeout``: one thread reads
+        the socket at a time, and none holds the lock while it waits, so a thread waiting for one
+        child's exit never stops another from starting or reaping a child."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            while pid not in self._exits:
+        with self._cond:
+            while not done():
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                if not select.select([self._sock], [], [], left)[0]:
-                    return None
-                self._receive(timeout=0)
-            return self._exits[pid]
+                if self._reading:  # another thread reads: it files what comes and wakes us
+                    if left == 0.0:
+                        return False
+                    self._cond.wait(left)
+                    continue
+                self._reading = True
+                self._cond.release()
+                try:  # timeout 0 (poll()) still reads what has arrived
+                    ready = select.select([self._sock], [], [], left)[0]
+                    answer = self._receive() if ready else None
+                finally:
+                    self._cond.acquire()
+                    self._reading = False
+                    self._cond.notify_all()
+                if answer is None:
+                    return done()
+                self._take(*answer)
+            return True
 
-    def _receive(self, timeout: float) -> tuple[int | None, int | None]:
-        """One answer: ``(pid, pidfd)`` of a started child, or ``(None, None)`` after an exit."""
-        if timeout and not select.select([self._sock], [], [], timeout)[0]:
-            raise RuntimeError(f"the Python fork server did not answer in {timeout} s{self._last_words()}")
+    def _receive(self) -> tuple[dict, list[int]]:
         msg, fds, _, _ = socket.recv_fds(self._sock, 4096, 1)
         if not msg:
             raise RuntimeError(f"the Python fork server is gone{self._last_words()}")
-        answer = json.loads(msg)
+        return json.loads(msg), fds
+
+    def _take(self, answer: dict, fds: list[int]) -> None:
+        """File one answer (under the lock): an exit, or a started child for spawn()."""
         if "exited" in answer:
             self._exits[answer["exited"]] = answer["code"]
-            return None, None
-        return answer["started"], fds[0]
+        else:
+            self._started.append((answer["started"], answer["id"], fds[0]))
 
     def _last_words(self) -> str:
         self._log.seek(0)
@@ -100,10 +127,10 @@ class PythonForkServer:
 class ForkedChild(subprocess.Popen):
     """A Popen of a forked child: pid, text pipes, poll/wait/send_signal/kill/communicate."""
 
-    def __init__(self, server: PythonForkServer, pid: int, pidfd: int, args: list[str], stdin: int | None,
-                 stdout: int | None, stderr: int | None) -> None:  # noqa: D107 - Popen's would start a process
+    def __init__(self, server: PythonForkServer, pid: int, number: int, pidfd: int, args: list[str],
+                 stdin: int | None, stdout: int | None, stderr: int | None) -> None:  # noqa: D107 - Popen's would start a process
         self._child_created = False  # Popen.__del__: the server reaps the child, not us
-        self._server, self._pidfd = server, pidfd
+        self._server, self._number, self._pidfd = server, number, pidfd
         self.args = args
         self.pid, self.returncode = pid, None
         # the handle's pipes, closed as Popen's are
@@ -122,7 +149,7 @@ class ForkedChild(subprocess.Popen):
         return self.returncode
 
     def _exited(self, timeout: float | None) -> bool:
-        code = self._server.exit_code(self.pid, timeout)
+        code = self._server.exit_code(self._number, timeout)
         if code is None:
             return False
         self.returncode = code

@@ -10,10 +10,11 @@ exception's exit code 1, KeyboardInterrupt's death by SIGINT, the signal disposi
 sets, a crash's signal).
 
 Requests are SOCK_SEQPACKET packets: {"code": text, "args": [...]} (``sys.argv[1:]``), with the
-child's stdin, stdout and stderr (SCM_RIGHTS). Answers: {"started": pid} with a pidfd of the child (signals reach that process or
-none, even once the pid is reused), and {"exited": pid, "code": returncode} once it is reaped
-(``subprocess.Popen``'s convention: -N for a death by signal N). The server ends when the test
-closes its socket.
+child's stdin, stdout and stderr (SCM_RIGHTS). Answers: {"started": pid, "id": n} with a pidfd of the
+child (signals reach that process or none, even once the pid is reused), and {"exited": n, "code":
+returncode} once it is reaped (``subprocess.Popen``'s convention: -N for a death by signal N). `n`
+counts the children from 1: unlike a pid, never reused, so an exit is never taken for a later
+child's. The server ends when the test closes its socket.
 """
 
 from __future__ import annotations
@@ -30,19 +31,21 @@ def serve(sock: socket.socket, preload: list[str]) -> dict | None:
     """Serve until the test goes (None); in a forked child, return the request it must run."""
     for module in preload:  # what every child imports, once
         importlib.import_module(module)
-    live: dict[int, int] = {}  # pidfd -> pid, forked and not yet reaped
+    live: dict[int, tuple[int, int]] = {}  # pidfd -> (pid, child number), forked and not yet reaped
+    forked = 0
     while True:
         ready, _, _ = select.select([sock, *live], [], [])
         for pidfd in [r for r in ready if r is not sock]:
-            pid = live.pop(pidfd)
+            pid, number = live.pop(pidfd)
             _, status = os.waitpid(pid, 0)
             os.close(pidfd)
-            sock.send(json.dumps({"exited": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
+            sock.send(json.dumps({"exited": number, "code": os.waitstatus_to_exitcode(status)}).encode())
         if sock not in ready:
             continue
         msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 3)
         if not msg:
             return None
+        forked += 1
         pid = os.fork()
         if pid == 0:
             sock.close()
@@ -55,8 +58,8 @@ def serve(sock: socket.socket, preload: list[str]) -> dict | None:
         for fd in fds:
             os.close(fd)
         pidfd = os.pidfd_open(pid)
-        live[pidfd] = pid
-        socket.send_fds(sock, [json.dumps({"started": pid}).encode()], [pidfd])
+        live[pidfd] = (pid, forked)
+        socket.send_fds(sock, [json.dumps({"started": pid, "id": forked}).encode()], [pidfd])
 
 
 if __name__ == "__main__":
