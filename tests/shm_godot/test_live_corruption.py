@@ -147,7 +147,7 @@ def test_godot_env_under_a_hostile_writer(godot, demo):
         return GodotEnv(demo, TRIVIAL, seed=5, step_timeout=SAFETY_S)
 
     _step_envs(make, lambda env: [env._link], lambda rng: rng.uniform(-1, 1, 2).astype(np.float32),
-               seed=1101, corruptions=160, max_envs=60, label="GodotEnv")
+               seed=1101, corruptions=100, max_envs=40, label="GodotEnv")
 
 
 def test_vector_env_under_a_hostile_writer(godot, demo):
@@ -155,7 +155,7 @@ def test_vector_env_under_a_hostile_writer(godot, demo):
         return GodotVectorEnv(demo, TRIVIAL, n_agents=4, n_engines=2, seed=5, step_timeout=SAFETY_S)
 
     _step_envs(make, lambda env: env.links, lambda rng: rng.uniform(-1, 1, (8, 2)).astype(np.float32),
-               seed=2202, corruptions=80, max_envs=30, label="GodotVectorEnv")
+               seed=2202, corruptions=60, max_envs=30, label="GodotVectorEnv")
 
 
 class SeedApiGame:
@@ -199,4 +199,4 @@ class SeedApiGame:
 def test_seed_api_game_under_a_hostile_writer(godot, test_project):
     _step_envs(lambda: SeedApiGame(godot, test_project), lambda game: game.links,
                lambda rng: rng.uniform(-1, 1, 1).astype(np.float32),
-               seed=3303, corruptions=160, max_envs=60, label="seed-API game")
+               seed=3303, corruptions=120, max_envs=40, label="seed-API game")
