@@ -22,11 +22,11 @@ import pytest
 from godot_aigym import SharedMemory
 from godot_aigym.engine import GodotProcess, LaunchOptions
 from godot_aigym.env import GodotEnv, GodotVectorEnv
-from godot_aigym.env.link import demo_project, prepare_project
 from godot_aigym.env.protocol import GodotEnvError
 from godot_aigym.shm import layout as L
 from godot_aigym.shm.errors import EngineTimeoutError, SharedMemoryError
 
+from demo_fixtures import prepared_demo
 from hostile_writer import HostileWriter, check_engine_ended, leftovers
 
 SAFETY_S = 60  # only fires when something is broken (or a scribble stole a post: then it is the bound)
@@ -37,9 +37,7 @@ TRIVIAL = "res://envs/trivial/trivial.tscn"
 
 @pytest.fixture(scope="module")
 def demo(godot):
-    project = demo_project()
-    prepare_project(project, godot)
-    return project
+    return prepared_demo(godot)  # imported under the project lock (parallel workers)
 
 
 def test_entry_lookups_use_one_checked_copy_of_a_racing_entry(godot, test_project):
