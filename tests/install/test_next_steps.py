@@ -33,3 +33,10 @@ def test_a_new_project_gets_the_gymenv_steps(tmp_path):
 def test_a_scene_using_the_seed_api_counts(tmp_path):
     _project(tmp_path, {"levels/env.tscn": '[node name="M" type="cSharedMemory"]\n'})
     assert uses_seed_api(tmp_path)
+
+
+def test_a_gymenv_game_playing_a_torch_policy_is_not_a_port(tmp_path):
+    # cTorchModel is ours too (docs/TORCH.md: a policy played in the game): not a sign of a port
+    result = _project(tmp_path, {"player.gd": "var model = cTorchModel.new()\n"})
+    assert not uses_seed_api(tmp_path)
+    assert "new-env" in next_steps(result) and "PORTING.md" not in next_steps(result)

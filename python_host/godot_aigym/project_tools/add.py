@@ -179,9 +179,10 @@ def add_addon(project_dir: str | os.PathLike, runtime: GodotRuntime, *, force: b
     return result
 
 
-# names only GodotAIGym's seed API has: a project whose own scripts use them is a port
+# names only GodotAIGym's seed API has: a project whose own scripts use them is a port (not
+# cTorchModel: a GymEnv game of ours uses it too, docs/TORCH.md; a port also has cSharedMemory)
 SEED_API_NAMES = ("cSharedMemory", "cPersistentFloatTensor", "cPersistentIntTensor", "cPersistentUintTensor",
-                  "cSharedMemorySemaphore", "cTorchModel")
+                  "cSharedMemorySemaphore")
 
 
 def uses_seed_api(project_dir: Path) -> bool:
