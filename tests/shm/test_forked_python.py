@@ -29,7 +29,9 @@ def test_a_thread_waiting_for_a_child_does_not_stop_another_spawn():
         slow = server.spawn("import sys; sys.exit(int(sys.stdin.readline()))")
         waiter = threading.Thread(target=slow.wait, daemon=True)
         waiter.start()
+        deadline = time.monotonic() + SAFETY_S
         while not _in_frame(waiter, "exit_code"):  # the waiter is blocked in the server's exit_code
+            assert time.monotonic() < deadline, "the waiter never reached the server's exit_code"
             time.sleep(0.001)
         started: list = []
         spawner = threading.Thread(target=lambda: started.append(server.spawn("raise SystemExit(3)")), daemon=True)
