@@ -57,27 +57,29 @@ class HostileWriter:
         self._thread: threading.Thread | None = None
 
     # -- choosing ------------------------------------------------------------------------------
-    def next(self) -> Scribble:
-        """The next scribble (seeded): a kind, a place of that kind, 1..16 random bytes."""
+    def next(self, rng: np.random.Generator | None = None) -> Scribble:
+        """The next scribble, drawn from ``rng`` (default: the writer's own seeded stream): a kind,
+        a place of that kind, 1..16 random bytes."""
+        rng = self.rng if rng is None else rng
         entries = sorted(self.mem._entries.values(), key=lambda e: e.index)
-        kind = self.kinds[self.rng.choice(len(self.kinds), p=self.weights)]
+        kind = self.kinds[rng.choice(len(self.kinds), p=self.weights)]
         if kind == "header":
             where, lo, hi = "header", 0, L.HEADER_SIZE
         elif kind == "record":
             lo = L.engine_record_offset_for(self.mem.capacity)
             where, hi = "engine record", lo + 64  # the words and the start of the text
         elif kind.startswith("entry."):
-            e = entries[self.rng.integers(len(entries))]
+            e = entries[rng.integers(len(entries))]
             a, b = ENTRY_FIELDS[kind]
             where, lo, hi = e.name, L.entry_offset(e.index) + a, L.entry_offset(e.index) + b
         else:
             want = L.KIND_SEMAPHORE if kind == "semaphore" else L.KIND_TENSOR
             pool = [e for e in entries if e.kind == want]
-            e = pool[self.rng.integers(len(pool))]
+            e = pool[rng.integers(len(pool))]
             where, lo, hi = e.name, e.offset, e.offset + (L.SEM_SIZE if kind == "semaphore" else min(e.nbytes, 256))
-        n = int(self.rng.integers(1, min(16, hi - lo) + 1))
-        start = int(self.rng.integers(lo, hi - n + 1))
-        return Scribble(kind, where, start, self.rng.bytes(n))
+        n = int(rng.integers(1, min(16, hi - lo) + 1))
+        start = int(rng.integers(lo, hi - n + 1))
+        return Scribble(kind, where, start, rng.bytes(n))
 
     def apply(self, s: Scribble) -> None:
         mm = self.mem._mm
