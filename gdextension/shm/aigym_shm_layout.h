@@ -266,11 +266,6 @@ static inline void aigym_shm_store_shutdown(aigym_shm_header *h, uint32_t value)
     __atomic_store_n(&h->shutdown, value, __ATOMIC_RELEASE);
 }
 
-/* The engine record of a validated chunk. */
-static inline aigym_shm_engine_record *aigym_shm_engine_record_of(void *base) {
-    return (aigym_shm_engine_record *)((uint8_t *)base +
-                                       aigym_shm_engine_record_offset_for(((aigym_shm_header *)base)->capacity));
-}
 static inline uint64_t aigym_shm_load_stuck_sem(const aigym_shm_engine_record *r) {
     return __atomic_load_n(&r->stuck_sem, __ATOMIC_SEQ_CST);
 }
