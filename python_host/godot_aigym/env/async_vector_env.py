@@ -100,9 +100,7 @@ class GodotAsyncVectorEnv:
         # env_ids recv returned (and each engine's, and all) -> their engines: send's usual argument
         # is recv's env_id, recognised by its bytes instead of checked element-wise each time
         self._known_ids: dict[tuple[str, bytes], list[int]] = {}
-        self._remember_ids(self._all_ids, list(range(n_engines)))
-        for k in range(n_engines):
-            self._remember_ids(self._all_ids[k * n_agents:(k + 1) * n_agents], [k])
+        self._forget_ids()
         # one C stager per engine: an idle engine's actions checked and written into its `in` tensor
         self._stagers = [self._checker.stager(link.step_views()[0], spec.layout.actions.start, P.CMD_STEP)
                          for link in self.links]
@@ -193,9 +191,17 @@ class GodotAsyncVectorEnv:
 
     _KNOWN_IDS_MAX = 1024  # distinct env_id arrays remembered (engine orders of recv's batches)
 
+    def _forget_ids(self) -> None:
+        """Back to the env_ids every env has: all engines, and each engine's own."""
+        n, ids = self.n_agents, self._all_ids
+        self._known_ids.clear()
+        self._known_ids[(ids.dtype.str, ids.tobytes())] = list(range(self.n_engines))
+        for k in range(self.n_engines):
+            self._known_ids[(ids.dtype.str, ids[k * n:(k + 1) * n].tobytes())] = [k]
+
     def _remember_ids(self, ids: np.ndarray, engines: list[int]) -> None:
         if len(self._known_ids) >= self._KNOWN_IDS_MAX:
-            self._known_ids.clear()
+            self._forget_ids()
         self._known_ids[(ids.dtype.str, ids.tobytes())] = engines
 
     def _engines_of(self, env_ids: Any) -> tuple[list[int], np.ndarray]:
