@@ -70,9 +70,7 @@ func _initialize() -> void:
 			if lockstep and f > 0 and not go.timed_wait(GO_TIMEOUT_MS):
 				quit(1)
 				return
-			for agent in agents:
-				agent.apply_action(rng.randi_range(0, 4))
-			await RenderingServer.frame_post_draw
+			await _next_frame(agents, rng)
 			var at := 0
 			for agent in agents:
 				var camera: CameraSensor3D = agent.get_node("Body/Camera")
@@ -93,6 +91,13 @@ func _initialize() -> void:
 	quit(0)
 
 
+## Every agent's next random action, then the frame drawn with them.
+func _next_frame(agents: Array, rng: RandomNumberGenerator) -> void:
+	for agent in agents:
+		agent.apply_action(rng.randi_range(0, 4))
+	await RenderingServer.frame_post_draw
+
+
 func _result(name: String, value: Variant) -> void:
 	print("RESULT ", JSON.stringify({"name": name, "value": value}, "", true, true))
 
@@ -102,9 +107,7 @@ func _result(name: String, value: Variant) -> void:
 func _copy_time(tensor: cPersistentUintTensor, agents: Array, frames: int, rng: RandomNumberGenerator) -> int:
 	var spent := 0
 	for f in frames:
-		for agent in agents:
-			agent.apply_action(rng.randi_range(0, 4))
-		await RenderingServer.frame_post_draw
+		await _next_frame(agents, rng)
 		var at := 0
 		for agent in agents:
 			var camera: CameraSensor3D = agent.get_node("Body/Camera")
