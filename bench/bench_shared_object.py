@@ -18,7 +18,7 @@ past the L3 share a busy guest gets; two whose slots do not fit in L3: both kind
 hierarchy on one machine); and the cross-process trigger -> wake-up round trip (ping-pong over two
 objects: ours blocks in wait_modified, real-robot polls `modified` then fetches, as its
 users do).  Large assigns are also measured with each standby-slot copy forced
-(memcpy / streaming; copy_strategy.py), beside the one the planner chose.
+(memcpy / slot 1 streamed / both slots streamed; copy_choice.py), beside the one the planner chose.
 Goals: small objects <= 0.5x real-robot; large arrays <= 1.1x a raw np.copyto into
 shared memory (assign) / .copy() out of it (fetch); round trip >= 10x faster.
 The file follows bench/results_schema.py; bench/summary.py prints all results.
@@ -54,9 +54,9 @@ NOTES = [
     "SharedObject double-buffers: a writer fills the unpublished slot, so a writer killed "
     "mid-assign leaves the last value intact. Alternating between two slots touches 3n bytes "
     "per assign where the raw copy touches 2n; the standby-slot copy (memcpy, or non-temporal "
-    "stores that skip reading the slot into the cache) is chosen from L2 and L3 and, where "
-    "they do not decide, by timing both once per process and then on the object's own "
-    "assigns, exploring only as often as the losing copy's cost allows (<= 0.5% of assigns) "
+    "stores that skip reading one slot or both into the cache) is chosen from L2 and L3 and, where "
+    "they do not decide, by timing the three once per process and then on the object's own "
+    "assigns, exploring only as often as the losing copies' cost allows (<= 0.5% of assigns) "
     "(copy_strategy.py; docs/SHARED_OBJECT_PERFORMANCE.md, 'Large arrays'). Slot 1 is copied backward, so "
     "each copy starts on the source lines the previous one left in L2 (the raw copy, always "
     "forward, starts on evicted ones); an array's whole assign is one C call (_slotcopy.Writer).",
@@ -179,7 +179,7 @@ def measure_case(tag: str, rr: Any, data: Any, large: bool, repeats: int, copies
         theirs.close()
 
 
-FORCED = (copy_strategy.MEMCPY, copy_strategy.STREAM)
+FORCED = (copy_strategy.MEMCPY, copy_strategy.STREAM1, copy_strategy.STREAM)
 SMALL = "ours_small_pages"
 RR_NAME, RAW_NAME = f"real-robot {RR_VERSION}", "raw numpy copy"
 
@@ -194,7 +194,8 @@ def entry(name: str, s: dict[str, float] | None) -> dict[str, Any]:
 
 def row(label: str, res: dict[str, dict[str, float]], base: str, g: dict[str, Any], note: str = "") -> dict[str, Any]:
     """A schema metric from per-implementation stats; the non-baseline comparisons go to `also`."""
-    names = {"real_robot": RR_NAME, "raw": RAW_NAME, "ours_memcpy": "ours, memcpy forced", "ours_stream": "ours, streaming forced",
+    names = {"real_robot": RR_NAME, "raw": RAW_NAME, "ours_memcpy": "ours, memcpy forced",
+             f"ours_{copy_strategy.STREAM1}": "ours, slot 1 streamed forced", "ours_stream": "ours, both slots streamed forced",
              SMALL: "ours on 4 KiB pages (no huge-page slots)"}
     m = schema.metric(
         slug(label), label, "us", res["ours"]["median"], better="lower",
@@ -214,7 +215,7 @@ def copy_choice(obj: SharedObject, data: Any) -> str:
     m = tuner.timings
     if not m:
         return f"{tuner.choice} (the first guess; no exploration yet, the first after {tuner.interval} assigns)"
-    timed = f"memcpy {m['memcpy'] / 1e3:.1f} / streaming {m['stream'] / 1e3:.1f} us"
+    timed = " / ".join(f"{k} {v / 1e3:.1f}" for k, v in m.items()) + " us"
     return f"{tuner.choice} (timed on its own assigns, {tuner.explorations} explorations, last: {timed})"
 
 

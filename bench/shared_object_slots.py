@@ -81,6 +81,7 @@ class Candidates:
         keeps = {
             "memcpy, both slots": n,
             "slot 1 streamed": copy_strategy.band_stream_keep(n, caches),
+            "both streamed": copy_strategy.stream_keep(n, caches),
             "both half streamed": (n // 2) & ~4095,
         }
         for name, keep in keeps.items():

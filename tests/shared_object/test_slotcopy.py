@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from copy_fixtures import EPYC, FLOAT_FRAME, FRAME, SMALL_L3, FakeTimer
+from copy_fixtures import EPYC, FLOAT_FRAME, FRAME, SMALL_L3, XEON, FakeTimer
 from so_helpers import assert_same
 
 from godot_aigym.shared_object import SharedDynamicObject, SharedObject, copy_strategy
-from godot_aigym.shared_object.copy_strategy import (MEMCPY, STREAM, STREAM_SLOT1_ONLY, Caches, CopyPlanner,
-                                                     band_stream_keep, stream_keep)
+from godot_aigym.shared_object.copy_strategy import (MEMCPY, STREAM, STREAM1, Caches, CopyPlanner, candidate_keeps,
+                                                     stream_keep)
 from godot_aigym.shared_object.sync import slotcopy
 
 COPY = slotcopy()
@@ -41,7 +41,7 @@ def test_copy_is_exact_for_any_keep_size_and_alignment(
 ) -> None:
     """keep = 0 streams everything, keep >= n is memcpy; every split in between is exact,
     forward and backward (slot 1's direction), with or without the slot-1-only bit."""
-    keep = max(0, int(n * keep_frac) + keep_extra) | (STREAM_SLOT1_ONLY if slot1_only else 0)
+    keep = max(0, int(n * keep_frac) + keep_extra) | (copy_strategy.STREAM_SLOT1_ONLY if slot1_only else 0)
     rng = np.random.default_rng(seed)
     src_buf = rng.integers(0, 256, n + 64, dtype=np.uint8)
     dst_buf = np.full(n + 128, 0xA5, np.uint8)
@@ -93,6 +93,9 @@ def test_bad_buffers_and_keep_are_refused_without_writing() -> None:
         (FRAME, EPYC, True, "calibrate"),  # 3n fits in L3, not L2: measure
         (FLOAT_FRAME, EPYC, True, STREAM),  # 3n beyond half the L3: stream
         (FRAME, SMALL_L3, True, STREAM),
+        (FLOAT_FRAME, XEON, True, "calibrate"),  # sysfs's 480 MiB L3 decides nothing below 80 MiB
+        (1080 * 1920 * 3 * 4, XEON, True, "calibrate"),
+        (FRAME // 4, XEON, True, MEMCPY),  # 3n fits in the 2 MiB L2
         (600_000, SMALL_L3, True, MEMCPY),
         (FRAME, Caches(l2=1 << 20, l3=0), True, STREAM),  # L3 unknown: stream past L2
         (FLOAT_FRAME, EPYC, False, MEMCPY),  # no streaming stores on this architecture
@@ -104,23 +107,36 @@ def test_rule_picks_each_strategy_from_the_cache_sizes(n: int, caches: Caches, s
 
 
 @pytest.mark.parametrize(
-    ("memcpy_ns", "stream_ns", "expected"),
-    [(50_000, 65_000, MEMCPY), (60_000, 50_000, STREAM), (50_000, 49_000, MEMCPY)],  # last: within the margin
+    ("ns", "expected"),
+    [
+        ((50_000, 65_000, 75_000), MEMCPY),  # the 1.2 MB frame on the 32 MiB-L3 EPYC: slots stay in L3
+        ((60_000, 50_000, 55_000), STREAM1),  # its 4.3 MB frame: 2n fits the L3 share, 3n does not
+        ((112_000, 98_000, 90_000), STREAM),  # the 1.2 MB frame on the 2 MiB-L2 Xeon guest (interleaved, quiet)
+        ((50_000, 49_000, 48_000), MEMCPY),  # within the margin
+    ],
 )
-def test_calibration_picks_the_faster_copy_once_per_size_class(memcpy_ns: float, stream_ns: float, expected: str) -> None:
-    timer = FakeTimer(memcpy_ns, stream_ns)
+def test_calibration_picks_the_fastest_of_three_once_per_size_class(ns: tuple[float, float, float], expected: str) -> None:
+    """Timings of both kinds of hierarchy (measured there, fed in here): the band's three
+    candidates are timed once per power-of-two size class and the fastest is kept."""
+    timer = FakeTimer(*ns)
     planner = CopyPlanner(EPYC, streaming=True, timer=timer)
     assert planner.strategy(FRAME) == expected
     assert planner.strategy(FRAME + 4096) == expected  # same power-of-two class: cached
+    assert planner.tuner(FRAME).choice == expected  # an object's tuner starts from the cached guess
     assert len(timer.calls) == 1
-    # where the timing decides, the streamed candidate streams slot 1 only (slot 0 stays cached)
-    assert timer.calls[0] == (FRAME, {MEMCPY: FRAME, STREAM: band_stream_keep(FRAME, EPYC)})
-    assert planner.keep(FRAME) == (FRAME if expected == MEMCPY else stream_keep(FRAME, EPYC) | STREAM_SLOT1_ONLY)
+    assert timer.calls[0] == (FRAME, candidate_keeps(FRAME, EPYC))
+    assert planner.keep(FRAME) == candidate_keeps(FRAME, EPYC)[expected]
     assert planner.keep(FLOAT_FRAME) == stream_keep(FLOAT_FRAME, EPYC)  # past half the L3: both slots streamed
     planner.strategy(2 * FRAME)  # the next class is measured anew
     assert len(timer.calls) == 2
     assert planner.strategy(FLOAT_FRAME) == STREAM and planner.strategy(1000) == MEMCPY  # decided without timing
     assert len(timer.calls) == 2
+
+
+def test_candidates_keep_three_footprints() -> None:
+    keeps = candidate_keeps(FRAME, XEON)
+    assert keeps[MEMCPY] == FRAME and keeps[STREAM] == stream_keep(FRAME, XEON) < FRAME
+    assert keeps[STREAM1] == stream_keep(FRAME, XEON) | copy_strategy.STREAM_SLOT1_ONLY
 
 
 def test_stream_keep_leaves_the_l2_share_and_at_least_an_eighth() -> None:
@@ -130,8 +146,9 @@ def test_stream_keep_leaves_the_l2_share_and_at_least_an_eighth() -> None:
 
 
 def test_real_calibration_times_both_copies() -> None:
-    timings = copy_strategy.time_candidates(256 << 10, {MEMCPY: 256 << 10, STREAM: 0}, COPY.copy)
-    assert set(timings) == {MEMCPY, STREAM} and all(t > 0 for t in timings.values())
+    n = 256 << 10
+    timings = copy_strategy.time_candidates(n, candidate_keeps(n, Caches(128 << 10, 0)), COPY.copy)
+    assert set(timings) == {MEMCPY, STREAM1, STREAM} and all(t > 0 for t in timings.values())
 
 
 def test_first_guess_is_not_fooled_by_one_lucky_round(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,7 +188,7 @@ def test_cache_sizes_are_read_from_sysfs(tmp_path) -> None:
 
 
 # -- SharedObject under each strategy --------------------------------------------------------
-@pytest.fixture(params=[MEMCPY, STREAM])
+@pytest.fixture(params=[MEMCPY, STREAM1, STREAM])
 def forced(request: pytest.FixtureRequest) -> Iterator[str]:
     """This process's planner chooses `request.param` for every array of 64 KiB and more."""
     with copy_strategy.forced(request.param):
@@ -184,7 +201,7 @@ def test_forced_strategy_is_scoped_and_validated() -> None:
         assert copy_strategy.planner() is p and p.strategy(FRAME) == (STREAM if COPY.STREAMING else MEMCPY)
         assert p.strategy(1000) == MEMCPY
     assert copy_strategy.planner() is before
-    with pytest.raises(ValueError, match="forced must be None, 'memcpy' or 'stream', got 'fast'"):
+    with pytest.raises(ValueError, match="forced must be None, 'memcpy', 'stream1' or 'stream', got 'fast'"):
         CopyPlanner(EPYC, True, forced="fast")
 
 
@@ -201,7 +218,7 @@ def test_large_assign_round_trips_any_layout_with_each_strategy(name: str, order
         obj.assign(value)
         assert_same(obj.fetch(), np.ascontiguousarray(value))
     assert copy_strategy.planner().strategy(nbytes) == (forced if COPY.STREAMING else MEMCPY)
-    expected_keep = nbytes if forced == MEMCPY or not COPY.STREAMING else stream_keep(nbytes, copy_strategy.planner().caches)
+    expected_keep = candidate_keeps(nbytes, copy_strategy.planner().caches)[forced] if COPY.STREAMING else nbytes
     assert obj._codec.keep == expected_keep
     obj.close()
 

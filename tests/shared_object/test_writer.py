@@ -177,7 +177,7 @@ def test_writer_runs_its_plan_after_its_budget_then_declines(name: str) -> None:
 def test_an_exploration_survives_sources_that_alternate_between_paths(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Mid-exploration, arrays the Writer declines (an equal dtype from elsewhere) take the
     Python path: it hands the Writer's timed copies to the tuner first and re-arms it with
-    what is left, so the exploration ends once, after its 64 copies, and every value lands."""
+    what is left, so the exploration ends once, after its 96 copies, and every value lands."""
     from godot_aigym.shared_object import copy_strategy
     from godot_aigym.shared_object.copy_strategy import Caches, CopyPlanner, SlotTuner
 
@@ -188,7 +188,7 @@ def test_an_exploration_survives_sources_that_alternate_between_paths(name: str,
     ours = obj._codec.dtype
     rng = np.random.default_rng(4)
     explorations = []
-    for i in range(1 + SlotTuner.FIRST + 2 * SlotTuner.BLOCKS * SlotTuner.BLOCK + 2):
+    for i in range(1 + SlotTuner.FIRST + 3 * SlotTuner.BLOCKS * SlotTuner.BLOCK + 2):
         declined = i > SlotTuner.FIRST and i % 3 == 0
         value = np.zeros(32 << 10, np.dtype(spec) if declined else ours)
         value["x"] = rng.random(32 << 10)
