@@ -110,6 +110,7 @@ var _checked_obs := false
 var _failed := false
 var _lean := false  # on the short path: _lean_ready and the step channel is set up (first command served)
 var _lean_ready := false  # REMOTE and IMMEDIATE, without action repeat, Dict parts or frames
+var _lean_parts := false  # the same for Dict parts (images): the answer may wait for the frame
 var _channel: cStepChannel = null  # the transport's: a STEP's wait and answer in one native call each
 var _logged := PackedInt32Array([0])  # the transport's count of errors logged during the command
 
@@ -220,6 +221,7 @@ func _ready() -> void:
 		actions = _transport.actions  # one array from now on: the transport refills it in place
 		_logged = _transport.logged
 		_lean_ready = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts == null and not _renders
+		_lean_parts = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts != null  # once served
 	else:
 		_player = call(&"_new_group_player") if has_method(&"_new_group_player") else GymPlayer.new()
 		err = _player.start(self, mode == Mode.RANDOM)
@@ -281,6 +283,7 @@ func fail(message: String) -> void:
 		return
 	_failed = true
 	_lean = false
+	_lean_parts = false
 	mode = Mode.NONE
 	push_error("GymEnv: " + message)
 	if _transport != null:
@@ -296,7 +299,8 @@ func has_failed() -> bool:
 ## REMOTE: answer the step in flight, then run commands until one needs this tick (a STEP) or
 ## a frame (RENDER, images). The lean path (`_lean`: IMMEDIATE steps without repeat, Dict parts or
 ## frames, the common case) serves a STEP with the fewest script calls and lines: this runs on
-## every step, and GDScript pays per line and ~0.1 us per script or native call.
+## every step, and GDScript pays per line and ~0.1 us per script or native call. `_lean_parts`:
+## the same for Dict parts, whose answer GymObservationParts sends (after the frame, for images).
 func _physics_process(_delta: float) -> void:
 	if _lean:
 		var c := _channel.wait_step(actions)  # the wait, and a STEP's actions read in place
@@ -310,6 +314,16 @@ func _physics_process(_delta: float) -> void:
 					_channel.answer(out)
 			return
 		_serve(_transport.take_command() if c == -2 else 0)  # -2: another command, -1: the wait failed
+		return
+	if _lean_parts and _channel != null:  # Dict parts: _parts answers, after the frame with images
+		if _parts.busy or _frame.busy:
+			return
+		var c := _channel.wait_step(actions)
+		if (c & 255) == P.CMD_STEP:
+			_gym_act(actions)
+			_parts.finish_step(self, _transport, c >> 8)
+			return
+		_serve(_transport.take_command() if c == -2 else 0)
 		return
 	if mode != Mode.REMOTE:
 		if _player != null:
@@ -343,6 +357,7 @@ func _serve(cmd: int) -> void:
 	while true:
 		if cmd == 0:
 			_lean = false
+			_lean_parts = false
 			if transport.error != "":
 				fail(transport.error)
 			else:
@@ -384,6 +399,7 @@ func _serve(cmd: int) -> void:
 			return  # the frame is drawn after this tick; the next command comes next tick
 		elif cmd == P.CMD_CLOSE:
 			_lean = false
+			_lean_parts = false
 			mode = Mode.NONE
 			transport.acknowledge()
 			get_tree().quit(0)

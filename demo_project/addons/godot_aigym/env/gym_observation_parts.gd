@@ -7,7 +7,8 @@
 ##
 ## Images show the state after the step: the answer waits for the frame drawn after it
 ## (RenderingServer.frame_post_draw) with the physics servers paused for that frame, so the
-## bodies do not move between the vector observations and the pixels.
+## bodies do not move between the vector observations and the pixels. Per step: arrays laid out
+## at set-up, no Dictionary lookup, no coroutine (a state the frame's signal finishes).
 class_name GymObservationParts
 extends RefCounted
 
@@ -23,6 +24,13 @@ var busy := false
 
 var _buffers := {}  # part name -> PackedFloat32Array / PackedInt32Array of the last observation (not images:
 # cameras write straight into their part tensor, one copy per frame)
+var _measured: Array = []  # [name, kind, sensors, values per agent] of the parts that are not images
+var _images: Array = []  # [name, sensors, bytes per agent, tensor, final tensor] of the images (at the first frame)
+enum { _NONE, _FINAL, _ANSWER }
+var _waiting := _NONE  # what the frame drawn next finishes: the final observations or the answer
+var _connected := false  # to RenderingServer.frame_post_draw, at the first image observation
+var _env: Node
+var _transport: GymTransport
 
 
 ## Finds every part's sensor under every agent; "" or what is wrong (naming the part and the fix).
@@ -68,6 +76,8 @@ func setup(agents: Array[Node], paths: Dictionary) -> String:
 			if err:
 				return err
 		parts.append(part)
+		if kind != "image":
+			_measured.append([part_name, kind, sensors, size])
 	return ""
 
 
@@ -122,79 +132,107 @@ func tensor_sizes() -> Array:
 	return out
 
 
-## After a step's ticks: finish it (GymEpisodes), observe every part (waiting for the frame when
-## there are images), SAME_STEP autoreset with the parts' final observations, answer.
+## After a step's ticks: finish it (GymEpisodes), observe every part (the answer waits for the
+## frame when there are images), SAME_STEP autoreset with the parts' final observations, answer.
 func finish_step(env: Node, transport: GymTransport, autoreset: int) -> void:
 	var episodes: GymEpisodes = env.episodes
 	var same := autoreset == P.AUTORESET_SAME_STEP
 	episodes.finish_step(P.AUTORESET_NONE if same else autoreset)
-	if env.has_failed():
+	if env._failed:
 		return
 	busy = true
-	if same and episodes.any_done():  # the last observations go to the final-observation tensors
-		if not await _observe(env, transport, true):
-			return
-		if not transport.write_parts(_buffers, true):
-			env.fail(transport.error)
-			return
-		episodes.same_step_autoreset()
-		if env.has_failed():
-			return
-	if await _observe(env, transport, false):
-		_answer(env, transport)
+	_env = env
+	_transport = transport
+	_observe(_FINAL if same and episodes.any_done() else _ANSWER)  # final: to the final-observation tensors
 
 
 ## RESET: reset the agents of `mask` (GymEpisodes), observe every part, answer.
 func reset(env: Node, transport: GymTransport, mask: PackedByteArray) -> void:
 	env.episodes.reset(mask)
-	if env.has_failed():
+	if env._failed:
 		return
 	busy = true
-	if await _observe(env, transport, false):
-		_answer(env, transport)
+	_env = env
+	_transport = transport
+	_observe(_ANSWER)
 
 
-func _answer(env: Node, transport: GymTransport) -> void:
-	busy = false
-	if not transport.write_parts(_buffers, false):
-		env.fail(transport.error)
-		return
-	transport.answer(env.out)
-
-
-## Every part's observation: float and discrete parts into _buffers, images straight into their
-## part tensor (`final`: the final-observation one); false (after env.fail) when a sensor had none.
-func _observe(env: Node, transport: GymTransport, final: bool) -> bool:
-	for part in parts:
-		var kind: String = part["kind"]
-		if kind == "image":
-			continue
-		var values = PackedFloat32Array() if kind == "box" else PackedInt32Array()
-		for sensor in part["sensors"]:
+## Every part's observation for `stage`: float and discrete parts into _buffers now; images after
+## the frame drawn next (_on_frame_drawn), with physics paused until then so the bodies do not
+## move between the two. A state, not a coroutine: this runs on every step.
+func _observe(stage: int) -> void:
+	for m in _measured:  # [name, kind, sensors, values per agent]
+		var values = PackedFloat32Array() if m[1] == "box" else PackedInt32Array()
+		for sensor in m[2]:
 			values.append_array(sensor.measure())
-		if values.size() != part["size"] * part["sensors"].size():
-			env.fail("observation part '%s' gave %d values, its shape %s needs %d per agent (the sensor said why above)" % [
-					part["name"], values.size(), part["shape"], part["size"]])
+		if values.size() != m[3] * m[2].size():
+			_env.fail("observation part '%s' gave %d values, its shape %s needs %d per agent (the sensor said why above)" % [
+					m[0], values.size(), _shape_of(m[0]), m[3]])
 			busy = false
-			return false
-		_buffers[part["name"]] = values
-	if has_images:
-		# the frame drawn after this point shows the state now; physics waits for it
+			return
+		_buffers[m[0]] = values
+	if not has_images:
+		_observed(stage)
+		return
+	if not _waiting:  # the frame drawn after this point shows the state now; physics waits for it
 		PhysicsServer2D.set_active(false)
 		PhysicsServer3D.set_active(false)
-		await RenderingServer.frame_post_draw
+		if not _connected:
+			_connected = true
+			RenderingServer.frame_post_draw.connect(_on_frame_drawn)
+	_waiting = stage
+
+
+## After every drawn frame: the images of the observation waiting for it, then what follows.
+func _on_frame_drawn() -> void:
+	var stage := _waiting
+	if stage == _NONE:
+		return
+	_waiting = _NONE
+	if stage == _ANSWER:
 		PhysicsServer2D.set_active(true)
 		PhysicsServer3D.set_active(true)
+	var final := stage == _FINAL
+	if _images.is_empty():
 		for part in parts:
-			if part["kind"] != "image":
-				continue
-			var tensor: cPersistentUintTensor = transport.part_tensor(part["name"], final)
-			var at := 0
-			for sensor in part["sensors"]:
-				if not sensor.write_into(tensor, at):
-					env.fail("observation part '%s': %s could not write its %s frame (it said why above)" % [
-							part["name"], sensor.name, part["shape"]])
-					busy = false
-					return false
-				at += part["size"]
-	return true
+			if part["kind"] == "image":  # [name, sensors, bytes per agent, tensor, final-observation tensor]
+				_images.append([part["name"], part["sensors"], part["size"],
+						_transport.part_tensor(part["name"], false), _transport.part_tensor(part["name"], true)])
+	for image in _images:
+		var tensor: cPersistentUintTensor = image[4] if final else image[3]
+		var at := 0
+		for sensor in image[1]:
+			if not sensor.write_into(tensor, at):
+				_env.fail("observation part '%s': %s could not write its %s frame (it said why above)" % [
+						image[0], sensor.name, _shape_of(image[0])])
+				busy = false
+				return
+			at += image[2]
+	_observed(stage)
+
+
+## The parts are observed: SAME_STEP's final observations go out and the finished agents restart
+## (then their first observation is taken), or the answer goes out.
+func _observed(stage: int) -> void:
+	var transport := _transport
+	if not transport.write_parts(_buffers, stage == _FINAL):
+		_env.fail(transport.error)
+		return
+	if stage == _FINAL:
+		_env.episodes.same_step_autoreset()
+		if not _env._failed:
+			_observe(_ANSWER)  # physics stays paused for the next frame
+		return
+	busy = false
+	var channel := transport.channel
+	if channel != null and transport.logged[0] == 0:
+		channel.answer(_env.out)
+	else:
+		transport.answer(_env.out)  # also reports the errors logged meanwhile
+
+
+func _shape_of(part_name: String) -> PackedInt32Array:
+	for part in parts:
+		if part["name"] == part_name:
+			return part["shape"]
+	return PackedInt32Array()
