@@ -112,14 +112,26 @@ def test_exploring_costs_at_most_its_budget_within_the_interval_bounds(ratio: fl
     within EXPLORE_BUDGET unless the interval is at its bounds (a tie: looking is cheap;
     a huge loss: looked at every LONGEST assigns)."""
     tuner = SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 1000.0, STREAM: 1000.0 * ratio})
-    interval = tuner.interval
-    assert SlotTuner.FIRST <= interval <= SlotTuner.LONGEST
+    interval = tuner.interval  # the first guess's: a fresh object may look as early as FIRST_LOOK
+    assert SlotTuner.FIRST_LOOK <= interval <= SlotTuner.LONGEST
     extra = SlotTuner.BLOCKS * SlotTuner.BLOCK * (ratio - 1)
-    if SlotTuner.FIRST < interval < SlotTuner.LONGEST:
+    if SlotTuner.FIRST_LOOK < interval < SlotTuner.LONGEST:
         assert extra / interval == pytest.approx(SlotTuner.EXPLORE_BUDGET, rel=0.01)
-    elif interval == SlotTuner.FIRST:
+    elif interval == SlotTuner.FIRST_LOOK:
         assert extra / interval <= SlotTuner.EXPLORE_BUDGET
+    later = tuner.next_interval({MEMCPY: 1000.0, STREAM: 1000.0 * ratio})  # after an exploration
+    assert later == max(interval, SlotTuner.FIRST)
     assert [SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 1000.0, STREAM: 1000.0 * r}).interval for r in (1.2, 1.5)] == [1280, 3200]
+
+
+def test_a_first_guess_that_saw_a_tie_is_checked_early() -> None:
+    """A tie on private buffers is the least sure guess and looking costs nothing by it: the
+    object times the candidates itself after FIRST_LOOK assigns (then every FIRST at least)."""
+    tuner = SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 678.0, STREAM: 686.0})  # the 9.8 MB array's guess, Xeon
+    assert SlotTuner.FIRST_LOOK < tuner.quiet == tuner.interval == 76 < SlotTuner.FIRST  # 32 x 1.2% / 0.5%
+    assert SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 678.0, STREAM: 678.0}).interval == SlotTuner.FIRST_LOOK
+    _feed(tuner, {MEMCPY: 873, STREAM: 687}, tuner.interval + EXPLORATION)  # its own assigns
+    assert tuner.choice == STREAM and tuner.explorations == 1 and tuner.interval >= SlotTuner.FIRST
 
 
 def test_a_fresh_tuner_trusts_the_first_guess_until_its_first_interval() -> None:

@@ -36,10 +36,14 @@ class SlotTuner:
     exploring copies too (timed in C, `pending_keeps`): on the Python path (~1.5 us more
     per assign) exploring every 256 assigns cost a 0.3 MB array near a tie ~10%.  The first
     interval comes from the process's first-guess timing, so a fresh object does not start
-    by exploring."""
+    by exploring, and by the same budget, within [FIRST_LOOK, LONGEST]: where the guess saw
+    a tie, looking is cheap and the guess is the least sure (private buffers, no readers, no
+    other objects: on the 2 MiB-L2 Xeon guest it timed a 9.8 MB array's memcpy level with
+    streaming, 0.68 ms, where the object's own memcpy took 0.87 ms and streaming 0.69), so
+    the object looks after FIRST_LOOK assigns instead of FIRST."""
 
     BLOCK, SETTLE, BLOCKS = 8, 2, 4  # BLOCK - SETTLE even: the timed copies make whole pairs
-    FIRST, LONGEST = 256, 16384
+    FIRST_LOOK, FIRST, LONGEST = 32, 256, 16384
     EXPLORE_BUDGET = 0.005
 
     def __init__(
@@ -54,7 +58,7 @@ class SlotTuner:
         self.pair_first = 0  # ns of the first copy of the pair under way
         self.explorations = 0
         if guess:
-            self.interval = self.quiet = self.next_interval(guess)
+            self.interval = self.quiet = self.next_interval(guess, self.FIRST_LOOK)
         else:
             self.interval = 0
             self._explore()
@@ -103,10 +107,11 @@ class SlotTuner:
         counter.keep, counter.budget = self.keep, self.quiet
         self.counter = counter
 
-    def next_interval(self, timings: dict[str, float]) -> int:
-        """Untimed assigns until the next exploration, given the candidates' times."""
+    def next_interval(self, timings: dict[str, float], shortest: int | None = None) -> int:
+        """Untimed assigns until the next exploration, given the candidates' times (at least
+        `shortest`, FIRST unless given)."""
         wanted = self.BLOCKS * self.BLOCK * exploring_loss(timings, self.choice) / self.EXPLORE_BUDGET
-        return int(round(min(max(wanted, self.FIRST), self.LONGEST)))
+        return int(round(min(max(wanted, self.FIRST if shortest is None else shortest), self.LONGEST)))
 
     def _explore(self) -> None:
         self.schedule = self._rounds()
