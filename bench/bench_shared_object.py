@@ -128,6 +128,14 @@ def measure(impls: dict[str, Callable[[], Any]], repeats: int, target_s: float) 
 
 # -- the benchmark ------------------------------------------------------------------------------
 PLACEMENTS = 4  # fresh allocations per large case (see run())
+# Arrays of this size and more get twice as many, each as many samples (an object's first
+# assigns include its tuner's first look): on the Xeon guest a 24.9 MB copy out of one buffer
+# took 1.8 or 2.4 ms by the buffer (p10s level), so 4 placements left a fetch at 0.92-1.29x.
+BIG_BYTES, BIG_PLACEMENTS = 8 << 20, 8
+
+
+def placements_of(nbytes: int) -> int:
+    return BIG_PLACEMENTS if nbytes >= BIG_BYTES else PLACEMENTS
 LIVE_ROUNDS = 10  # turns per implementation in the live-reader row (shared_object_processes.assign_with_readers)
 
 
@@ -253,7 +261,7 @@ def run(quick: bool, large_only: bool = False) -> dict[str, Any]:
     for i, (label, data, large) in enumerate(cases):
         # Large copies depend on where the kernel happened to place each buffer's pages (a
         # few percent for a whole run), so their samples are pooled over fresh allocations.
-        placements = PLACEMENTS if large else 1
+        placements = placements_of(data.nbytes) if large else 1
         pooled: dict[str, dict[str, list[float]]] = {"assign": {}, "fetch": {}}
         copies: list[str] = []
         for placement in range(placements):
@@ -312,8 +320,8 @@ def run(quick: bool, large_only: bool = False) -> dict[str, Any]:
         "repeats": repeats,
         "spread": "p10-p90",
         "params": {
-            "repeats_large_arrays": PLACEMENTS * max(1, 2 * repeats // PLACEMENTS),
-            "placements_large_arrays": PLACEMENTS,
+            "repeats_large_arrays_per_placement": max(1, 2 * repeats // PLACEMENTS),
+            "placements_large_arrays": {"below_bytes": BIG_BYTES, "below": PLACEMENTS, "from": BIG_PLACEMENTS},
             "live_frames": n_frames,
             "live_rounds": LIVE_ROUNDS,
             "round_trips": {"ours": n, "real_robot": n // 4},
