@@ -132,11 +132,11 @@ PLACEMENTS = 4  # fresh allocations per large case (see run())
 # assigns include its tuner's first look): on the Xeon guest a 24.9 MB copy out of one buffer
 # took 1.8 or 2.4 ms by the buffer (p10s level), so 4 placements left a fetch at 0.92-1.29x.
 BIG_BYTES, BIG_PLACEMENTS = 8 << 20, 8
+LIVE_ROUNDS = 10  # turns per implementation in the live-reader row (shared_object_processes.assign_with_readers)
 
 
 def placements_of(nbytes: int) -> int:
     return BIG_PLACEMENTS if nbytes >= BIG_BYTES else PLACEMENTS
-LIVE_ROUNDS = 10  # turns per implementation in the live-reader row (shared_object_processes.assign_with_readers)
 
 
 def measure_case(tag: str, rr: Any, data: Any, large: bool, repeats: int, copies: list[str]) -> dict[str, dict[str, list[float]]]:

@@ -110,36 +110,41 @@ def test_tuner_explores_every_candidate_and_keeps_the_fastest(ns: dict[str, int]
 def test_exploring_costs_at_most_its_budget_within_the_interval_bounds(ratio: float) -> None:
     """The losing copy's extra time per exploration, spread over the quiet interval, stays
     within EXPLORE_BUDGET unless the interval is at its bounds (a tie: looking is cheap;
-    a huge loss: looked at every LONGEST assigns)."""
-    tuner = SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 1000.0, STREAM: 1000.0 * ratio})
-    interval = tuner.interval  # the first guess's: a fresh object may look as early as FIRST_LOOK
-    assert SlotTuner.FIRST_LOOK <= interval <= SlotTuner.LONGEST
-    extra = SlotTuner.BLOCKS * SlotTuner.BLOCK * (ratio - 1)
-    if SlotTuner.FIRST_LOOK < interval < SlotTuner.LONGEST:
-        assert extra / interval == pytest.approx(SlotTuner.EXPLORE_BUDGET, rel=0.01)
-    elif interval == SlotTuner.FIRST_LOOK:
-        assert extra / interval <= SlotTuner.EXPLORE_BUDGET
-    later = tuner.next_interval({MEMCPY: 1000.0, STREAM: 1000.0 * ratio})  # after an exploration
-    assert later == max(interval, SlotTuner.FIRST)
-    assert [SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 1000.0, STREAM: 1000.0 * r}).interval for r in (1.2, 1.5)] == [1280, 3200]
+    a huge loss: looked at every LONGEST assigns).  A fresh object's first look, seeded by
+    the first guess, is a shorter exploration (FIRST_BLOCKS) and may come after FIRST_LOOK."""
+    timings = {MEMCPY: 1000.0, STREAM: 1000.0 * ratio}
+    guessed, explored = SlotTuner(KEEPS, MEMCPY, guess=timings), SlotTuner(KEEPS, MEMCPY)
+    assert guessed.interval == guessed.next_interval(timings, SlotTuner.FIRST_LOOK)
+    for tuner, blocks, shortest in ((guessed, SlotTuner.FIRST_BLOCKS, SlotTuner.FIRST_LOOK), (explored, SlotTuner.BLOCKS, SlotTuner.FIRST)):
+        interval = tuner.next_interval(timings, shortest)
+        assert tuner.exploration_copies == len(KEEPS) * blocks * SlotTuner.BLOCK
+        assert shortest <= interval <= SlotTuner.LONGEST
+        extra = blocks * SlotTuner.BLOCK * (ratio - 1)
+        if shortest < interval < SlotTuner.LONGEST:
+            assert extra / interval == pytest.approx(SlotTuner.EXPLORE_BUDGET, rel=0.01)
+        elif interval == shortest:
+            assert extra / interval <= SlotTuner.EXPLORE_BUDGET
+    assert [SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 1000.0, STREAM: 1000.0 * r}).interval for r in (1.2, 1.5)] == [640, 1600]
 
 
 def test_a_first_guess_that_saw_a_tie_is_checked_early() -> None:
     """A tie on private buffers is the least sure guess and looking costs nothing by it: the
     object times the candidates itself after FIRST_LOOK assigns (then every FIRST at least)."""
     tuner = SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 678.0, STREAM: 686.0})  # the 9.8 MB array's guess, Xeon
-    assert SlotTuner.FIRST_LOOK < tuner.quiet == tuner.interval == 76 < SlotTuner.FIRST  # 32 x 1.2% / 0.5%
+    assert SlotTuner.FIRST_LOOK < tuner.quiet == tuner.interval == 38 < SlotTuner.FIRST  # 16 x 1.2% / 0.5%
     assert SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 678.0, STREAM: 678.0}).interval == SlotTuner.FIRST_LOOK
-    _feed(tuner, {MEMCPY: 873, STREAM: 687}, tuner.interval + EXPLORATION)  # its own assigns
+    assert tuner.exploration_copies == EXPLORATION // 2  # the first look: FIRST_BLOCKS rounds
+    _feed(tuner, {MEMCPY: 873, STREAM: 687}, tuner.interval + EXPLORATION // 2)  # its own assigns
     assert tuner.choice == STREAM and tuner.explorations == 1 and tuner.interval >= SlotTuner.FIRST
+    assert tuner.exploration_copies == EXPLORATION  # the later ones: BLOCKS
 
 
 def test_a_fresh_tuner_trusts_the_first_guess_until_its_first_interval() -> None:
     """Seeded with the process's first-guess timing, a new object copies with the guessed
     strategy, untimed, and explores only after the interval that timing sets."""
     tuner = SlotTuner(KEEPS, MEMCPY, guess={MEMCPY: 50.0, STREAM: 75.0})
-    assert not tuner.exploring and tuner.quiet == tuner.interval == 3200
-    assert set(_feed(tuner, {MEMCPY: 50, STREAM: 75}, 3199)) == {KEEPS[MEMCPY]}
+    assert not tuner.exploring and tuner.quiet == tuner.interval == 1600  # 16 x 0.5 / 0.5%
+    assert set(_feed(tuner, {MEMCPY: 50, STREAM: 75}, 1599)) == {KEEPS[MEMCPY]}
     assert not tuner.exploring and tuner.explorations == 0
     _feed(tuner, {MEMCPY: 50, STREAM: 75}, 1)
     assert tuner.exploring
@@ -149,8 +154,8 @@ def test_planner_hands_out_tuners_only_where_the_caches_do_not_decide() -> None:
     planner = CopyPlanner(EPYC, streaming=True, timer=FakeTimer(50_000, 65_000, 60_000))
     tuner = planner.tuner(FRAME)
     assert isinstance(tuner, SlotTuner) and tuner.choice == MEMCPY
-    assert not tuner.exploring and tuner.quiet == 3200  # seeded by the calibration: 32 x (0.3 + 0.2) / 0.5%
-    assert tuner.keeps == candidate_keeps(FRAME, EPYC) and tuner.exploration_copies == 96
+    assert not tuner.exploring and tuner.quiet == 1600  # seeded by the calibration: 16 x (0.3 + 0.2) / 0.5%
+    assert tuner.keeps == candidate_keeps(FRAME, EPYC) and tuner.exploration_copies == 48  # a first look
     assert planner.tuner(FLOAT_FRAME) is None and planner.tuner(1000) is None
     assert CopyPlanner(EPYC, streaming=True, forced=STREAM).tuner(FRAME) is None
     assert CopyPlanner(EPYC, streaming=False).tuner(FRAME) is None
@@ -188,7 +193,7 @@ def test_tuner_looks_again_as_often_as_the_last_exploration_affords() -> None:
 
 
 def test_an_object_explores_in_its_writer_without_python_clock_reads(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Seeded by the first guess (streaming 1.5x slower: quiet for 6400 assigns), a fixed
+    """Seeded by the first guess (streaming 1.5x slower: quiet for 3200 assigns), a fixed
     array object copies untimed until its first exploration; its C Writer then makes and
     times the exploring copies too (the Python path cost ~1.5 us more per assign), and the
     next assign hands the times to the tuner."""
@@ -201,7 +206,7 @@ def test_an_object_explores_in_its_writer_without_python_clock_reads(name: str, 
     obj = SharedObject(name, data=np.zeros(32 << 10))
     obj.assign(value)  # the first prepare() plans: a tuner seeded by the (fake) first guess
     tuner = obj._codec.tuner
-    assert tuner is not None and tuner.interval == 6400 and not tuner.exploring
+    assert tuner is not None and tuner.interval == 3200 and not tuner.exploring
     while tuner.quiet:
         obj.assign(value)
     assert clock_reads == [] and tuner.exploring and tuner.explorations == 0

@@ -177,7 +177,7 @@ def test_writer_runs_its_plan_after_its_budget_then_declines(name: str) -> None:
 def test_an_exploration_survives_sources_that_alternate_between_paths(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Mid-exploration, arrays the Writer declines (an equal dtype from elsewhere) take the
     Python path: it hands the Writer's timed copies to the tuner first and re-arms it with
-    what is left, so the exploration ends once, after its 96 copies, and every value lands."""
+    what is left, so the exploration (a first look) ends once, after its copies, and every value lands."""
     from godot_aigym.shared_object import copy_strategy
     from godot_aigym.shared_object.copy_strategy import Caches, CopyPlanner, SlotTuner
 

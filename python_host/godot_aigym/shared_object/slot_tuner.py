@@ -40,9 +40,11 @@ class SlotTuner:
     a tie, looking is cheap and the guess is the least sure (private buffers, no readers, no
     other objects: on the 2 MiB-L2 Xeon guest it timed a 9.8 MB array's memcpy level with
     streaming, 0.68 ms, where the object's own memcpy took 0.87 ms and streaming 0.69), so
-    the object looks after FIRST_LOOK assigns instead of FIRST."""
+    the object looks after FIRST_LOOK assigns instead of FIRST.  That first look, a check on
+    the guess, runs FIRST_BLOCKS rounds, not BLOCKS (half the cost, so by the same budget it
+    comes twice as early); the later ones, BLOCKS, correct what it got wrong."""
 
-    BLOCK, SETTLE, BLOCKS = 8, 2, 4  # BLOCK - SETTLE even: the timed copies make whole pairs
+    BLOCK, SETTLE, BLOCKS, FIRST_BLOCKS = 8, 2, 4, 2  # BLOCK - SETTLE even: the timed copies make whole pairs
     FIRST_LOOK, FIRST, LONGEST = 32, 256, 16384
     EXPLORE_BUDGET = 0.005
 
@@ -58,8 +60,10 @@ class SlotTuner:
         self.pair_first = 0  # ns of the first copy of the pair under way
         self.explorations = 0
         if guess:
+            self.blocks = self.FIRST_BLOCKS  # of the next exploration
             self.interval = self.quiet = self.next_interval(guess, self.FIRST_LOOK)
         else:
+            self.blocks = self.BLOCKS
             self.interval = 0
             self._explore()
 
@@ -87,12 +91,12 @@ class SlotTuner:
 
     @property
     def exploration_copies(self) -> int:
-        """Copies per exploration: BLOCKS blocks of BLOCK per candidate."""
-        return len(self.keeps) * self.BLOCKS * self.BLOCK
+        """Copies of the next (or current) exploration: a BLOCK per candidate and round."""
+        return len(self.keeps) * self.blocks * self.BLOCK
 
     def _rounds(self) -> list[str]:
         """The candidates' blocks of an exploration, in order: the current choice first."""
-        return [self.choice, *(k for k in self.keeps if k != self.choice)] * self.BLOCKS
+        return [self.choice, *(k for k in self.keeps if k != self.choice)] * self.blocks
 
     def pending_keeps(self) -> tuple[int, ...]:
         """The keeps of the exploration's copies still to make, in order: the rest of the one
@@ -110,7 +114,7 @@ class SlotTuner:
     def next_interval(self, timings: dict[str, float], shortest: int | None = None) -> int:
         """Untimed assigns until the next exploration, given the candidates' times (at least
         `shortest`, FIRST unless given)."""
-        wanted = self.BLOCKS * self.BLOCK * exploring_loss(timings, self.choice) / self.EXPLORE_BUDGET
+        wanted = self.blocks * self.BLOCK * exploring_loss(timings, self.choice) / self.EXPLORE_BUDGET
         return int(round(min(max(wanted, self.FIRST if shortest is None else shortest), self.LONGEST)))
 
     def _explore(self) -> None:
@@ -146,6 +150,7 @@ class SlotTuner:
             self.timings = {k: float(statistics.quantiles(v, n=4)[0]) / 2 for k, v in self.samples.items()}
             self.choice = self.current = choose(self.timings)
             self.explorations += 1
+            self.blocks = self.BLOCKS  # the next is a full one
             self.interval = self.quiet = self.next_interval(self.timings)
             self.samples = None
         self.keep = self.keeps[self.current]
