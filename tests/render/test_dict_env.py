@@ -17,6 +17,7 @@ from godot_aigym.env.protocol import F32_MAX, GodotEnvError
 
 REACH = "res://envs/reach/reach.tscn"
 REACH_STATE = "res://envs/reach/reach_state.tscn"
+REACH_DRIFT = "res://envs/reach/reach_drift.tscn"  # PHYSICS steps; the tile drifts 0.1 per tick
 SIZE, HEIGHT, FOV = 42, 8.0, 75.0  # reach_agent.gd
 BLACK, BLUE, RED = (0, 0, 0), (0, 0, 255), (255, 0, 0)
 
@@ -64,6 +65,25 @@ def test_reach_pixels_follow_the_state(reach_state):
             break
         moved = obs["state"][:2] - before[:2]
         assert np.allclose(moved, 0.3 * np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]][action]), atol=1e-5)
+
+
+@pytest.mark.parametrize("repeat", [1, 3])
+def test_physics_steps_with_images_take_their_ticks_only(display, repeat):
+    """The frame drawn after a PHYSICS step runs with physics paused: a step moves the drifting
+    tile by exactly `action_repeat` ticks (one more without the pause), and its pixels show it
+    where the step's observation says."""
+    env = GodotEnv(scene=REACH_DRIFT, rendering=True, action_repeat=repeat)
+    try:
+        obs, _ = env.reset(seed=4)
+        _check_frame(obs["camera"], obs["state"])
+        for _ in range(6):
+            before = obs["state"].copy()
+            obs, _, terminated, truncated, _ = env.step(0)
+            _check_frame(obs["camera"], obs["state"])
+            assert obs["state"][2] - before[2] == pytest.approx(0.1 * repeat, abs=1e-4)
+            assert not (terminated or truncated)
+    finally:
+        env.close()
 
 
 def test_dict_env_passes_gymnasium_check_env(reach_state):
