@@ -41,7 +41,8 @@ def _feed(tuner: SlotTuner, ns: dict[str, int], count: int, first_of_block: int 
     [
         (MEMCPY, {MEMCPY: 100, STREAM: 50}, STREAM),
         (STREAM, {MEMCPY: 50, STREAM: 100}, MEMCPY),
-        (MEMCPY, {MEMCPY: 100, STREAM: 97}, MEMCPY),  # within the margin: memcpy stays
+        (MEMCPY, {MEMCPY: 97, STREAM: 100}, STREAM),  # within the margin: the smaller footprint
+        (STREAM, {MEMCPY: 90, STREAM: 100}, MEMCPY),  # memcpy beyond it
     ],
 )
 def test_tuner_explores_in_blocks_then_keeps_the_faster(first: str, ns: dict[str, int], expected: str) -> None:
