@@ -27,7 +27,7 @@ import numpy as np
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from .compact_arrays import compact, compact_ids, expand
-from .episode_build import SpaceStructs, numpy_episode
+from .episode_build import SpaceStructs, numpy_episodes
 
 
 @dataclass
@@ -237,12 +237,11 @@ class PackedEpisodes:
         for name, value in self.constant_extras.items():
             extras[name] = np.full(rewards.shape, value)  # the episodes get views of it, as of any extra
         s = self.segments
-        return [numpy_episode(spaces, id_, obs[i, a:b + 1], actions[i, a:b], rewards[i, a:b],
-                              {k: v[i, a:b] for k, v in extras.items()}, terminated=term, truncated=trunc,
-                              t_started=t0, start_time=t_start, last_step_time=t_last)
-                for i, a, b, term, trunc, id_, t0, t_start, t_last in zip(
-                    s.env.tolist(), s.start.tolist(), s.end.tolist(), s.terminated.tolist(), s.truncated.tolist(),
-                    s.ids, s.t_started.tolist(), s.start_time.tolist(), s.last_time.tolist())]
+        if not len(s):  # nothing recorded (an env that failed at once): no arrays either
+            return []
+        return numpy_episodes(spaces, obs, actions, rewards, extras, zip(
+            s.env.tolist(), s.start.tolist(), s.end.tolist(), s.terminated.tolist(), s.truncated.tolist(), s.ids,
+            s.t_started.tolist(), s.start_time.tolist(), s.last_time.tolist()))
 
     def summaries(self) -> list["EpisodeSummary"]:
         s = self.segments
