@@ -11,22 +11,25 @@ var steps: PackedInt32Array:
 	get:
 		var all := PackedInt32Array()
 		all.resize(_n)
+		var clock := clock_due[0]
 		for i in _n:
-			all[i] = _clock - _start[i]
+			all[i] = clock - _start[i]
 		return all
 ## 1 where an agent's episode ended and the agent was not reset yet (NEXT_STEP resets these).
 var finished := PackedByteArray()
+## [clock, due]: the steps of this node, and the step at which some agent may first reach the
+## step limit (the earliest start + limit). Shared by reference with GymEnv, whose lean path serves
+## a STEP without autoreset before `due` itself: _gym_observe() and clock + 1, all finish_step does then.
+var clock_due := PackedInt64Array([0, 0x7fffffff])
 
 var _env: Node  # the GymEnv: its callbacks
 var _n := 0
 var _n_finished := 0
-# Step counting without a per-agent loop: `_clock` counts the steps of this node, agent i's
-# episode started at `_start[i]`, so it has taken `_clock - _start[i]` steps. Starts only move
-# forward, so `_min_start` (at most the smallest start) tells when no agent can have reached the
-# limit; only then are the agents scanned (and it is made exact again).
-var _clock := 0
+# Step counting without a per-agent loop: clock_due[0] counts the steps of this node, agent i's
+# episode started at `_start[i]`, so it has taken `clock_due[0] - _start[i]` steps. Starts only
+# move forward, so no agent can have reached the limit before clock_due[1] (at most the smallest
+# start + limit); only then are the agents scanned (and clock_due[1] is made exact again).
 var _start := PackedInt64Array()
-var _min_start := 0
 # cached at setup (they do not change afterwards): the env's `out` (shared, written in place),
 # its offsets and the step limit
 var _out := PackedFloat32Array()
@@ -51,10 +54,10 @@ func setup(env: Node, n_agents: int) -> void:
 	_fo = env.final_obs_offset
 	_flags_end = _tr + n_agents
 	_limit = env.max_episode_steps if env.max_episode_steps > 0 else 0x7fffffff
-	_clock = 0
 	_start.resize(n_agents)
 	_start.fill(0)
-	_min_start = 0
+	clock_due[0] = 0
+	clock_due[1] = _limit
 	finished.resize(n_agents)
 	finished.fill(0)
 	_n_finished = 0
@@ -85,10 +88,10 @@ func finish_step(autoreset: int) -> void:
 		for i in _n:
 			if finished[i] != 0:
 				_restart(i)
-				_start[i] = _clock + 1  # this step does not count for them
+				_start[i] = clock_due[0] + 1  # this step does not count for them
 	_env._gym_observe()
-	_clock += 1
-	if _clock - _min_start >= _limit:  # some agent may have reached the step limit: find them
+	clock_due[0] += 1
+	if clock_due[0] >= clock_due[1]:  # some agent may have reached the step limit: find them
 		_truncate_at_limit()
 	if restarted:  # agents that restarted this step report no reward and no flags
 		_zero_scalars(true)
@@ -111,22 +114,23 @@ func finish_step(autoreset: int) -> void:
 
 ## Steps taken in agent i's current episode.
 func episode_steps(i: int) -> int:
-	return _clock - _start[i]
+	return clock_due[0] - _start[i]
 
 
-## Marks truncated every agent whose episode reached the step limit; makes _min_start exact.
+## Marks truncated every agent whose episode reached the step limit; makes clock_due[1] exact.
 func _truncate_at_limit() -> void:
 	var out := _out
 	var tr := _tr
-	var last := _clock - _limit  # agents that started at or before this step reached the limit
-	var lowest := _clock
+	var clock := clock_due[0]
+	var last := clock - _limit  # agents that started at or before this step reached the limit
+	var lowest := clock
 	for i in _n:
 		var s := _start[i]
 		if s <= last:
 			out[tr + i] = 1.0
 		if s < lowest:
 			lowest = s
-	_min_start = lowest
+	clock_due[1] = lowest + _limit
 
 
 ## True when agent i's episode ended in this step (out holds its flags).
@@ -171,7 +175,7 @@ func _same_step_autoreset() -> void:
 
 func _restart(i: int) -> void:
 	_env._gym_reset(i)
-	_start[i] = _clock
+	_start[i] = clock_due[0]
 	if finished[i] != 0:
 		finished[i] = 0
 		_n_finished -= 1
@@ -182,8 +186,9 @@ func _restart(i: int) -> void:
 func _zero_scalars(only_restarted: bool) -> void:
 	var out := _out
 	var n := _n
+	var clock := clock_due[0]
 	for i in n:
-		if only_restarted and _start[i] != _clock:
+		if only_restarted and _start[i] != clock:
 			continue
 		for k in P.OUT_SCALARS:
 			out[_r + k * n + i] = 0.0
