@@ -5,16 +5,23 @@ shows that agent's state) and answers the action last sent to it, exactly once."
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from test_dict_env import REACH_STATE, _check_frame
 
 from godot_aigym.env import GodotAsyncVectorEnv
+from godot_aigym.env import wait_any
 
 MOVES = 0.3 * np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]])  # reach_agent.gd: STEP x MOVES
 
 
-def test_async_images_reach_python_once_under_their_ids(display):
+@pytest.mark.parametrize("fast_wait", [True, False], ids=["futex_waitv", "waiter-threads"])
+def test_async_images_reach_python_once_under_their_ids(display, fast_wait):
+    """recv waits in its own thread for the first engine (wait_any), or through the waiter threads
+    alone (kernels without futex_waitv)."""
+    assert wait_any.AVAILABLE or not fast_wait, "this kernel has futex_waitv (Linux >= 5.16)"
     env = GodotAsyncVectorEnv(scene=REACH_STATE, n_agents=2, n_engines=2, rendering=True, seed=0,
                               max_episode_steps=5)
+    env.fast_wait = fast_wait
     rng = np.random.default_rng(7)
     try:
         obs, info = env.reset(seed=4)

@@ -17,9 +17,12 @@ An engine steps all its agents in one command, so ``batch_size`` and every ``sen
 engines (sub-environment ``k * n_agents + i`` is agent ``i`` of engine ``k``, as in
 `GodotVectorEnv`). Autoreset is gymnasium's NEXT_STEP (envpool's too), decided in the engine.
 `recv` first polls the engines with a command in flight, round-robin from the one after the
-engine it returned last (so a fast engine cannot starve the others); only when too few have
-answered does it hand the rest to their waiter threads (one per engine: it waits for that engine's
-answer with the GIL released and queues the engine's index) and block until one reports. An
+engine it returned last (so a fast engine cannot starve the others); when too few have answered
+it sleeps until the first of them posts (`wait_any`: Linux futex_waitv on all their answer
+semaphores, GIL released) and polls again; after 0.1 s without an answer, or where futex_waitv is
+missing, it hands the rest to their waiter threads (one per engine: it waits for that engine's
+answer with the GIL released, watching for its death and the step timeout, and queues the engine's
+index) and blocks until one reports. An
 engine is polled or waited for by one thread at a time; the actions in and the results out run on
 the caller's thread through `EngineLink`'s API. An engine that dies or hangs raises
 `EngineDiedError` / `EngineTimeoutError` from `recv` and closes the whole environment.
@@ -37,6 +40,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from . import protocol as P
+from . import wait_any
 from .actions import ActionChecker
 from .autoreset import parse_autoreset_mode
 from .engine_links import close_links, engine_seeds, open_links, positive_int
@@ -101,6 +105,9 @@ class GodotAsyncVectorEnv:
         # is recv's env_id, recognised by its bytes instead of checked element-wise each time
         self._known_ids: dict[tuple[str, bytes], list[int]] = {}
         self._forget_ids()
+        # each engine's answer semaphore, for wait_any (the links stay open while we are)
+        self._answer_addrs = [link._sem_obs._addr for link in self.links]
+        self.fast_wait = wait_any.AVAILABLE  # False: only the waiter threads wait (the path before it)
         # one C stager per engine: an idle engine's actions checked and written into its `in` tensor
         self._stagers = [self._checker.stager(link.step_views()[0], spec.layout.actions.start, P.CMD_STEP)
                          for link in self.links]
@@ -189,6 +196,8 @@ class GodotAsyncVectorEnv:
     def _busy(self) -> list[int]:
         return sorted({k for k, sent in enumerate(self._in_flight) if sent} | set(self._answered))
 
+    FAST_SLICE = 0.1  # seconds recv waits in its own thread before handing the engines to their waiters
+
     _KNOWN_IDS_MAX = 1024  # distinct env_id arrays remembered (engine orders of recv's batches)
 
     def _forget_ids(self) -> None:
@@ -249,7 +258,13 @@ class GodotAsyncVectorEnv:
             raise RuntimeError(f"recv() needs answers from {count} engine(s) but only {pending} have a command "
                                "pending: send() first")
         self._poll()
+        fast = self.fast_wait and not any(self._waiting)
         while len(self._answered) < count:
+            if fast:  # wait for the first of the engines in flight here (a wake-up, not three)
+                flying = [k for k in range(self.n_engines) if self._in_flight[k]]
+                fast = wait_any.wait_any([self._answer_addrs[k] for k in flying], self.FAST_SLICE)
+                self._poll()
+                continue  # a slice without an answer: the waiters, who watch for deaths and timeouts
             for k in range(self.n_engines):  # hand the engines in flight to their waiters
                 if self._in_flight[k] and not self._waiting[k]:
                     self._waiting[k] = True
