@@ -214,8 +214,9 @@ def test_the_vector_env_places_one_engine_per_cpu_and_every_side_spins(no_leaks)
         assert [link._sem_obs.spin_us for link in env.links] == [PINNED_SPIN_US, PINNED_SPIN_US]
         env.reset(seed=0)
         received = []
-        for k, link in enumerate(env.links):  # the instance attribute shadows EngineLink.receive
-            link.receive = lambda report=True, k=k, receive=link.receive: (received.append(k), receive(report=report))
+        # each engine's answer is waited for by its link's receiver (EngineLink.receiver), in a list
+        env._receives = [lambda k=k, receive=receive: (received.append(k), receive())
+                         for k, receive in enumerate(env._receives)]
         obs, *_ = env.step(np.full((4, 2), 0.5, np.float32))
         assert obs[:, 0].tolist() == [0.5] * 4  # every engine's answer lands in its own rows
         # every engine sent its command, then every answer waited for, in engine order

@@ -96,6 +96,7 @@ class EngineLink:
             self.post_command = self._sem_action.post  # hands the staged command over (no wait)
             # one command's round trip (post, then wait for the answer), its arguments worked out once
             self._round_trip = self._sem_action.round_trip(self._sem_obs, self.step_timeout)
+            self._answer_wait = self._sem_obs.waiter(self.step_timeout)  # the wait alone (receiver)
             seed = options.seed
             if seed is not None:  # any Python int: the game's RNG takes its 64 bits (as a signed int)
                 seed = ((int(seed) + 2**63) % 2**64) - 2**63
@@ -231,6 +232,18 @@ class EngineLink:
             self.report_errors(stacklevel + 1)
         return self.results
 
+    def receiver(self):
+        """``receive(report=False)`` as a function of no arguments, its wait's checks worked out
+        once (``SharedMemorySemaphore.waiter``): a vector env waits for each engine with one per step."""
+        failed = self._wait_failed
+
+        def receive() -> None:
+            try:
+                self._answer_wait()  # made again when step_timeout changes
+            except (EngineDiedError, EngineScriptError, WaitTimeout) as e:
+                raise failed(e) from None
+        return receive
+
     def try_receive(self) -> Results | None:
         """`receive` without waiting (and without reporting errors: see `errors_pending`): the
         results if the answer to the command sent is in, else None (GodotAsyncVectorEnv polls)."""
@@ -335,9 +348,10 @@ class EngineLink:
 
     @step_timeout.setter
     def step_timeout(self, seconds: float) -> None:
-        # the round trip binds its timeout when it is made: a new value makes a new one
+        # the round trip and the wait bind their timeout when made: a new value makes new ones
         if getattr(self, "_round_trip", None) is not None and not self.closed:
             self._round_trip = self._sem_action.round_trip(self._sem_obs, seconds)
+            self._answer_wait = self._sem_obs.waiter(seconds)
         self._step_timeout = seconds
 
     # -- teardown -------------------------------------------------------------------------------

@@ -98,6 +98,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._gatherer = _stepcore.Gatherer([v[1] for v in views], n_agents, spec.layout.obs_dim)
         self._posts = [link.post_command for link in self.links]  # engine order: sent 0, 1, ..., then waited for
         self._error_counts = [link.error_count for link in self.links]
+        self._receives = [link.receiver() for link in self.links]  # receive(report=False), one C wait each
         self._blocked = _CALL_RESET
 
     # -- gymnasium API --------------------------------------------------------------------------
@@ -231,10 +232,10 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         """Receive every engine's answer to the step sent (engine errors raised or warned about
         once all answered); fresh (obs, rew, term, trunc), filled by one C call."""
         batch = self._dict
-        for k, link in enumerate(self.links):
-            link.receive(report=False)
+        for k, receive in enumerate(self._receives):
+            receive()
             if batch is not None:  # its images copied out while the other engines still draw
-                batch.put(self._slices[k], link.results)
+                batch.put(self._slices[k], self.links[k].results)
         obs, rew, term, trunc = self._gathered(flat_obs=batch is None)
         if batch is not None:
             obs = batch.copy()
@@ -291,7 +292,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
     def _close_links(self) -> None:
         # the C helpers export the engines' tensors: drop them first, so the chunks can be unmapped
         self._stager = self._gatherer = None
-        self._posts, self._error_counts = [], []
+        self._posts, self._error_counts, self._receives = [], [], []
         links, self.links, self._one = self.links, [], None
         close_links(links)
 

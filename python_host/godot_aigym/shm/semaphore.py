@@ -259,6 +259,28 @@ class SharedMemorySemaphore:
                 self._post_wait_failed(status, answer, timeout, first)
         return post_and_wait
 
+    def waiter(self, timeout: float | None = None) -> Callable[[], None]:
+        """A function of no arguments doing ``self.wait(timeout)``, with the checks and arguments
+        worked out once (round_trip's wait half): a vector env waits for each of its engines with
+        one per step (~2,200 host instructions less per engine than ``wait``). A spin budget of
+        this semaphore's own is taken now; without one the module-wide budget is read at every call."""
+        if timeout is not None and (type(timeout) not in (float, int) or not timeout > 0):
+            return lambda: self.wait(timeout)
+        first = SLICE_NS if timeout is None or timeout * 1e9 > SLICE_NS else int(timeout * 1e9)
+        wait, ok, addr, now = _fs.wait, _fs.OK, self._addr, time.monotonic_ns
+        fixed_ns = None if self.spin_us is None else int(self.spin_us * 1000)
+
+        def wait_once() -> None:
+            anchor = self._anchor  # noqa: F841 - held: the mapping stays
+            if anchor is None:
+                self.wait(timeout)  # raises ChunkClosed
+                return
+            spin_ns = fixed_ns if fixed_ns is not None else int(_default_spin_us * 1000)
+            status = wait(addr, spin_ns, now() + first)
+            if status != ok:  # the first slice ended, a signal, or an error: as post_and_wait's wait
+                self._post_wait_failed(status, self, timeout, first)
+        return wait_once
+
     def _post_wait_failed(self, status: int, answer: SharedMemorySemaphore, timeout: float | None,
                           first: int) -> None:
         """post_and_wait after its C call did not return OK: raise, or wait on as wait() does."""
