@@ -18,7 +18,7 @@ from fake_engine import FakeEngine
 from godot_aigym.env import GodotEnv, GodotVectorEnv
 from godot_aigym.engine import InvalidCpusError
 from godot_aigym.env import placement
-from godot_aigym.env.placement import PINNED_SPIN_US, engine_cpus, spin_budgets
+from godot_aigym.env.placement import PINNED_SPIN_US, RENDER_HOST_SPIN_US, engine_cpus, spin_budgets
 
 
 @pytest.fixture(autouse=True)
@@ -88,12 +88,19 @@ def test_spin_budgets_keep_what_the_user_asked_for():
 
 @pytest.mark.parametrize("usable", [1, 2, 4])
 @pytest.mark.parametrize("pinned", [False, True])
-def test_the_host_does_not_spin_for_a_rendering_engine(pinned, usable):
-    """A rendered frame takes milliseconds: the host blocks at once (0) for its answer; the engine's
-    budget is the same as without rendering, and what the user passed is kept."""
-    plain = spin_budgets(2, pinned, usable=usable, foreign=[])
-    assert spin_budgets(2, pinned, usable=usable, foreign=[], rendering=True) == (0.0, plain[1])
-    assert spin_budgets(2, pinned, 30.0, 40, usable=usable, foreign=[], rendering=True) == (30.0, 40)
+def test_the_host_spins_a_whole_frame_for_a_rendering_engine_only_on_a_free_cpu(pinned, usable):
+    """A rendered frame takes milliseconds: with a CPU free for the host (engines < CPUs, no other
+    host's waiters filling them) the host spins a whole frame (an idle vCPU is slow to wake), else
+    it blocks at once (0); the engine's budget is the same as without rendering, and what the
+    user passed is kept."""
+    for n_engines in (1, 2, 3):
+        plain = spin_budgets(n_engines, pinned, usable=usable, foreign=[])
+        host = float(RENDER_HOST_SPIN_US) if usable >= 2 and n_engines < usable else 0.0
+        assert spin_budgets(n_engines, pinned, usable=usable, foreign=[], rendering=True) == (host, plain[1])
+        assert spin_budgets(n_engines, pinned, 30.0, 40, usable=usable, foreign=[], rendering=True) == (30.0, 40)
+    # another host's engine and its host fill the CPUs: ours blocks again
+    assert spin_budgets(1, pinned, usable=4, foreign=[[{0}, {1}]], rendering=True)[0] == 0.0
+    assert spin_budgets(1, pinned, usable=4, foreign=[[None]], rendering=True)[0] == float(RENDER_HOST_SPIN_US)
 
 
 def on_cpus(cpus: set[int], fn):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from godot_aigym.env import GodotVectorEnv
+from godot_aigym.env.placement import RENDER_HOST_SPIN_US
 
 REACH = "res://envs/reach/reach.tscn"
 
@@ -23,8 +24,11 @@ def test_cpus_the_user_names_still_pin_a_rendering_engine(display):
     envs = GodotVectorEnv(scene=REACH, n_agents=1, n_engines=1, rendering=True, cpus=[cpu])
     try:
         assert _engine_cpus(envs) == [{cpu}]
-        # a frame takes milliseconds: the host blocks at once for a rendering engine's answer, pinned
-        # or not (placement.spin_budgets); the engine's own budget is a pinned one's
-        assert envs.links[0].spin_us == 0.0 and envs.links[0]._sem_obs.spin_us == 0.0
+        # a frame takes milliseconds: the host spins a whole frame for a rendering engine's answer
+        # when a CPU is free for it, else it blocks at once (0: another host's engines, e.g. a
+        # parallel test worker's, fill the CPUs), pinned or not (placement.spin_budgets, unit-tested
+        # in tests/env/test_placement.py); the host's semaphore waits with the link's budget
+        link = envs.links[0]
+        assert link.spin_us in (0.0, float(RENDER_HOST_SPIN_US)) and link._sem_obs.spin_us == link.spin_us
     finally:
         envs.close()

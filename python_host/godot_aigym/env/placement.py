@@ -10,6 +10,9 @@ from ..engine import check_cpus
 from . import placement_registry
 
 PINNED_SPIN_US = 1000  # both sides spin this long when the engine has a CPU of its own
+# The host spins this long for a rendering engine's answer when a CPU is free for it: a whole
+# 84x84 frame (0.3-3 ms for 1-16 cameras on llvmpipe), so it never blocks on a frame.
+RENDER_HOST_SPIN_US = 5000
 
 # live EngineLinks (anything with `.cpus` and `.closed`): what "auto" balances against
 _running: "weakref.WeakSet[Any]" = weakref.WeakSet()
@@ -65,10 +68,19 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
         alone not spinning, or 1 x 1 engines spinning 1,000 us: within the noise too (2026-11-30
         17:10, paired windows, docs/RENDERING.md): a rendering step waits for its slower engine's
         frame, not for a wake-up.
-      * ``rendering``: the host does not spin (0) for the answer of a rendering engine, whatever
-        the placement: a rendered frame takes 0.5-10 ms, so a 50 us spin never finds the answer
-        and only takes a CPU the engines and the X server need (the engine's budget stays as
-        above: the host's turnaround after an answer can be shorter than it). Paired windows,
+      * ``rendering`` with a CPU free for the host (``n_engines < usable`` and the other hosts'
+        waiters do not fill the CPUs): the host spins RENDER_HOST_SPIN_US, a whole frame. An idle
+        vCPU is slow to wake on a KVM guest, and everything the frame needs (the X server's round
+        trips, the engine's own wake-ups) pays for it: on the 2-vCPU Xeon guest (2026-12-01
+        02:25 UTC, quiet, 16 paired windows) 1 x 1 Reach ran 1.85-1.99x (1.20-2.55x, better in
+        16 of 16) and 1 x 16 1.07-1.08x (16 of 16) the same env with the host blocking; a nice-19
+        busy loop beside the engine's own in-engine loop raised that loop 2,194 -> 3,264 frames/s,
+        the same effect. On the EPYC guest a full-frame spin was within the noise (RENDERING.md);
+        it never holds off the engine or the X server (each spin iteration after the first
+        1 us of pure spin yields the CPU: BUSY_SPIN_NS in shm/_futexsem.c).
+      * ``rendering`` otherwise: the host does not spin (0) for the answer: a 50 us spin never
+        finds a frame and only takes a CPU the engines and the X server need (the engine's budget
+        stays as above: the host's turnaround after an answer can be shorter than it). Paired windows,
         quiet, 2 x 16 Reach cameras through GodotAsyncVectorEnv (2026-11-30 22:41 UTC, 10 pairs):
         0.906x [0.79-1.08] the in-engine rate vs 0.850x [0.73-0.95] with the host spinning 50 us,
         host CPU per image 29 vs 33 us, engine main threads 446 vs 480 us (the waiter threads'
@@ -88,7 +100,10 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
     elif pinned and foreign and waiters > usable:
         engine = 0
     if rendering:
-        host = 0.0
+        if usable >= 2 and foreign is None:
+            foreign = foreign_engines()
+        everyone = n_engines + 1 + sum(len(engines) + 1 for engines in foreign or [])
+        host = float(RENDER_HOST_SPIN_US) if usable >= 2 and n_engines < usable and everyone <= usable else 0.0
     return (host if spin_us is None else spin_us, engine if engine_spin_us is None else engine_spin_us)
 
 
