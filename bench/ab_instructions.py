@@ -10,7 +10,8 @@ frames); the difference over LONG - SHORT is the count per step, start-up and sh
 
 Both sides block instead of spinning (spin_us=0, engine_spin_us=0), so a wait costs the same
 few instructions however long it lasts. A variant is ``name=api:n_agents[:engines][:project]``
-as in ab_step.py (api ``env``, ``vec`` or ``empty``: the empty loop's frames, engine side only).
+as in ab_step.py (api ``env``, ``vec``, ``split``: the vector env stepped by ``step_async`` +
+``step_wait`` as the RLlib runner steps it, or ``empty``: the empty loop's frames, engine side only).
 Under valgrind the engine runs ~50x slower, which inflates the empty loop's count (other threads'
 spinning grows with the time a frame takes: ~115k instructions a frame against ~21.5k for a
 whole 1-agent step): compare steps with steps. callgrind is unusable on this engine (its
@@ -65,6 +66,11 @@ else:
         a = np.zeros((n * engines, 2), np.float32)
     env.reset(seed=0)
     step = env.step
+    if api == "split":  # the RLlib runner's overlapped step: step_async, then step_wait
+        send, wait = env.step_async, env.step_wait
+        def step(a):
+            send(a)
+            return wait()
     for _ in range(steps):
         step(a)  # zero actions: the trivial scene never terminates
     env.close()
@@ -89,7 +95,7 @@ def load(path: Path) -> collections.Counter:
 def run(spec: str, side: str, steps: int, out: Path, wrapper: Path) -> collections.Counter:
     parts = spec.split(":") + [""] * 3
     api, n, engines, project = parts[0], parts[1] or "1", parts[2] or "1", parts[3]
-    if api not in ("env", "vec", "empty") or (api == "empty" and side == "host"):
+    if api not in ("env", "vec", "split", "empty") or (api == "empty" and side == "host"):
         raise SystemExit(f"{spec}: api must be env, vec or empty (empty: engine side only)")
     code = RUN.format(python_host=str(REPO / "python_host"), api=api, n=int(n), engines=int(engines),
                       project=project, steps=steps)

@@ -72,7 +72,7 @@ def first_answer_gather(env):
                     break
             else:
                 os.sched_yield()
-        return env._gathered()
+        return env._gatherer.fresh(True)
     return gather
 
 

@@ -86,3 +86,34 @@ def test_vector_env_reports_after_every_engine_answered(test_project, no_leaks):
         assert obs.ravel().tolist() == [0.0] * 4 and reward.tolist() == [1.0] * 4
     finally:
         venv.close()
+
+
+@pytest.mark.parametrize("n_engines", [1, 2])
+def test_split_step_reports_like_step(test_project, no_leaks, n_engines):
+    """step_async + step_wait (the RLlib runner's step): the engine's errors raised by step_wait
+    (the env then needs reset()), or warned about at step_wait's caller with the results kept."""
+    n = 4 // n_engines
+    for mode in ("raise", "warn"):
+        venv = GodotVectorEnv(test_project, FAULTY, n_agents=n, n_engines=n_engines, seed=3, engine_errors=mode)
+        try:
+            venv.reset()
+            venv.step_async(np.array([0, 0, 2, 0]))
+            if mode == "raise":
+                with pytest.raises(GodotScriptError, match="custom problem 42"):
+                    venv.step_wait()
+                with pytest.raises(RuntimeError, match="reset"):
+                    venv.step_async(np.zeros(4, np.int64))
+                venv.reset()
+            else:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    obs, reward, *_ = venv.step_wait()
+                assert obs.ravel().tolist() == [0.0, 0.0, 2.0, 0.0] and reward.tolist() == [1.0] * 4
+                ours = [w for w in caught if issubclass(w.category, GodotScriptWarning)]
+                assert len(ours) == 1 and "custom problem 42" in str(ours[0].message)
+                assert ours[0].filename == __file__  # points at the step_wait() call
+            venv.step_async(np.zeros(4, np.int64))
+            obs, reward, *_ = venv.step_wait()  # counted once: nothing left over
+            assert obs.ravel().tolist() == [0.0] * 4 and reward.tolist() == [1.0] * 4
+        finally:
+            venv.close()

@@ -67,3 +67,23 @@ def test_the_gatherer_copies_every_engine_into_its_rows():
     assert (obs == -1).all()
     with pytest.raises(ValueError, match="reward"):
         _stepcore.Gatherer(outs, N, d).gather(obs, rew.astype(np.float32), term, trunc)
+
+
+def test_fresh_makes_new_arrays_filled_as_gather_fills():
+    """fresh(): the same values in new arrays of the batch's dtypes and shapes at every call
+    (Gymnasium's callers keep a step's arrays); without obs for Dict observations."""
+    d = 3
+    outs = [np.arange(N * (2 * d + 3), dtype=np.float32) * 0.5 + 100 * k for k in range(M)]
+    for out in outs:
+        out[N * d + N:N * d + 3 * N] = [0, 1, 0, 1, 1, 0]
+    g = _stepcore.Gatherer(outs, N, d)
+    want = np.empty((M * N, d), np.float32), np.empty(M * N), np.empty(M * N, bool), np.empty(M * N, bool)
+    g.gather(*want)
+    first = g.fresh(True)
+    second = g.fresh(True)
+    for a, b, w in zip(first, second, want):
+        assert a.dtype == w.dtype and a.shape == w.shape and a.flags.c_contiguous and a.flags.writeable
+        assert np.array_equal(a, w) and np.array_equal(b, w)
+        assert a is not b and not np.shares_memory(a, b)
+    obs, *rest = g.fresh(False)
+    assert obs is None and all(np.array_equal(a, w) for a, w in zip(rest, want[1:]))

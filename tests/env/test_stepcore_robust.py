@@ -47,9 +47,11 @@ CASES = {
     "a Gatherer never initialised, half built, or with overflowing sizes": """
         b = (np.zeros(2, np.float32), np.zeros(2), np.zeros(2, bool), np.zeros(2, bool))
         assert raises(RuntimeError, Gatherer.__new__(Gatherer).gather, *b)
+        assert raises(RuntimeError, Gatherer.__new__(Gatherer).fresh, True)
         g = Gatherer.__new__(Gatherer)
         assert raises(ValueError, g.__init__, out, 100, 1)  # out smaller than its layout
         assert raises(RuntimeError, g.gather, *b)
+        assert raises(RuntimeError, g.fresh, False)
         assert raises(ValueError, Gatherer, out, 2**62, 2**62)
     """,
 }
