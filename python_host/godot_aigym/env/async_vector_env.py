@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -89,6 +90,7 @@ class GodotAsyncVectorEnv:
         # handed to its waiter: _waiting), or answered (in _answered, not yet returned by recv);
         # lists, not arrays: read and set one engine at a time on every send and recv
         self._in_flight = [False] * n_engines
+        self._sent_ns = [0] * n_engines  # when each engine in flight was sent its command (monotonic)
         self._waiting = [False] * n_engines
         self._answered: list[int] = []  # engines answered but not yet returned, in the order found
         self._next = 0  # the first engine the next poll looks at
@@ -108,6 +110,7 @@ class GodotAsyncVectorEnv:
         # each engine's answer semaphore, for wait_any (the links stay open while we are)
         self._answer_addrs = [link._sem_obs._addr for link in self.links]
         self.fast_wait = wait_any.AVAILABLE  # False: only the waiter threads wait (the path before it)
+        self._wait_any = wait_any.wait_any
         # one C stager per engine: an idle engine's actions checked and written into its `in` tensor
         self._stagers = [self._checker.stager(link.step_views()[0], spec.layout.actions.start, P.CMD_STEP)
                          for link in self.links]
@@ -192,11 +195,13 @@ class GodotAsyncVectorEnv:
             self._fail(e)
             raise
         self._in_flight[k] = True
+        self._sent_ns[k] = time.monotonic_ns()
 
     def _busy(self) -> list[int]:
         return sorted({k for k, sent in enumerate(self._in_flight) if sent} | set(self._answered))
 
     FAST_SLICE = 0.1  # seconds recv waits in its own thread before handing the engines to their waiters
+    _FAST_SLICE_NS = int(FAST_SLICE * 1e9)  # also: the longest an engine stays in flight unwatched
 
     _KNOWN_IDS_MAX = 1024  # distinct env_id arrays remembered (engine orders of recv's batches)
 
@@ -257,12 +262,18 @@ class GodotAsyncVectorEnv:
         if pending < count:
             raise RuntimeError(f"recv() needs answers from {count} engine(s) but only {pending} have a command "
                                "pending: send() first")
+        self._watch_overdue()
+        while not self._ready.empty():  # what the waiters reported meanwhile (a failure raises)
+            self._take(*self._ready.get())
         self._poll()
         fast = self.fast_wait and not any(self._waiting)
         while len(self._answered) < count:
             if fast:  # wait for the first of the engines in flight here (a wake-up, not three)
+                if self._watch_overdue():
+                    fast = False
+                    continue
                 flying = [k for k in range(self.n_engines) if self._in_flight[k]]
-                fast = wait_any.wait_any([self._answer_addrs[k] for k in flying], self.FAST_SLICE)
+                fast = self._wait_any([self._answer_addrs[k] for k in flying], self.FAST_SLICE)
                 self._poll()
                 continue  # a slice without an answer: the waiters, who watch for deaths and timeouts
             for k in range(self.n_engines):  # hand the engines in flight to their waiters
@@ -279,6 +290,17 @@ class GodotAsyncVectorEnv:
             if self.links[k].errors_pending:
                 self.links[k].report_errors(stacklevel=4)  # GodotScriptError or a warning (engine_errors)
         return self._batch(engines)
+
+    def _watch_overdue(self) -> bool:
+        """Hand every engine in flight for longer than a slice to its waiter, the only watcher of
+        death and step_timeout: with a batch smaller than the env, recv() can go on returning other
+        engines' answers, and a dead or hung engine must still surface. True if any was handed."""
+        now, handed = time.monotonic_ns(), False
+        for k in range(self.n_engines):
+            if self._in_flight[k] and not self._waiting[k] and now - self._sent_ns[k] > self._FAST_SLICE_NS:
+                self._waiting[k] = handed = True
+                self._inboxes[k].put(True)
+        return handed
 
     def _poll(self) -> None:
         """Take the answers already in from the engines in flight that no waiter waits for,
