@@ -110,7 +110,6 @@ class GodotAsyncVectorEnv:
         # each engine's answer semaphore, for wait_any (the links stay open while we are)
         self._answer_addrs = [link._sem_obs._addr for link in self.links]
         self.fast_wait = wait_any.AVAILABLE  # False: only the waiter threads wait (the path before it)
-        self._wait_any = wait_any.wait_any
         # one C stager per engine: an idle engine's actions checked and written into its `in` tensor
         self._stagers = [self._checker.stager(link.step_views()[0], spec.layout.actions.start, P.CMD_STEP)
                          for link in self.links]
@@ -273,7 +272,7 @@ class GodotAsyncVectorEnv:
                     fast = False
                     continue
                 flying = [k for k in range(self.n_engines) if self._in_flight[k]]
-                fast = self._wait_any([self._answer_addrs[k] for k in flying], self.FAST_SLICE)
+                fast = wait_any.wait_any([self._answer_addrs[k] for k in flying], self.FAST_SLICE)
                 self._poll()
                 continue  # a slice without an answer: the waiters, who watch for deaths and timeouts
             for k in range(self.n_engines):  # hand the engines in flight to their waiters
