@@ -18,7 +18,7 @@ engines (sub-environment ``k * n_agents + i`` is agent ``i`` of engine ``k``, as
 `GodotVectorEnv`). Autoreset is gymnasium's NEXT_STEP (envpool's too), decided in the engine.
 `recv` first polls the engines with a command in flight, round-robin from the one after the
 engine it returned last (so a fast engine cannot starve the others); when too few have answered
-it sleeps until the first of them posts (`wait_any`: Linux futex_waitv on all their answer
+it sleeps until the first of them posts (`shm.semaphore.wait_any`: Linux futex_waitv on all their answer
 semaphores, GIL released) and polls again; after 0.1 s without an answer, or where futex_waitv is
 missing, it hands the rest to their waiter threads (one per engine: it waits for that engine's
 answer with the GIL released, watching for its death and the step timeout, and queues the engine's
@@ -40,8 +40,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from ..shm.semaphore import WAIT_ANY_AVAILABLE, wait_any
 from . import protocol as P
-from . import wait_any
 from .actions import ActionChecker
 from .autoreset import parse_autoreset_mode
 from .engine_links import close_links, engine_seeds, open_links, positive_int
@@ -54,7 +54,11 @@ _CLOSED = "the environment is closed"
 class GodotAsyncVectorEnv:
     """``n_agents`` agents per engine x ``n_engines`` engines (``num_envs`` their product); `recv`
     returns ``batch_size`` of them (a multiple of ``n_agents``; default ``n_agents``: one engine).
-    Other keyword arguments as for `GodotVectorEnv`; engine ``k`` is seeded with ``seed + k``."""
+    Other keyword arguments as for `GodotVectorEnv`; engine ``k`` is seeded with ``seed + k``.
+
+    ``fast_wait`` (attribute, default ``shm.semaphore.WAIT_ANY_AVAILABLE``): True, `recv` sleeps in
+    its own thread until the first engine in flight answers (futex_waitv); False, only the waiter
+    threads wait (the path of kernels without futex_waitv; tests set it to run that path)."""
 
     def __init__(self, project: str | os.PathLike | None = None, scene: str | None = None, *,
                  n_agents: int = 1, n_engines: int = 1, batch_size: int | None = None,
@@ -107,9 +111,8 @@ class GodotAsyncVectorEnv:
         # is recv's env_id, recognised by its bytes instead of checked element-wise each time
         self._known_ids: dict[tuple[str, bytes], list[int]] = {}
         self._forget_ids()
-        # each engine's answer semaphore, for wait_any (the links stay open while we are)
-        self._answer_addrs = [link._sem_obs._addr for link in self.links]
-        self.fast_wait = wait_any.AVAILABLE  # False: only the waiter threads wait (the path before it)
+        self._answers = [link.answer_semaphore for link in self.links]  # for wait_any
+        self.fast_wait = WAIT_ANY_AVAILABLE  # False: only the waiter threads wait (see the class doc)
         # one C stager per engine: an idle engine's actions checked and written into its `in` tensor
         self._stagers = [self._checker.stager(link.step_views()[0], spec.layout.actions.start, P.CMD_STEP)
                          for link in self.links]
@@ -272,7 +275,7 @@ class GodotAsyncVectorEnv:
                     fast = False
                     continue
                 flying = [k for k in range(self.n_engines) if self._in_flight[k]]
-                fast = wait_any.wait_any([self._answer_addrs[k] for k in flying], self.FAST_SLICE)
+                fast = wait_any([self._answers[k] for k in flying], self.FAST_SLICE)
                 self._poll()
                 continue  # a slice without an answer: the waiters, who watch for deaths and timeouts
             for k in range(self.n_engines):  # hand the engines in flight to their waiters

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import GodotProcess, LaunchOptions
-from ..shm import EngineDiedError, EngineScriptError, SharedMemory, SharedMemoryError, WaitTimeout
+from ..shm import EngineDiedError, EngineScriptError, SharedMemory, SharedMemoryError, SharedMemorySemaphore, WaitTimeout
 from ..shm.errors import EngineTimeoutError
 from . import placement
 from . import protocol as P
@@ -290,6 +290,12 @@ class EngineLink:
         if not self.send_reset(seed, mask):
             return self.results  # nobody to reset: the last answer stands
         return self.receive(stacklevel=4)
+
+    @property
+    def answer_semaphore(self) -> SharedMemorySemaphore:
+        """The semaphore the engine posts when it has answered a command (for
+        ``shm.semaphore.wait_any`` on several engines; taking its count is ``try_receive``'s)."""
+        return self._sem_obs
 
     @property
     def errors_pending(self) -> int:

@@ -6,11 +6,13 @@
  * Semaphores are addressed by raw addresses into the chunk's mapping (Python ints); the
  * caller keeps the mapping alive (a buffer export) while it uses an address. Every call
  * returns an aigym_sem_status number; semaphore.py turns it into an exception naming the
- * semaphore. wait() releases the GIL while it spins and blocks, so other threads run.
+ * semaphore. wait() releases the GIL while it spins and blocks, so other threads run;
+ * wait_any() sleeps on several semaphores at once (futex_waitv, Linux >= 5.16).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
 #include <sched.h>
 #include <stdint.h>
 #include <time.h>
@@ -22,6 +24,21 @@
 #define BUSY_SPIN_NS 1000LL
 /* post_wait's status when its post failed: POST_FAILED + the post's status */
 #define POST_FAILED 16
+/* wait_any's status when the kernel has no futex_waitv (Linux < 5.16) or seccomp refuses it */
+#define WAITV_UNAVAILABLE 32
+
+/* futex_waitv(2) (Linux >= 5.16), declared here so older headers still build */
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449 /* the same number on every architecture (the generic table) */
+#endif
+#define WAITV_FUTEX_32 2u   /* FUTEX_32: a 32-bit word, shared (no FUTEX_PRIVATE_FLAG) */
+#define WAITV_MAX 128       /* FUTEX_WAITV_MAX */
+struct waitv_entry {        /* struct futex_waitv */
+    uint64_t val;
+    uint64_t uaddr;
+    uint32_t flags;
+    uint32_t reserved;
+};
 
 static int get_addr(PyObject *arg, void **out) {
     void *p = PyLong_AsVoidPtr(arg);
@@ -143,6 +160,83 @@ static PyObject *fs_post_wait(PyObject *m, PyObject *const *args, Py_ssize_t nar
     return PyLong_FromLong(st);
 }
 
+/* Sleep until one of the n semaphores may have a count or CLOCK_MONOTONIC reaches deadline:
+ * OK (woken, or a count was there: the caller takes it with trywait, which may find 0),
+ * TIMEDOUT, INTERRUPTED, WAITV_UNAVAILABLE or FUTEX_ERROR. Counts itself in as a waiter on
+ * every semaphore first (post wakes only when its waiter count is not 0; seq_cst as in
+ * aigym_sem_block) and out before returning. Call without the GIL. */
+static int block_any(aigym_sem **s, struct waitv_entry *w, Py_ssize_t n, int64_t deadline) {
+    struct timespec ts;
+    Py_ssize_t i;
+    long rc;
+    int err, st;
+    ts.tv_sec = (time_t)(deadline / 1000000000LL);
+    ts.tv_nsec = (long)(deadline % 1000000000LL);
+    for (i = 0; i < n; i++) __atomic_fetch_add(&s[i]->waiters, 1u, __ATOMIC_SEQ_CST);
+    /* the kernel re-checks every word is still 0 (val) before sleeping: a post after our
+     * count-in either sees us counted or changes the word first, and is not lost */
+    rc = syscall(SYS_futex_waitv, w, (unsigned)n, 0u, &ts, CLOCK_MONOTONIC);
+    err = errno;
+    if (rc >= 0 || err == EAGAIN) st = AIGYM_SEM_OK;
+    else if (err == ETIMEDOUT) st = AIGYM_SEM_TIMEDOUT;
+    else if (err == EINTR) st = AIGYM_SEM_INTERRUPTED;
+    else if (err == ENOSYS || err == EPERM) st = WAITV_UNAVAILABLE;
+    else st = AIGYM_SEM_FUTEX_ERROR;
+    for (i = 0; i < n; i++) __atomic_fetch_sub(&s[i]->waiters, 1u, __ATOMIC_SEQ_CST);
+    return st;
+}
+
+/* wait_any(addrs, deadline_ns) -> status: block_any on the semaphores at addrs (a list or
+ * tuple of 1..128 addresses) until deadline_ns (CLOCK_MONOTONIC); a count already there, or a
+ * corrupt semaphore (CORRUPT), returns at once. Counting in and out happens inside this one
+ * call, so no Python exception can fall between them. GIL released while sleeping. */
+static PyObject *fs_wait_any(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    aigym_sem *s[WAITV_MAX];
+    struct waitv_entry w[WAITV_MAX];
+    int64_t deadline;
+    Py_ssize_t n, i;
+    int st = AIGYM_SEM_TIMEDOUT;
+    if (check_nargs(nargs, 2, "wait_any") || get_i64(args[1], &deadline)) return NULL;
+    PyObject *seq = PySequence_Fast(args[0], "wait_any() needs a list or tuple of semaphore addresses");
+    if (seq == NULL) return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (n < 1 || n > WAITV_MAX) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "wait_any() takes 1 to %d semaphores, got %zd", WAITV_MAX, n);
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        void *p;
+        if (get_addr(PySequence_Fast_GET_ITEM(seq, i), &p)) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        s[i] = (aigym_sem *)p;
+        w[i].val = 0u; /* sleep while every count is 0 */
+        w[i].uaddr = (uint64_t)(uintptr_t)&s[i]->value;
+        w[i].flags = WAITV_FUTEX_32;
+        w[i].reserved = 0u;
+    }
+    Py_DECREF(seq);
+    for (i = 0; i < n; i++) {
+        int64_t v = aigym_sem_value(s[i]);
+        if (v < 0) return PyLong_FromLong(AIGYM_SEM_CORRUPT);
+        if (v > 0) return PyLong_FromLong(AIGYM_SEM_OK);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = block_any(s, w, n, deadline);
+    Py_END_ALLOW_THREADS
+    if (st == AIGYM_SEM_INTERRUPTED && PyErr_CheckSignals() != 0) return NULL; /* e.g. KeyboardInterrupt */
+    return PyLong_FromLong(st);
+}
+
+/* wait_any_available() -> bool: futex_waitv exists and is allowed (with no futexes it fails
+ * with EINVAL; ENOSYS before Linux 5.16, EPERM or ENOSYS under a seccomp filter refusing it). */
+static PyObject *fs_wait_any_available(PyObject *m, PyObject *unused) {
+    long rc = syscall(SYS_futex_waitv, NULL, 0u, 0u, NULL, CLOCK_MONOTONIC);
+    return PyBool_FromLong(rc == -1 && errno == EINVAL);
+}
+
 /* cas_i32(addr, expected, new) -> value seen (== expected if swapped); acquire-release. */
 static PyObject *fs_cas_i32(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
     void *p;
@@ -163,6 +257,8 @@ static PyMethodDef methods[] = {
     {"wait", (PyCFunction)(void (*)(void))fs_wait, METH_FASTCALL, "wait(addr, spin_ns, deadline_ns) -> status"},
     {"post_wait", (PyCFunction)(void (*)(void))fs_post_wait, METH_FASTCALL,
      "post_wait(post_addr, wait_addr, spin_ns, slice_ns) -> status"},
+    {"wait_any", (PyCFunction)(void (*)(void))fs_wait_any, METH_FASTCALL, "wait_any(addrs, deadline_ns) -> status"},
+    {"wait_any_available", fs_wait_any_available, METH_NOARGS, "wait_any_available() -> bool"},
     {"cas_i32", (PyCFunction)(void (*)(void))fs_cas_i32, METH_FASTCALL, "cas_i32(addr, expected, new) -> seen"},
     {NULL, NULL, 0, NULL},
 };
@@ -184,6 +280,7 @@ PyMODINIT_FUNC PyInit__futexsem(void) {
         PyModule_AddIntConstant(mod, "FUTEX_ERROR", AIGYM_SEM_FUTEX_ERROR) ||
         PyModule_AddIntConstant(mod, "SEM_SIZE", AIGYM_SHM_SEM_SIZE) ||
         PyModule_AddIntConstant(mod, "POST_FAILED", POST_FAILED) ||
+        PyModule_AddIntConstant(mod, "WAITV_UNAVAILABLE", WAITV_UNAVAILABLE) ||
         PyModule_AddIntConstant(mod, "VALUE_MAX", AIGYM_SEM_VALUE_MAX) ||
         PyModule_AddStringConstant(mod, "CORRUPT_MESSAGE", aigym_sem_status_message(AIGYM_SEM_CORRUPT))) {
         Py_DECREF(mod);

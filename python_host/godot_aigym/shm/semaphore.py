@@ -311,3 +311,38 @@ class SharedMemorySemaphore:
         if status == _fs.OVERFLOW:
             raise SharedMemoryError(f"post on {where} failed: the count is at its maximum ({_fs.VALUE_MAX})")
         raise SharedMemoryError(f"{operation} on {where} failed: futex system call error (status {status})")
+
+
+# -- several semaphores at once ---------------------------------------------------------------
+WAIT_ANY_AVAILABLE: bool = bool(_fs.wait_any_available())
+"""``wait_any`` works here: Linux >= 5.16 has ``futex_waitv`` and no seccomp filter refuses it."""
+
+
+def wait_any(sems: list[SharedMemorySemaphore] | tuple[SharedMemorySemaphore, ...], timeout: float) -> bool:
+    """Sleep until one of ``sems`` (1 to 128) may have a count, at most ``timeout`` seconds (> 0),
+    without taking it: True when woken, a count was already there or a signal arrived (the
+    caller takes a count with ``try_wait``, which may still find 0), False when the time ran out.
+
+    One ``futex_waitv`` sleep (GIL released): each semaphore's post wakes the caller directly.
+    It watches no peer and no chunk while it sleeps: call it in slices. Needs
+    ``WAIT_ANY_AVAILABLE`` (else SharedMemoryError). Raises ChunkClosed if a chunk is closed,
+    before or during the wait, and CorruptedSemaphore naming a semaphore with garbage bytes."""
+    anchors = [s._live() for s in sems]  # noqa: F841 - held: the mappings stay while the call sleeps
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 1e9:
+        raise ValueError(f"timeout must be a number of seconds > 0 (and finite), got {timeout!r}")
+    status = _fs.wait_any([s._addr for s in sems], time.monotonic_ns() + int(timeout * 1e9))
+    for s in sems:
+        s._live()  # closed by another thread meanwhile: ChunkClosed
+    if status in (_fs.OK, _fs.INTERRUPTED):
+        return True
+    if status == _fs.TIMEDOUT:
+        return False
+    if status == _fs.CORRUPT:
+        for s in sems:
+            if _fs.value(s._addr) < 0:
+                s._fail("wait", status)
+    if status == _fs.WAITV_UNAVAILABLE:
+        raise SharedMemoryError("waiting on several semaphores needs the futex_waitv system call (Linux >= "
+                                "5.16), which this system lacks or refuses: check WAIT_ANY_AVAILABLE")
+    names = ", ".join(f"'{s.name}'" for s in sems)
+    raise SharedMemoryError(f"wait on semaphores {names} failed: futex system call error (status {status})")
