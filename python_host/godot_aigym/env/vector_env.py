@@ -145,7 +145,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 self._stage_checked(actions)
             for post in self._posts:
                 post()
-            return self._answer(self._gather_steps())
+            return self._gather_steps()
         except BaseException as e:
             self._step_failed(e)
             raise
@@ -179,7 +179,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 if self._error_counts[0][0]:
                     self._one.report_errors(stacklevel=3)  # warn() <- report_errors <- here <- the caller
                 return self._answer(self._gatherer.fresh(True) if self._dict is None else self._dict_answer())
-            return self._answer(self._gather_steps())
+            return self._gather_steps()
         except BaseException as e:
             self._step_failed(e)
             raise
@@ -223,23 +223,26 @@ class GodotVectorEnv(gym.vector.VectorEnv):
 
     def _gather_steps(self):
         """Receive every engine's answer to the step sent (engine errors raised or warned about
-        once all answered); fresh (obs, rew, term, trunc), made and filled by one C call (the
-        Gatherer's ``fresh``: ~0.8 us less per step than a copy and three astypes of one engine's
-        views, ~2,000 host instructions less than four np.empty and a gather); Dict observations
-        copied by their DictBatch."""
+        once all answered); returns what `step` returns: fresh (obs, rew, term, trunc), made and
+        filled by one C call (the Gatherer's ``fresh``: ~0.8 us less per step than a copy and three
+        astypes of one engine's views, ~2,000 host instructions less than four np.empty and a
+        gather; Dict observations copied by their DictBatch), and the infos."""
         batch = self._dict
-        for k, receive in enumerate(self._receives):
-            receive()
-            if batch is not None:  # its images copied out while the other engines still draw
-                batch.put(self._slices[k], self.links[k].results)
-        obs, rew, term, trunc = self._gatherer.fresh(batch is None)
-        if batch is not None:
+        if batch is None:
+            for receive in self._receives:
+                receive()
+            obs, rew, term, trunc = self._gatherer.fresh(True)
+        else:
+            for k, receive in enumerate(self._receives):
+                receive()
+                batch.put(self._slices[k], self.links[k].results)  # images copied out while the others draw
+            _, rew, term, trunc = self._gatherer.fresh(False)
             obs = batch.copy()
         for count in self._error_counts:
             if count[0]:
                 self._report_engine_errors(stacklevel=5)  # warn() <- report_errors <- here <- here <- step
                 break
-        return obs, rew, term, trunc
+        return obs, rew, term, trunc, (self._step_infos(term, trunc) if self._infos else {})
 
     def _step_infos(self, term: np.ndarray, trunc: np.ndarray) -> dict[str, Any]:
         infos: dict[str, Any] = {}
