@@ -220,15 +220,17 @@ def test_the_vector_env_places_one_engine_per_cpu_and_every_side_spins(no_leaks)
         assert [spin_arg(a) for a in launcher.launched] == [PINNED_SPIN_US, PINNED_SPIN_US]
         assert [link._sem_obs.spin_us for link in env.links] == [PINNED_SPIN_US, PINNED_SPIN_US]
         env.reset(seed=0)
-        received = []
-        # each engine's answer is waited for by its link's receiver (EngineLink.receiver), in a list
-        env._receives = [lambda k=k, receive=receive: (received.append(k), receive())
+        events = []
+        # each engine's command is posted by its link's poster (EngineLink.post_command) and its
+        # answer waited for by its receiver (EngineLink.receiver), in two lists
+        env._posts = [lambda k=k, post=post: (events.append(("post", k)), post())
+                      for k, post in enumerate(env._posts)]
+        env._receives = [lambda k=k, receive=receive: (events.append(("wait", k)), receive())
                          for k, receive in enumerate(env._receives)]
         obs, *_ = env.step(np.full((4, 2), 0.5, np.float32))
         assert obs[:, 0].tolist() == [0.5] * 4  # every engine's answer lands in its own rows
         # every engine sent its command, then every answer waited for, in engine order
-        assert [post.__self__ for post in env._posts] == [link._sem_action for link in env.links]
-        assert received == [0, 1]
+        assert events == [("post", 0), ("post", 1), ("wait", 0), ("wait", 1)]
     finally:
         env.close()
 

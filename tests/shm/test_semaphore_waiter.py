@@ -1,4 +1,4 @@
-"""`SharedMemorySemaphore.waiter`: `wait(timeout)` as a function of no arguments with its checks
+"""`SharedMemorySemaphore.waiter` and `poster`: `wait(timeout)` as a function of no arguments with its checks
 worked out once (a vector env's wait for each engine); it must behave as wait: the count taken,
 timeouts, bad timeouts, corruption and a closed chunk reported the same way."""
 
@@ -57,3 +57,22 @@ def test_a_chunk_closed_after_the_function_was_made_is_refused(handles):
     mem.close()  # the function holds no export of the mapping: closing works
     with pytest.raises(ChunkClosed):
         wait()
+
+
+def test_poster_posts_and_reports_as_post_does(handles):
+    from godot_aigym.shm import SharedMemory
+
+    mem = SharedMemory(handles(), size=1 << 20, capacity=16)
+    sem = mem.newSemaphore("command", 0)
+    post = sem.poster()
+    post()
+    post()
+    assert sem.value == 2
+    bad = mem.newSemaphore("bad", 0)
+    post_bad = bad.poster()
+    mem._mm[bad._entry.offset:bad._entry.offset + 16] = b"\xff" * 16
+    with pytest.raises(CorruptedSemaphore, match=rf"^post on semaphore 'bad' of shared memory '{mem.handle}'"):
+        post_bad()
+    mem.close()  # the function holds no export of the mapping: closing works
+    with pytest.raises(ChunkClosed):
+        post()

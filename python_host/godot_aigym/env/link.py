@@ -93,7 +93,7 @@ class EngineLink:
             kw = {} if spin_us is None else {"spin_us": spin_us}
             self._sem_action = self.mem.newSemaphore(self.names["sem_action"], 0)
             self._sem_obs = self.mem.newSemaphore(self.names["sem_obs"], 0, **kw)
-            self.post_command = self._sem_action.post  # hands the staged command over (no wait)
+            self.post_command = self._sem_action.poster()  # hands the staged command over (no wait)
             # one command's round trip (post, then wait for the answer), its arguments worked out once
             self._round_trip = self._sem_action.round_trip(self._sem_obs, self.step_timeout)
             self._answer_wait = self._sem_obs.waiter(self.step_timeout)  # the wait alone (receiver)

@@ -259,6 +259,22 @@ class SharedMemorySemaphore:
                 self._post_wait_failed(status, answer, timeout, first)
         return post_and_wait
 
+    def poster(self) -> Callable[[], None]:
+        """A function of no arguments doing ``self.post()``, its checks worked out once
+        (round_trip's post half): a vector env hands each engine its command with one per step
+        (one Python call instead of post -> _live -> closed)."""
+        post, ok, addr = _fs.post, _fs.OK, self._addr
+
+        def post_once() -> None:
+            anchor = self._anchor  # noqa: F841 - held: the mapping stays
+            if anchor is None:
+                self.post()  # raises ChunkClosed
+                return
+            status = post(addr)
+            if status != ok:
+                self._fail("post", status)
+        return post_once
+
     def waiter(self, timeout: float | None = None) -> Callable[[], None]:
         """A function of no arguments doing ``self.wait(timeout)``, with the checks and arguments
         worked out once (round_trip's wait half): a vector env waits for each of its engines with
