@@ -40,7 +40,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from ..shm.semaphore import WAIT_ANY_AVAILABLE, wait_any
+from ..shm.semaphore import WAIT_ANY_AVAILABLE, WAIT_ANY_MAX, wait_any
 from . import protocol as P
 from .actions import ActionChecker
 from .autoreset import parse_autoreset_mode
@@ -56,7 +56,8 @@ class GodotAsyncVectorEnv:
     returns ``batch_size`` of them (a multiple of ``n_agents``; default ``n_agents``: one engine).
     Other keyword arguments as for `GodotVectorEnv`; engine ``k`` is seeded with ``seed + k``.
 
-    ``fast_wait`` (attribute, default ``shm.semaphore.WAIT_ANY_AVAILABLE``): True, `recv` sleeps in
+    ``fast_wait`` (attribute, default ``shm.semaphore.WAIT_ANY_AVAILABLE`` with at most
+    ``WAIT_ANY_MAX`` engines): True, `recv` sleeps in
     its own thread until the first engine in flight answers (futex_waitv); False, only the waiter
     threads wait (the path of kernels without futex_waitv; tests set it to run that path)."""
 
@@ -112,7 +113,9 @@ class GodotAsyncVectorEnv:
         self._known_ids: dict[tuple[str, bytes], list[int]] = {}
         self._forget_ids()
         self._answers = [link.answer_semaphore for link in self.links]  # for wait_any
-        self.fast_wait = WAIT_ANY_AVAILABLE  # False: only the waiter threads wait (see the class doc)
+        # False: only the waiter threads wait (see the class doc); one wait_any takes at most
+        # WAIT_ANY_MAX semaphores
+        self.fast_wait = WAIT_ANY_AVAILABLE and n_engines <= WAIT_ANY_MAX
         # one C stager per engine: an idle engine's actions checked and written into its `in` tensor
         self._stagers = [self._checker.stager(link.step_views()[0], spec.layout.actions.start, P.CMD_STEP)
                          for link in self.links]
@@ -264,10 +267,10 @@ class GodotAsyncVectorEnv:
         if pending < count:
             raise RuntimeError(f"recv() needs answers from {count} engine(s) but only {pending} have a command "
                                "pending: send() first")
+        self._poll()  # answers already in first (also after a long pause between recv calls)
         self._watch_overdue()
         while not self._ready.empty():  # what the waiters reported meanwhile (a failure raises)
             self._take(*self._ready.get())
-        self._poll()
         fast = self.fast_wait and not any(self._waiting)
         while len(self._answered) < count:
             if fast:  # wait for the first of the engines in flight here (a wake-up, not three)
@@ -275,7 +278,11 @@ class GodotAsyncVectorEnv:
                     fast = False
                     continue
                 flying = [k for k in range(self.n_engines) if self._in_flight[k]]
-                fast = wait_any([self._answers[k] for k in flying], self.FAST_SLICE)
+                try:
+                    fast = wait_any([self._answers[k] for k in flying], self.FAST_SLICE)
+                except Exception as e:  # a corrupted semaphore, a chunk closed meanwhile: as a waiter's failure
+                    self._fail(e)
+                    raise
                 self._poll()
                 continue  # a slice without an answer: the waiters, who watch for deaths and timeouts
             for k in range(self.n_engines):  # hand the engines in flight to their waiters

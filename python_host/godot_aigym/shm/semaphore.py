@@ -331,6 +331,7 @@ class SharedMemorySemaphore:
 
 # -- several semaphores at once ---------------------------------------------------------------
 WAIT_ANY_AVAILABLE: bool = bool(_fs.wait_any_available())
+WAIT_ANY_MAX = 128  # semaphores one wait_any can take (the kernel's FUTEX_WAITV_MAX; _futexsem.c WAITV_MAX)
 """``wait_any`` works here: Linux >= 5.16 has ``futex_waitv`` and no seccomp filter refuses it."""
 
 
