@@ -44,6 +44,7 @@ from ..shm.semaphore import WAIT_ANY_AVAILABLE, WAIT_ANY_MAX, wait_any
 from . import protocol as P
 from .actions import ActionChecker
 from .autoreset import parse_autoreset_mode
+from .env_ids import EnvIdRouter
 from .engine_links import close_links, engine_seeds, open_links, positive_int
 from .link import EngineLink
 from .options import EnvOptions
@@ -107,11 +108,7 @@ class GodotAsyncVectorEnv:
             t.start()
             self._waiters.append(t)
         self._failed = None
-        self._agent_rows, self._all_ids = np.arange(n_agents), np.arange(self.num_envs)
-        # env_ids recv returned (and each engine's, and all) -> their engines: send's usual argument
-        # is recv's env_id, recognised by its bytes instead of checked element-wise each time
-        self._known_ids: dict[tuple[str, bytes], list[int]] = {}
-        self._forget_ids()
+        self._ids = EnvIdRouter(n_agents, n_engines)  # env_ids <-> engines (env_ids.py)
         self._answers = [link.answer_semaphore for link in self.links]  # for wait_any
         # False: only the waiter threads wait (see the class doc); one wait_any takes at most
         # WAIT_ANY_MAX semaphores
@@ -164,7 +161,8 @@ class GodotAsyncVectorEnv:
         them idle (its last answer returned by `recv`); all actions are checked before anything
         is sent (ValueError naming what is wrong, nothing sent)."""
         self._live()
-        engines, rows = self._engines_of(env_ids)
+        engines, rows = self._ids.engines_of(env_ids)
+        self._refuse_busy(engines)
         acts = np.asarray(actions) if not isinstance(actions, np.ndarray) else actions
         if acts.shape[:1] != (self.n_agents * len(engines),):
             raise ValueError(f"send() got {acts.shape[0] if acts.ndim else 'no'} action rows for "
@@ -207,54 +205,6 @@ class GodotAsyncVectorEnv:
 
     FAST_SLICE = 0.1  # seconds recv waits in its own thread before handing the engines to their waiters
     _FAST_SLICE_NS = int(FAST_SLICE * 1e9)  # also: the longest an engine stays in flight unwatched
-
-    _KNOWN_IDS_MAX = 1024  # distinct env_id arrays remembered (engine orders of recv's batches)
-
-    def _forget_ids(self) -> None:
-        """Back to the env_ids every env has: all engines, and each engine's own."""
-        n, ids = self.n_agents, self._all_ids
-        self._known_ids.clear()
-        self._known_ids[(ids.dtype.str, ids.tobytes())] = list(range(self.n_engines))
-        for k in range(self.n_engines):
-            self._known_ids[(ids.dtype.str, ids[k * n:(k + 1) * n].tobytes())] = [k]
-
-    def _remember_ids(self, ids: np.ndarray, engines: list[int]) -> None:
-        if len(self._known_ids) >= self._KNOWN_IDS_MAX:
-            self._forget_ids()
-        self._known_ids[(ids.dtype.str, ids.tobytes())] = engines
-
-    def _engines_of(self, env_ids: Any) -> tuple[list[int], np.ndarray]:
-        """The engines ``env_ids`` cover, in order of first appearance, and for each engine's agents
-        0..n-1 the row of ``env_ids`` (and so of the actions) that names them."""
-        n = self.n_agents
-        ids = self._all_ids if env_ids is None else np.asarray(env_ids)
-        if ids.ndim == 1 and ids.dtype.kind in "iu":  # whole engines, as recv returned them
-            engines = self._known_ids.get((ids.dtype.str, ids.tobytes()))
-            if engines is not None:
-                self._refuse_busy(engines)
-                return engines, None
-        if ids.ndim == 1 and ids.dtype.kind in "iu" and len(ids) and len(ids) % n == 0 and len(ids) <= self.num_envs:
-            first = ids[::n]  # the usual form (recv's env_id): whole engines, their agents in order
-            engines = (first // n).tolist()
-            if not (first % n).any() and np.array_equal(ids, (first[:, None] + self._agent_rows).reshape(-1)) \
-                    and len(set(engines)) == len(engines) and 0 <= min(engines) and max(engines) < self.n_engines:
-                self._refuse_busy(engines)
-                return engines, None
-        if ids.ndim != 1 or ids.dtype.kind not in "iu" or len(ids) == 0:
-            raise ValueError(f"env_ids must be a 1-d array of sub-environment indices, got {env_ids!r}")
-        if ids.min() < 0 or ids.max() >= self.num_envs:
-            raise ValueError(f"env_ids {ids.tolist()} name sub-environments outside 0..{self.num_envs - 1}")
-        if len(np.unique(ids)) != len(ids):
-            raise ValueError(f"env_ids {ids.tolist()} name a sub-environment twice")
-        engines = list(dict.fromkeys((ids // n).tolist()))
-        if len(ids) != n * len(engines):
-            raise ValueError(f"env_ids {ids.tolist()} do not cover whole engines: an engine steps all its "
-                             f"{n} agents at once (ids k*{n} .. k*{n}+{n - 1} for engine k)")
-        self._refuse_busy(engines)
-        position = np.empty(self.num_envs, np.int64)
-        position[ids] = np.arange(len(ids))
-        rows = np.concatenate([position[k * n:(k + 1) * n] for k in engines])
-        return engines, rows
 
     def _refuse_busy(self, engines: list[int]) -> None:
         busy = [k for k in engines if self._in_flight[k] or k in self._answered]
@@ -348,9 +298,9 @@ class GodotAsyncVectorEnv:
             reward = np.concatenate([r.reward for r in results]).astype(np.float64)
             terminated = np.concatenate([r.terminated for r in results]) != 0
             truncated = np.concatenate([r.truncated for r in results]) != 0
-        env_id = (np.asarray(engines)[:, None] * n + self._agent_rows).reshape(-1)
+        env_id = (np.asarray(engines)[:, None] * n + self._ids.agent_rows).reshape(-1)
         if m > 1:
-            self._remember_ids(env_id, engines)
+            self._ids.remember(env_id, engines)
         return obs, reward, terminated, truncated, {"env_id": env_id}
 
     def _live(self) -> None:
