@@ -54,6 +54,7 @@ class EngineLink:
         self.results: Results | None = None
         options = options or EnvOptions()
         self.options = options
+        self._engine_of = (index, n_engines)  # engine k of M, named in failures when M > 1
         if isinstance(n_agents, bool) or not isinstance(n_agents, (int, np.integer)) or n_agents < 1:
             raise ValueError(f"n_agents must be a positive integer, got {n_agents!r}")
         self.n_agents = int(n_agents)
@@ -327,15 +328,24 @@ class EngineLink:
             self.close(grace=0)
             return exc
         if isinstance(exc, WaitTimeout):
-            log = self._log_excerpt()
+            log, which = self._log_excerpt(), self._which()
             self.close(grace=0)
-            return EngineTimeoutError(f"the engine running {self.scene} did not answer within "
+            return EngineTimeoutError(f"the engine running {self.scene}{which} did not answer within "
                                       f"{self.step_timeout:g} s (hung?); it was stopped{log}")
+        which = self._which()  # before close(): the pid
         code = self.proc.poll() if self.proc else None
         msg = self._fatal_text() + self._log_excerpt()
         self.close()
-        return EngineDiedError(f"the Godot engine running {self.scene} died (exit code {code}) in the middle of an "
-                               f"episode; the environment is closed{msg}")
+        return EngineDiedError(f"the Godot engine running {self.scene}{which} died (exit code {code}) in the middle "
+                               f"of an episode; the environment is closed{msg}")
+
+    def _which(self) -> str:
+        """' (engine k of M, pid N)' for an engine of a several-engine env, else '': which one failed."""
+        k, m = self._engine_of
+        if k is None or m < 2:
+            return ""
+        pid = self.proc.pid if self.proc is not None else None
+        return f" (engine {k} of {m}" + (f", pid {pid})" if pid is not None else ")")
 
     def _message(self, kind: str) -> dict | None:
         """The JSON message in one of the message tensors (None: empty)."""
