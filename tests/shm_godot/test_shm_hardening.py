@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -147,6 +148,16 @@ def _watchers_of(handle: str) -> list[int]:
     return found
 
 
+def _wait_for_watchers(handle: str) -> list[int]:
+    """The watchers of `handle` once there is one: the engine double-forks it while attaching and
+    the grandchild names itself 'aigym-watch' a moment later, possibly after the host's readiness
+    line (a CI run found none at once). Bounded by SAFETY_S: an empty list means none started."""
+    deadline = time.monotonic() + SAFETY_S
+    while not (found := _watchers_of(handle)) and time.monotonic() < deadline:
+        time.sleep(0.001)  # polling /proc for the process to appear: no event to wait on
+    return found
+
+
 @pytest.mark.exclusive  # checks what a killed host left before its own sweep
 def test_engine_unlinks_the_chunk_of_a_sigkilled_host(test_project):
     """The host dies by SIGKILL (no handler runs) and takes its engine with it (parent-death
@@ -160,7 +171,7 @@ def test_engine_unlinks_the_chunk_of_a_sigkilled_host(test_project):
         info = json.loads(host.stdout.readline())
         handle, engine = info["handle"], info["engine"]
         assert os.path.exists(f"/dev/shm/{handle}")
-        watchers = _watchers_of(handle)
+        watchers = _wait_for_watchers(handle)
         assert len(watchers) == 1, watchers
         host.kill()
         assert host.wait(SAFETY_S) == -signal.SIGKILL
