@@ -219,8 +219,7 @@ class GodotAsyncVectorEnv:
                                "pending: send() first")
         self._poll()  # answers already in first (also after a long pause between recv calls)
         self._watch_overdue()
-        while not self._ready.empty():  # what the waiters reported meanwhile (a failure raises)
-            self._take(*self._ready.get())
+        self._take_reports()  # what the waiters reported meanwhile (a failure raises)
         fast = self.fast_wait and not any(self._waiting)
         while len(self._answered) < count:
             if fast:  # wait for the first of the engines in flight here (a wake-up, not three)
@@ -240,8 +239,7 @@ class GodotAsyncVectorEnv:
                     self._waiting[k] = True
                     self._inboxes[k].put(True)
             self._take(*self._ready.get())  # blocks (GIL released) until a waiter reports
-            while not self._ready.empty():
-                self._take(*self._ready.get())
+            self._take_reports()
             self._poll()
         engines, self._answered = self._answered[:count], self._answered[count:]
         self._next = (engines[-1] + 1) % self.n_engines
@@ -270,6 +268,11 @@ class GodotAsyncVectorEnv:
             if in_flight[k] and not waiting[k] and self.links[k].try_receive() is not None:
                 self._in_flight[k] = False
                 self._answered.append(k)
+
+    def _take_reports(self) -> None:
+        """Every waiter report already queued (without waiting)."""
+        while not self._ready.empty():
+            self._take(*self._ready.get())
 
     def _take(self, k: int, error: BaseException | None) -> None:
         """A waiter's report: engine k answered, or failed (then everything is closed)."""

@@ -92,18 +92,16 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
     usable = len(allowed) if usable is None else usable
     host: float | None = float(PINNED_SPIN_US) if pinned else None
     engine: int | None = PINNED_SPIN_US if pinned else None
-    if pinned and usable >= 2:  # the only case the other hosts' engines can change
+    if (pinned or rendering) and usable >= 2:  # the only cases the other hosts' engines can change
         foreign = foreign_engines() if foreign is None else foreign
-        waiters = n_engines + 1 + sum(len(engines) + 1 for engines in foreign)  # every host and engine
+    # every waiter on the machine: our engines and host, every other host and its engines
+    waiters = n_engines + 1 + sum(len(engines) + 1 for engines in foreign or [])
     if usable < 2:
         host, engine = 0.0, 0
     elif pinned and foreign and waiters > usable:
         engine = 0
-    if rendering:
-        if usable >= 2 and foreign is None:
-            foreign = foreign_engines()
-        everyone = n_engines + 1 + sum(len(engines) + 1 for engines in foreign or [])
-        host = float(RENDER_HOST_SPIN_US) if usable >= 2 and n_engines < usable and everyone <= usable else 0.0
+    if rendering:  # a whole frame only with a CPU free for the host (waiters <= usable: engines < CPUs)
+        host = float(RENDER_HOST_SPIN_US) if waiters <= usable else 0.0
     return (host if spin_us is None else spin_us, engine if engine_spin_us is None else engine_spin_us)
 
 

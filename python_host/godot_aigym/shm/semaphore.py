@@ -242,9 +242,9 @@ class SharedMemorySemaphore:
         checks and arguments worked out once: the step loop of an environment calls it per step
         (~0.35 us less than post_and_wait's own Python). A spin budget of ``answer``'s own is
         taken now; without one the module-wide budget is read at every call."""
-        if timeout is not None and (type(timeout) not in (float, int) or not timeout > 0):
+        first = _first_slice_ns(timeout)
+        if first is None:
             return lambda: self.post_and_wait(answer, timeout)
-        first = SLICE_NS if timeout is None or timeout * 1e9 > SLICE_NS else int(timeout * 1e9)
         post_wait, ok, addr, answer_addr = _fs.post_wait, _fs.OK, self._addr, answer._addr
         fixed_ns = None if answer.spin_us is None else int(answer.spin_us * 1000)
 
@@ -280,9 +280,9 @@ class SharedMemorySemaphore:
         worked out once (round_trip's wait half): a vector env waits for each of its engines with
         one per step (~2,200 host instructions less per engine than ``wait``). A spin budget of
         this semaphore's own is taken now; without one the module-wide budget is read at every call."""
-        if timeout is not None and (type(timeout) not in (float, int) or not timeout > 0):
+        first = _first_slice_ns(timeout)
+        if first is None:
             return lambda: self.wait(timeout)
-        first = SLICE_NS if timeout is None or timeout * 1e9 > SLICE_NS else int(timeout * 1e9)
         wait, ok, addr, now = _fs.wait, _fs.OK, self._addr, time.monotonic_ns
         fixed_ns = None if self.spin_us is None else int(self.spin_us * 1000)
 
@@ -329,10 +329,18 @@ class SharedMemorySemaphore:
         raise SharedMemoryError(f"{operation} on {where} failed: futex system call error (status {status})")
 
 
+
+def _first_slice_ns(timeout: float | None) -> int | None:
+    """The first wait slice (ns) of round_trip's and waiter's functions for ``timeout``; None for a
+    timeout they leave to the checked call (0, negative, not a number: its errors as wait's)."""
+    if timeout is not None and (type(timeout) not in (float, int) or not timeout > 0):
+        return None
+    return SLICE_NS if timeout is None or timeout * 1e9 > SLICE_NS else int(timeout * 1e9)
+
 # -- several semaphores at once ---------------------------------------------------------------
 WAIT_ANY_AVAILABLE: bool = bool(_fs.wait_any_available())
-WAIT_ANY_MAX = 128  # semaphores one wait_any can take (the kernel's FUTEX_WAITV_MAX; _futexsem.c WAITV_MAX)
 """``wait_any`` works here: Linux >= 5.16 has ``futex_waitv`` and no seccomp filter refuses it."""
+WAIT_ANY_MAX = 128  # semaphores one wait_any can take (the kernel's FUTEX_WAITV_MAX; _futexsem.c WAITV_MAX)
 
 
 def wait_any(sems: list[SharedMemorySemaphore] | tuple[SharedMemorySemaphore, ...], timeout: float) -> bool:
