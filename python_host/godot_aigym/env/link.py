@@ -17,25 +17,24 @@ from __future__ import annotations
 import atexit
 import contextlib
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 
 from ..engine import GodotProcess, LaunchOptions
 from ..shm import EngineDiedError, EngineScriptError, SharedMemory, SharedMemoryError, SharedMemorySemaphore, WaitTimeout
-from ..shm.errors import EngineTimeoutError
 from . import placement
 from . import protocol as P
 from .actions import ActionChecker
 from .options import EnvOptions
 from .placement import PINNED_SPIN_US, engine_cpus  # noqa: F401  (public: the demo places engines)
 from .project import check_project, demo_project, prepare_project, project_physics_fps  # noqa: F401
-from .link_startup import fatal_text, log_excerpt, part_views, rendering_launch, script_errors_text
+from .link_failures import LinkFailures
+from .link_startup import check_spec, part_views, rendering_launch
 from .protocol import Results
 
 
-class EngineLink:
+class EngineLink(LinkFailures):
     """Start one engine on a GymEnv scene and talk the step protocol with it.
 
     Construction launches the engine and returns at once; `connect()` waits for its space
@@ -136,15 +135,7 @@ class EngineLink:
                 spec = P.EnvSpec.from_message(self._message("spec"))
             except P.GodotEnvError as e:
                 raise P.GodotEnvError(f"{e} [{self.scene}]" + self._log_excerpt()) from None
-            if spec.groups and not self.accept_groups:
-                raise P.GodotEnvError(f"{self.scene} has agent groups {[g.name for g in spec.groups]}: use "
-                                      "godot_aigym.multiagent (GodotParallelEnv, GodotGroupEnv)")
-            if spec.copies != self.n_agents:
-                raise P.GodotEnvError(f"{self.scene} runs {spec.copies} agents but {self.n_agents} were requested "
-                                      "(the scene has a fixed set of agent nodes; use agent_scene to instance them)")
-            if spec.physics_ticks_per_second != self.physics_fps:
-                raise P.GodotEnvError(f"the engine ticks physics at {spec.physics_ticks_per_second} Hz, not at the "
-                                      f"{self.physics_fps} Hz we launched it with")
+            check_spec(spec, self.scene, self.n_agents, self.physics_fps, self.accept_groups)
             self.spec = spec
             layout = spec.layout
             inv = self.mem.newFloatTensor(self.names["in"], layout.in_size).view
@@ -298,22 +289,6 @@ class EngineLink:
         ``shm.semaphore.wait_any`` on several engines; taking its count is ``try_receive``'s)."""
         return self._sem_obs
 
-    @property
-    def errors_pending(self) -> int:
-        """How many errors the engine logged during the last command (not yet reported)."""
-        return int(self._errors[0]) if self._connected and not self._closed else 0
-
-    def report_errors(self, stacklevel: int = 4) -> None:
-        """The engine logged errors during the last command: raise or warn (``engine_errors``)."""
-        count = int(self._errors[0])
-        self._errors[0] = 0
-        msg = script_errors_text(count, self._message("error_texts"), self.scene,
-                                 self.proc.log_path if self._keep_log and self.proc else None)
-        if self.engine_errors == "raise":
-            raise P.GodotScriptError(msg)
-        if self.engine_errors == "warn":
-            warnings.warn(msg, P.GodotScriptWarning, stacklevel=stacklevel)
-
     def _live_header(self) -> np.ndarray:
         try:
             return self._header
@@ -321,41 +296,9 @@ class EngineLink:
             raise RuntimeError(f"the engine running {self.scene} is closed" if self._closed else
                                "connect() first: the engine has not published its spaces yet") from None
 
-    # -- failures -------------------------------------------------------------------------------
-    def _wait_failed(self, exc: BaseException) -> Exception:
-        """Close everything after a failed wait; the error to raise (with the engine's last words)."""
-        if isinstance(exc, EngineScriptError):  # stuck for good on its error: nothing will answer
-            self.close(grace=0)
-            return exc
-        if isinstance(exc, WaitTimeout):
-            log, which = self._log_excerpt(), self._which()
-            self.close(grace=0)
-            return EngineTimeoutError(f"the engine running {self.scene}{which} did not answer within "
-                                      f"{self.step_timeout:g} s (hung?); it was stopped{log}")
-        which = self._which()  # before close(): the pid
-        code = self.proc.poll() if self.proc else None
-        msg = self._fatal_text() + self._log_excerpt()
-        self.close()
-        return EngineDiedError(f"the Godot engine running {self.scene}{which} died (exit code {code}) in the middle "
-                               f"of an episode; the environment is closed{msg}")
-
-    def _which(self) -> str:
-        """' (engine k of M, pid N)' for an engine of a several-engine env, else '': which one failed."""
-        k, m = self._engine_of
-        if k is None or m < 2:
-            return ""
-        pid = self.proc.pid if self.proc is not None else None
-        return f" (engine {k} of {m}" + (f", pid {pid})" if pid is not None else ")")
-
     def _message(self, kind: str) -> dict | None:
         """The JSON message in one of the message tensors (None: empty)."""
         return P.read_message(self._messages[kind].view)
-
-    def _fatal_text(self) -> str:
-        return fatal_text(self._messages["fatal"])
-
-    def _log_excerpt(self) -> str:
-        return log_excerpt(self.proc, self._keep_log)
 
     @property
     def step_timeout(self) -> float:
