@@ -27,7 +27,6 @@ extends Node
 
 const P := preload("gym_protocol.gd")
 const GymSpecBuilder := preload("gym_spec.gd")
-const GymAgents := preload("gym_agents.gd")
 
 enum ActionType { BOX, DISCRETE, MULTI_DISCRETE }
 enum Mode { NONE, REMOTE, PLAY, RANDOM }
@@ -171,31 +170,7 @@ func _gym_observe() -> void:
 # -- set-up ---------------------------------------------------------------------------------------
 func _ready() -> void:
 	var args := GymArgs.parse()
-	n_agents = GymArgs.int_value(args, "n-agents", n_agents)
-	action_repeat = GymArgs.int_value(args, "action-repeat", action_repeat)
-	max_episode_steps = GymArgs.int_value(args, "max-episode-steps", max_episode_steps)
-	play_episodes = GymArgs.int_value(args, "play-episodes", play_episodes)
-	if args.has("physics-fps"):
-		Engine.physics_ticks_per_second = GymArgs.int_value(args, "physics-fps", Engine.physics_ticks_per_second)
-	if args.has("policy"):
-		policy_path = str(args["policy"])
-	if args.has("seed"):
-		rng.seed = GymArgs.int_value(args, "seed", 0)
-		seed(rng.seed)
-	elif args.has("handle") or policy_path == "":
-		rng.randomize()
-	else:
-		rng.seed = play_seed
-		seed(play_seed)
-	if args.has("handle"):
-		mode = Mode.REMOTE
-	elif args.has("play") or (policy_path != "" and not args.has("random")):
-		mode = Mode.PLAY
-	else:
-		mode = Mode.RANDOM
-	initial_seed = rng.seed
-	Engine.physics_jitter_fix = 0.0  # exactly one physics tick per fixed frame: deterministic steps
-
+	GymSetup.apply_args(self, args)
 	if mode == Mode.REMOTE:
 		_transport = GymTransport.new()
 		var attach_error := _transport.attach(str(args.get("env-prefix", P.DEFAULT_PREFIX)),
@@ -230,42 +205,12 @@ func _ready() -> void:
 			fail(err)
 
 
+## Checks the settings, sizes the buffers and finds the agents (GymSetup); the error or "".
+## GymGroupEnv overrides it to lay its groups out first.
 func _configure() -> String:
-	var err := GymSpecBuilder.settings_error(self)
-	if err != "":
+	var err := GymSetup.configure(self)
+	if err != "" or agents.is_empty():  # a batched subclass has no agent nodes
 		return err
-	obs_dim = observation_size
-	action_width = {ActionType.BOX: action_size, ActionType.DISCRETE: 1,
-			ActionType.MULTI_DISCRETE: action_nvec.size()}[action_type]
-	var n := n_agents
-	var offsets := P.out_offsets(n, obs_dim)
-	reward_offset = offsets["reward"]
-	terminated_offset = offsets["terminated"]
-	truncated_offset = offsets["truncated"]
-	final_obs_offset = offsets["final_obs"]
-	out.resize(P.out_size(n, obs_dim))
-	out.fill(0.0)
-	actions.resize(n * action_width)
-	actions.fill(0.0)
-	episodes.setup(self, n)
-	return _find_agents()
-
-
-## The agents: instanced from agent_scene, or the children that implement the callbacks.
-func _find_agents() -> String:
-	var n := n_agents
-	agents.append_array(GymAgents.collect(self, agent_scene, n, "Agent", agent_spacing))
-	var agent_nodes: bool = get_script() == preload("gym_env.gd") or not agents.is_empty()
-	if not agent_nodes:
-		return ""
-	if agents.size() != n:
-		if agents.is_empty():
-			return "GymEnv '%s' has no agents: set agent_scene, add agent children, or extend GymEnv and override _gym_reset/_gym_act/_gym_observe" % name
-		return "GymEnv '%s' has %d agent children but n_agents is %d (use agent_scene to instance any number)" % [name, agents.size(), n]
-	for agent in agents:
-		var missing := GymAgents.missing_callbacks(agent)
-		if not missing.is_empty():
-			return "agent %s lacks the callbacks: %s" % [agent.name, ", ".join(missing)]
 	_agents_truncate = agents[0].has_method("is_truncated")
 	if not observation_parts.is_empty():
 		_parts = GymObservationParts.new()
