@@ -1,11 +1,13 @@
 """Every committed bench/results/*.json follows the one schema (bench/results_schema.py),
-and the schema's checks and bench/summary.py work (no benchmark is run here)."""
+and the schema's checks and bench/summary.py work; the godot_rl_agents baseline's fixture
+(bench/godot_rl) says where its files come from and refuses others (no benchmark is run here)."""
 
 from __future__ import annotations
 
 import copy
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -121,3 +123,49 @@ def test_summary_rejects_a_file_off_the_schema(tmp_path: Path, capsys: pytest.Ca
     (tmp_path / "old.json").write_text(json.dumps({"schema": 1, "metrics": {}}))
     assert _load("summary").main(["--dir", str(tmp_path)]) == 1
     assert "does not match the bench results schema" in capsys.readouterr().err
+
+
+# -- bench/godot_rl: the godot_rl_agents baseline's fixture (bench/bench_godot_rl.py) ------------
+def _fixture() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("godot_rl_fixture", BENCH / "godot_rl" / "fixture.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_godot_rl_fixture_names_its_source_and_scenes_use_only_known_files() -> None:
+    fx = _fixture()
+    m = fx.manifest()
+    assert m["repository"] == "edbeeching/godot_rl_agents_plugin" and "MIT" in m["license"]
+    paths = {e["path"] for e in m["files"]}
+    assert {"LICENSE", "addons/godot_rl_agents/sync.gd", "addons/godot_rl_agents/controller/ai_controller_3d.gd"} <= paths
+    for e in m["files"]:
+        assert len(e["commit"]) == 40 and len(e["sha256"]) == 64, e
+    ours = {p.name for p in fx.OURS.iterdir()}
+    for n in (1, 16):  # one Sync node and n agents, every resource ours or the plugin's
+        text = (fx.OURS / f"trivial_{n}.tscn").read_text()
+        assert text.count('instance=ExtResource("2_agent")') == n and text.count('script = ExtResource("1_sync")') == 1
+    for scene in fx.OURS.glob("*.tscn"):
+        for res in re.findall(r'path="res://([^"]+)"', scene.read_text()):
+            assert res in ours or res in paths, f"{scene.name} uses {res}: neither in project/ nor in plugin.json"
+
+
+def test_godot_rl_fixture_hash_ignores_line_ends_only() -> None:
+    fx = _fixture()
+    h = fx.text_hash(b"extends Node\n\tvar a := 1\n")
+    assert fx.text_hash(b"extends Node\r\n\tvar a := 1 \t\r\n") == h
+    assert fx.text_hash(b"extends Node\n\tvar a := 2\n") != h
+
+
+def test_godot_rl_fixture_refuses_missing_or_changed_plugin_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fx = _fixture()
+    monkeypatch.setenv("GODOT_RL_PLUGIN_DIR", str(tmp_path))
+    first = fx.manifest()["files"][0]["path"]
+    with pytest.raises(fx.FixtureError, match="missing"):
+        fx.plugin_files()
+    for e in fx.manifest()["files"]:  # every file present, all with other contents
+        (tmp_path / e["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / e["path"]).write_text("changed\n")
+    with pytest.raises(fx.FixtureError, match=f"is not edbeeching/godot_rl_agents_plugin's {re.escape(first)}"):
+        fx.plugin_files()
