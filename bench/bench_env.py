@@ -20,12 +20,10 @@ per-repeat (paired) ratios, steadier than a ratio of medians on a busy machine.
 ``--scaling-only`` runs just those four configurations (quick, many repeats).
 
 Goals (issue 11): 1 agent (trivial env, GodotEnv) >= 0.6x the empty-loop frame rate; 16 agents
->= 12x the 1-agent agent-steps/s; and the trivial env >= 10x godot_rl_agents' trivial env,
-measured with --fixed-fps on an older machine (5,000 steps/s with 1 agent, 36,000 agent-steps/s
-with 16: constants, not measured in the run). The cart-pole rows against the same constants are
-information only (no goal): godot_rl_agents was not measured on a cart-pole. The notes of the
-step-goal rows give the median and min-max of the per-repeat (paired) ratios: the empty loop
-and each env are measured back to back in every repeat, so drift of the machine cancels.
+>= 12x the 1-agent agent-steps/s (godot_rl_agents, measured in the same run: bench_godot_rl.py).
+The notes of the step-goal rows give the median and min-max of the per-repeat (paired) ratios:
+the empty loop and each env are measured back to back in every repeat, so drift of the machine
+cancels.
 The machine may be shared: compare ratios within one run, never absolute numbers across runs.
 ``--fit`` runs the trivial vector env with 1, 2, 4, 8, 16 and 32 agents in one engine and fits the
 step time F + n*a (fixed cost F, per-agent cost a): 16 agents reach 12x one agent only when
@@ -68,8 +66,6 @@ RESULTS = REPO / "bench" / "results" / "env.json"
 TRIVIAL = "res://envs/trivial/trivial.tscn"
 CARTPOLE = "res://envs/cartpole/cartpole.tscn"
 EMPTY = "res://bench/empty_loop.tscn"
-GODOT_RL_1 = 5_000.0      # godot_rl_agents, measured here with --fixed-fps: steps/s with 1 agent
-GODOT_RL_16 = 36_000.0    # ... agent-steps/s with 16 agents
 TWO_ENGINE_GOALS = {"trivial": 1.0, "cartpole": 1.5}  # 2 engines x 16 vs 1 engine x 16 (issue 10)
 FIT_AGENTS = (1, 2, 4, 8, 16, 32)  # --fit: agents of one engine
 LOADED_LOAD = 0.5  # 1-minute load average before the run above which it counts as loaded
@@ -267,18 +263,11 @@ def run(args: argparse.Namespace) -> dict:
         one_env, one_vec, sixteen = by[f"{env}_1_env"], by[f"{env}_1_vec"], by[f"{env}_16_vec"]
         add(f"{env}_1_agent_godotenv", one_env.label, one_env.rates, "steps/s", "empty loop frame rate", empty_med,
             0.6 if env == "trivial" else None, note=paired_note(one_env, empty))
-        # godot_rl_agents' constants are of its trivial env: a goal for ours only (cart-pole: information)
-        vs_rl = ("" if env == "trivial" else
-                 "information, no goal: godot_rl_agents' constant is of its trivial env, not a cart-pole")
-        add(f"{env}_1_agent_vs_godot_rl", one_env.label, one_env.rates, "steps/s",
-            "godot_rl_agents, 1 agent", GODOT_RL_1, 10.0 if env == "trivial" else None, note=vs_rl)
         add(f"{env}_1_agent_vector", one_vec.label, one_vec.rates, "agent-steps/s", "empty loop frame rate", empty_med)
         add(f"{env}_16_agents_vs_1", sixteen.label, sixteen.rates, "agent-steps/s",
             "same API, 1 agent", statistics.median(one_vec.rates), 12.0, note=paired_note(sixteen, one_vec))
         add(f"{env}_16_agents_vs_godotenv", sixteen.label, sixteen.rates, "agent-steps/s",
             "GodotEnv, 1 agent", statistics.median(one_env.rates))
-        add(f"{env}_16_agents_vs_godot_rl", sixteen.label, sixteen.rates, "agent-steps/s",
-            "godot_rl_agents, 16 agents", GODOT_RL_16, 10.0 if env == "trivial" else None, note=vs_rl)
     ratios: dict[str, list[float]] = {}
     for env in ("trivial", "cartpole"):
         sixteen = by.get(f"{env}_16_vec")
@@ -303,8 +292,7 @@ def run(args: argparse.Namespace) -> dict:
                    "fit": fit,
                    "spin_policy": {f"{n}_engines": policy_budgets(n) for n in (1, 2)},
                    "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
-                   "paired_2x16_ratios": {env: [round(r, 3) for r in rs] for env, rs in ratios.items()},
-                   "godot_rl_agents_reference": {"1_agent_steps_per_s": GODOT_RL_1, "16_agents_steps_per_s": GODOT_RL_16}},
+                   "paired_2x16_ratios": {env: [round(r, 3) for r in rs] for env, rs in ratios.items()}},
         "metrics": metrics,
     }
 
@@ -328,6 +316,15 @@ def report(result: dict) -> None:
     Console(width=170).print(table)
 
 
+def add_output_options(ap: argparse.ArgumentParser, results: Path) -> None:
+    """--out, --no-save and --loaded / --quiet (bench_godot_rl.py's too)."""
+    ap.add_argument("--out", type=Path, help=f"results file (default {results.relative_to(REPO)})")
+    ap.add_argument("--no-save", action="store_true", help="do not write the results file")
+    busy = ap.add_mutually_exclusive_group()
+    busy.add_argument("--loaded", dest="loaded", action="store_true", default=None, help="mark the run loaded")
+    busy.add_argument("--quiet", dest="loaded", action="store_false", help="mark the run as on a quiet machine")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -341,11 +338,7 @@ def main(argv=None) -> int:
     ap.add_argument("--fit", action="store_true",
                     help=f"only the trivial vector env with {FIT_AGENTS} agents in one engine: fits the step time "
                          "F + n*a (~25 s); saved only with --out")
-    ap.add_argument("--out", type=Path, help=f"results file (default {RESULTS.relative_to(REPO)})")
-    ap.add_argument("--no-save", action="store_true", help="do not write the results file")
-    busy = ap.add_mutually_exclusive_group()
-    busy.add_argument("--loaded", dest="loaded", action="store_true", default=None, help="mark the run loaded")
-    busy.add_argument("--quiet", dest="loaded", action="store_false", help="mark the run as on a quiet machine")
+    add_output_options(ap, RESULTS)
     args = ap.parse_args(argv)
     result = run(args)
     before = result["params"]["load_average_1min"]["before"]

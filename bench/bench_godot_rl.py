@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "bench" / "godot_rl"))
 
-from bench_env import LOADED_LOAD, TRIVIAL, Config, placement  # noqa: E402
+from bench_env import LOADED_LOAD, TRIVIAL, Config, add_output_options, placement  # noqa: E402
 from fixture import assemble  # noqa: E402
 from results_schema import goal, machine, metric, write_results  # noqa: E402
 
@@ -55,6 +55,7 @@ from godot_aigym.engine.project import ensure_imported  # noqa: E402
 from godot_aigym.env.link import demo_project, prepare_project  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
 
+RESULTS = REPO / "bench" / "results" / "godot_rl.json"
 GODOT_RL = "godot-rl==0.8.2"
 GOAL = 20.0  # ours / godot_rl_agents, issue 11's aim
 SPEEDUP, FRAMERATE = 8, 60  # their --speedup and `framerate` (--fixed-fps): 8 physics ticks per frame
@@ -200,11 +201,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=1.0, help="duration of one measurement (default 1 s)")
-    ap.add_argument("--out", type=Path, help="results file (default bench/results/godot_rl.json)")
-    ap.add_argument("--no-save", action="store_true", help="do not write the results file")
-    busy = ap.add_mutually_exclusive_group()
-    busy.add_argument("--loaded", dest="loaded", action="store_true", default=None, help="mark the run loaded")
-    busy.add_argument("--quiet", dest="loaded", action="store_false", help="mark the run as on a quiet machine")
+    add_output_options(ap, RESULTS)
     args = ap.parse_args(argv)
     result = run(args)
     before, after = result["load"]
@@ -223,7 +220,7 @@ def main(argv=None) -> int:
                   "rates": {c.key: [round(r, 1) for r in c.rates] for c in result["configs"]},
                   "load_average_1min": {"before": round(before, 2), "after": round(after, 2)}}
         notes = [f"loaded: 1-minute load average {before:.2f} before the run"] if loaded else []
-        out = write_results("godot_rl", result["metrics"], path=args.out,
+        out = write_results("godot_rl", result["metrics"], path=args.out or RESULTS,
                             machine=machine(numpy=np.__version__, godot=result["godot"]), repeats=args.repeats,
                             spread="min-max", params=params, loaded=loaded, notes=notes)
         print(f"wrote {out}")
