@@ -1,8 +1,9 @@
-"""`add`, `new-env` and `export` on their own: checks, refusals, idempotence, nothing half-written.
+"""`add` and `new-env` on their own: the project checks, refusals, idempotence, nothing
+half-written (`export`'s: test_project_export.py).
 
 Most tests need no engine (the runtime is a name and a version; the checkout's built libraries
-are copied). The last ones step the template scene from Python and export with the real engine,
-on a copy of a project that has the addon and is imported (conftest.imported_game).
+are copied). The last ones import a fresh project and step the template scene from Python with
+the real engine, on a copy of a project that has the addon and is imported (conftest.imported_game).
 """
 
 from __future__ import annotations
@@ -11,31 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
+from addon_projects import GODOT_46, add, make_project
 
 from godot_aigym import cli
-from godot_aigym.project_tools import ProjectError, add_addon, export_game, new_env, open_project
+from godot_aigym.project_tools import ProjectError, add_addon, new_env, open_project
 from godot_aigym.project_tools import add as add_module
-from godot_aigym.project_tools.export import linux_preset
-from godot_aigym.runtime import GodotRuntime
-
-GODOT_46 = GodotRuntime(Path("/nonexistent/godot"), "4.6.3.stable", "explicit")
-
-
-def make_project(folder: Path, features: str | None = '"4.6"', config_version: int = 5) -> Path:
-    folder.mkdir(parents=True)
-    text = f'config_version={config_version}\n\n[application]\n\nconfig/name="{folder.name}"\n'
-    if features:
-        text += f"config/features=PackedStringArray({features})\n"
-    (folder / "project.godot").write_text(text)
-    return folder
-
-
-def add(project: Path, **kw):
-    return add_addon(project, GODOT_46, do_import=False, say=lambda msg: None, **kw)
 
 
 # ---- the project checks ----------------------------------------------------------------------------
@@ -160,6 +143,14 @@ def test_a_failure_while_swapping_leaves_the_old_addon(tmp_path, monkeypatch):
     assert [p.name for p in addon.parent.iterdir()] == ["godot_aigym"], "no staging folder left"
 
 
+def test_add_without_torch_registers_no_torch_extension(tmp_path):
+    project = make_project(tmp_path / "game")
+    result = add(project, torch=False)
+    addon = project / "addons" / "godot_aigym"
+    assert not list(addon.glob("*torch*")) and not list((addon / "bin").glob("*torch*"))
+    assert result.registered == ["res://addons/godot_aigym/godot_aigym.gdextension"]
+
+
 # ---- new-env -------------------------------------------------------------------------------------------
 def test_new_env_needs_the_addon_a_good_name_and_never_overwrites(tmp_path):
     project = make_project(tmp_path / "game")
@@ -180,136 +171,6 @@ def test_new_env_needs_the_addon_a_good_name_and_never_overwrites(tmp_path):
     assert agent.read_text() == "# mine\n"
     new_env(project, "reach", force=True)
     assert "func reset_agent(" in agent.read_text()
-
-
-# ---- export --------------------------------------------------------------------------------------------
-def test_export_refuses_a_missing_policy_before_doing_anything(tmp_path):
-    project = make_project(tmp_path / "game")
-    add(project)
-    out = tmp_path / "out"
-    with pytest.raises(ProjectError, match="no policy given: pass --policy FILE"):
-        export_game(project, out, GODOT_46)
-    with pytest.raises(ProjectError, match="does not exist"):
-        export_game(project, out, GODOT_46, policy=tmp_path / "missing.jit")
-    with pytest.raises(ProjectError, match="inside the project"):
-        export_game(project, project / "ship", GODOT_46, no_policy=True)
-    assert not out.exists() and not (project / "export_presets.cfg").exists()
-
-
-def test_export_has_the_engine_load_the_policy_without_torch(tmp_path, godot, monkeypatch):
-    """The policy is loaded by the engine with the libraries the game ships (cTorchModel), never
-    by torch in this process (~3 CPU-s per export): with `import torch` failing here, a broken
-    policy is refused with the engine's reason, before the import and the pack, leaving nothing.
-    (A good policy passing the engine's check: test_your_game.py's export.)"""
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_torch(name, *args, **kwargs):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError(f"this test forbids importing {name}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_torch)  # (importlib.util.find_spec still finds torch)
-    project = make_project(tmp_path / "game")
-    add(project)
-    broken = tmp_path / "broken.jit"
-    broken.write_bytes(b"not a TorchScript archive")
-    work = tmp_path / "work"
-    work.mkdir()
-    with pytest.raises(ProjectError, match=r"broken\.jit does not load as TorchScript \(.*not a TorchScript archive"):
-        export_game(project, work / "out", godot, policy=broken, say=lambda msg: None)
-    assert list(work.iterdir()) == [], "the refused export left nothing next to --out"
-    assert not (project / "export_presets.cfg").exists() and not (project / ".godot" / "godot_aigym_import.stamp").exists(), \
-        "refused before the import and the pack"
-
-
-def test_the_engines_policy_check_takes_a_policy_of_any_file_name(tmp_path, godot):
-    """export ships the policy as policy.jit whatever its name, so a good TorchScript file named
-    model.pt (export_policy and torch.jit.save take any name) passes the engine's check (which
-    loads it through Godot's loader of .jit files), as it passed torch.jit.load before."""
-    from godot_aigym.project_tools.libraries import ensure_libraries
-    from godot_aigym.project_tools.policy_check import check_policy_loads
-
-    policy = tmp_path / "model.pt"
-    policy.write_bytes((Path(__file__).resolve().parents[2] / "demo_project" / "policy.jit").read_bytes())
-    check_policy_loads(policy, godot, ensure_libraries(godot, torch=None, say=lambda msg: None), tmp_path / "check")
-
-
-def test_export_refuses_an_out_it_cannot_write_before_doing_anything(tmp_path):
-    project = make_project(tmp_path / "game")
-    add(project)
-    a_file = tmp_path / "notes.txt"
-    a_file.write_text("mine")
-    with pytest.raises(ProjectError, match=r"notes.txt is a file, not a folder"):
-        export_game(project, a_file / "dist", GODOT_46, no_policy=True)  # was a bare NotADirectoryError
-    with pytest.raises(ProjectError, match=r"notes.txt exists and is a file: .*--force"):
-        export_game(project, a_file, GODOT_46, no_policy=True)
-    assert a_file.read_text() == "mine" and not (project / "export_presets.cfg").exists()
-
-
-def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(tmp_path, monkeypatch):
-    from godot_aigym.liveness import start_time
-
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "no-templates"))
-
-    project = make_project(tmp_path / "game")
-    add(project)
-    gone = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-    dead = f"{gone.pid}-{start_time(gone.pid)}"
-    gone.stdin.close()
-    gone.wait()
-    partial = tmp_path / f".dist.partial-{dead}.k3j2h1"
-    (partial / "bin").mkdir(parents=True)  # an export SIGKILLed while copying the engine
-    live = tmp_path / f".dist.partial-{os.getpid()}-{start_time(os.getpid())}.a1b2c3"
-    live.mkdir()  # an export running now
-    said = []
-    with pytest.raises(ProjectError, match="no Linux export template"):  # stops before any real work
-        export_game(project, tmp_path / "dist", GODOT_46, no_policy=True, engine="template", say=said.append)
-    assert not partial.exists() and live.is_dir()
-    assert any("interrupted export" in line for line in said)
-
-
-def test_export_refuses_a_folder_this_user_cannot_write():
-    """A read-only destination, as another user sees it (root may write anywhere): refused with
-    a ProjectError naming the folder, not a PermissionError after the engine packed the game."""
-    with tempfile.TemporaryDirectory(prefix="aigym-export-") as top:  # pytest's tmp_path is private to us
-        os.chmod(top, 0o755)
-        locked = Path(top) / "locked"
-        locked.mkdir(mode=0o755)
-        _refused_as_another_user(locked)
-
-
-def _refused_as_another_user(locked: Path) -> None:
-    code = ("import os, sys\n"
-            "from pathlib import Path\n"
-            "from godot_aigym.project_tools import ProjectError\n"
-            "from godot_aigym.project_tools.export import _check_writable_parent\n"
-            "os.setgid(54321); os.setuid(54321)  # after the imports: the venv may be private to root\n"
-            "try:\n    _check_writable_parent(Path(sys.argv[1]))\nexcept ProjectError as e:\n    print(e)")
-    if os.geteuid() == 0:
-        out = subprocess.run([sys.executable, "-c", code, str(locked / "sub" / "dist")], capture_output=True, text=True)
-        assert "locked is not writable by this user" in out.stdout, out.stderr
-    else:
-        with pytest.raises(ProjectError, match="locked is not writable by this user"):
-            locked.chmod(0o555)
-            from godot_aigym.project_tools.export import _check_writable_parent
-            _check_writable_parent(locked / "sub" / "dist")
-
-
-def test_the_temporary_export_preset_is_removed_or_the_users_file_restored(tmp_path):
-    project = make_project(tmp_path / "game")
-    with linux_preset(project) as name:
-        assert 'platform="Linux"' in (project / "export_presets.cfg").read_text()
-    assert not (project / "export_presets.cfg").exists()
-    mine = '[preset.0]\n\nname="Web"\nplatform="Web"\n\n[preset.0.options]\n\n'
-    (project / "export_presets.cfg").write_text(mine)
-    with linux_preset(project) as name:
-        assert "[preset.1]" in (project / "export_presets.cfg").read_text()
-    assert (project / "export_presets.cfg").read_text() == mine
-    (project / "export_presets.cfg").write_text(mine + '[preset.1]\n\nname="PC"\nplatform="Linux"\n')
-    with linux_preset(project) as name:
-        assert name == "PC"
 
 
 # ---- with the real engine ------------------------------------------------------------------------------
@@ -337,82 +198,3 @@ def test_the_template_environment_steps_from_python(tmp_path, imported_game):
         assert reward == pytest.approx(-abs(obs[0] - obs[1]))
     finally:
         env.close()
-
-
-def test_add_without_torch_registers_no_torch_extension(tmp_path):
-    project = make_project(tmp_path / "game")
-    result = add(project, torch=False)
-    addon = project / "addons" / "godot_aigym"
-    assert not list(addon.glob("*torch*")) and not list((addon / "bin").glob("*torch*"))
-    assert result.registered == ["res://addons/godot_aigym/godot_aigym.gdextension"]
-
-
-def test_export_with_the_users_export_template_runs_it_from_run_sh(tmp_path, godot, imported_game, monkeypatch):
-    """`--engine template`: the user's Linux release template for this Godot version becomes
-    bin/godot, started by run.sh with the game's pack (a stand-in template script here, and the
-    debug libraries for the release ones: building those is `godot-aigym setup --release`'s job)."""
-    import re
-    import subprocess
-
-    from godot_aigym.project_tools import export as export_module
-    from godot_aigym.project_tools.libraries import built_libraries
-
-    data = tmp_path / "data"
-    monkeypatch.setenv("XDG_DATA_HOME", str(data))
-    project = imported_game(tmp_path / "game")  # with the addon, imported (the export imports only what changed)
-    out = tmp_path / "dist"
-    with pytest.raises(ProjectError, match=r"no Linux export template for Godot 4\.\d+(\.\d+)?\.\w+"):
-        export_game(project, out, godot, no_policy=True, engine="template")
-    version = re.match(r"\d+\.\d+(?:\.\d+)?\.[a-z0-9]+", godot.version).group(0)
-    template = data / "godot" / "export_templates" / version / "linux_release.x86_64"
-    template.parent.mkdir(parents=True)
-    template.write_text('#!/bin/sh\necho "TEMPLATE $*"\n')
-    template.chmod(0o755)
-    core_only = {k: v for k, v in built_libraries("debug").items() if k.startswith("libaigym_core")}
-    monkeypatch.setattr(export_module, "ensure_libraries", lambda *a, **kw: core_only)
-    result = export_game(project, out, godot, no_policy=True, engine="template", say=lambda msg: None)
-    assert result.engine == f"export template {template}"
-    assert (out / "bin" / "godot").read_text() == template.read_text()
-    assert (out / "bin" / "needed.txt").read_text().split() == ["godot", *core_only]
-    env = {**os.environ, "HOME": str(tmp_path / "home")}
-    run = subprocess.run([str(out / "run.sh"), "--headless"], capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == f"TEMPLATE --main-pack {out / 'game.pck'} --headless"
-    assert (out / "game.pck").stat().st_size > 0
-    umask = os.umask(0o022)
-    os.umask(umask)
-    assert oct(out.stat().st_mode & 0o777) == oct(0o777 & ~umask)  # not mkdtemp's 0700: others may run it
-
-
-@pytest.mark.parametrize("printed", [rb'AIGYM_POLICY_CHECK {"torch_cla', b"AIGYM_POLICY_CHECK [1]", b"\xff\xfe garbage"],
-                         ids=["cut-result", "not-an-object", "undecodable"])
-def test_an_engine_answer_the_policy_check_cannot_read_is_a_project_error(tmp_path, printed):
-    """Whatever the engine prints (a cut result line, bytes that are no UTF-8), the check ends
-    in our ProjectError naming the policy, never a JSON or decoding exception."""
-    from godot_aigym.project_tools.policy_check import check_policy_loads
-
-    (tmp_path / "out.bin").write_bytes(printed + b"\n")
-    engine = tmp_path / "godot"
-    engine.write_text(f"#!/bin/sh\ncat '{tmp_path / 'out.bin'}'\n")
-    engine.chmod(0o755)
-    policy = tmp_path / "policy.jit"
-    policy.write_bytes(b"x")
-    loader = tmp_path / "libaigym_torch.linux.debug.x86_64.so"
-    loader.write_bytes(b"")
-    with pytest.raises(ProjectError, match=r"could not check the policy .*policy\.jit"):
-        check_policy_loads(policy, GodotRuntime(engine, "4.6.3.stable", "explicit"), {loader.name: loader},
-                           tmp_path / "check")
-
-
-def test_an_export_pack_printing_bytes_that_are_no_utf8_is_a_project_error(tmp_path):
-    """Godot's output is read as text: bytes that are no UTF-8 (a file name, a driver's message)
-    are replaced, and a failed pack stays our ProjectError quoting it."""
-    from godot_aigym.project_tools.export import export_pack
-
-    project = make_project(tmp_path / "game")
-    engine = tmp_path / "godot"
-    engine.write_bytes(b"#!/bin/sh\nprintf 'ERROR: cannot open \\377\\376.png\\n' >&2\nexit 1\n")
-    engine.chmod(0o755)
-    with pytest.raises(ProjectError, match=r"--export-pack of .* failed \(exit 1\):\nERROR: cannot open"):
-        export_pack(project, GodotRuntime(engine, "4.6.3.stable", "explicit"), tmp_path / "game.pck", say=lambda m: None)
-    assert not (project / "export_presets.cfg").exists()
