@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python_host"))
 
 from godot_aigym.env import GodotVectorEnv, placement  # noqa: E402
+from godot_aigym.shm.relay import relay  # noqa: E402
 from ab_step import window  # noqa: E402  (bench/ is the script's folder: the same timing window)
 from godot_aigym.env.link import demo_project, prepare_project  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
@@ -76,11 +77,25 @@ def first_answer_gather(env):
     return gather
 
 
+def relay_spinning_first(env):
+    """The env's relay (every post and every answer's spin in one C call) with 1 us of pure spin
+    before the host yields, instead of yielding at once (placement.host_yields_at_once)."""
+    answers = [link.answer_semaphore for link in env.links]
+    env._relay_step = relay([link.command_semaphore for link in env.links], answers, False)
+    env._relay_wait = relay([], answers, False)
+
+
+def no_relay(env):
+    """The env as before the relay: each engine posted by its poster, each answer waited for by its receiver."""
+    env._relay_step = env._relay_wait = None
+
+
 class Variant:
     def __init__(self, name, about, n_engines=2, last_first=True, budgets=None, host_cpu_index=None,
-                 post_order=None, wait_order=None, one_cpu=False, first_answer=False, unpinned=False):
+                 post_order=None, wait_order=None, one_cpu=False, first_answer=False, unpinned=False,
+                 hook=None):
         self.name, self.about, self.n_engines = name, about, n_engines
-        self.first_answer, self.unpinned = first_answer, unpinned
+        self.first_answer, self.unpinned, self.hook = first_answer, unpinned, hook
         self.budgets, self.host_cpu_index = budgets, host_cpu_index
         self.post_order, self.wait_order, self.one_cpu = post_order, wait_order, one_cpu
         self.env = None
@@ -95,11 +110,17 @@ class Variant:
             self.env = GodotVectorEnv(project, SCENES[scene], n_agents=16, n_engines=self.n_engines, seed=0,
                                       max_episode_steps=0, cpus=cpus, godot=godot)
         self.env.reset(seed=0)
+        if self.hook:
+            self.hook(self.env)
+        if self.post_order or self.wait_order:  # orders of the posters and receivers
+            no_relay(self.env)
         if self.post_order:
             self.env._posts = [self.env.links[k].post_command for k in self.post_order]
         if self.wait_order:  # the gatherer keeps its engine order: only the waits are reordered
             self.env.links = [self.env.links[k] for k in self.wait_order]
+            self.env._receives = [self.env._receives[k] for k in self.wait_order]
         if self.first_answer:
+            no_relay(self.env)
             self.env._gather_steps = first_answer_gather(self.env)
         self.host_cpus = None if self.host_cpu_index is None else {allowed[self.host_cpu_index]}
         actions = np.zeros((self.env.num_envs, 2), np.float32)
@@ -137,7 +158,10 @@ class Variant:
 
 def variants() -> dict[str, Variant]:
     return {v.name: v for v in (
-        Variant("policy", "the env's own spin policy (every side spins and yields)"),
+        Variant("policy", "the env's own spin policy (every side spins and yields; 2 on 2 CPUs: the relay, "
+                "yielding at once)"),
+        Variant("relay_spin_first", "the relay, 1 us of pure spin before the host yields", hook=relay_spinning_first),
+        Variant("no_relay", "each engine posted and waited for by its own call (before the relay)", hook=no_relay),
         Variant("e1_host_block", "engine 1 (the host's CPU) and the host's wait on it block",
                 budgets=[(SPIN, SPIN), (0.0, 0)]),
         Variant("e1_block", "engine 1 blocks, the host spins", budgets=[(SPIN, SPIN), (SPIN, 0)]),

@@ -18,7 +18,7 @@ from fake_engine import FakeEngine
 from godot_aigym.env import GodotEnv, GodotVectorEnv
 from godot_aigym.engine import InvalidCpusError
 from godot_aigym.env import placement
-from godot_aigym.env.placement import PINNED_SPIN_US, RENDER_HOST_SPIN_US, engine_cpus, spin_budgets
+from godot_aigym.env.placement import PINNED_SPIN_US, RENDER_HOST_SPIN_US, engine_cpus, host_yields_at_once, spin_budgets
 
 
 @pytest.fixture(autouse=True)
@@ -61,6 +61,19 @@ def test_spin_budgets_count_the_other_hosts_engines(n_engines, usable, foreign, 
     assert spin_budgets(n_engines, False, usable=usable, foreign=foreign) == \
         ((0, 0) if usable < 2 else (None, None))  # unpinned: the defaults, whoever runs
     assert spin_budgets(n_engines, True, 3.0, 4, usable=usable, foreign=foreign) == (3.0, 4)  # the user's
+
+
+@pytest.mark.parametrize("n_engines, usable, expected", [
+    (2, 2, True),    # the host shares a CPU with an engine: it yields before its first look
+    (3, 2, True),
+    (4, 4, True),
+    (1, 2, False),   # a CPU each: the answer comes from another CPU, pure spin first
+    (2, 3, False),
+    (2, 8, False),
+    (1, 1, False),   # one CPU: nobody spins at all (spin_budgets)
+])
+def test_the_host_yields_at_once_when_it_shares_a_cpu_with_an_engine(n_engines, usable, expected):
+    assert host_yields_at_once(n_engines, usable) is expected
 
 
 def test_auto_puts_an_engine_where_the_other_hosts_have_the_fewest(no_other_hosts):
@@ -220,28 +233,41 @@ def test_the_vector_env_places_one_engine_per_cpu_and_every_side_spins(no_leaks)
         assert [spin_arg(a) for a in launcher.launched] == [PINNED_SPIN_US, PINNED_SPIN_US]
         assert [link._sem_obs.spin_us for link in env.links] == [PINNED_SPIN_US, PINNED_SPIN_US]
         env.reset(seed=0)
+        # the host shares a CPU with engine 1: its relay (every post, then every answer's spin, in
+        # one C call: tests/shm/test_semaphore_relay.py) yields before its first look
+        assert env._relay_step.yield_at_once and env._relay_wait.yield_at_once
         events = []
-        # each engine's command is posted by its link's poster (EngineLink.post_command) and its
-        # answer waited for by its receiver (EngineLink.receiver), in two lists
+        relayed = env._relay_step
+        env._relay_step = lambda: (events.append("relay"), relayed())[1]
         env._posts = [lambda k=k, post=post: (events.append(("post", k)), post())
                       for k, post in enumerate(env._posts)]
         env._receives = [lambda k=k, receive=receive: (events.append(("wait", k)), receive())
                          for k, receive in enumerate(env._receives)]
         obs, *_ = env.step(np.full((4, 2), 0.5, np.float32))
         assert obs[:, 0].tolist() == [0.5] * 4  # every engine's answer lands in its own rows
-        # every engine sent its command, then every answer waited for, in engine order
+        # the relay posted and took both (each engine's own post and wait only take over what it missed)
+        assert events[0] == "relay" and ("post", 0) not in events and ("post", 1) not in events
+        # without the relay: every engine sent its command, then every answer waited for, in engine order
+        env._relay_step, events[:] = None, []
+        obs, *_ = env.step(np.full((4, 2), 0.25, np.float32))
+        assert obs[:, 0].tolist() == [0.25] * 4
         assert events == [("post", 0), ("post", 1), ("wait", 0), ("wait", 1)]
     finally:
         env.close()
 
 
-def test_two_real_engines_under_the_policy_answer_every_step_in_their_own_rows(no_leaks):
+@pytest.mark.parametrize("spin_us", [None, 0.0])
+def test_two_real_engines_under_the_policy_answer_every_step_in_their_own_rows(no_leaks, spin_us):
     """A real 2-engine env placed by "auto" and the spin policy (on 2 CPUs: one engine per CPU,
-    every side spins, engine 1 sharing the host's CPU): every step's answer is exact."""
+    every side spins, engine 1 sharing the host's CPU): every step's answer is exact. With the
+    host's spin 0 the relay only looks once: the receivers take whatever answer it missed."""
     two = set(sorted(os.sched_getaffinity(0))[:2])
-    env = on_cpus(two, lambda: GodotVectorEnv(DEMO, TRIVIAL, n_agents=3, n_engines=2, seed=0, max_episode_steps=0))
+    kw = {} if spin_us is None else {"spin_us": spin_us}
+    env = on_cpus(two, lambda: GodotVectorEnv(DEMO, TRIVIAL, n_agents=3, n_engines=2, seed=0, max_episode_steps=0,
+                                              **kw))
     try:
-        expected = [(PINNED_SPIN_US, PINNED_SPIN_US)] * 2 if len(two) == 2 else [(0.0, 0)] * 2
+        expected = [(PINNED_SPIN_US if spin_us is None else spin_us, PINNED_SPIN_US)] * 2 if len(two) == 2 \
+            else [(0.0 if spin_us is None else spin_us, 0)] * 2
         assert [(link.spin_us, link.engine_spin_us) for link in env.links] == expected
         env.reset(seed=0)
         agent = np.arange(6, dtype=np.float32)

@@ -289,6 +289,12 @@ class EngineLink(LinkFailures):
         ``shm.semaphore.wait_any`` on several engines; taking its count is ``try_receive``'s)."""
         return self._sem_obs
 
+    @property
+    def command_semaphore(self) -> SharedMemorySemaphore:
+        """The semaphore the host posts to hand the engine a staged command (``post_command``'s;
+        for ``shm.relay.relay``, which posts several engines' in one call)."""
+        return self._sem_action
+
     def _live_header(self) -> np.ndarray:
         try:
             return self._header

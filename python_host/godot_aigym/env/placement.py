@@ -37,8 +37,9 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
         instead of a futex sleep and wake-up. Whatever the placement, one CPU must switch
         between two processes at least twice per step; on the 2-vCPU KVM guest a same-CPU
         switch costs ~2-3.5 us in a bare C ping-pong (yield / futex) but ~12-16 us here, the
-        woken process finding its caches and predictors cold, which bounds a cheap scene's
-        2 x 16 below 1 x 16. Quiet interleaved A/B against the engine on the host's CPU and
+        woken process finding its caches and predictors cold; the host's step for its engines
+        then runs in one C call that yields at once (host_yields_at_once), which took the
+        trivial 2 x 16 from ~1.0x to ~1.2x 1 x 16 on the Xeon guest. Quiet interleaved A/B against the engine on the host's CPU and
         the host blocking (the policy before 2026-11-30 12:00 UTC), 2 x 16 vs 1 x 16, three
         runs of 5-7 alternations: trivial 0.77x / 0.73x / 0.71x vs 0.69x / 0.68x / 0.68x,
         cart-pole 1.54x / 1.43x vs 1.35x / 1.36x (two later runs: trivial 0.75x / 0.72x vs
@@ -103,6 +104,20 @@ def spin_budgets(n_engines: int, pinned: bool, spin_us: float | None = None, eng
     if rendering:  # a whole frame only with a CPU free for the host (waiters <= usable: engines < CPUs)
         host = float(RENDER_HOST_SPIN_US) if waiters <= usable else 0.0
     return (host if spin_us is None else spin_us, engine if engine_spin_us is None else engine_spin_us)
+
+
+def host_yields_at_once(n_engines: int, usable: int | None = None) -> bool:
+    """Whether the host's wait for the answers of an env's ``n_engines`` engines yields its CPU
+    before its first look (``shm.relay.relay``'s ``yield_at_once``) instead of spinning
+    BUSY_SPIN_NS (1 us) first: when the host and its engines outnumber the ``usable`` CPUs
+    (``os.sched_getaffinity``), so the host shares a CPU with an engine that has its whole frame
+    to run before it can answer -- every microsecond of the host's spin is then taken from that
+    frame. 2 x 16 on the 2-vCPU Xeon guest (2026-12-01 03:45 UTC, quiet, 16 paired windows vs
+    1 x 16, bench/ab_two_engines.py): trivial 1.05x (posts and waits in one C call, pure spin
+    first) -> 1.18x (yielding at once), cart-pole 1.75x -> 1.72x (within its spread). With a
+    CPU for everyone the engine answers from another CPU: a yield would only delay the look."""
+    usable = len(os.sched_getaffinity(0)) if usable is None else usable
+    return usable >= 2 and n_engines + 1 > usable
 
 
 def foreign_engines() -> list[list[set[int] | None]]:

@@ -22,7 +22,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from . import _stepcore
+from ..shm.relay import relay
+from . import _stepcore, placement
 from . import protocol as P
 from .actions import ActionChecker
 from .autoreset import parse_autoreset_mode
@@ -99,6 +100,13 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._posts = [link.post_command for link in self.links]  # engine order: sent 0, 1, ..., then waited for
         self._error_counts = [link.error_count for link in self.links]
         self._receives = [link.receiver() for link in self.links]  # receive(report=False), one C wait each
+        # several engines, flat observations, no frames to wait for: every post and every answer's
+        # spin in one C call (the receivers above take over an answer that did not come in its spin)
+        self._relay_step = self._relay_wait = None
+        if n_engines > 1 and self._dict is None and not any(link.renders for link in self.links):
+            answers, yields = [link.answer_semaphore for link in self.links], placement.host_yields_at_once(n_engines)
+            self._relay_step = relay([link.command_semaphore for link in self.links], answers, yields)
+            self._relay_wait = relay([], answers, yields)
         self._blocked = _CALL_RESET
 
     # -- gymnasium API --------------------------------------------------------------------------
@@ -143,6 +151,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 return self._answer(self._gatherer.fresh(True) if self._dict is None else self._dict_answer())
             if not self._stager.stage(actions, self._engine_autoreset):
                 self._stage_checked(actions)
+            if self._relay_step is not None:
+                return self._gather_steps(self._relay_step())
             for post in self._posts:
                 post()
             return self._gather_steps()
@@ -179,7 +189,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 if self._error_counts[0][0]:
                     self._one.report_errors(stacklevel=3)  # warn() <- report_errors <- here <- the caller
                 return self._answer(self._gatherer.fresh(True) if self._dict is None else self._dict_answer())
-            return self._gather_steps()
+            return self._gather_steps(-2 if self._relay_wait is None else self._relay_wait())
         except BaseException as e:
             self._step_failed(e)
             raise
@@ -221,16 +231,17 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         for sl, link in zip(self._slices, self.links):
             link.stage_step(acts[sl.start * w:sl.stop * w], autoreset)
 
-    def _gather_steps(self):
+    def _gather_steps(self, relayed: int = -2):
         """Receive every engine's answer to the step sent (engine errors raised or warned about
         once all answered); returns what `step` returns: fresh (obs, rew, term, trunc), made and
         filled by one C call (the Gatherer's ``fresh``: ~0.8 us less per step than a copy and three
         astypes of one engine's views, ~2,000 host instructions less than four np.empty and a
-        gather; Dict observations copied by their DictBatch), and the infos."""
+        gather; Dict observations copied by their DictBatch), and the infos. ``relayed``: what
+        the relay returned (-1: every answer in; see ``shm.relay.relay``), -2: no relay."""
         batch = self._dict
         if batch is None:
-            for receive in self._receives:
-                receive()
+            if relayed != -1:
+                self._receive_after(relayed)
             obs, rew, term, trunc = self._gatherer.fresh(True)
         else:
             for k, receive in enumerate(self._receives):
@@ -243,6 +254,17 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                 self._report_engine_errors(stacklevel=5)  # warn() <- report_errors <- here <- here <- step
                 break
         return obs, rew, term, trunc, (self._step_infos(term, trunc) if self._infos else {})
+
+    def _receive_after(self, relayed: int) -> None:
+        """The answers the relay did not take (all without a relay, -2), each through its engine's
+        receiver; the commands it did not post (``relayed`` >= M engines) through their posters
+        first (a failed post raises naming its semaphore)."""
+        m = len(self._receives)
+        if relayed >= m:
+            for post in self._posts[relayed - m:]:
+                post()
+        for receive in self._receives[relayed if 0 <= relayed < m else 0:]:
+            receive()
 
     def _step_infos(self, term: np.ndarray, trunc: np.ndarray) -> dict[str, Any]:
         infos: dict[str, Any] = {}
@@ -290,7 +312,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
 
     def _close_links(self) -> None:
         # the C helpers export the engines' tensors: drop them first, so the chunks can be unmapped
-        self._stager = self._gatherer = None
+        self._stager = self._gatherer = self._relay_step = self._relay_wait = None
         self._posts, self._error_counts, self._receives = [], [], []
         links, self.links, self._one = self.links, [], None
         close_links(links)

@@ -97,14 +97,17 @@ static PyObject *fs_value(PyObject *m, PyObject *arg) {
     return PyLong_FromLongLong(aigym_sem_value((aigym_sem *)p));
 }
 
-/* Spin for spin_ns (0: none), then block until deadline (CLOCK_MONOTONIC). Call without the GIL. */
-static aigym_sem_status spin_then_block(aigym_sem *s, int64_t spin_ns, int64_t deadline) {
-    int64_t start = aigym_now_ns(), t, spin_end, busy_end;
+/* Spin up to spin_ns (0: none), not past cap, for a count: OK, AGAIN (none came) or CORRUPT.
+ * The first busy_ns of it are pure spinning; after them every few iterations yield the CPU
+ * (the peer may share our vCPU). busy_ns 0 yields before the first look: the peer that must
+ * answer shares our vCPU and has its whole turn to run. Call without the GIL. */
+static aigym_sem_status spin(aigym_sem *s, int64_t spin_ns, int64_t cap, int64_t busy_ns) {
+    int64_t start = aigym_now_ns(), t, busy_end = start + busy_ns;
+    int64_t spin_end = spin_ns > 0 ? start + spin_ns : start;
     aigym_sem_status st = AIGYM_SEM_AGAIN;
     unsigned iter = 0;
-    spin_end = spin_ns > 0 ? start + spin_ns : start;
-    if (spin_end > deadline) spin_end = deadline;
-    busy_end = start + BUSY_SPIN_NS;
+    if (spin_end > cap) spin_end = cap;
+    if (busy_ns <= 0 && spin_end > start) sched_yield();
     while (spin_end > start) {
         aigym_cpu_relax();
         st = aigym_sem_trywait(s);
@@ -114,6 +117,13 @@ static aigym_sem_status spin_then_block(aigym_sem *s, int64_t spin_ns, int64_t d
         if (t >= spin_end) break;
         if (t >= busy_end) sched_yield(); /* the peer may share our vCPU: let it run */
     }
+    return st;
+}
+
+/* Spin for spin_ns (0: none; BUSY_SPIN_NS of it pure), then block until deadline (CLOCK_MONOTONIC).
+ * Call without the GIL. */
+static aigym_sem_status spin_then_block(aigym_sem *s, int64_t spin_ns, int64_t deadline) {
+    aigym_sem_status st = spin(s, spin_ns, deadline, BUSY_SPIN_NS);
     if (st == AIGYM_SEM_AGAIN) st = aigym_sem_block(s, deadline);
     return st;
 }
@@ -158,6 +168,51 @@ static PyObject *fs_post_wait(PyObject *m, PyObject *const *args, Py_ssize_t nar
     Py_END_ALLOW_THREADS
     if (st == AIGYM_SEM_INTERRUPTED && PyErr_CheckSignals() != 0) return NULL;
     return PyLong_FromLong(st);
+}
+
+/* relay(post_addrs, wait_addrs, spin_ns, busy_ns) -> int: a step of several engines in one call
+ * -- post every semaphore of post_addrs (a tuple, may be empty), then take every one of
+ * wait_addrs (a tuple) in order, each by spinning up to spin_ns (busy_ns of it pure, as spin()),
+ * never blocking. -1: every count taken; k in [0, n waits): wait k found none within its spin
+ * (or its semaphore is corrupt), the waits before it were taken, the caller waits from k on its
+ * usual way (which blocks, watches the peer and names what is wrong); n waits + j: post j
+ * failed, the posts before it were made and nothing was taken. GIL released while spinning. */
+static PyObject *fs_relay(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    aigym_sem *w[WAITV_MAX];
+    int64_t spin_ns, busy_ns;
+    Py_ssize_t np, nw, i, missing = -1;
+    if (check_nargs(nargs, 4, "relay") || get_i64(args[2], &spin_ns) || get_i64(args[3], &busy_ns)) return NULL;
+    if (!PyTuple_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "relay() takes two tuples of semaphore addresses");
+        return NULL;
+    }
+    np = PyTuple_GET_SIZE(args[0]);
+    nw = PyTuple_GET_SIZE(args[1]);
+    if (nw > WAITV_MAX) {
+        PyErr_Format(PyExc_ValueError, "relay() takes at most %d semaphores to wait on, got %zd", WAITV_MAX, nw);
+        return NULL;
+    }
+    for (i = 0; i < nw; i++) {
+        void *p;
+        if (get_addr(PyTuple_GET_ITEM(args[1], i), &p)) return NULL;
+        w[i] = (aigym_sem *)p;
+    }
+    for (i = 0; i < np; i++) {
+        void *p;
+        if (get_addr(PyTuple_GET_ITEM(args[0], i), &p)) return NULL;
+        if (aigym_sem_post((aigym_sem *)p) != AIGYM_SEM_OK) return PyLong_FromSsize_t(nw + i);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < nw; i++) {
+        aigym_sem_status st = aigym_sem_trywait(w[i]);
+        if (st == AIGYM_SEM_AGAIN) st = spin(w[i], spin_ns, INT64_MAX, busy_ns);
+        if (st != AIGYM_SEM_OK) {
+            missing = i;
+            break;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    return PyLong_FromSsize_t(missing);
 }
 
 /* Sleep until one of the n semaphores may have a count or CLOCK_MONOTONIC reaches deadline:
@@ -257,6 +312,8 @@ static PyMethodDef methods[] = {
     {"wait", (PyCFunction)(void (*)(void))fs_wait, METH_FASTCALL, "wait(addr, spin_ns, deadline_ns) -> status"},
     {"post_wait", (PyCFunction)(void (*)(void))fs_post_wait, METH_FASTCALL,
      "post_wait(post_addr, wait_addr, spin_ns, slice_ns) -> status"},
+    {"relay", (PyCFunction)(void (*)(void))fs_relay, METH_FASTCALL,
+     "relay(post_addrs, wait_addrs, spin_ns, busy_ns) -> -1, the first wait not taken, or n waits + failed post"},
     {"wait_any", (PyCFunction)(void (*)(void))fs_wait_any, METH_FASTCALL, "wait_any(addrs, deadline_ns) -> status"},
     {"wait_any_available", fs_wait_any_available, METH_NOARGS, "wait_any_available() -> bool"},
     {"cas_i32", (PyCFunction)(void (*)(void))fs_cas_i32, METH_FASTCALL, "cas_i32(addr, expected, new) -> seen"},
@@ -280,6 +337,7 @@ PyMODINIT_FUNC PyInit__futexsem(void) {
         PyModule_AddIntConstant(mod, "FUTEX_ERROR", AIGYM_SEM_FUTEX_ERROR) ||
         PyModule_AddIntConstant(mod, "SEM_SIZE", AIGYM_SHM_SEM_SIZE) ||
         PyModule_AddIntConstant(mod, "POST_FAILED", POST_FAILED) ||
+        PyModule_AddIntConstant(mod, "BUSY_SPIN_NS", BUSY_SPIN_NS) ||
         PyModule_AddIntConstant(mod, "WAITV_UNAVAILABLE", WAITV_UNAVAILABLE) ||
         PyModule_AddIntConstant(mod, "VALUE_MAX", AIGYM_SEM_VALUE_MAX) ||
         PyModule_AddStringConstant(mod, "CORRUPT_MESSAGE", aigym_sem_status_message(AIGYM_SEM_CORRUPT))) {
