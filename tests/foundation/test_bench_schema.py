@@ -32,7 +32,7 @@ RESULT_FILES = sorted((BENCH / "results").glob("*.json"))
 
 
 def test_every_bench_has_a_results_file() -> None:
-    assert {p.stem for p in RESULT_FILES} >= {"step", "env", "torch", "shared_object"}
+    assert {p.stem for p in RESULT_FILES} >= {"step", "env", "torch", "shared_object", "godot_rl"}
 
 
 @pytest.mark.parametrize("path", RESULT_FILES, ids=lambda p: p.name)
