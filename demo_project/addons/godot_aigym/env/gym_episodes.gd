@@ -98,7 +98,7 @@ func finish_step(autoreset: int) -> void:
 	if autoreset == P.AUTORESET_NONE:
 		return
 	var first_set := _out.find(1.0, _te)  # a native scan for a set flag, no copy (values past the flags only end it)
-	if first_set < 0 or first_set >= _flags_end or _env._failed:
+	if first_set < 0 or first_set >= _flags_end or _env.has_failed():
 		return
 	if autoreset == P.AUTORESET_SAME_STEP:
 		_same_step_autoreset()

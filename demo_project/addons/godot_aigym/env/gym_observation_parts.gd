@@ -138,7 +138,7 @@ func finish_step(env: Node, transport: GymTransport, autoreset: int) -> void:
 	var episodes: GymEpisodes = env.episodes
 	var same := autoreset == P.AUTORESET_SAME_STEP
 	episodes.finish_step(P.AUTORESET_NONE if same else autoreset)
-	if env._failed:
+	if env.has_failed():
 		return
 	busy = true
 	_env = env
@@ -149,7 +149,7 @@ func finish_step(env: Node, transport: GymTransport, autoreset: int) -> void:
 ## RESET: reset the agents of `mask` (GymEpisodes), observe every part, answer.
 func reset(env: Node, transport: GymTransport, mask: PackedByteArray) -> void:
 	env.episodes.reset(mask)
-	if env._failed:
+	if env.has_failed():
 		return
 	busy = true
 	_env = env
@@ -220,7 +220,7 @@ func _observed(stage: int) -> void:
 		return
 	if stage == _FINAL:
 		_env.episodes.same_step_autoreset()
-		if not _env._failed:
+		if not _env.has_failed():
 			_observe(_ANSWER)  # physics stays paused for the next frame
 		return
 	busy = false
