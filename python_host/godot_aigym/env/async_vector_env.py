@@ -16,16 +16,15 @@ never wait for each other::
 An engine steps all its agents in one command, so ``batch_size`` and every ``send`` cover whole
 engines (sub-environment ``k * n_agents + i`` is agent ``i`` of engine ``k``, as in
 `GodotVectorEnv`). Autoreset is gymnasium's NEXT_STEP (envpool's too), decided in the engine.
-`recv` first polls the engines with a command in flight, round-robin from the one after the
-engine it returned last (so a fast engine cannot starve the others); when too few have answered
-it sleeps until the first of them posts (`shm.semaphore.wait_any`: Linux futex_waitv on all their answer
-semaphores, GIL released) and polls again; after 0.1 s without an answer, or where futex_waitv is
-missing, it hands the rest to their waiter threads (one per engine: it waits for that engine's
-answer with the GIL released, watching for its death and the step timeout, and queues the engine's
-index) and blocks until one reports. An
-engine is polled or waited for by one thread at a time; the actions in and the results out run on
-the caller's thread through `EngineLink`'s API. An engine that dies or hangs raises
-`EngineDiedError` / `EngineTimeoutError` from `recv` and closes the whole environment.
+`recv` polls the engines in flight round-robin from the one after the engine it returned last (a
+fast engine cannot starve the others); when too few have answered it sleeps until the first of
+them posts (`shm.semaphore.wait_any`: futex_waitv on their answer semaphores, GIL released) and
+polls again; after 0.1 s without an answer, or without futex_waitv, it hands them to their waiter
+threads (one per engine: it waits for the answer with the GIL released, watching for the engine's
+death and the step timeout, and queues its index) and blocks until one reports. An engine is
+polled or waited for by one thread at a time; actions in and results out run on the caller's
+thread through `EngineLink`'s API. An engine that dies or hangs raises `EngineDiedError` /
+`EngineTimeoutError` from `recv` and closes the whole environment.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from .autoreset import parse_autoreset_mode
 from .env_ids import EnvIdRouter
 from .engine_links import close_links, engine_seeds, open_links, positive_int
 from .link import EngineLink
+from .observations import stack_answers
 from .options import EnvOptions
 
 _CLOSED = "the environment is closed"
@@ -58,9 +58,8 @@ class GodotAsyncVectorEnv:
     Other keyword arguments as for `GodotVectorEnv`; engine ``k`` is seeded with ``seed + k``.
 
     ``fast_wait`` (attribute, default ``shm.semaphore.WAIT_ANY_AVAILABLE`` with at most
-    ``WAIT_ANY_MAX`` engines): True, `recv` sleeps in
-    its own thread until the first engine in flight answers (futex_waitv); False, only the waiter
-    threads wait (the path of kernels without futex_waitv; tests set it to run that path)."""
+    ``WAIT_ANY_MAX`` engines): True, `recv` sleeps in its own thread until the first engine in
+    flight answers (futex_waitv); False, only the waiter threads wait (kernels without futex_waitv)."""
 
     def __init__(self, project: str | os.PathLike | None = None, scene: str | None = None, *,
                  n_agents: int = 1, n_engines: int = 1, batch_size: int | None = None,
@@ -89,9 +88,7 @@ class GodotAsyncVectorEnv:
         self.observation_space = batch_space(spec.observation_space, batch_size)
         self.action_space = batch_space(spec.action_space, batch_size)
         self._checker = ActionChecker(spec.action_space, batch=n_agents)  # one engine's rows
-        self._width = spec.action_width
         self._parts = {p.name: (p.shape, p.space.dtype) for p in spec.parts}
-        self._obs_dim = spec.obs_dim
         # engine k is idle (its last answer returned by recv), in flight (sent; polled by recv, or
         # handed to its waiter: _waiting), or answered (in _answered, not yet returned by recv);
         # lists, not arrays: read and set one engine at a time on every send and recv
@@ -109,6 +106,8 @@ class GodotAsyncVectorEnv:
             self._waiters.append(t)
         self._failed = None
         self._ids = EnvIdRouter(n_agents, n_engines)  # env_ids <-> engines (env_ids.py)
+        self._engine_ids = [k * n_agents + self._ids.agent_rows for k in range(n_engines)]  # recv's env_id
+        self._one_engine = batch_size == n_agents  # recv's batch is one engine: _first_answer
         self._answers = [link.answer_semaphore for link in self.links]  # for wait_any
         # False: only the waiter threads wait (see the class doc); one wait_any takes at most
         # WAIT_ANY_MAX semaphores
@@ -160,28 +159,46 @@ class GodotAsyncVectorEnv:
         ``env_ids`` (default: all) and return at once. The ids must cover whole engines, each of
         them idle (its last answer returned by `recv`); all actions are checked before anything
         is sent (ValueError naming what is wrong, nothing sent)."""
-        self._live()
+        if self._failed is not None:
+            raise RuntimeError(self._failed)
         engines, rows = self._ids.engines_of(env_ids)
+        n = self.n_agents
+        if rows is None and len(engines) == 1 and isinstance(actions, np.ndarray) and actions.shape[:1] == (n,):
+            k = engines[0]  # the usual: one engine's actions for the ids recv returned
+            if self._in_flight[k] or k in self._answered:
+                self._refuse_busy(engines)
+            self._stage(k, actions)
+            self._dispatch(k, self.links[k].post_command)
+            return
         self._refuse_busy(engines)
         acts = np.asarray(actions) if not isinstance(actions, np.ndarray) else actions
-        if acts.shape[:1] != (self.n_agents * len(engines),):
+        if acts.shape[:1] != (n * len(engines),):
             raise ValueError(f"send() got {acts.shape[0] if acts.ndim else 'no'} action rows for "
-                             f"{self.n_agents * len(engines)} env ids")
-        n, autoreset = self.n_agents, P.AUTORESET_NEXT_STEP
+                             f"{n * len(engines)} env ids")
         for j, k in enumerate(engines):  # staged into the idle engines' `in` tensors; nothing posted yet
-            mine = acts[j * n:(j + 1) * n] if rows is None else acts[rows[j * n:(j + 1) * n]]
-            if not self._stagers[k].stage(mine, autoreset):  # checked and written in C, or another form:
-                self.links[k].stage_step(self._checker.check(mine), autoreset)  # ValueError: nothing sent
+            self._stage(k, acts[j * n:(j + 1) * n] if rows is None else acts[rows[j * n:(j + 1) * n]])
         for k in engines:
             self._dispatch(k, self.links[k].post_command)
+
+    def _stage(self, k: int, actions: np.ndarray) -> None:
+        """Engine k's actions checked and written into its `in` tensor (nothing posted: ValueError)."""
+        if not self._stagers[k].stage(actions, P.AUTORESET_NEXT_STEP):  # in C, or another form:
+            self.links[k].stage_step(self._checker.check(actions), P.AUTORESET_NEXT_STEP)
 
     def recv(self):
         """Wait until ``batch_size`` sub-environments' answers are in: ``(obs, reward, terminated,
         truncated, info)`` for them (fresh arrays; whole engines in the order they answered),
         ``info["env_id"]`` their ids. Raises RuntimeError when fewer engines were sent a command
         than a batch needs (the wait would never end)."""
-        self._live()
-        return self._collect(self.batch_size // self.n_agents)
+        if self._failed is not None:
+            raise RuntimeError(self._failed)
+        k = self._first_answer() if self._one_engine else None
+        if k is None:
+            return self._collect(self.batch_size // self.n_agents)
+        link = self.links[k]
+        if link.errors_pending:
+            link.report_errors(stacklevel=3)  # GodotScriptError or a warning (engine_errors)
+        return self._batch([k])
 
     def step(self, actions: Any, env_ids: Any = None):
         """`send` then `recv` (envpool's step)."""
@@ -211,6 +228,37 @@ class GodotAsyncVectorEnv:
         if busy:
             raise RuntimeError(f"engines {busy} were sent a command whose answer recv() has not returned yet")
 
+    def _first_answer(self) -> int | None:
+        """`_collect(1)` in the fewest calls (a rendering engine's CPU runs them, caches cold): the
+        first engine in flight that answered (polled from `_next`, else after wait_any), taken;
+        None when `_collect` must: nothing in flight, answers or waiters about, one overdue, a slice
+        without an answer, or no futex_waitv."""
+        in_flight, m = self._in_flight, self.n_engines
+        if self._answered or True in self._waiting or True not in in_flight or not self.fast_wait:
+            return None
+        now, sent, late = time.monotonic_ns(), self._sent_ns, self._FAST_SLICE_NS
+        for k in range(m):
+            if in_flight[k] and now - sent[k] > late:
+                return None  # overdue: _collect hands it to its waiter, the watcher of death and timeout
+        sems, start = self._answers, self._next
+        while True:
+            for j in range(m):
+                k = start + j - m if start + j >= m else start + j
+                if in_flight[k] and sems[k].try_wait():
+                    in_flight[k] = False
+                    self._next = k + 1 if k + 1 < m else 0
+                    return k
+            if not self._wait_first():
+                return None  # a slice without an answer: _collect hands the engines to their waiters
+
+    def _wait_first(self) -> bool:
+        """Sleep until an engine in flight may have answered; False: a slice passed without one."""
+        try:
+            return wait_any([self._answers[k] for k in range(self.n_engines) if self._in_flight[k]], self.FAST_SLICE)
+        except Exception as e:  # a corrupted semaphore, a chunk closed meanwhile: as a waiter's failure
+            self._fail(e)
+            raise
+
     def _collect(self, count: int):
         """Wait for ``count`` engines' answers (those already in first) and batch them."""
         pending = len(self._answered) + sum(self._in_flight)
@@ -226,12 +274,7 @@ class GodotAsyncVectorEnv:
                 if self._watch_overdue():
                     fast = False
                     continue
-                flying = [k for k in range(self.n_engines) if self._in_flight[k]]
-                try:
-                    fast = wait_any([self._answers[k] for k in flying], self.FAST_SLICE)
-                except Exception as e:  # a corrupted semaphore, a chunk closed meanwhile: as a waiter's failure
-                    self._fail(e)
-                    raise
+                fast = self._wait_first()
                 self._poll()
                 continue  # a slice without an answer: the waiters, who watch for deaths and timeouts
             for k in range(self.n_engines):  # hand the engines in flight to their waiters
@@ -283,28 +326,13 @@ class GodotAsyncVectorEnv:
         self._answered.append(k)
 
     def _batch(self, engines: list[int]):
-        n, m = self.n_agents, len(engines)
         results = [self.links[k].results for k in engines]
-        if self._parts and m == 1:
-            obs = {name: view.astype(self._parts[name][1]) for name, view in results[0].parts.items()}  # a copy
-        elif self._parts:
-            obs = {name: np.empty((m * n, *shape), dtype) for name, (shape, dtype) in self._parts.items()}
-            for j, r in enumerate(results):
-                for name, view in r.parts.items():
-                    obs[name][j * n:(j + 1) * n] = view
+        if len(engines) == 1:
+            env_id = self._engine_ids[engines[0]].copy()
         else:
-            obs = np.concatenate([r.obs for r in results]) if m > 1 else results[0].obs.copy()
-        if m == 1:
-            r = results[0]
-            reward, terminated, truncated = r.reward.astype(np.float64), r.terminated != 0, r.truncated != 0
-        else:
-            reward = np.concatenate([r.reward for r in results]).astype(np.float64)
-            terminated = np.concatenate([r.terminated for r in results]) != 0
-            truncated = np.concatenate([r.truncated for r in results]) != 0
-        env_id = (np.asarray(engines)[:, None] * n + self._ids.agent_rows).reshape(-1)
-        if m > 1:
+            env_id = (np.asarray(engines)[:, None] * self.n_agents + self._ids.agent_rows).reshape(-1)
             self._ids.remember(env_id, engines)
-        return obs, reward, terminated, truncated, {"env_id": env_id}
+        return (*stack_answers(results, self._parts, self.n_agents), {"env_id": env_id})
 
     def _live(self) -> None:
         if self._failed is not None:

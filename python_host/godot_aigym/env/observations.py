@@ -36,6 +36,26 @@ def agent_final_observation(results: Results, i: int) -> dict[str, np.ndarray]:
     return {name: _out(view[i]) for name, view in results.final_parts.items()}
 
 
+def stack_answers(results: list[Results], parts: dict, n: int) -> tuple:
+    """(obs, reward as float64, terminated, truncated as bool) of engines' answers of ``n`` agents
+    each, stacked in their order into fresh arrays (GodotAsyncVectorEnv's batch); obs: a dict of
+    the Dict parts (``parts``: name -> (shape, dtype)), or the flat observations."""
+    r, m = results[0], len(results)
+    if m == 1:
+        obs = {name: view.astype(parts[name][1]) for name, view in r.parts.items()} if parts else r.obs.copy()
+        return obs, r.reward.astype(np.float64), r.terminated != 0, r.truncated != 0
+    if parts:
+        obs = {name: np.empty((m * n, *shape), dtype) for name, (shape, dtype) in parts.items()}
+        for j, r in enumerate(results):
+            for name, view in r.parts.items():
+                obs[name][j * n:(j + 1) * n] = view
+    else:
+        obs = np.concatenate([r.obs for r in results])
+    cat = np.concatenate
+    return (obs, cat([r.reward for r in results]).astype(np.float64), cat([r.terminated for r in results]) != 0,
+            cat([r.truncated for r in results]) != 0)
+
+
 class DictBatch:
     """The Dict observations of ``num_envs`` agents spread over several engines: every engine's
     answer is `put` straight into fresh arrays, which `copy` hands over (one copy per image)."""
