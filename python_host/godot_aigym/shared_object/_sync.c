@@ -1,6 +1,7 @@
 /*
  * _sync.c - the synchronisation core of godot_aigym.shared_object: the Python type `Sync`
- * over one sync block (its layout and protocol: sync_block.h; docs/SHARED_OBJECT.md).
+ * over one sync block (its layout and protocol: sync_block.h; docs/SHARED_OBJECT.md), its
+ * operations here, the handle's lifetime (init, uses without the GIL, close) in sync_handle.h.
  *
  * Every potentially blocking call releases the GIL, has a timeout, and checks
  * for Python signals (Ctrl-C) at least every 100 ms.
@@ -17,80 +18,9 @@
 #include <sys/mman.h> /* shm_open */
 
 #include "sync_block.h"
-
-static PyObject *closed_error = NULL; /* set by Python: ObjectClosedError */
-
-typedef struct {
-    PyObject_HEAD
-    Py_buffer view;
-    sync_block *blk;
-    /* lock() and wait() use blk without the GIL, and a taken writer lock is used until
-     * commit() or unlock(): a close() meanwhile (another thread) only sets `closing`; the
-     * last of those uses to end releases the view (else the mapping could be unmapped under
-     * the waiting thread), and a lock taken through this handle is released by its commit
-     * or unlock even then (nothing published).  Counted under the GIL. */
-    int inflight, held; /* held: writer locks taken through this handle, also in inflight */
-    _Atomic int closing;
-    /* The version this handle last saw (fetched, assigned or marked) and its publish time:
-     * recorded by commit() and copy_published() themselves, so a fixed array's assign and
-     * fetch need no Python step for them. */
-    unsigned long long seen, mtime;
-} SyncObject;
+#include "sync_handle.h" /* SyncObject, its lifetime: init, uses without the GIL, close */
 
 static PyObject *str_copy;
-
-static void sync_release(SyncObject *self) {
-    if (self->blk != NULL) {
-        self->blk = NULL;
-        PyBuffer_Release(&self->view);
-    }
-}
-
-/* Enter/leave a GIL-free wait on the block (the GIL held when called). */
-static void sync_enter(SyncObject *self) { self->inflight++; }
-static void sync_leave(SyncObject *self) {
-    if (--self->inflight == 0 && atomic_load(&self->closing)) sync_release(self);
-}
-
-/* The writer lock taken through this handle is released: the use it counted ends. */
-static void sync_unheld(SyncObject *self) {
-    if (self->held > 0) {
-        self->held--;
-        sync_leave(self);
-    }
-}
-
-static int sync_closed(SyncObject *self) {
-    if (self->blk != NULL && !atomic_load(&self->closing)) return 0;
-    PyErr_SetString(closed_error ? closed_error : PyExc_ValueError,
-                    "operation on a closed SharedObject handle");
-    return 1;
-}
-
-static int Sync_init(SyncObject *self, PyObject *args, PyObject *kwds) {
-    PyObject *buf;
-    Py_ssize_t offset;
-    static char *kwlist[] = {"buffer", "offset", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "On", kwlist, &buf, &offset)) return -1;
-    if (self->blk != NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Sync already initialised");
-        return -1;
-    }
-    if (PyObject_GetBuffer(buf, &self->view, PyBUF_WRITABLE) < 0) return -1;
-    if (offset < 0 || offset + SYNC_BLOCK_SIZE > self->view.len ||
-        ((uintptr_t)((char *)self->view.buf + offset) % 64) != 0) {
-        PyBuffer_Release(&self->view);
-        PyErr_SetString(PyExc_ValueError, "sync block out of bounds or not 64-byte aligned");
-        return -1;
-    }
-    self->blk = (sync_block *)((char *)self->view.buf + offset);
-    return 0;
-}
-
-static void Sync_dealloc(SyncObject *self) {
-    sync_release(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
 
 /* Creator only, before the object is made visible (the magic is written after). */
 static PyObject *Sync_initialise(SyncObject *self, PyObject *noargs) {
@@ -332,12 +262,6 @@ static PyObject *Sync_wait(SyncObject *self, PyObject *args) {
 static PyObject *Sync_recovered(SyncObject *self, PyObject *noargs) {
     if (sync_closed(self)) return NULL;
     return PyLong_FromUnsignedLongLong(atomic_load_explicit(&self->blk->recovered, memory_order_relaxed));
-}
-
-static PyObject *Sync_close(SyncObject *self, PyObject *noargs) {
-    atomic_store(&self->closing, 1);
-    if (self->inflight == 0) sync_release(self); /* else the last use ends it (sync_leave) */
-    Py_RETURN_NONE;
 }
 
 static PyMethodDef Sync_methods[] = {
