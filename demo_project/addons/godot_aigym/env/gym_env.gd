@@ -241,6 +241,11 @@ func has_failed() -> bool:
 	return _failed
 
 
+## The Dict observation's parts (null: the observation is the flat Box).
+func get_dict_parts() -> GymObservationParts:
+	return _parts
+
+
 # -- the step loop ------------------------------------------------------------------------------
 ## REMOTE: answer the step in flight, then run commands until one needs this tick (a STEP) or
 ## a frame (RENDER, images). The lean path (`_lean`: IMMEDIATE steps without repeat, Dict parts or

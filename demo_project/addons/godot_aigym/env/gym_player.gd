@@ -36,16 +36,17 @@ func start(env: Node, random: bool) -> String:
 	var policy_path: String = env.policy_path
 	var obs_dim: int = env.obs_dim
 	var what := "the observation space has %d" % obs_dim
-	if env._parts != null and not env._parts.has_images:
+	var dict_parts: GymObservationParts = env.get_dict_parts()
+	if dict_parts != null and not dict_parts.has_images:
 		_dict_input = GymDictInput.new()
-		var err := _dict_input.setup(env, env._parts.parts)
+		var err := _dict_input.setup(env, dict_parts.parts)
 		if err:
 			return err
 		obs_dim = _dict_input.size
 		what = "the Dict parts %s encode to %d (SB3's MultiInputPolicy encoding; docs/ENVIRONMENTS.md)" % [
 				_dict_input.describe(), obs_dim]
-	elif env._parts != null:
-		var parts: Array = env._parts.parts
+	elif dict_parts != null:
+		var parts: Array = dict_parts.parts
 		if parts.size() != 1 or parts[0]["kind"] != "image" or obs_dim != 0:
 			return ("play mode feeds cTorchModel one image part (observation_size 0); this env has the parts %s "
 					+ "and %d state values: run the policy from Python") % [str(env.observation_parts.keys()), obs_dim]
