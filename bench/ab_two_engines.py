@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """(An A/B tool, not one of `make bench`'s benchmarks: it has no goal and writes no results file.)
-A/B of placement and spin variants for 2 engines x 16 agents against 1 engine x 16, in short
-paired windows (the tool behind docs/measurements/environments.md, "Two engines on 2 CPUs").
+A/B of placement and spin variants for 2 engines x 16 agents (3 and 4: ``three*``, ``four*``)
+against 1 engine x 16, in short paired windows (the tool behind docs/measurements/environments.md, "Two engines on 2 CPUs").
 
 On a guest with ~20% steal time, one-second measurements of 1 x 16 swing 0.6M-1.3M agent-steps/s
 from one second to the next, so a ratio of two such windows says little. Here every variant's
@@ -10,9 +10,9 @@ window (default 0.12 s) is paired with a window of 1 x 16 measured right before 
 interquartile range of the paired ratios.
 
 The variants are alternatives the env does not offer as options (per-engine spin budgets, the
-order of posts and waits, the host's own CPU mask); the tool sets them through
-``placement.spin_budgets`` (wrapped while an env starts) and the env's internals (`_posts`,
-`links`). The env's own policy is the row ``policy``.
+order of posts and waits, the host's own CPU mask, the step without the relay); the tool sets
+them through ``placement.spin_budgets`` (wrapped while an env starts) and the env's internals
+(`_posts`, `_receives`, `_relay_step`, `links`). The env's own policy is the row ``policy``.
 
     .venv/bin/python bench/ab_two_engines.py [--scene trivial|cartpole|both] [--repeats 12]
         [--seconds 0.12] [variant ...]       (default variants: policy e1_host_block host_cpu0 one_cpu)
@@ -103,7 +103,7 @@ class Variant:
 
     def open(self, project, godot, scene, allowed):
         last, first = allowed[-1], allowed[0]  # "auto": engine 0 on the last CPU, engine 1 on the first
-        cpus = [[last]] if self.n_engines == 1 else [[last], [last if self.one_cpu else first]]
+        cpus = [[last]] if self.n_engines == 1 else [[last], [last if self.one_cpu else first]]  # k % 2 beyond
         if self.unpinned:
             cpus = None
         with per_engine_budgets(self.budgets):
@@ -182,6 +182,10 @@ def variants() -> dict[str, Variant]:
                 "engines", unpinned=True),
         Variant("one_cpu", "both engines on the last CPU, the host pinned to the first", one_cpu=True,
                 host_cpu_index=0),
+        Variant("three", "3 engines (2 on the last CPU, 1 on the first) x 16, the policy", n_engines=3),
+        Variant("three_no_relay", "3 engines x 16, a poster and a receiver per engine", n_engines=3, hook=no_relay),
+        Variant("four", "4 engines (2 per CPU) x 16, the policy", n_engines=4),
+        Variant("four_no_relay", "4 engines x 16, a poster and a receiver per engine", n_engines=4, hook=no_relay),
     )}
 
 
@@ -209,7 +213,7 @@ def run_scene(scene, names, args, project, godot) -> list[str]:
                  f"(min-max {min(base.rates) / 1e3:.0f}k-{max(base.rates) / 1e3:.0f}k)")
     for v in chosen:
         q = sorted(pairs[v.name])
-        lines.append(f"  {v.name:22s} 2x16 vs 1x16 paired median {statistics.median(q):.2f}x "
+        lines.append(f"  {v.name:22s} {v.n_engines}x16 vs 1x16 paired median {statistics.median(q):.2f}x "
                      f"(IQR {q[len(q) // 4]:.2f}-{q[3 * len(q) // 4]:.2f}, n={len(q)})  {v.about}")
     return lines
 

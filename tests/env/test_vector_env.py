@@ -11,7 +11,7 @@ from env_testutil import CARTPOLE, TRIVIAL
 from gymnasium.vector import AutoresetMode
 
 from godot_aigym.env import GodotVectorEnv
-from godot_aigym.shm import EngineDiedError
+from godot_aigym.shm import CorruptedSemaphore, EngineDiedError
 
 
 def distinct_actions(n: int) -> np.ndarray:
@@ -136,6 +136,24 @@ def test_an_engine_death_closes_the_vector_env(demo, no_leaks):
     env.close()
     with pytest.raises(RuntimeError, match="closed"):
         env.step(np.zeros((4, 2), np.float32))
+
+
+@pytest.mark.parametrize("which", ["command", "answer"])
+def test_a_corrupted_semaphore_of_one_engine_is_named_by_the_step(demo, no_leaks, which):
+    """The step of several engines posts and waits in one C call (shm.relay.relay); what it cannot
+    do -- a post or a wait on garbage bytes -- is left to that engine's own post or wait, which
+    names the semaphore, as without it."""
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=2)
+    try:
+        env.reset(seed=0)
+        env.step(np.zeros((4, 2), np.float32))
+        link = env.links[1]
+        sem = link.command_semaphore if which == "command" else link.answer_semaphore
+        link.mem._mm[sem._entry.offset:sem._entry.offset + 16] = b"\xff" * 16
+        with pytest.raises(CorruptedSemaphore, match=f"semaphore '{sem.name}'"):
+            env.step(np.zeros((4, 2), np.float32))
+    finally:
+        env.close()
 
 
 def test_sixteen_agents_cartpole(demo):
