@@ -6,21 +6,25 @@ at sum >= 10; demo_project/envs/trivial/trivial_env.gd) written with godot_rl_ag
 the way its docs have a user write one (a Sync node, an AIController3D per agent:
 bench/godot_rl/README.md), stepped through its Python package's `GodotEnv` (godot-rl 0.8.2,
 installed into the venv by this script when missing: `pip install --no-deps godot-rl==0.8.2`).
-The same Godot binary, the same CPU for every engine (`bench_env.placement`), the same actions:
+The same Godot binary, each side's engines placed as its users get them, the same actions:
 
   * theirs, with their fastest documented settings: GodotEnv's launch flags (headless with
     --disable-render-loop, --action_repeat=1, --speedup=8, --fixed-fps 60 = their `framerate`:
     8 physics ticks per frame, Godot's maximum, and no frame sleep), 1 agent and 16 agents in
-    one engine; their engine is SIGSTOPped outside its own windows (idle, its Sync node polls
-    the socket every 10 us and would take CPU from the others);
-  * ours: GodotEnv (1 agent) and GodotVectorEnv (16 agents, one engine), as bench_env.py's rows.
+    one engine, not pinned (their launcher does not pin; pinned to our engines' CPU their 16-agent
+    env ran 0.90x, 0.79-1.09x, 1 agent 0.99x: quiet, 5 paired repeats); their engine is SIGSTOPped
+    outside its own windows (idle, its Sync node polls the socket every 10 us and would take CPU
+    from the others);
+  * ours: GodotEnv (1 agent) and GodotVectorEnv (16 agents, one engine), as bench_env.py's rows
+    (each engine pinned to the CPU cpus="auto" gives a lone env: bench_env.placement).
 
 Every repeat measures all four back to back (the order reversed every other repeat); the
 ratios are ours / theirs per repeat (paired), goal >= 20x (issue 11's aim). Actions: one seeded
 pool of uniform [-1, 1] actions, cycled, for both sides (episodes end at sum >= 10 on both:
 in the engine for theirs and our vector env, by env.reset() for our GodotEnv).
 
-    .venv/bin/python bench/bench_godot_rl.py [--repeats 5] [--seconds 1.0] [--out PATH] [--no-save]
+    .venv/bin/python bench/bench_godot_rl.py [--repeats 5] [--seconds 1.0] [--speedup 8] [--framerate 60]
+                                             [--out PATH] [--no-save]
 
 Results: bench/results/godot_rl.json (bench/results_schema.py).
 """
@@ -46,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "bench" / "godot_rl"))
 
-from bench_env import LOADED_LOAD, TRIVIAL, Config, add_output_options, placement  # noqa: E402
+from bench_env import LOADED_LOAD, TRIVIAL, Config, add_output_options  # noqa: E402
 from fixture import assemble  # noqa: E402
 from results_schema import goal, machine, metric, write_results  # noqa: E402
 
@@ -101,19 +105,20 @@ class Ours(Config):
 class Theirs(Config):
     """godot_rl_agents' trivial env: their Python GodotEnv on our fixture project's scene."""
 
-    def __init__(self, key: str, label: str, n_agents: int, env_class, project: Path):
+    def __init__(self, key: str, label: str, n_agents: int, env_class, project: Path, speedup: int, framerate: int):
         super().__init__(key, label, f"res://trivial_{n_agents}.tscn", "godot_rl", n_agents)
         self.env_class, self.project, self.proc = env_class, project, None
+        self.speedup, self.framerate = speedup, framerate
 
     def open(self, project: Path, godot) -> None:
         with socket.socket() as s:  # a free port for their server socket
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         # what their GodotEnv._launch_env passes (show_window=False, framerate, action_repeat, speedup)
-        flags = [f"--port={port}", "--env_seed=0", "--disable-render-loop", "--fixed-fps", str(FRAMERATE),
-                 "--action_repeat=1", f"--speedup={SPEEDUP}"]
+        flags = [f"--port={port}", "--env_seed=0", "--disable-render-loop", "--fixed-fps", str(self.framerate),
+                 "--action_repeat=1", f"--speedup={self.speedup}"]
         self.proc = GodotProcess(LaunchOptions(project=self.project, scene=self.scene, engine_args=flags),
-                                 godot=godot, cpus=placement(0))
+                                 godot=godot)  # not pinned, as their launcher runs it
         with contextlib.redirect_stdout(io.StringIO()):  # their connection chatter
             self.env = self.env_class(env_path=None, port=port)  # None: connect to an engine we started
             self.env.reset()
@@ -166,10 +171,11 @@ def run(args: argparse.Namespace) -> dict:
     theirs_project = assemble()
     ensure_imported(theirs_project, godot)
     load_before = os.getloadavg()[0]
+    flags = (args.speedup, args.framerate)
     configs = [
-        Theirs("godot_rl_1", "godot_rl_agents, GodotEnv, 1 agent", 1, env_class, theirs_project),
+        Theirs("godot_rl_1", "godot_rl_agents, GodotEnv, 1 agent", 1, env_class, theirs_project, *flags),
         Ours("trivial_1_env", "trivial, GodotEnv, 1 agent", TRIVIAL, "GodotEnv", 1),
-        Theirs("godot_rl_16", "godot_rl_agents, GodotEnv, 16 agents", 16, env_class, theirs_project),
+        Theirs("godot_rl_16", "godot_rl_agents, GodotEnv, 16 agents", 16, env_class, theirs_project, *flags),
         Ours("trivial_16_vec", "trivial, vector env, 16 agents", TRIVIAL, "vector", 16),
     ]
     try:
@@ -201,6 +207,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=1.0, help="duration of one measurement (default 1 s)")
+    ap.add_argument("--speedup", type=int, default=SPEEDUP, help=f"their --speedup (default {SPEEDUP})")
+    ap.add_argument("--framerate", type=int, default=FRAMERATE, help=f"their framerate, --fixed-fps (default {FRAMERATE})")
     add_output_options(ap, RESULTS)
     args = ap.parse_args(argv)
     result = run(args)
@@ -213,9 +221,9 @@ def main(argv=None) -> int:
         print(f"LOADED machine (1-minute load average {before:.2f} before the run): ratios are distorted")
     if not args.no_save:
         params = {"repeats": args.repeats, "seconds_per_measurement": args.seconds, "godot_rl": GODOT_RL,
-                  "godot_rl_flags": {"speedup": SPEEDUP, "framerate (--fixed-fps)": FRAMERATE, "action_repeat": 1,
+                  "godot_rl_flags": {"speedup": args.speedup, "framerate (--fixed-fps)": args.framerate, "action_repeat": 1,
                                      "show_window": False},
-                  "engine_cpus": "each engine pinned to the same CPU (bench_env.placement(0))",
+                  "engine_cpus": "ours pinned as cpus='auto' places a lone env (bench_env.placement); theirs not pinned",
                   "actions": f"seeded pool of {POOL} uniform [-1, 1] actions, both sides",
                   "rates": {c.key: [round(r, 1) for r in c.rates] for c in result["configs"]},
                   "load_average_1min": {"before": round(before, 2), "after": round(after, 2)}}
