@@ -119,9 +119,13 @@ class Theirs(Config):
                  "--action_repeat=1", f"--speedup={self.speedup}"]
         self.proc = GodotProcess(LaunchOptions(project=self.project, scene=self.scene, engine_args=flags),
                                  godot=godot)  # not pinned, as their launcher runs it
-        with contextlib.redirect_stdout(io.StringIO()):  # their connection chatter
-            self.env = self.env_class(env_path=None, port=port)  # None: connect to an engine we started
-            self.env.reset()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # their connection chatter
+                self.env = self.env_class(env_path=None, port=port)  # None: connect to an engine we started
+                self.env.reset()
+        except (OSError, AssertionError, ValueError) as e:  # their accept() times out after 60 s
+            raise RuntimeError(f"godot_rl_agents' {self.scene} did not connect ({e!r}); "
+                               f"its engine's output:\n{self.proc.log_tail()}") from e
         if self.env.num_envs != self.n_agents:
             raise RuntimeError(f"{self.scene}: godot_rl reports {self.env.num_envs} agents, expected {self.n_agents}")
         self.pause(True)

@@ -2,7 +2,7 @@
 ## one continuous action of size 2.
 extends AIController3D
 
-var a0 := 0.0
+var a0 := 0.0  # the action, read by the game node (trivial_player.gd)
 var a1 := 0.0
 
 
