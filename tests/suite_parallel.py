@@ -58,6 +58,7 @@ LONGEST_FIRST = (
     "tests/reliability/",
     "tests/compat/test_original_driver_end_to_end.py",
     "tests/install/test_project_tools.py",
+    "tests/install/test_project_export.py",
     "tests/multiagent/test_play_groups.py",
     "tests/torch/test_torch_model.py",
     "tests/env/test_vector_step_async.py",
