@@ -247,6 +247,15 @@ def test_the_vector_env_places_one_engine_per_cpu_and_every_side_spins(no_leaks)
         assert obs[:, 0].tolist() == [0.5] * 4  # every engine's answer lands in its own rows
         # the relay posted and took both (each engine's own post and wait only take over what it missed)
         assert events[0] == "relay" and ("post", 0) not in events and ("post", 1) not in events
+        # an answer the relay missed (here: said so after posting both): that engine's receiver
+        # blocks without a second spin, the later ones wait as usual
+        posts = [link.post_command for link in env.links]
+        env._relay_step, events[:] = lambda: ([post() for post in posts], 0)[1], []
+        env._spun_receives = [lambda k=k, receive=receive: (events.append(("spun", k)), receive())
+                              for k, receive in enumerate(env._spun_receives)]
+        obs, *_ = env.step(np.full((4, 2), 0.75, np.float32))
+        assert obs[:, 0].tolist() == [0.75] * 4
+        assert events == [("spun", 0), ("wait", 1)]
         # without the relay: every engine sent its command, then every answer waited for, in engine order
         env._relay_step, events[:] = None, []
         obs, *_ = env.step(np.full((4, 2), 0.25, np.float32))

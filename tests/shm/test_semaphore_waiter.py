@@ -25,6 +25,18 @@ def test_takes_a_posted_count_and_waits_for_a_later_post(mem):
     assert sem.value == 0 and not sem.try_wait()
 
 
+def test_a_spin_of_its_own_overrides_the_semaphores(mem):
+    sem = mem.newSemaphore("answer", 0, spin_us=1000)
+    wait = sem.waiter(SAFETY, spin_us=0)  # blocks at once (after a spin of the caller's own)
+    poster = threading.Timer(0.05, sem.post)
+    poster.start()
+    wait()
+    poster.join()
+    assert sem.value == 0
+    with pytest.raises(ValueError, match="spin_us must be a number of microseconds >= 0"):
+        sem.waiter(SAFETY, spin_us=-1)
+
+
 @pytest.mark.parametrize("timeout", [0.05, 0.2])
 def test_times_out_as_wait_does(mem, timeout):
     sem = mem.newSemaphore("answer", 0)

@@ -96,7 +96,7 @@ class EngineLink(LinkFailures):
             self.post_command = self._sem_action.poster()  # hands the staged command over (no wait)
             # one command's round trip (post, then wait for the answer), its arguments worked out once
             self._round_trip = self._sem_action.round_trip(self._sem_obs, self.step_timeout)
-            self._answer_wait = self._sem_obs.waiter(self.step_timeout)  # the wait alone (receiver)
+            self._answer_waits = self._waiters(self.step_timeout)  # the wait alone (receiver)
             seed = options.seed
             if seed is not None:  # any Python int: the game's RNG takes its 64 bits (as a signed int)
                 seed = ((int(seed) + 2**63) % 2**64) - 2**63
@@ -224,14 +224,15 @@ class EngineLink(LinkFailures):
             self.report_errors(stacklevel + 1)
         return self.results
 
-    def receiver(self):
+    def receiver(self, spun: bool = False):
         """``receive(report=False)`` as a function of no arguments, its wait's checks worked out
-        once (``SharedMemorySemaphore.waiter``): a vector env waits for each engine with one per step."""
-        failed = self._wait_failed
+        once (``SharedMemorySemaphore.waiter``): a vector env waits for each engine with one per step.
+        ``spun``: the caller has just spun for this answer (``shm.relay.relay``): block at once."""
+        failed, which = self._wait_failed, int(spun)
 
         def receive() -> None:
             try:
-                self._answer_wait()  # made again when step_timeout changes
+                self._answer_waits[which]()  # made again when step_timeout changes
             except (EngineDiedError, EngineScriptError, WaitTimeout) as e:
                 raise failed(e) from None
         return receive
@@ -316,8 +317,12 @@ class EngineLink(LinkFailures):
         # the round trip and the wait bind their timeout when made: a new value makes new ones
         if getattr(self, "_round_trip", None) is not None and not self.closed:
             self._round_trip = self._sem_action.round_trip(self._sem_obs, seconds)
-            self._answer_wait = self._sem_obs.waiter(seconds)
+            self._answer_waits = self._waiters(seconds)
         self._step_timeout = seconds
+
+    def _waiters(self, seconds: float):
+        """The answer's wait with its spin budget, and without a spin (after the relay's)."""
+        return self._sem_obs.waiter(seconds), self._sem_obs.waiter(seconds, spin_us=0.0)
 
     # -- teardown -------------------------------------------------------------------------------
     @property

@@ -100,6 +100,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._posts = [link.post_command for link in self.links]  # engine order: sent 0, 1, ..., then waited for
         self._error_counts = [link.error_count for link in self.links]
         self._receives = [link.receiver() for link in self.links]  # receive(report=False), one C wait each
+        self._spun_receives = [link.receiver(spun=True) for link in self.links]  # after the relay's spin
         # several engines, flat observations, no frames to wait for: every post and every answer's
         # spin in one C call (the receivers above take over an answer that did not come in its spin)
         self._relay_step = self._relay_wait = None
@@ -257,13 +258,19 @@ class GodotVectorEnv(gym.vector.VectorEnv):
 
     def _receive_after(self, relayed: int) -> None:
         """The answers the relay did not take (all without a relay, -2), each through its engine's
-        receiver; the commands it did not post (``relayed`` >= M engines) through their posters
-        first (a failed post raises naming its semaphore)."""
+        receiver -- the first one, which the relay spun for, without a second spin; the commands it
+        did not post (``relayed`` >= M engines) through their posters first (a failed post raises
+        naming its semaphore)."""
         m = len(self._receives)
         if relayed >= m:
             for post in self._posts[relayed - m:]:
                 post()
-        for receive in self._receives[relayed if 0 <= relayed < m else 0:]:
+        if relayed < 0 or relayed >= m:
+            relayed = 0
+        else:  # the relay spun for this one: block at once (no second spin budget)
+            self._spun_receives[relayed]()
+            relayed += 1
+        for receive in self._receives[relayed:]:
             receive()
 
     def _step_infos(self, term: np.ndarray, trunc: np.ndarray) -> dict[str, Any]:
@@ -313,7 +320,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
     def _close_links(self) -> None:
         # the C helpers export the engines' tensors: drop them first, so the chunks can be unmapped
         self._stager = self._gatherer = self._relay_step = self._relay_wait = None
-        self._posts, self._error_counts, self._receives = [], [], []
+        self._posts, self._error_counts, self._receives, self._spun_receives = [], [], [], []
         links, self.links, self._one = self.links, [], None
         close_links(links)
 

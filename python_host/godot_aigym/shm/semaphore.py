@@ -275,16 +275,18 @@ class SharedMemorySemaphore:
                 self._fail("post", status)
         return post_once
 
-    def waiter(self, timeout: float | None = None) -> Callable[[], None]:
+    def waiter(self, timeout: float | None = None, spin_us: float | None = None) -> Callable[[], None]:
         """A function of no arguments doing ``self.wait(timeout)``, with the checks and arguments
         worked out once (round_trip's wait half): a vector env waits for each of its engines with
         one per step (~2,200 host instructions less per engine than ``wait``). A spin budget of
-        this semaphore's own is taken now; without one the module-wide budget is read at every call."""
+        this semaphore's own is taken now; without one the module-wide budget is read at every call.
+        ``spin_us`` overrides both for this function's first slice (0: block at once)."""
         first = _first_slice_ns(timeout)
         if first is None:
             return lambda: self.wait(timeout)
         wait, ok, addr, now = _fs.wait, _fs.OK, self._addr, time.monotonic_ns
-        fixed_ns = None if self.spin_us is None else int(self.spin_us * 1000)
+        own = self.spin_us if spin_us is None else _check_spin(spin_us)
+        fixed_ns = None if own is None else int(own * 1000)
 
         def wait_once() -> None:
             anchor = self._anchor  # noqa: F841 - held: the mapping stays
