@@ -21,6 +21,11 @@ users do).  Large assigns are also measured with each standby-slot copy forced
 (memcpy / slot 1 streamed / both slots streamed; copy_choice.py), beside the one the planner chose.
 Goals: small objects <= 0.5x real-robot; large arrays <= 1.1x a raw np.copyto into
 shared memory (assign) / .copy() out of it (fetch); round trip >= 10x faster.
+Like with like for fetch: ours returns a new array, and so does the raw baseline (.copy() of a
+view of its buffer, the very numpy call ours makes); both allocate through malloc, which hands
+every implementation the same freed block (keep_freed_memory), so neither pays page faults
+(0 minor faults per call, getrusage, every large fetch); the sources differ (ours: a slot on
+huge pages where the kernel collapses them; raw: /dev/shm on 4 KiB pages).
 The file follows bench/results_schema.py; bench/summary.py prints all results.
 """
 
@@ -111,8 +116,14 @@ def measure(impls: dict[str, Callable[[], Any]], repeats: int, target_s: float) 
     The order is shuffled every round (seeded): what ran just before matters by a few
     percent (a copy that follows another implementation's 1.2 MB copy finds the cache
     full of dirty lines), so no implementation may always follow the same other one.
+    Every implementation gets the same number of calls per sample, as many as the slowest
+    needs for target_s: the first call of a sample pays for the switch from the previous
+    implementation, so a sample of 2 calls costs more per call than one of 3. With a count
+    per implementation (from one timed call each) a 24.9 MB fetch got 2 calls where the
+    raw copy got 3 and measured ~11% slower than identical objects (the one calibrated
+    first, just after the assigns or the creations: 2,877-3,037 us against 2,501-2,678).
     """
-    counts = {k: calibrate(fn, target_s) for k, fn in impls.items()}
+    count = min(calibrate(fn, target_s) for fn in impls.values())
     samples: dict[str, list[float]] = {k: [] for k in impls}
     keys = list(impls)
     order = np.random.default_rng(12345)
@@ -120,7 +131,7 @@ def measure(impls: dict[str, Callable[[], Any]], repeats: int, target_s: float) 
     try:
         for _ in range(repeats):
             for k in order.permutation(keys):
-                samples[k].append(per_call_us(impls[k], counts[k]))
+                samples[k].append(per_call_us(impls[k], count))
     finally:
         gc.enable()
     return samples
