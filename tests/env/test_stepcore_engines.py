@@ -46,7 +46,7 @@ def test_one_refused_value_in_any_engine_writes_nothing_anywhere(bad_row):
 
 def test_the_batch_must_split_evenly():
     with pytest.raises(ValueError, match="split evenly"):
-        _stepcore.Stager([np.zeros(20, np.float32)] * 2, AT, (3,), P.CMD_STEP, [0] * 3, [1] * 3)
+        _stepcore.Stager([np.zeros(20, np.float32)] * 2, (P.H_COMMAND, P.H_FLAGS), AT, (3,), P.CMD_STEP, [0] * 3, [1] * 3)
 
 
 def test_the_gatherer_copies_every_engine_into_its_rows():
@@ -56,17 +56,17 @@ def test_the_gatherer_copies_every_engine_into_its_rows():
         out[N * d + N:N * d + 3 * N] = [0, 1, 0, 1, 1, 0]  # terminated, truncated
     obs, rew = np.empty((M * N, d), np.float32), np.empty(M * N)
     term, trunc = np.empty(M * N, np.bool_), np.empty(M * N, np.bool_)
-    _stepcore.Gatherer(outs, N, d).gather(obs, rew, term, trunc)
+    _stepcore.Gatherer(outs, N, d, P.Layout(N, d, 1).scalars_at).gather(obs, rew, term, trunc)
     for k, out in enumerate(outs):
         rows = slice(k * N, (k + 1) * N)
         r = P.Layout(N, d, 1).results(out)
         assert (obs[rows] == r.obs).all() and (rew[rows] == r.reward).all()
         assert (term[rows] == (r.terminated != 0)).all() and (trunc[rows] == (r.truncated != 0)).all()
     obs[:] = -1
-    _stepcore.Gatherer(outs, N, d).gather(None, rew, term, trunc)  # Dict observations: no obs
+    _stepcore.Gatherer(outs, N, d, P.Layout(N, d, 1).scalars_at).gather(None, rew, term, trunc)  # Dict observations: no obs
     assert (obs == -1).all()
     with pytest.raises(ValueError, match="reward"):
-        _stepcore.Gatherer(outs, N, d).gather(obs, rew.astype(np.float32), term, trunc)
+        _stepcore.Gatherer(outs, N, d, P.Layout(N, d, 1).scalars_at).gather(obs, rew.astype(np.float32), term, trunc)
 
 
 def test_fresh_makes_new_arrays_filled_as_gather_fills():
@@ -76,7 +76,7 @@ def test_fresh_makes_new_arrays_filled_as_gather_fills():
     outs = [np.arange(N * (2 * d + 3), dtype=np.float32) * 0.5 + 100 * k for k in range(M)]
     for out in outs:
         out[N * d + N:N * d + 3 * N] = [0, 1, 0, 1, 1, 0]
-    g = _stepcore.Gatherer(outs, N, d)
+    g = _stepcore.Gatherer(outs, N, d, P.Layout(N, d, 1).scalars_at)
     want = np.empty((M * N, d), np.float32), np.empty(M * N), np.empty(M * N, bool), np.empty(M * N, bool)
     g.gather(*want)
     first = g.fresh(True)
@@ -87,3 +87,21 @@ def test_fresh_makes_new_arrays_filled_as_gather_fills():
         assert a is not b and not np.shares_memory(a, b)
     obs, *rest = g.fresh(False)
     assert obs is None and all(np.array_equal(a, w) for a, w in zip(rest, want[1:]))
+
+
+def test_the_c_helpers_take_every_offset_from_the_protocol_module():
+    """Stager and Gatherer compute no layout of their own: moved offsets are honoured, so
+    protocol.py stays the host side's one owner of the step protocol's layout."""
+    d = 1
+    out = np.arange(N * d + 3 * N + 3, dtype=np.float32)
+    moved = (N * d + 3, N * d + 3 + 2 * N, N * d + 3 + N)  # reward, terminated, truncated shuffled
+    obs, rew = np.empty((N, d), np.float32), np.empty(N)
+    term, trunc = np.empty(N, np.bool_), np.empty(N, np.bool_)
+    _stepcore.Gatherer([out], N, d, moved).gather(obs, rew, term, trunc)
+    assert (rew == out[moved[0]:moved[0] + N]).all()
+    assert (term == (out[moved[1]:moved[1] + N] != 0)).all() and (trunc == (out[moved[2]:moved[2] + N] != 0)).all()
+    inv = np.full(12, -7.0, np.float32)
+    stager = _stepcore.Stager([inv], (3, 1), 5, (2,), P.CMD_STEP, [-1, -1], [1, 1])
+    assert stager.stage(np.array([0.5, -0.5], np.float32), 6)
+    assert inv[3] == P.CMD_STEP and inv[1] == 6 and inv[0] == -7.0 and inv[2] == -7.0
+    assert (inv[5:7] == [0.5, -0.5]).all()

@@ -15,6 +15,7 @@ import numpy as np
 from godot_aigym.env._stepcore import Gatherer, Stager
 inv = np.zeros(16, np.float32)
 out = np.zeros(16, np.float32)
+H = (0, 1)  # the header's command and flags (protocol.H_COMMAND, H_FLAGS)
 def raises(kind, f, *a):
     try:
         f(*a)
@@ -29,30 +30,34 @@ CASES = {
     """,
     "a Stager whose __init__ failed after exporting its views": """
         s = Stager.__new__(Stager)
-        assert raises(ValueError, s.__init__, inv, 4, (1,), 1.0, None, None, [3, 3])  # upper: wrong length
+        assert raises(ValueError, s.__init__, inv, H, 4, (1,), 1.0, None, None, [3, 3])  # upper: wrong length
         assert raises(RuntimeError, s.stage, np.zeros(1, np.float32), 0)
         assert raises(RuntimeError, s.stage, np.zeros(1, np.int64), 0)
-        assert raises(RuntimeError, s.__init__, inv, 4, (1,), 1.0, [0.0], [1.0])  # stays unusable
+        assert raises(RuntimeError, s.__init__, inv, H, 4, (1,), 1.0, [0.0], [1.0])  # stays unusable
     """,
     "a Stager initialised twice keeps its first shape": """
-        s = Stager(inv, 4, (2,), 1.0, [-1, -1], [1, 1])
-        assert raises(RuntimeError, s.__init__, inv, 4, (10**7,), 1.0, [0.0], [1.0])
+        s = Stager(inv, H, 4, (2,), 1.0, [-1, -1], [1, 1])
+        assert raises(RuntimeError, s.__init__, inv, H, 4, (10**7,), 1.0, [0.0], [1.0])
         assert s.stage(np.zeros(2, np.float32), 0) is True
         assert s.stage(np.zeros(10**7, np.float32), 0) is False
     """,
     "a Stager whose actions offset would overflow": """
-        assert raises(ValueError, Stager, inv, sys.maxsize, (2,), 1.0, [-1, -1], [1, 1])
-        assert raises(ValueError, Stager, inv, 4, (2**62, 2**62), 1.0, [0.0], [1.0])
+        assert raises(ValueError, Stager, inv, H, sys.maxsize, (2,), 1.0, [-1, -1], [1, 1])
+        assert raises(ValueError, Stager, inv, H, 4, (2**62, 2**62), 1.0, [0.0], [1.0])
     """,
     "a Gatherer never initialised, half built, or with overflowing sizes": """
         b = (np.zeros(2, np.float32), np.zeros(2), np.zeros(2, bool), np.zeros(2, bool))
         assert raises(RuntimeError, Gatherer.__new__(Gatherer).gather, *b)
         assert raises(RuntimeError, Gatherer.__new__(Gatherer).fresh, True)
         g = Gatherer.__new__(Gatherer)
-        assert raises(ValueError, g.__init__, out, 100, 1)  # out smaller than its layout
+        assert raises(ValueError, g.__init__, out, 100, 1, (100, 200, 300))  # out smaller than its layout
         assert raises(RuntimeError, g.gather, *b)
         assert raises(RuntimeError, g.fresh, False)
-        assert raises(ValueError, Gatherer, out, 2**62, 2**62)
+        assert raises(ValueError, Gatherer, out, 2**62, 2**62, (0, 1, 2))
+        assert raises(ValueError, Gatherer, out, 2, 1, (0, 4, 6))  # rewards over the observations
+        assert raises(ValueError, Gatherer, out, 2, 1, (2, 4, sys.maxsize))
+        assert raises(ValueError, Stager, inv, (0, 0), 4, (2,), 1.0, [-1, -1], [1, 1])  # one place for two
+        assert raises(ValueError, Stager, inv, (0, 5), 4, (2,), 1.0, [-1, -1], [1, 1])  # flags in the actions
     """,
 }
 

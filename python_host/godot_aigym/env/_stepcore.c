@@ -30,7 +30,8 @@ typedef struct {
     Py_buffer *ins;     /* the `in` tensor (float32) of each engine, exported while we live */
     int parts;          /* how many engines (`in` views) */
     int held;           /* how many of `ins` hold an export */
-    float **headers;    /* per engine: in[0..]: command, flags */
+    float **headers;    /* per engine: in[0..]: the header */
+    Py_ssize_t command_at, flags_at; /* the header's command and flags (protocol.H_COMMAND, H_FLAGS) */
     float **actions;    /* per engine: in[actions_at..]: per values */
     Py_ssize_t n;       /* values per step (the whole batch) */
     Py_ssize_t per;     /* values per engine: n / parts */
@@ -118,15 +119,19 @@ static double *numbers(PyObject *seq, Py_ssize_t n, const char *what) {
     return out;
 }
 
-/* Stager(in_view, actions_at, shape, step_command, low, high) for a Box (low/high: n floats each,
- * upper None), or Stager(in_view, actions_at, shape, step_command, None, None, upper) for the
- * integer kinds (upper: n exclusive bounds). ``in_view`` may be a list of M engines' views: shape
- * is then the whole batch's, and engine k takes the k-th M-th of its values. */
+/* Stager(in_view, (command_at, flags_at), actions_at, shape, step_command, low, high) for a Box
+ * (low/high: n floats each, upper None), or Stager(..., step_command, None, None, upper) for the
+ * integer kinds (upper: n exclusive bounds). The header's and the actions' offsets come from
+ * protocol.py (H_COMMAND, H_FLAGS, Layout.actions), the one owner of the layout on the host side.
+ * ``in_view`` may be a list of M engines' views: shape is then the whole batch's, and engine k
+ * takes the k-th M-th of its values. */
 static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
     PyObject *view, *shape, *low, *high, *upper = Py_None;
-    Py_ssize_t at;
+    Py_ssize_t at, command_at, flags_at;
     double command;
-    if (!PyArg_ParseTuple(args, "OnOdOO|O", &view, &at, &shape, &command, &low, &high, &upper)) return -1;
+    if (!PyArg_ParseTuple(args, "O(nn)nOdOO|O", &view, &command_at, &flags_at, &at, &shape, &command, &low, &high,
+                          &upper))
+        return -1;
     if (self->ins != NULL || self->ready) { /* before touching any field: a half-built one stays unusable */
         PyErr_SetString(PyExc_RuntimeError, "Stager is already initialised");
         return -1;
@@ -164,6 +169,12 @@ static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
         return -1;
     }
     self->per = n / self->parts;
+    if (command_at < 0 || flags_at < 0 || command_at == flags_at || command_at >= at || flags_at >= at) {
+        PyErr_SetString(PyExc_ValueError, "the header's command and flags must be two distinct places before the actions");
+        return -1;
+    }
+    self->command_at = command_at;
+    self->flags_at = flags_at;
     self->headers = PyMem_Calloc((size_t)self->parts, sizeof(float *));
     self->actions = PyMem_Calloc((size_t)self->parts, sizeof(float *));
     if (self->headers == NULL || self->actions == NULL) {
@@ -171,7 +182,7 @@ static int stager_init(Stager *self, PyObject *args, PyObject *kw) {
         return -1;
     }
     for (int p = 0; p < self->parts; p++) {
-        if (at < 2 || at > PY_SSIZE_T_MAX - self->per || at + self->per > self->ins[p].len / 4) {
+        if (at > PY_SSIZE_T_MAX - self->per || at + self->per > self->ins[p].len / 4) {
             PyErr_SetString(PyExc_ValueError, "the actions do not fit the in tensor");
             return -1;
         }
@@ -289,8 +300,8 @@ static PyObject *stager_stage(Stager *self, PyObject *const *args, Py_ssize_t na
     }
     if (!ok) Py_RETURN_FALSE;
     for (int p = 0; p < self->parts; p++) {
-        self->headers[p][0] = self->step_command;
-        self->headers[p][1] = (float)flags;
+        self->headers[p][self->command_at] = self->step_command;
+        self->headers[p][self->flags_at] = (float)flags;
     }
     Py_RETURN_TRUE;
 }

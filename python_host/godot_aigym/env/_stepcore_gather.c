@@ -13,6 +13,7 @@ typedef struct {
     int parts, held;
     Py_ssize_t n;    /* agents per engine */
     Py_ssize_t d;    /* observation floats per agent */
+    Py_ssize_t reward_at, terminated_at, truncated_at; /* the scalar blocks' offsets (protocol.Layout) */
     int ready;       /* set only when __init__ fully succeeded: every method checks it */
     PyObject *empty; /* numpy.empty, and its arguments for fresh(): */
     PyObject *obs_args[2], *rew_args[2], *flag_args[2]; /* (shape, dtype) each */
@@ -29,12 +30,13 @@ static void gatherer_dealloc(Gatherer *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Gatherer(out_views, n_agents, obs_dim): out is [obs (n*d), reward (n), terminated (n),
- * truncated (n), ...] (protocol.Layout). */
+/* Gatherer(out_views, n_agents, obs_dim, (reward_at, terminated_at, truncated_at)): out holds
+ * the observations at [0, n*d) and each per-agent scalar block of n floats at its offset, all
+ * given by protocol.Layout (Layout.scalars_at), the one owner of the layout on the host side. */
 static int gatherer_init(Gatherer *self, PyObject *args, PyObject *kw) {
     PyObject *views;
-    Py_ssize_t n, d;
-    if (!PyArg_ParseTuple(args, "Onn", &views, &n, &d)) return -1;
+    Py_ssize_t n, d, at[3];
+    if (!PyArg_ParseTuple(args, "Onn(nnn)", &views, &n, &d, &at[0], &at[1], &at[2])) return -1;
     if (self->outs != NULL || self->ready) {
         PyErr_SetString(PyExc_RuntimeError, "Gatherer is already initialised");
         return -1;
@@ -45,8 +47,16 @@ static int gatherer_init(Gatherer *self, PyObject *args, PyObject *kw) {
     }
     self->outs = export_views(views, &self->parts, &self->held, "the out tensor");
     if (self->outs == NULL || PyErr_Occurred()) return -1;
+    Py_ssize_t end = n * d; /* the layout's extent: observations and the three scalar blocks */
+    for (int k = 0; k < 3; k++) {
+        if (at[k] < n * d || at[k] > PY_SSIZE_T_MAX / 8 - n) {
+            PyErr_SetString(PyExc_ValueError, "a scalar block overlaps the observations or lies out of range");
+            return -1;
+        }
+        if (at[k] + n > end) end = at[k] + n;
+    }
     for (int p = 0; p < self->parts; p++)
-        if (self->outs[p].len / 4 < n * (d + 3)) {
+        if (self->outs[p].len / 4 < end) {
             PyErr_SetString(PyExc_ValueError, "the out tensor is smaller than its layout");
             return -1;
         }
@@ -67,6 +77,9 @@ static int gatherer_init(Gatherer *self, PyObject *args, PyObject *kw) {
     if (PyErr_Occurred()) return -1;
     self->n = n;
     self->d = d;
+    self->reward_at = at[0];
+    self->terminated_at = at[1];
+    self->truncated_at = at[2];
     self->ready = 1;
     return 0;
 }
@@ -76,7 +89,7 @@ static void fill(const Gatherer *self, float *obs, double *reward, char *termina
     const Py_ssize_t n = self->n, d = self->d;
     for (int p = 0; p < self->parts; p++) {
         const float *out = (const float *)self->outs[p].buf;
-        const float *rew = out + n * d, *term = rew + n, *trunc = term + n;
+        const float *rew = out + self->reward_at, *term = out + self->terminated_at, *trunc = out + self->truncated_at;
         double *r = reward + p * n;
         char *t = terminated + p * n, *u = truncated + p * n;
         if (obs != NULL) memcpy(obs + p * n * d, out, (size_t)(n * d) * sizeof(float));

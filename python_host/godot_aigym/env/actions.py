@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 from gymnasium import spaces
+from . import protocol as P
 
 try:
     from . import _stepcore
@@ -123,16 +124,17 @@ class ActionChecker:
         to `check` (``stage`` returns False), so both accept and refuse the same actions.
         A list of M engines' ``in`` views splits the batch: engine k gets its k-th M-th."""
         space = self.space
+        header_at = (P.H_COMMAND, P.H_FLAGS)
         if isinstance(space, spaces.Discrete):
             shape = () if self.batch is None else (self.batch,)
             upper = [self._n] * max(1, self.batch or 1)
-            return _stepcore.Stager(in_view, actions_at, shape, step_command, None, None, upper)
+            return _stepcore.Stager(in_view, header_at, actions_at, shape, step_command, None, None, upper)
         size = int(np.prod(self._shape))
         if isinstance(space, spaces.MultiDiscrete):
             upper = np.broadcast_to(space.nvec, self._shape).ravel().tolist()
-            return _stepcore.Stager(in_view, actions_at, self._shape, step_command, None, None, upper)
+            return _stepcore.Stager(in_view, header_at, actions_at, self._shape, step_command, None, None, upper)
         assert len(self._low_list) == size
-        return _stepcore.Stager(in_view, actions_at, self._shape, step_command, self._low_list, self._high_list)
+        return _stepcore.Stager(in_view, header_at, actions_at, self._shape, step_command, self._low_list, self._high_list)
 
     def __call__(self, actions: Any) -> Any:
         return self.check(actions)

@@ -167,6 +167,11 @@ class Layout:
         return self._agents(2)
 
     @property
+    def scalars_at(self) -> tuple[int, int, int]:
+        """Where the reward, terminated and truncated blocks start (for ``_stepcore.Gatherer``)."""
+        return self.reward.start, self.terminated.start, self.truncated.start
+
+    @property
     def final_obs(self) -> slice:
         start = self.n_agents * (self.obs_dim + OUT_SCALARS)
         return slice(start, start + self.n_agents * self.obs_dim)

@@ -96,7 +96,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         # several engines (and step_async): the whole batch checked, staged and gathered in C
         views = [link.step_views() for link in self.links]
         self._stager = checker.stager([v[0] for v in views], spec.layout.actions.start, P.CMD_STEP)
-        self._gatherer = _stepcore.Gatherer([v[1] for v in views], n_agents, spec.layout.obs_dim)
+        self._gatherer = _stepcore.Gatherer([v[1] for v in views], n_agents, spec.layout.obs_dim, spec.layout.scalars_at)
         self._posts = [link.post_command for link in self.links]  # engine order: sent 0, 1, ..., then waited for
         self._error_counts = [link.error_count for link in self.links]
         self._receives = [link.receiver() for link in self.links]  # receive(report=False), one C wait each
