@@ -119,9 +119,10 @@ def measure(impls: dict[str, Callable[[], Any]], repeats: int, target_s: float) 
     Every implementation gets the same number of calls per sample, as many as the slowest
     needs for target_s: the first call of a sample pays for the switch from the previous
     implementation, so a sample of 2 calls costs more per call than one of 3. With a count
-    per implementation (from one timed call each) a 24.9 MB fetch got 2 calls where the
-    raw copy got 3 and measured ~11% slower than identical objects (the one calibrated
-    first, just after the assigns or the creations: 2,877-3,037 us against 2,501-2,678).
+    per implementation (from one timed call each), of five identical objects fetching 24.9 MB
+    the one calibrated first (just after the creations) got 2 calls where most got 3 and
+    measured ~11% slower, in every placement; here `ours` is calibrated first, just after the
+    assigns (docs/SHARED_OBJECT_PERFORMANCE.md, "Session 10").
     """
     count = min(calibrate(fn, target_s) for fn in impls.values())
     samples: dict[str, list[float]] = {k: [] for k in impls}
