@@ -62,7 +62,7 @@ def test_probe_reads_the_last_line(env):
     ("not_executable", "not executable"),
     ("failing", "`--version` failed (exit 3)"),
     ("garbage", "unrecognised version output 'hello'"),
-    ("silent", "`--version` failed (exit 0)"),
+    ("silent", "`--version` printed no version (exit 0, nothing on stdout); is this a Godot executable?"),
 ])
 def test_probe_failures_name_the_path_and_reason(env, kind, reason):
     path = env / "godot"
@@ -170,13 +170,14 @@ def test_broken_explicit_path_is_an_error_naming_it(env, kind, reason):
     with pytest.raises(GodotNotFoundError) as exc:
         resolve_godot(path)
     msg = str(exc.value)
-    assert "the Godot named by explicit is not usable" in msg and str(path) in msg and reason in msg
+    assert msg.startswith(f"the Godot you named (--godot, or the godot= argument) is not usable: {path}: ")
+    assert reason in msg and "explicit:" not in msg
 
 
 def test_broken_godot_bin_is_an_error_naming_it(env, monkeypatch):
     fake_godot(env / "bin" / "godot", "4.6.3.stable")
     monkeypatch.setenv("GODOT_BIN", str(env / "nowhere" / "godot"))
-    with pytest.raises(GodotNotFoundError, match=r"named by GODOT_BIN is not usable.*nowhere/godot: no such file"):
+    with pytest.raises(GodotNotFoundError, match=r"^the Godot named by GODOT_BIN is not usable: \S*nowhere/godot: no such file$"):
         resolve_godot()
 
 

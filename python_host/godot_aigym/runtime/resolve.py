@@ -98,9 +98,13 @@ def _run_version(path: str | os.PathLike, timeout: float | None) -> str:
     except subprocess.TimeoutExpired:
         raise GodotNotFoundError(f"{path}: `--version` did not answer within {timeout:g} s") from None
     lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]
-    if proc.returncode != 0 or not lines:
+    if proc.returncode != 0:
         err = (stderr.strip() or stdout.strip())[-300:]
         raise GodotNotFoundError(f"{path}: `--version` failed (exit {proc.returncode}): {err}")
+    if not lines:  # e.g. /bin/true: exit 0 but no version, so not an engine
+        err = stderr.strip()[-300:]
+        raise GodotNotFoundError(f"{path}: `--version` printed no version (exit 0, nothing on stdout)"
+                                 + (f": {err}" if err else "; is this a Godot executable?"))
     version = lines[-1]
     if parse_version(version) is None:
         raise GodotNotFoundError(f"{path}: unrecognised version output {version!r}")
@@ -148,7 +152,9 @@ def resolve_godot(
         if source in ("explicit", ENV_VAR):
             found = _accept(path, source, notes)
             if found is None:
-                raise GodotNotFoundError(f"the Godot named by {source} is not usable: {notes[-1]}")
+                named = "you named (--godot, or the godot= argument)" if source == "explicit" else f"named by {source}"
+                reason = notes[-1].removeprefix(f"{source}: rejected ")
+                raise GodotNotFoundError(f"the Godot {named} is not usable: {reason}")
             return found
         if path is None:
             notes.append(f"{source}: no `godot` executable")
