@@ -33,6 +33,18 @@ def test_export_refuses_a_missing_policy_before_doing_anything(tmp_path):
     assert not out.exists() and not (project / "export_presets.cfg").exists()
 
 
+def test_export_refuses_a_scene_the_project_does_not_have_before_doing_anything(tmp_path):
+    # was accepted: the export shipped a game whose run.sh failed with "Cannot open file"
+    project = make_project(tmp_path / "game")
+    add(project)
+    (tmp_path / "outside.tscn").write_text("[gd_scene format=3]\n")
+    out = tmp_path / "out"
+    for scene in ("res://envs/nope/nope.tscn", "res://../outside.tscn", "res://addons"):
+        with pytest.raises(ProjectError, match=rf"--scene {scene}: no such scene in {project}"):
+            export_game(project, out, GODOT_46, no_policy=True, scene=scene)
+    assert not out.exists() and not (project / "export_presets.cfg").exists()
+
+
 def test_export_refuses_an_out_it_cannot_write_before_doing_anything(tmp_path):
     project = make_project(tmp_path / "game")
     add(project)

@@ -164,6 +164,10 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
         require_policy_file(policy_path)  # loaded by the engine below, before the import and the pack
     if scene is not None and not scene.startswith("res://"):
         raise ProjectError(f"--scene takes a res:// path (e.g. res://envs/my_env/my_env.tscn), not {scene!r}")
+    if scene is not None:  # else a 960 MB folder whose run.sh fails with "Cannot open file"
+        scene_file = (project.path / scene.removeprefix("res://")).resolve()
+        if project.path.resolve() not in scene_file.parents or not scene_file.is_file():
+            raise ProjectError(f"--scene {scene}: no such scene in {project.path} (looked for {scene_file})")
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         what = "is not empty" if out.is_dir() else "is a file"
