@@ -80,10 +80,14 @@ def _run(args: argparse.Namespace, console: Console, story: Story) -> int:
     from .training import _actor, _train
 
     output = Path(args.output).resolve() if args.output else Path.cwd() / "demo_output"
-    output.mkdir(parents=True, exist_ok=True)
-    gitignore = output / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text("# written by godot-aigym demo\n*\n")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        gitignore = output / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# written by godot-aigym demo\n*\n")
+    except OSError as e:
+        console.print(f"[red]cannot write the output folder {output} ({e.strerror or e}): choose another --output[/]")
+        return 2
 
     console.rule("[bold]godot-aigym demo: train in Godot from Python, deploy in Godot")
     console.print(f"Environment: cart-pole on Godot 2D physics ({TRAIN_SCENE}), solved = mean return "
@@ -130,6 +134,14 @@ def _run(args: argparse.Namespace, console: Console, story: Story) -> int:
     elif not policy_path.is_file():
         console.print(f"[red]--skip-training needs an existing policy: {policy_path} not found[/]")
         return 2
+    else:
+        try:
+            torch.jit.load(str(policy_path), map_location="cpu")
+        except Exception as e:  # torch raises RuntimeError/ValueError with a long C++ text
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            console.print(f"[red]--skip-training: the policy {policy_path} does not load as TorchScript ({reason}); "
+                          "export one with godot_aigym.export_policy, or train without --skip-training[/]")
+            return 2
 
     # 4. the .jit measured from Python ------------------------------------------------------------
     t = time.perf_counter()

@@ -24,6 +24,7 @@ def ready_demo_project(explicit: str | None, godot: GodotRuntime, say: Callable[
     """The project the demo runs in, with built extension libraries and imported."""
     from ..engine import ensure_imported
     from ..project_tools import ProjectError, add_addon
+    from ..project_tools.godot_project import open_project
 
     if explicit is None and not locations.is_checkout():
         project = locations.demo_project()
@@ -39,6 +40,10 @@ def ready_demo_project(explicit: str | None, godot: GodotRuntime, say: Callable[
             raise DemoProjectError(str(e)) from None
     else:
         project = Path(explicit).resolve() if explicit else locations.demo_project()
+        try:
+            open_project(project)  # a wrong --project is named as such, not as libraries to build
+        except ProjectError as e:
+            raise DemoProjectError(f"--project: {e}") from None
         bin_dir = project / "addons" / locations.ADDON_NAME / "bin"
         missing = [k for k in ("core", "torch") if not (bin_dir / f"libaigym_{k}.linux.debug.x86_64.so").is_file()]
         if missing:
