@@ -23,14 +23,16 @@ def run_demo(monkeypatch, capsys):
     return run
 
 
-def test_a_project_that_does_not_exist_is_named_as_such(run_demo, tmp_path):
-    out = run_demo("--project", str(tmp_path / "nowhere"), "--skip-training", "--output", str(tmp_path / "o"))
+@pytest.mark.parametrize("demo", [["--skip-training"], ["--env", "reach"]], ids=["cartpole", "reach"])
+def test_a_project_that_does_not_exist_is_named_as_such(run_demo, tmp_path, demo):
+    out = run_demo(*demo, "--project", str(tmp_path / "nowhere"), "--output", str(tmp_path / "o"))
     assert f"--project: {tmp_path / 'nowhere'} does not exist" in out and "not built" not in out
 
 
-def test_an_output_folder_that_cannot_be_made_is_named(run_demo, tmp_path):
+@pytest.mark.parametrize("demo", [["--skip-training"], ["--env", "reach"]], ids=["cartpole", "reach"])
+def test_an_output_folder_that_cannot_be_made_is_named(run_demo, tmp_path, demo):
     (tmp_path / "a_file").write_text("mine")
-    out = run_demo("--output", str(tmp_path / "a_file" / "out"), "--skip-training")
+    out = run_demo(*demo, "--output", str(tmp_path / "a_file" / "out"))
     assert f"cannot write the output folder {tmp_path / 'a_file' / 'out'} (" in out and "--output" in out
 
 

@@ -93,9 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ..project_tools import ProjectError
+    from ..project_tools.godot_project import open_project
+
     args = build_parser().parse_args(argv)
     output = Path(args.output).resolve() if args.output else Path.cwd() / "demo_output"
-    output.mkdir(parents=True, exist_ok=True)
+    try:
+        if args.project is not None:
+            open_project(args.project)
+        output.mkdir(parents=True, exist_ok=True)
+    except ProjectError as e:
+        print(f"[reach] --project: {e}")
+        return 2
+    except OSError as e:
+        print(f"[reach] cannot write the output folder {output} ({e.strerror or e}): choose another --output")
+        return 2
     start = time.monotonic()
     model, curve, solved_at = train(args)
     seconds = time.monotonic() - start
