@@ -10,6 +10,7 @@ import pytest
 from engine_testutil import wait_for_output
 
 from godot_aigym.engine import GodotProcess, GodotProcessError, LaunchOptions, run_godot
+from godot_aigym.runtime import GodotNotFoundError
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo_project"
@@ -35,6 +36,17 @@ def test_smoke_scene_runs_from_a_relative_project_path(godot, built_core, monkey
     code, output = run_godot(LaunchOptions(project="demo_project", scene="res://smoke/smoke.tscn"), godot=godot)
     assert code == 0, output
     assert "AIGYM_EXTENSION godot-aigym" in output
+
+
+def test_the_engine_may_be_given_as_a_path(godot, built_core, tmp_path):
+    # EnvOptions.godot is documented as "a GodotRuntime or a path": a path was an AttributeError
+    code, output = run_godot(LaunchOptions(project=DEMO, scene="res://smoke/smoke.tscn"), godot=str(godot.path))
+    assert code == 0 and "AIGYM_EXTENSION godot-aigym" in output, output
+    not_godot = tmp_path / "godot"
+    not_godot.write_text("#!/bin/sh\nexit 0\n")
+    not_godot.chmod(0o755)
+    with pytest.raises(GodotNotFoundError, match=rf"the Godot you named .* {not_godot}: `--version` printed no version"):
+        GodotProcess(LaunchOptions(project=DEMO, scene="res://smoke/smoke.tscn"), godot=not_godot)
 
 
 def test_wait_timeout_kills_the_engine_and_leaves_no_log_file(godot, test_project):

@@ -98,7 +98,7 @@ class LaunchOptions:
 class GodotProcess:
     """A running engine. Use as a context manager, or call `close()`."""
 
-    def __init__(self, options: LaunchOptions, *, godot: GodotRuntime | None = None,
+    def __init__(self, options: LaunchOptions, *, godot: GodotRuntime | str | os.PathLike | None = None,
                  log_path: str | os.PathLike | None = None, cpus: int | Iterable[int] | None = None):
         """``cpus``: run the engine (all its threads) on these CPUs only; None: the calling thread's.
         ``log_path``: write the engine's output there and keep the file; by default a private
@@ -111,7 +111,8 @@ class GodotProcess:
         project, scene = check_project(options.project, options.scene)  # absolute: the engine runs with cwd=project
         options = self.options = dataclasses.replace(options, project=project, scene=scene)
         self.cpus = check_cpus(cpus)  # before anything is created
-        self.godot = godot or resolve_godot()
+        # a path (EnvOptions.godot, documented as a GodotRuntime or a path) goes through the resolver
+        self.godot = godot if isinstance(godot, GodotRuntime) else resolve_godot(godot)
         self._owns_log = log_path is None
         if log_path is None:
             self._log_fd, log_path = logs.create_log()
@@ -229,7 +230,8 @@ class GodotProcess:
             self.close(grace=0)
 
 
-def run_godot(options: LaunchOptions, timeout: float = 120.0, godot: GodotRuntime | None = None) -> tuple[int, str]:
+def run_godot(options: LaunchOptions, timeout: float = 120.0,
+              godot: GodotRuntime | str | os.PathLike | None = None) -> tuple[int, str]:
     """Run the engine to completion; return (exit code, output). Kills it after `timeout` s."""
     with GodotProcess(options, godot=godot) as proc:
         code = proc.wait(timeout=timeout)

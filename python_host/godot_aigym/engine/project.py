@@ -63,14 +63,15 @@ def needs_import(project: Path) -> bool:
     return _newest_source_mtime(project) > stamp.stat().st_mtime
 
 
-def ensure_imported(project: str | os.PathLike, godot: GodotRuntime | None = None, timeout: float = 300) -> bool:
+def ensure_imported(project: str | os.PathLike, godot: GodotRuntime | str | os.PathLike | None = None,
+                    timeout: float = 300) -> bool:
     """Import `project` if anything changed since the last import; True if it ran."""
     project = Path(project).resolve()
     if not (project / "project.godot").is_file():
         raise ProjectImportError(f"not a Godot project (no project.godot): {project}")
     if not needs_import(project):
         return False
-    godot = godot or resolve_godot()
+    godot = godot if isinstance(godot, GodotRuntime) else resolve_godot(godot)
     seed_extension_list(project)
     # through the launcher like every engine we start: it dies with us (a host killed during a
     # first import must not leave the import running), its output in a private temporary log
