@@ -248,6 +248,23 @@ def test_system_without_apt_is_told_to_install_godot_and_set_godot_bin(env, monk
     assert not (env / "cache").exists(), "nothing may be written when provisioning cannot run"
 
 
+def test_a_cache_folder_that_cannot_be_written_is_named(env, monkeypatch):
+    # was a bare FileNotFoundError / NotADirectoryError from mkdir (`doctor` printed a traceback)
+    monkeypatch.undo()  # the real provision(), isolated again, with apt-get, dpkg and a keyring
+    for tool in ("apt-get", "dpkg"):
+        fake_godot(env / "bin" / tool, "")
+    keyring = env / "keyring.gpg"
+    keyring.write_text("")
+    monkeypatch.setattr(provision, "KEYRING", str(keyring))
+    monkeypatch.setenv("PATH", str(env / "bin"))
+    monkeypatch.delenv("GODOT_BIN", raising=False)
+    (env / "a_file").write_text("mine")
+    monkeypatch.setenv("GODOT_AIGYM_CACHE", str(env / "a_file" / "cache"))
+    with pytest.raises(GodotNotFoundError, match=rf"the runtime folder {env}/a_file/cache/godot-debian cannot be "
+                                                 r"written \(Not a directory\): set GODOT_AIGYM_CACHE"):
+        resolve_godot()
+
+
 # ---- the Debian mirror of this machine's apt sources ------------------------------------------------
 def write(root: Path, rel: str, text: str) -> None:
     path = root / rel

@@ -145,7 +145,13 @@ class DebianGodotProvisioner:
         if not os.path.exists(KEYRING):
             raise GodotNotFoundError(f"Debian archive keyring {KEYRING} missing (package debian-archive-keyring)")
         self.progress(f"provisioning Debian's Godot 4 into {self.root}")
-        self._write_config()
+        try:
+            self._write_config()
+        except OSError as e:  # e.g. GODOT_AIGYM_CACHE under a file or a read-only folder
+            raise GodotNotFoundError(
+                f"no Godot found, and the runtime folder {self.root} cannot be written ({e.strerror or e}): "
+                "set GODOT_AIGYM_CACHE to a writable folder, or install Godot >= 4.3 and set GODOT_BIN=/path/to/godot"
+            ) from None
         self.progress(f"apt-get update (Debian {SUITE}, private configuration)")
         self._apt("update", "-q")
         pkgs = self.closure()
