@@ -159,8 +159,13 @@ def test_handle_errors_and_stale_leftovers(handle):
     with pytest.raises(InvalidHandle):
         SharedMemoryTensor("../etc/passwd")
     with SharedMemoryTensor(handle):
-        with pytest.raises(ChunkExists, match=r"running process"):
-            SharedMemoryTensor(handle)  # a live host's chunk is never taken over
+        with pytest.raises(ChunkExists, match=rf"belongs to this process \(pid {os.getpid()}\): an earlier "
+                                              rf"SharedMemoryTensor\('{handle}'\) is still alive; close\(\) it"):
+            SharedMemoryTensor(handle)  # a live host's chunk is never taken over, not even our own
+    code = "import sys; from godot_aigym.compat import SharedMemoryTensor; SharedMemoryTensor(sys.argv[1])"
+    with SharedMemoryTensor(handle):  # another live process's chunk: named by its pid
+        other = subprocess.run([sys.executable, "-c", code, handle], capture_output=True, text=True)
+        assert f"belongs to the running process {os.getpid()}" in other.stderr, other.stderr
     # a chunk left by a killed host is replaced, as the original's remove-then-create did
     code = ("import os, sys; from godot_aigym.compat import SharedMemoryTensor;"
             "m = SharedMemoryTensor(sys.argv[1]); os.kill(os.getpid(), 9)")
@@ -253,7 +258,7 @@ def test_another_users_file_under_the_handle_is_refused_naming_its_owner(handle)
                                                   r": another user's file"):
                 SharedMemoryTensor(handle)
         with SharedMemoryTensor(handle + "_live") as mem:
-            with pytest.raises(ChunkExists, match=rf"belongs to the running process {os.getpid()}"):
+            with pytest.raises(ChunkExists, match=rf"belongs to this process \(pid {os.getpid()}\)"):
                 SharedMemoryTensor(mem.handle)
     finally:
         os.close(fd)

@@ -105,7 +105,11 @@ def _whose(handle: str) -> str:
     except OSError:
         return "cannot be inspected"
     if len(head) == L.HEADER_SIZE and head[:8] == L.MAGIC:
-        return f"belongs to the running process {L.I32.unpack_from(head, L.HEADER_OFFSETS['host_pid'])[0]}"
+        pid = L.I32.unpack_from(head, L.HEADER_OFFSETS["host_pid"])[0]
+        if pid == os.getpid():  # e.g. a second env object made with the original's fixed handle
+            return (f"belongs to this process (pid {pid}): an earlier SharedMemoryTensor('{handle}') is still "
+                    "alive; close() it (or drop every reference) before making another")
+        return f"belongs to the running process {pid}"
     return "is not a godot-aigym chunk"
 
 
