@@ -158,7 +158,8 @@ def add_addon(project_dir: str | os.PathLike, runtime: GodotRuntime, *, force: b
         write, remove, conflicts = _plan(addon, ours, force)
         if conflicts:
             raise ProjectError(
-                f"{addon} has files that differ from godot-aigym {__version__}'s and were not written by it:\n  "
+                f"{addon} has files that differ from godot-aigym {__version__}'s, changed since `add` wrote them "
+                "or not written by it:\n  "
                 + "\n  ".join(conflicts) + "\nnothing was changed; move your changes elsewhere, or replace these "
                 "files with --force")
         if write or remove or not (addon / MANIFEST).is_file():
