@@ -116,15 +116,18 @@ def measure(impls: dict[str, Callable[[], Any]], repeats: int, target_s: float) 
     The order is shuffled every round (seeded): what ran just before matters by a few
     percent (a copy that follows another implementation's 1.2 MB copy finds the cache
     full of dirty lines), so no implementation may always follow the same other one.
-    Every implementation gets the same number of calls per sample, as many as the slowest
-    needs for target_s: the first call of a sample pays for the switch from the previous
-    implementation, so a sample of 2 calls costs more per call than one of 3. With a count
+    Every implementation gets the same number of calls per sample, the median of their
+    calibrated counts (one outlier, e.g. a calibration under load that gave real-robot's
+    assign 4 calls where the others got 30-140, must not shorten everyone's samples): the
+    first call of a sample pays for the switch from the previous implementation, so a
+    sample of 2 calls costs more per call than one of 3. With a count
     per implementation (from one timed call each), of five identical objects fetching 24.9 MB
     the one calibrated first (just after the creations) got 2 calls where most got 3 and
     measured ~11% slower, in every placement; here `ours` is calibrated first, just after the
     assigns (docs/SHARED_OBJECT_PERFORMANCE.md, "Session 10").
     """
-    count = min(calibrate(fn, target_s) for fn in impls.values())
+    counts = sorted(calibrate(fn, target_s) for fn in impls.values())
+    count = counts[len(counts) // 2]
     samples: dict[str, list[float]] = {k: [] for k in impls}
     keys = list(impls)
     order = np.random.default_rng(12345)
