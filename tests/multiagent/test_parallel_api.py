@@ -57,6 +57,9 @@ def test_finished_agents_leave_and_step_needs_live_agents(env):
         env.step({"scout_0": 0, "scout_1": 0, "runner_0": np.zeros(2, np.float32)})
     with pytest.raises(ValueError, match="unknown agents"):
         env.step({"nobody_0": 0})
+    for not_a_dict in ([0, 0], [[0], [1]], None, np.zeros(4)):  # were "unknown agents [0, 0]" or unhashable
+        with pytest.raises(TypeError, match=r"actions must be a dict \{agent: action\} \(agents: \['scout_0'"):
+            env.step(not_a_dict)
     with pytest.raises(ValueError, match=r"agent group 'scout'.*outside"):
         env.step({"scout_0": 7, "scout_1": 0, "runner_0": np.zeros(2, np.float32), "runner_1": np.zeros(2, np.float32)})
     steps = 0

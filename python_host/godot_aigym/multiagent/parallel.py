@@ -7,6 +7,7 @@ unused) until the next ``reset()``, which starts every agent again.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,9 @@ class GodotParallelEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]):
         if not self.agents:
             raise RuntimeError("every agent's episode ended (or reset() was not called): call reset()")
+        if not isinstance(actions, Mapping):  # a list or array was "unknown agents [1, 2]" or unhashable
+            raise TypeError(f"actions must be a dict {{agent: action}} (agents: {self.agents}), "
+                            f"got {type(actions).__name__}")
         unknown = [a for a in actions if a not in self.agent_group]
         if unknown:
             raise ValueError(f"actions for unknown agents {unknown} (agents: {self.possible_agents})")
