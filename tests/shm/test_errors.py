@@ -11,7 +11,7 @@ import pytest
 from godot_aigym.shm import (BadChunk, ChunkClosed, ChunkExists, ChunkFull, ChunkNotFound, DuplicateName,
                              InvalidHandle, InvalidName, NotOwner, SharedMemory, SharedMemoryError,
                              SharedMemorySemaphore, UnknownName, WrongKind, layout as L)
-from godot_aigym.shm import chunk as chunk_mod
+from godot_aigym.shm import chunk as chunk_mod, cleanup
 
 
 def test_error_classes_share_one_base():
@@ -215,6 +215,16 @@ def test_chunk_full(handles):
         m.newFloatTensor("c", 10)  # what fits still works
 
 
+@pytest.mark.parametrize("size", [10**15, 2**63 - 1])
+def test_size_the_system_cannot_map(handles, size):
+    # the real ftruncate/mmap refuses (ENOMEM/EFBIG): our ChunkFull naming chunk and size, no file left
+    h = handles()
+    with pytest.raises(ChunkFull, match=rf"^shared memory '{h}': cannot make a chunk of {size} bytes \(.+\); "
+                                        "choose a smaller size$"):
+        SharedMemory(h, size=size)
+    assert not [n for n in os.listdir("/dev/shm") if n == h or n.startswith(f"{cleanup.TEMP_PREFIX}{os.getpid()}.")]
+
+
 @pytest.mark.parametrize("size", [0, -1])
 def test_bad_tensor_size(mem, size):
     with pytest.raises(ValueError, match=rf"size of tensor 'x' must be between 1 and \d+, got {size}"):
@@ -282,7 +292,7 @@ def test_failed_create_rolls_back(handles, monkeypatch):
         raise OSError(12, "Cannot allocate memory")
 
     monkeypatch.setattr(chunk_mod.mmap, "mmap", broken_mmap)
-    with pytest.raises(OSError, match="Cannot allocate memory"):
+    with pytest.raises(ChunkFull, match="Cannot allocate memory"):
         SharedMemory(h, size=1 << 16)
     assert not os.path.exists(f"/dev/shm/{h}")
     monkeypatch.setattr(chunk_mod.mmap, "mmap", mmap.mmap)

@@ -40,11 +40,15 @@ def test_read_into_out(mem):
     t.write([7, 8, 9])
     out = np.empty(3, np.int32)
     assert t.read(out=out) is out and out.tolist() == [7, 8, 9]
-    with pytest.raises(WrongLength, match=r"^read\(out=...\) of tensor 't' needs a int32\[3\] numpy array, "
-                                          r"got float32\[3\]$"):
+    with pytest.raises(WrongDtype, match=r"^read\(out=...\) of tensor 't' needs a int32\[3\] numpy array, "
+                                         r"got float32\[3\]$"):
         t.read(out=np.empty(3, np.float32))
-    with pytest.raises(WrongLength, match=r"got list$"):
+    with pytest.raises(WrongDtype, match=r"got float64\[3\]$"):
+        t.read(out=np.zeros(3, np.float64))
+    with pytest.raises(WrongDtype, match=r"got list$"):
         t.read(out=[0, 0, 0])
+    with pytest.raises(WrongLength, match=r"got int32\[4\]$"):
+        t.read(out=np.empty(4, np.int32))
 
 
 @pytest.mark.parametrize("values", [

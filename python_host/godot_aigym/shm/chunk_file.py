@@ -117,9 +117,8 @@ class ChunkFile:
         cleanup.register(tmp, st.st_dev, st.st_ino)  # exit and signal handlers remove it too
         try:
             os.fchmod(fd, 0o600)  # exact mode whatever the umask
-            os.ftruncate(fd, size)
+            self._size_and_map(fd, size)
             self._reserve(0, data_offset, "the header and directory")
-            self._mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
             L.HEADER_STRUCT.pack_into(
                 self._mm, 0, b"\0" * 8, L.LAYOUT_VERSION, L.HEADER_SIZE, size, L.ENTRY_SIZE, capacity, 0,
                 L.SEM_SIZE, data_offset, 0, os.getpid(), 0, start_time(os.getpid()), 0, 0, 0, b"")
@@ -140,6 +139,16 @@ class ChunkFile:
         finally:
             cleanup.unregister(tmp)
             cleanup.unlink_if_same(tmp, st.st_dev, st.st_ino)
+
+    def _size_and_map(self, fd: int, size: int) -> None:
+        """Give the file its size and map it; a size the system cannot hold is ChunkFull."""
+        try:
+            os.ftruncate(fd, size)
+            self._mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        except (OSError, OverflowError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ChunkFull(f"shared memory '{self.handle}': cannot make a chunk of {size} bytes ({reason}); "
+                            "choose a smaller size") from None
 
     def _reserve(self, offset: int, nbytes: int, what: str) -> None:
         """Back a range with real tmpfs pages now, so a full /dev/shm is an error, not SIGBUS."""

@@ -106,8 +106,9 @@ class SharedTensor:
             return view.copy()
         if not isinstance(out, np.ndarray) or out.shape != view.shape or out.dtype != self.dtype:
             got = f"{out.dtype.name}{list(out.shape)}" if isinstance(out, np.ndarray) else type(out).__name__
-            raise WrongLength(f"read(out=...) of tensor '{self.name}' needs a {self.dtype.name}[{self.size}] "
-                              f"numpy array, got {got}")
+            family = WrongLength if isinstance(out, np.ndarray) and out.dtype == self.dtype else WrongDtype
+            raise family(f"read(out=...) of tensor '{self.name}' needs a {self.dtype.name}[{self.size}] "
+                         f"numpy array, got {got}")
         np.copyto(out, view)
         return out
 
