@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Callable
 from multiprocessing import shared_memory
@@ -11,6 +12,7 @@ import pytest
 from so_helpers import assert_same
 
 from godot_aigym.shared_object import (
+    ArgumentTypeError,
     CorruptObjectError,
     InvalidNameError,
     ObjectClosedError,
@@ -278,3 +280,26 @@ def test_init_size_reserves_room(make_name: Callable[[], str]) -> None:
     assert big.fetch() == "é" * 2000
     with pytest.raises(ValueError):
         SharedObject(make_name(), data="", init_size=-1)
+    with pytest.raises(ArgumentTypeError, match="^init_size must be an int >= 0, got str '5'$"):
+        SharedObject(make_name(), data="", init_size="5")
+
+
+@pytest.mark.parametrize("cls", [SharedObject, SharedDynamicObject])
+@pytest.mark.parametrize("init_size", [10**15, 2**63 - 1])
+def test_init_size_the_system_cannot_map(make_name: Callable[[], str], cls: type, init_size: int) -> None:
+    # the real ftruncate/mmap refuses: our error naming object, size and init_size; no name left
+    name = make_name()
+    with pytest.raises(SharedObjectError, match=rf"^shared object '{name}': cannot make a segment of \d+ bytes "
+                                                rf"\(.+\); choose a smaller init_size \(got {init_size}\)$"):
+        cls(name, data="x", init_size=init_size)
+    assert not os.path.exists(f"/dev/shm/{name}")
+
+
+@pytest.mark.parametrize("cls", [SharedObject, SharedDynamicObject])
+@pytest.mark.parametrize("create", ["yes", 1, 0, "False"])
+def test_create_must_be_none_or_bool(make_name: Callable[[], str], cls: type, create: object) -> None:
+    name = make_name()
+    with pytest.raises(ArgumentTypeError, match=r"^create must be None \(mount or create\), True \(must create\) "
+                                                rf"or False \(must mount\), got {type(create).__name__} "):
+        cls(name, data=1, create=create)
+    assert not os.path.exists(f"/dev/shm/{name}")

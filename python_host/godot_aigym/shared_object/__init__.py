@@ -11,6 +11,7 @@ Importing this package is cheap: the compiled helper loads on first use.
 
 from .dynamic import SharedDynamicObject
 from .errors import (
+    ArgumentTypeError,
     CorruptObjectError,
     InvalidNameError,
     LockTimeoutError,
@@ -30,6 +31,7 @@ from .object import SharedObject
 from .segment import cleanup_owned, sweep_stale
 
 __all__ = [
+    "ArgumentTypeError",
     "CorruptObjectError",
     "InvalidNameError",
     "LockTimeoutError",

@@ -28,6 +28,11 @@ class UnsupportedTypeError(SharedObjectError, TypeError):
     """The value (or an element of it) has a type that cannot be stored."""
 
 
+class ArgumentTypeError(SharedObjectError, TypeError):
+    """An argument of SharedObject/SharedDynamicObject has the wrong type (``create`` not
+    None/True/False, ``init_size`` not an int)."""
+
+
 class UnsupportedValueError(SharedObjectError, ValueError):
     """The type is supported but this value is not (int beyond 64 bits, nesting too deep...)."""
 

@@ -18,7 +18,8 @@ from .encoding import encode, tag_of, write_plan
 from .fixed_codecs import FixedCodec, fixed_capacity, fixed_codec
 from .huge_pages import collapse, huge_page_size
 from .slot_format import Plan, Torn
-from .errors import CorruptObjectError, LockTimeoutError, ObjectClosedError, ObjectExistsError, TypeMismatchError
+from .errors import (ArgumentTypeError, CorruptObjectError, LockTimeoutError, ObjectClosedError, ObjectExistsError,
+                     TypeMismatchError)
 from ..liveness import owner_alive
 from .segment import Segment, check_name, unlink_name
 from .sync import (
@@ -79,8 +80,13 @@ class SharedObject:
         self._writer_assign: Callable[[Any], Any] | None = None
         self._ro: tuple[Any, ...] = ()  # a fixed array's read-only slot views (fetch's fast path)
         self.name = check_name(name)
-        if type(init_size) is not int or init_size < 0:
+        if type(init_size) is not int:
+            raise ArgumentTypeError(f"init_size must be an int >= 0, got {type(init_size).__name__} {init_size!r}")
+        if init_size < 0:
             raise ValueError(f"init_size must be an int >= 0, got {init_size!r}")
+        if create is not None and type(create) is not bool:  # "no" or 0 must not mean True
+            raise ArgumentTypeError(f"create must be None (mount or create), True (must create) or False "
+                                    f"(must mount), got {type(create).__name__} {create!r}")
         self.init_size = init_size
         self._lock_timeout_arg = lock_timeout
         self._lock_timeout = timeout_arg(lock_timeout, "lock_timeout")

@@ -49,6 +49,19 @@ def check_name(name: object) -> str:
     return name
 
 
+def _no_room(name: str, size: int, exc: OSError | OverflowError, hint: str) -> SharedObjectError:
+    """A segment size the system cannot hold (ENOMEM, EFBIG, ENOSPC...), naming object and size."""
+    reason = exc.strerror if isinstance(exc, OSError) else "larger than the system allows"
+    return SharedObjectError(f"shared object {name!r}: cannot make a segment of {size} bytes ({reason}){hint}")
+
+
+def _resize(fd: int, size: int, name: str, hint: str) -> None:
+    try:
+        os.ftruncate(fd, size)
+    except (OSError, OverflowError) as exc:
+        raise _no_room(name, size, exc, hint) from None
+
+
 def _close_half_built(seg: Segment | None, fd: int) -> None:
     """Release what a failed create/open had: the segment's mappings and fd, or the bare fd."""
     if seg is not None:
@@ -85,14 +98,15 @@ class Segment:
         seg = None
         try:
             os.fchmod(fd, 0o600)  # exact mode whatever the umask
-            os.ftruncate(fd, size)
+            hint = f"; choose a smaller init_size (got {init_size})" if init_size >= size // 4 else ""
+            _resize(fd, size, name, hint)
             seg = cls(name, fd, created=True)
             pid = os.getpid()
             layout.IDENT.pack_into(seg.header, 0, layout.MAGIC, layout.LAYOUT_VERSION, kind, top_tag, pid, 0)
             layout.CREATOR.pack_into(
                 seg.header, layout.CREATOR_OFFSET, start_time(pid), int.from_bytes(os.urandom(8), "little"), init_size
             )
-            seg.map_data()
+            seg.map_data(hint)
             try:
                 os.link(tmp, final)  # publish complete; never replaces an existing name
             except FileExistsError:
@@ -161,12 +175,15 @@ class Segment:
         return layout.CREATOR.unpack_from(self.header, layout.CREATOR_OFFSET)
 
     # -- mappings -------------------------------------------------------------------
-    def map_data(self) -> None:
+    def map_data(self, hint: str = "") -> None:
         """(Re)map the whole segment (large ones at a huge-page-aligned address: huge_pages.py);
         old mappings stay valid until unreferenced."""
         size = os.fstat(self.fd).st_size
         self._release_mv()
-        self.mm = map_shared(self.fd, size)
+        try:
+            self.mm = map_shared(self.fd, size)
+        except (OSError, OverflowError) as exc:
+            raise _no_room(self.name, size, exc, hint) from None
         self.mv = memoryview(self.mm)
         self.size = size
 
@@ -181,7 +198,7 @@ class Segment:
     def grow(self, new_size: int) -> None:
         """Extend the segment (never shrink: other processes may map the old size)."""
         if new_size > os.fstat(self.fd).st_size:
-            os.ftruncate(self.fd, new_size)
+            _resize(self.fd, new_size, self.name, "")
         self.map_data()
 
     def close(self) -> None:
