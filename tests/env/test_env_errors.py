@@ -14,7 +14,7 @@ from env_testutil import CARTPOLE, DEMO, TRIVIAL, our_chunks, wait_gone
 
 from godot_aigym import sweep_stale_chunks
 from godot_aigym.engine import GodotProcess, GodotProcessError, InvalidCpusError
-from godot_aigym.env import GodotEnv, GodotEnvError, GodotVectorEnv
+from godot_aigym.env import GodotAsyncVectorEnv, GodotEnv, GodotEnvError, GodotVectorEnv
 from godot_aigym.shm import EngineDiedError
 from godot_aigym.shm.errors import EngineTimeoutError
 
@@ -89,6 +89,14 @@ def test_a_hung_engine_is_a_timeout_not_a_death(no_leaks):
 def test_engine_side_error_is_reported(no_leaks):
     with pytest.raises(GodotEnvError, match=r"the environment reported an error: n_agents must be 1\.\.100000, got 0"):
         GodotEnv(DEMO, TRIVIAL, user_args=("--n-agents", "0"))
+
+
+@pytest.mark.parametrize("cls", [GodotVectorEnv, GodotAsyncVectorEnv])
+def test_too_many_agents_refused_before_launch(no_leaks, cls):
+    # the engine's own limit (gym_spec.gd), checked on the host: no engine is started for it
+    with pytest.raises(ValueError, match=r"^n_agents must be 1\.\.100000 per engine \(the engine's limit\), "
+                                         r"got 1000000; use more engines \(n_engines\)$"):
+        cls(DEMO, TRIVIAL, n_agents=10**6)
 
 
 def test_engine_killed_mid_episode(no_leaks):

@@ -56,6 +56,9 @@ class EngineLink(LinkFailures):
         self._engine_of = (index, n_engines)  # engine k of M, named in failures when M > 1
         if isinstance(n_agents, bool) or not isinstance(n_agents, (int, np.integer)) or n_agents < 1:
             raise ValueError(f"n_agents must be a positive integer, got {n_agents!r}")
+        if n_agents > P.MAX_AGENTS:  # the engine would refuse it only after its launch
+            raise ValueError(f"n_agents must be 1..{P.MAX_AGENTS} per engine (the engine's limit), got {n_agents}; "
+                             "use more engines (n_engines)")
         self.n_agents = int(n_agents)
         self.engine_errors = options.engine_errors
         self.timeout = options.timeout
