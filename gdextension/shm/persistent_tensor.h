@@ -1,5 +1,6 @@
 // cPersistentIntTensor / cPersistentFloatTensor / cPersistentUintTensor: a named 1-D tensor
-// in the shared chunk, read and written as the matching Packed*Array (one memcpy each way).
+// in the shared chunk, read and written as the matching Packed*Array (one memcpy each way);
+// `write` also takes a plain Array of numbers, checked (tensor_values.h).
 #pragma once
 
 #include <cstring>
@@ -8,6 +9,7 @@
 
 #include "binding/class_db.h"
 #include "shm/shared_chunk.h"
+#include "shm/tensor_values.h"
 
 namespace aigym {
 
@@ -73,19 +75,26 @@ class PersistentTensor : public gd::ExtensionObject {
         return true;
     }
 
-    // Overwrites the tensor; the array must have exactly size() elements.
-    bool write(Packed values) {
+    // Overwrites the tensor with exactly size() values: this tensor's Packed*Array (copied
+    // straight from the caller's array) or a plain Array of numbers it can hold (tensor_values.h).
+    bool write(gd::Variant values) {
         if (!data_) {
             AIGYM_ERROR(where("write") + ": tensor is not attached (get it from cSharedMemory.find*Tensor)");
             return false;
         }
-        const int64_t n = values.size();
+        shm::TensorValues<Packed> checked;
+        std::string error;
+        if (!checked.accept(values, error)) {
+            AIGYM_ERROR(where("write") + ": " + error);
+            return false;
+        }
+        const int64_t n = checked.size();
         if (n != count_) {
             AIGYM_ERROR(where("write") + ": wrong length " + std::to_string(n) + ", the tensor holds " +
                         std::to_string(count_) + " elements");
             return false;
         }
-        if (n > 0) std::memcpy(data_, values.view().data(), static_cast<size_t>(n) * sizeof(value_type));
+        checked.copy_to(data_);
         return true;
     }
 

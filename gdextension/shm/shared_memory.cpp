@@ -1,5 +1,6 @@
 #include "shm/shared_memory.h"
 
+#include <atomic>
 #include <cstring>
 
 #include "binding/log.h"
@@ -22,15 +23,21 @@ void cSharedMemory::bind(gd::ClassBinder<cSharedMemory> &b) {
         .method<&cSharedMemory::shutdown_requested>("shutdown_requested");
 }
 
-// Seed behaviour: attach to the command-line chunk if there is one; silently stay detached
-// otherwise (exists() says so, and lookups report why). A refusal for safety -- another
-// engine holds the chunk, or the file is not private to us -- is reported at once.
+// Seed behaviour: attach to the command-line chunk if there is one; stay detached otherwise
+// (exists() says so, and lookups report why). A refusal for safety -- another engine holds the
+// chunk, or the file is not private to us -- is an error at once; a --handle that names no
+// usable chunk is a warning, once per process (a game run without --handle stays silent).
 cSharedMemory::cSharedMemory() {
     const std::string handle = shm::command_line_handle();
     aigym_shm_status status = AIGYM_SHM_OK;
     chunk_ = shm::SharedChunk::attach(handle, attach_error_, &status);
     if (status == AIGYM_SHM_ERR_CLAIMED || status == AIGYM_SHM_ERR_NOT_PRIVATE) {
         AIGYM_ERROR("cSharedMemory.new(): " + attach_error_);
+    } else if (!chunk_ && !handle.empty()) {
+        static std::atomic<bool> warned{false};
+        if (!warned.exchange(true))
+            AIGYM_WARNING("cSharedMemory.new(): --handle given but not attached: " + attach_error_ +
+                          "; the game runs detached");
     }
 }
 
@@ -102,16 +109,23 @@ Packed cSharedMemory::get_array(const std::string &name, uint32_t dtype, const c
 }
 
 template <class Packed>
-bool cSharedMemory::send_array(const std::string &name, uint32_t dtype, const char *method, const Packed &values) {
-    aigym_shm_entry entry;
-    if (!find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method, entry)) return false;
-    const int64_t n = values.size();
-    if (n != static_cast<int64_t>(entry.count)) {
-        AIGYM_ERROR(std::string("cSharedMemory.") + method + "('" + name + "'): wrong length " + std::to_string(n) +
-                    ", the tensor holds " + std::to_string(entry.count) + " elements");
+bool cSharedMemory::send_array(const std::string &name, uint32_t dtype, const char *method, const gd::Variant &values) {
+    const std::string where = std::string("cSharedMemory.") + method + "('" + name + "')";
+    shm::TensorValues<Packed> checked;
+    std::string error;
+    if (!checked.accept(values, error)) {
+        AIGYM_ERROR(where + ": " + error);
         return false;
     }
-    if (n > 0) std::memcpy(aigym_shm_entry_data(chunk_->base(), &entry), values.view().data(), entry.nbytes);
+    aigym_shm_entry entry;
+    if (!find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method, entry)) return false;
+    const int64_t n = checked.size();
+    if (n != static_cast<int64_t>(entry.count)) {
+        AIGYM_ERROR(where + ": wrong length " + std::to_string(n) + ", the tensor holds " + std::to_string(entry.count) +
+                    " elements");
+        return false;
+    }
+    checked.copy_to(static_cast<typename Packed::value_type *>(aigym_shm_entry_data(chunk_->base(), &entry)));
     return true;
 }
 
@@ -121,11 +135,11 @@ gd::PackedFloat32Array cSharedMemory::getFloatArray(std::string name) {
 gd::PackedInt32Array cSharedMemory::getIntArray(std::string name) {
     return get_array<gd::PackedInt32Array>(name, AIGYM_SHM_DTYPE_INT32, "getIntArray");
 }
-bool cSharedMemory::sendFloatArray(std::string name, gd::PackedFloat32Array values) {
-    return send_array(name, AIGYM_SHM_DTYPE_FLOAT32, "sendFloatArray", values);
+bool cSharedMemory::sendFloatArray(std::string name, gd::Variant values) {
+    return send_array<gd::PackedFloat32Array>(name, AIGYM_SHM_DTYPE_FLOAT32, "sendFloatArray", values);
 }
-bool cSharedMemory::sendIntArray(std::string name, gd::PackedInt32Array values) {
-    return send_array(name, AIGYM_SHM_DTYPE_INT32, "sendIntArray", values);
+bool cSharedMemory::sendIntArray(std::string name, gd::Variant values) {
+    return send_array<gd::PackedInt32Array>(name, AIGYM_SHM_DTYPE_INT32, "sendIntArray", values);
 }
 
 }  // namespace aigym

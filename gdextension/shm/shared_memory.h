@@ -32,8 +32,8 @@ class cSharedMemory : public gd::ExtensionObject {
     gd::Ref<cSharedMemorySemaphore> findSemaphore(std::string name);
     gd::PackedFloat32Array getFloatArray(std::string name);
     gd::PackedInt32Array getIntArray(std::string name);
-    bool sendFloatArray(std::string name, gd::PackedFloat32Array values);
-    bool sendIntArray(std::string name, gd::PackedInt32Array values);
+    bool sendFloatArray(std::string name, gd::Variant values);
+    bool sendIntArray(std::string name, gd::Variant values);
     bool host_alive() const { return chunk_ && chunk_->host_alive(); }
     bool shutdown_requested() const { return chunk_ && chunk_->shutdown_requested(); }
 
@@ -43,7 +43,7 @@ class cSharedMemory : public gd::ExtensionObject {
     template <class Packed>
     Packed get_array(const std::string &name, uint32_t dtype, const char *method);
     template <class Packed>
-    bool send_array(const std::string &name, uint32_t dtype, const char *method, const Packed &values);
+    bool send_array(const std::string &name, uint32_t dtype, const char *method, const gd::Variant &values);
     bool find_entry(const std::string &name, uint32_t kind, uint32_t dtype, const char *method, aigym_shm_entry &entry);
 
     std::shared_ptr<shm::SharedChunk> chunk_;

@@ -108,6 +108,20 @@ ERROR_CASES = {
                      r"cSharedMemory\.getIntArray\('nope'\): no int32 tensor named 'nope' in chunk",
                      r"cSharedMemory\.sendFloatArray\('floats'\): wrong length 1, the tensor holds 4 elements",
                      r"cSharedMemory\.sendIntArray\('floats'\): 'floats' is a float32 tensor, not a int32 tensor"],
+    "bad_values": [r"cPersistentFloatTensor\.write\('floats'\): element 0 is not a number: String \(a\)",
+                   r"cPersistentFloatTensor\.write\('floats'\): element 0 is not a number: Array \(\[1\]\)",
+                   r"cPersistentFloatTensor\.write\('floats'\): element 2 is not a number: Object",
+                   r"cPersistentFloatTensor\.write\('floats'\): expected a PackedFloat32Array or an Array of numbers, "
+                   r"got String \(abcd\)",
+                   r"cPersistentFloatTensor\.write\('floats'\): expected a PackedFloat32Array .*got PackedFloat64Array",
+                   r"cPersistentIntTensor\.write\('ints'\): element 0 is 1099511627776, outside the tensor's range "
+                   r"-2147483648\.\.2147483647",
+                   r"cPersistentIntTensor\.write\('ints'\): element 0 is float \(1\.7\): an integer tensor "
+                   r"takes ints",
+                   r"cPersistentUintTensor\.write\('bytes'\): element 0 is -1, outside the tensor's range 0\.\.255",
+                   r"cSharedMemory\.sendIntArray\('ints'\): element 1 is not a number: String \(x\)",
+                   r"cSharedMemory\.sendFloatArray\('floats'\): expected a PackedFloat32Array or an Array of "
+                   r"numbers, got null"],
     "unknown_semaphore": [r"cSharedMemorySemaphore\.init\('no_such_sem'\): no semaphore named 'no_such_sem'"],
 }
 
@@ -120,9 +134,20 @@ def test_error_cases_are_reported_by_name(run_gdscript, cases):
     with SharedMemory() as mem:
         mem.newFloatTensor("floats", 4).write([7, 7, 7, 7])
         mem.newIntTensor("ints", 2)
+        mem.newUintTensor("bytes", 2)
         handle = None if cases == ("no_handle",) else mem.handle
         run_gdscript("res://shm/test_errors.gd", handle=handle, user_args=[a for c in cases for a in ("--case", c)],
                      expected_errors=tuple(p for c in cases for p in ERROR_CASES[c]))
+
+
+def test_missing_chunk_of_handle_is_one_warning(run_gdscript):
+    """A --handle that names no chunk leaves the game detached (the seed's behaviour) but says so,
+    once, naming the handle and the cause (it was silent)."""
+    handle = f"aigym_missing_{random.randrange(1 << 30):x}"
+    run = run_gdscript("res://shm/test_errors.gd", handle=handle, user_args=["--case", "missing_chunk"])
+    warnings = [line for line in run.output.splitlines() if "--handle given but not attached" in line]
+    assert len(warnings) == 1, run.output[-3000:]
+    assert f"chunk '{handle}': shared-memory chunk not found" in warnings[0]
 
 
 def _write_raw_chunk(name: str, data: bytes) -> None:
