@@ -70,6 +70,9 @@ func check() -> String:
 		return "%s: observation_size must be >= 1, got %d" % [g, observation_size]
 	if observation_low.size() not in [0, observation_size] or observation_high.size() not in [0, observation_size]:
 		return "%s: observation_low/high must be empty or have observation_size (%d) values" % [g, observation_size]
+	var bad_type := GymSpec.enum_error("action_type", action_type, GymEnv.ActionType)
+	if bad_type != "":
+		return "%s: %s" % [g, bad_type]
 	if action_type == GymEnv.ActionType.MULTI_DISCRETE:
 		if action_nvec.is_empty() or Array(action_nvec).min() < 1:
 			return "%s: action_nvec must list the choices (>= 1) of each action dimension, got %s" % [g, action_nvec]

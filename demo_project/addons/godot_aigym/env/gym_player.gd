@@ -58,7 +58,7 @@ func start(env: Node, random: bool) -> String:
 	if not ClassDB.class_exists(&"cTorchModel"):
 		return "play mode needs cTorchModel (the godot_aigym_torch library is not loaded)"
 	if not ResourceLoader.exists(policy_path):
-		return "policy not found: %s (train it first: godot-aigym demo)" % policy_path
+		return "policy not found: no file %s (--policy or the GymEnv's policy_path must name a TorchScript policy, e.g. one saved by godot_aigym.torch_export.export_policy)" % policy_path
 	var data = load(policy_path)
 	if data == null:
 		return "could not load the policy %s" % policy_path

@@ -8,6 +8,11 @@ const P := preload("gym_protocol.gd")
 
 ## What is wrong with the settings of `env` (a GymEnv), or "" (checked before anything is sized).
 static func settings_error(env: Node) -> String:
+	var err := enum_error("action_type", env.action_type, GymEnv.ActionType)
+	if err == "":
+		err = enum_error("step_mode", env.step_mode, GymEnv.StepMode)
+	if err != "":
+		return err
 	if env.n_agents < 1 or env.n_agents > 100000:
 		return "n_agents must be 1..100000, got %d" % env.n_agents
 	if env.action_repeat < 1:
@@ -29,6 +34,17 @@ static func settings_error(env: Node) -> String:
 	if env.action_type == GymEnv.ActionType.BOX and (env.action_low.size() not in [0, env.action_size] or env.action_high.size() not in [0, env.action_size]):
 		return "action_low/high must be empty or have action_size (%d) values" % env.action_size
 	return ""
+
+
+## What is wrong with an enum property's `value`, or "": a scene file may hold any int for it, so
+## it is checked before anything indexes by it ("action_type is 7, not one of BOX (0), ...").
+static func enum_error(property: String, value: int, choices: Dictionary) -> String:
+	if value in choices.values():
+		return ""
+	var names: Array[String] = []
+	for key in choices:
+		names.append("%s (%d)" % [key, choices[key]])
+	return "%s is %d, not one of %s" % [property, value, ", ".join(names)]
 
 
 ## The description Python reads: protocol, spaces, sizes, episode settings of `env` (a GymEnv);
