@@ -100,6 +100,33 @@ def test_send_in_any_order_and_step(demo, no_leaks):
         env.close()
 
 
+def test_the_obvious_loop_and_num_envs(demo, no_leaks):
+    # step(action_space.sample()) after reset: batch_size rows go to the first engine of the reset's
+    # batch, then to the engines each recv returned (docs/ENVIRONMENTS.md, "Async")
+    env = GodotAsyncVectorEnv(demo, TRIVIAL, num_envs=4, n_engines=2)
+    try:
+        assert env.n_agents == 2 and env.action_space.shape == (2, 2)
+        obs, info = env.reset(seed=0)
+        for t in range(1, 4):
+            acts = env.action_space.sample()
+            obs, *_, info = env.step(acts)
+            assert info["env_id"].tolist() == [0, 1] and (obs[:, 3] == t).all()
+            assert np.array_equal(obs[:, 0], acts[:, 0])
+        env.send(np.zeros((4, 2), np.float32), [0, 1, 2, 3])
+        _, _, _, _, first = env.recv()
+        acts = _action_rows(first["env_id"], 5)
+        env.send(acts)  # no ids: the engine the last recv returned
+        answers = [env.recv() for _ in range(2)]  # the other engine's answer, and this one's
+        obs = next(a[0] for a in answers if np.array_equal(a[4]["env_id"], first["env_id"]))
+        assert np.array_equal(obs[:, 0], acts[:, 0])
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match=r"^num_envs=3 is not a multiple of n_engines=2$"):
+        GodotAsyncVectorEnv(demo, TRIVIAL, num_envs=3, n_engines=2)
+    with pytest.raises(ValueError, match=r"^num_envs=3 != n_agents=2 x n_engines=2$"):
+        GodotAsyncVectorEnv(demo, TRIVIAL, num_envs=3, n_agents=2, n_engines=2)
+
+
 def test_misuse_is_refused_and_the_env_stays_usable(demo, no_leaks):
     env = GodotAsyncVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=2)
     try:

@@ -44,7 +44,7 @@ from . import protocol as P
 from .actions import ActionChecker
 from .autoreset import parse_autoreset_mode
 from .env_ids import EnvIdRouter
-from .engine_links import close_links, engine_seeds, open_links, positive_int
+from .engine_links import agents_per_engine, close_links, engine_seeds, open_links, positive_int, render_frames
 from .link import EngineLink
 from .observations import stack_answers
 from .options import EnvOptions
@@ -62,13 +62,15 @@ class GodotAsyncVectorEnv:
     flight answers (futex_waitv); False, only the waiter threads wait (kernels without futex_waitv)."""
 
     def __init__(self, project: str | os.PathLike | None = None, scene: str | None = None, *,
-                 n_agents: int = 1, n_engines: int = 1, batch_size: int | None = None,
+                 num_envs: int | None = None, n_agents: int | None = None, n_engines: int = 1,
+                 batch_size: int | None = None,
                  log_dir: str | os.PathLike | None = None, options: EnvOptions | None = None,
                  **kwargs: Any) -> None:
         self.links: list[EngineLink] = []
         self._waiters: list[threading.Thread] = []
         self._failed: str | None = _CLOSED  # until the engines are up
-        n_agents, n_engines = positive_int("n_agents", n_agents), positive_int("n_engines", n_engines)
+        n_engines = positive_int("n_engines", n_engines)
+        n_agents = agents_per_engine(num_envs, n_agents, n_engines)
         batch_size = n_agents if batch_size is None else positive_int("batch_size", batch_size)
         if batch_size % n_agents or batch_size > n_agents * n_engines:
             raise ValueError(f"batch_size={batch_size} must be a multiple of n_agents={n_agents} (an engine "
@@ -79,6 +81,7 @@ class GodotAsyncVectorEnv:
         if mode != AutoresetMode.NEXT_STEP:
             raise ValueError(f"GodotAsyncVectorEnv autoresets in NEXT_STEP mode only (as envpool), got {mode}")
         opts = EnvOptions.from_kwargs("GodotAsyncVectorEnv", project, scene, options, kwargs)
+        self.render_mode = opts.render_mode
         self.links = open_links(opts, n_agents, n_engines, log_dir)
         spec = self.env_spec = self.links[0].spec
         self.n_agents, self.n_engines, self.batch_size = n_agents, n_engines, batch_size
@@ -93,6 +96,7 @@ class GodotAsyncVectorEnv:
         # handed to its waiter: _waiting), or answered (in _answered, not yet returned by recv);
         # lists, not arrays: read and set one engine at a time on every send and recv
         self._in_flight = [False] * n_engines
+        self._last = list(range(n_engines))  # the engines of the batch recv/reset returned last, in its order
         self._sent_ns = [0] * n_engines  # when each engine in flight was sent its command (monotonic)
         self._waiting = [False] * n_engines
         self._answered: list[int] = []  # engines answered but not yet returned, in the order found
@@ -152,16 +156,18 @@ class GodotAsyncVectorEnv:
         obs, _, _, _, info = self._collect(self.n_engines)
         order = np.argsort(info["env_id"], kind="stable")
         obs = {name: v[order] for name, v in obs.items()} if isinstance(obs, dict) else obs[order]
+        self._last = list(range(self.n_engines))
         return obs, {"env_id": info["env_id"][order]}
 
     def send(self, actions: Any, env_ids: Any = None) -> None:
-        """Hand ``actions`` (one row per id, as ``action_space`` rows) to the sub-environments
-        ``env_ids`` (default: all) and return at once. The ids must cover whole engines, each of
-        them idle (its last answer returned by `recv`); all actions are checked before anything
-        is sent (ValueError naming what is wrong, nothing sent)."""
+        """Hand ``actions`` (one row per id) to the sub-environments ``env_ids`` and return at once.
+        Omitted, the rows go to the batch the last `recv` (or `reset`) returned, in its order: all of
+        it, or its first whole engines for fewer rows (``action_space.sample()``'s batch_size rows
+        after `reset`). The ids must cover whole engines, each of them idle (its last answer returned
+        by `recv`); all actions are checked before anything is sent (ValueError, nothing sent)."""
         if self._failed is not None:
             raise RuntimeError(self._failed)
-        engines, rows = self._ids.engines_of(env_ids)
+        engines, rows = self._ids.engines_of(env_ids) if env_ids is not None else (self._default_engines(actions), None)
         n = self.n_agents
         if rows is None and len(engines) == 1 and isinstance(actions, np.ndarray) and actions.shape[:1] == (n,):
             k = engines[0]  # the usual: one engine's actions for the ids recv returned
@@ -179,6 +185,16 @@ class GodotAsyncVectorEnv:
             self._stage(k, acts[j * n:(j + 1) * n] if rows is None else acts[rows[j * n:(j + 1) * n]])
         for k in engines:
             self._dispatch(k, self.links[k].post_command)
+
+    def _default_engines(self, actions: Any) -> list[int]:
+        """send()'s engines when no env_ids are given: the last batch's, or its first whole engines."""
+        try:
+            n_rows = len(actions)
+        except TypeError:
+            return self._last  # the row check names what is wrong
+        if n_rows % self.n_agents == 0 and 0 < n_rows < len(self._last) * self.n_agents:
+            return self._last[:n_rows // self.n_agents]
+        return self._last
 
     def _stage(self, k: int, actions: np.ndarray) -> None:
         """Engine k's actions checked and written into its `in` tensor (nothing posted: ValueError)."""
@@ -204,6 +220,23 @@ class GodotAsyncVectorEnv:
         """`send` then `recv` (envpool's step)."""
         self.send(actions, env_ids)
         return self.recv()
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """As `GodotVectorEnv.render`: ``render_mode="rgb_array"``, one frame per sub-environment
+        (needs ``rendering=True`` and every engine idle: RuntimeError naming the busy ones); else None."""
+        if self.render_mode != "rgb_array":
+            return None
+        self._live()
+        busy = self._busy()
+        if busy:
+            raise RuntimeError(f"render() needs every engine idle: engines {busy} were sent a command whose "
+                               "answer recv() has not returned yet")
+        try:
+            return render_frames(self.links, self.n_agents, self.render_mode, "GodotAsyncVectorEnv")
+        except BaseException as exc:
+            if any(link.closed for link in self.links):  # an engine died or hung: stop them all
+                self._fail(exc)
+            raise
 
     # -- inside ---------------------------------------------------------------------------------
     def _dispatch(self, k: int, command) -> None:
@@ -326,6 +359,7 @@ class GodotAsyncVectorEnv:
         self._answered.append(k)
 
     def _batch(self, engines: list[int]):
+        self._last = engines
         results = [self.links[k].results for k in engines]
         if len(engines) == 1:
             env_id = self._engine_ids[engines[0]].copy()

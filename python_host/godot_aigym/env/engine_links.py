@@ -25,6 +25,35 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def agents_per_engine(num_envs: Any, n_agents: Any, n_engines: int) -> int:
+    """``n_agents`` from either it or ``num_envs`` (= n_agents x n_engines); ValueError naming both."""
+    if n_agents is None:
+        if num_envs is None:
+            return 1
+        if positive_int("num_envs", num_envs) % n_engines:
+            raise ValueError(f"num_envs={num_envs} is not a multiple of n_engines={n_engines}")
+        return num_envs // n_engines
+    if num_envs is not None and num_envs != n_agents * n_engines:
+        raise ValueError(f"num_envs={num_envs} != n_agents={n_agents} x n_engines={n_engines}")
+    return positive_int("n_agents", n_agents)
+
+
+def render_frames(links: list[EngineLink], n_agents: int, render_mode: str | None, who: str) -> tuple | None:
+    """A vector env's render(): None unless render_mode is "rgb_array"; else gymnasium's tuple of
+    num_envs frames, (H, W, 3) uint8. An engine's agents share its window, so sub-environments
+    k * n_agents .. + n_agents - 1 share engine k's frame (one array). Engines that do not render
+    are refused: a vector env never relaunches its engines (GodotEnv does, right after reset)."""
+    if render_mode != "rgb_array":
+        return None
+    if not all(link.renders for link in links):
+        raise P.GodotEnvError(f"{who}.render() needs engines that render: create it with rendering=True "
+                              "(render_mode='rgb_array' alone starts its engines headless)")
+    frames: list[np.ndarray] = []
+    for link in links:
+        frames += [link.render()] * n_agents
+    return tuple(frames)
+
+
 def engine_seeds(seed: Any, n_agents: int, n_engines: int) -> list[int | None]:
     """One seed per engine from a vector env's ``seed``: None, an int (engine k gets seed + k) or
     one per sub-environment (engine k takes its first agent's); ValueError otherwise."""

@@ -27,7 +27,8 @@ from . import _stepcore, placement
 from . import protocol as P
 from .actions import ActionChecker
 from .autoreset import parse_autoreset_mode
-from .engine_links import ENGINE_AUTORESET, close_links, engine_seeds, open_links, positive_int
+from .engine_links import (ENGINE_AUTORESET, agents_per_engine, close_links, engine_seeds, open_links, positive_int,
+                           render_frames)
 from .link import EngineLink
 from .observations import DictBatch, agent_final_observation, batch_observation
 from .options import EnvOptions
@@ -54,16 +55,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self.links: list[EngineLink] = []
         self._blocked: str | None = "the vector environment is not ready"
         n_engines = positive_int("n_engines", n_engines)
-        if n_agents is None:
-            if num_envs is None:
-                n_agents = 1
-            elif positive_int("num_envs", num_envs) % n_engines:
-                raise ValueError(f"num_envs={num_envs} is not a multiple of n_engines={n_engines}")
-            else:
-                n_agents = num_envs // n_engines
-        elif num_envs is not None and num_envs != n_agents * n_engines:
-            raise ValueError(f"num_envs={num_envs} != n_agents={n_agents} x n_engines={n_engines}")
-        n_agents = positive_int("n_agents", n_agents)
+        n_agents = agents_per_engine(num_envs, n_agents, n_engines)
         if "log_path" in kwargs:
             raise ValueError("GodotVectorEnv keeps one log per engine: pass log_dir, not log_path")
         opts = EnvOptions.from_kwargs("GodotVectorEnv", project, scene, options, kwargs)
@@ -309,8 +301,18 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                              "reset() cannot bring it back: create a new GodotVectorEnv")
             self._close_links()
 
-    def render(self):
-        return None
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """``render_mode="rgb_array"``: one (H, W, 3) uint8 frame per sub-environment (gymnasium's
+        tuple; an engine's agents share its frame), showing the last reset/step; needs
+        ``rendering=True``. Other render modes: None (``"human"``: the engines' own windows)."""
+        if self.render_mode != "rgb_array":
+            return None
+        self._live()
+        try:
+            return render_frames(self.links, self.n_agents, self.render_mode, "GodotVectorEnv")
+        except BaseException as exc:
+            self._after_failure(exc)
+            raise
 
     def close(self, **kwargs: Any) -> None:
         if self._blocked is None or not self._blocked.startswith("the vector environment is closed"):
