@@ -127,6 +127,25 @@ def test_the_obvious_loop_and_num_envs(demo, no_leaks):
         GodotAsyncVectorEnv(demo, TRIVIAL, num_envs=3, n_agents=2, n_engines=2)
 
 
+def test_rows_for_every_sub_environment_go_to_every_idle_engine(demo, no_leaks):
+    # send() without ids after every engine answered, with num_envs rows: all engines, as before the
+    # last-batch default (the last batch was one engine's)
+    env = GodotAsyncVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=2)
+    try:
+        env.reset(seed=0)
+        env.send(np.zeros((4, 2), np.float32), [0, 1, 2, 3])
+        env.recv(), env.recv()
+        acts = _action_rows(np.arange(4), 5)
+        env.send(acts)
+        got = {}
+        for _ in range(2):
+            obs, *_, info = env.recv()
+            got.update({int(i): row[0] for i, row in zip(info["env_id"], obs)})
+        assert [got[i] for i in range(4)] == acts[:, 0].tolist()
+    finally:
+        env.close()
+
+
 def test_misuse_is_refused_and_the_env_stays_usable(demo, no_leaks):
     env = GodotAsyncVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=2)
     try:

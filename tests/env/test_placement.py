@@ -265,6 +265,20 @@ def test_the_vector_env_places_one_engine_per_cpu_and_every_side_spins(no_leaks)
         env.close()
 
 
+def test_unpinned_engines_keep_their_own_posts_and_waits(no_leaks):
+    # the relay's yield-at-once rule assumes the host shares a known CPU with an engine: engines
+    # started without pinning (cpus=None) post and wait one by one, as before the relay
+    env = GodotVectorEnv(DEMO, TRIVIAL, n_agents=2, n_engines=2, cpus=None, launcher=RecordingLauncher())
+    try:
+        assert [link.cpus for link in env.links] == [None, None]
+        assert env._relay_step is None and env._relay_wait is None
+        env.reset(seed=0)
+        obs, *_ = env.step(np.full((4, 2), 0.5, np.float32))
+        assert obs[:, 0].tolist() == [0.5] * 4
+    finally:
+        env.close()
+
+
 @pytest.mark.parametrize("spin_us", [None, 0.0])
 def test_two_real_engines_under_the_policy_answer_every_step_in_their_own_rows(no_leaks, spin_us):
     """A real 2-engine env placed by "auto" and the spin policy (on 2 CPUs: one engine per CPU,

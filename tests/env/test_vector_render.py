@@ -59,3 +59,19 @@ def test_async_render_needs_idle_engines(demo, no_leaks):
         assert len(env.render()) == 2
     finally:
         env.close()
+
+
+def test_sync_render_between_step_async_and_step_wait_is_refused(demo, no_leaks):
+    # a RENDER posted while a STEP is in flight would overwrite its header: refused, the step intact
+    env = GodotVectorEnv(demo, TRIVIAL, n_agents=2, n_engines=2, render_mode="rgb_array", rendering=True)
+    try:
+        env.reset(seed=0)
+        env.step(np.full((4, 2), 0.25, np.float32))
+        env.step_async(np.full((4, 2), 0.75, np.float32))
+        with pytest.raises(RuntimeError, match=r"^render\(\) between step_async\(\) and step_wait\(\)"):
+            env.render()
+        obs, *_ = env.step_wait()
+        assert (obs[:, 0] == 0.75).all() and (obs[:, 1] == 0.75).all()
+        assert len(env.render()) == 4
+    finally:
+        env.close()

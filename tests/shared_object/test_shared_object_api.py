@@ -303,3 +303,13 @@ def test_create_must_be_none_or_bool(make_name: Callable[[], str], cls: type, cr
                                                 rf"or False \(must mount\), got {type(create).__name__} "):
         cls(name, data=1, create=create)
     assert not os.path.exists(f"/dev/shm/{name}")
+
+
+@pytest.mark.parametrize("cls", [SharedObject, SharedDynamicObject])
+def test_create_takes_a_numpy_bool_as_a_bool(make_name: Callable[[], str], cls: type) -> None:
+    import numpy as np
+    name = make_name()
+    with cls(name, data=1, create=np.True_) as made:  # np.True_ is True, not an ArgumentTypeError
+        assert made.fetch() == 1
+        with pytest.raises(SharedObjectError):
+            cls(name, data=2, create=np.True_)  # must create: the name exists

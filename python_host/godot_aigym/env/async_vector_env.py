@@ -171,11 +171,15 @@ class GodotAsyncVectorEnv(AsyncAnswerWaits):
             self._dispatch(k, self.links[k].post_command)
 
     def _default_engines(self, actions: Any) -> list[int]:
-        """send()'s engines when no env_ids are given: the last batch's, or its first whole engines."""
+        """send()'s engines when no env_ids are given: the last batch's, or its first whole engines;
+        rows for every sub-environment while every engine is idle go to all of them, as before
+        the last-batch default (callers that send the whole batch keep working)."""
         try:
             n_rows = len(actions)
         except TypeError:
             return self._last  # the row check names what is wrong
+        if n_rows == self.num_envs and not self._busy():
+            return list(range(self.n_engines))
         if n_rows % self.n_agents == 0 and 0 < n_rows < len(self._last) * self.n_agents:
             return self._last[:n_rows // self.n_agents]
         return self._last
@@ -243,7 +247,7 @@ class GodotAsyncVectorEnv(AsyncAnswerWaits):
             raise RuntimeError(f"engines {busy} were sent a command whose answer recv() has not returned yet")
 
     def _batch(self, engines: list[int]):
-        self._last = engines
+        self._last = list(engines)  # a copy: the caller may hold the list it passed
         results = [self.links[k].results for k in engines]
         if len(engines) == 1:
             env_id = self._engine_ids[engines[0]].copy()

@@ -96,7 +96,10 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         # several engines, flat observations, no frames to wait for: every post and every answer's
         # spin in one C call (the receivers above take over an answer that did not come in its spin)
         self._relay_step = self._relay_wait = None
-        if n_engines > 1 and self._dict is None and not any(link.renders for link in self.links):
+        # (pinned engines only: the relay's yield-at-once rule was measured with the host sharing a
+        # known CPU with an engine; unpinned engines keep the per-engine posts and receivers)
+        if n_engines > 1 and self._dict is None and not any(link.renders for link in self.links) \
+                and all(link.cpus for link in self.links):
             answers, yields = [link.answer_semaphore for link in self.links], placement.host_yields_at_once(n_engines)
             self._relay_step = relay([link.command_semaphore for link in self.links], answers, yields)
             self._relay_wait = relay([], answers, yields)
@@ -308,6 +311,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         if self.render_mode != "rgb_array":
             return None
         self._live()
+        if self._blocked is _AWAITING:  # a RENDER now would overwrite the STEP in flight
+            raise RuntimeError("render() between step_async() and step_wait(): call step_wait() first")
         try:
             return render_frames(self.links, self.n_agents, self.render_mode, "GodotVectorEnv")
         except BaseException as exc:

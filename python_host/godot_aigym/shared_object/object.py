@@ -84,6 +84,8 @@ class SharedObject:
             raise ArgumentTypeError(f"init_size must be an int >= 0, got {type(init_size).__name__} {init_size!r}")
         if init_size < 0:
             raise ValueError(f"init_size must be an int >= 0, got {init_size!r}")
+        if type(create).__module__ == "numpy" and type(create).__name__ in ("bool", "bool_"):
+            create = bool(create)  # a numpy bool (e.g. from a config array) is a bool
         if create is not None and type(create) is not bool:  # "no" or 0 must not mean True
             raise ArgumentTypeError(f"create must be None (mount or create), True (must create) or False "
                                     f"(must mount), got {type(create).__name__} {create!r}")

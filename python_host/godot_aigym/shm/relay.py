@@ -22,7 +22,8 @@ def relay(commands: list[SharedMemorySemaphore] | tuple[SharedMemorySemaphore, .
     len(answers) + j when post j failed (those before it made, nothing taken): the caller posts
     from j its usual way (``poster``, which raises naming it). ``yield_at_once``: yield the CPU
     before the first look, for a waiter that shares its CPU with a peer that must answer (else
-    the first BUSY_SPIN_NS of each spin are pure). The function holds the semaphores' mapping
+    the first BUSY_SPIN_NS of each spin are pure). The spin budget is read now, once: a later
+    ``set_default_spin_us`` does not change it (make the env again). The function holds the semaphores' mapping
     exports, so the mappings stay while it spins: drop it before closing the chunks (they stay
     mapped until it is freed)."""
     live = [s._live() for s in (*commands, *answers)]  # ChunkClosed now if one is closed
