@@ -236,6 +236,9 @@ def test_the_vector_env_places_one_engine_per_cpu_and_every_side_spins(no_leaks)
         # the host shares a CPU with engine 1: its relay (every post, then every answer's spin, in
         # one C call: tests/shm/test_semaphore_relay.py) yields before its first look
         assert env._relay_step.yield_at_once and env._relay_wait.yield_at_once
+        # after the relay's spin, an engine's receiver blocks at once; its own receiver spins its budget
+        assert [link._answer_waits[1].spin_ns for link in env.links] == [0, 0]
+        assert [link._answer_waits[0].spin_ns for link in env.links] == [PINNED_SPIN_US * 1000] * 2
         events = []
         relayed = env._relay_step
         env._relay_step = lambda: (events.append("relay"), relayed())[1]

@@ -28,6 +28,8 @@ def test_takes_a_posted_count_and_waits_for_a_later_post(mem):
 def test_a_spin_of_its_own_overrides_the_semaphores(mem):
     sem = mem.newSemaphore("answer", 0, spin_us=1000)
     wait = sem.waiter(SAFETY, spin_us=0)  # blocks at once (after a spin of the caller's own)
+    assert wait.spin_ns == 0 and sem.waiter(SAFETY).spin_ns == 1_000_000  # the override, and the own budget
+    assert mem.newSemaphore("free", 0).waiter(SAFETY).spin_ns is None  # none: the module-wide one per call
     poster = threading.Timer(0.05, sem.post)
     poster.start()
     wait()

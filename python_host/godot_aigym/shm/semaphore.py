@@ -297,6 +297,7 @@ class SharedMemorySemaphore:
             status = wait(addr, spin_ns, now() + first)
             if status != ok:  # the first slice ended, a signal, or an error: as post_and_wait's wait
                 self._post_wait_failed(status, self, timeout, first)
+        wait_once.spin_ns = fixed_ns  # type: ignore[attr-defined]  (None: the module-wide budget per call)
         return wait_once
 
     def _post_wait_failed(self, status: int, answer: SharedMemorySemaphore, timeout: float | None,
