@@ -56,14 +56,14 @@ bool cSharedMemory::init(std::string handle) {
 // A checked copy of the entry (the live one may change under us: only the copy is used).
 bool cSharedMemory::find_entry(const std::string &name, uint32_t kind, uint32_t dtype, const char *method,
                                aigym_shm_entry &entry) {
-    const std::string where = std::string("cSharedMemory.") + method + "('" + name + "')";
+    const auto where = [&] { return std::string("cSharedMemory.") + method + "('" + name + "')"; };  // errors only
     if (!chunk_) {
-        AIGYM_ERROR(where + ": not attached: " + attach_error_);
+        AIGYM_ERROR(where() + ": not attached: " + attach_error_);
         return false;
     }
     std::string error;
     if (chunk_->find(name, kind, dtype, entry, error)) return true;
-    AIGYM_ERROR(where + ": " + error);
+    AIGYM_ERROR(where() + ": " + error);
     return false;
 }
 
@@ -110,18 +110,19 @@ Packed cSharedMemory::get_array(const std::string &name, uint32_t dtype, const c
 
 template <class Packed>
 bool cSharedMemory::send_array(const std::string &name, uint32_t dtype, const char *method, const gd::Variant &values) {
-    const std::string where = std::string("cSharedMemory.") + method + "('" + name + "')";
+    // built only on an error path: this is the seed API's per-step call
+    const auto where = [&] { return std::string("cSharedMemory.") + method + "('" + name + "')"; };
     shm::TensorValues<Packed> checked;
     std::string error;
     if (!checked.accept(values, error)) {
-        AIGYM_ERROR(where + ": " + error);
+        AIGYM_ERROR(where() + ": " + error);
         return false;
     }
     aigym_shm_entry entry;
     if (!find_entry(name, AIGYM_SHM_KIND_TENSOR, dtype, method, entry)) return false;
     const int64_t n = checked.size();
     if (n != static_cast<int64_t>(entry.count)) {
-        AIGYM_ERROR(where + ": wrong length " + std::to_string(n) + ", the tensor holds " + std::to_string(entry.count) +
+        AIGYM_ERROR(where() + ": wrong length " + std::to_string(n) + ", the tensor holds " + std::to_string(entry.count) +
                     " elements");
         return false;
     }
