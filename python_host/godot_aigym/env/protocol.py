@@ -36,7 +36,7 @@ from gymnasium import spaces
 PROTOCOL = "godot_aigym.env"
 PROTOCOL_VERSION = 2
 DEFAULT_PREFIX = "gym_"
-MAX_AGENTS = 100000  # agents (or scene copies) per engine: gym_spec.gd and gym_group_env.gd refuse more
+MAX_AGENTS = 100000  # agents (or scene copies) per engine: GymProtocol.MAX_AGENTS, which the engine enforces
 
 # message tensors: name -> capacity in bytes (4 of them for the length)
 MESSAGE_CAPACITY = {"spec": 65536, "fatal": 4096, "error_texts": 16384}

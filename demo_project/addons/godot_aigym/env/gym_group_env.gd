@@ -35,8 +35,8 @@ func _ready() -> void:
 
 func _configure() -> String:
 	copies = n_agents
-	if copies < 1 or copies > 100000:
-		return "n_agents (copies of the scene) must be 1..100000, got %d" % copies
+	if copies < 1 or copies > GymProtocol.MAX_AGENTS:
+		return "n_agents (copies of the scene) must be 1..%d, got %d" % [GymProtocol.MAX_AGENTS, copies]
 	if agent_scene != null:
 		return "a GymGroupEnv has no agent_scene of its own: set it on its GymAgentGroup children"
 	if not observation_parts.is_empty():

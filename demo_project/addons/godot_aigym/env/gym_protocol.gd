@@ -36,6 +36,8 @@ const OUT_SCALARS := 3
 ## Dict observations: each part not carried in out has two tensors, <prefix><kind><name>.
 const PART_OBS := "obs_"
 const PART_FINAL_OBS := "final_obs_"
+## Agents (or scene copies) per engine: GymSpec and GymGroupEnv refuse more, the host before launch.
+const MAX_AGENTS := 100000
 ## Agent groups (GymGroupEnv): the spec's "observation" and "action" type; each group's spaces are in "groups".
 const GROUPS_TYPE := "groups"
 
@@ -75,5 +77,5 @@ static func constants() -> Dictionary:
 		"FLAG_SEED": FLAG_SEED, "AUTORESET_NEXT_STEP": AUTORESET_NEXT_STEP,
 		"IN_HEADER": IN_HEADER, "H_COMMAND": H_COMMAND, "H_FLAGS": H_FLAGS, "H_MASKED": H_MASKED,
 		"OUT_SCALARS": OUT_SCALARS, "PART_OBS": PART_OBS, "PART_FINAL_OBS": PART_FINAL_OBS,
-		"GROUPS_TYPE": GROUPS_TYPE,
+		"GROUPS_TYPE": GROUPS_TYPE, "MAX_AGENTS": MAX_AGENTS,
 	}

@@ -13,8 +13,8 @@ static func settings_error(env: Node) -> String:
 		err = enum_error("step_mode", env.step_mode, GymEnv.StepMode)
 	if err != "":
 		return err
-	if env.n_agents < 1 or env.n_agents > 100000:
-		return "n_agents must be 1..100000, got %d" % env.n_agents
+	if env.n_agents < 1 or env.n_agents > GymProtocol.MAX_AGENTS:
+		return "n_agents must be 1..%d, got %d" % [GymProtocol.MAX_AGENTS, env.n_agents]
 	if env.action_repeat < 1:
 		return "action_repeat must be >= 1, got %d" % env.action_repeat
 	if env.max_episode_steps < 0:
