@@ -151,7 +151,8 @@ class Theirs(Config):
     def close(self) -> None:
         if self.proc is None:
             return
-        self.pause(False)
+        with contextlib.suppress(ProcessLookupError):  # their engine died already: still close below
+            self.pause(False)
         try:
             if self.env is not None:
                 with contextlib.redirect_stdout(io.StringIO()):
