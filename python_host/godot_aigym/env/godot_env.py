@@ -68,7 +68,13 @@ class GodotEnv(gym.Env):
         super().reset(seed=seed)
         link = self._live()
         self._blocked = _CALL_RESET  # until the reset succeeded
-        link.reset(seed)
+        try:
+            link.reset(seed)
+        except Exception:
+            raise
+        except BaseException as e:  # KeyboardInterrupt mid-command
+            self._interrupted(e)
+            raise
         self._blocked = None
         self._episode_start = (seed,)
         return self._observation(), {}
@@ -88,6 +94,9 @@ class GodotEnv(gym.Env):
             self._episode_start = None
             if self._link.closed:
                 self._blocked = "the environment is closed (its engine stopped); create a new one"
+            raise
+        except BaseException as e:  # KeyboardInterrupt mid-round-trip
+            self._interrupted(e)
             raise
         self._episode_start = None
         reward, terminated, truncated = self._first_agent.tolist()
@@ -126,6 +135,14 @@ class GodotEnv(gym.Env):
         self._options = self._options.replace(rendering=True)
         self._connect(EngineLink(self._options, n_agents=1))
         self._link.reset(self._episode_start[0])
+
+    def _interrupted(self, exc: BaseException) -> None:
+        """A command interrupted (KeyboardInterrupt, SystemExit) may or may not have had its answer
+        taken: the next command would read a stale answer, so the environment closes."""
+        self._episode_start = None
+        self.close()
+        self._blocked = (f"the environment is closed because a command was interrupted ({type(exc).__name__}): "
+                         "its engine's answer is unknown; create a new one")
 
     def close(self) -> None:
         link, self._link = self._link, None

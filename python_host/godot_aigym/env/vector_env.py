@@ -298,10 +298,16 @@ class GodotVectorEnv(gym.vector.VectorEnv):
 
     def _after_failure(self, exc: BaseException) -> None:
         """A command failed. If an engine died or hung (its link closed itself), stop the others and
-        refuse further use; other errors (GodotScriptError, interrupts) leave the engines alone."""
+        refuse further use; so too after an interrupt (KeyboardInterrupt, SystemExit), which may
+        leave some engines' answers untaken (the next command would read them as its own); other
+        errors (GodotScriptError, bad actions) leave the engines alone."""
         if any(link.closed for link in self.links):
             self._blocked = (f"the vector environment is closed because an engine failed ({type(exc).__name__}); "
                              "reset() cannot bring it back: create a new GodotVectorEnv")
+            self._close_links()
+        elif not isinstance(exc, Exception):
+            self._blocked = (f"the vector environment is closed because a command was interrupted "
+                             f"({type(exc).__name__}): its engines' answers are unknown; create a new GodotVectorEnv")
             self._close_links()
 
     def render(self) -> tuple[np.ndarray, ...] | None:
