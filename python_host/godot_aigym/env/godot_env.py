@@ -70,10 +70,9 @@ class GodotEnv(gym.Env):
         self._blocked = _CALL_RESET  # until the reset succeeded
         try:
             link.reset(seed)
-        except Exception:
-            raise
-        except BaseException as e:  # KeyboardInterrupt mid-command
-            self._interrupted(e)
+        except BaseException as e:
+            if not isinstance(e, Exception):  # KeyboardInterrupt mid-command
+                self._interrupted(e)
             raise
         self._blocked = None
         self._episode_start = (seed,)
