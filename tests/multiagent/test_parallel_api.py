@@ -62,6 +62,14 @@ def test_finished_agents_leave_and_step_needs_live_agents(env):
             env.step(not_a_dict)
     with pytest.raises(ValueError, match=r"agent group 'scout'.*outside"):
         env.step({"scout_0": 7, "scout_1": 0, "runner_0": np.zeros(2, np.float32), "runner_1": np.zeros(2, np.float32)})
+    live = {"scout_0": 0, "scout_1": 0, "runner_0": np.zeros(2, np.float32), "runner_1": np.zeros(2, np.float32)}
+    for agent, action, message in [  # each agent's action checked as GodotEnv checks it (were cast silently)
+            ("scout_1", 1.5, r"agent 'scout_1' of agent group 'scout': action 1.5 .*Discrete\(5\): expected an integer"),
+            ("scout_0", "1", r"agent 'scout_0' of agent group 'scout': action '1' .*expected an integer"),
+            ("runner_0", np.zeros(3, np.float32), r"agent 'runner_0' of agent group 'runner': .*shape \(3,\).*needs \(2,\)"),
+            ("runner_1", ["a", "b"], r"agent 'runner_1' of agent group 'runner': .*expected real numbers")]:
+        with pytest.raises(ValueError, match=message):
+            env.step({**live, agent: action})
     steps = 0
     while env.agents:  # standing still: every episode is truncated at the step limit
         _, _, term, trunc, _ = env.step({a: (0 if a.startswith("scout") else np.zeros(2, np.float32)) for a in env.agents})
@@ -69,3 +77,12 @@ def test_finished_agents_leave_and_step_needs_live_agents(env):
     assert steps == 50 and all(trunc.values()) and not any(term.values())
     with pytest.raises(RuntimeError, match="call reset"):
         env.step({})
+
+
+def test_step_after_close_says_closed(no_leaks):
+    env = GodotParallelEnv(scene=RENDEZVOUS)
+    env.close()
+    with pytest.raises(RuntimeError, match="closed; create a new GodotParallelEnv"):  # was "call reset()"
+        env.step({})
+    with pytest.raises(RuntimeError, match="closed"):
+        env.reset()

@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
+from ..env.actions import ActionChecker
 from ..env.groups import default_action
 from .batch import GodotGroupEnv, agent_id
 
@@ -47,6 +48,9 @@ class GodotParallelEnv(ParallelEnv):
         self.policies = dict(b.policies)
         self.agents: list[str] = []
         self._live = {g: np.zeros(b.n_group_agents[g], np.bool_) for g in b.group_names}
+        # one agent's action checked as GodotEnv checks it (1.5 or "1" for a Discrete agent, a Box
+        # action of another shape: ValueError naming the agent, not a silent cast or numpy's message)
+        self._checks = {g: ActionChecker(b.action_spaces[g]) for g in b.group_names}
         self._neutral = {g: np.stack([np.asarray(default_action(b.action_spaces[g]))] * b.n_group_agents[g])
                          for g in b.group_names}
 
@@ -65,6 +69,8 @@ class GodotParallelEnv(ParallelEnv):
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
+            if self.batch.closed:  # (with live agents the batch's step says why it closed)
+                raise RuntimeError("the environment is closed; create a new GodotParallelEnv")
             raise RuntimeError("every agent's episode ended (or reset() was not called): call reset()")
         if not isinstance(actions, Mapping):  # a list or array was "unknown agents [1, 2]" or unhashable
             raise TypeError(f"actions must be a dict {{agent: action}} (agents: {self.agents}), "
@@ -75,12 +81,15 @@ class GodotParallelEnv(ParallelEnv):
         batch = {}
         for g, ids in self._ids.items():
             acts = self._neutral[g].copy()
-            live = self._live[g]
+            live, check = self._live[g], self._checks[g]
             for i, a in enumerate(ids):
                 if live[i]:
                     if a not in actions:
                         raise ValueError(f"no action for the live agent {a!r} (live agents: {self.agents})")
-                    acts[i] = actions[a]
+                    try:
+                        acts[i] = check(actions[a])
+                    except ValueError as e:
+                        raise ValueError(f"agent {a!r} of agent group {g!r}: {e}") from None
             batch[g] = acts
         step = self.batch.step(batch)
         obs, rew, term, trunc, infos = {}, {}, {}, {}, {}
