@@ -33,6 +33,9 @@ from .link_failures import LinkFailures
 from .link_startup import check_spec, part_views, rendering_launch
 from .protocol import Results
 
+# directory slots of an engine's chunk: ~10 protocol entries, 2 per Dict part (~120 parts); 128 B each
+CHUNK_ENTRIES = 256
+
 
 class EngineLink(LinkFailures):
     """Start one engine on a GymEnv scene and talk the step protocol with it.
@@ -85,7 +88,7 @@ class EngineLink(LinkFailures):
         user = P.launch_args(self.n_agents, options.prefix, self.physics_fps, options.action_repeat,
                              options.max_episode_steps, engine_spin_us) + list(options.user_args)
         try:
-            self.mem = SharedMemory(size=options.chunk_size, capacity=64)
+            self.mem = SharedMemory(size=options.chunk_size, capacity=CHUNK_ENTRIES)
             self._messages = {kind: self.mem.newUintTensor(self.names[kind], capacity)
                               for kind, capacity in P.MESSAGE_CAPACITY.items()}
             self._seed_t = self.mem.newIntTensor(self.names["seed"], 2)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..engine import LaunchOptions
 from ..shm import SharedMemory
+from ..shm.layout import NAME_MAX
 from . import protocol as P
 from .options import EnvOptions
 from .protocol import Results
@@ -44,6 +45,7 @@ def check_spec(spec: P.EnvSpec, scene: str | None, n_agents: int, physics_fps: i
 
 def part_views(mem: SharedMemory, spec: P.EnvSpec, results: Results, prefix: str) -> Results:
     """Create the Dict parts' tensors; Results whose ``parts`` are (n, *shape) views of them."""
+    check_part_room(mem, spec, prefix)
     n = spec.n_agents
     views: dict[str, dict[str, np.ndarray]] = {P.PART_OBS: {}, P.PART_FINAL_OBS: {}}
     for part in spec.parts:
@@ -54,3 +56,21 @@ def part_views(mem: SharedMemory, spec: P.EnvSpec, results: Results, prefix: str
         for kind, by_name in views.items():
             by_name[part.name] = new(P.part_entry(prefix, kind, part.name), n * part.size).view.reshape(n, *part.shape)
     return dataclasses.replace(results, parts=views[P.PART_OBS], final_parts=views[P.PART_FINAL_OBS])
+
+
+def check_part_room(mem: SharedMemory, spec: P.EnvSpec, prefix: str) -> None:
+    """GodotEnvError naming the fix when the scene's parts do not fit the chunk: a part name too
+    long for its tensors' names, or more parts than directory slots (were the chunk's InvalidName
+    of an internal name, or ChunkFull suggesting a capacity= the env does not take)."""
+    parts = [part for part in spec.parts if not part.in_out]
+    limit = NAME_MAX - len(P.part_entry(prefix, P.PART_FINAL_OBS, ""))
+    for part in parts:
+        if len(part.name) > limit:
+            raise P.GodotEnvError(f"observation part name {part.name!r} has {len(part.name)} characters, at most "
+                                  f"{limit} fit (its tensors are named {P.part_entry(prefix, P.PART_FINAL_OBS, '<name>')}): "
+                                  "shorten it in the GymEnv's observation_parts")
+    free = mem.capacity - len(mem.names()) - (spec.frame_shape is not None)
+    if 2 * len(parts) > free:
+        raise P.GodotEnvError(f"the scene declares {len(parts)} observation parts with tensors of their own, an "
+                              f"environment holds at most {free // 2}: merge sensors (e.g. one raycast sensor "
+                              "with more rays) or group values into the state part")
