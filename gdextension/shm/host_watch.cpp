@@ -1,6 +1,7 @@
 #include "shm/host_watch.h"
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -49,6 +50,36 @@ bool host_gone_or_exiting(int32_t pid) {
     return (flags & 0x4ul) != 0;  // PF_EXITING
 }
 
+// The engine's output file, when it is the temporary log its host made for it
+// (`<tmp>/godot-aigym-<host pid>-<host start time>-<random>.log`, engine/logs.py): nobody
+// else removes it once that host is dead but the next host's sweep. A log the user chose
+// (another name) is never touched.
+struct HostLog {
+    char path[PATH_MAX];
+    uint64_t dev = 0, ino = 0;
+    bool found = false;
+};
+
+void find_host_log(int32_t host_pid, uint64_t host_start_time, HostLog &log) {
+    const ssize_t n = readlink("/proc/self/fd/1", log.path, sizeof log.path - 1);
+    if (n <= 0) return;
+    log.path[n] = '\0';  // an unlinked file reads "<path> (deleted)": no ".log" suffix, skipped
+    const char *slash = strrchr(log.path, '/');
+    const char *base = slash ? slash + 1 : log.path;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "godot-aigym-%d-", static_cast<int>(host_pid));
+    const size_t plen = strlen(prefix), len = strlen(base);
+    if (strncmp(base, prefix, plen) != 0 || len < plen + 4 || strcmp(base + len - 4, ".log") != 0) return;
+    char *end = nullptr;
+    const unsigned long long started = strtoull(base + plen, &end, 10);
+    if (end == base + plen || *end != '-' || (host_start_time != 0 && started != host_start_time)) return;
+    struct stat st;
+    if (fstat(1, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) return;
+    log.dev = static_cast<uint64_t>(st.st_dev);
+    log.ino = static_cast<uint64_t>(st.st_ino);
+    log.found = true;
+}
+
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 // Close every fd from 3 up except `a` and `b` (the watcher must not keep the engine's files).
@@ -65,7 +96,8 @@ void close_all_but(int a, int b) {
     }
 }
 
-[[noreturn]] void watch(const char *path, uint64_t dev, uint64_t ino, int32_t host_pid, int host_fd, int engine_fd) {
+[[noreturn]] void watch(const char *path, uint64_t dev, uint64_t ino, int32_t host_pid, const HostLog &log, int host_fd,
+                        int engine_fd) {
     prctl(PR_SET_NAME, "aigym-watch", 0, 0, 0);
     const int null_fd = open("/dev/null", O_RDWR);
     if (null_fd >= 0) {  // do not hold the engine's log or pipes open
@@ -82,6 +114,7 @@ void close_all_but(int a, int b) {
         }
         if (fds[0].revents != 0 || host_gone_or_exiting(host_pid)) {
             same_file_unlink(path, dev, ino);  // the host is dead: nobody else will remove it
+            if (log.found) same_file_unlink(log.path, log.dev, log.ino);
             _exit(0);
         }
         if (fds[1].revents != 0) _exit(0);  // the engine ended first and the host lives: its chunk
@@ -90,18 +123,29 @@ void close_all_but(int a, int b) {
 
 }  // namespace
 
-bool unlink_if_same_and_host_dead(const std::string &handle, uint64_t dev, uint64_t ino, int32_t host_pid) {
-    if (host_pid <= 0 || aigym_pid_alive(host_pid)) return false;
+bool host_gone(int32_t host_pid, uint64_t host_start_time) {
+    if (host_pid <= 0) return false;  // unknown: as aigym_pid_alive
+    if (!aigym_pid_alive(host_pid)) return true;
+    const uint64_t now = host_start_time != 0 ? aigym_pid_start_time(host_pid) : 0;
+    return now != 0 && now != host_start_time;  // the pid was reused by another process
+}
+
+bool unlink_if_same_and_host_dead(const std::string &handle, uint64_t dev, uint64_t ino, int32_t host_pid,
+                                  uint64_t host_start_time) {
+    if (!host_gone(host_pid, host_start_time)) return false;
     return same_file_unlink(("/dev/shm/" + handle).c_str(), dev, ino);
 }
 
-bool start_host_watch(const std::string &handle, uint64_t dev, uint64_t ino, int32_t host_pid, std::string &error) {
+bool start_host_watch(const std::string &handle, uint64_t dev, uint64_t ino, int32_t host_pid, uint64_t host_start_time,
+                      std::string &error) {
     if (host_pid <= 0) {
         error = "the chunk names no host pid";
         return false;
     }
     char path[AIGYM_SHM_HANDLE_MAX + 16];
     snprintf(path, sizeof path, "/dev/shm/%s", handle.c_str());
+    HostLog log;
+    find_host_log(host_pid, host_start_time, log);
     const int host_fd = pidfd_open(host_pid);
     const int engine_fd = pidfd_open(getpid());
     if (host_fd < 0 || engine_fd < 0) {
@@ -113,7 +157,7 @@ bool start_host_watch(const std::string &handle, uint64_t dev, uint64_t ino, int
     // Double fork: the watcher is re-parented at once, so the engine never keeps a zombie.
     const pid_t child = fork();
     if (child == 0) {
-        if (fork() == 0) watch(path, dev, ino, host_pid, host_fd, engine_fd);
+        if (fork() == 0) watch(path, dev, ino, host_pid, log, host_fd, engine_fd);
         _exit(0);
     }
     close(host_fd);

@@ -51,6 +51,18 @@ std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std:
         }
         return nullptr;
     }
+    // A chunk whose host is gone has nobody to answer and, with no engine watching it yet,
+    // nobody left to remove it but a later host's sweep: remove that very file and refuse, as
+    // for a chunk not found (an engine started by hand on a killed host's handle).
+    const uint64_t host_started = __atomic_load_n(&chunk->header()->host_start_time, __ATOMIC_RELAXED);
+    if (host_gone(chunk->host_pid(), host_started)) {
+        const bool removed = unlink_if_same_and_host_dead(handle, chunk->mapping_.dev, chunk->mapping_.ino,
+                                                          chunk->host_pid(), host_started);
+        if (status_out) *status_out = AIGYM_SHM_ERR_NOT_FOUND;
+        error = "chunk '" + handle + "': the host process that created it (pid " + std::to_string(chunk->host_pid()) +
+                ") is gone" + (removed ? "; removed the stale chunk" : "");
+        return nullptr;
+    }
     // One engine per chunk: claim it (this also tells the host whose death to watch for).
     if (aigym_shm_claim(&chunk->mapping_, static_cast<int32_t>(getpid())) != AIGYM_SHM_OK) {
         if (status_out) *status_out = AIGYM_SHM_ERR_CLAIMED;
@@ -63,7 +75,8 @@ std::shared_ptr<SharedChunk> SharedChunk::attach(const std::string &handle, std:
     static std::set<std::pair<uint64_t, uint64_t>> watched;
     std::string watch_error;
     if (watched.insert({chunk->mapping_.dev, chunk->mapping_.ino}).second &&
-        !start_host_watch(handle, chunk->mapping_.dev, chunk->mapping_.ino, chunk->host_pid(), watch_error)) {
+        !start_host_watch(handle, chunk->mapping_.dev, chunk->mapping_.ino, chunk->host_pid(), host_started,
+                          watch_error)) {
         AIGYM_WARNING("chunk '" + handle + "': cannot watch the host for cleanup after its death: " + watch_error);
     }
     // The record's place from the capacity the attach read once and checked, so a later

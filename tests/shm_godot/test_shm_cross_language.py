@@ -198,9 +198,14 @@ def test_fuzzed_chunks_never_crash_the_engine(run_gdscript):
         # Every chunk is either rejected with a message or accepted after full validation.
         rejected = len([e for e in run.errors if "cSharedMemory.init" in e])
         assert rejected + run.results["fuzz_accepted"] == len(names)
+        # A header scribbled to name a dead host (pid or start time) is a stale chunk: refused
+        # and removed by the engine; no other chunk is ever removed.
+        stale = len([e for e in run.errors if "is gone; removed the stale chunk" in e])
+        assert stale == len([n for n in names if not os.path.exists(f"/dev/shm/{n}")])
     finally:
         for name in names:
-            os.unlink(f"/dev/shm/{name}")
+            if os.path.exists(f"/dev/shm/{name}"):
+                os.unlink(f"/dev/shm/{name}")
 
 
 @pytest.mark.parametrize("style", ["engine_args", "engine_args_equals", "user_args_equals"])

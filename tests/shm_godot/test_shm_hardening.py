@@ -178,9 +178,90 @@ def test_engine_unlinks_the_chunk_of_a_sigkilled_host(test_project):
         _wait_exit(engine)
         _wait_exit(watchers[0])  # the watcher exits right after it removed the name
         assert not os.path.exists(f"/dev/shm/{handle}"), "the engine side must remove a dead host's chunk"
+        assert not os.path.exists(info["log"]), "the engine side must remove the engine log a dead host made"
     finally:
         if host.poll() is None:
             host.kill()
             host.wait()
         if info and os.path.exists(info["log"]):  # a SIGKILLed host cannot remove its engine's log
             os.unlink(info["log"])
+
+
+def test_the_watcher_never_removes_a_log_the_user_chose(test_project, tmp_path):
+    """An engine log given by path (log_path=) is the user's: kept after the host's SIGKILL, while
+    the chunk goes."""
+    import json
+
+    script = HOST_WITH_ENGINE.replace("handle=mem.handle))", f"handle=mem.handle), log_path={str(tmp_path / 'mine.log')!r})")
+    assert script != HOST_WITH_ENGINE
+    host = subprocess.Popen([sys.executable, "-c", script, str(test_project)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(host.stdout.readline())
+        watchers = _wait_for_watchers(info["handle"])
+        assert len(watchers) == 1, watchers
+        host.kill()
+        host.wait(SAFETY_S)
+        _wait_exit(info["engine"])
+        _wait_exit(watchers[0])
+        assert not os.path.exists(f"/dev/shm/{info['handle']}")
+        assert os.path.exists(tmp_path / "mine.log")
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+
+
+KILLED_HOST = textwrap.dedent("""
+    from godot_aigym import SharedMemory
+    mem = SharedMemory()
+    mem.newSemaphore("ping", 0)
+    mem.newSemaphore("ready", 0)
+    print(mem.handle, flush=True)
+    input()
+""")
+
+
+def _engine_by_hand(godot, test_project, handle: str) -> str:
+    """Output of an engine started on `handle` as a user would, without a host (no parent-death
+    signal); quit_after ends it if it does not attach."""
+    code, output = run_godot(LaunchOptions(project=test_project, script="res://shm/test_wait_host.gd",
+                                           handle=handle, quit_after=5), godot=godot, timeout=SAFETY_S)
+    return output
+
+
+@pytest.mark.exclusive  # a killed host's chunk: another host's start-up sweep would remove it first
+def test_an_engine_started_by_hand_on_a_killed_hosts_chunk_removes_it(godot, test_project):
+    """The host was SIGKILLed before any engine attached (no watcher): an engine started by hand
+    on its handle must not attach to the orphan (nobody answers) and removes it (was: attached,
+    "cannot watch the host", and a game that failed before its first wait left the chunk)."""
+    host = subprocess.Popen([sys.executable, "-c", KILLED_HOST], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    handle = host.stdout.readline().strip()
+    host.kill()
+    host.wait(SAFETY_S)
+    assert os.path.exists(f"/dev/shm/{handle}")  # no engine, no watcher: only a later sweep would go
+    try:
+        output = _engine_by_hand(godot, test_project, handle)
+        assert f"the host process that created it (pid {host.pid}) is gone; removed the stale chunk" in output, output
+        assert "cannot watch the host" not in output and "died; quitting" not in output, output  # never attached
+        assert not os.path.exists(f"/dev/shm/{handle}")
+    finally:
+        if os.path.exists(f"/dev/shm/{handle}"):
+            os.unlink(f"/dev/shm/{handle}")
+
+
+@pytest.mark.exclusive  # the chunk looks stale: another host's start-up sweep would remove it first
+def test_an_engine_refuses_a_chunk_whose_host_pid_was_reused(godot, test_project):
+    """The chunk's host pid now belongs to another process (its start time differs from the
+    header's): that host is gone as well, so the chunk is stale and removed."""
+    with SharedMemory() as mem:
+        mem.newSemaphore("ping", 0)
+        mem.newSemaphore("ready", 0)
+        at = L.HEADER_OFFSETS["host_start_time"]
+        started = L.U64.unpack_from(mem._mm, at)[0]
+        assert started != 0
+        L.U64.pack_into(mem._mm, at, started + 1)  # our pid, another process's start time
+        output = _engine_by_hand(godot, test_project, mem.handle)
+        assert f"(pid {os.getpid()}) is gone; removed the stale chunk" in output, output
+        assert "died; quitting" not in output, output  # refused at attach, not found dead in a wait
+        assert not os.path.exists(mem.path)

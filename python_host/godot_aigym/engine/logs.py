@@ -4,8 +4,10 @@ A log we create is ``<tmp>/godot-aigym-<host pid>-<host start time>-<random>.log
 ``mkstemp`` (O_EXCL, O_NOFOLLOW, mode 0600, unguessable suffix), so a file or symlink planted
 by another local user is never opened. The owner is in the name, so:
 - this process removes its logs when the engine is closed, at exit and on SIGINT/SIGTERM;
-- a host killed with SIGKILL cannot, so the next host sweeps the logs whose owner is dead
-  (`sweep_stale_logs`, the pid + start-time check the chunk sweep uses, once per process).
+- a host killed with SIGKILL cannot: the host watcher of an attached engine removes the log at
+  once (gdextension/shm/host_watch.cpp reads this name pattern), and the next host sweeps the
+  logs whose owner is dead (`sweep_stale_logs`, the pid + start-time check the chunk sweep uses,
+  once per process).
 """
 
 from __future__ import annotations
