@@ -175,3 +175,26 @@ def test_another_user_cannot_attach_and_gets_our_error(mem):
 
 def test_not_private_is_a_shared_memory_error_and_a_permission_error():
     assert issubclass(ChunkNotPrivate, SharedMemoryError) and issubclass(ChunkNotPrivate, PermissionError)
+
+
+@pytest.mark.parametrize("planted", ["symlink", "directory"])
+def test_a_planted_symlink_or_directory_is_refused_by_our_errors(planted):
+    """Another user plants a symlink (to one of our files) or a directory under a name we use:
+    the chunk and SharedObject attaches refuse it with our documented errors, never a bare
+    OSError (SharedObject raised OSError ELOOP / EINVAL), and follow no link."""
+    from godot_aigym.shared_object import ObjectNotPrivateError, SharedObject
+
+    handle = unique_handle("pl")
+    path = f"/dev/shm/{handle}"
+    with SharedMemory() as ours:
+        _as_other_user(f"os.symlink({ours.path!r}, {path!r})" if planted == "symlink" else f"os.mkdir({path!r}, 0o777)")
+        try:
+            with pytest.raises(SharedMemoryError):
+                SharedMemory.attach(handle)
+            kind = "a symbolic link" if planted == "symlink" else "a directory"
+            with pytest.raises(ObjectNotPrivateError, match=f"it is {kind} \\(owned by uid {OTHER_UID}"):
+                SharedObject(handle, data=[1, 2, 3])
+            with pytest.raises(ObjectNotPrivateError, match=f"it is {kind}"):
+                SharedObject(handle, create=False)
+        finally:
+            (os.unlink if planted == "symlink" else os.rmdir)(path)

@@ -131,6 +131,8 @@ class Segment:
             raise ObjectNotFoundError(f"no shared object named {name!r}") from None
         except PermissionError:
             raise _permission_error(name) from None
+        except OSError as exc:  # a symbolic link (never followed), a directory...: never a bare OSError
+            raise _not_a_segment(name, exc) from None
         seg = None
         try:
             st = os.fstat(fd)  # the opened file itself, not a racy look at the path
@@ -224,6 +226,18 @@ def _permission_error(name: str) -> ObjectNotPrivateError:
     mode = stat.S_IMODE(st.st_mode)
     return ObjectNotPrivateError(f"cannot mount shared object {name!r}: permission denied (owned by "
                                  f"{user_name(st.st_uid)}, mode {mode:04o})", st.st_uid, mode)
+
+
+def _not_a_segment(name: str, exc: OSError) -> ObjectNotPrivateError:
+    """Something we must not open under that name (a planted symlink, a directory): say what."""
+    try:
+        st = os.lstat(os.path.join(SHM_DIR, name))
+    except OSError:
+        return ObjectNotPrivateError(f"cannot mount shared object {name!r}: {exc.strerror}")
+    kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+    mode = stat.S_IMODE(st.st_mode)
+    return ObjectNotPrivateError(f"refusing to mount shared object {name!r}: it is {kind} (owned by {user_name(st.st_uid)}, "
+                                 f"mode {mode:04o}), not a segment we made", st.st_uid, mode)
 
 
 def unlink_name(name: str) -> None:
