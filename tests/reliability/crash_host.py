@@ -6,6 +6,8 @@ usage: crash_host.py chunk <handle prefix>   create and close small chunks in a 
        crash_host.py render <project> <scene> the same with a rendering GodotEnv (a private Xvfb)
        crash_host.py compat <handle prefix>  create and close compatibility-API chunks (fixed names)
        crash_host.py import <project>        run the first import of a fresh project
+       crash_host.py engine <project> <scene> <n engines>  step an env until the test kills an engine:
+                                              prints "RAISED <module>.<error>", then waits to be killed
        crash_host.py serve <socket fd>        a fork server: imports what every host imports
                                               once, then forks one host per request
 
@@ -83,6 +85,21 @@ def run(mode: str, argv: list[str]) -> None:
             SharedMemorySemaphore("sem_action", 0)
             mem.close()
             i += 1
+    elif mode == "engine":  # the test kills an engine (at start-up or stepping), not this host
+        from godot_aigym.env import GodotEnv, GodotVectorEnv
+
+        print("GO", flush=True)
+        try:
+            if argv[4] == "1":
+                step_until_killed(GodotEnv(argv[2], argv[3]))
+            venv = GodotVectorEnv(argv[2], argv[3], n_agents=2, n_engines=int(argv[4]))
+            venv.reset(seed=0)
+            while True:
+                venv.step(venv.action_space.sample())
+        except Exception as exc:  # noqa: BLE001 - which error it was is the test's to judge
+            print(f"RAISED {type(exc).__module__}.{type(exc).__name__}", flush=True)
+        while True:  # alive: what the env left is checked before any exit-time clean-up
+            signal.pause()
     elif mode == "import":
         from godot_aigym.engine import ensure_imported
 

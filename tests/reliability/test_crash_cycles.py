@@ -1,10 +1,12 @@
-"""Crash cycles: hosts killed with SIGKILL at random points leave nothing behind.
+"""Crash cycles: hosts or engines killed with SIGKILL at random points leave nothing behind.
 
 Each cycle starts a real host process (`crash_host.py`) that creates chunks, runs a GodotEnv
 on the demo project, or runs the first import of a fresh copy of a tiny project, and kills it
 with SIGKILL at a random moment of that phase (seeded RNG). After each batch, and a fresh
 host's sweep (the documented clean-up of a killed host's leftovers at the next start), there
-must be 0 `/dev/shm` chunks of those hosts, 0 engine processes and 0 engine log files.
+must be 0 `/dev/shm` chunks of those hosts, 0 engine processes and 0 engine log files. Other
+cycles kill an engine instead (during its start-up or while stepping): its host must raise one of
+our errors and clean up by itself, with no sweep.
 
 Hosts are forked by a fork server that has only imported the package (crash_host.py says why:
 imports were most of a cycle's CPU). Every host and engine carries a tag in its environment, so
@@ -18,6 +20,7 @@ import json
 import os
 import random
 import select
+import signal
 import shutil
 import socket
 import struct
@@ -42,8 +45,9 @@ SEED = 20261129
 BATCHES = 4
 CYCLES_PER_BATCH = 13          # 52 cycles
 PARALLEL_HOSTS = 2             # cycles run side by side (each with its own seeded RNG)
-KILL_WINDOW_S = {"chunk": 0.05, "compat": 0.05, "env": 1.0, "vector": 1.0, "render": 1.5, "import": 0.5}
-CHILD_MARK = {"env": b"--handle", "vector": b"--handle", "render": b"--handle", "import": b"--import"}
+KILL_WINDOW_S = {"chunk": 0.05, "compat": 0.05, "env": 1.0, "vector": 1.0, "render": 1.5, "import": 0.5, "engine": 0.6}
+CHILD_MARK = {"env": b"--handle", "vector": b"--handle", "render": b"--handle", "import": b"--import",
+              "engine": b"--handle"}
 REACH = "res://envs/reach/reach.tscn"  # a rendering scene: the host starts its own Xvfb
 SAFETY_S = 60.0                # only reached when something is broken
 TAG = "GODOT_AIGYM_CRASH_TEST"
@@ -114,10 +118,16 @@ def logs_of(host_pids: set[int]) -> list[str]:
 def child_with(host: "Host", mark: bytes) -> bool:
     """Whether `host` has a child whose command line holds `mark` (e.g. the --import run); that
     child must carry the test's tag (else the checks for live processes would see nothing)."""
+    return bool(children_with(host, mark))
+
+
+def children_with(host: "Host", mark: bytes) -> list[int]:
+    """The pids of `host`'s children whose command line holds `mark` (see child_with)."""
+    found = []
     try:
         tids = os.listdir(f"/proc/{host.pid}/task")
     except FileNotFoundError:  # exited and reaped
-        return False
+        return found
     for tid in tids:
         try:
             with open(f"/proc/{host.pid}/task/{tid}/children") as f:
@@ -134,8 +144,8 @@ def child_with(host: "Host", mark: bytes) -> bool:
             except OSError:
                 continue
             assert tagged, f"the host's child {kid} ({mark.decode()}) does not carry the test's tag"
-            return True
-    return False
+            found.append(int(kid))
+    return found
 
 
 class Host:
@@ -294,3 +304,33 @@ def test_vector_rendering_and_compat_hosts_killed_at_random_points_leave_nothing
     assert logs_of(killed) == [], "engine log files left"
     assert display_records_of(killed) == [], "X server records left"
     assert caught >= 3, f"only {caught} kills landed while an engine was running"
+
+
+@pytest.mark.timeout(600)
+def test_engines_killed_at_random_points_leave_nothing_behind(demo_imported, hosts):
+    """An engine (of a GodotEnv, or one of a GodotVectorEnv's two) is SIGKILLed at a random point
+    of its start-up or stepping, its host untouched: the host raises one of our errors and, still
+    alive (no exit-time clean-up, no sweep), has no chunk, engine or log left."""
+    raised: dict[str, int] = {}
+    for k in range(12):
+        rng = random.Random(f"{SEED}-engine-{k}")
+        host = hosts.start(["engine", str(DEMO), TRIVIAL, str(1 + k % 2)])
+        try:
+            assert host.stdout.readline().strip() == "GO", "the engine host did not start"
+            wait_until(lambda: children_with(host, b"--handle") or host.exited(), "the host never started its engine")
+            time.sleep(rng.uniform(0.0, KILL_WINDOW_S["engine"]))  # where the kill lands, not a wait
+            engines = children_with(host, b"--handle")
+            assert engines, "the host ended before an engine was killed"
+            os.kill(rng.choice(engines), signal.SIGKILL)
+            assert select.select([host.stdout], [], [], SAFETY_S)[0], "the host did not notice its engine's death"
+            line = host.stdout.readline().strip()
+            assert line.startswith("RAISED godot_aigym."), f"cycle {k}: the host's answer to a killed engine: {line!r}"
+            assert not host.exited(), f"cycle {k}: the host ended by itself"
+            wait_until(lambda: not children_with(host, b"--handle"), "the host's other engine still runs")
+            assert chunks_of({host.pid}, "aigym_never_") == [], f"cycle {k}: the host's chunks outlived the error"
+            assert logs_of({host.pid}) == [], f"cycle {k}: the host's engine logs outlived the error"
+        finally:
+            host.kill()
+        raised[line] = raised.get(line, 0) + 1
+    wait_until(lambda: not tagged_processes(hosts.tag), f"engines still running: {tagged_processes(hosts.tag)}")
+    assert sum(raised.values()) == 12, raised  # (EngineDiedError stepping, GodotEnvError at start-up)
