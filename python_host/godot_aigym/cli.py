@@ -244,8 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="a folder that runs the game with its policy, without Python")
     p.add_argument("project", metavar="PROJECT_DIR", help="the folder with your project.godot")
     p.add_argument("--out", required=True, metavar="DIR", help="the folder to create (outside the project)")
-    p.add_argument("--policy", metavar="FILE", help="the TorchScript policy (godot_aigym.export_policy)")
-    p.add_argument("--no-policy", action="store_true", help="ship a game that runs without a policy")
+    which = p.add_mutually_exclusive_group()  # both: one of them is ignored
+    which.add_argument("--policy", metavar="FILE", help="the TorchScript policy (godot_aigym.export_policy)")
+    which.add_argument("--no-policy", action="store_true", help="ship a game that runs without a policy")
     p.add_argument("--scene", metavar="RES_PATH", help="scene to run (default: the project's main scene)")
     p.add_argument("--engine", choices=("auto", "template", "runtime"), default="auto",
                    help="auto: your Linux export template for this Godot version if installed, else the engine")

@@ -45,6 +45,33 @@ def test_export_refuses_a_scene_the_project_does_not_have_before_doing_anything(
     assert not out.exists() and not (project / "export_presets.cfg").exists()
 
 
+def test_export_refuses_a_scene_godot_cannot_start_before_doing_anything(tmp_path):
+    # each was packed into a 960 MB folder whose run.sh failed: Godot does not load res://../game/...
+    # (found here through the project's own folder name), nor a script as the scene to run
+    project = make_project(tmp_path / "game")
+    add(project)
+    (project / "envs").mkdir()
+    (project / "envs" / "e.tscn").write_text("[gd_scene format=3]\n")
+    (project / "envs" / "e.gd").write_text("extends Node\n")
+    out = tmp_path / "out"
+    with pytest.raises(ProjectError, match=r"--scene res://\.\./game/envs/e\.tscn climbs above res://.*write res://envs/e\.tscn"):
+        export_game(project, out, GODOT_46, no_policy=True, scene="res://../game/envs/e.tscn")
+    with pytest.raises(ProjectError, match=r"--scene res://envs/e\.gd is not a scene \(a \.tscn or \.scn file\)"):
+        export_game(project, out, GODOT_46, no_policy=True, scene="res://envs/e.gd")
+    with pytest.raises(ProjectError, match=r"the policy .*policies is a folder: give the TorchScript file"):
+        (tmp_path / "policies").mkdir()
+        export_game(project, out, GODOT_46, policy=tmp_path / "policies")  # was "does not exist"
+    assert not out.exists() and not (project / "export_presets.cfg").exists()
+
+
+def test_export_takes_policy_or_no_policy_not_both(capsys):
+    from godot_aigym import cli
+
+    with pytest.raises(SystemExit):  # both: one of them was silently ignored
+        cli.build_parser().parse_args(["export", "game", "--out", "dist", "--policy", "p.jit", "--no-policy"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 def test_export_refuses_an_out_it_cannot_write_before_doing_anything(tmp_path):
     project = make_project(tmp_path / "game")
     add(project)

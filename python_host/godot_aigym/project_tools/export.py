@@ -18,6 +18,7 @@ the project gets a temporary Linux preset in export_presets.cfg when it has none
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 import tempfile
@@ -31,7 +32,7 @@ from .add import ADDON_REL
 from .bundle import EngineBundle, bundle_engine, bundle_extension
 from .errors import ProjectError
 from .export_preset import linux_preset, recover_killed_export
-from .godot_project import check_engine_major, open_project, run_engine
+from .godot_project import GodotProject, check_engine_major, open_project, run_engine
 from .libraries import ensure_libraries
 from .policy_check import check_policy_loads, require_policy_file
 
@@ -141,6 +142,30 @@ def _check_writable_parent(out: Path) -> None:
         raise ProjectError(f"cannot export to {out}: {ancestor} is not writable by this user; choose a writable --out")
 
 
+def check_start_scene(project: GodotProject, scene: str | None, say: Callable[[str], None]) -> None:
+    """ProjectError unless `scene` is one Godot can load from the pack: else a 960 MB folder whose
+    run.sh fails ("Cannot open file", "Failed loading scene"). Without a scene and a main scene
+    run.sh needs one on its command line: said, not refused (a launcher may pass it)."""
+    if scene is None:
+        if project.main_scene is None:
+            say(f"note: {project.path} has no main scene (application/run/main_scene) and no --scene was given: "
+                "run.sh then needs the scene first on its command line (run.sh res://envs/my_env/my_env.tscn "
+                "--headless); export with --scene res://... to build it in")
+        return
+    if not scene.startswith("res://"):
+        raise ProjectError(f"--scene takes a res:// path (e.g. res://envs/my_env/my_env.tscn), not {scene!r}")
+    rel = scene.removeprefix("res://")
+    scene_file = (project.path / rel).resolve()
+    if project.path.resolve() not in scene_file.parents or not scene_file.is_file():
+        raise ProjectError(f"--scene {scene}: no such scene in {project.path} (looked for {scene_file})")
+    if posixpath.normpath(rel).startswith(".."):  # res://../my_game/x.tscn: found here, not by Godot
+        raise ProjectError(f"--scene {scene} climbs above res:// (the project folder), which Godot cannot load; "
+                           f"write {project.res_path(scene_file)}")
+    if scene_file.suffix not in (".tscn", ".scn"):
+        raise ProjectError(f"--scene {scene} is not a scene (a .tscn or .scn file): give the scene that holds "
+                           "your GymEnv node")
+
+
 def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime: GodotRuntime, *,
                 policy: str | os.PathLike | None = None, no_policy: bool = False, scene: str | None = None,
                 engine: str = "auto", force: bool = False, copy: bool = False, headless_only: bool = False,
@@ -162,12 +187,7 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
     policy_path = Path(policy).expanduser().resolve() if policy is not None else None
     if policy_path is not None:
         require_policy_file(policy_path)  # loaded by the engine below, before the import and the pack
-    if scene is not None and not scene.startswith("res://"):
-        raise ProjectError(f"--scene takes a res:// path (e.g. res://envs/my_env/my_env.tscn), not {scene!r}")
-    if scene is not None:  # else a 960 MB folder whose run.sh fails with "Cannot open file"
-        scene_file = (project.path / scene.removeprefix("res://")).resolve()
-        if project.path.resolve() not in scene_file.parents or not scene_file.is_file():
-            raise ProjectError(f"--scene {scene}: no such scene in {project.path} (looked for {scene_file})")
+    check_start_scene(project, scene, say)
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         what = "is not empty" if out.is_dir() else "is a file"

@@ -48,6 +48,8 @@ linux.x86_64 = {library}
 
 
 def require_policy_file(policy: Path) -> None:
+    if policy.is_dir():
+        raise ProjectError(f"the policy {policy} is a folder: give the TorchScript file (from godot_aigym.export_policy(...))")
     if not policy.is_file():
         raise ProjectError(f"the policy {policy} does not exist: export one with godot_aigym.export_policy(...)")
 
