@@ -227,6 +227,10 @@ def test_shim_module_is_importable_as_GodotEnv(monkeypatch):
     try:
         assert module.SharedMemoryTensor is SharedMemoryTensor
         assert module.SharedMemorySemaphore is SharedMemorySemaphore
+        # all of godot_aigym.compat (was AttributeError for _GodotEnv.godot_executable(), which
+        # PORTING.md offers in place of the driver's GODOT_BIN_PATH, and for the errors a driver catches)
+        assert set(module.__all__) == set(compat.__all__)
+        assert all(getattr(module, name) is getattr(compat, name) for name in compat.__all__)
     finally:
         sys.modules.pop("_GodotEnv", None)
 
