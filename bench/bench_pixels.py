@@ -10,9 +10,11 @@ is taken per round and the row reports the median ratio of all rounds and its sp
 guest, with ~20 % steal, windows of one side swing by 10-50 %: only paired ratios measure us, not
 the machine). The sides:
 
-  * in engine (bench/gd/reach_in_engine.gd): the same agents; per frame a random move each, one
-    frame drawn, every camera read back and copied once into its slice of a shared-memory uint8
-    tensor (CameraSensor3D.write_into): the env's work per image minus the step protocol. Engines
+  * in engine (bench/gd/reach_in_engine.gd): the same agents; per frame a random move each (an agent
+    that reached its tile or made the scene's max_episode_steps moves restarts instead, as the env's
+    autoreset restarts it: the same views, so the same pixels to draw), one frame drawn, every camera
+    read back and copied once into its slice of a shared-memory uint8 tensor
+    (CameraSensor3D.write_into): the env's work per image minus the step protocol. Engines
     are launched like the env's (--fixed-fps at the project's tick rate, not pinned, X11 event
     thread at nice 19, main window not drawn as GymEnv does offscreen); 2 engines: only the frames
     made while both ran (rate_while_all_ran);
@@ -48,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python_host"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from pixels_sides import GROUPS, SIZE, InEngine, ThroughAsyncEnv, ThroughEnv  # noqa: E402
+from pixels_sides import GROUPS, SIZE, InEngine, ThroughAsyncEnv, ThroughEnv, scene_episode_steps  # noqa: E402
 from results_schema import goal, load_average, machine, metric, write_results  # noqa: E402
 
 from godot_aigym.display import close_shared_display, shared_display  # noqa: E402
@@ -57,7 +59,8 @@ from godot_aigym.env.project import demo_project  # noqa: E402
 from godot_aigym.runtime import resolve_godot  # noqa: E402
 
 
-def run_config(godot, display, engines: int, agents: int, sets: int, rounds: int, steps: int) -> dict:
+def run_config(godot, display, engines: int, agents: int, sets: int, rounds: int, steps: int,
+               episode_steps: int) -> dict:
     """Paired windows of every side of one configuration: per side its rates and CPU per image,
     and per round the ratios."""
     sides = ["engine", "python"] + (["lockstep", "async"] if engines > 1 else [])
@@ -69,7 +72,7 @@ def run_config(godot, display, engines: int, agents: int, sets: int, rounds: int
             order = ["engine", "env", "async"] if s % 2 == 0 else ["async", "env", "engine"]  # creation order
             for name in order:
                 if name == "engine":
-                    opened["engine"] = InEngine(godot, display, agents, engines)
+                    opened["engine"] = InEngine(godot, display, agents, engines, episode_steps)
                 elif name == "env":
                     opened["env"] = ThroughEnv(display, agents, engines)
                 elif engines > 1:
@@ -113,10 +116,14 @@ def main() -> None:
     ap.add_argument("--steps-1", type=int, default=100, help="frames/steps per window with 1 agent")
     ap.add_argument("--steps-16", type=int, default=30, help="frames/steps per window with 16 agents")
     ap.add_argument("--configs", default="1x1,1x16,2x16", help="engines x agents to run, comma-separated")
+    ap.add_argument("--in-engine-walk", action="store_true",
+                    help="the in-engine agents never restart (the baseline before 2026-12-01 07:00 UTC: they "
+                         "drift to the arena's edges and draw cheaper frames than the env's)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
 
+    episode_steps = 0 if args.in_engine_walk else scene_episode_steps()
     godot = resolve_godot()
     ensure_imported(demo_project(), godot)
     display = shared_display(godot)
@@ -125,7 +132,8 @@ def main() -> None:
     try:
         for engines, agents in configs:
             steps = args.steps_1 if agents == 1 else args.steps_16
-            rows[(engines, agents)] = run_config(godot, display, engines, agents, args.sets, args.rounds, steps)
+            rows[(engines, agents)] = run_config(godot, display, engines, agents, args.sets, args.rounds, steps,
+                                                 episode_steps)
     finally:
         close_shared_display()
     load_after = load_average()
@@ -202,6 +210,7 @@ def main() -> None:
         spread="min-max", loaded=_loaded(load_before, load_after),
         params={"width": SIZE, "height": SIZE, "channels": 3, "steps_1_agent": args.steps_1,
                 "steps_16_agents": args.steps_16, "sets": args.sets, "rounds": args.rounds,
+                "in_engine_episode_steps": episode_steps,
                 "renderer": "opengl3 (compatibility) on Mesa llvmpipe, Xvfb"},
         notes=[f"load average before/after: {load_before}/{load_after} (the machine is shared)",
                f"X11 event thread at nice 19 in every engine: {lowered}"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -33,6 +34,16 @@ SAFETY_TIMEOUT = 300.0  # only when something is broken
 COPY_FRAMES = 60  # frames over which the engine times its one copy per camera
 GROUPS = ("engine main", "engine other", "host", "xvfb", "idle", "steal")
 _TICK_NS = 1e9 / os.sysconf("SC_CLK_TCK")
+
+
+def scene_episode_steps() -> int:
+    """The Reach scene's max_episode_steps (reach.tscn): the in-engine loop restarts its agents as the
+    env's autoreset does (without restarts they drift to the arena's edges and draw cheaper frames)."""
+    text = (Path(demo_project()) / SCENE.removeprefix("res://")).read_text()
+    found = re.search(r"^max_episode_steps = (\d+)$", text, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"{SCENE} sets no max_episode_steps: the in-engine loop needs it")
+    return int(found[1])
 
 
 def _threads_ns(pid: int) -> dict[int, int]:
@@ -83,9 +94,10 @@ def event_thread_lowered(pid: int) -> bool:
 class InEngine:
     """``engines`` engines running bench/gd/reach_in_engine.gd, launched as the env launches its
     engines (--fixed-fps at the project's tick rate, not pinned, X11 event thread at nice 19), warmed
-    up; `window(frames, lockstep)` runs one window on all of them at once."""
+    up; `window(frames, lockstep)` runs one window on all of them at once. ``episode_steps``: agents
+    restart after reaching their tile or this many moves, as in the env (0: they never restart)."""
 
-    def __init__(self, godot, display, agents: int, engines: int) -> None:
+    def __init__(self, godot, display, agents: int, engines: int, episode_steps: int = 0) -> None:
         self.agents, self.engines, self.display = agents, engines, display
         self._stack = contextlib.ExitStack()
         self.procs, self.mems, self.windows, self.cpu = [], [], [], []
@@ -99,7 +111,8 @@ class InEngine:
                     project=demo_project(), script=str(IN_ENGINE), handle=mem.handle,
                     fixed_fps=project_physics_fps(demo_project()),
                     user_args=("--agents", str(agents), "--image-size", str(SIZE),
-                               "--copy-frames", str(COPY_FRAMES))), *display)
+                               "--copy-frames", str(COPY_FRAMES), "--episode-steps", str(episode_steps))),
+                    *display)
                 proc = self._stack.enter_context(GodotProcess(options, godot=godot))
                 mem.set_peer(proc.popen)
                 self.procs.append(proc)

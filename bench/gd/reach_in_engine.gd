@@ -2,7 +2,11 @@
 ## agents (demo_project/envs/reach, as GymEnv instances them: 20 units apart). Each frame every
 ## agent takes a random move, one frame is drawn, and every camera is read back and copied once
 ## into its slice of the uint8 tensor "frames" (CameraSensor3D.write_into, as the env does per step):
-## the env's work per image minus the step protocol.
+## the env's work per image minus the step protocol. With --episode-steps N (the bench passes the
+## scene's max_episode_steps) an agent restarts as GymEnv's autoreset restarts it: the frame after it
+## reached its tile or made N moves shows it reset instead of moved. Without restarts the agents
+## drift to the arena's edges, where their cameras see less floor (20.7 vs 14.7 % sky pixels) and
+## a frame costs llvmpipe less: that baseline drew cheaper frames than the env's (docs/RENDERING.md).
 ## Run with --path demo_project -s <this file> -- --agents N --image-size S --handle H (a chunk with
 ## the uint8 tensor "frames" of N x S x S x 3, the int32 tensor "window" [mode, frames] and the
 ## semaphores "ready", posted after the warm-up, "go" and "done").
@@ -20,11 +24,15 @@ extends SceneTree
 
 const GO_TIMEOUT_MS := 300000  # only when the host is broken
 
+var _episode_steps := 0  # > 0: an agent restarts once it reached its tile or made this many moves
+var _moves := PackedInt32Array()  # per agent, since its last restart
+
 
 func _initialize() -> void:
 	var args := GymArgs.parse()
 	var n := GymArgs.int_value(args, "agents", 1)
 	var copy_frames := GymArgs.int_value(args, "copy-frames", 60)
+	_episode_steps = GymArgs.int_value(args, "episode-steps", 0)
 	var mem := cSharedMemory.new()
 	if not mem.exists():
 		push_error("reach_in_engine.gd needs --handle (a chunk with 'frames', 'window', 'ready', 'go', 'done')")
@@ -93,8 +101,20 @@ func _initialize() -> void:
 
 ## Every agent's next random action, then the frame drawn with them.
 func _next_frame(agents: Array, rng: RandomNumberGenerator) -> void:
-	for agent in agents:
-		agent.apply_action(rng.randi_range(0, 4))
+	if _episode_steps <= 0:
+		for agent in agents:
+			agent.apply_action(rng.randi_range(0, 4))
+		await RenderingServer.frame_post_draw
+		return
+	_moves.resize(agents.size())  # zeros at first
+	for i in agents.size():
+		var agent = agents[i]
+		if agent.is_terminated() or _moves[i] >= _episode_steps:  # as NEXT_STEP autoreset: reset, no move
+			agent.reset_agent(rng)
+			_moves[i] = 0
+		else:
+			agent.apply_action(rng.randi_range(0, 4))
+			_moves[i] += 1
 	await RenderingServer.frame_post_draw
 
 
