@@ -50,17 +50,30 @@ bool host_gone_or_exiting(int32_t pid) {
     return (flags & 0x4ul) != 0;  // PF_EXITING
 }
 
-// The engine's output file, when it is the temporary log its host made for it
-// (`<tmp>/godot-aigym-<host pid>-<host start time>-<random>.log`, engine/logs.py): nobody
-// else removes it once that host is dead but the next host's sweep. A log the user chose
-// (another name) is never touched.
-struct HostLog {
+// What else of the host the watcher removes once it is dead. The engine's output file, when it
+// is the temporary log its host made for it (`<tmp>/godot-aigym-<host pid>-<host start
+// time>-<random>.log`, engine/logs.py): nobody else removes it once that host is dead but the
+// next host's sweep. A log the user chose (another name) is never touched.
+struct HostFiles {
     char path[PATH_MAX];
     uint64_t dev = 0, ino = 0;
     bool found = false;
+    // The host's placement record (env/placement_registry.py: /dev/shm/aigym-place-<pid>-<start
+    // time>, rewritten by rename, so known by name only); empty when the start time is unknown.
+    char record[96] = "";
 };
 
-void find_host_log(int32_t host_pid, uint64_t host_start_time, HostLog &log) {
+// A regular file of ours under `path`: the name says whose it is (a dead host's), the sticky
+// /dev/shm says no other user replaced it.
+void unlink_own_regular(const char *path) {
+    struct stat st;
+    if (path[0] != '\0' && lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) unlink(path);
+}
+
+void find_host_files(int32_t host_pid, uint64_t host_start_time, HostFiles &log) {
+    if (host_start_time != 0)
+        snprintf(log.record, sizeof log.record, "/dev/shm/aigym-place-%d-%llu", static_cast<int>(host_pid),
+                 static_cast<unsigned long long>(host_start_time));
     const ssize_t n = readlink("/proc/self/fd/1", log.path, sizeof log.path - 1);
     if (n <= 0) return;
     log.path[n] = '\0';  // an unlinked file reads "<path> (deleted)": no ".log" suffix, skipped
@@ -96,7 +109,7 @@ void close_all_but(int a, int b) {
     }
 }
 
-[[noreturn]] void watch(const char *path, uint64_t dev, uint64_t ino, int32_t host_pid, const HostLog &log, int host_fd,
+[[noreturn]] void watch(const char *path, uint64_t dev, uint64_t ino, int32_t host_pid, const HostFiles &log, int host_fd,
                         int engine_fd) {
     prctl(PR_SET_NAME, "aigym-watch", 0, 0, 0);
     const int null_fd = open("/dev/null", O_RDWR);
@@ -115,6 +128,7 @@ void close_all_but(int a, int b) {
         if (fds[0].revents != 0 || host_gone_or_exiting(host_pid)) {
             same_file_unlink(path, dev, ino);  // the host is dead: nobody else will remove it
             if (log.found) same_file_unlink(log.path, log.dev, log.ino);
+            unlink_own_regular(log.record);
             _exit(0);
         }
         if (fds[1].revents != 0) _exit(0);  // the engine ended first and the host lives: its chunk
@@ -144,8 +158,8 @@ bool start_host_watch(const std::string &handle, uint64_t dev, uint64_t ino, int
     }
     char path[AIGYM_SHM_HANDLE_MAX + 16];
     snprintf(path, sizeof path, "/dev/shm/%s", handle.c_str());
-    HostLog log;
-    find_host_log(host_pid, host_start_time, log);
+    HostFiles log;
+    find_host_files(host_pid, host_start_time, log);
     const int host_fd = pidfd_open(host_pid);
     const int engine_fd = pidfd_open(getpid());
     if (host_fd < 0 || engine_fd < 0) {

@@ -3,7 +3,8 @@
 // SIGKILLed at the same moment (the launcher's parent-death signal). So on attach the engine
 // starts a tiny watcher process that sleeps on pidfds of the host and of the engine and, once
 // the host is dead, unlinks the chunk's name -- only if it still is the very file we mapped --
-// and the engine's temporary log, if its name says the dead host made it (engine/logs.py).
+// and the engine's temporary log, if its name says the dead host made it (engine/logs.py), and
+// the host's placement record (env/placement_registry.py).
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,8 @@ Each cycle starts a real host process (`crash_host.py`) that creates chunks, run
 on the demo project, or runs the first import of a fresh copy of a tiny project, and kills it
 with SIGKILL at a random moment of that phase (seeded RNG). After each batch, and a fresh
 host's sweep (the documented clean-up of a killed host's leftovers at the next start), there
-must be 0 `/dev/shm` chunks of those hosts, 0 engine processes and 0 engine log files. Other
+must be 0 `/dev/shm` chunks and placement records of those hosts, 0 engine processes and 0
+engine log files. Other
 cycles kill an engine instead (during its start-up or while stepping): its host must raise one of
 our errors and clean up by itself, with no sweep.
 
@@ -107,6 +108,13 @@ def chunks_of(host_pids: set[int], handle_prefix: str) -> list[str]:
         if len(head) >= 64 and head[:8] == SHM_MAGIC and struct.unpack_from("<i", head, HOST_PID_AT)[0] in host_pids:
             left.append(name)
     return left
+
+
+def placement_records_of(host_pids: set[int]) -> list[str]:
+    """/dev/shm placement records (env/placement_registry.py: aigym-place-<pid>-<start time>, or
+    one being written, with a leading '.') of the killed hosts."""
+    return [n for n in os.listdir("/dev/shm") if n.lstrip(".").startswith("aigym-place-")
+            and n.lstrip(".").split("-")[2].isdigit() and int(n.lstrip(".").split("-")[2]) in host_pids]
 
 
 def logs_of(host_pids: set[int]) -> list[str]:
@@ -235,7 +243,8 @@ def run_cycle(hosts: HostServer, rng: random.Random, mode: str, tmp: Path, handl
 
 
 SWEEP = ("from godot_aigym import sweep_stale_chunks, sweep_stale_logs; sweep_stale_chunks(); sweep_stale_logs(); "
-         "from godot_aigym.display import sweep_stale_displays; sweep_stale_displays()")
+         "from godot_aigym.display import sweep_stale_displays; sweep_stale_displays(); "
+         "from godot_aigym.env import placement_registry; placement_registry.others()")  # a placing host's read
 
 
 def display_records_of(host_pids: set[int]) -> list[str]:
@@ -272,6 +281,7 @@ def test_hosts_killed_at_random_points_leave_nothing_behind(tmp_path, demo_impor
             subprocess.run([sys.executable, "-c", SWEEP], check=True, timeout=SAFETY_S)
             assert chunks_of(all_hosts, handle_prefix) == [], f"batch {batch}: chunks left"
             assert logs_of(all_hosts) == [], f"batch {batch}: engine log files left"
+            assert placement_records_of(all_hosts) == [], f"batch {batch}: placement records left"
     assert caught >= 10, f"only {caught} kills landed while an engine or import was running"
 
 
@@ -302,6 +312,7 @@ def test_vector_rendering_and_compat_hosts_killed_at_random_points_leave_nothing
     subprocess.run([sys.executable, "-c", SWEEP], check=True, timeout=SAFETY_S)
     assert chunks_of(killed, handle_prefix) == [], "chunks left"
     assert logs_of(killed) == [], "engine log files left"
+    assert placement_records_of(killed) == [], "placement records left"
     assert display_records_of(killed) == [], "X server records left"
     assert caught >= 3, f"only {caught} kills landed while an engine was running"
 
@@ -329,6 +340,7 @@ def test_engines_killed_at_random_points_leave_nothing_behind(demo_imported, hos
             wait_until(lambda: not children_with(host, b"--handle"), "the host's other engine still runs")
             assert chunks_of({host.pid}, "aigym_never_") == [], f"cycle {k}: the host's chunks outlived the error"
             assert logs_of({host.pid}) == [], f"cycle {k}: the host's engine logs outlived the error"
+            assert placement_records_of({host.pid}) == [], f"cycle {k}: the host's placement record outlived the error"
         finally:
             host.kill()
         raised[line] = raised.get(line, 0) + 1

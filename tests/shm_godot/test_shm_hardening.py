@@ -158,58 +158,87 @@ def _wait_for_watchers(handle: str) -> list[int]:
     return found
 
 
-@pytest.mark.exclusive  # checks what a killed host left before its own sweep
-def test_engine_unlinks_the_chunk_of_a_sigkilled_host(test_project):
-    """The host dies by SIGKILL (no handler runs) and takes its engine with it (parent-death
-    signal): the engine's watcher removes the chunk, without any later sweep."""
+def _sigkill_host(script: str, arg: str, info: dict) -> None:
+    """Run a host `script` (it prints JSON naming its chunk "handle" and "engine" pid, then waits),
+    SIGKILL it once its engine's watcher runs, return once the engine and the watcher are gone.
+    `info` receives the JSON at once (the caller's clean-up uses it even when this fails)."""
     import json
 
-    host = subprocess.Popen([sys.executable, "-c", HOST_WITH_ENGINE, str(test_project)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    info = None
+    host = subprocess.Popen([sys.executable, "-c", script, arg], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        info = json.loads(host.stdout.readline())
-        handle, engine = info["handle"], info["engine"]
-        assert os.path.exists(f"/dev/shm/{handle}")
-        watchers = _wait_for_watchers(handle)
+        info.update(json.loads(host.stdout.readline()))
+        assert os.path.exists(f"/dev/shm/{info['handle']}")
+        watchers = _wait_for_watchers(info["handle"])
         assert len(watchers) == 1, watchers
         host.kill()
         assert host.wait(SAFETY_S) == -signal.SIGKILL
-        _wait_exit(engine)
-        _wait_exit(watchers[0])  # the watcher exits right after it removed the name
-        assert not os.path.exists(f"/dev/shm/{handle}"), "the engine side must remove a dead host's chunk"
-        assert not os.path.exists(info["log"]), "the engine side must remove the engine log a dead host made"
+        _wait_exit(info["engine"])
+        _wait_exit(watchers[0])  # the watcher exits right after it removed what it removes
     finally:
         if host.poll() is None:
             host.kill()
             host.wait()
-        if info and os.path.exists(info["log"]):  # a SIGKILLed host cannot remove its engine's log
-            os.unlink(info["log"])
+
+
+def _remove_if_left(*paths: str) -> None:
+    for path in paths:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+@pytest.mark.exclusive  # checks what a killed host left before its own sweep
+def test_engine_unlinks_the_chunk_of_a_sigkilled_host(test_project):
+    """The host dies by SIGKILL (no handler runs) and takes its engine with it (parent-death
+    signal): the engine's watcher removes the chunk and the engine's log, without any later sweep."""
+    info: dict = {}
+    try:
+        _sigkill_host(HOST_WITH_ENGINE, str(test_project), info)
+        assert not os.path.exists(f"/dev/shm/{info['handle']}"), "the engine side must remove a dead host's chunk"
+        assert not os.path.exists(info["log"]), "the engine side must remove the engine log a dead host made"
+    finally:
+        _remove_if_left(info.get("log", ""))
+
+
+HOST_WITH_ENV = textwrap.dedent("""
+    import json, os, sys
+    from godot_aigym.env import GodotEnv
+    env = GodotEnv(sys.argv[1], "res://envs/trivial/trivial.tscn")
+    env.reset(seed=0)
+    link = env._link
+    records = [n for n in os.listdir("/dev/shm") if n.startswith(f"aigym-place-{os.getpid()}-")]
+    print(json.dumps({"handle": link.mem.handle, "engine": link.proc.pid, "log": str(link.proc.log_path),
+                      "records": records}), flush=True)
+    sys.stdin.readline()
+""")
+
+
+def test_a_sigkilled_env_hosts_chunk_log_and_placement_record_go_with_it(godot):
+    """What a GodotEnv host keeps in /dev/shm and the temp directory -- its chunk, its engine's
+    log and its placement record (env/placement_registry.py) -- is removed by the engine's watcher
+    when the host is SIGKILLed, without waiting for another host to sweep (the record and log
+    stayed until one did)."""
+    demo = demo_project()
+    prepare_project(demo, godot)
+    info: dict = {}
+    try:
+        _sigkill_host(HOST_WITH_ENV, str(demo), info)
+        assert len(info["records"]) == 1, info
+        assert not os.path.exists(f"/dev/shm/{info['handle']}")
+        assert not os.path.exists(info["log"]), "the engine log of a SIGKILLed host is left"
+        assert not os.path.exists(f"/dev/shm/{info['records'][0]}"), "the placement record of a SIGKILLed host is left"
+    finally:
+        _remove_if_left(info.get("log", ""), *(f"/dev/shm/{r}" for r in info.get("records", [])))
 
 
 def test_the_watcher_never_removes_a_log_the_user_chose(test_project, tmp_path):
     """An engine log given by path (log_path=) is the user's: kept after the host's SIGKILL, while
     the chunk goes."""
-    import json
-
     script = HOST_WITH_ENGINE.replace("handle=mem.handle))", f"handle=mem.handle), log_path={str(tmp_path / 'mine.log')!r})")
     assert script != HOST_WITH_ENGINE
-    host = subprocess.Popen([sys.executable, "-c", script, str(test_project)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        info = json.loads(host.stdout.readline())
-        watchers = _wait_for_watchers(info["handle"])
-        assert len(watchers) == 1, watchers
-        host.kill()
-        host.wait(SAFETY_S)
-        _wait_exit(info["engine"])
-        _wait_exit(watchers[0])
-        assert not os.path.exists(f"/dev/shm/{info['handle']}")
-        assert os.path.exists(tmp_path / "mine.log")
-    finally:
-        if host.poll() is None:
-            host.kill()
-            host.wait()
+    info: dict = {}
+    _sigkill_host(script, str(test_project), info)
+    assert not os.path.exists(f"/dev/shm/{info['handle']}")
+    assert os.path.exists(tmp_path / "mine.log")
 
 
 KILLED_HOST = textwrap.dedent("""
@@ -220,6 +249,7 @@ KILLED_HOST = textwrap.dedent("""
     print(mem.handle, flush=True)
     input()
 """)
+SWEPT_BY_OTHERS = "shared-memory chunk not found"  # another run's host swept the stale chunk first
 
 
 def _engine_by_hand(godot, test_project, handle: str) -> str:
@@ -230,38 +260,62 @@ def _engine_by_hand(godot, test_project, handle: str) -> str:
     return output
 
 
+def _stale_chunk_attempts(make_stale, godot, test_project) -> tuple[str, int, str]:
+    """(output, host pid, handle) of an engine started by hand on a stale chunk that
+    `make_stale()` -> (handle, host pid) made. Made again when a host of another test run on this
+    machine swept the chunk before the engine looked (exclusive only keeps this run's hosts away)."""
+    for _ in range(5):
+        handle, host_pid = make_stale()
+        try:
+            output = _engine_by_hand(godot, test_project, handle)
+            if SWEPT_BY_OTHERS not in output.split("is gone", 1)[0]:  # (later lookups find it gone, rightly)
+                return output, host_pid, handle
+        finally:
+            _remove_if_left(f"/dev/shm/{handle}")
+    pytest.fail("another host swept every stale chunk before the engine could look at it")
+
+
 @pytest.mark.exclusive  # a killed host's chunk: another host's start-up sweep would remove it first
 def test_an_engine_started_by_hand_on_a_killed_hosts_chunk_removes_it(godot, test_project):
     """The host was SIGKILLed before any engine attached (no watcher): an engine started by hand
     on its handle must not attach to the orphan (nobody answers) and removes it (was: attached,
     "cannot watch the host", and a game that failed before its first wait left the chunk)."""
-    host = subprocess.Popen([sys.executable, "-c", KILLED_HOST], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    handle = host.stdout.readline().strip()
-    host.kill()
-    host.wait(SAFETY_S)
-    assert os.path.exists(f"/dev/shm/{handle}")  # no engine, no watcher: only a later sweep would go
-    try:
-        output = _engine_by_hand(godot, test_project, handle)
-        assert f"the host process that created it (pid {host.pid}) is gone; removed the stale chunk" in output, output
-        assert "cannot watch the host" not in output and "died; quitting" not in output, output  # never attached
-        assert not os.path.exists(f"/dev/shm/{handle}")
-    finally:
-        if os.path.exists(f"/dev/shm/{handle}"):
-            os.unlink(f"/dev/shm/{handle}")
+    def killed_hosts_chunk() -> tuple[str, int]:
+        host = subprocess.Popen([sys.executable, "-c", KILLED_HOST], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)
+        handle = host.stdout.readline().strip()
+        host.kill()
+        host.wait(SAFETY_S)
+        return handle, host.pid
+
+    output, host_pid, handle = _stale_chunk_attempts(killed_hosts_chunk, godot, test_project)
+    assert f"the host process that created it (pid {host_pid}) is gone; removed the stale chunk" in output, output
+    assert "cannot watch the host" not in output and "died; quitting" not in output, output  # never attached
+    assert not os.path.exists(f"/dev/shm/{handle}")
 
 
 @pytest.mark.exclusive  # the chunk looks stale: another host's start-up sweep would remove it first
 def test_an_engine_refuses_a_chunk_whose_host_pid_was_reused(godot, test_project):
     """The chunk's host pid now belongs to another process (its start time differs from the
     header's): that host is gone as well, so the chunk is stale and removed."""
-    with SharedMemory() as mem:
+    chunks = []
+
+    def reused_pid_chunk() -> tuple[str, int]:
+        mem = SharedMemory()
+        chunks.append(mem)
         mem.newSemaphore("ping", 0)
         mem.newSemaphore("ready", 0)
         at = L.HEADER_OFFSETS["host_start_time"]
         started = L.U64.unpack_from(mem._mm, at)[0]
         assert started != 0
         L.U64.pack_into(mem._mm, at, started + 1)  # our pid, another process's start time
-        output = _engine_by_hand(godot, test_project, mem.handle)
-        assert f"(pid {os.getpid()}) is gone; removed the stale chunk" in output, output
+        return mem.handle, os.getpid()
+
+    try:
+        output, host_pid, handle = _stale_chunk_attempts(reused_pid_chunk, godot, test_project)
+        assert f"(pid {host_pid}) is gone; removed the stale chunk" in output, output
         assert "died; quitting" not in output, output  # refused at attach, not found dead in a wait
-        assert not os.path.exists(mem.path)
+        assert not os.path.exists(f"/dev/shm/{handle}")
+    finally:
+        for mem in chunks:
+            mem.close()
