@@ -7,7 +7,7 @@ demo's command, in any game)."""
 from __future__ import annotations
 
 import pytest
-from env_testutil import DIALS
+from env_testutil import CARTPOLE, DIALS
 
 from godot_aigym.engine import GodotProcess, LaunchOptions
 from godot_aigym.env import GodotEnv, GodotEnvError
@@ -34,3 +34,38 @@ def test_missing_policy_file_is_named(demo, godot, tmp_path, no_leaks):
     assert code != 0, log[-1500:]
     assert f"policy not found: no file {missing} (--policy or the GymEnv's policy_path" in log, log[-1500:]
     assert "godot-aigym demo" not in log
+
+
+@pytest.mark.parametrize("args, message", [
+    # each ran the game with the default after a push_error, exit code 0 (a typo played 10 episodes
+    # of seed 0), or with a clamped value (Godot's to_int), or one episode for -1
+    (("--play-episodes", "abc"), "--play-episodes must be an integer, got 'abc'"),
+    (("--play-episodes", "0"), "--play-episodes must be at least 1, got 0"),
+    (("--seed", "x1"), "--seed must be an integer, got 'x1'"),
+    (("--seed", "9223372036854775808"), "--seed 9223372036854775808 does not fit a 64-bit integer"),
+    (("--physics-fps", "0"), "--physics-fps must be at least 1, got 0"),
+    (("--n-agents", "two"), "--n-agents must be an integer, got 'two'"),
+])
+def test_bad_play_options_stop_the_game_naming_them(demo, godot, no_leaks, args, message):
+    options = LaunchOptions(project=demo, scene=CARTPOLE, headless=True,  # its policy: only the option is wrong
+                            user_args=("--play", "--policy", str(demo / "policy.jit"), "--play-episodes", "1", *args))
+    with GodotProcess(options, godot=godot) as proc:
+        code = proc.wait(timeout=120)
+        log = proc.log()
+    assert code == 1, log[-1500:]
+    assert f"GymEnv: {message}" in log and "AIGYM_PLAY_START" not in log, log[-1500:]
+
+
+def test_a_policy_file_not_named_jit_is_named(demo, godot, tmp_path, no_leaks):
+    policy = tmp_path / "policy.pt"  # torch.jit.save takes any name; Godot's loader only *.jit
+    policy.write_bytes(b"x")
+    options = LaunchOptions(project=demo, scene=DIALS, headless=True, user_args=("--play", "--policy", str(policy)))
+    with GodotProcess(options, godot=godot) as proc:
+        code = proc.wait(timeout=120)
+        log = proc.log()
+    assert code == 1 and f"the policy {policy} is not a .jit file" in log, log[-1500:]  # was "no file"
+
+
+def test_a_bad_option_from_python_is_a_godot_env_error(no_leaks):
+    with pytest.raises(GodotEnvError, match="reported an error: --spin-us must be an integer, got 'fast'"):
+        GodotEnv(scene=DIALS, user_args=("--spin-us", "fast"))

@@ -170,7 +170,7 @@ func _gym_observe() -> void:
 # -- set-up ---------------------------------------------------------------------------------------
 func _ready() -> void:
 	var args := GymArgs.parse()
-	GymSetup.apply_args(self, args)
+	var err := GymSetup.apply_args(self, args)
 	if mode == Mode.REMOTE:
 		_transport = GymTransport.new()
 		var attach_error := _transport.attach(str(args.get("env-prefix", P.DEFAULT_PREFIX)),
@@ -178,7 +178,10 @@ func _ready() -> void:
 		if attach_error != "":
 			fail(attach_error)
 			return
-	var err := _configure()
+	if err != "":  # after the attach: Python gets the message
+		fail(err)
+		return
+	err = _configure()
 	if err != "":
 		fail(err)
 		return

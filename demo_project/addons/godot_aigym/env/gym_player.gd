@@ -57,6 +57,8 @@ func start(env: Node, random: bool) -> String:
 		what = "the image part '%s' of shape %s has %d" % [_image["name"], str(_image["shape"]), obs_dim]
 	if not ClassDB.class_exists(&"cTorchModel"):
 		return "play mode needs cTorchModel (the godot_aigym_torch library is not loaded)"
+	if not ResourceLoader.exists(policy_path) and FileAccess.file_exists(policy_path):
+		return "the policy %s is not a .jit file: Godot loads TorchScript policies from files named *.jit (save it as policy.jit)" % policy_path
 	if not ResourceLoader.exists(policy_path):
 		return "policy not found: no file %s (--policy or the GymEnv's policy_path must name a TorchScript policy, e.g. one saved by godot_aigym.torch_export.export_policy)" % policy_path
 	var data = load(policy_path)

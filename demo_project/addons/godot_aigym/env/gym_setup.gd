@@ -12,12 +12,19 @@ const GymAgents := preload("gym_agents.gd")
 
 ## The options Python (or a player) passed (GymArgs) over the node's settings: agents, episode
 ## limits, physics rate, policy, the seed and the mode (REMOTE with --handle, else PLAY or RANDOM).
-static func apply_args(env: GymEnv, args: Dictionary) -> void:
+## Returns what is wrong with them ("" if nothing): the mode is set either way, so a remote
+## engine can still tell Python.
+static func apply_args(env: GymEnv, args: Dictionary) -> String:
+	var err := ""
+	for key in ["n-agents", "action-repeat", "max-episode-steps", "seed", "spin-us"]:
+		err = err if err != "" else GymArgs.int_error(args, key)
+	err = err if err != "" else GymArgs.int_error(args, "play-episodes", 1)
+	err = err if err != "" else GymArgs.int_error(args, "physics-fps", 1)
 	env.n_agents = GymArgs.int_value(args, "n-agents", env.n_agents)
 	env.action_repeat = GymArgs.int_value(args, "action-repeat", env.action_repeat)
 	env.max_episode_steps = GymArgs.int_value(args, "max-episode-steps", env.max_episode_steps)
 	env.play_episodes = GymArgs.int_value(args, "play-episodes", env.play_episodes)
-	if args.has("physics-fps"):
+	if args.has("physics-fps") and GymArgs.int_error(args, "physics-fps", 1) == "":
 		Engine.physics_ticks_per_second = GymArgs.int_value(args, "physics-fps", Engine.physics_ticks_per_second)
 	if args.has("policy"):
 		env.policy_path = str(args["policy"])
@@ -38,6 +45,9 @@ static func apply_args(env: GymEnv, args: Dictionary) -> void:
 		env.mode = GymEnv.Mode.RANDOM
 	env.initial_seed = rng.seed
 	Engine.physics_jitter_fix = 0.0  # exactly one physics tick per fixed frame: deterministic steps
+	if err == "" and env.mode == GymEnv.Mode.PLAY and env.play_episodes < 1:
+		err = "play_episodes must be at least 1, got %d" % env.play_episodes
+	return err
 
 
 ## Checks the settings, sizes `out` and `actions` and the episodes, and finds the agents: the
