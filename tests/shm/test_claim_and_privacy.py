@@ -13,7 +13,7 @@ import pytest
 from shm_testutil import child_env, read_json_line, spawn_python, unique_handle
 
 from godot_aigym.liveness import start_time
-from godot_aigym.shm import ChunkClaimed, ChunkNotPrivate, SharedMemory, SharedMemoryError, layout as L
+from godot_aigym.shm import ChunkClaimed, ChunkNotFound, ChunkNotPrivate, SharedMemory, SharedMemoryError, layout as L
 
 OTHER_UID = 54321  # no passwd entry needed: the kernel only knows numbers
 
@@ -198,3 +198,27 @@ def test_a_planted_symlink_or_directory_is_refused_by_our_errors(planted):
                 SharedObject(handle, create=False)
         finally:
             (os.unlink if planted == "symlink" else os.rmdir)(path)
+
+
+@pytest.mark.parametrize("gone", ["dead pid", "reused pid"])
+def test_an_engine_attach_refuses_and_removes_a_chunk_whose_host_is_gone(gone):
+    """As the engine (C, test_shm_hardening.py): a chunk whose host pid is dead, or now another
+    process (start time differs), is stale: the engine-side attach removes it, ChunkNotFound; a
+    host-side attach (tools, tests) still reads it."""
+    reaped = subprocess.Popen([sys.executable, "-c", "pass"])
+    reaped.wait()
+    mem = SharedMemory(size=1 << 16)
+    try:
+        if gone == "dead pid":
+            L.I32.pack_into(mem._mm, L.HEADER_OFFSETS["host_pid"], reaped.pid)
+        else:
+            at = L.HEADER_OFFSETS["host_start_time"]
+            L.U64.pack_into(mem._mm, at, L.U64.unpack_from(mem._mm, at)[0] + 1)
+        SharedMemory.attach(mem.handle).close()  # not as the engine: no judgement
+        with pytest.raises(ChunkNotFound, match=r"the host process that created it \(pid \d+\) is gone; "
+                                                r"removed the stale chunk"):
+            SharedMemory.attach(mem.handle, as_engine=True)
+        assert not os.path.exists(mem.path)
+        assert mem.engine_pid == 0  # refused before any claim
+    finally:
+        mem.close()

@@ -76,7 +76,8 @@ class SharedMemory(ChunkFile, ChunkEntries):
         The attached object can find, read and write entries but not create them. A file owned
         by another user or granting group/other access is refused (ChunkNotPrivate). With
         ``as_engine`` this process claims the chunk as its one engine, like the GDExtension
-        does: ChunkClaimed if another live engine holds it (a dead holder's claim is taken over).
+        does: ChunkClaimed if another live engine holds it (a dead holder's claim is taken over);
+        a chunk whose host is gone is removed and ChunkNotFound.
         """
         self = cls.__new__(cls)
         self._init_state()
@@ -111,6 +112,7 @@ class SharedMemory(ChunkFile, ChunkEntries):
             self._live = _LiveFields(self._mm)
             self._closed = False
             if as_engine:
+                self._refuse_if_host_gone(header.host_pid, header.host_start_time, st)
                 self._claim_as_engine()
         except BaseException:
             self.close()

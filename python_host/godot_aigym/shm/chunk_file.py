@@ -16,10 +16,11 @@ from typing import Any
 from . import cleanup
 from . import _futexsem as _fs
 from . import layout as L
-from .errors import ChunkClaimed, ChunkExists, ChunkFull, ChunkNotPrivate, InvalidHandle, SharedMemoryError
+from .errors import (ChunkClaimed, ChunkExists, ChunkFull, ChunkNotFound, ChunkNotPrivate, InvalidHandle,
+                     SharedMemoryError)
 from .ownership import user_name
-from ..liveness import pid_alive, start_time
-from ..owners import run_once
+from ..liveness import owner_alive, pid_alive, start_time
+from ..owners import run_once, unlink_if_same
 
 _CREATE_ATTEMPTS = 16
 
@@ -75,6 +76,16 @@ class ChunkFile:
                 return
         raise ChunkClaimed(f"shared memory '{self.handle}': {L.STATUS_MESSAGES[L.ERR_CLAIMED]} (pid {holder}); "
                            "one engine per chunk", holder)
+
+    def _refuse_if_host_gone(self, host_pid: int, host_start_time: int, st: os.stat_result) -> None:
+        """An engine never attaches to a chunk whose host is dead, a zombie or its pid reused
+        (as aigym's SharedChunk::attach in C): nobody would answer, and with no engine watching it
+        nobody but a later host's sweep would remove it. Remove that very file; ChunkNotFound."""
+        if host_pid <= 0 or owner_alive(host_pid, host_start_time):  # pid <= 0: unknown, as in C
+            return
+        removed = unlink_if_same(self.path, st.st_dev, st.st_ino)
+        raise ChunkNotFound(f"shared memory '{self.handle}': the host process that created it (pid {host_pid}) is gone"
+                            + ("; removed the stale chunk" if removed else ""))
 
     @staticmethod
     def _check_int(what: str, value: Any, lo: int, hi: int) -> int:
