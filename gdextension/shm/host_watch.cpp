@@ -70,15 +70,15 @@ void unlink_own_regular(const char *path) {
     if (path[0] != '\0' && lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) unlink(path);
 }
 
-void find_host_files(int32_t host_pid, uint64_t host_start_time, HostFiles &log) {
+void find_host_files(int32_t host_pid, uint64_t host_start_time, HostFiles &files) {
     if (host_start_time != 0)
-        snprintf(log.record, sizeof log.record, "/dev/shm/aigym-place-%d-%llu", static_cast<int>(host_pid),
+        snprintf(files.record, sizeof files.record, "/dev/shm/aigym-place-%d-%llu", static_cast<int>(host_pid),
                  static_cast<unsigned long long>(host_start_time));
-    const ssize_t n = readlink("/proc/self/fd/1", log.path, sizeof log.path - 1);
+    const ssize_t n = readlink("/proc/self/fd/1", files.path, sizeof files.path - 1);
     if (n <= 0) return;
-    log.path[n] = '\0';  // an unlinked file reads "<path> (deleted)": no ".log" suffix, skipped
-    const char *slash = strrchr(log.path, '/');
-    const char *base = slash ? slash + 1 : log.path;
+    files.path[n] = '\0';  // an unlinked file reads "<path> (deleted)": no ".log" suffix, skipped
+    const char *slash = strrchr(files.path, '/');
+    const char *base = slash ? slash + 1 : files.path;
     char prefix[64];
     snprintf(prefix, sizeof prefix, "godot-aigym-%d-", static_cast<int>(host_pid));
     const size_t plen = strlen(prefix), len = strlen(base);
@@ -88,9 +88,9 @@ void find_host_files(int32_t host_pid, uint64_t host_start_time, HostFiles &log)
     if (end == base + plen || *end != '-' || (host_start_time != 0 && started != host_start_time)) return;
     struct stat st;
     if (fstat(1, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) return;
-    log.dev = static_cast<uint64_t>(st.st_dev);
-    log.ino = static_cast<uint64_t>(st.st_ino);
-    log.found = true;
+    files.dev = static_cast<uint64_t>(st.st_dev);
+    files.ino = static_cast<uint64_t>(st.st_ino);
+    files.found = true;
 }
 
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
@@ -109,7 +109,7 @@ void close_all_but(int a, int b) {
     }
 }
 
-[[noreturn]] void watch(const char *path, uint64_t dev, uint64_t ino, int32_t host_pid, const HostFiles &log, int host_fd,
+[[noreturn]] void watch(const char *path, uint64_t dev, uint64_t ino, int32_t host_pid, const HostFiles &files, int host_fd,
                         int engine_fd) {
     prctl(PR_SET_NAME, "aigym-watch", 0, 0, 0);
     const int null_fd = open("/dev/null", O_RDWR);
@@ -127,8 +127,8 @@ void close_all_but(int a, int b) {
         }
         if (fds[0].revents != 0 || host_gone_or_exiting(host_pid)) {
             same_file_unlink(path, dev, ino);  // the host is dead: nobody else will remove it
-            if (log.found) same_file_unlink(log.path, log.dev, log.ino);
-            unlink_own_regular(log.record);
+            if (files.found) same_file_unlink(files.path, files.dev, files.ino);
+            unlink_own_regular(files.record);
             _exit(0);
         }
         if (fds[1].revents != 0) _exit(0);  // the engine ended first and the host lives: its chunk
@@ -158,8 +158,8 @@ bool start_host_watch(const std::string &handle, uint64_t dev, uint64_t ino, int
     }
     char path[AIGYM_SHM_HANDLE_MAX + 16];
     snprintf(path, sizeof path, "/dev/shm/%s", handle.c_str());
-    HostFiles log;
-    find_host_files(host_pid, host_start_time, log);
+    HostFiles files;
+    find_host_files(host_pid, host_start_time, files);
     const int host_fd = pidfd_open(host_pid);
     const int engine_fd = pidfd_open(getpid());
     if (host_fd < 0 || engine_fd < 0) {
@@ -171,7 +171,7 @@ bool start_host_watch(const std::string &handle, uint64_t dev, uint64_t ino, int
     // Double fork: the watcher is re-parented at once, so the engine never keeps a zombie.
     const pid_t child = fork();
     if (child == 0) {
-        if (fork() == 0) watch(path, dev, ino, host_pid, log, host_fd, engine_fd);
+        if (fork() == 0) watch(path, dev, ino, host_pid, files, host_fd, engine_fd);
         _exit(0);
     }
     close(host_fd);
