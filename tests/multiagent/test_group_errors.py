@@ -45,6 +45,9 @@ def test_bad_arguments_are_refused_before_anything_starts(no_leaks):
         GodotGroupEnv(scene=RENDEZVOUS, autoreset_mode="sometimes")
     with pytest.raises(TypeError, match="unexpected keyword argument"):
         GodotGroupEnv(scene=RENDEZVOUS, n_agentz=2)
+    for fixed in ({"n_engines": 2}, {"autoreset_mode": "same_step"}):  # was "got multiple values for keyword"
+        with pytest.raises(TypeError, match=f"GodotParallelEnv takes no {next(iter(fixed))}: .*use GodotGroupEnv"):
+            GodotParallelEnv(scene=RENDEZVOUS, **fixed)
 
 
 def test_bad_actions_name_the_group_and_a_dead_engine_closes_the_env(no_leaks):
@@ -76,3 +79,10 @@ def test_bad_actions_name_the_group_and_a_dead_engine_closes_the_env(no_leaks):
         env.close()
     with pytest.raises(RuntimeError, match="closed"):
         env.reset()
+
+
+def test_more_agents_than_an_engine_holds_names_copies_and_groups(no_leaks):
+    # rendezvous: 2 agents per copy; was the engine's "n_agents must be 1..100000, got 120000"
+    with pytest.raises(GodotEnvError, match=r"60000 copies x 2 agents per copy = 120000 agents, more than an engine's "
+                                            r"100000: fewer copies per engine \(n_copies\), more engines"):
+        GodotGroupEnv(scene=RENDEZVOUS, n_copies=60000)

@@ -35,6 +35,11 @@ class GodotParallelEnv(ParallelEnv):
 
     def __init__(self, project: str | os.PathLike | None = None, scene: str | None = None, *,
                  n_copies: int = 1, **kwargs: Any) -> None:
+        fixed = sorted(set(kwargs) & {"n_engines", "autoreset_mode"})
+        if fixed:  # was GodotGroupEnv's "got multiple values for keyword argument"
+            raise TypeError(f"GodotParallelEnv takes no {', '.join(fixed)}: it runs one engine and its agents "
+                            "leave when their episode ends (PettingZoo); several engines or an autoreset mode: "
+                            "use GodotGroupEnv")
         self.batch = GodotGroupEnv(project, scene, n_copies=n_copies, n_engines=1,
                                    autoreset_mode=AutoresetMode.DISABLED, **kwargs)
         b = self.batch

@@ -44,6 +44,12 @@ func _configure() -> String:
 	var err := _find_groups()
 	if err != "":
 		return err
+	var per_copy := 0
+	for g in groups:
+		per_copy += g.agents_per_copy
+	if per_copy * copies > GymProtocol.MAX_AGENTS:  # was "n_agents must be 1..100000, got 180000"
+		return ("%d copies x %d agents per copy = %d agents, more than an engine's %d: fewer copies per engine "
+				+ "(n_copies), more engines (n_engines)") % [copies, per_copy, per_copy * copies, GymProtocol.MAX_AGENTS]
 	var total := 0
 	var d := 1
 	var w := 1
