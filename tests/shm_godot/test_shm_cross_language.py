@@ -15,6 +15,8 @@ import pytest
 
 from godot_aigym import EngineDiedError, SharedMemory, sweep_stale_chunks
 from godot_aigym.engine import GodotProcess, LaunchOptions, run_godot
+from godot_aigym.liveness import owner_alive
+from godot_aigym.shm import layout as L
 
 SIZES = [1, 1000, 1_000_000]
 
@@ -184,6 +186,7 @@ def test_fuzzed_chunks_never_crash_the_engine(run_gdscript):
         mem.newSemaphore("s", 0)
         raw = bytearray(open(mem.path, "rb").read())
     names = []
+    hosts = {}  # name -> (host pid, start time) as written
     try:
         for i in range(40):
             data = bytearray(raw)
@@ -193,20 +196,20 @@ def test_fuzzed_chunks_never_crash_the_engine(run_gdscript):
             name = f"aigym_fuzz_{i}_{rng.randrange(1 << 30):x}"
             _write_raw_chunk(name, bytes(data))
             names.append(name)
+            hosts[name] = (L.I32.unpack_from(data, L.HEADER_OFFSETS["host_pid"])[0],
+                           L.U64.unpack_from(data, L.HEADER_OFFSETS["host_start_time"])[0])
         run = run_gdscript("res://shm/test_errors.gd", user_args=["--case", "fuzz", "--targets", json.dumps(names)],
                            expected_errors=(r"cSharedMemory\.(init|findFloatTensor)",), timeout=120)
         # Every chunk is either rejected with a message or accepted after full validation.
         rejected = len([e for e in run.errors if "cSharedMemory.init" in e])
         assert rejected + run.results["fuzz_accepted"] == len(names)
         # A header scribbled to name a dead host (pid or start time) is a stale chunk: refused
-        # and removed by the engine; no other chunk is ever removed (a host started elsewhere
-        # on the machine may sweep a stale one first: the engine then finds no chunk).
-        def named(text: str) -> set[str]:
-            return {n for n in names for e in run.errors if f"chunk '{n}'" in e and text in e}
-
+        # and removed by the engine; a chunk of a live host is never removed (a host started
+        # elsewhere on the machine may sweep stale ones too, before or after the engine looks).
+        stale = {n for n in names for e in run.errors if f"chunk '{n}'" in e and "removed the stale chunk" in e}
         missing = {n for n in names if not os.path.exists(f"/dev/shm/{n}")}
-        stale = named("is gone; removed the stale chunk")
-        assert stale <= missing <= stale | named("chunk not found"), (stale, missing)
+        assert stale <= missing, stale - missing
+        assert all(hosts[n][0] > 0 and not owner_alive(*hosts[n]) for n in missing), {n: hosts[n] for n in missing}
     finally:
         for name in names:
             if os.path.exists(f"/dev/shm/{name}"):
