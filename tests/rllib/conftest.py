@@ -13,7 +13,7 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray is imported anywhere: 
 
 import pytest  # noqa: E402
 
-from godot_aigym.rllib.local_ray import NODE_ARGS  # noqa: E402
+from godot_aigym.rllib.local_ray import NODE_ARGS, SYSTEM_CONFIG  # noqa: E402
 
 from ray_testutil import assert_loopback_only, private_ray_dir  # noqa: E402
 
@@ -46,7 +46,7 @@ class SharedRay:
                 folder = stack.enter_context(private_ray_dir())  # on exit: no Ray process left, folder removed
                 cluster = Cluster()
                 stack.callback(cluster.shutdown)
-                cluster.add_node(**NODE, temp_dir=folder)  # the head
+                cluster.add_node(**NODE, temp_dir=folder, _system_config=SYSTEM_CONFIG)  # the head: Ray's settings as init_local's
                 stack.callback(ray.shutdown)  # the driver first: the cluster refuses to remove the node it is connected to
                 ray.init(address=cluster.address, log_to_driver=False)
                 reregister_all()  # this process may have run an earlier Ray instance
