@@ -7,6 +7,8 @@ GODOT_AIGYM_CACHE, so nothing on the machine leaks in.
 from __future__ import annotations
 
 import os
+import select
+import signal
 import stat
 from pathlib import Path
 
@@ -188,6 +190,30 @@ def test_hanging_path_godot_is_rejected_after_the_timeout(env, monkeypatch):
     rt = resolve_godot(provision=False)
     assert rt.path == cached
     assert "did not answer within 0.5 s" in rt.notes[0]
+
+
+def test_a_hanging_wrapper_scripts_children_are_killed_with_it(env, monkeypatch):
+    """A GODOT_BIN wrapper that does not exec (a launcher script): its children were left running,
+    reparented to init, when the probe timed out (the probe now runs in a session of its own)."""
+    monkeypatch.setattr(resolve, "PROBE_TIMEOUT", 0.5)
+    pid_file = env / "child.pid"
+    wrapper = env / "wrapper"
+    wrapper.write_text(f"#!/bin/sh\n/bin/sleep 300 &\necho $! > {pid_file}\nwait\n")
+    wrapper.chmod(0o755)
+    with pytest.raises(GodotNotFoundError, match="did not answer within 0.5 s"):
+        probe_version(wrapper)
+    child = int(pid_file.read_text())
+    try:
+        fd = os.pidfd_open(child)
+    except ProcessLookupError:
+        return  # already gone
+    try:  # readable once it has exited (SIGKILL was sent before probe_version returned)
+        gone = select.select([fd], [], [], 30)[0]
+    finally:
+        os.close(fd)
+    if not gone:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail(f"the wrapper's child {child} outlived the probe")
 
 
 def test_broken_cached_runtime_is_rejected(env):

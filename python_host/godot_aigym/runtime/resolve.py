@@ -6,9 +6,11 @@ Every candidate that is looked at and rejected is recorded with the reason, so t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,13 +84,15 @@ def _run_version(path: str | os.PathLike, timeout: float | None) -> str:
     timeout = PROBE_TIMEOUT if timeout is None else timeout
     try:
         # started like every engine process (dies with us), reaped whatever happens
+        # in a session of its own: a wrapper script's children go with it (a hung `sh -c 'sleep ...'`
+        # left its sleep behind, reparented to init)
         with spawn([str(path), "--headless", "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                   text=True) as proc:
+                   text=True, start_new_session=True) as proc:
             try:
                 stdout, stderr = proc.communicate(timeout=timeout)
             finally:
-                if proc.poll() is None:
-                    proc.kill()
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # whatever it started and left running
     except FileNotFoundError:
         raise GodotNotFoundError(f"{path}: no such file") from None
     except PermissionError:
