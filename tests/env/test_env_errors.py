@@ -92,6 +92,28 @@ def test_engine_side_error_is_reported(no_leaks):
         GodotEnv(DEMO, TRIVIAL, user_args=("--n-agents", "0"))
 
 
+def test_bad_log_paths_and_env_are_refused_before_launch(tmp_path, no_leaks):
+    # were bare FileNotFoundError / IsADirectoryError / TypeError from the launch
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for kwargs, message in [
+            ({"log_path": tmp_path}, rf"^log_path {tmp_path} is a folder: give a file name"),
+            ({"log_path": tmp_path / "new" / "engine.log"}, rf"^log_path .*: {tmp_path / 'new'} is not an existing folder"),
+            ({"env": {"SEED": 1}}, r"^env must map names to strings"),
+            ({"env": ["A=1"]}, r"^env must map names to strings")]:
+        with pytest.raises(ValueError, match=message):
+            GodotEnv(DEMO, TRIVIAL, **kwargs)
+    with pytest.raises(ValueError, match=rf"^log_dir {a_file} is a file, not a folder$"):
+        GodotVectorEnv(DEMO, TRIVIAL, n_agents=1, log_dir=a_file)
+
+
+def test_a_vector_envs_log_dir_is_created(tmp_path, no_leaks):
+    logs = tmp_path / "runs" / "1"  # was FileNotFoundError for runs/1/engine0.log
+    envs = GodotVectorEnv(DEMO, TRIVIAL, n_agents=1, n_engines=2, log_dir=logs)
+    envs.close()
+    assert sorted(p.name for p in logs.iterdir()) == ["engine0.log", "engine1.log"]
+
+
 @pytest.mark.parametrize("cls", [GodotVectorEnv, GodotAsyncVectorEnv])
 def test_too_many_agents_refused_before_launch(no_leaks, cls):
     # the engine's own limit (gym_spec.gd), checked on the host: no engine is started for it

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -98,6 +100,11 @@ class EnvOptions:
         if (not isinstance(self.window, (tuple, list)) or len(self.window) != 2
                 or not all(_is_int(v) and 0 < v <= 16384 for v in self.window)):
             raise ValueError(f"window must be (width, height) in 1..16384, got {self.window!r}")
+        if self.env is not None and (not isinstance(self.env, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.env.items())):
+            raise ValueError(f"env must map names to strings (the engine's environment variables), got {self.env!r}")
+        if self.log_path is not None:
+            _check_log_path(self.log_path)  # was a bare FileNotFoundError / IsADirectoryError at launch
         for name in ("engine_args", "user_args"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not all(isinstance(a, str) for a in value):
@@ -141,3 +148,25 @@ class EnvOptions:
 
 
 _FIELDS = {f.name for f in dataclasses.fields(EnvOptions)}
+
+
+def _check_log_path(path: str | os.PathLike) -> None:
+    log = Path(path)
+    if log.is_dir():
+        raise ValueError(f"log_path {log} is a folder: give a file name (GodotVectorEnv and GodotGroupEnv take log_dir)")
+    if not log.parent.is_dir():
+        raise ValueError(f"log_path {log}: {log.parent} is not an existing folder (create it first)")
+    if not os.access(log.parent, os.W_OK | os.X_OK):
+        raise ValueError(f"log_path {log}: the folder {log.parent} is not writable by this user")
+
+
+def prepare_log_dir(log_dir: str | os.PathLike | None) -> str | os.PathLike | None:
+    """The folder of a vector env's per-engine logs, created if missing; ValueError if it cannot be."""
+    if log_dir is not None:
+        if os.path.exists(log_dir) and not os.path.isdir(log_dir):
+            raise ValueError(f"log_dir {log_dir} is a file, not a folder")
+        try:
+            os.makedirs(log_dir, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"log_dir {log_dir}: cannot create the folder ({e.strerror or e})") from None
+    return log_dir
