@@ -11,6 +11,7 @@ from env_testutil import CARTPOLE, DIALS
 
 from godot_aigym.engine import GodotProcess, LaunchOptions
 from godot_aigym.env import GodotEnv, GodotEnvError
+from godot_aigym.shm import EngineDiedError
 
 
 @pytest.mark.parametrize("scene, message", [
@@ -69,3 +70,19 @@ def test_a_policy_file_not_named_jit_is_named(demo, godot, tmp_path, no_leaks):
 def test_a_bad_option_from_python_is_a_godot_env_error(no_leaks):
     with pytest.raises(GodotEnvError, match="reported an error: --spin-us must be an integer, got 'fast'"):
         GodotEnv(scene=DIALS, user_args=("--spin-us", "fast"))
+
+
+@pytest.mark.parametrize("answer, message", [
+    # each was an error in the addon's copy loop (gym_env.gd:158 "Nonexistent function 'size' in base
+    # 'Nil'", gym_env.gd:163 "Invalid assignment ... String on PackedFloat32Array"), not the callback
+    ("null_observation", r"A\.get_observation\(\) returned null \(Nil\), not an array of 2 numbers"),
+    ("string_observation", r'A\.get_observation\(\) value 0 is "a" \(String\), not a number'),
+    ("string_reward", r'A\.get_reward\(\) returned "high" \(String\), not a number'),
+])
+def test_callbacks_answering_the_wrong_type_are_named(test_project, no_leaks, answer, message):
+    env = GodotEnv(test_project, f"res://env/bad_answer_{answer}.tscn")
+    try:
+        with pytest.raises(EngineDiedError, match=r"stopped on an error of the scene \(exit code 1\); .*" + message):
+            env.reset(seed=0)
+    finally:
+        env.close()

@@ -81,8 +81,12 @@ class LinkFailures:
                                       f"{self.step_timeout:g} s (hung?); it was stopped{log}")
         which = self._which()  # before close(): the pid
         code = self.proc.poll() if self.proc else None
-        msg = self._fatal_text() + self._log_excerpt()
+        fatal = self._fatal_text()
+        msg = fatal + self._log_excerpt()
         self.close()
+        if fatal:  # the scene stopped itself (GymEnv.fail), e.g. on its first observation: not a crash
+            return EngineDiedError(f"the Godot engine running {self.scene}{which} stopped on an error of the scene "
+                                   f"(exit code {code}); the environment is closed{msg}")
         return EngineDiedError(f"the Godot engine running {self.scene}{which} died (exit code {code}) in the middle "
                                f"of an episode; the environment is closed{msg}")
 

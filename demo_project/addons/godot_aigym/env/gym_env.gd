@@ -27,6 +27,7 @@ extends Node
 
 const P := preload("gym_protocol.gd")
 const GymSpecBuilder := preload("gym_spec.gd")
+const GymAgents := preload("gym_agents.gd")
 
 enum ActionType { BOX, DISCRETE, MULTI_DISCRETE }
 enum Mode { NONE, REMOTE, PLAY, RANDOM }
@@ -155,8 +156,9 @@ func _gym_observe() -> void:
 		var agent: Node = agents[i]
 		var o = agent.get_observation() if d > 0 else []
 		if not _checked_obs:
-			if o.size() != d:
-				fail("%s.get_observation() returned %d values, the observation space has %d" % [agent.name, o.size(), d])
+			var err := GymAgents.answer_error(agent, o, d, "the observation space has")
+			if err != "":
+				fail(err)
 				return
 		var base := i * d
 		for j in d:

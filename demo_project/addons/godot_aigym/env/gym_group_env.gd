@@ -153,9 +153,11 @@ func _gym_observe() -> void:
 		var agent: Node = agents[i]
 		var g: GymAgentGroup = groups[_group_of[i]]
 		var o = agent.get_observation()
-		if not _checked_group_obs and o.size() != g.observation_size:
-			fail("%s.get_observation() returned %d values, group '%s' observes %d" % [agent.name, o.size(), g.id(), g.observation_size])
-			return
+		if not _checked_group_obs:
+			var err := GymAgents.answer_error(agent, o, g.observation_size, "group '%s' observes" % g.id())
+			if err != "":
+				fail(err)
+				return
 		var base := i * d
 		for j in g.observation_size:
 			out[base + j] = o[j]
