@@ -95,3 +95,28 @@ def test_refusals(tmp_path):
     with pytest.raises(ValueError, match="trace"):
         export_policy(Mlp(), torch.zeros(1, 4), tmp_path / "x.jit", method="compile")
 
+
+
+def test_a_stable_baselines3_policy_is_refused_naming_its_actor(tmp_path):
+    # was "output 0 is a torch.int64 tensor ... cast it": a cast policy would always play action 0
+    import gymnasium as gym
+    import stable_baselines3 as sb3
+
+    model = sb3.PPO("MlpPolicy", gym.make("CartPole-v1"), device="cpu")
+    with pytest.raises(ExportError, match=r"ActorCriticPolicy is a Stable-Baselines3 policy, .*export its actor"):
+        export_policy(model.policy, torch.zeros(1, 4), tmp_path / "p.jit")
+    policy = model.policy
+
+    class Actor(torch.nn.Module):  # what the message says, exported as it says
+        def __init__(self):
+            super().__init__()
+            self.policy = policy
+
+        def forward(self, obs):
+            p = self.policy
+            return p.action_net(p.mlp_extractor.forward_actor(p.extract_features(obs, p.pi_features_extractor)))
+
+    obs = torch.randn(5, 4)
+    export_policy(Actor(), torch.zeros(1, 4), tmp_path / "actor.jit")
+    logits = torch.jit.load(str(tmp_path / "actor.jit"))(obs)
+    assert torch.equal(logits.argmax(dim=1), policy.get_distribution(obs).distribution.probs.argmax(dim=1))
