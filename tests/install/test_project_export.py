@@ -64,6 +64,20 @@ def test_export_refuses_a_scene_godot_cannot_start_before_doing_anything(tmp_pat
     assert not out.exists() and not (project / "export_presets.cfg").exists()
 
 
+def test_export_refuses_a_policy_for_an_addon_added_without_torch(tmp_path):
+    # was exported (726 MB) and run.sh failed: "play mode needs cTorchModel (the godot_aigym_torch
+    # library is not loaded)", the project registering no torch extension
+    project = make_project(tmp_path / "game")
+    add(project, torch=False)
+    policy = tmp_path / "policy.jit"
+    policy.write_bytes(b"checked later")
+    out = tmp_path / "out"
+    with pytest.raises(ProjectError, match=r"added without the TorchScript library \(add --no-torch\).*"
+                                           r"godot-aigym add .*game` \(without --no-torch\) first, or export --no-policy"):
+        export_game(project, out, GODOT_46, policy=policy)
+    assert not out.exists() and not (project / "export_presets.cfg").exists()
+
+
 def test_export_takes_policy_or_no_policy_not_both(capsys):
     from godot_aigym import cli
 

@@ -187,6 +187,10 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
     policy_path = Path(policy).expanduser().resolve() if policy is not None else None
     if policy_path is not None:
         require_policy_file(policy_path)  # loaded by the engine below, before the import and the pack
+        if not any((project.path / ADDON_REL).glob("*torch*.gdextension")):  # else run.sh: "needs cTorchModel"
+            raise ProjectError(f"the addon in {project.path} was added without the TorchScript library (add --no-torch), "
+                               "so the game cannot play a policy: run `godot-aigym add "
+                               f"{project.path}` (without --no-torch) first, or export --no-policy")
     check_start_scene(project, scene, say)
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
