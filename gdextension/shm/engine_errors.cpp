@@ -87,11 +87,22 @@ void cAigymErrorLog::bind(gd::ClassBinder<cAigymErrorLog> &b) {
     b.virtual_override<&cAigymErrorLog::_log_error>("_log_error");
 }
 
+namespace {
+// Godot's compatibility renderer failing to read or write a shader cache file (one an engine
+// killed mid-write, or another engine of the project writing it now, left half-written) compiles
+// the shader from source instead: not an error of the game. As error_watch.gd.
+bool shader_cache_miss(const std::string &function, const std::string &file) {
+    static const std::string kFile = "drivers/gles3/shader_gles3.cpp";
+    return file.size() >= kFile.size() && file.compare(file.size() - kFile.size(), kFile.size(), kFile) == 0 &&
+           (function == "_load_from_cache" || function == "_save_to_cache");
+}
+}  // namespace
+
 // May run on any thread. For a script error `file`/`line` are the script's; for push_error
 // they are the engine's own, so the script's frame is not named (the text says what failed).
 void cAigymErrorLog::_log_error(std::string function, std::string file, int64_t line, std::string code,
                                 std::string rationale, bool, int64_t error_type, gd::Array) {
-    if (error_type == shm::engine_errors::kErrorTypeWarning) return;
+    if (error_type == shm::engine_errors::kErrorTypeWarning || shader_cache_miss(function, file)) return;
     const std::string &what = rationale.empty() ? code : rationale;
     shm::engine_errors::note_error(what + " (" + file + ":" + std::to_string(line) + ", " + function + ")");
 }

@@ -16,7 +16,7 @@ var _mutex := Mutex.new()
 
 func _log_error(function: String, file: String, line: int, code: String, rationale: String,
 		_editor_notify: bool, error_type: int, script_backtraces: Array[ScriptBacktrace]) -> void:
-	if error_type == ERROR_TYPE_WARNING:
+	if error_type == ERROR_TYPE_WARNING or _shader_cache_miss(function, file):
 		return
 	var what := rationale if rationale != "" else code
 	var where := "%s:%d, %s" % [file, line, function]
@@ -31,6 +31,13 @@ func _log_error(function: String, file: String, line: int, code: String, rationa
 	count += 1
 	logged[0] = count
 	_mutex.unlock()
+
+
+## Godot's compatibility renderer failing to read or write a shader cache file (one an engine
+## killed mid-write, or another engine of the project writing it now, left half-written) compiles
+## the shader from source instead: not an error of the game. As engine_errors.cpp.
+static func _shader_cache_miss(function: String, file: String) -> bool:
+	return file.ends_with("drivers/gles3/shader_gles3.cpp") and function in ["_load_from_cache", "_save_to_cache"]
 
 
 ## The errors since the last call (at most MAX_KEPT texts) and how many there were in all.
