@@ -3,7 +3,8 @@
 usage: crash_host.py chunk <handle prefix>   create and close small chunks in a loop
        crash_host.py env <project> <scene>   start a GodotEnv, then reset and step it forever
        crash_host.py vector <project> <scene> the same with a GodotVectorEnv of 2 engines x 2 agents
-       crash_host.py render <project> <scene> the same with a rendering GodotEnv (a private Xvfb)
+       crash_host.py render <project> <scene> <data folder>  the same with a rendering GodotEnv (a private
+                                              Xvfb; Godot's user data, its shader cache, in <data folder>)
        crash_host.py compat <handle prefix>  create and close compatibility-API chunks (fixed names)
        crash_host.py import <project>        run the first import of a fresh project
        crash_host.py engine <project> <scene> <n engines>  step an env until the test kills an engine:
@@ -72,7 +73,8 @@ def run(mode: str, argv: list[str]) -> None:
         from godot_aigym.env import GodotEnv
 
         print("GO", flush=True)
-        env = GodotEnv(argv[2], argv[3], rendering=True)  # a private Xvfb of this host
+        # a private Xvfb of this host; Godot's user data (its shader cache) in argv[4]
+        env = GodotEnv(argv[2], argv[3], rendering=True, env={"XDG_DATA_HOME": argv[4]})
         step_until_killed(env)
     elif mode == "compat":
         from godot_aigym.compat import SharedMemorySemaphore, SharedMemoryTensor

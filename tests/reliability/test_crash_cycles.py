@@ -221,8 +221,10 @@ def run_cycle(hosts: HostServer, rng: random.Random, mode: str, tmp: Path, handl
     """One host killed at a random point; returns its pid and whether its engine child was running."""
     if mode in ("chunk", "compat"):
         args = [mode, f"{handle_prefix}{k}_"]
-    elif mode in ("env", "vector", "render"):
-        args = [mode, str(DEMO), REACH if mode == "render" else TRIVIAL]
+    elif mode in ("env", "vector"):
+        args = [mode, str(DEMO), TRIVIAL]
+    elif mode == "render":  # shader cache in the test's own data folder: kills tear only its files
+        args = [mode, str(DEMO), REACH, str(tmp / "data")]
     else:
         project = tmp / f"tiny{k}"
         shutil.copytree(TINY, project)  # a fresh project: the import is real
