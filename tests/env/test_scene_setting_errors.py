@@ -19,6 +19,11 @@ from godot_aigym.shm import EngineDiedError
      r"the environment reported an error: action_type is 7, not one of BOX \(0\), DISCRETE \(1\), MULTI_DISCRETE \(2\)"),
     ("res://env/bad_step_mode.tscn",
      r"the environment reported an error: step_mode is 9, not one of PHYSICS \(0\), IMMEDIATE \(1\)"),
+    # a NaN bound became -3.4e38 in the space Python saw; low > high was gymnasium's "malformed description"
+    ("res://env/bad_bounds_nan.tscn",
+     r"the environment reported an error: action_low\[0\] is NaN \(use INF / -INF for an unbounded value\)"),
+    ("res://env/bad_bounds_order.tscn",
+     r"the environment reported an error: observation_low\[1\] = 5(\.0)? is above observation_high\[1\] = 1(\.0)?"),
 ])
 def test_enum_out_of_range_is_named(no_leaks, test_project, scene, message):
     with pytest.raises(GodotEnvError, match=message):

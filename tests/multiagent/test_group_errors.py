@@ -15,6 +15,7 @@ from godot_aigym.multiagent import GodotGroupEnv, GodotParallelEnv
     ("res://multiagent/empty_group.tscn", "agent group 'Team' is empty: agents_per_copy must be >= 1, got 0"),
     ("res://multiagent/no_groups.tscn", "GymGroupEnv 'NoGroups' has no GymAgentGroup children"),
     ("res://multiagent/with_parts.tscn", "a GymGroupEnv's groups observe flat float boxes: observation_parts"),
+    ("res://multiagent/bad_bounds_group.tscn", r"agent group 'Team': action_low\[0\] = 2(\.0)? is above action_high\[0\] = 1"),
 ])
 def test_engine_refuses_bad_groups(test_project, scene, message, no_leaks):
     with pytest.raises(GodotEnvError, match="the environment reported an error: " + message):

@@ -80,6 +80,9 @@ func check() -> String:
 		return "%s: action_size must be >= 1, got %d" % [g, action_size]
 	if action_type == GymEnv.ActionType.BOX and (action_low.size() not in [0, action_size] or action_high.size() not in [0, action_size]):
 		return "%s: action_low/high must be empty or have action_size (%d) values" % [g, action_size]
+	var bounds := GymSpec.spaces_bounds_error(self)
+	if bounds != "":
+		return "%s: %s" % [g, bounds]
 	action_width = {GymEnv.ActionType.BOX: action_size, GymEnv.ActionType.DISCRETE: 1,
 			GymEnv.ActionType.MULTI_DISCRETE: action_nvec.size()}[action_type]
 	return ""

@@ -33,6 +33,25 @@ static func settings_error(env: Node) -> String:
 		return "observation_low/high must be empty or have observation_size (%d) values" % env.observation_size
 	if env.action_type == GymEnv.ActionType.BOX and (env.action_low.size() not in [0, env.action_size] or env.action_high.size() not in [0, env.action_size]):
 		return "action_low/high must be empty or have action_size (%d) values" % env.action_size
+	return spaces_bounds_error(env)
+
+
+## What is wrong with the bounds of `node` (a GymEnv or a GymAgentGroup, sizes already checked), or
+## "": a NaN bound became -3.4e38 in the space Python saw, and low > high was a gymnasium error.
+static func spaces_bounds_error(node: Node) -> String:
+	var err := bounds_error("observation", node.observation_low, node.observation_high)
+	if err == "" and node.action_type == GymEnv.ActionType.BOX:
+		err = bounds_error("action", node.action_low, node.action_high)
+	return err
+
+
+static func bounds_error(what: String, low: PackedFloat32Array, high: PackedFloat32Array) -> String:
+	for j in maxi(low.size(), high.size()):
+		for side in [["low", low], ["high", high]]:
+			if j < side[1].size() and is_nan(side[1][j]):
+				return "%s_%s[%d] is NaN (use INF / -INF for an unbounded value)" % [what, side[0], j]
+		if j < low.size() and j < high.size() and low[j] > high[j]:
+			return "%s_low[%d] = %s is above %s_high[%d] = %s" % [what, j, low[j], what, j, high[j]]
 	return ""
 
 
