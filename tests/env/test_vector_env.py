@@ -113,6 +113,9 @@ def test_truncation_and_disabled_autoreset_with_reset_mask(demo):
         assert term.tolist() == [True, False, False] and not trunc.any()
         with pytest.raises(RuntimeError, match="reset_mask"):
             env.step(acts)
+        for bad in ([{"reset_mask": [True, False, False]}], ("reset_mask",)):  # was AttributeError: no 'get'
+            with pytest.raises(TypeError, match=r"options must be a dict \(e\.g\. \{'reset_mask': mask\}\) or None"):
+                env.reset(options=bad)
         obs, _ = env.reset(options={"reset_mask": np.array([True, False, False])})
         assert obs[0, 3] == 0 and obs[1, 3] == 5 and obs[2, 3] == 5
         obs, _, term, trunc, _ = env.step(acts)

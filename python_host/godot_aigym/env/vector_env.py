@@ -15,6 +15,7 @@ last one is in ``infos["final_obs"]`` (mask ``infos["_final_obs"]``). ``DISABLED
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, Sequence
 
 import gymnasium as gym
@@ -113,6 +114,8 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         if self._blocked is _AWAITING:
             raise RuntimeError(_AWAITING)
         seeds = engine_seeds(seed, self.n_agents, self.n_engines)
+        if options is not None and not isinstance(options, Mapping):  # was AttributeError: no attribute 'get'
+            raise TypeError(f"options must be a dict (e.g. {{'reset_mask': mask}}) or None, got {type(options).__name__}")
         mask = None if options is None else options.get("reset_mask")
         if mask is not None:
             mask = np.asarray(mask)
