@@ -87,6 +87,17 @@ def test_a_hung_engine_is_a_timeout_not_a_death(no_leaks):
     env.close()
 
 
+def test_a_corrupted_error_count_is_named_as_corruption(no_leaks):
+    env = GodotEnv(DEMO, TRIVIAL)
+    try:
+        env.reset(seed=0)
+        env.link.error_count[0] = -641564065  # another process scribbled over the engine's count
+        with pytest.raises(GodotEnvError, match=r"error count in the chunk of .* is -641564065, not a count"):
+            env.step(np.zeros(2, np.float32))  # was GodotScriptError "logged -641564065 error(s)"
+    finally:
+        env.close()
+
+
 def test_engine_side_error_is_reported(no_leaks):
     with pytest.raises(GodotEnvError, match=r"the environment reported an error: n_agents must be 1\.\.100000, got 0"):
         GodotEnv(DEMO, TRIVIAL, user_args=("--n-agents", "0"))

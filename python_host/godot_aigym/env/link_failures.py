@@ -62,6 +62,9 @@ class LinkFailures:
         """The engine logged errors during the last command: raise or warn (``engine_errors``)."""
         count = int(self._errors[0])
         self._errors[0] = 0
+        if count < 0:  # was "logged -641564065 error(s)": the engine only ever adds to it
+            raise P.GodotEnvError(f"the engine's error count in the chunk of {self.scene} is {count}, not a count: "
+                                  "something other than godot-aigym wrote into the shared memory")
         msg = script_errors_text(count, self._message("error_texts"), self.scene,
                                  self.proc.log_path if self._keep_log and self.proc else None)
         if self.engine_errors == "raise":
