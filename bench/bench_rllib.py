@@ -31,6 +31,8 @@ env steps (their order alternating), one ratio per pair; the median over pairs i
 its min-max and interquartile range, so the machine's drift between windows (30-50% on this
 guest) mostly cancels. Two-runner lines are compared with the same round's one-runner line.
 
+Ray is started as the train CLI starts it (`local_ray.init_local`: loopback, its `SYSTEM_CONFIG`,
+e.g. results up to 1 MiB inline), nothing tuned for the bench alone.
 Ray's workers run at Ray's own niceness (15) unless ``--worker-niceness`` says otherwise; the
 driver freezes its start-up heap out of Python's garbage collector once the runners are up, as
 `godot_aigym.rllib.train.built_algo` does for training.
