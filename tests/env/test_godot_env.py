@@ -270,3 +270,20 @@ def test_engine_refuses_a_negative_step_limit(demo, no_leaks):
     with pytest.raises(GodotEnvError, match=r"reported an error: max_episode_steps must be >= 0 \(0: no limit\), "
                                             r"got -5"):
         GodotEnv(demo, TRIVIAL, user_args=("--max-episode-steps", "-5"))
+
+
+def test_a_relative_project_survives_a_chdir_before_the_rendering_relaunch(demo, tmp_path, monkeypatch, no_leaks):
+    # the first render() of an rgb_array env relaunches the engine rendering: it looked for the
+    # project (and the log) relative to the new working directory ("not a Godot project: ...")
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    env = GodotEnv(os.path.relpath(demo), TRIVIAL, render_mode="rgb_array", log_path="engine.log")
+    try:
+        env.reset(seed=0)
+        (tmp_path / "elsewhere").mkdir()
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        assert env.render().shape == (64, 64, 3)
+    finally:
+        env.close()
+    assert (tmp_path / "engine.log").stat().st_size > 0  # where it was asked for, not in elsewhere/

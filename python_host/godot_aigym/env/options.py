@@ -74,6 +74,12 @@ class EnvOptions:
     chunk_size: int = 1 << 24         # bytes of the shared-memory chunk (images need room)
 
     def __post_init__(self) -> None:
+        # absolute now: a relaunch (the first render() of an rgb_array env) after os.chdir looked for
+        # the project and the log relative to the new working directory
+        for name in ("project", "log_path"):
+            value = getattr(self, name)
+            if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
+                object.__setattr__(self, name, os.path.abspath(os.path.expanduser(os.fspath(value))))
         if self.render_mode is not None and self.render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode must be None or one of {list(RENDER_MODES)}, got {self.render_mode!r}")
         if self.seed is not None and not _is_int(self.seed):
