@@ -160,6 +160,14 @@ def test_the_temporary_export_preset_is_removed_or_the_users_file_restored(tmp_p
     (project / "export_presets.cfg").write_text(mine + '[preset.1]\n\nname="PC"\nplatform="Linux"\n')
     with linux_preset(project) as name:
         assert name == "PC"
+    # a Linux preset that could leave out the addon or the scene is not used (exclude_filter="addons/*"
+    # was packed, and run.sh failed: "res://addons/godot_aigym/env/gym_env.gd ... File not found")
+    for filters in ('export_filter="all_resources"\nexclude_filter="addons/*"\n', 'export_filter="scenes"\n'):
+        users = mine + f'[preset.1]\n\nname="PC"\nplatform="Linux"\n{filters}'
+        (project / "export_presets.cfg").write_text(users)
+        with linux_preset(project) as name:
+            assert name == "godot-aigym Linux"
+        assert (project / "export_presets.cfg").read_text() == users
 
 
 @pytest.mark.parametrize("printed", [rb'AIGYM_POLICY_CHECK {"torch_cla', b"AIGYM_POLICY_CHECK [1]", b"\xff\xfe garbage"],

@@ -1,7 +1,8 @@
 """The Linux export preset that `godot-aigym export` needs, and putting the user's file back.
 
 Godot's `--export-pack` takes a preset name from the project's export_presets.cfg. A project
-without a Linux preset gets a temporary one for the export. The user's file is first copied
+without a Linux preset that packs every resource (all_resources, no exclude_filter) gets a
+temporary one for the export. The user's file is first copied
 aside, under a name that carries the exporting process's owner tag (owners.py, as `add`'s
 staging folders do): `.godot_aigym-presets-<pid>-<start>.cfg` (the file as it was, mode and
 mtime kept) or `...none` (there was none). Both files are replaced only by renames, so at every
@@ -39,9 +40,18 @@ def temporary_preset(text: str) -> str:
 
 
 def _users_linux_preset(text: str) -> str | None:
+    """The user's Linux preset, if it packs every resource: one that exports selected scenes or
+    resources, or excludes files, could leave out the addon or the scene (`exclude_filter="addons/*"`
+    was packed, and run.sh failed: "res://addons/godot_aigym/env/gym_env.gd ... File not found")."""
     for m in re.finditer(r'^\[preset\.(\d+)\]\s*$(.*?)(?=^\[preset\.\d+\]|\Z)', text, re.M | re.S):
-        if re.search(r'^platform="Linux(/X11)?"', m.group(2), re.M):
-            return re.search(r'^name="([^"]*)"', m.group(2), re.M).group(1)
+        body = m.group(2)
+        if not re.search(r'^platform="Linux(/X11)?"', body, re.M):
+            continue
+        export_filter = re.search(r'^export_filter="([^"]*)"', body, re.M)
+        exclude = re.search(r'^exclude_filter="([^"]*)"', body, re.M)
+        packs_all = export_filter is None or export_filter.group(1) == "all_resources"
+        if packs_all and not (exclude and exclude.group(1).strip()):
+            return re.search(r'^name="([^"]*)"', body, re.M).group(1)
     return None
 
 
@@ -69,9 +79,9 @@ def linux_preset(project: Path) -> Iterator[str]:
         return
     if cfg.is_symlink():  # our renames would put a plain file in the link's place (dangling links too)
         raise ProjectError(
-            f"{cfg} is a symbolic link and has no Linux export preset: godot-aigym export would have to "
-            "replace the link with a file to add its temporary one. Add a Linux preset to the linked file "
-            "(Project > Export in the editor), or replace the link with a copy of its target")
+            f"{cfg} is a symbolic link and has no Linux export preset that packs every resource: godot-aigym "
+            "export would have to replace the link with a file to add its temporary one. Add a Linux preset to the "
+            "linked file (Project > Export in the editor), or replace the link with a copy of its target")
     owner = owner_tag()
     backup = project / f"{BACKUP_PREFIX}{owner}.{KEPT if original is not None else ABSENT}"
     if original is not None:
