@@ -95,6 +95,7 @@ def test_each_group_plays_its_policy_as_python_does(godot, policies, no_leaks):
     ("scout={runner},runner={runner}", "agent group 'scout': the policy .*runner.jit takes 6 values"),
     ("chaser={scout}", "--policy names the group 'chaser', which this scene does not have \\(groups: scout, runner\\)"),
     ("{scout}", "--policy must map groups to policies"),
+    ("scout={scout},runner={runner},scout={runner}", "--policy names the group 'scout' twice"),  # the last won
 ])
 def test_play_refuses_groups_without_a_fitting_policy(godot, policies, policy_arg, message, no_leaks):
     code, log = play(godot, policy_arg.format(**policies))

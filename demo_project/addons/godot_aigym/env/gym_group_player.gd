@@ -22,6 +22,8 @@ func start(env: Node, random: bool) -> String:
 		var gid := pair.get_slice("=", 0).strip_edges()
 		if env.group(gid) == null:
 			return "--policy names the group '%s', which this scene does not have (groups: %s)" % [gid, _group_ids()]
+		if given.has(gid):  # the last one won, silently
+			return "--policy names the group '%s' twice; give each group one policy" % gid
 		given[gid] = pair.substr(pair.find("=") + 1).strip_edges()
 	if not ClassDB.class_exists(&"cTorchModel"):
 		return "play mode needs cTorchModel (the godot_aigym_torch library is not loaded)"
@@ -39,6 +41,8 @@ func start(env: Node, random: bool) -> String:
 
 func _load(g: GymAgentGroup, path: String) -> String:
 	var what := "agent group '%s'" % g.id()
+	if not ResourceLoader.exists(path) and FileAccess.file_exists(path):
+		return "%s: the policy %s is not a .jit file: Godot loads TorchScript policies from files named *.jit" % [what, path]
 	if not ResourceLoader.exists(path):
 		return "%s: policy not found: %s" % [what, path]
 	var data = load(path)
