@@ -281,6 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ProjectError) as e:
         err.print(f"[red]error:[/] {e}")
         return 1
+    except PermissionError as e:  # a project or folder of another user: was a traceback
+        err.print(f"[red]error:[/] permission denied: {e.filename or e}: run `godot-aigym {args.command}` as a user "
+                  "who may write there, or give a folder of yours")
+        return 1
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

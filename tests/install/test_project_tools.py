@@ -44,6 +44,26 @@ def test_the_cli_reports_a_project_error_without_a_traceback(tmp_path, capsys, m
     assert "does not exist" in err and "Traceback" not in err
 
 
+
+def test_the_cli_reports_a_project_it_may_not_write_without_a_traceback(tmp_path, capsys, monkeypatch):
+    # another user's project (a PermissionError from mkdir, which root never gets: raised here as the
+    # OS raises it for everyone else) was a traceback
+    project = make_project(tmp_path / "game")
+    add(project)
+    envs = project / "envs"
+    real_mkdir = type(envs).mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if self == envs:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(envs), "mkdir", mkdir)
+    assert cli.main(["new-env", str(project), "x_env"]) == 1
+    err = capsys.readouterr().err
+    assert f"permission denied: {envs}" in err and "as a user who may write there" in err and "Traceback" not in err
+
+
 # ---- add -----------------------------------------------------------------------------------------------
 def test_add_is_idempotent_and_keeps_the_users_files(tmp_path):
     project = make_project(tmp_path / "game")
