@@ -98,6 +98,19 @@ def test_a_corrupted_error_count_is_named_as_corruption(no_leaks):
         env.close()
 
 
+def test_a_shutdown_word_set_by_another_process_is_named(no_leaks):
+    env = GodotEnv(DEMO, TRIVIAL)
+    try:
+        env.reset(seed=0)
+        env.link.mem.request_shutdown()  # as another process writing into the chunk would
+        with pytest.raises(EngineDiedError, match=r"quit \(exit code 0\) because the shutdown word of its shared "
+                                                  r"memory was set, not by this host"):  # was "died ... in the middle"
+            for _ in range(100):  # the engine looks at the word while it waits for the next command
+                env.step(np.zeros(2, np.float32))
+    finally:
+        env.close()
+
+
 def test_engine_side_error_is_reported(no_leaks):
     with pytest.raises(GodotEnvError, match=r"the environment reported an error: n_agents must be 1\.\.100000, got 0"):
         GodotEnv(DEMO, TRIVIAL, user_args=("--n-agents", "0"))

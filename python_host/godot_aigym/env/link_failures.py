@@ -51,7 +51,7 @@ def script_errors_text(count: int, message: dict | None, scene: str | None, log_
 class LinkFailures:
     """`EngineLink`'s failure half (a base class): it uses the link's ``proc``, ``scene``,
     ``step_timeout``, ``engine_errors``, ``_engine_of``, ``_keep_log``, ``_errors``,
-    ``_messages``, ``_connected``, ``_closed``, ``_message`` and ``close``."""
+    ``_messages``, ``_connected``, ``_closed``, ``mem``, ``_message`` and ``close``."""
 
     @property
     def errors_pending(self) -> int:
@@ -86,7 +86,13 @@ class LinkFailures:
         code = self.proc.poll() if self.proc else None
         fatal = self._fatal_text()
         msg = fatal + self._log_excerpt()
+        # set while we waited for an answer and before any close() of ours (which sets _closed first)
+        asked = not self._closed and self.mem is not None and not self.mem.closed and self.mem.shutdown_requested
         self.close()
+        if asked and not fatal:
+            return EngineDiedError(f"the Godot engine running {self.scene}{which} quit (exit code {code}) because the "
+                                   "shutdown word of its shared memory was set, not by this host: another process "
+                                   f"wrote into the chunk; the environment is closed{msg}")
         if fatal:  # the scene stopped itself (GymEnv.fail), e.g. on its first observation: not a crash
             return EngineDiedError(f"the Godot engine running {self.scene}{which} stopped on an error of the scene "
                                    f"(exit code {code}); the environment is closed{msg}")
