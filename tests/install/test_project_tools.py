@@ -37,6 +37,16 @@ def test_another_godot_major_version_is_refused(tmp_path, features, config_versi
     assert not (project / "addons").exists()
 
 
+def test_a_godot_3_project_file_with_a_byte_order_mark_is_refused_too(tmp_path):
+    # written by a Windows editor: the BOM hid config_version=4 and the addon was added
+    project = tmp_path / "old"
+    project.mkdir()
+    (project / "project.godot").write_bytes(b'\xef\xbb\xbfconfig_version=4\r\n[application]\r\nconfig/name="Old"\r\n')
+    with pytest.raises(ProjectError, match="is a Godot 3 project, but the engine is Godot 4.6"):
+        add(project)
+    assert not (project / "addons").exists()
+
+
 def test_the_cli_reports_a_project_error_without_a_traceback(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli, "_resolve", lambda godot: GODOT_46)
     assert cli.main(["add", str(tmp_path / "nope")]) == 1

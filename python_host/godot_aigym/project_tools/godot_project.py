@@ -52,7 +52,7 @@ def open_project(project_dir: str | os.PathLike) -> GodotProject:
     if not cfg.is_file():
         raise ProjectError(f"{path} is not a Godot project (no project.godot in it): create the project in the Godot "
                            "editor first, or give the folder that holds project.godot")
-    text = cfg.read_text(errors="replace")
+    text = cfg.read_text(encoding="utf-8-sig", errors="replace")  # a BOM hid config_version from the regexes
     m = _CONFIG_VERSION_RE.search(text)
     features = _FEATURES_RE.search(text)
     scene = _MAIN_SCENE_RE.search(text)
