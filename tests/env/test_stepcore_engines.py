@@ -87,6 +87,10 @@ def test_fresh_makes_new_arrays_filled_as_gather_fills():
         assert a is not b and not np.shares_memory(a, b)
     obs, *rest = g.fresh(False)
     assert obs is None and all(np.array_equal(a, w) for a, w in zip(rest, want[1:]))
+    assert g.ended == 2 * M  # agents 0 (truncated) and 1 (both flags) of each engine: SAME_STEP's test
+    outs[1][N * d + N:N * d + 3 * N] = 0
+    g.gather(*want)
+    assert g.ended == 2  # counted anew by every fill
 
 
 def test_the_c_helpers_take_every_offset_from_the_protocol_module():

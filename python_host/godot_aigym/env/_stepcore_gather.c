@@ -7,6 +7,8 @@
  * plain_format from _stepcore.c.
  */
 
+#include <structmember.h> /* PyMemberDef: the read-only `ended` */
+
 typedef struct {
     PyObject_HEAD
     Py_buffer *outs; /* each engine's `out` tensor (float32), exported while we live */
@@ -15,6 +17,7 @@ typedef struct {
     Py_ssize_t d;    /* observation floats per agent */
     Py_ssize_t reward_at, terminated_at, truncated_at; /* the scalar blocks' offsets (protocol.Layout) */
     int ready;       /* set only when __init__ fully succeeded: every method checks it */
+    Py_ssize_t ended; /* agents whose terminated or truncated flag the last fill read set */
     PyObject *empty; /* numpy.empty, and its arguments for fresh(): */
     PyObject *obs_args[2], *rew_args[2], *flag_args[2]; /* (shape, dtype) each */
 } Gatherer;
@@ -84,9 +87,11 @@ static int gatherer_init(Gatherer *self, PyObject *args, PyObject *kw) {
     return 0;
 }
 
-/* Engine k's obs (unless NULL), reward and flags into rows [k*n, (k+1)*n) of the destinations. */
-static void fill(const Gatherer *self, float *obs, double *reward, char *terminated, char *truncated) {
+/* Engine k's obs (unless NULL), reward and flags into rows [k*n, (k+1)*n) of the destinations;
+ * counts the agents whose episode ended (`ended`). */
+static void fill(Gatherer *self, float *obs, double *reward, char *terminated, char *truncated) {
     const Py_ssize_t n = self->n, d = self->d;
+    Py_ssize_t ended = 0;
     for (int p = 0; p < self->parts; p++) {
         const float *out = (const float *)self->outs[p].buf;
         const float *rew = out + self->reward_at, *term = out + self->terminated_at, *trunc = out + self->truncated_at;
@@ -97,8 +102,10 @@ static void fill(const Gatherer *self, float *obs, double *reward, char *termina
             r[i] = rew[i];
             t[i] = term[i] != 0.0f;
             u[i] = trunc[i] != 0.0f;
+            ended += t[i] | u[i];
         }
     }
+    self->ended = ended;
 }
 
 /* A writable C-contiguous destination of `count` items of `format`, or -1 with an error. */
@@ -207,6 +214,14 @@ static PyMethodDef gatherer_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* ended: read by GodotVectorEnv on every step with autoreset SAME_STEP or DISABLED instead of
+ * (terminated | truncated).any() (~14k host instructions a step, ~13% of a 16-agent cart-pole step) */
+static PyMemberDef gatherer_members[] = {
+    {"ended", T_PYSSIZET, offsetof(Gatherer, ended), READONLY,
+     "agents whose episode ended (terminated or truncated) in the last gather or fresh"},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyTypeObject GathererType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "godot_aigym.env._stepcore.Gatherer",
     .tp_basicsize = sizeof(Gatherer),
@@ -216,5 +231,6 @@ static PyTypeObject GathererType = {
     .tp_init = (initproc)gatherer_init,
     .tp_dealloc = (destructor)gatherer_dealloc,
     .tp_methods = gatherer_methods,
+    .tp_members = gatherer_members,
 };
 

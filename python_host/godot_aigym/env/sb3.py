@@ -54,7 +54,7 @@ class GodotVecEnv(VecEnv):
         obs, rewards, terminated, truncated, infos = self.venv.step(self._actions)
         dones = terminated | truncated
         out_infos: list[dict] = [{} for _ in range(self.num_envs)]
-        if dones.any():
+        if infos:  # SAME_STEP's infos are empty unless an episode ended (cheaper than dones.any())
             final = infos["final_obs"]
             for i in np.flatnonzero(dones):
                 out_infos[i]["terminal_observation"] = final[i]

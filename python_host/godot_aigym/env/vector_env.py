@@ -203,12 +203,12 @@ class GodotVectorEnv(gym.vector.VectorEnv):
                                "reset(options={'reset_mask': ...}) before stepping them")
 
     def _dict_answer(self):
-        """(obs, rew, term, trunc) of the one engine's answer with Dict observations, copied out of
-        its result views (the flags are 0.0 / 1.0: astype(bool) is != 0, and cheaper). Flat
-        observations: ``self._gatherer.fresh(True)``, called inline (a Python call less a step)."""
-        r = self._one.results
-        return batch_observation(r), r.reward.astype(np.float64), r.terminated.astype(np.bool_), \
-            r.truncated.astype(np.bool_)
+        """(obs, rew, term, trunc) of the one engine's answer with Dict observations: the parts
+        copied out of its result views, the scalars by the Gatherer (which counts the episodes
+        that ended, for `_step_infos`). Flat observations: ``self._gatherer.fresh(True)``, called
+        inline (a Python call less a step)."""
+        _, rew, term, trunc = self._gatherer.fresh(False)
+        return batch_observation(self._one.results), rew, term, trunc
 
     def _answer(self, results):
         """A step's return value: (obs, rew, term, trunc) and the infos."""
@@ -272,21 +272,23 @@ class GodotVectorEnv(gym.vector.VectorEnv):
             receive()
 
     def _step_infos(self, term: np.ndarray, trunc: np.ndarray) -> dict[str, Any]:
-        infos: dict[str, Any] = {}
-        mode = self.autoreset_mode
-        if mode == AutoresetMode.SAME_STEP:
-            done = term | trunc
-            if done.any():
-                final = np.full(self.num_envs, None, dtype=object)
-                for k, link in enumerate(self.links):
-                    sl = self._slices[k]
-                    for i in np.flatnonzero(done[sl]):
-                        final[sl.start + i] = (link.results.final_obs[i].copy() if self._dict is None
-                                               else agent_final_observation(link.results, i))
-                infos = {"final_obs": final, "_final_obs": done.copy(), "final_info": {}, "_final_info": done}
-        elif mode == AutoresetMode.DISABLED:
-            self._finished |= term | trunc
-        return infos
+        """SAME_STEP: the final observations of the agents whose episode ended; DISABLED: those
+        agents now wait for a reset. Most steps end no episode: the Gatherer counted them while
+        it copied the flags (``ended``), where ``(term | trunc).any()`` took ~14k host
+        instructions, 0.87x NEXT_STEP's rate with 16 cart-poles."""
+        if not self._gatherer.ended:
+            return {}
+        done = term | trunc
+        if self._disabled:
+            self._finished |= done
+            return {}
+        final = np.full(self.num_envs, None, dtype=object)
+        for k, link in enumerate(self.links):
+            sl = self._slices[k]
+            for i in np.flatnonzero(done[sl]):
+                final[sl.start + i] = (link.results.final_obs[i].copy() if self._dict is None
+                                       else agent_final_observation(link.results, i))
+        return {"final_obs": final, "_final_obs": done.copy(), "final_info": {}, "_final_info": done}
 
     def _report_engine_errors(self, stacklevel: int = 4) -> None:
         """Raise or warn about errors the engines logged (``engine_errors``), once all answered.
