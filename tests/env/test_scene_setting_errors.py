@@ -91,3 +91,15 @@ def test_callbacks_answering_the_wrong_type_are_named(test_project, no_leaks, an
             env.reset(seed=0)
     finally:
         env.close()
+
+
+def test_a_scene_that_pauses_the_tree_stops_naming_it(test_project, no_leaks):
+    # was a wait until step_timeout ("did not answer within 120 s (hung?)"): a paused tree runs no tick
+    env = GodotEnv(test_project, "res://env/pausing.tscn", step_timeout=60)
+    try:
+        env.reset(seed=0)
+        env.step(0)
+        with pytest.raises(EngineDiedError, match=r"the scene tree was paused \(get_tree\(\)\.paused = true\)"):
+            env.step(1)
+    finally:
+        env.close()

@@ -203,6 +203,7 @@ func _ready() -> void:
 		_logged = _transport.logged
 		_lean_ready = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts == null and not _renders
 		_lean_parts = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts != null  # once served
+		add_child(_PauseWatch.new(self))
 	else:
 		_player = call(&"_new_group_player") if has_method(&"_new_group_player") else GymPlayer.new()
 		err = _player.start(self, mode == Mode.RANDOM)
@@ -368,6 +369,22 @@ func _serve(cmd: int) -> void:
 			fail("unknown command %d from the host" % cmd)
 			return
 		cmd = transport.wait_command()
+
+
+## Processed only while the scene tree is paused: a game's `get_tree().paused = true` (a pause menu,
+## a game-over screen) stopped every physics tick, and Python waited for the step until its
+## step_timeout ("hung?"); now the scene stops naming the cause. Costs nothing while unpaused.
+class _PauseWatch extends Node:
+	var _env: Node
+
+	func _init(env: Node) -> void:
+		_env = env
+		name = "GymPauseWatch"
+		process_mode = Node.PROCESS_MODE_WHEN_PAUSED
+
+	func _process(_delta: float) -> void:
+		_env.fail("the scene tree was paused (get_tree().paused = true) while Python steps it: a paused tree "
+				+ "runs no physics tick, so no step can finish; do not pause the game in the env's scene")
 
 
 func _exit_tree() -> void:
