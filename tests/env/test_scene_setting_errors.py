@@ -103,3 +103,16 @@ def test_a_scene_that_pauses_the_tree_stops_naming_it(test_project, no_leaks):
             env.step(1)
     finally:
         env.close()
+
+
+def test_a_scene_that_frees_its_gym_env_stops_naming_it(test_project, no_leaks):
+    # a game-over change_scene_to_file freed the GymEnv node: the host waited until step_timeout ("hung?")
+    env = GodotEnv(test_project, "res://env/scene_changing.tscn", step_timeout=60)
+    try:
+        env.reset(seed=0)
+        env.step(0)
+        with pytest.raises(EngineDiedError, match=r"the GymEnv node left the scene tree \(change_scene_to_file"):
+            for _ in range(3):  # the change is deferred: the step that asked for it may still answer
+                env.step(1)
+    finally:
+        env.close()

@@ -390,3 +390,15 @@ class _PauseWatch extends Node:
 func _exit_tree() -> void:
 	if _transport != null:
 		_transport.detach()
+		if mode == Mode.REMOTE and not _failed:  # not CLOSE nor fail(): a scene change or a queue_free?
+			# one frame later, unless the tree was quitting (no frame comes): the host waited for the
+			# step until its step_timeout ("hung?") after a game-over change_scene_to_file
+			get_tree().process_frame.connect(GymEnv._left_the_tree.bind(get_tree(), _transport), CONNECT_ONE_SHOT)
+
+
+static func _left_the_tree(tree: SceneTree, transport: GymTransport) -> void:
+	var message := ("the GymEnv node left the scene tree (change_scene_to_file, queue_free, remove_child...) while "
+			+ "Python steps it: keep it in the tree; restart episodes in reset_agent / _gym_reset instead")
+	push_error("GymEnv: " + message)
+	transport.fail(message)
+	tree.quit(1)
