@@ -28,6 +28,7 @@ extends Node
 const P := preload("gym_protocol.gd")
 const GymSpecBuilder := preload("gym_spec.gd")
 const GymAgents := preload("gym_agents.gd")
+const GymTreeWatch := preload("gym_tree_watch.gd")
 
 enum ActionType { BOX, DISCRETE, MULTI_DISCRETE }
 enum Mode { NONE, REMOTE, PLAY, RANDOM }
@@ -203,7 +204,7 @@ func _ready() -> void:
 		_logged = _transport.logged
 		_lean_ready = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts == null and not _renders
 		_lean_parts = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts != null  # once served
-		add_child(_PauseWatch.new(self))
+		add_child(GymTreeWatch.new(self))  # a paused tree stops the scene, naming it
 	else:
 		_player = call(&"_new_group_player") if has_method(&"_new_group_player") else GymPlayer.new()
 		err = _player.start(self, mode == Mode.RANDOM)
@@ -371,34 +372,12 @@ func _serve(cmd: int) -> void:
 		cmd = transport.wait_command()
 
 
-## Processed only while the scene tree is paused: a game's `get_tree().paused = true` (a pause menu,
-## a game-over screen) stopped every physics tick, and Python waited for the step until its
-## step_timeout ("hung?"); now the scene stops naming the cause. Costs nothing while unpaused.
-class _PauseWatch extends Node:
-	var _env: Node
-
-	func _init(env: Node) -> void:
-		_env = env
-		name = "GymPauseWatch"
-		process_mode = Node.PROCESS_MODE_WHEN_PAUSED
-
-	func _process(_delta: float) -> void:
-		_env.fail("the scene tree was paused (get_tree().paused = true) while Python steps it: a paused tree "
-				+ "runs no physics tick, so no step can finish; do not pause the game in the env's scene")
-
-
 func _exit_tree() -> void:
 	if _transport != null:
 		_transport.detach()
 		if mode == Mode.REMOTE and not _failed:  # not CLOSE nor fail(): a scene change or a queue_free?
 			# one frame later, unless the tree was quitting (no frame comes): the host waited for the
 			# step until its step_timeout ("hung?") after a game-over change_scene_to_file
-			get_tree().process_frame.connect(GymEnv._left_the_tree.bind(get_tree(), _transport), CONNECT_ONE_SHOT)
+			var tree := get_tree()
+			tree.process_frame.connect(GymTreeWatch.left_the_tree.bind(tree, _transport), CONNECT_ONE_SHOT)
 
-
-static func _left_the_tree(tree: SceneTree, transport: GymTransport) -> void:
-	var message := ("the GymEnv node left the scene tree (change_scene_to_file, queue_free, remove_child...) while "
-			+ "Python steps it: keep it in the tree; restart episodes in reset_agent / _gym_reset instead")
-	push_error("GymEnv: " + message)
-	transport.fail(message)
-	tree.quit(1)
