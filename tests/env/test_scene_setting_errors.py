@@ -93,26 +93,20 @@ def test_callbacks_answering_the_wrong_type_are_named(test_project, no_leaks, an
         env.close()
 
 
-def test_a_scene_that_pauses_the_tree_stops_naming_it(test_project, no_leaks):
-    # was a wait until step_timeout ("did not answer within 120 s (hung?)"): a paused tree runs no tick
-    env = GodotEnv(test_project, "res://env/pausing.tscn", step_timeout=60)
+
+@pytest.mark.parametrize("scene, message", [
+    # each was a wait until step_timeout ("did not answer within 120 s (hung?)"): a paused tree runs no
+    # physics tick; a game-over change_scene_to_file freed the GymEnv node
+    ("res://env/pausing.tscn", r"the scene tree was paused \(get_tree\(\)\.paused = true\)"),
+    ("res://env/scene_changing.tscn", r"the GymEnv node left the scene tree \(change_scene_to_file"),
+])
+def test_a_scene_taken_out_of_stepping_stops_naming_it(test_project, no_leaks, scene, message):
+    env = GodotEnv(test_project, scene, step_timeout=60)
     try:
         env.reset(seed=0)
         env.step(0)
-        with pytest.raises(EngineDiedError, match=r"the scene tree was paused \(get_tree\(\)\.paused = true\)"):
-            env.step(1)
-    finally:
-        env.close()
-
-
-def test_a_scene_that_frees_its_gym_env_stops_naming_it(test_project, no_leaks):
-    # a game-over change_scene_to_file freed the GymEnv node: the host waited until step_timeout ("hung?")
-    env = GodotEnv(test_project, "res://env/scene_changing.tscn", step_timeout=60)
-    try:
-        env.reset(seed=0)
-        env.step(0)
-        with pytest.raises(EngineDiedError, match=r"the GymEnv node left the scene tree \(change_scene_to_file"):
-            for _ in range(3):  # the change is deferred: the step that asked for it may still answer
+        with pytest.raises(EngineDiedError, match=message):
+            for _ in range(3):  # a deferred scene change: the step that asked for it may still answer
                 env.step(1)
     finally:
         env.close()
