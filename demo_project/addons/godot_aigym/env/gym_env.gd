@@ -204,7 +204,8 @@ func _ready() -> void:
 		_logged = _transport.logged
 		_lean_ready = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts == null and not _renders
 		_lean_parts = step_mode == StepMode.IMMEDIATE and action_repeat == 1 and _parts != null  # once served
-		add_child(GymTreeWatch.new(self))  # a paused tree stops the scene, naming it
+		# internal: not among get_children(), which batched scenes and GymGroupEnv walk
+		add_child(GymTreeWatch.new(self), false, Node.INTERNAL_MODE_BACK)  # a paused tree stops the scene
 	else:
 		_player = call(&"_new_group_player") if has_method(&"_new_group_player") else GymPlayer.new()
 		err = _player.start(self, mode == Mode.RANDOM)
