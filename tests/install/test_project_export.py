@@ -78,6 +78,21 @@ def test_export_refuses_a_policy_for_an_addon_added_without_torch(tmp_path):
     assert not out.exists() and not (project / "export_presets.cfg").exists()
 
 
+def test_export_refuses_one_policy_for_a_scene_with_agent_groups(tmp_path):
+    # run.sh passes one --policy file, which a GymGroupEnv refuses ("--policy must map groups to
+    # policies"): was found only by running the 726 MB export
+    project = make_project(tmp_path / "game")
+    add(project)
+    (project / "teams.tscn").write_text('[gd_scene format=3]\n\n[ext_resource type="Script" '
+                                        'path="res://addons/godot_aigym/env/gym_group_env.gd" id="1"]\n')
+    policy = tmp_path / "policy.jit"
+    policy.write_bytes(b"checked later")
+    out = tmp_path / "out"
+    with pytest.raises(ProjectError, match=r"res://teams\.tscn has agent groups .* export with --no-policy"):
+        export_game(project, out, GODOT_46, policy=policy, scene="res://teams.tscn")
+    assert not out.exists() and not (project / "export_presets.cfg").exists()
+
+
 def test_export_takes_policy_or_no_policy_not_both(capsys):
     from godot_aigym import cli
 

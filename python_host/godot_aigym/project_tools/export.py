@@ -166,6 +166,20 @@ def check_start_scene(project: GodotProject, scene: str | None, say: Callable[[s
                            "your GymEnv node")
 
 
+def _refuse_one_policy_for_groups(project: GodotProject, scene: str | None) -> None:
+    """ProjectError when the scene the game starts is a GymGroupEnv: run.sh passes one --policy file,
+    which a scene with agent groups refuses ("--policy must map groups to policies"), after a
+    726 MB export. (A scene whose script only extends GymGroupEnv is not recognised here.)"""
+    start = scene or project.main_scene
+    if start is None or not start.startswith("res://"):
+        return
+    scene_file = project.path / start.removeprefix("res://")
+    if scene_file.is_file() and "addons/godot_aigym/env/gym_group_env.gd" in scene_file.read_text(errors="replace"):
+        raise ProjectError(f"{start} has agent groups (a GymGroupEnv): the game plays one policy per group, not one "
+                           "--policy file; set each GymAgentGroup's policy_path to its .jit in the project and "
+                           "export with --no-policy")
+
+
 def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime: GodotRuntime, *,
                 policy: str | os.PathLike | None = None, no_policy: bool = False, scene: str | None = None,
                 engine: str = "auto", force: bool = False, copy: bool = False, headless_only: bool = False,
@@ -192,6 +206,8 @@ def export_game(project_dir: str | os.PathLike, out: str | os.PathLike, runtime:
                                "so the game cannot play a policy: run `godot-aigym add "
                                f"{project.path}` (without --no-torch) first, or export --no-policy")
     check_start_scene(project, scene, say)
+    if policy_path is not None:
+        _refuse_one_policy_for_groups(project, scene)
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         what = "is not empty" if out.is_dir() else "is a file"
