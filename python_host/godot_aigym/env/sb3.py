@@ -56,7 +56,7 @@ class GodotVecEnv(VecEnv):
         out_infos: list[dict] = [{} for _ in range(self.num_envs)]
         if infos:  # SAME_STEP's infos are empty unless an episode ended (cheaper than dones.any())
             final = infos["final_obs"]
-            for i in np.flatnonzero(dones):
+            for i in dones.nonzero()[0].tolist():
                 out_infos[i]["terminal_observation"] = final[i]
                 out_infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
         return obs, rewards.astype(np.float32), dones, out_infos

@@ -282,12 +282,11 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         if self._disabled:
             self._finished |= done
             return {}
-        final = np.full(self.num_envs, None, dtype=object)
-        for k, link in enumerate(self.links):
-            sl = self._slices[k]
-            for i in np.flatnonzero(done[sl]):
-                final[sl.start + i] = (link.results.final_obs[i].copy() if self._dict is None
-                                       else agent_final_observation(link.results, i))
+        final = np.empty(self.num_envs, dtype=object)  # None everywhere (a third of np.full's cost)
+        for j in done.nonzero()[0].tolist():  # (np.flatnonzero per engine: ~1.5 us each)
+            k, i = divmod(j, self.n_agents)
+            r = self.links[k].results
+            final[j] = r.final_obs[i].copy() if self._dict is None else agent_final_observation(r, i)
         return {"final_obs": final, "_final_obs": done.copy(), "final_info": {}, "_final_info": done}
 
     def _report_engine_errors(self, stacklevel: int = 4) -> None:
