@@ -161,9 +161,11 @@ func same_step_autoreset() -> void:
 func _same_step_autoreset() -> void:
 	var out := _out
 	var d := _d
+	var te := _te
+	var tr := _tr
 	var keep := out.slice(_r, _fo)  # rewards and flags of this step
 	for i in _n:
-		if done(i):
+		if out[te + i] != 0.0 or out[tr + i] != 0.0:  # done(i) inline: a script call per agent less
 			var base := i * d
 			for j in d:
 				out[_fo + base + j] = out[base + j]
