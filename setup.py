@@ -6,6 +6,7 @@ Everything else is in pyproject.toml. A wheel (and so `pip install PATH`) carrie
     addon/          demo_project/addons/godot_aigym/ (GDScript, .gdextension files; no bin/)
     demo_project/   the demo project (for `godot-aigym demo`; no bin/, no .godot/)
     extension/      SConstruct and gdextension/ (the libraries are built on first use)
+    docs/           docs/*.md (the CLI's hints name them by full path)
 
 An editable install (`pip install -e .`, the checkout's set-up) copies nothing: the package
 then finds the files in the checkout (`godot_aigym.locations`).
@@ -37,6 +38,7 @@ class BuildPyWithGodotData(build_py):
             "addon": ROOT / "demo_project" / "addons" / "godot_aigym",
             "demo_project": ROOT / "demo_project",
             "extension/gdextension": ROOT / "gdextension",
+            "docs": ROOT / "docs",
         }
         for dest, src in copies.items():
             if not src.is_dir():

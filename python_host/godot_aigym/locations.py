@@ -4,7 +4,7 @@ Two layouts, one answer for each question:
 
 * **installed** (a wheel, `pip install PATH`): the wheel carries them as package data in
   `godot_aigym/_data/` (`addon/`, `demo_project/`, `extension/` with `SConstruct` and
-  `gdextension/`), copied there by `setup.py` at wheel-build time. The extension libraries are
+  `gdextension/`, `docs/`), copied there by `setup.py` at wheel-build time. The extension libraries are
   built on first use into the per-user cache (`cache_root()/build/<version>/`), and the demo
   runs from a writable copy of the demo project in the same cache.
 * **checkout** (`pip install -e .`, `make`): the files are where they are in the repository;
@@ -40,6 +40,7 @@ class Layout:
     demo_project: Path  # the demo Godot project as shipped (a read-only template when installed)
     extension_tree: Path  # the folder holding SConstruct and gdextension/
     repo: Path | None  # the checkout's root, None when installed
+    docs: Path  # the documentation (docs/*.md), which the CLI's hints name by full path
 
 
 def _is_checkout(folder: Path) -> bool:
@@ -51,11 +52,12 @@ def _is_checkout(folder: Path) -> bool:
 def layout() -> Layout:
     """The layout this package runs from (package data first: an installed wheel is what it is)."""
     if (DATA_DIR / "addon").is_dir():
-        return Layout("installed", DATA_DIR / "addon", DATA_DIR / "demo_project", DATA_DIR / "extension", None)
+        return Layout("installed", DATA_DIR / "addon", DATA_DIR / "demo_project", DATA_DIR / "extension", None,
+                      DATA_DIR / "docs")
     for folder in PACKAGE_DIR.parents:
         if _is_checkout(folder):
             return Layout("checkout", folder / "demo_project" / "addons" / ADDON_NAME, folder / "demo_project",
-                          folder, folder)
+                          folder, folder, folder / "docs")
     raise LocationError(
         f"godot-aigym's data files are missing: neither {DATA_DIR} (an installed wheel) nor a source checkout "
         f"above {PACKAGE_DIR}. Reinstall with `pip install godot-aigym` (or `pip install PATH_TO_CHECKOUT`).")
@@ -63,6 +65,11 @@ def layout() -> Layout:
 
 def is_checkout() -> bool:
     return layout().kind == "checkout"
+
+
+def doc(name: str) -> Path:
+    """A document by file name (``doc("PORTING.md")``): where a hint can send the user, installed or not."""
+    return layout().docs / name
 
 
 def addon_source() -> Path:

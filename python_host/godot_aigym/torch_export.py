@@ -89,10 +89,12 @@ def export_policy(module: Any, example_input: Any, path: str | os.PathLike, *, m
     if type(module).__module__.startswith("stable_baselines3.") and hasattr(module, "action_net"):
         # its forward() samples actions (int64 for a discrete space) with values and log-probabilities:
         # "cast it to float" (the dtype check below) would ship a policy that always plays action 0
+        from .locations import doc
+
         raise ExportError(f"{type(module).__name__} is a Stable-Baselines3 policy, whose forward() samples actions: "
                           "export its actor (observation -> logits, or the mean action for a Box), a torch module "
                           "whose forward(obs) is policy.action_net(policy.mlp_extractor.forward_actor("
-                          "policy.extract_features(obs, policy.pi_features_extractor))) (docs/YOUR_GAME.md, step 4)")
+                          f"policy.extract_features(obs, policy.pi_features_extractor))) ({doc('YOUR_GAME.md')}, step 4)")
     if not isinstance(example_input, torch.Tensor):
         raise ExportError(f"example_input must be a torch.Tensor, not {type(example_input).__name__}")
     if example_input.dtype != torch.float32:

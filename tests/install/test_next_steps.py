@@ -1,5 +1,6 @@
 """`godot-aigym add`'s next steps: a GodotAIGym project is pointed at the port, a new one at GymEnv."""
 
+import re
 from pathlib import Path
 
 from godot_aigym.project_tools.add import AddResult, next_steps, uses_seed_api
@@ -28,6 +29,16 @@ def test_a_new_project_gets_the_gymenv_steps(tmp_path):
     assert not uses_seed_api(tmp_path)
     text = next_steps(result)
     assert "new-env" in text and "YOUR_GAME.md" in text and "PORTING.md" not in text
+
+
+def test_the_documents_named_are_files(tmp_path):
+    # by full path: an installed package has no docs/ beside the user's project (the wheel ships them)
+    for files in ({"Environment.gd": "var mem = cSharedMemory.new()\n"}, {"main.gd": "extends Node\n"}):
+        folder = tmp_path / next(iter(files))
+        folder.mkdir()
+        text = next_steps(_project(folder, files))
+        named = re.findall(r"(/\S+?\.md)", text)
+        assert named and all(Path(p).is_file() for p in named), text
 
 
 def test_a_scene_using_the_seed_api_counts(tmp_path):

@@ -182,6 +182,8 @@ def test_a_new_user_adds_trains_exports_and_ships_a_game(user, tmp_path):
     # 1. the addon in one command (the extension is built on first use)
     out = _run([cli, "add", game], env=env, cwd=tmp_path).stdout
     assert "Next steps" in out and "godot-aigym new-env" in out
+    guide = Path(re.search(r"See (/\S+YOUR_GAME\.md)", out).group(1))  # the wheel ships the docs
+    assert guide.is_file() and str(guide).startswith(str(venv)), out
     listed = (game / ".godot" / "extension_list.cfg").read_text().split()
     assert set(listed) == {"res://addons/godot_aigym/godot_aigym.gdextension",
                            "res://addons/godot_aigym/godot_aigym_torch.gdextension"}

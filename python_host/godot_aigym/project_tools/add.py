@@ -206,11 +206,11 @@ def next_steps(result: AddResult) -> str:
     if uses_seed_api(Path(p)):  # a GodotAIGym project: its own driver and scripts run as they are
         return "\n".join([
             "Next steps (this project uses GodotAIGym's cSharedMemory API, which the addon keeps):",
-            "  1. review what Godot 3 -> 4 changed in its scripts (docs/PORTING.md, section 2)",
+            f"  1. review what Godot 3 -> 4 changed in its scripts ({locations.doc('PORTING.md')}, section 2)",
             "  2. run its Python driver as it is: `import _GodotEnv` with",
             "     PYTHONPATH=$(python -m godot_aigym.compat), or `import godot_aigym.compat as _GodotEnv`",
             f"  3. the game is the project folder:  GODOT_BIN_PATH = $(python -m godot_aigym.compat --godot), --path {p}",
-            "  See docs/PORTING.md; new environments are easier with the GymEnv node (docs/YOUR_GAME.md).",
+            f"  See {locations.doc('PORTING.md')}; new environments are easier with the GymEnv node ({locations.doc('YOUR_GAME.md')}).",
         ])
     return "\n".join([
         "Next steps:",
@@ -218,5 +218,5 @@ def next_steps(result: AddResult) -> str:
         "  2. fill in the agent script's callbacks (observation, action, reward, episode end)",
         f"  3. step it from Python:  GodotEnv(project=\"{p}\", scene=\"res://envs/my_env/my_env.tscn\")",
         f"  4. ship the game with its policy:  godot-aigym export {p} --out DIR --policy policy.jit",
-        "  See docs/YOUR_GAME.md.",
+        f"  See {locations.doc('YOUR_GAME.md')}.",
     ])
