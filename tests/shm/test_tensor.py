@@ -110,7 +110,7 @@ def test_wrong_length(mem, values, msg):
                                "0..255"),
     ("newUintTensor", [256, 3], "cannot write to uint8 tensor 't' [2]: values 3..256 are outside the uint8 "
                                 "range 0..255"),
-    ("newFloatTensor", ["a", "b"], "cannot write str32 values to float32 tensor 't' [2] (expected numbers)"),
+    ("newFloatTensor", ["a", "b"], "cannot write str values to float32 tensor 't' [2] (expected numbers)"),
     ("newFloatTensor", [1, None], "cannot write object values to float32 tensor 't' [2] (expected numbers)"),
     ("newFloatTensor", np.array([1j, 2j]), "cannot write complex128 values to float32 tensor 't' [2] (convert "
                                            "explicitly first)"),

@@ -150,7 +150,8 @@ class SharedTensor:
                 hint = "expected numbers"
             else:
                 hint = "convert explicitly first"
-            raise WrongDtype(f"cannot write {arr.dtype.name} values to {self._describe()} ({hint})")
+            what = _KIND_NAMES.get(kind, arr.dtype.name)  # numpy's "str672" means nothing to the caller
+            raise WrongDtype(f"cannot write {what} values to {self._describe()} ({hint})")
         if kind in "iu" and self.dtype.kind in "iu" and not np.can_cast(arr.dtype, self.dtype):
             info = np.iinfo(self.dtype)
             lo, hi = int(arr.min()), int(arr.max())
@@ -161,6 +162,10 @@ class SharedTensor:
 
     def _describe(self) -> str:
         return f"{self.dtype.name} tensor '{self.name}' [{self.size}]"
+
+
+# the value kinds a caller may pass by mistake, named as Python names them (not numpy's dtype name)
+_KIND_NAMES = {"U": "str", "S": "bytes", "O": "object", "V": "void (raw bytes)"}
 
 
 class SharedIntTensor(SharedTensor):
