@@ -11,14 +11,18 @@ frames); the difference over LONG - SHORT is the count per step, start-up and sh
 Both sides block instead of spinning (spin_us=0, engine_spin_us=0), so a wait costs the same
 few instructions however long it lasts. A variant is ``name=api:n_agents[:engines][:project]``
 as in ab_step.py (api ``env``, ``vec``, ``split``: the vector env stepped by ``step_async`` +
-``step_wait`` as the RLlib runner steps it, or ``empty``: the empty loop's frames, engine side only).
+``step_wait`` as the RLlib runner steps it, or ``empty``: the empty loop's frames, engine side only),
+optionally followed by ``:scene:autoreset`` (scene ``trivial``; ``cartpole``, whose agents follow
+bench_env.py's balancing rule, episodes of ~750 steps; or ``cartpole_random``: random actions,
+episodes of ~20 steps, an early policy's; autoreset ``next_step``, ``same_step``: the vector env's mode).
 Under valgrind the engine runs ~50x slower, which inflates the empty loop's count (other threads'
 spinning grows with the time a frame takes: ~115k instructions a frame against ~21.5k for a
 whole 1-agent step): compare steps with steps. callgrind is unusable on this engine (its
 stripped binary ran ~100x slower than cachegrind), hence cachegrind and per-function totals.
 
     .venv/bin/python bench/ab_instructions.py [--side engine|host] [--short 2000] [--long 12000] \\
-        [--top 12] before=env:1::/tmp/before after=env:1 vec16=vec:16
+        [--top 12] before=env:1::/tmp/before after=env:1 vec16=vec:16 \\
+        next=vec:16:1::cartpole:next_step same=vec:16:1::cartpole:same_step
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from godot_aigym.env import GodotEnv, GodotVectorEnv
 from godot_aigym.engine import GodotProcess, LaunchOptions
 from godot_aigym.env.link import demo_project
 api, n, engines, project, steps = {api!r}, {n}, {engines}, {project!r} or None, {steps}
+scene, autoreset = {scene!r} or "trivial", {autoreset!r} or "next_step"
 kw = dict(seed=0, max_episode_steps=0, spin_us=0, engine_spin_us=0, timeout=900, step_timeout=900)
 if api == "empty":
     proc = GodotProcess(LaunchOptions(project=project or demo_project(), scene="res://bench/empty_loop.tscn",
@@ -58,21 +63,32 @@ if api == "empty":
     with proc:
         proc.wait(timeout=900)
 else:
-    scene = "res://envs/trivial/trivial.tscn"
+    cartpole = scene.startswith("cartpole")
+    path = "res://envs/cartpole/cartpole.tscn" if cartpole else "res://envs/trivial/trivial.tscn"
     if api == "env":
-        env, a = GodotEnv(project, scene, **kw), np.zeros(2, np.float32)
+        env, a = GodotEnv(project, path, **kw), np.zeros(2, np.float32)
     else:
-        env = GodotVectorEnv(project, scene, n_agents=n, n_engines=engines, **kw)
+        env = GodotVectorEnv(project, path, n_agents=n, n_engines=engines, autoreset_mode=autoreset, **kw)
         a = np.zeros((n * engines, 2), np.float32)
-    env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     step = env.step
     if api == "split":  # the RLlib runner's overlapped step: step_async, then step_wait
         send, wait = env.step_async, env.step_wait
         def step(a):
             send(a)
             return wait()
-    for _ in range(steps):
-        step(a)  # zero actions: the trivial scene never terminates
+    if scene == "cartpole_random":  # 64 batches of random actions, in turn
+        acts = [np.random.default_rng(k).integers(0, 2, n * engines) for k in range(64)]
+        for k in range(steps):
+            step(acts[k & 63])
+    elif cartpole:  # bench_env.py's balancing rule (a vector env: its episodes restart in the engine)
+        a = (obs[:, 2] > 0).astype(np.int64)
+        for _ in range(steps):
+            obs = step(a)[0]
+            a = (obs[:, 2] > 0).astype(np.int64)
+    else:
+        for _ in range(steps):
+            step(a)  # zero actions: the trivial scene never terminates
     env.close()
 """
 
@@ -93,12 +109,14 @@ def load(path: Path) -> collections.Counter:
 
 
 def run(spec: str, side: str, steps: int, out: Path, wrapper: Path) -> collections.Counter:
-    parts = spec.split(":") + [""] * 3
-    api, n, engines, project = parts[0], parts[1] or "1", parts[2] or "1", parts[3]
+    parts = spec.split(":") + [""] * 5
+    api, n, engines, project, scene, autoreset = parts[0], parts[1] or "1", parts[2] or "1", *parts[3:6]
     if api not in ("env", "vec", "split", "empty") or (api == "empty" and side == "host"):
         raise SystemExit(f"{spec}: api must be env, vec or empty (empty: engine side only)")
+    if scene not in ("", "trivial", "cartpole", "cartpole_random") or (scene[:8] == "cartpole" and api not in ("vec", "split")):
+        raise SystemExit(f"{spec}: scene must be trivial or cartpole (cartpole: api vec or split)")
     code = RUN.format(python_host=str(REPO / "python_host"), api=api, n=int(n), engines=int(engines),
-                      project=project, steps=steps)
+                      project=project, steps=steps, scene=scene, autoreset=autoreset)
     env = dict(os.environ)
     cmd = [sys.executable, "-c", code]
     if side == "engine":

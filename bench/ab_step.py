@@ -8,10 +8,15 @@ and the median and interquartile range of its per-repeat ratio to the first vari
 On this guest (~20% steal) one-second windows of one configuration swing by 30-50%, so only
 paired ratios say anything. A variant is ``name=api:n_agents:project``: api ``env`` (GodotEnv,
 one agent) or ``vec`` (GodotVectorEnv, n agents in one engine); project a copy of the demo
-project (e.g. the code before a change: ``cp -a demo_project /tmp/before``), empty for the demo's.
+project (e.g. the code before a change: ``cp -a demo_project /tmp/before``), empty for the demo's;
+optionally ``:scene:autoreset`` after it (api ``vec``): scene ``trivial``, ``cartpole`` (its
+agents follow bench_env.py's balancing rule: episodes of ~750 steps end and restart in the engine)
+or ``cartpole_random`` (random actions: episodes of ~20 steps, an early policy's), autoreset
+``next_step`` (the default) or ``same_step``.
 
     .venv/bin/python bench/ab_step.py [--repeats 20] [--seconds 0.15] \\
-        before=env:1:/tmp/before after=env:1: before16=vec:16:/tmp/before after16=vec:16:
+        before=env:1:/tmp/before after=env:1: before16=vec:16:/tmp/before after16=vec:16: \\
+        next=vec:16::cartpole:next_step same=vec:16::cartpole:same_step
 """
 
 from __future__ import annotations
@@ -31,24 +36,41 @@ sys.path.insert(0, str(REPO / "python_host"))
 from godot_aigym.env import GodotEnv, GodotVectorEnv  # noqa: E402
 
 TRIVIAL = "res://envs/trivial/trivial.tscn"
+CARTPOLE = "res://envs/cartpole/cartpole.tscn"
 
 
 def open_variant(spec: str, cpus: set[int] | None):
     """(name, env, step function) of ``name=api:n_agents:project``."""
     name, _, rest = spec.partition("=")
-    api, n, project = rest.split(":")
+    api, n, project, scene, autoreset = (rest.split(":") + ["", ""])[:5]
     n = int(n)
+    if scene not in ("", "trivial", "cartpole", "cartpole_random") or ((scene or autoreset) and api != "vec"):
+        raise SystemExit(f"{spec}: scene must be trivial or cartpole, and a scene or autoreset needs api vec")
     if api == "env":
         env = GodotEnv(project or None, TRIVIAL, seed=0, max_episode_steps=0, cpus=cpus)
         action = np.zeros(2, np.float32)
     elif api == "vec":
-        env = GodotVectorEnv(project or None, TRIVIAL, n_agents=n, seed=0, max_episode_steps=0,
+        env = GodotVectorEnv(project or None, CARTPOLE if scene[:8] == "cartpole" else TRIVIAL, n_agents=n, seed=0,
+                             max_episode_steps=0, autoreset_mode=autoreset or "next_step",
                              cpus=sorted(cpus) if cpus else None)
         action = np.zeros((n, 2), np.float32)
     else:
         raise SystemExit(f"{spec}: api must be env or vec")
-    env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     step = env.step
+    if scene == "cartpole":  # bench_env.py's balancing rule
+        state = {"a": (obs[:, 2] > 0).astype(np.int64)}
+
+        def balance():
+            state["a"] = (step(state["a"])[0][:, 2] > 0).astype(np.int64)
+        return name, env, balance
+    if scene == "cartpole_random":  # 64 batches of random actions, in turn
+        acts, k = [np.random.default_rng(j).integers(0, 2, n) for j in range(64)], [0]
+
+        def random_step():
+            k[0] = (k[0] + 1) & 63
+            step(acts[k[0]])
+        return name, env, random_step
     return name, env, lambda: step(action)
 
 
