@@ -216,6 +216,27 @@ def test_a_hanging_wrapper_scripts_children_are_killed_with_it(env, monkeypatch)
         pytest.fail(f"the wrapper's child {child} outlived the probe")
 
 
+def test_a_runtime_whose_elf_interpreter_is_gone_names_it(env):
+    """A provisioned runtime copied or moved elsewhere keeps its old loader path: exec() fails with
+    ENOENT although the file is there and executable ("no such file" was the message)."""
+    import shutil
+
+    from godot_aigym.runtime.resolve import _elf_interpreter
+
+    path = env / "godot"
+    shutil.copy(shutil.which("true", path="/usr/bin:/bin"), path)
+    old = _elf_interpreter(path)
+    assert old and old.startswith("/")
+    gone = "/nonexistent/" + "x" * (len(old) - len("/nonexistent/"))  # same length: the ELF stays valid
+    data = path.read_bytes()
+    assert data.count(old.encode() + b"\0") == 1
+    path.write_bytes(data.replace(old.encode() + b"\0", gone.encode() + b"\0"))
+    assert _elf_interpreter(path) == gone and os.access(path, os.X_OK)
+    with pytest.raises(GodotNotFoundError) as exc:
+        probe_version(path)
+    assert f"its ELF interpreter {gone} is missing" in str(exc.value) and "provision it again" in str(exc.value)
+
+
 def test_broken_cached_runtime_is_rejected(env):
     fake_godot(cached_binary(env), "", code=127, stderr="error while loading shared libraries")
     with pytest.raises(GodotNotFoundError) as exc:

@@ -93,10 +93,8 @@ def _run_version(path: str | os.PathLike, timeout: float | None) -> str:
             finally:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)  # whatever it started and left running
-    except FileNotFoundError:
-        raise GodotNotFoundError(f"{path}: no such file") from None
-    except PermissionError:
-        raise GodotNotFoundError(f"{path}: not executable") from None
+    except (FileNotFoundError, PermissionError) as e:
+        raise GodotNotFoundError(f"{path}: {_why_not_runnable(path, e)}") from None
     except OSError as e:
         raise GodotNotFoundError(f"{path}: cannot run ({e})") from None
     except subprocess.TimeoutExpired:
@@ -113,6 +111,47 @@ def _run_version(path: str | os.PathLike, timeout: float | None) -> str:
     if parse_version(version) is None:
         raise GodotNotFoundError(f"{path}: unrecognised version output {version!r}")
     return version
+
+
+def _why_not_runnable(path: str | os.PathLike, error: OSError) -> str:
+    """exec() said ENOENT or EACCES: about the file itself, or about its ELF interpreter? A runtime
+    we provisioned names its closure's loader by absolute path: copied or moved to another folder
+    (another user's cache, a moved GODOT_AIGYM_CACHE), the file is there and executable but its
+    loader is not, and exec() reports the loader's error as if it were the file's."""
+    if not os.path.isfile(path):
+        return "no such file"
+    if not os.access(path, os.X_OK):
+        return "not executable"
+    interp = _elf_interpreter(path)
+    if interp and not os.access(interp, os.X_OK):
+        state = "missing" if not os.path.exists(interp) else "not readable by this user"
+        return (f"its ELF interpreter {interp} is {state} (a runtime copied or moved from another folder?); "
+                f"delete the runtime's folder to provision it again, or set GODOT_BIN to a Godot that runs")
+    return f"cannot run ({error})"
+
+
+def _elf_interpreter(path: str | os.PathLike) -> str | None:
+    """PT_INTERP of a 64-bit little-endian ELF file, or None (not such a file, no interpreter)."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+                return None
+            phoff, = struct.unpack_from("<Q", head, 0x20)
+            phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+            for i in range(min(phnum, 64)):
+                f.seek(phoff + i * phentsize)
+                ph = f.read(56)
+                if len(ph) == 56 and struct.unpack_from("<I", ph, 0)[0] == 3:  # PT_INTERP
+                    offset, = struct.unpack_from("<Q", ph, 8)
+                    size, = struct.unpack_from("<Q", ph, 32)
+                    f.seek(offset)
+                    return f.read(min(size, 4096)).split(b"\0", 1)[0].decode(errors="replace")
+    except OSError:
+        return None
+    return None
 
 
 def _accept(path: str, source: str, notes: list[str]) -> GodotRuntime | None:
