@@ -56,7 +56,7 @@ def _survey(explicit: str | None) -> list[dict[str, Any]]:
             row["reason"] = "not provisioned yet"
         else:
             try:
-                row["version"] = probe_version(path)
+                row["version"] = probe_version(path, retry_failed=False)  # the resolver's outcome, not a second timeout
                 ok = (parse_version(row["version"]) or (0, 0)) >= MIN_VERSION
                 row["usable"] = ok
                 row["reason"] = "" if ok else f"older than {MIN_VERSION[0]}.{MIN_VERSION[1]}"

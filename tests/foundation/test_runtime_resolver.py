@@ -110,6 +110,26 @@ def test_probe_hanging_engine_times_out(env):
         probe_version(godot, timeout=0.5)
 
 
+def test_a_failed_probe_is_not_run_again_for_a_report(env, monkeypatch):
+    """`doctor` surveys the engines after the resolver: a hung engine cost its timeout twice."""
+    godot = fake_godot(env / "godot", hang=True)
+    runs = []
+
+    def run_version(path, timeout):
+        runs.append(path)
+        raise GodotNotFoundError(f"{path}: `--version` did not answer within 60 s")
+
+    monkeypatch.setattr(resolve, "_run_version", run_version)
+    with pytest.raises(GodotNotFoundError, match="did not answer") as first:
+        probe_version(godot)
+    with pytest.raises(GodotNotFoundError) as again:
+        probe_version(godot, retry_failed=False)
+    assert str(again.value) == str(first.value) and len(runs) == 1
+    with pytest.raises(GodotNotFoundError):
+        probe_version(godot)  # the resolver itself tries again
+    assert len(runs) == 2
+
+
 # ---- the order: explicit -> GODOT_BIN -> PATH -> cache -> provision -----------------------------------
 def test_explicit_path_wins_over_everything(env, monkeypatch):
     explicit = fake_godot(env / "mine" / "godot", "4.5.1.stable")

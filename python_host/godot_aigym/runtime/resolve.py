@@ -55,6 +55,7 @@ def parse_version(text: str) -> tuple[int, int] | None:
 # version of each engine file already probed by this process: every environment resolves the
 # engine, and a `--version` start costs ~0.08 CPU-s (~15 % of a small environment's start)
 _probed: dict[tuple, str] = {}
+_failed: dict[tuple, str] = {}  # the last failure's message per file identity (retry_failed=False)
 
 
 def _file_identity(path: str | os.PathLike) -> tuple | None:
@@ -66,13 +67,22 @@ def _file_identity(path: str | os.PathLike) -> tuple | None:
     return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def probe_version(path: str | os.PathLike, timeout: float | None = None) -> str:
+def probe_version(path: str | os.PathLike, timeout: float | None = None, *, retry_failed: bool = True) -> str:
     """Run `godot --headless --version`; raises GodotNotFoundError with the reason on failure.
-    A file this process probed successfully and that has not changed since is not run again."""
+    A file this process probed successfully and that has not changed since is not run again; with
+    ``retry_failed=False`` (a report, e.g. `doctor` after the resolver) neither is one that failed:
+    its error is raised again (a hung engine would otherwise cost its timeout twice)."""
     identity = _file_identity(path)
     if identity in _probed:
         return _probed[identity]
-    version = _run_version(path, timeout)
+    if not retry_failed and identity in _failed:
+        raise GodotNotFoundError(_failed[identity])
+    try:
+        version = _run_version(path, timeout)
+    except GodotNotFoundError as e:
+        if identity is not None:
+            _failed[identity] = str(e)
+        raise
     if identity is not None:
         _probed[identity] = version
     return version
