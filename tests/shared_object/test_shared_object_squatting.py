@@ -112,3 +112,30 @@ def test_a_real_shared_object_made_world_writable_by_another_user_is_refused(nam
     assert os.waitstatus_to_exitcode(status) == 0
     with pytest.raises(ObjectNotPrivateError, match=rf"owned by uid {OTHER_UID}, not by .* \(mode 0666\)"):
         SharedObject(name, data={"secret": "hunter2"})
+
+
+def test_running_out_of_file_descriptors_is_a_resource_error_not_a_squatter(name):
+    """EMFILE on our own segment was reported as 'not a regular file ... not a segment we made'
+    (an ObjectNotPrivateError, a PermissionError): it must name the real cause instead."""
+    import resource
+    ours = SharedObject(name, data={"x": 1}, init_size=256)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    fds = []
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 8, hard))
+        with pytest.raises(SharedObjectError, match=rf"cannot open shared object {name!r}: Too many open files") as err:
+            while True:  # use up the last descriptors, then mount
+                try:
+                    fds.append(os.open("/dev/null", os.O_RDONLY))
+                except OSError:
+                    break
+            SharedObject(name, create=False)
+        assert not isinstance(err.value, PermissionError)
+    finally:
+        for fd in fds:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    again = SharedObject(name, create=False)
+    assert again.fetch()["x"] == 1
+    again.close()
+    ours.close()

@@ -17,6 +17,7 @@ or change our data).
 from __future__ import annotations
 
 import atexit
+import errno
 import mmap
 import os
 import stat
@@ -131,8 +132,8 @@ class Segment:
             raise ObjectNotFoundError(f"no shared object named {name!r}") from None
         except PermissionError:
             raise _permission_error(name) from None
-        except OSError as exc:  # a symbolic link (never followed), a directory...: never a bare OSError
-            raise _not_a_segment(name, exc) from None
+        except OSError as exc:  # a symbolic link (never followed), a directory, or too many open files...
+            raise _open_failure(name, exc) from None
         seg = None
         try:
             st = os.fstat(fd)  # the opened file itself, not a racy look at the path
@@ -228,12 +229,19 @@ def _permission_error(name: str) -> ObjectNotPrivateError:
                                  f"{user_name(st.st_uid)}, mode {mode:04o})", st.st_uid, mode)
 
 
-def _not_a_segment(name: str, exc: OSError) -> ObjectNotPrivateError:
-    """Something we must not open under that name (a planted symlink, a directory): say what."""
+# what shm_open(O_NOFOLLOW) answers for a symlink, a directory or a device/fifo under the name
+_NOT_A_FILE_ERRNOS = (errno.ELOOP, errno.EISDIR, errno.EINVAL, errno.ENXIO)
+
+
+def _open_failure(name: str, exc: OSError) -> SharedObjectError:
+    """Something we must not open under that name (a planted symlink, a directory): say what.
+    Any other failure (EMFILE, ENOMEM, EINTR...) is a resource error, not a squatter."""
     try:
         st = os.lstat(os.path.join(SHM_DIR, name))
     except OSError:
-        return ObjectNotPrivateError(f"cannot mount shared object {name!r}: {exc.strerror}")
+        st = None
+    if exc.errno not in _NOT_A_FILE_ERRNOS or st is None or stat.S_ISREG(st.st_mode):
+        return SharedObjectError(f"cannot open shared object {name!r}: {exc.strerror}")
     kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
     mode = stat.S_IMODE(st.st_mode)
     return ObjectNotPrivateError(f"refusing to mount shared object {name!r}: it is {kind} (owned by {user_name(st.st_uid)}, "
