@@ -131,6 +131,47 @@ def test_bad_log_paths_and_env_are_refused_before_launch(tmp_path, no_leaks):
         GodotVectorEnv(DEMO, TRIVIAL, n_agents=1, log_dir=a_file)
 
 
+def test_an_existing_writable_log_in_a_read_only_folder_is_accepted():
+    """open(log_path, "wb") needs no write access to the folder: /dev/null (discard the output)
+    and a log made beforehand in a read-only folder were refused for non-root users."""
+    from godot_aigym.env.options import EnvOptions
+    import shutil
+    import tempfile
+    from pathlib import Path
+    nobody = 65534
+    top = Path(tempfile.mkdtemp(prefix="aigym-logtest-"))  # pytest's tmp_path is closed to other users
+    shared = top / "shared"
+    shared.mkdir()
+    kept = shared / "engine.log"
+    kept.write_text("")
+    os.chown(kept, nobody, nobody)
+    os.chmod(top, 0o755)
+    os.chmod(shared, 0o555)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child, as another user than the folder's owner
+        code = 1
+        try:
+            os.setgid(nobody)
+            os.setuid(nobody)
+            EnvOptions(log_path="/dev/null")
+            EnvOptions(log_path=kept)
+            try:
+                EnvOptions(log_path=shared / "new.log")
+            except ValueError as e:
+                code = 0 if "the folder" in str(e) and "is not writable by this user" in str(e) else 3
+            else:
+                code = 4
+        except BaseException as e:  # noqa: BLE001 - reported through the exit code
+            os.write(2, repr(e).encode())
+            code = 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    os.chmod(shared, 0o755)
+    shutil.rmtree(top)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_a_vector_envs_log_dir_is_created(tmp_path, no_leaks):
     logs = tmp_path / "runs" / "1"  # was FileNotFoundError for runs/1/engine0.log
     envs = GodotVectorEnv(DEMO, TRIVIAL, n_agents=1, n_engines=2, log_dir=logs)

@@ -160,6 +160,10 @@ def _check_log_path(path: str | os.PathLike) -> None:
     log = Path(path)
     if log.is_dir():
         raise ValueError(f"log_path {log} is a folder: give a file name (GodotVectorEnv and GodotGroupEnv take log_dir)")
+    if log.exists():  # an existing file (or /dev/null) is opened "wb": only the file must be writable
+        if not os.access(log, os.W_OK):
+            raise ValueError(f"log_path {log} is not writable by this user")
+        return
     if not log.parent.is_dir():
         raise ValueError(f"log_path {log}: {log.parent} is not an existing folder (create it first)")
     if not os.access(log.parent, os.W_OK | os.X_OK):
