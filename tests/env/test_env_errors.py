@@ -172,9 +172,10 @@ def test_an_existing_writable_log_in_a_read_only_folder_is_accepted():
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-def test_a_vector_envs_log_dir_is_created(tmp_path, no_leaks):
-    logs = tmp_path / "runs" / "1"  # was FileNotFoundError for runs/1/engine0.log
-    envs = GodotVectorEnv(DEMO, TRIVIAL, n_agents=1, n_engines=2, log_dir=logs)
+@pytest.mark.parametrize("cls", [GodotVectorEnv, GodotAsyncVectorEnv])
+def test_a_vector_envs_log_dir_is_created(tmp_path, no_leaks, cls):
+    logs = tmp_path / "runs" / "1"  # was FileNotFoundError for runs/1/engine0.log (async: a ValueError naming log_path)
+    envs = cls(DEMO, TRIVIAL, n_agents=1, n_engines=2, log_dir=logs)
     envs.close()
     assert sorted(p.name for p in logs.iterdir()) == ["engine0.log", "engine1.log"]
 

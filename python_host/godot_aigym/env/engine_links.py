@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode
 
 from . import protocol as P
 from .link import EngineLink
-from .options import EnvOptions
+from .options import EnvOptions, prepare_log_dir
 from .placement import engine_cpus
 
 # gymnasium's autoreset mode -> the engine's (decided in the engine, docs/STEP_PROTOCOL.md)
@@ -85,6 +85,7 @@ def open_links(opts: EnvOptions, n_agents: int, n_engines: int, log_dir: str | o
     ``seed + k``, on its share of ``opts.cpus``, logging to ``<log_dir>/engine<k>.log`` if given.
     Every engine's CPUs are checked before any engine starts; the engines start in parallel;
     if any fails, those started are closed before the error propagates."""
+    log_dir = prepare_log_dir(log_dir)  # created if missing, for every vector env class alike
     cpus = [engine_share(opts.cpus, k) for k in range(n_engines)]
     for k in range(n_engines):
         engine_cpus(cpus[k], k, foreign=[])  # only validated here: each EngineLink places its engine
