@@ -10,6 +10,7 @@ import os
 import select
 import signal
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -216,13 +217,30 @@ def test_a_hanging_wrapper_scripts_children_are_killed_with_it(env, monkeypatch)
     """A GODOT_BIN wrapper that does not exec (a launcher script): its children were left running,
     reparented to init, when the probe timed out (the probe now runs in a session of its own)."""
     monkeypatch.setattr(resolve, "PROBE_TIMEOUT", 0.5)
-    pid_file = env / "child.pid"
-    wrapper = env / "wrapper"
-    wrapper.write_text(f"#!/bin/sh\n/bin/sleep 300 &\necho $! > {pid_file}\nwait\n")
+    token = f"300.{os.getpid()}{time.monotonic_ns() % 10**9}"  # a unique argv: found in /proc, no pid file
+    wrapper = env / "wrapper"  # (a pid file raced the 0.5 s probe on a loaded machine)
+    wrapper.write_text(f"#!/bin/sh\n/bin/sleep {token} &\nwait\n")
     wrapper.chmod(0o755)
     with pytest.raises(GodotNotFoundError, match="did not answer within 0.5 s"):
         probe_version(wrapper)
-    child = int(pid_file.read_text())
+    for child in _pids_with_argv(["/bin/sleep", token]):  # none if the wrapper was killed before it forked
+        _assert_exits(child)
+
+
+def _pids_with_argv(argv: list[str]) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit():
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[:-1] == [a.encode() for a in argv]:
+                        found.append(int(entry))
+        except OSError:
+            pass  # exited meanwhile
+    return found
+
+
+def _assert_exits(child: int) -> None:
     try:
         fd = os.pidfd_open(child)
     except ProcessLookupError:
