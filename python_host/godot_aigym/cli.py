@@ -262,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"doctor": cmd_doctor, "setup": cmd_setup, "smoke": cmd_smoke, "add": cmd_add, "new-env": cmd_new_env,
             "export": cmd_export}
+PROJECT_COMMANDS = ("add", "new-env", "export")  # they write into a project or folder the user names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -282,8 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[red]error:[/] {e}")
         return 1
     except PermissionError as e:  # a project or folder of another user: was a traceback
-        err.print(f"[red]error:[/] permission denied: {e.filename or e}: run `godot-aigym {args.command}` as a user "
-                  "who may write there, or give a folder of yours")
+        if args.command not in PROJECT_COMMANDS or e.filename is None:
+            raise  # elsewhere (a run, our ...NotPrivate errors) the traceback and own message matter
+        err.print(f"[red]error:[/] permission denied: {e.filename} ({e.strerror}): run `godot-aigym {args.command}` as a "
+                  "user who may write there, or give a folder of yours")
         return 1
     except KeyboardInterrupt:
         err.print("interrupted")

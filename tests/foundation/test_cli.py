@@ -188,3 +188,23 @@ def test_seed_extension_list_adds_every_gdextension_once(tmp_path):
 # The first import of a fresh project with the addon (Godot's crash when a headless session discovers
 # a GDExtension, avoided by seeding the extension list): tests/install/test_project_tools.py, on the
 # build of the imported game its export tests share (one editor start-up fewer per run).
+
+
+def test_a_permission_error_is_one_line_only_for_the_project_commands(monkeypatch, capsys):
+    """Every command's PermissionError became 'permission denied: <file>: run ... as a user who may
+    write there' (strerror and traceback lost, wrong advice for doctor or a run)."""
+    def denied(_args):
+        raise PermissionError(13, "Permission denied", "/srv/game/envs")
+
+    def not_private(_args):
+        raise PermissionError("refusing to mount shared object 'x': owned by uid 1")  # as our ...NotPrivate
+
+    monkeypatch.setitem(cli.COMMANDS, "doctor", denied)
+    with pytest.raises(PermissionError, match="Permission denied"):
+        cli.main(["doctor"])
+    monkeypatch.setitem(cli.COMMANDS, "add", not_private)
+    with pytest.raises(PermissionError, match="refusing to mount"):
+        cli.main(["add", "/srv/game"])
+    monkeypatch.setitem(cli.COMMANDS, "add", denied)
+    assert cli.main(["add", "/srv/game"]) == 1
+    assert "permission denied: /srv/game/envs (Permission denied)" in " ".join(capsys.readouterr().err.split())
