@@ -110,3 +110,16 @@ def test_a_scene_taken_out_of_stepping_stops_naming_it(test_project, no_leaks, s
                 env.step(1)
     finally:
         env.close()
+
+
+def test_a_gymenv_that_processes_always_steps_on_in_a_paused_tree(test_project, no_leaks):
+    """PROCESS_MODE_ALWAYS on the GymEnv: the game meant it to run while paused (the pause watch stopped it)."""
+    env = GodotEnv(test_project, "res://env/pausing_always.tscn", step_timeout=60)
+    try:
+        env.reset(seed=0)
+        env.step(1)  # pauses the tree
+        for _ in range(3):
+            obs, *_ = env.step(0)
+        assert obs.shape == (1,)
+    finally:
+        env.close()

@@ -43,7 +43,7 @@ static func missing_callbacks(agent: Node) -> PackedStringArray:
 static func answer_error(agent: Node, o: Variant, size: int, space: String) -> String:
 	var t := typeof(o)
 	if t not in [TYPE_PACKED_FLOAT32_ARRAY, TYPE_PACKED_FLOAT64_ARRAY, TYPE_PACKED_INT32_ARRAY,
-			TYPE_PACKED_INT64_ARRAY, TYPE_ARRAY]:
+			TYPE_PACKED_INT64_ARRAY, TYPE_PACKED_BYTE_ARRAY, TYPE_ARRAY]:
 		return "%s.get_observation() returned %s (%s), not an array of %d numbers (a PackedFloat32Array)" % [
 				agent.name, var_to_str(o).left(80), type_string(t), size]
 	if o.size() != size:

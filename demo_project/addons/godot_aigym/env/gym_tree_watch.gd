@@ -15,6 +15,8 @@ func _init(env: Node) -> void:
 
 
 func _process(_delta: float) -> void:
+	if _env.can_process():
+		return  # the GymEnv (or an ancestor) is PROCESS_MODE_ALWAYS / WHEN_PAUSED: it steps on while paused
 	_env.fail("the scene tree was paused (get_tree().paused = true) while Python steps it: a paused tree "
 			+ "runs no physics tick, so no step can finish; do not pause the game in the env's scene")
 
