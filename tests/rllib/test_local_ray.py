@@ -22,7 +22,8 @@ with private_session() as folder:
     try:
         for n in {sizes}:
             ref = result.remote(n)
-            ray.wait([ref])
+            ray.get(ref)  # the value fetched: a result in the object store has a known location by then
+            # (after ray.wait alone its location could still be unreported: "inline" for 2 MiB in one CI run)
             print(n, "store" if get_object_locations([ref])[ref]["node_ids"] else "inline")
     finally:
         ray.shutdown()
