@@ -32,7 +32,7 @@ from .engine_links import (ENGINE_AUTORESET, agents_per_engine, close_links, eng
                            render_frames)
 from .link import EngineLink
 from .observations import DictBatch, agent_final_observation, batch_observation
-from .options import EnvOptions, prepare_log_dir
+from .options import EnvOptions
 
 _CALL_RESET = "call reset() before step()"
 _AWAITING = "step_async() was called: call step_wait() first"
@@ -64,7 +64,7 @@ class GodotVectorEnv(gym.vector.VectorEnv):
         self._engine_autoreset = ENGINE_AUTORESET[self.autoreset_mode]
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.render_mode = opts.render_mode
-        self.links = open_links(opts, n_agents, n_engines, prepare_log_dir(log_dir))
+        self.links = open_links(opts, n_agents, n_engines, log_dir)
         spec = self.links[0].spec
         self.env_spec = spec
         self.n_agents, self.n_engines = n_agents, n_engines

@@ -23,7 +23,7 @@ from ..env.autoreset import parse_autoreset_mode
 from ..env.groups import GroupSpec, same_spaces
 from ..env.engine_links import ENGINE_AUTORESET, close_links, open_links, positive_int
 from ..env.link import EngineLink
-from ..env.options import EnvOptions, prepare_log_dir
+from ..env.options import EnvOptions
 
 
 def agent_id(group: str, index: int) -> str:
@@ -70,7 +70,7 @@ class GodotGroupEnv:
         opts = EnvOptions.from_kwargs("GodotGroupEnv", project, scene, options, kwargs)
         self.autoreset_mode = parse_autoreset_mode(autoreset_mode)
         self._autoreset = ENGINE_AUTORESET[self.autoreset_mode]
-        self.links = open_links(opts, n_copies, n_engines, prepare_log_dir(log_dir), accept_groups=True)  # as GodotVectorEnv
+        self.links = open_links(opts, n_copies, n_engines, log_dir, accept_groups=True)  # as GodotVectorEnv
         try:
             self._check_groups()
         except BaseException:
